@@ -1,0 +1,73 @@
+"""Conductor's Lambda entry points: wiring only. Each handler parses, calls a service, answers."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from chalice import Chalice, Response
+from chalice.app import SQSEvent, WebsocketEvent
+
+from chalicelib import deps, logs
+from chalicelib.api import dashboard, events
+from chalicelib.api.errors import error_response
+from chalicelib.api.middleware import envelope, request_path
+from chalicelib.config import get_settings, queue_name
+from chalicelib.domain.events import Event
+
+app = Chalice(app_name="conductor")
+app.debug = False  # never a stack trace in a response
+logs.configure(app.log)
+app.experimental_feature_flags.update(["WEBSOCKETS"])
+app.register_middleware(envelope, "http")
+app.register_blueprint(events.bp, url_prefix="/v2")
+app.register_blueprint(dashboard.bp, url_prefix="/v2")
+
+ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+
+
+@app.route("/", methods=["GET"])
+def index() -> dict[str, Any]:
+    return {"name": "conductor", "versions": {"current": "v2"},
+            "links": {"events": "/v2/events", "health": "/v2/dashboard/health"}}
+
+
+@app.route("/{proxy+}", methods=ALL_METHODS)
+def not_found(**_: str) -> Response:
+    """API Gateway sends every path no other route matches here, so it gets a JSON 404."""
+    request = app.current_request
+    return error_response("not_found", f"No route for {request.method} {request_path(request)}.")
+
+
+# --- WebSocket API -------------------------------------------------------------------------
+
+
+def _ws_endpoint(event: WebsocketEvent) -> str:
+    """The management endpoint of the API this connection came through (or the local gateway)."""
+    override = get_settings().websocket_endpoint
+    return override or f"https://{event.domain_name}/{event.stage}"
+
+
+@app.on_ws_connect()
+def ws_connect(event: WebsocketEvent) -> None:
+    deps.realtime().connect(event.connection_id, _ws_endpoint(event))
+
+
+@app.on_ws_message()
+def ws_message(event: WebsocketEvent) -> None:
+    deps.realtime().handle_message(event.connection_id, event.body)
+
+
+@app.on_ws_disconnect()
+def ws_disconnect(event: WebsocketEvent) -> None:
+    deps.realtime().disconnect(event.connection_id)
+
+
+# --- Event sources -------------------------------------------------------------------------
+
+
+@app.on_sqs_message(queue=queue_name("events"), batch_size=10)
+def fan_out_events(event: SQSEvent) -> None:
+    """Push each queued event to its subscribers. Sends are best effort and never raise per
+    connection, so a crash here is an infrastructure fault and the batch returns to SQS."""
+    for record in event:
+        deps.realtime().fan_out(Event(**json.loads(record.body)))

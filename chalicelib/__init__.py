@@ -1,0 +1,1 @@
+"""Conductor: error recovery, scheduling and webhooks on AWS Lambda (Chalice)."""

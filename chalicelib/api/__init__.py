@@ -1,0 +1,1 @@
+"""HTTP edge: blueprints, request parsing, error mapping and middleware."""

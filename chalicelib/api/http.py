@@ -1,0 +1,117 @@
+"""Request parsing shared by every route, and the routing helper that maps domain errors."""
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from chalice import Blueprint, Response
+
+from chalicelib.api.errors import from_exception
+from chalicelib.domain.timeutil import parse_iso
+from chalicelib.errors import (
+    ConductorError,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
+
+MAX_BODY_BYTES = 256 * 1024  # the largest SQS message: everything we accept can be queued
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+
+
+class ApiBlueprint(Blueprint):
+    """A Blueprint whose views may raise ``ConductorError``: it becomes the JSON error response.
+
+    Chalice turns any other exception from a view into its own 500, which the middleware reshapes.
+    """
+
+    def route(self, path: str, **kwargs: Any) -> Callable[..., Any]:
+        register = super().route(path, **kwargs)
+
+        def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
+            @functools.wraps(view)
+            def wrapped(*args: Any, **kw: Any) -> Any:
+                try:
+                    return view(*args, **kw)
+                except ConductorError as exc:
+                    return from_exception(exc)
+
+            register(wrapped)
+            return view
+
+        return decorator
+
+
+def read_json(request: Any) -> Any:
+    """The request's JSON body: 413 when too large, 415 when not JSON, 400 when malformed."""
+    raw = request.raw_body or b""
+    if len(raw) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"The body is larger than {MAX_BODY_BYTES} bytes.")
+    content_type = (request.headers.get("content-type") or "application/json").split(";")[0]
+    if content_type.strip().lower() != "application/json":
+        raise UnsupportedMediaType("Send the body as application/json.")
+    if not raw.strip():
+        raise ValidationFailed("A JSON body is required.", [{"field": "body", "problem": "is empty"}])
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValidationFailed(
+            "The body is not valid JSON.", [{"field": "body", "problem": f"is not valid JSON: {exc}"}]
+        ) from exc
+
+
+def read_object(request: Any) -> dict[str, Any]:
+    """The JSON body, which must be an object."""
+    body = read_json(request)
+    if not isinstance(body, dict):
+        raise ValidationFailed(
+            "The body must be a JSON object.", [{"field": "body", "problem": "must be an object"}])
+    return body
+
+
+def query(request: Any) -> dict[str, str]:
+    return dict(request.query_params or {})
+
+
+def allow_params(params: dict[str, str], allowed: set[str]) -> None:
+    """Reject unknown query parameters: a typo should not silently widen a query."""
+    unknown = sorted(set(params) - allowed)
+    if unknown:
+        raise ValidationFailed(
+            "Unknown query parameter.",
+            [{"field": name, "problem": "is not a parameter of this endpoint"} for name in unknown])
+
+
+def parse_limit(params: dict[str, str]) -> int:
+    raw = params.get("limit")
+    if raw is None:
+        return DEFAULT_LIMIT
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+        raise ValidationFailed(
+            "Invalid limit.",
+            [{"field": "limit", "problem": f"must be an integer from 1 to {MAX_LIMIT}"}])
+    return int(raw)
+
+
+def parse_time(params: dict[str, str], name: str) -> datetime | None:
+    raw = params.get(name)
+    if raw is None:
+        return None
+    try:
+        return parse_iso(raw)
+    except ValueError as exc:
+        raise ValidationFailed(
+            f"Invalid '{name}'.", [{"field": name, "problem": "must be an ISO-8601 time"}]) from exc
+
+
+def page(items: list[Any], next_cursor: str | None) -> dict[str, Any]:
+    return {"items": items, "next_cursor": next_cursor}
+
+
+def created(body: Any, location: str | None = None) -> Response:
+    headers = {"Location": location} if location else {}
+    return Response(body=body, status_code=201, headers=headers)

@@ -1,0 +1,53 @@
+"""The one place boto3 clients are made: lazily, cached, pointed at moto or AWS by configuration.
+
+``AWS_ENDPOINT_URL`` (read through the settings) sends every client to the same endpoint, which is
+how the local runtime and the end-to-end tests talk to moto's server. Tracing is switched on before
+the first client exists, because X-Ray can only instrument clients created after it patches botocore.
+"""
+from __future__ import annotations
+
+import functools
+import threading
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.config import get_settings, reset_settings
+from chalicelib.tracing import init_tracing
+
+if TYPE_CHECKING:  # pragma: no cover
+    import boto3
+
+_lock = threading.Lock()
+
+
+@functools.cache
+def _session() -> boto3.session.Session:
+    import boto3  # noqa: PLC0415 - imported on first use, not on cold start
+
+    return boto3.session.Session(region_name=get_settings().region)
+
+
+@functools.cache
+def _client(service: str, endpoint_url: str | None) -> Any:
+    from botocore.config import Config  # noqa: PLC0415
+
+    init_tracing()
+    config = Config(
+        connect_timeout=3,
+        read_timeout=10,
+        retries={"max_attempts": 3, "mode": "standard"},
+        max_pool_connections=32,
+    )
+    with _lock:  # boto3 sessions are not thread-safe while they build clients
+        return _session().client(service, endpoint_url=endpoint_url, config=config)
+
+
+def client(service: str, endpoint_url: str | None = None) -> Any:
+    """A cached boto3 client; ``endpoint_url`` overrides the configured one (WebSocket endpoints)."""
+    return _client(service, endpoint_url or get_settings().endpoint_url)
+
+
+def reset() -> None:
+    """Drop cached clients and settings so the next call sees the current environment."""
+    _client.cache_clear()
+    _session.cache_clear()
+    reset_settings()

@@ -1,0 +1,105 @@
+"""Settings, read from the environment only when first asked for.
+
+Chalice puts a stage's ``environment_variables`` into each Lambda's environment; the local runtime
+and the tests set the same variables. Nothing here runs at import time, so importing ``app`` stays
+cheap and tests can change the environment before the first read.
+"""
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+#: Logical table name -> environment variable that holds its physical name.
+TABLES: dict[str, str] = {
+    "api_keys": "CONDUCTOR_TABLE_API_KEYS",
+    "rate_limits": "CONDUCTOR_TABLE_RATE_LIMITS",
+    "retry_jobs": "CONDUCTOR_TABLE_RETRY_JOBS",
+    "breakers": "CONDUCTOR_TABLE_BREAKERS",
+    "dead_letters": "CONDUCTOR_TABLE_DEAD_LETTERS",
+    "schedules": "CONDUCTOR_TABLE_SCHEDULES",
+    "executions": "CONDUCTOR_TABLE_EXECUTIONS",
+    "webhooks": "CONDUCTOR_TABLE_WEBHOOKS",
+    "deliveries": "CONDUCTOR_TABLE_DELIVERIES",
+    "connections": "CONDUCTOR_TABLE_CONNECTIONS",
+    "subscriptions": "CONDUCTOR_TABLE_SUBSCRIPTIONS",
+    "events": "CONDUCTOR_TABLE_EVENTS",
+    "metrics": "CONDUCTOR_TABLE_METRICS",
+    "idempotency": "CONDUCTOR_TABLE_IDEMPOTENCY",
+}
+
+#: Logical queue name -> environment variable that holds its physical name.
+QUEUES: dict[str, str] = {
+    "retries": "CONDUCTOR_QUEUE_RETRIES",
+    "executions": "CONDUCTOR_QUEUE_EXECUTIONS",
+    "events": "CONDUCTOR_QUEUE_EVENTS",
+    "webhook_deliveries": "CONDUCTOR_QUEUE_WEBHOOK_DELIVERIES",
+}
+
+DEFAULT_STAGE = "dev"
+
+
+def default_name(stage: str, logical: str) -> str:
+    """The physical name the infra template gives a table or queue: ``conductor-dev-retry-jobs``."""
+    return f"conductor-{stage}-{logical.replace('_', '-')}"
+
+
+def queue_name(logical: str) -> str:
+    """A queue's name for ``@app.on_sqs_message`` decorators.
+
+    Decorator arguments are evaluated whenever ``app`` is imported, by ``chalice package`` too, so
+    this reads the environment with a default and never fails.
+    """
+    stage = os.environ.get("CONDUCTOR_STAGE", DEFAULT_STAGE)
+    return os.environ.get(QUEUES[logical], default_name(stage, logical))
+
+
+def _flag(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What every component needs to find its AWS resources and behave per stage."""
+
+    stage: str
+    region: str
+    endpoint_url: str | None
+    tables: Mapping[str, str]
+    queues: Mapping[str, str]
+    xray_enabled: bool
+    cursor_secret: str
+    event_ttl_days: int
+    websocket_endpoint: str | None
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        stage = env.get("CONDUCTOR_STAGE", DEFAULT_STAGE)
+        return cls(
+            stage=stage,
+            region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
+            endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
+            tables={k: env.get(v, default_name(stage, k)) for k, v in TABLES.items()},
+            queues={k: env.get(v, default_name(stage, k)) for k, v in QUEUES.items()},
+            # X-Ray is on only where Lambda runs it (AWS sets AWS_LAMBDA_FUNCTION_NAME) unless forced.
+            xray_enabled=_flag(env.get("CONDUCTOR_XRAY"), "AWS_LAMBDA_FUNCTION_NAME" in env),
+            cursor_secret=env.get("CONDUCTOR_CURSOR_SECRET", f"conductor-{stage}-cursor"),
+            event_ttl_days=int(env.get("CONDUCTOR_EVENT_TTL_DAYS", "30")),
+            websocket_endpoint=env.get("CONDUCTOR_WS_ENDPOINT") or None,
+        )
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once (a Lambda container's environment never changes)."""
+    return Settings.from_env()
+
+
+def reset_settings() -> None:
+    """Forget the cached settings (tests and the local runtime change the environment)."""
+    get_settings.cache_clear()

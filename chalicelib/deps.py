@@ -1,0 +1,76 @@
+"""The composition root: builds each service once per container, on first use.
+
+Handlers call these getters; imports happen inside them so that a cold start pays only for what
+the invoked handler uses (pynamodb and boto3 are not imported by ``import app``).
+"""
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING, Any
+
+from chalicelib import aws
+from chalicelib.config import get_settings
+
+if TYPE_CHECKING:  # pragma: no cover
+    from chalicelib.services.api_keys import ApiKeyService
+    from chalicelib.services.events import EventBus
+    from chalicelib.services.health import HealthChecker
+    from chalicelib.services.realtime import Realtime
+
+
+@functools.cache
+def queue_url(logical: str) -> str:
+    """The URL of a configured queue (one GetQueueUrl per container and queue)."""
+    name = get_settings().queues[logical]
+    return aws.client("sqs").get_queue_url(QueueName=name)["QueueUrl"]
+
+
+@functools.cache
+def event_bus() -> EventBus:
+    from chalicelib.services.events import EventBus  # noqa: PLC0415
+    from chalicelib.store.events import EventStore  # noqa: PLC0415
+
+    return EventBus(
+        EventStore(),
+        aws.client("sqs"),
+        lambda: queue_url("events"),
+        ttl_days=get_settings().event_ttl_days,
+    )
+
+
+def _management_client(endpoint: str) -> Any:
+    return aws.client("apigatewaymanagementapi", endpoint_url=endpoint)
+
+
+@functools.cache
+def realtime() -> Realtime:
+    from chalicelib.services.realtime import Realtime  # noqa: PLC0415
+    from chalicelib.store.connections import ConnectionStore  # noqa: PLC0415
+
+    return Realtime(ConnectionStore(), _management_client)
+
+
+@functools.cache
+def health() -> HealthChecker:
+    from chalicelib.services.health import HealthChecker  # noqa: PLC0415
+
+    settings = get_settings()
+    return HealthChecker(aws.client("dynamodb"), aws.client("sqs"), settings.tables, settings.queues)
+
+
+@functools.cache
+def api_keys() -> ApiKeyService:
+    from chalicelib.services.api_keys import ApiKeyService  # noqa: PLC0415
+    from chalicelib.store.api_keys import ApiKeyStore  # noqa: PLC0415
+
+    return ApiKeyService(ApiKeyStore())
+
+
+def reset() -> None:
+    """Forget every service and client (tests and the local runtime switch environments)."""
+    for getter in (queue_url, event_bus, realtime, health, api_keys):
+        getter.cache_clear()
+    aws.reset()
+    from chalicelib.store.base import unbind_all  # noqa: PLC0415
+
+    unbind_all()

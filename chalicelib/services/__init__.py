@@ -1,0 +1,1 @@
+"""Services: the use cases, built from stores and pure domain code."""

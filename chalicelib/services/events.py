@@ -1,0 +1,74 @@
+"""The event bus: record every event in the timeline, then queue it for fan-out."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chalicelib.domain.events import Event, make_event
+from chalicelib.domain.timeutil import utcnow
+from chalicelib.errors import DependencyUnavailable, ValidationFailed
+from chalicelib.store.events import EventPage, EventStore, encode_event
+
+
+class EventBus:
+    """``publish`` writes the timeline first (the source of truth for replay and ``resume``), then
+    sends the event to the ``events`` queue whose handler feeds webhooks and WebSockets."""
+
+    def __init__(
+        self,
+        store: EventStore,
+        sqs: Any,
+        queue_url: Callable[[], str],
+        ttl_days: int,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._store = store
+        self._sqs = sqs
+        self._queue_url = queue_url
+        self._ttl = timedelta(days=ttl_days)
+        self._clock = clock
+
+    def publish(self, event_type: str, data: dict[str, Any]) -> Event:
+        now = self._clock()
+        event = make_event(event_type, data, now)
+        self._store.put(event, expires_at=int((now + self._ttl).timestamp()))
+        try:
+            self._sqs.send_message(
+                QueueUrl=self._queue_url(),
+                MessageBody=encode_event(event),
+                MessageAttributes={
+                    "event_type": {"DataType": "String", "StringValue": event.type}},
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise DependencyUnavailable("The events queue could not be written.") from exc
+        return event
+
+    def get(self, event_id: str) -> Event | None:
+        return self._store.get(event_id, int(self._clock().timestamp()))
+
+    def list(
+        self,
+        limit: int,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        event_type: str | None = None,
+        position: dict[str, str] | None = None,
+    ) -> EventPage:
+        """Newest first within ``[start, end]``; the range defaults to the retention period."""
+        now = self._clock()
+        end = min(end or now, now)
+        start = max(start or now - self._ttl, now - self._ttl)
+        if start > end:
+            raise ValidationFailed(
+                "The time range is empty.", [{"field": "from", "problem": "must not be after 'to'"}])
+        if position is not None:
+            wanted = {"t"} if event_type else {"d"}
+            if not wanted <= position.keys() or (event_type and position["t"] != event_type):
+                raise ValidationFailed(
+                    "The cursor belongs to another query.",
+                    [{"field": "cursor", "problem": "must come from the same filters"}])
+        return self._store.list(
+            start, end, limit, int(now.timestamp()), event_type=event_type, position=position)

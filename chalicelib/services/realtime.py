@@ -1,0 +1,122 @@
+"""WebSocket connections: connect, subscribe, and push events to the subscribed connections."""
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chalicelib.domain.events import Event, is_valid_pattern, matching_patterns
+from chalicelib.domain.timeutil import to_iso, utcnow
+from chalicelib.store.connections import ConnectionStore
+
+log = logging.getLogger(__name__)
+
+#: API Gateway closes a connection after 2 hours; keep records a little longer, then TTL.
+CONNECTION_TTL = timedelta(hours=2, minutes=10)
+MAX_PATTERNS = 50
+
+
+class Realtime:
+    """Keeps the connection table and posts through the API Gateway management API.
+
+    ``sender(endpoint)`` returns a boto3 ``apigatewaymanagementapi`` client for an endpoint; each
+    connection stores the endpoint it came through, so no handler needs the WebSocket API id.
+    """
+
+    def __init__(
+        self,
+        store: ConnectionStore,
+        sender: Callable[[str], Any],
+        clock: Callable[[], datetime] = utcnow,
+        max_workers: int = 16,
+    ) -> None:
+        self._store = store
+        self._sender = sender
+        self._clock = clock
+        self._max_workers = max_workers
+
+    def _now_epoch(self) -> int:
+        return int(self._clock().timestamp())
+
+    def connect(self, connection_id: str, endpoint: str, key_id: str | None = None) -> None:
+        now = self._clock()
+        self._store.add(
+            connection_id, endpoint, to_iso(now), int((now + CONNECTION_TTL).timestamp()), key_id)
+
+    def disconnect(self, connection_id: str) -> None:
+        self._store.remove(connection_id)
+
+    def handle_message(self, connection_id: str, body: str) -> None:
+        """Answer one client message: ``subscribe``, ``unsubscribe`` or ``ping``."""
+        record = self._store.get(connection_id, self._now_epoch())
+        if record is None:
+            return
+        try:
+            message = json.loads(body)
+        except ValueError:
+            message = None
+        if not isinstance(message, dict):
+            self._reply(record.endpoint, connection_id, _error("bad_message", "Send a JSON object."))
+            return
+        action = message.get("action")
+        if action == "ping":
+            self._reply(record.endpoint, connection_id, {"action": "pong"})
+        elif action in ("subscribe", "unsubscribe"):
+            patterns = message.get("events")
+            if (
+                not isinstance(patterns, list)
+                or not patterns
+                or not all(isinstance(p, str) and is_valid_pattern(p) for p in patterns)
+            ):
+                self._reply(record.endpoint, connection_id, _error(
+                    "validation_error",
+                    "'events' must be a non-empty list of event types or patterns like 'schedule.*'."))
+                return
+            current = set(record.patterns or [])
+            wanted = current | set(patterns) if action == "subscribe" else current - set(patterns)
+            if len(wanted) > MAX_PATTERNS:
+                self._reply(record.endpoint, connection_id, _error(
+                    "validation_error", f"At most {MAX_PATTERNS} patterns per connection."))
+                return
+            self._store.set_patterns(record, sorted(wanted))
+            self._reply(record.endpoint, connection_id,
+                        {"action": "ack", "of": action, "events": sorted(wanted)})
+        else:
+            self._reply(record.endpoint, connection_id, _error(
+                "unknown_action", "Known actions: subscribe, unsubscribe, ping."))
+
+    def fan_out(self, event: Event) -> int:
+        """Push ``event`` to every subscribed connection in parallel; return how many got it."""
+        targets = self._store.subscribers(matching_patterns(event.type), self._now_epoch())
+        if not targets:
+            return 0
+        message = {"action": "event", "event": event.to_dict()}
+        workers = min(self._max_workers, len(targets))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            sent = pool.map(lambda item: self._reply(item[1], item[0], message), targets.items())
+            return sum(1 for ok in sent if ok)
+
+    def _reply(self, endpoint: str, connection_id: str, message: dict[str, Any]) -> bool:
+        """Post to one connection; a gone connection is forgotten, not retried."""
+        try:
+            self._sender(endpoint).post_to_connection(
+                ConnectionId=connection_id, Data=json.dumps(message).encode())
+            return True
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("GoneException", "410"):
+                self._store.remove(connection_id)
+            else:  # best effort: a client that missed an event catches up with "resume"
+                log.warning("post to %s failed: %s", connection_id, exc)
+            return False
+        except BotoCoreError as exc:
+            log.warning("post to %s failed: %s", connection_id, exc)
+            return False
+
+
+def _error(code: str, message: str) -> dict[str, Any]:
+    return {"action": "error", "error": {"code": code, "message": message}}

@@ -1,0 +1,1 @@
+"""AWS access behind small adapters: pynamodb models and stores, one module per aggregate."""

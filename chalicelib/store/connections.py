@@ -1,0 +1,88 @@
+"""WebSocket connections and the pattern -> subscriber index the fan-out reads."""
+from __future__ import annotations
+
+from pynamodb.exceptions import DoesNotExist, PynamoDBException
+
+from chalicelib.errors import DependencyUnavailable
+from chalicelib.store.base import bind
+from chalicelib.store.models import ConnectionRecord, SubscriptionRecord
+
+CONNECTION_PREFIX = "con#"
+
+
+class ConnectionStore:
+    """Connections keyed by API Gateway's connection id; subscriptions keyed by pattern."""
+
+    def __init__(self) -> None:
+        self._connections = bind(ConnectionRecord, "connections")
+        self._subscriptions = bind(SubscriptionRecord, "subscriptions")
+
+    def add(
+        self, connection_id: str, endpoint: str, connected_at: str, expires_at: int,
+        key_id: str | None = None,
+    ) -> None:
+        try:
+            self._connections(
+                id=connection_id, endpoint=endpoint, connected_at=connected_at,
+                expires_at=expires_at, patterns=[], key_id=key_id,
+            ).save()
+        except PynamoDBException as exc:
+            raise DependencyUnavailable("The connections table could not be written.") from exc
+
+    def get(self, connection_id: str, now_epoch: int) -> ConnectionRecord | None:
+        try:
+            record = self._connections.get(connection_id)
+        except DoesNotExist:
+            return None
+        except PynamoDBException as exc:
+            raise DependencyUnavailable("The connections table could not be read.") from exc
+        return record if record.expires_at > now_epoch else None
+
+    def set_patterns(self, record: ConnectionRecord, patterns: list[str]) -> None:
+        """Store the connection's patterns and make the index agree with them."""
+        old, new = set(record.patterns or []), set(patterns)
+        subscriber = CONNECTION_PREFIX + record.id
+        try:
+            with self._subscriptions.batch_write() as batch:
+                for pattern in new - old:
+                    batch.save(self._subscriptions(
+                        pattern=pattern, subscriber=subscriber, expires_at=record.expires_at))
+                for pattern in old - new:
+                    batch.delete(self._subscriptions(pattern=pattern, subscriber=subscriber))
+            record.update(actions=[self._connections.patterns.set(sorted(new))])
+        except PynamoDBException as exc:
+            raise DependencyUnavailable("The subscriptions could not be written.") from exc
+
+    def remove(self, connection_id: str) -> None:
+        """Delete a connection and its index entries; a second call finds nothing and is a no-op."""
+        try:
+            record = self._connections.get(connection_id)
+        except DoesNotExist:
+            return
+        try:
+            with self._subscriptions.batch_write() as batch:
+                for pattern in record.patterns or []:
+                    batch.delete(self._subscriptions(
+                        pattern=pattern, subscriber=CONNECTION_PREFIX + connection_id))
+            record.delete()
+        except PynamoDBException as exc:
+            raise DependencyUnavailable("The connection could not be removed.") from exc
+
+    def subscribers(self, patterns: list[str], now_epoch: int) -> dict[str, str]:
+        """Connection id -> endpoint for every live connection subscribed to one of ``patterns``.
+
+        One Query per pattern plus one BatchGet per 100 connections: the cost follows the
+        subscribers of this event, not the number of connections.
+        """
+        ids: set[str] = set()
+        try:
+            for pattern in patterns:
+                for sub in self._subscriptions.query(
+                    pattern, self._subscriptions.subscriber.startswith(CONNECTION_PREFIX)
+                ):
+                    if sub.expires_at is None or sub.expires_at > now_epoch:
+                        ids.add(sub.subscriber[len(CONNECTION_PREFIX):])
+            found = self._connections.batch_get(list(ids)) if ids else []
+            return {c.id: c.endpoint for c in found if c.expires_at > now_epoch}
+        except PynamoDBException as exc:
+            raise DependencyUnavailable("The subscriptions could not be read.") from exc

@@ -1,0 +1,157 @@
+"""The events timeline: one partition per UTC day, newest first, optionally by type.
+
+Listing without a type walks day partitions from the newest in range back to the oldest, one Query
+each, stopping as soon as a page is full; with a type it is one Query on the ``by-type`` index.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from pynamodb.exceptions import PynamoDBException
+
+from chalicelib.domain.events import Event
+from chalicelib.domain.ids import id_time
+from chalicelib.domain.timeutil import to_iso
+from chalicelib.errors import DependencyUnavailable
+from chalicelib.store.base import bind
+from chalicelib.store.models import EventRecord
+
+#: Sorts after any "timestamp#id" of the same instant, so an upper bound includes that instant.
+_HIGH = "#\uffff"
+
+
+def _day(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d")
+
+
+@dataclass(frozen=True)
+class EventPage:
+    events: list[Event]
+    #: Where the next page starts: the last returned item's sort key (and day), or None.
+    position: dict[str, str] | None
+
+
+def _to_event(record: EventRecord) -> Event:
+    return Event(id=record.id, type=record.type, timestamp=record.timestamp, data=record.data or {})
+
+
+class EventStore:
+    """Reads and writes timeline events."""
+
+    def __init__(self) -> None:
+        self._model = bind(EventRecord, "events")
+
+    def put(self, event: Event, expires_at: int) -> None:
+        record = self._model(
+            day=event.timestamp[:10],
+            sort_key=f"{event.timestamp}#{event.id}",
+            id=event.id,
+            type=event.type,
+            timestamp=event.timestamp,
+            data=event.data,
+            expires_at=expires_at,
+        )
+        try:
+            record.save()
+        except PynamoDBException as exc:
+            raise DependencyUnavailable("The events table could not be written.") from exc
+
+    def get(self, event_id: str, now_epoch: int) -> Event | None:
+        """Find an event by id alone: its id says when, hence which partition."""
+        moment = id_time(event_id)
+        try:
+            records = list(
+                self._model.query(
+                    _day(moment),
+                    self._model.sort_key.startswith(to_iso(moment)),
+                    filter_condition=self._model.id == event_id,
+                )
+            )
+        except PynamoDBException as exc:
+            raise DependencyUnavailable("The events table could not be read.") from exc
+        live = [r for r in records if r.expires_at > now_epoch]
+        return _to_event(live[0]) if live else None
+
+    def list(
+        self,
+        start: datetime,
+        end: datetime,
+        limit: int,
+        now_epoch: int,
+        event_type: str | None = None,
+        position: dict[str, str] | None = None,
+    ) -> EventPage:
+        """Events with ``start <= timestamp <= end``, newest first, at most ``limit``.
+
+        Expired items are filtered on read: DynamoDB's TTL deletes lazily (and moto never).
+        """
+        low = to_iso(start)
+        high = to_iso(end) + _HIGH
+        before = position["k"] if position else None
+        if before is not None:
+            high = min(high, before)
+        try:
+            if event_type is not None:
+                return self._list_by_type(event_type, low, high, limit, now_epoch)
+            day = datetime.strptime(position["d"], "%Y-%m-%d") if position else end
+            return self._list_by_day(day, start, low, high, limit, now_epoch)
+        except PynamoDBException as exc:
+            raise DependencyUnavailable("The events table could not be read.") from exc
+
+    def _list_by_type(
+        self, event_type: str, low: str, high: str, limit: int, now_epoch: int
+    ) -> EventPage:
+        index = self._model.by_type
+        events: list[Event] = []
+        last_key: str | None = None
+        query = index.query(
+            event_type,
+            index.sort_key.between(low, high),
+            scan_index_forward=False,
+            filter_condition=self._model.expires_at > now_epoch,
+            page_size=limit + 1,
+        )
+        for record in query:
+            if record.sort_key == high:  # "between" is inclusive; the cursor's item was sent
+                continue
+            if len(events) == limit:
+                return EventPage(events, {"t": event_type, "k": last_key or ""})
+            events.append(_to_event(record))
+            last_key = record.sort_key
+        return EventPage(events, None)
+
+    def _list_by_day(
+        self, day: datetime, start: datetime, low: str, high: str, limit: int, now_epoch: int
+    ) -> EventPage:
+        events: list[Event] = []
+        first_day = _day(start)
+        current = day
+        while _day(current) >= first_day:
+            day_key = _day(current)
+            query = self._model.query(
+                day_key,
+                self._model.sort_key.between(low, high),
+                scan_index_forward=False,
+                filter_condition=self._model.expires_at > now_epoch,
+                page_size=limit + 1,
+            )
+            for record in query:
+                if record.sort_key == high:
+                    continue
+                if len(events) == limit:
+                    last = events[-1]
+                    return EventPage(events, {"d": last.timestamp[:10], "k": _sort_key(last)})
+                events.append(_to_event(record))
+            current = current - timedelta(days=1)
+        return EventPage(events, None)
+
+
+def _sort_key(event: Event) -> str:
+    return f"{event.timestamp}#{event.id}"
+
+
+def encode_event(event: Event) -> str:
+    """The JSON text of an event as it travels on queues."""
+    return json.dumps(event.to_dict(), separators=(",", ":"))

@@ -1,0 +1,97 @@
+"""pynamodb models for the tables the foundation uses. Keys and indexes mirror infra/template.yaml."""
+from __future__ import annotations
+
+from pynamodb.attributes import (
+    JSONAttribute,
+    ListAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+UNBOUND = "unbound"  # replaced by chalicelib.store.base.bind before any call
+
+
+class EventTypeIndex(GlobalSecondaryIndex["EventRecord"]):
+    class Meta:
+        index_name = "by-type"
+        projection = AllProjection()
+
+    type = UnicodeAttribute(hash_key=True)
+    sort_key = UnicodeAttribute(range_key=True)
+
+
+class EventRecord(Model):
+    """One timeline event, partitioned by UTC day and sorted by ``timestamp#id``."""
+
+    class Meta:
+        table_name = UNBOUND
+
+    day = UnicodeAttribute(hash_key=True)
+    sort_key = UnicodeAttribute(range_key=True)
+    id = UnicodeAttribute()
+    type = UnicodeAttribute()
+    timestamp = UnicodeAttribute()
+    data = JSONAttribute()
+    expires_at = NumberAttribute()
+    by_type = EventTypeIndex()
+
+
+class ConnectionRecord(Model):
+    """An open WebSocket connection and the management endpoint that reaches it."""
+
+    class Meta:
+        table_name = UNBOUND
+
+    id = UnicodeAttribute(hash_key=True)
+    endpoint = UnicodeAttribute()
+    connected_at = UnicodeAttribute()
+    patterns = ListAttribute(of=UnicodeAttribute, default=list)
+    key_id = UnicodeAttribute(null=True)
+    expires_at = NumberAttribute()
+
+
+class SubscriptionRecord(Model):
+    """Who listens to a pattern: the fan-out reads one partition per matching pattern."""
+
+    class Meta:
+        table_name = UNBOUND
+
+    pattern = UnicodeAttribute(hash_key=True)
+    subscriber = UnicodeAttribute(range_key=True)  # "con#<id>" or "whk#<id>"
+    expires_at = NumberAttribute(null=True)
+
+
+class ApiKeyHashIndex(GlobalSecondaryIndex["ApiKeyRecord"]):
+    class Meta:
+        index_name = "by-hash"
+        projection = AllProjection()
+
+    key_hash = UnicodeAttribute(hash_key=True)
+
+
+class ApiKeyListIndex(GlobalSecondaryIndex["ApiKeyRecord"]):
+    class Meta:
+        index_name = "by-created"
+        projection = AllProjection()
+
+    list_pk = UnicodeAttribute(hash_key=True)
+    created_at = UnicodeAttribute(range_key=True)
+
+
+class ApiKeyRecord(Model):
+    """An API key: only its SHA-256 hash is stored, never the key."""
+
+    class Meta:
+        table_name = UNBOUND
+
+    id = UnicodeAttribute(hash_key=True)
+    key_hash = UnicodeAttribute()
+    name = UnicodeAttribute()
+    role = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+    list_pk = UnicodeAttribute(default="key")
+    revoked_at = UnicodeAttribute(null=True)
+    by_hash = ApiKeyHashIndex()
+    by_created = ApiKeyListIndex()

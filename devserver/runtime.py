@@ -1,0 +1,168 @@
+"""Conductor on one machine: moto's server, the resources from infra/, the HTTP API, a poller per
+SQS handler, a ticker per schedule handler, and the WebSocket gateway. All in this one process,
+in memory, gone when it stops."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+log = logging.getLogger("conductor.devserver")
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def stage_environment(stage: str) -> dict[str, str]:
+    """The environment variables `chalice deploy` gives the stage's Lambdas."""
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    return dict(config["stages"][stage].get("environment_variables", {}))
+
+
+@dataclass
+class RuntimeOptions:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    ws_port: int = 8001
+    moto_port: int = 0  # 0: any free port
+    stage: str = "dev"
+    admin_key: str | None = None
+    redelivery_seconds: int = 2
+
+
+@dataclass
+class LocalRuntime:
+    options: RuntimeOptions
+    stop_event: threading.Event = field(default_factory=threading.Event)
+    admin_key: str = ""
+    _moto: Any = None
+    _http: Any = None
+    _http_thread: threading.Thread | None = None
+    _gateway: Any = None
+    _workers: list[threading.Thread] = field(default_factory=list)
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.options.host}:{self.options.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://{self.options.host}:{self.options.ws_port}"
+
+    def _configure_environment(self, moto_url: str) -> None:
+        """Point every AWS call at moto, before anything builds a client."""
+        os.environ.update(stage_environment(self.options.stage))
+        os.environ.update({
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_REGION": "us-east-1",
+            "AWS_ENDPOINT_URL": moto_url,
+            "CONDUCTOR_WS_ENDPOINT": f"http://{self.options.host}:{self.options.ws_port}",
+            "CONDUCTOR_XRAY": "false",
+        })
+        for variable in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+            os.environ.pop(variable, None)
+
+    def start(self) -> None:
+        from moto.server import ThreadedMotoServer  # noqa: PLC0415
+
+        host = self.options.host
+        moto_port = self.options.moto_port or free_port(host)
+        self._moto = ThreadedMotoServer(ip_address=host, port=moto_port, verbose=False)
+        self._moto.start()
+        self._configure_environment(f"http://{host}:{moto_port}")
+
+        from chalicelib import aws, deps  # noqa: PLC0415
+        from devserver import routing  # noqa: PLC0415
+        from devserver.provision import provision  # noqa: PLC0415
+
+        deps.reset()
+        provision(aws.client("dynamodb"), aws.client("sqs"), self.options.stage)
+        self.admin_key = self._bootstrap_admin_key()
+        routing.install()
+        import app as app_module  # noqa: PLC0415 - after the environment is set
+
+        self._start_http(app_module.app)
+        self._start_workers(app_module.app)
+        from devserver.gateway import WebSocketGateway  # noqa: PLC0415
+
+        self._gateway = WebSocketGateway(app_module.app, host, self.options.ws_port)
+        self._gateway.start()
+
+    def _bootstrap_admin_key(self) -> str:
+        from chalicelib import deps  # noqa: PLC0415
+        from chalicelib.domain.keys import KEY_PREFIX, generate_key  # noqa: PLC0415
+
+        key = self.options.admin_key or generate_key()
+        if not key.startswith(KEY_PREFIX) or len(key) < 24:
+            raise SystemExit(f"CONDUCTOR_ADMIN_KEY must start with {KEY_PREFIX!r} and be at "
+                             "least 24 characters long")
+        deps.api_keys().ensure(key, name="bootstrap admin", role="admin")
+        return key
+
+    def _start_http(self, app: Any) -> None:
+        from chalice.config import Config  # noqa: PLC0415
+        from chalice.local import create_local_server  # noqa: PLC0415
+
+        disk = json.loads((ROOT / ".chalice" / "config.json").read_text())
+        config = Config(chalice_stage=self.options.stage, config_from_disk=disk)
+        self._http = create_local_server(app, config, self.options.host, self.options.port)
+        self._http_thread = threading.Thread(
+            target=self._http.server.serve_forever, name="http", daemon=True)
+        self._http_thread.start()
+
+    def _start_workers(self, app: Any) -> None:
+        from chalicelib import aws  # noqa: PLC0415
+        from chalicelib.config import get_settings  # noqa: PLC0415
+        from devserver.lambdas import schedule_sources, sqs_sources  # noqa: PLC0415
+        from devserver.workers import SqsPoller, Ticker  # noqa: PLC0415
+
+        sqs = aws.client("sqs")
+        region = get_settings().region
+        for source in sqs_sources(app):
+            url = sqs.get_queue_url(QueueName=source.queue)["QueueUrl"]
+            self._workers.append(SqsPoller(sqs, source, url, region, self.stop_event,
+                                           self.options.redelivery_seconds))
+        schedules = schedule_sources(app)
+        if schedules:
+            self._workers.append(Ticker(schedules, region, self.stop_event))
+        for worker in self._workers:
+            worker.start()
+
+    def banner(self) -> str:
+        return "\n".join([
+            "Conductor is running locally (data lives in memory and is gone when this stops).",
+            f"  API:        {self.api_url}/v2",
+            f"  WebSocket:  {self.ws_url}",
+            f"  Dashboard:  {self.api_url}/dashboard",
+            f"  Admin key:  {self.admin_key}",
+            f"  Moto (AWS): {os.environ.get('AWS_ENDPOINT_URL')}",
+            "Press Ctrl-C to stop.",
+        ])
+
+    def stop(self) -> None:
+        """Stop every part, newest first; safe to call twice."""
+        self.stop_event.set()
+        for worker in self._workers:
+            worker.join(timeout=10)
+        self._workers.clear()
+        if self._gateway is not None:
+            self._gateway.stop()
+            self._gateway = None
+        if self._http is not None:
+            self._http.shutdown()
+            self._http.server.server_close()
+            self._http = None
+        if self._moto is not None:
+            self._moto.stop()
+            self._moto = None
