@@ -50,9 +50,9 @@ def id_time(identifier: str) -> datetime:
             ms = ms * 32 + _DECODE[char]
         for char in body[TIME_CHARS:]:
             _DECODE[char]
-    except KeyError as exc:
+        return from_ms(ms)
+    except (KeyError, OverflowError, OSError, ValueError) as exc:
         raise ValueError(f"not a Conductor id: {identifier!r}") from exc
-    return from_ms(ms)
 
 
 def from_ms(ms: int) -> datetime:

@@ -108,7 +108,7 @@ class EventStore:
         last_key: str | None = None
         query = index.query(
             event_type,
-            index.sort_key.between(low, high),
+            self._model.sort_key.between(low, high),
             scan_index_forward=False,
             filter_condition=self._model.expires_at > now_epoch,
             page_size=limit + 1,

@@ -1,0 +1,72 @@
+"""Shared fixtures. moto is imported first, before any boto3 session can exist."""
+from __future__ import annotations
+
+import moto  # noqa: F401  - must come before boto3 sessions are made
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+# Tests never reach AWS: fake credentials, a fixed region, no endpoint override, no X-Ray.
+os.environ.update({
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+    "CONDUCTOR_XRAY": "false",
+    "CONDUCTOR_STAGE": "test",
+})
+for _var in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN", "CONDUCTOR_WS_ENDPOINT"):
+    os.environ.pop(_var, None)
+
+from devserver import routing  # noqa: E402
+
+routing.install()
+
+
+@pytest.fixture
+def aws() -> Iterator[dict[str, str]]:
+    """moto in-process with every resource of infra/template.yaml created for stage ``test``."""
+    from chalicelib import aws as aws_factory
+    from chalicelib import deps
+    from devserver.provision import provision
+
+    with moto.mock_aws():
+        deps.reset()
+        created = provision(aws_factory.client("dynamodb"), aws_factory.client("sqs"), "test")
+        yield created
+        deps.reset()
+
+
+@pytest.fixture
+def app() -> Any:
+    import app as app_module
+
+    return app_module.app
+
+
+@pytest.fixture
+def client(aws: dict[str, str], app: Any) -> Iterator[Any]:
+    from chalice.test import Client
+
+    with Client(app) as test_client:
+        yield test_client
+
+
+def queue_messages(queue_name: str, max_messages: int = 10) -> list[dict[str, Any]]:
+    """Drain up to ``max_messages`` from a queue (bounded: at most 10 receives)."""
+    from chalicelib import aws as aws_factory
+
+    sqs = aws_factory.client("sqs")
+    url = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
+    found: list[dict[str, Any]] = []
+    for _ in range(10):
+        batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
+                                    MessageAttributeNames=["All"]).get("Messages", [])
+        if not batch:
+            break
+        found += batch
+        if len(found) >= max_messages:
+            break
+    return found

@@ -1,0 +1,76 @@
+"""The client factory: lazy, cached, honouring the endpoint override; X-Ray off in tests."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from chalicelib import aws, deps
+from chalicelib.config import Settings, default_name, queue_name
+from chalicelib.tracing import init_tracing, reset_tracing
+
+
+def test_clients_are_cached_per_service(aws: dict) -> None:  # noqa: F811 - fixture
+    from chalicelib import aws as factory
+
+    assert factory.client("sqs") is factory.client("sqs")
+    assert factory.client("sqs") is not factory.client("dynamodb")
+
+
+def test_endpoint_override_reaches_the_client(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given AWS_ENDPOINT_URL, When a client is made, Then it talks to that endpoint
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")
+    aws.reset()
+    try:
+        assert aws.client("sqs").meta.endpoint_url == "http://127.0.0.1:4566"
+        explicit = aws.client("apigatewaymanagementapi", endpoint_url="http://127.0.0.1:9")
+        assert explicit.meta.endpoint_url == "http://127.0.0.1:9"
+    finally:
+        monkeypatch.delenv("AWS_ENDPOINT_URL")
+        aws.reset()
+    assert "amazonaws.com" in aws.client("sqs").meta.endpoint_url
+
+
+def test_importing_the_app_creates_no_client_and_reads_no_aws_module() -> None:
+    # A fresh interpreter: importing app must not import boto3, pynamodb or the X-Ray SDK.
+    code = ("import sys, app; bad = [m for m in sys.modules if m.split('.')[0] in "
+            "('boto3', 'botocore', 'pynamodb', 'aws_xray_sdk', 'requests')]; print(bad)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         timeout=60)
+    assert out.stdout.strip() == "[]"
+
+
+def test_xray_is_off_outside_lambda_and_on_inside(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings.from_env({}).xray_enabled is False
+    assert Settings.from_env({"AWS_LAMBDA_FUNCTION_NAME": "f"}).xray_enabled is True
+    assert Settings.from_env({"AWS_LAMBDA_FUNCTION_NAME": "f", "CONDUCTOR_XRAY": "false"}
+                             ).xray_enabled is False
+    reset_tracing()
+    assert init_tracing() is False  # conftest sets CONDUCTOR_XRAY=false
+
+
+def test_xray_patches_when_enabled(monkeypatch: pytest.MonkeyPatch) -> None:
+    # In a fresh interpreter, so the patch does not leak into other tests.
+    code = ("import os; os.environ['CONDUCTOR_XRAY']='true'; os.environ['AWS_XRAY_SDK_ENABLED']='true';"
+            "from chalicelib.tracing import init_tracing; assert init_tracing();"
+            "from aws_xray_sdk.core.patcher import _PATCHED_MODULES; print(sorted(_PATCHED_MODULES))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    # aws-xray-sdk instruments boto3 through botocore, so "boto3" is recorded as botocore.
+    assert out.stdout.strip() == "['botocore', 'requests']"
+    assert "Warning" not in out.stderr and "warning" not in out.stderr
+
+
+def test_settings_name_every_resource_per_stage() -> None:
+    settings = Settings.from_env({"CONDUCTOR_STAGE": "prod"})
+    assert settings.tables["retry_jobs"] == "conductor-prod-retry-jobs"
+    assert settings.queues["webhook_deliveries"] == "conductor-prod-webhook-deliveries"
+    assert default_name("dev", "dead_letters") == "conductor-dev-dead-letters"
+    assert queue_name("events") == "conductor-test-events"
+
+
+def test_deps_reset_forgets_services(aws: dict) -> None:  # noqa: F811
+    first = deps.event_bus()
+    deps.reset()
+    assert deps.event_bus() is not first

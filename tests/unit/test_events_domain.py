@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from chalicelib.domain.events import (
+    CATALOG,
+    CATEGORIES,
+    is_known_type,
+    is_valid_pattern,
+    make_event,
+    matching_patterns,
+    pattern_matches,
+)
+from chalicelib.domain.ids import id_time
+
+
+def test_catalog_covers_four_categories_without_duplicates() -> None:
+    names = [t.name for t in CATALOG]
+    assert len(names) == len(set(names))
+    assert {t.category for t in CATALOG} == set(CATEGORIES)
+    assert len(CATEGORIES) == 4
+
+
+def test_matching_patterns_most_specific_first() -> None:
+    assert matching_patterns("webhook.delivery.failed") == [
+        "webhook.delivery.failed", "webhook.delivery.*", "webhook.*", "*"]
+    assert matching_patterns("schedule.executed") == ["schedule.executed", "schedule.*", "*"]
+
+
+@pytest.mark.parametrize(("pattern", "event_type", "expected"), [
+    ("schedule.*", "schedule.executed", True),
+    ("schedule.*", "retry.succeeded", False),
+    ("*", "retry.succeeded", True),
+    ("schedule.executed", "schedule.executed", True),
+    ("schedule.executed", "schedule.failed", False),
+    ("sched*", "schedule.failed", False),
+])
+def test_pattern_matching(pattern: str, event_type: str, expected: bool) -> None:
+    assert pattern_matches(pattern, event_type) is expected
+
+
+@pytest.mark.parametrize("pattern", ["*", "schedule.*", "schedule.executed", "custom.a.b.*"])
+def test_valid_patterns(pattern: str) -> None:
+    assert is_valid_pattern(pattern)
+
+
+@pytest.mark.parametrize("pattern", ["", "**", "*.executed", "schedule.*.x", "Schedule.*", "a b"])
+def test_invalid_patterns(pattern: str) -> None:
+    assert not is_valid_pattern(pattern)
+
+
+def test_custom_types_are_known_but_only_well_formed() -> None:
+    assert is_known_type("custom.order_shipped")
+    assert is_known_type("schedule.executed")
+    assert not is_known_type("custom.")
+    assert not is_known_type("custom.Order")
+    assert not is_known_type("order.shipped")
+
+
+def test_event_envelope_shares_one_instant_between_id_and_timestamp() -> None:
+    now = datetime(2026, 11, 29, 10, 0, 0, 999999, tzinfo=UTC)
+    event = make_event("schedule.executed", {"schedule_id": "sch_x"}, now)
+    assert event.to_dict() == {"id": event.id, "type": "schedule.executed",
+                               "timestamp": "2026-11-29T10:00:00.999Z",
+                               "data": {"schedule_id": "sch_x"}}
+    assert id_time(event.id).isoformat().startswith("2026-11-29T10:00:00.999")
+
+
+def test_unknown_event_type_is_refused() -> None:
+    with pytest.raises(ValueError):
+        make_event("nope", {}, datetime.now(UTC))
