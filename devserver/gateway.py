@@ -18,7 +18,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 from chalice import Chalice
 
-from devserver.lambdas import context_for, resolve_handler, websocket_event
+from devserver.lambdas import context_for, handler_for, websocket_event
 
 log = logging.getLogger("conductor.devserver")
 MAX_MESSAGE_BYTES = 128 * 1024
@@ -33,8 +33,7 @@ class WebSocketGateway:
         self.host = host
         self.port = port
         self.stage = stage
-        self.handlers = {route: resolve_handler(cfg.handler_string)
-                         for route, cfg in app.websocket_handlers.items()}
+        self.handlers = {route: handler_for(app, cfg) for route, cfg in app.websocket_handlers.items()}
         self.sockets: dict[str, tuple[web.WebSocketResponse, datetime, str]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None

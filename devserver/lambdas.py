@@ -31,6 +31,16 @@ def resolve_handler(handler_string: str) -> Any:
     return getattr(importlib.import_module(module_name), attribute)
 
 
+def handler_for(app: Chalice, config: Any) -> Any:
+    """The Lambda entry point Chalice built for an event source or WebSocket route.
+
+    For handlers declared on ``app`` this is the object ``resolve_handler(config.handler_string)``
+    finds (a test holds Conductor's app to that); looking it up in ``handler_map`` also serves
+    apps declared outside a module named ``app``, as the devserver's own tests do.
+    """
+    return app.handler_map[config.name]
+
+
 def context_for(name: str) -> LambdaContext:
     return LambdaContext(function_name=name, aws_request_id=str(uuid.uuid4()))
 

@@ -131,11 +131,11 @@ class LocalRuntime:
         region = get_settings().region
         for source in sqs_sources(app):
             url = sqs.get_queue_url(QueueName=source.queue)["QueueUrl"]
-            self._workers.append(SqsPoller(sqs, source, url, region, self.stop_event,
+            self._workers.append(SqsPoller(app, sqs, source, url, region, self.stop_event,
                                            self.options.redelivery_seconds))
         schedules = schedule_sources(app)
         if schedules:
-            self._workers.append(Ticker(schedules, region, self.stop_event))
+            self._workers.append(Ticker(app, schedules, region, self.stop_event))
         for worker in self._workers:
             worker.start()
 

@@ -11,7 +11,7 @@ from croniter import croniter
 from devserver.lambdas import (
     ACCOUNT_ID,
     context_for,
-    resolve_handler,
+    handler_for,
     scheduled_event,
     sqs_event,
 )
@@ -30,6 +30,7 @@ class SqsPoller(threading.Thread):
 
     def __init__(
         self,
+        app: Any,
         sqs: Any,
         source: Any,
         queue_url: str,
@@ -48,7 +49,7 @@ class SqsPoller(threading.Thread):
         self.stop = stop
         self.redelivery_seconds = redelivery_seconds
         self.wait_seconds = wait_seconds
-        self.handler = resolve_handler(source.handler_string)
+        self.handler = handler_for(app, source)
         self.batches = 0
 
     def run(self) -> None:
@@ -125,13 +126,13 @@ def next_fire(expression: str, after: datetime) -> datetime:
 class Ticker(threading.Thread):
     """Fires every ``@app.schedule`` handler on its expression with an EventBridge-shaped event."""
 
-    def __init__(self, sources: list[Any], region: str, stop: threading.Event) -> None:
+    def __init__(self, app: Any, sources: list[Any], region: str, stop: threading.Event) -> None:
         super().__init__(name="ticker", daemon=True)
         self.region = region
         self.stop = stop
         now = datetime.now(UTC)
         self.jobs = [
-            {"source": s, "handler": resolve_handler(s.handler_string),
+            {"source": s, "handler": handler_for(app, s),
              "expression": _expression(s), "next": next_fire(_expression(s), now)}
             for s in sources
         ]

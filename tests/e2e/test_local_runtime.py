@@ -1,0 +1,136 @@
+"""End to end: `python -m devserver` in a subprocess, driven only through its public ports."""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import requests
+import websockets
+
+from devserver.runtime import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+ADMIN_KEY = "cnd_e2e-bootstrap-admin-key-0123456789"
+pytestmark = pytest.mark.e2e
+
+
+class Runtime:
+    def __init__(self, process: subprocess.Popen[str], port: int, ws_port: int,
+                 lines: queue.Queue[str]) -> None:
+        self.process = process
+        self.api = f"http://127.0.0.1:{port}"
+        self.ws = f"ws://127.0.0.1:{ws_port}"
+        self.port, self.ws_port = port, ws_port
+        self.lines = lines
+        self.banner: list[str] = []
+
+    def wait_for(self, text: str, timeout: float = 60) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self.lines.get(timeout=max(0.1, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            self.banner.append(line)
+            if text in line:
+                return line
+        raise AssertionError(f"{text!r} not printed in {timeout}s; got {self.banner[-20:]}")
+
+
+@pytest.fixture(scope="module")
+def runtime() -> Iterator[Runtime]:
+    port, ws_port = free_port(), free_port()
+    env = {**os.environ, "CONDUCTOR_ADMIN_KEY": ADMIN_KEY, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "devserver", "--port", str(port), "--ws-port", str(ws_port)],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: queue.Queue[str] = queue.Queue()
+
+    def pump() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.put(line.rstrip("\n"))
+
+    threading.Thread(target=pump, daemon=True).start()
+    handle = Runtime(process, port, ws_port, lines)
+    try:
+        handle.wait_for("Press Ctrl-C to stop.")
+        yield handle
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def test_banner_prints_urls_and_the_bootstrap_key(runtime: Runtime) -> None:
+    text = "\n".join(runtime.banner)
+    assert f"API:        {runtime.api}/v2" in text
+    assert f"WebSocket:  {runtime.ws}" in text
+    assert f"Dashboard:  {runtime.api}/dashboard" in text
+    assert f"Admin key:  {ADMIN_KEY}" in text
+    assert "in memory" in text
+
+
+def test_health_and_error_shapes_over_http(runtime: Runtime) -> None:
+    health = requests.get(f"{runtime.api}/v2/dashboard/health", timeout=10)
+    assert health.status_code == 200 and health.json()["status"] == "ok"
+    missing = requests.get(f"{runtime.api}/v2/no/such/route", timeout=10)
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+    malformed = requests.post(f"{runtime.api}/v2/events", data="{oops",
+                              headers={"Content-Type": "application/json"}, timeout=10)
+    assert malformed.status_code == 400
+    assert malformed.json()["error"]["code"] == "validation_error"
+    assert "Traceback" not in malformed.text
+
+
+def test_event_travels_http_to_sqs_handler_to_websocket(runtime: Runtime) -> None:
+    async def scenario() -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        async with websockets.connect(runtime.ws, open_timeout=10) as socket:
+            await socket.send(json.dumps({"action": "subscribe", "events": ["custom.*"]}))
+            ack = json.loads(await asyncio.wait_for(socket.recv(), 10))
+            await socket.send(json.dumps({"action": "ping"}))
+            pong = json.loads(await asyncio.wait_for(socket.recv(), 10))
+            # publish over HTTP (a thread: requests is blocking)
+            response = await asyncio.to_thread(
+                requests.post, f"{runtime.api}/v2/events",
+                json={"type": "custom.e2e", "data": {"hello": "world"}}, timeout=10)
+            assert response.status_code == 201, response.text
+            pushed = json.loads(await asyncio.wait_for(socket.recv(), 20))
+            return [ack, pong, pushed], response.json()
+
+    (ack, pong, pushed), published = asyncio.run(scenario())
+    assert ack == {"action": "ack", "of": "subscribe", "events": ["custom.*"]}
+    assert pong == {"action": "pong"}
+    assert pushed == {"action": "event", "event": published}
+    timeline = requests.get(f"{runtime.api}/v2/events?type=custom.e2e", timeout=10).json()
+    assert timeline["items"] == [published]
+    # the SQS handler consumed (and deleted) the message
+    moto = next(line.split()[-1] for line in runtime.banner if "Moto (AWS):" in line)
+    sqs = boto3.client("sqs", endpoint_url=moto, region_name="us-east-1",
+                       aws_access_key_id="local", aws_secret_access_key="local")
+    url = sqs.get_queue_url(QueueName="conductor-dev-events")["QueueUrl"]
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert attributes["ApproximateNumberOfMessages"] == "0"
+    assert attributes["ApproximateNumberOfMessagesNotVisible"] == "0"
+
+
+def test_sigterm_stops_everything_and_frees_the_ports(runtime: Runtime) -> None:
+    runtime.process.send_signal(signal.SIGTERM)
+    assert runtime.process.wait(timeout=30) == 0
+    runtime.wait_for("Stopped.", timeout=5)
+    for port in (runtime.port, runtime.ws_port):
+        with socket.socket() as sock, pytest.raises(ConnectionRefusedError):
+            sock.connect(("127.0.0.1", port))  # nothing listens any more

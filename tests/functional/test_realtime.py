@@ -1,0 +1,172 @@
+"""WebSocket handlers and the events fan-out, through the app's Lambda handlers under moto.
+
+moto's management API records what is posted (concatenated); real delivery over a socket is
+covered by the gateway and end-to-end tests.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from botocore.exceptions import ClientError
+from moto.apigatewaymanagementapi.models import apigatewaymanagementapi_backends
+
+from chalicelib import deps
+from devserver.lambdas import context_for, sqs_event, websocket_event
+from tests.conftest import queue_messages
+from tests.functional.aws_calls import count_calls
+
+DOMAIN = "abc123.execute-api.us-east-1.amazonaws.com"
+
+
+def sent_to(connection_id: str) -> list[dict[str, Any]]:
+    """Every message moto recorded for a connection, split back into JSON objects."""
+    backend = apigatewaymanagementapi_backends["123456789012"]["us-east-1"]
+    key = quote(connection_id, safe="")  # moto keys connections by the id as it is in the path
+    raw = backend.connections[key].data.decode() if key in backend.connections else ""
+    decoder, found, index = json.JSONDecoder(), [], 0
+    while index < len(raw):
+        obj, index = decoder.raw_decode(raw, index)
+        found.append(obj)
+    return found
+
+
+def ws(app_module: Any, route: str, connection_id: str, body: str | None = None) -> Any:
+    handler = {"$connect": app_module.ws_connect, "$default": app_module.ws_message,
+               "$disconnect": app_module.ws_disconnect}[route]
+    return handler(websocket_event(route, connection_id, DOMAIN, "api", body=body),
+                   context_for(route))
+
+
+@pytest.fixture
+def app_module(aws: dict[str, str]) -> Any:
+    import app
+
+    return app
+
+
+def publish_and_fan_out(app_module: Any, event_type: str, data: dict[str, Any]) -> dict[str, Any]:
+    """Publish through the bus, then run the SQS handler on what reached the events queue."""
+    event = deps.event_bus().publish(event_type, data).to_dict()
+    messages = queue_messages("conductor-test-events")
+    sqs = sqs_event(messages, "arn:aws:sqs:us-east-1:123456789012:conductor-test-events",
+                    "us-east-1")
+    app_module.fan_out_events(sqs, context_for("fan_out_events"))
+    return event
+
+
+def test_subscribed_connection_receives_and_others_do_not(app_module: Any) -> None:
+    # Given two connections, one subscribed to custom.*
+    for connection in ("A=", "B="):
+        assert ws(app_module, "$connect", connection)["statusCode"] == 200
+    ws(app_module, "$default", "A=", json.dumps({"action": "subscribe", "events": ["custom.*"]}))
+    ws(app_module, "$default", "B=", json.dumps({"action": "subscribe", "events": ["schedule.*"]}))
+    # When a custom event is published and fanned out
+    event = publish_and_fan_out(app_module, "custom.thing", {"n": 1})
+    # Then only A gets it, after its ack
+    assert sent_to("A=") == [
+        {"action": "ack", "of": "subscribe", "events": ["custom.*"]},
+        {"action": "event", "event": event},
+    ]
+    assert sent_to("B=") == [{"action": "ack", "of": "subscribe", "events": ["schedule.*"]}]
+
+
+def test_exact_and_wildcard_subscriptions_deliver_once(app_module: Any) -> None:
+    ws(app_module, "$connect", "C=")
+    ws(app_module, "$default", "C=", json.dumps(
+        {"action": "subscribe", "events": ["custom.a", "custom.*", "*"]}))
+    event = publish_and_fan_out(app_module, "custom.a", {})
+    assert [m for m in sent_to("C=") if m["action"] == "event"] == [
+        {"action": "event", "event": event}]
+
+
+def test_unsubscribe_and_disconnect_stop_delivery(app_module: Any) -> None:
+    for connection in ("D=", "E="):
+        ws(app_module, "$connect", connection)
+        ws(app_module, "$default", connection, json.dumps(
+            {"action": "subscribe", "events": ["custom.*"]}))
+    ws(app_module, "$default", "D=", json.dumps({"action": "unsubscribe", "events": ["custom.*"]}))
+    ws(app_module, "$disconnect", "E=")
+    publish_and_fan_out(app_module, "custom.z", {})
+    assert not [m for m in sent_to("D=") + sent_to("E=") if m["action"] == "event"]
+    assert deps.realtime()._store.get("E=", 0) is None
+
+
+@pytest.mark.parametrize(("message", "code"), [
+    ("not json", "bad_message"),
+    ("[1]", "bad_message"),
+    ('{"action": "subscribe"}', "validation_error"),
+    ('{"action": "subscribe", "events": ["Bad Pattern"]}', "validation_error"),
+    ('{"action": "subscribe", "events": []}', "validation_error"),
+    ('{"action": "dance"}', "unknown_action"),
+])
+def test_bad_messages_get_an_error_reply(app_module: Any, message: str, code: str) -> None:
+    ws(app_module, "$connect", "F=")
+    ws(app_module, "$default", "F=", message)
+    assert sent_to("F=") == [{"action": "error", "error": {"code": code, "message": sent_to(
+        "F=")[0]["error"]["message"]}}]
+
+
+def test_ping_pong(app_module: Any) -> None:
+    ws(app_module, "$connect", "G=")
+    ws(app_module, "$default", "G=", '{"action": "ping"}')
+    assert sent_to("G=") == [{"action": "pong"}]
+
+
+def test_connection_remembers_its_management_endpoint(app_module: Any, monkeypatch) -> None:
+    ws(app_module, "$connect", "H=")
+    assert deps.realtime()._store.get("H=", 0).endpoint == f"https://{DOMAIN}/api"
+
+
+def test_a_gone_connection_is_removed(app_module: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # moto never answers Gone, so the sender is replaced by one that does
+    class GoneSender:
+        def post_to_connection(self, **_: Any) -> None:
+            raise ClientError({"Error": {"Code": "GoneException", "Message": "gone"}},
+                              "PostToConnection")
+
+    ws(app_module, "$connect", "I=")
+    ws(app_module, "$default", "I=", json.dumps({"action": "subscribe", "events": ["*"]}))
+    realtime = deps.realtime()
+    monkeypatch.setattr(realtime, "_sender", lambda _endpoint: GoneSender())
+    publish_and_fan_out(app_module, "custom.bye", {})
+    assert realtime._store.get("I=", 0) is None
+    assert realtime._store.subscribers(["*"], 0) == {}
+
+
+def test_fan_out_cost_follows_subscribers_not_connections(app_module: Any) -> None:
+    # Given 30 connections of which 3 subscribe to custom.*
+    for i in range(30):
+        ws(app_module, "$connect", f"K{i}=")
+    for i in range(3):
+        ws(app_module, "$default", f"K{i}=", json.dumps(
+            {"action": "subscribe", "events": ["custom.*"]}))
+    event = deps.event_bus().publish("custom.count", {})
+    # When one event is fanned out, Then: a Query per matching pattern, one BatchGet, 3 posts
+    with count_calls() as calls:
+        assert deps.realtime().fan_out(event) == 3
+    assert calls["Scan"] == 0
+    assert calls["Query"] == 3  # custom.count, custom.*, *
+    assert calls["BatchGetItem"] == 1
+    assert calls["PostToConnection"] == 3
+
+
+def test_health_reports_every_table_and_queue(client: Any) -> None:
+    response = client.http.get("/v2/dashboard/health")
+    assert response.status_code == 200
+    report = json.loads(response.body)
+    assert report["status"] == "ok" and report["down"] == []
+    assert len(report["components"]) == 14 + 4
+
+
+def test_health_names_what_is_down(client: Any) -> None:
+    from chalicelib import aws as factory
+
+    factory.client("dynamodb").delete_table(TableName="conductor-test-metrics")
+    sqs = factory.client("sqs")
+    sqs.delete_queue(QueueUrl=sqs.get_queue_url(QueueName="conductor-test-retries")["QueueUrl"])
+    response = client.http.get("/v2/dashboard/health")
+    assert response.status_code == 503
+    assert json.loads(response.body)["down"] == ["table:metrics", "queue:retries"]
