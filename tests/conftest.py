@@ -1,11 +1,11 @@
 """Shared fixtures. moto is imported first, before any boto3 session can exist."""
 from __future__ import annotations
 
-import moto  # noqa: F401  - must come before boto3 sessions are made
 import os
 from collections.abc import Iterator
 from typing import Any
 
+import moto
 import pytest
 
 # Tests never reach AWS: fake credentials, a fixed region, no endpoint override, no X-Ray.

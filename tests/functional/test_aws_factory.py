@@ -6,14 +6,13 @@ import sys
 
 import pytest
 
-from chalicelib import aws, deps
+from chalicelib import aws as factory
+from chalicelib import deps
 from chalicelib.config import Settings, default_name, queue_name
 from chalicelib.tracing import init_tracing, reset_tracing
 
 
-def test_clients_are_cached_per_service(aws: dict) -> None:  # noqa: F811 - fixture
-    from chalicelib import aws as factory
-
+def test_clients_are_cached_per_service(aws: dict) -> None:
     assert factory.client("sqs") is factory.client("sqs")
     assert factory.client("sqs") is not factory.client("dynamodb")
 
@@ -21,15 +20,15 @@ def test_clients_are_cached_per_service(aws: dict) -> None:  # noqa: F811 - fixt
 def test_endpoint_override_reaches_the_client(monkeypatch: pytest.MonkeyPatch) -> None:
     # Given AWS_ENDPOINT_URL, When a client is made, Then it talks to that endpoint
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")
-    aws.reset()
+    factory.reset()
     try:
-        assert aws.client("sqs").meta.endpoint_url == "http://127.0.0.1:4566"
-        explicit = aws.client("apigatewaymanagementapi", endpoint_url="http://127.0.0.1:9")
+        assert factory.client("sqs").meta.endpoint_url == "http://127.0.0.1:4566"
+        explicit = factory.client("apigatewaymanagementapi", endpoint_url="http://127.0.0.1:9")
         assert explicit.meta.endpoint_url == "http://127.0.0.1:9"
     finally:
         monkeypatch.delenv("AWS_ENDPOINT_URL")
-        aws.reset()
-    assert "amazonaws.com" in aws.client("sqs").meta.endpoint_url
+        factory.reset()
+    assert "amazonaws.com" in factory.client("sqs").meta.endpoint_url
 
 
 def test_importing_the_app_creates_no_client_and_reads_no_aws_module() -> None:
@@ -55,7 +54,8 @@ def test_xray_patches_when_enabled(monkeypatch: pytest.MonkeyPatch) -> None:
     code = ("import os; os.environ['CONDUCTOR_XRAY']='true'; os.environ['AWS_XRAY_SDK_ENABLED']='true';"
             "from chalicelib.tracing import init_tracing; assert init_tracing();"
             "from aws_xray_sdk.core.patcher import _PATCHED_MODULES; print(sorted(_PATCHED_MODULES))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    out = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True,
+                         timeout=60)
     assert out.returncode == 0, out.stderr
     # aws-xray-sdk instruments boto3 through botocore, so "boto3" is recorded as botocore.
     assert out.stdout.strip() == "['botocore', 'requests']"
@@ -70,7 +70,7 @@ def test_settings_name_every_resource_per_stage() -> None:
     assert queue_name("events") == "conductor-test-events"
 
 
-def test_deps_reset_forgets_services(aws: dict) -> None:  # noqa: F811
+def test_deps_reset_forgets_services(aws: dict) -> None:
     first = deps.event_bus()
     deps.reset()
     assert deps.event_bus() is not first
