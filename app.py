@@ -8,7 +8,7 @@ from chalice import Chalice, Response
 from chalice.app import SQSEvent, WebsocketEvent
 
 from chalicelib import deps, logs
-from chalicelib.api import dashboard, events
+from chalicelib.api import dashboard, events, web
 from chalicelib.api.errors import error_response
 from chalicelib.api.middleware import envelope, request_path
 from chalicelib.config import get_settings, queue_name
@@ -21,6 +21,7 @@ app.experimental_feature_flags.update(["WEBSOCKETS"])
 app.register_middleware(envelope, "http")
 app.register_blueprint(events.bp, url_prefix="/v2")
 app.register_blueprint(dashboard.bp, url_prefix="/v2")
+app.register_blueprint(web.bp)
 
 ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
@@ -28,7 +29,8 @@ ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 @app.route("/", methods=["GET"])
 def index() -> dict[str, Any]:
     return {"name": "conductor", "versions": {"current": "v2"},
-            "links": {"events": "/v2/events", "health": "/v2/dashboard/health"}}
+            "links": {"events": "/v2/events", "health": "/v2/dashboard/health",
+                      "dashboard": "/dashboard"}}
 
 
 @app.route("/{proxy+}", methods=ALL_METHODS)

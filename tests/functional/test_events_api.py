@@ -209,3 +209,13 @@ def test_listing_queries_one_partition_per_day_and_never_scans(client: Any, cloc
     with count_calls() as calls:
         client.http.get("/v2/events?limit=1")
     assert calls["Query"] == 1  # the newest day fills the page and shows there is more: stop
+
+
+def test_dashboard_page_is_served_as_html(client: Any) -> None:
+    response = client.http.get("/dashboard")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("text/html")
+    page = response.body.decode()
+    assert "<title>Conductor</title>" in page and 'fetch(path' in page
+    # the page calls the API relative to itself, so it works under an API Gateway stage path too
+    assert '"v2/dashboard/health"' in page and '"/v2/' not in page
