@@ -8,7 +8,7 @@ from chalice import Chalice, Response
 from chalice.app import SQSEvent, WebsocketEvent
 
 from chalicelib import deps, logs
-from chalicelib.api import dashboard, events, web
+from chalicelib.api import api_keys, dashboard, events, openapi, web
 from chalicelib.api.errors import error_response
 from chalicelib.api.middleware import envelope, request_path
 from chalicelib.config import get_settings, queue_name
@@ -19,8 +19,9 @@ app.debug = False  # never a stack trace in a response
 logs.configure(app.log)
 app.experimental_feature_flags.update(["WEBSOCKETS"])
 app.register_middleware(envelope, "http")
-app.register_blueprint(events.bp, url_prefix="/v2")
-app.register_blueprint(dashboard.bp, url_prefix="/v2")
+for module in (events, dashboard, api_keys, openapi):
+    app.register_blueprint(module.bp, url_prefix="/v2")
+    app.register_blueprint(module.bp.v1, url_prefix="/v1", name_prefix="v1_")  # deprecated aliases
 app.register_blueprint(web.bp)
 
 ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
@@ -28,9 +29,9 @@ ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
 @app.route("/", methods=["GET"])
 def index() -> dict[str, Any]:
-    return {"name": "conductor", "versions": {"current": "v2"},
+    return {"name": "conductor", "versions": {"current": "v2", "deprecated": "v1"},
             "links": {"events": "/v2/events", "health": "/v2/dashboard/health",
-                      "dashboard": "/dashboard"}}
+                      "openapi": "/v2/openapi.json", "dashboard": "/dashboard"}}
 
 
 @app.route("/{proxy+}", methods=ALL_METHODS)
@@ -50,8 +51,14 @@ def _ws_endpoint(event: WebsocketEvent) -> str:
 
 
 @app.on_ws_connect()
-def ws_connect(event: WebsocketEvent) -> None:
-    deps.realtime().connect(event.connection_id, _ws_endpoint(event))
+def ws_connect(event: WebsocketEvent) -> dict[str, int]:
+    """Connect with ``?token=<api key>``; without a valid one API Gateway refuses the socket."""
+    token = (event.to_dict().get("queryStringParameters") or {}).get("token")
+    principal = deps.authenticator().identify(token)
+    if principal is None:
+        return {"statusCode": 401}
+    deps.realtime().connect(event.connection_id, _ws_endpoint(event), key_id=principal.key_id)
+    return {"statusCode": 200}
 
 
 @app.on_ws_message()

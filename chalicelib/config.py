@@ -7,9 +7,11 @@ cheap and tests can change the environment before the first read.
 from __future__ import annotations
 
 import functools
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 #: Logical table name -> environment variable that holds its physical name.
 TABLES: dict[str, str] = {
@@ -74,7 +76,8 @@ class Settings:
     cursor_secret: str
     event_ttl_days: int
     websocket_endpoint: str | None
-    extra: Mapping[str, str] = field(default_factory=dict)
+    #: Route-class policies: {"read": {"quota": 600, "window_seconds": 60}, ...} (JSON in the env)
+    rate_limits: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -91,6 +94,7 @@ class Settings:
             cursor_secret=env.get("CONDUCTOR_CURSOR_SECRET", f"conductor-{stage}-cursor"),
             event_ttl_days=int(env.get("CONDUCTOR_EVENT_TTL_DAYS", "30")),
             websocket_endpoint=env.get("CONDUCTOR_WS_ENDPOINT") or None,
+            rate_limits=json.loads(env.get("CONDUCTOR_RATE_LIMITS") or "{}"),
         )
 
 

@@ -6,16 +6,25 @@ the invoked handler uses (pynamodb and boto3 are not imported by ``import app``)
 from __future__ import annotations
 
 import functools
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from chalicelib import aws
 from chalicelib.config import get_settings
+from chalicelib.domain.timeutil import utcnow
 
 if TYPE_CHECKING:  # pragma: no cover
     from chalicelib.services.api_keys import ApiKeyService
+    from chalicelib.services.auth import Authenticator
     from chalicelib.services.events import EventBus
     from chalicelib.services.health import HealthChecker
+    from chalicelib.services.ratelimits import RateLimiter
     from chalicelib.services.realtime import Realtime
+
+
+def clock() -> datetime:
+    """The wall clock; tests replace it to move time (sunsets, buckets)."""
+    return utcnow()
 
 
 @functools.cache
@@ -35,6 +44,7 @@ def event_bus() -> EventBus:
         aws.client("sqs"),
         lambda: queue_url("events"),
         ttl_days=get_settings().event_ttl_days,
+        clock=lambda: clock(),
     )
 
 
@@ -47,7 +57,7 @@ def realtime() -> Realtime:
     from chalicelib.services.realtime import Realtime  # noqa: PLC0415
     from chalicelib.store.connections import ConnectionStore  # noqa: PLC0415
 
-    return Realtime(ConnectionStore(), _management_client)
+    return Realtime(ConnectionStore(), _management_client, clock=lambda: clock())
 
 
 @functools.cache
@@ -63,12 +73,29 @@ def api_keys() -> ApiKeyService:
     from chalicelib.services.api_keys import ApiKeyService  # noqa: PLC0415
     from chalicelib.store.api_keys import ApiKeyStore  # noqa: PLC0415
 
-    return ApiKeyService(ApiKeyStore())
+    return ApiKeyService(ApiKeyStore(), clock=lambda: clock())
+
+
+@functools.cache
+def authenticator() -> Authenticator:
+    from chalicelib.services.auth import Authenticator  # noqa: PLC0415
+    from chalicelib.store.api_keys import ApiKeyStore  # noqa: PLC0415
+
+    return Authenticator(ApiKeyStore())
+
+
+@functools.cache
+def rate_limiter() -> RateLimiter:
+    from chalicelib.services.ratelimits import RateLimiter, parse_policies  # noqa: PLC0415
+    from chalicelib.store.rate_limits import DynamoBucketStore  # noqa: PLC0415
+
+    return RateLimiter(DynamoBucketStore(), parse_policies(get_settings().rate_limits),
+                       clock_ms=lambda: int(clock().timestamp() * 1000))
 
 
 def reset() -> None:
     """Forget every service and client (tests and the local runtime switch environments)."""
-    for getter in (queue_url, event_bus, realtime, health, api_keys):
+    for getter in (queue_url, event_bus, realtime, health, api_keys, authenticator, rate_limiter):
         getter.cache_clear()
     aws.reset()
     from chalicelib.store.base import unbind_all  # noqa: PLC0415

@@ -70,3 +70,47 @@ def queue_messages(queue_name: str, max_messages: int = 10) -> list[dict[str, An
         if len(found) >= max_messages:
             break
     return found
+
+
+class Api:
+    """The Chalice test client with an API key on every request (``key=None`` sends none)."""
+
+    def __init__(self, client: Any, key: str | None) -> None:
+        self.client = client
+        self.key = key
+
+    def request(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None,
+                key: str | None | bool = True) -> Any:
+        import json
+
+        sent = {"Content-Type": "application/json"} if body is not None else {}
+        chosen = self.key if key is True else key
+        if chosen:
+            sent["Authorization"] = f"Bearer {chosen}"
+        sent.update(headers or {})
+        raw = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
+        return self.client.http.request(method, path, headers=sent, body=raw or b"")
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, body: Any = None, **kwargs: Any) -> Any:
+        return self.request("POST", path, body=body, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> Any:
+        return self.request("DELETE", path, **kwargs)
+
+
+@pytest.fixture
+def keys(aws: dict[str, str]) -> dict[str, str]:
+    """One API key per role (secrets), created through the service."""
+    from chalicelib import deps
+
+    return {role: deps.api_keys().create(f"test {role}", role)["key"]
+            for role in ("admin", "operator", "viewer")}
+
+
+@pytest.fixture
+def api(client: Any, keys: dict[str, str]) -> Api:
+    """Calls as an operator by default; pass ``key=keys["viewer"]`` etc. to change."""
+    return Api(client, keys["operator"])

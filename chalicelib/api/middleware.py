@@ -1,4 +1,4 @@
-"""HTTP middleware: request ids, the API version header, error shape, one JSON log line a request."""
+"""HTTP middleware: request ids, API versions, the error shape, one JSON log line a request."""
 from __future__ import annotations
 
 import contextvars
@@ -11,10 +11,11 @@ from typing import Any
 
 from chalice import Response
 
-from chalicelib.api.errors import reshape_chalice_error
+from chalicelib import deps
+from chalicelib.api import versioning
+from chalicelib.api.errors import error_response, reshape_chalice_error
 
 log = logging.getLogger("conductor.http")
-CURRENT_VERSION = "2"
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._\-]{1,128}$")
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
@@ -33,22 +34,49 @@ def request_path(request: Any) -> str | None:
     return context.get("path") or getattr(request, "path", None)
 
 
+def _version_gate(request: Any, path: str) -> tuple[str, Response | None, dict[str, str]]:
+    """The version serving ``path``, an early answer when the request cannot be served, and the
+    headers the response must carry."""
+    version = versioning.path_version(path) or versioning.CURRENT
+    headers = getattr(request, "headers", None)
+    requested = headers.get("api-version") if headers is not None else None
+    if requested is not None:
+        wanted = versioning.normalize(requested)
+        if wanted is None or wanted != version:
+            problem = (f"must be one of {', '.join(versioning.header_value(v) for v in versioning.REGISTRY)}"
+                       if wanted is None else f"this path is served by version "
+                       f"{versioning.header_value(version)}")
+            return version, error_response("validation_error", "Unsupported API-Version.", [
+                {"field": "API-Version", "problem": problem}]), {}
+    spec = versioning.REGISTRY[version]
+    if spec.status != "deprecated":
+        return version, None, {}
+    extra = versioning.deprecation_headers(spec, path)
+    if versioning.is_gone(spec, deps.clock()):
+        return version, error_response(
+            "gone", f"API {version} was retired on {extra.get('Sunset')}; use "
+                    f"{versioning.successor(path)}.", headers=extra), {}
+    return version, None, extra
+
+
 def envelope(request: Any, get_response: Callable[[Any], Response]) -> Response:
-    """Wrap every HTTP request: take or make ``X-Request-Id``, answer errors in our shape."""
+    """Wrap every HTTP request: take or make ``X-Request-Id``, gate the version, shape errors."""
     request_id = _request_id(getattr(request, "headers", None))
     token = request_id_var.set(request_id)
     started = time.perf_counter()
+    path = request_path(request) or "/"
     try:
-        response = reshape_chalice_error(get_response(request))
+        version, early, extra = _version_gate(request, path)
+        response = early or reshape_chalice_error(get_response(request))
+        response.headers.update(extra)
+        response.headers["X-Request-Id"] = request_id
+        response.headers["API-Version"] = versioning.header_value(version)
+        log.info("request", extra={"fields": {
+            "method": getattr(request, "method", None),
+            "path": path,
+            "status": response.status_code,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+        }})
+        return response
     finally:
         request_id_var.reset(token)
-    response.headers["X-Request-Id"] = request_id
-    response.headers["API-Version"] = CURRENT_VERSION
-    log.info("request", extra={"fields": {
-        "request_id": request_id,
-        "method": getattr(request, "method", None),
-        "path": request_path(request),
-        "status": response.status_code,
-        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-    }})
-    return response

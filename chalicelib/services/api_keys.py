@@ -1,4 +1,4 @@
-"""Creating API keys (the bootstrap admin key for now; the full API arrives with RBAC)."""
+"""API keys: created with a role, shown once, stored hashed, revoked at once."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -9,7 +9,15 @@ from chalicelib.domain.ids import new_id
 from chalicelib.domain.keys import ROLES, generate_key, hash_key
 from chalicelib.domain.timeutil import to_iso, utcnow
 from chalicelib.errors import ValidationFailed
-from chalicelib.store.api_keys import ApiKeyStore
+from chalicelib.store.api_keys import ApiKeyStore, require
+from chalicelib.store.models import ApiKeyRecord
+
+
+def to_dict(record: ApiKeyRecord) -> dict[str, Any]:
+    """The public view of a key: never its secret, never its hash."""
+    return {"id": record.id, "name": record.name, "role": record.role,
+            "created_at": record.created_at, "revoked_at": record.revoked_at,
+            "rate_limits": record.rate_limits}
 
 
 class ApiKeyService:
@@ -17,20 +25,33 @@ class ApiKeyService:
         self._store = store
         self._clock = clock
 
-    def create(self, name: str, role: str, key: str | None = None) -> dict[str, Any]:
+    def create(self, name: str, role: str, key: str | None = None,
+               rate_limits: dict[str, Any] | None = None) -> dict[str, Any]:
         """Create a key; the returned ``key`` is the only time the secret is ever shown."""
         if role not in ROLES:
             raise ValidationFailed(
                 "Unknown role.", [{"field": "role", "problem": f"must be one of {', '.join(ROLES)}"}])
         secret = key or generate_key()
-        key_id = new_id("key")
-        created_at = to_iso(self._clock())
-        self._store.create(key_id, hash_key(secret), name, role, created_at)
-        return {"id": key_id, "key": secret, "name": name, "role": role, "created_at": created_at}
+        record = self._store.create(new_id("key"), hash_key(secret), name, role,
+                                    to_iso(self._clock()), rate_limits)
+        return {**to_dict(record), "key": secret}
 
     def ensure(self, key: str, name: str, role: str) -> str:
         """Make sure ``key`` exists (idempotent across restarts); return its id."""
-        existing = self._store.find_by_hash(hash_key(key))
+        existing = self._store.get_by_hash(hash_key(key))
         if existing is not None:
             return existing.id
         return self.create(name, role, key=key)["id"]
+
+    def get(self, key_id: str) -> dict[str, Any]:
+        return to_dict(require(self._store.get_by_id(key_id), key_id))
+
+    def list(self, limit: int, before: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        records, last = self._store.list(limit, before)
+        return [to_dict(r) for r in records], last
+
+    def revoke(self, key_id: str) -> None:
+        """Idempotent: revoking a revoked key changes nothing and is not an error."""
+        record = require(self._store.get_by_id(key_id), key_id)
+        if record.revoked_at is None:
+            self._store.revoke(record, to_iso(self._clock()))

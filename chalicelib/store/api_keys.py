@@ -1,32 +1,91 @@
-"""API keys, stored as SHA-256 hashes only."""
+"""API keys, stored under the SHA-256 of the key; the key itself is never written anywhere."""
 from __future__ import annotations
 
-from pynamodb.exceptions import PutError, PynamoDBException
+from typing import Any
 
-from chalicelib.errors import Conflict, DependencyUnavailable
+from pynamodb.exceptions import PutError, PynamoDBException, UpdateError
+
+from chalicelib.errors import Conflict, DependencyUnavailable, NotFound
 from chalicelib.store.base import bind
 from chalicelib.store.models import ApiKeyRecord
+
+LIST_PK = "key"
+
+
+def _conditional_failure(exc: PynamoDBException) -> bool:
+    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
 
 
 class ApiKeyStore:
     def __init__(self) -> None:
         self._model = bind(ApiKeyRecord, "api_keys")
 
-    def create(self, key_id: str, key_hash: str, name: str, role: str, created_at: str) -> None:
-        record = self._model(
-            id=key_id, key_hash=key_hash, name=name, role=role, created_at=created_at)
+    def create(self, key_id: str, key_hash: str, name: str, role: str, created_at: str,
+               rate_limits: dict[str, Any] | None = None) -> ApiKeyRecord:
+        record = self._model(key_hash=key_hash, id=key_id, name=name, role=role,
+                             created_at=created_at, list_pk=LIST_PK, rate_limits=rate_limits)
         try:
-            # Condition: never overwrite an existing key id.
-            record.save(condition=self._model.id.does_not_exist())
+            # Condition: never overwrite a key with the same hash (256 random bits: only a bug).
+            record.save(condition=self._model.key_hash.does_not_exist())
         except PutError as exc:
-            if exc.cause_response_code == "ConditionalCheckFailedException":
-                raise Conflict(f"API key {key_id} already exists.") from exc
+            if _conditional_failure(exc):
+                raise Conflict("This API key already exists.") from exc
             raise DependencyUnavailable("The API keys table could not be written.") from exc
+        return record
 
-    def find_by_hash(self, key_hash: str) -> ApiKeyRecord | None:
+    def get_by_hash(self, key_hash: str) -> ApiKeyRecord | None:
+        """One strongly consistent read: a revoked key is refused on the very next request."""
         try:
-            for record in self._model.by_hash.query(key_hash, limit=1):
+            return self._model.get(key_hash, consistent_read=True)
+        except self._model.DoesNotExist:
+            return None
+        except PynamoDBException as exc:
+            raise DependencyUnavailable("The API keys table could not be read.") from exc
+
+    def get_by_id(self, key_id: str) -> ApiKeyRecord | None:
+        try:
+            for record in self._model.by_id.query(key_id, limit=1):
                 return record
         except PynamoDBException as exc:
             raise DependencyUnavailable("The API keys table could not be read.") from exc
         return None
+
+    def list(self, limit: int, before: str | None) -> tuple[list[ApiKeyRecord], str | None]:
+        """Newest first; ``before`` is the last ``created_at#id`` of the previous page."""
+        condition = None
+        if before is not None:
+            condition = self._model.by_created.created_at < before.split("#", 1)[0] + "\uffff"
+        records: list[ApiKeyRecord] = []
+        try:
+            for record in self._model.by_created.query(
+                LIST_PK, condition, scan_index_forward=False, page_size=limit + 1
+            ):
+                if before is not None and f"{record.created_at}#{record.id}" >= before:
+                    continue  # same created_at as the previous page's last key, already sent
+                if len(records) == limit:
+                    last = records[-1]
+                    return records, f"{last.created_at}#{last.id}"
+                records.append(record)
+        except PynamoDBException as exc:
+            raise DependencyUnavailable("The API keys table could not be read.") from exc
+        return records, None
+
+    def revoke(self, record: ApiKeyRecord, revoked_at: str) -> bool:
+        """Mark a key revoked; False if it already was (the first revocation time is kept)."""
+        try:
+            # Condition: the key exists and is not revoked yet.
+            record.update(
+                actions=[self._model.revoked_at.set(revoked_at)],
+                condition=self._model.key_hash.exists() & self._model.revoked_at.does_not_exist(),
+            )
+        except UpdateError as exc:
+            if _conditional_failure(exc):
+                return False
+            raise DependencyUnavailable("The API keys table could not be written.") from exc
+        return True
+
+
+def require(record: ApiKeyRecord | None, key_id: str) -> ApiKeyRecord:
+    if record is None:
+        raise NotFound(f"No API key {key_id}.")
+    return record

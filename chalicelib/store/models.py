@@ -63,12 +63,12 @@ class SubscriptionRecord(Model):
     expires_at = NumberAttribute(null=True)
 
 
-class ApiKeyHashIndex(GlobalSecondaryIndex["ApiKeyRecord"]):
+class ApiKeyIdIndex(GlobalSecondaryIndex["ApiKeyRecord"]):
     class Meta:
-        index_name = "by-hash"
+        index_name = "by-id"
         projection = AllProjection()
 
-    key_hash = UnicodeAttribute(hash_key=True)
+    id = UnicodeAttribute(hash_key=True)
 
 
 class ApiKeyListIndex(GlobalSecondaryIndex["ApiKeyRecord"]):
@@ -81,17 +81,31 @@ class ApiKeyListIndex(GlobalSecondaryIndex["ApiKeyRecord"]):
 
 
 class ApiKeyRecord(Model):
-    """An API key: only its SHA-256 hash is stored, never the key."""
+    """An API key, keyed by its SHA-256 hash: the key itself is never stored."""
 
     class Meta:
         table_name = UNBOUND
 
-    id = UnicodeAttribute(hash_key=True)
-    key_hash = UnicodeAttribute()
+    key_hash = UnicodeAttribute(hash_key=True)
+    id = UnicodeAttribute()
     name = UnicodeAttribute()
     role = UnicodeAttribute()
     created_at = UnicodeAttribute()
     list_pk = UnicodeAttribute(default="key")
     revoked_at = UnicodeAttribute(null=True)
-    by_hash = ApiKeyHashIndex()
+    #: Per-key overrides of the route-class policies: {"read": {"quota": 600, "window_seconds": 60}}
+    rate_limits = JSONAttribute(null=True)
+    by_id = ApiKeyIdIndex()
     by_created = ApiKeyListIndex()
+
+
+class RateLimitRecord(Model):
+    """One token bucket, shared by every Lambda container through conditional writes."""
+
+    class Meta:
+        table_name = UNBOUND
+
+    bucket = UnicodeAttribute(hash_key=True)
+    tokens = NumberAttribute()
+    updated_ms = NumberAttribute()
+    expires_at = NumberAttribute()

@@ -24,6 +24,7 @@ from devserver.runtime import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN_KEY = "cnd_e2e-bootstrap-admin-key-0123456789"
+AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
 pytestmark = pytest.mark.e2e
 
 
@@ -85,12 +86,13 @@ def test_banner_prints_urls_and_the_bootstrap_key(runtime: Runtime) -> None:
 
 
 def test_health_and_error_shapes_over_http(runtime: Runtime) -> None:
-    health = requests.get(f"{runtime.api}/v2/dashboard/health", timeout=10)
+    health = requests.get(f"{runtime.api}/v2/dashboard/health", headers=AUTH, timeout=10)
+    assert requests.get(f"{runtime.api}/v2/dashboard/health", timeout=10).status_code == 401
     assert health.status_code == 200 and health.json()["status"] == "ok"
     missing = requests.get(f"{runtime.api}/v2/no/such/route", timeout=10)
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
     malformed = requests.post(f"{runtime.api}/v2/events", data="{oops",
-                              headers={"Content-Type": "application/json"}, timeout=10)
+                              headers={"Content-Type": "application/json", **AUTH}, timeout=10)
     assert malformed.status_code == 400
     assert malformed.json()["error"]["code"] == "validation_error"
     assert "Traceback" not in malformed.text
@@ -98,7 +100,8 @@ def test_health_and_error_shapes_over_http(runtime: Runtime) -> None:
 
 def test_event_travels_http_to_sqs_handler_to_websocket(runtime: Runtime) -> None:
     async def scenario() -> tuple[list[dict[str, Any]], dict[str, Any]]:
-        async with websockets.connect(runtime.ws, open_timeout=10) as socket:
+        async with websockets.connect(f"{runtime.ws}/?token={ADMIN_KEY}",
+                                      open_timeout=10) as socket:
             await socket.send(json.dumps({"action": "subscribe", "events": ["custom.*"]}))
             ack = json.loads(await asyncio.wait_for(socket.recv(), 10))
             await socket.send(json.dumps({"action": "ping"}))
@@ -106,7 +109,7 @@ def test_event_travels_http_to_sqs_handler_to_websocket(runtime: Runtime) -> Non
             # publish over HTTP (a thread: requests is blocking)
             response = await asyncio.to_thread(
                 requests.post, f"{runtime.api}/v2/events",
-                json={"type": "custom.e2e", "data": {"hello": "world"}}, timeout=10)
+                json={"type": "custom.e2e", "data": {"hello": "world"}}, headers=AUTH, timeout=10)
             assert response.status_code == 201, response.text
             pushed = json.loads(await asyncio.wait_for(socket.recv(), 20))
             return [ack, pong, pushed], response.json()
@@ -115,7 +118,8 @@ def test_event_travels_http_to_sqs_handler_to_websocket(runtime: Runtime) -> Non
     assert ack == {"action": "ack", "of": "subscribe", "events": ["custom.*"]}
     assert pong == {"action": "pong"}
     assert pushed == {"action": "event", "event": published}
-    timeline = requests.get(f"{runtime.api}/v2/events?type=custom.e2e", timeout=10).json()
+    timeline = requests.get(f"{runtime.api}/v2/events?type=custom.e2e", headers=AUTH,
+                            timeout=10).json()
     assert timeline["items"] == [published]
     # the SQS handler consumed (and deleted) the message
     moto = next(line.split()[-1] for line in runtime.banner if "Moto (AWS):" in line)
@@ -125,6 +129,16 @@ def test_event_travels_http_to_sqs_handler_to_websocket(runtime: Runtime) -> Non
     attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     assert attributes["ApproximateNumberOfMessages"] == "0"
     assert attributes["ApproximateNumberOfMessagesNotVisible"] == "0"
+
+
+def test_websocket_without_a_key_is_refused(runtime: Runtime) -> None:
+    async def attempt() -> None:
+        async with websockets.connect(runtime.ws, open_timeout=10):
+            pass
+
+    with pytest.raises(websockets.exceptions.InvalidStatus) as info:
+        asyncio.run(attempt())
+    assert info.value.response.status_code == 403  # API Gateway answers a refused $connect so
 
 
 def test_sigterm_stops_everything_and_frees_the_ports(runtime: Runtime) -> None:

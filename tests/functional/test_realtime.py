@@ -33,18 +33,36 @@ def sent_to(connection_id: str) -> list[dict[str, Any]]:
     return found
 
 
-def ws(app_module: Any, route: str, connection_id: str, body: str | None = None) -> Any:
+def ws(app_module: Any, route: str, connection_id: str, body: str | None = None,
+       token: str | None = None) -> Any:
     handler = {"$connect": app_module.ws_connect, "$default": app_module.ws_message,
                "$disconnect": app_module.ws_disconnect}[route]
-    return handler(websocket_event(route, connection_id, DOMAIN, "api", body=body),
+    query = {"token": token or app_module.test_token} if route == "$connect" else None
+    return handler(websocket_event(route, connection_id, DOMAIN, "api", body=body, query=query),
                    context_for(route))
 
 
 @pytest.fixture
-def app_module(aws: dict[str, str]) -> Any:
+def app_module(aws: dict[str, str], keys: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Any:
     import app
 
+    monkeypatch.setattr(app, "test_token", keys["viewer"], raising=False)
     return app
+
+
+@pytest.mark.parametrize("token", ["", "cnd_unknown-key-000000000000000000", "not-a-key"])
+def test_connect_without_a_valid_key_is_refused(app_module: Any, token: str) -> None:
+    handler = app_module.ws_connect
+    query = {"token": token} if token else None
+    result = handler(websocket_event("$connect", "Z=", DOMAIN, "api", query=query),
+                     context_for("$connect"))
+    assert result["statusCode"] == 401
+    assert deps.realtime()._store.get("Z=", 0) is None
+
+
+def test_connect_records_which_key_opened_the_connection(app_module: Any) -> None:
+    assert ws(app_module, "$connect", "Y=")["statusCode"] == 200
+    assert deps.realtime()._store.get("Y=", 0).key_id.startswith("key_")
 
 
 def publish_and_fan_out(app_module: Any, event_type: str, data: dict[str, Any]) -> dict[str, Any]:
@@ -153,20 +171,20 @@ def test_fan_out_cost_follows_subscribers_not_connections(app_module: Any) -> No
     assert calls["PostToConnection"] == 3
 
 
-def test_health_reports_every_table_and_queue(client: Any) -> None:
-    response = client.http.get("/v2/dashboard/health")
+def test_health_reports_every_table_and_queue(api: Any) -> None:
+    response = api.get("/v2/dashboard/health")
     assert response.status_code == 200
     report = json.loads(response.body)
     assert report["status"] == "ok" and report["down"] == []
     assert len(report["components"]) == 14 + 4
 
 
-def test_health_names_what_is_down(client: Any) -> None:
+def test_health_names_what_is_down(api: Any) -> None:
     from chalicelib import aws as factory
 
     factory.client("dynamodb").delete_table(TableName="conductor-test-metrics")
     sqs = factory.client("sqs")
     sqs.delete_queue(QueueUrl=sqs.get_queue_url(QueueName="conductor-test-retries")["QueueUrl"])
-    response = client.http.get("/v2/dashboard/health")
+    response = api.get("/v2/dashboard/health")
     assert response.status_code == 503
     assert json.loads(response.body)["down"] == ["table:metrics", "queue:retries"]

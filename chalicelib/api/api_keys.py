@@ -1,0 +1,48 @@
+"""``/v2/api-keys``: create, list and revoke API keys (admin only)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from chalice import Response
+
+from chalicelib import deps
+from chalicelib.api.http import created, page
+from chalicelib.api.routing import ApiBlueprint
+from chalicelib.config import get_settings
+from chalicelib.domain.cursor import decode_cursor, encode_cursor
+
+if TYPE_CHECKING:  # pragma: no cover
+    from chalicelib.api.schemas import CreateApiKey, PageQuery
+
+bp = ApiBlueprint(__name__)
+
+
+@bp.operation("POST", "/api-keys", summary="Create an API key (the secret is shown once)",
+              role="admin", rate_class="admin", body="CreateApiKey", response="ApiKeyCreated",
+              status=201)
+def create_api_key(body: CreateApiKey) -> Response:
+    limits = body.model_dump()["rate_limits"]
+    key = deps.api_keys().create(body.name, body.role, rate_limits=limits)
+    return created(key, f"/v2/api-keys/{key['id']}")
+
+
+@bp.operation("GET", "/api-keys", summary="API keys, newest first", role="admin",
+              rate_class="admin", query="PageQuery", response="ApiKeyPage")
+def list_api_keys(query: PageQuery) -> dict[str, Any]:
+    secret = get_settings().cursor_secret
+    position = decode_cursor(query.cursor, secret)
+    items, last = deps.api_keys().list(query.limit, position.get("k") if position else None)
+    return page(items, encode_cursor({"k": last} if last else None, secret))
+
+
+@bp.operation("GET", "/api-keys/{key_id}", summary="One API key", role="admin",
+              rate_class="admin", response="ApiKey", errors=(404,))
+def get_api_key(key_id: str) -> dict[str, Any]:
+    return deps.api_keys().get(key_id)
+
+
+@bp.operation("DELETE", "/api-keys/{key_id}", summary="Revoke an API key, at once",
+              role="admin", rate_class="admin", status=204, errors=(404,))
+def revoke_api_key(key_id: str) -> Response:
+    deps.api_keys().revoke(key_id)
+    return Response(body="", status_code=204)

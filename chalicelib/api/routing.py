@@ -1,0 +1,162 @@
+"""Declared routes: each says who may call it, how it is rate limited and what it takes and
+returns. The declaration drives the guard that runs before the view and the OpenAPI document.
+
+Order in the guard: identify the caller (API key, else source IP), take a rate-limit token (so
+failed logins are limited too), authorize the role, validate the query and the body, run the view.
+"""
+from __future__ import annotations
+
+import contextvars
+import functools
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from chalice import Blueprint, Response
+
+from chalicelib import deps
+from chalicelib.api.errors import from_exception
+from chalicelib.api.http import read_json
+from chalicelib.errors import ConductorError, RateLimited, ValidationFailed
+from chalicelib.services.auth import Principal, authorize, key_from_headers
+
+CLASS_BY_METHOD = {"GET": "read", "HEAD": "read", "POST": "write", "PUT": "write",
+                   "PATCH": "write", "DELETE": "write"}
+
+principal_var: contextvars.ContextVar[Principal | None] = contextvars.ContextVar(
+    "principal", default=None)
+
+
+@dataclass(frozen=True)
+class RouteSpec:
+    """One operation of the API, relative to its version prefix (``/events/{event_id}``)."""
+
+    method: str
+    path: str
+    operation_id: str
+    summary: str
+    role: str | None  # None: public
+    rate_class: str | None
+    query: str | None  # model names in chalicelib.api.schemas, resolved on first use
+    body: str | None
+    response: str | None
+    status: int
+    versions: tuple[str, ...]
+    errors: tuple[int, ...]
+
+
+ROUTES: list[RouteSpec] = []
+
+
+@functools.cache
+def model(name: str) -> Any:
+    return getattr(importlib.import_module("chalicelib.api.schemas"), name)
+
+
+def _problems(exc: Any) -> list[dict[str, str]]:
+    return [{"field": ".".join(str(p) for p in error["loc"]) or "body", "problem": error["msg"]}
+            for error in exc.errors(include_url=False)]
+
+
+def validate(model_name: str, data: Any, where: str) -> Any:
+    from pydantic import ValidationError  # noqa: PLC0415 - see schemas.py on import cost
+
+    try:
+        return model(model_name).model_validate(data)
+    except ValidationError as exc:
+        raise ValidationFailed(f"The request {where} is invalid.", _problems(exc)) from exc
+
+
+def source_ip(request: Any) -> str:
+    identity = (getattr(request, "context", None) or {}).get("identity") or {}
+    return str(identity.get("sourceIp") or "unknown")
+
+
+def current_principal() -> Principal | None:
+    return principal_var.get()
+
+
+class ApiBlueprint(Blueprint):
+    """A Blueprint of declared routes; ``v1`` holds those also served, deprecated, under /v1."""
+
+    def __init__(self, import_name: str) -> None:
+        super().__init__(import_name)
+        self.v1 = Blueprint(import_name)
+
+    def operation(
+        self,
+        method: str,
+        path: str,
+        *,
+        summary: str,
+        role: str | None,
+        rate_class: str | None = "default",
+        query: str | None = None,
+        body: str | None = None,
+        response: str | None = None,
+        status: int = 200,
+        v1: bool = False,
+        errors: tuple[int, ...] = (),
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
+            spec = RouteSpec(
+                method=method, path=path, operation_id=view.__name__, summary=summary, role=role,
+                rate_class=CLASS_BY_METHOD.get(method) if rate_class == "default" else rate_class,
+                query=query, body=body, response=response, status=status,
+                versions=("v2", "v1") if v1 else ("v2",), errors=errors)
+            ROUTES.append(spec)
+            guarded = self._guard(spec, view)
+            self.route(path, methods=[method])(guarded)
+            if v1:
+                self.v1.route(path, methods=[method])(guarded)
+            return view
+
+        return decorator
+
+    def _guard(self, spec: RouteSpec, view: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(view)
+        def guarded(**path_params: str) -> Response:
+            request = self.current_request
+            headers: dict[str, str] = {}
+            token = principal_var.set(None)
+            try:
+                response = self._admit_and_run(spec, view, request, path_params, headers)
+            except ConductorError as exc:
+                response = from_exception(exc)
+            finally:
+                principal_var.reset(token)
+            response.headers.update(headers)
+            return response
+
+        return guarded
+
+    @staticmethod
+    def _admit_and_run(spec: RouteSpec, view: Callable[..., Any], request: Any,
+                       path_params: dict[str, str], headers: dict[str, str]) -> Response:
+        principal = None
+        if spec.role is not None:
+            principal = deps.authenticator().identify(key_from_headers(request.headers))
+            principal_var.set(principal)
+        if spec.rate_class is not None:
+            caller = f"key:{principal.key_id}" if principal else f"ip:{source_ip(request)}"
+            overrides = principal.rate_limits if principal else None
+            policy, decision = deps.rate_limiter().check(caller, spec.rate_class, overrides)
+            headers["RateLimit-Policy"] = policy.header()
+            headers["RateLimit"] = decision.header(policy)
+            if not decision.allowed:
+                headers["Retry-After"] = str(decision.retry_after)
+                raise RateLimited(
+                    f"Rate limit for {spec.rate_class} requests reached; retry in "
+                    f"{decision.retry_after} s.")
+        if spec.role is not None:
+            authorize(principal, spec.role)
+        kwargs: dict[str, Any] = dict(path_params)
+        if spec.query is not None:
+            kwargs["query"] = validate(spec.query, dict(request.query_params or {}), "query")
+        if spec.body is not None:
+            kwargs["body"] = validate(spec.body, read_json(request), "body")
+        result = view(**kwargs)
+        if isinstance(result, Response):
+            return result
+        return Response(body=result, status_code=spec.status)

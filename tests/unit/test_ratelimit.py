@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from chalicelib.domain.ratelimit import BucketState, Policy, take
+
+READ = Policy("read", quota=10, window_seconds=60)
+
+
+def test_a_new_bucket_is_full() -> None:
+    decision = take(None, 0, READ)
+    assert decision.allowed and decision.remaining == 9
+    assert decision.header(READ) == '"read";r=9;t=6'
+    assert READ.header() == '"read";q=10;w=60'
+
+
+def test_an_empty_bucket_denies_with_retry_after_then_refills() -> None:
+    state = None
+    for _ in range(10):
+        decision = take(state, 0, READ)
+        assert decision.allowed
+        state = decision.state
+    denied = take(state, 0, READ)
+    assert not denied.allowed and denied.remaining == 0 and denied.retry_after == 6
+    assert not take(state, 5_999, READ).allowed
+    assert take(state, 6_000, READ).allowed
+    full = take(state, 60_000, READ)
+    assert full.remaining == 9 and full.allowed
+
+
+def test_a_clock_going_backwards_refills_nothing() -> None:
+    state = BucketState(tokens=0.0, updated_ms=10_000)
+    decision = take(state, 5_000, READ)
+    assert not decision.allowed and decision.state.updated_ms == 10_000
+
+
+@given(
+    gaps=st.lists(st.integers(min_value=0, max_value=20_000), min_size=1, max_size=200),
+    quota=st.integers(1, 50),
+    window=st.integers(1, 120),
+)
+def test_never_more_than_quota_plus_refill(gaps: list[int], quota: int, window: int) -> None:
+    # Over any run of requests, allowed <= quota + elapsed * rate (the bucket's promise)
+    policy = Policy("p", quota, window)
+    state, now, allowed = None, 0, 0
+    for gap in gaps:
+        now += gap
+        decision = take(state, now, policy)
+        state = decision.state
+        allowed += decision.allowed
+        assert 0 <= decision.remaining <= quota
+        assert decision.allowed or decision.retry_after >= 1
+    assert allowed <= quota + (now / 1000) * policy.rate + 1e-9
