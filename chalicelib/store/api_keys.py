@@ -23,7 +23,8 @@ class ApiKeyStore:
     def create(self, key_id: str, key_hash: str, name: str, role: str, created_at: str,
                rate_limits: dict[str, Any] | None = None) -> ApiKeyRecord:
         record = self._model(key_hash=key_hash, id=key_id, name=name, role=role,
-                             created_at=created_at, list_pk=LIST_PK, rate_limits=rate_limits)
+                             created_at=created_at, list_pk=LIST_PK,
+                             list_sk=f"{created_at}#{key_id}", rate_limits=rate_limits)
         try:
             # Condition: never overwrite a key with the same hash (256 random bits: only a bug).
             record.save(condition=self._model.key_hash.does_not_exist())
@@ -51,20 +52,15 @@ class ApiKeyStore:
         return None
 
     def list(self, limit: int, before: str | None) -> tuple[list[ApiKeyRecord], str | None]:
-        """Newest first; ``before`` is the last ``created_at#id`` of the previous page."""
-        condition = None
-        if before is not None:
-            condition = self._model.by_created.created_at < before.split("#", 1)[0] + "\uffff"
+        """Newest first; ``before`` is the ``list_sk`` of the previous page's last key."""
+        condition = self._model.list_sk < before if before is not None else None
         records: list[ApiKeyRecord] = []
         try:
             for record in self._model.by_created.query(
                 LIST_PK, condition, scan_index_forward=False, page_size=limit + 1
             ):
-                if before is not None and f"{record.created_at}#{record.id}" >= before:
-                    continue  # same created_at as the previous page's last key, already sent
                 if len(records) == limit:
-                    last = records[-1]
-                    return records, f"{last.created_at}#{last.id}"
+                    return records, records[-1].list_sk
                 records.append(record)
         except PynamoDBException as exc:
             raise DependencyUnavailable("The API keys table could not be read.") from exc

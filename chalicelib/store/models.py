@@ -77,7 +77,7 @@ class ApiKeyListIndex(GlobalSecondaryIndex["ApiKeyRecord"]):
         projection = AllProjection()
 
     list_pk = UnicodeAttribute(hash_key=True)
-    created_at = UnicodeAttribute(range_key=True)
+    list_sk = UnicodeAttribute(range_key=True)
 
 
 class ApiKeyRecord(Model):
@@ -92,6 +92,8 @@ class ApiKeyRecord(Model):
     role = UnicodeAttribute()
     created_at = UnicodeAttribute()
     list_pk = UnicodeAttribute(default="key")
+    #: "<created_at>#<id>": a total order for listing, newest first, even within one millisecond
+    list_sk = UnicodeAttribute()
     revoked_at = UnicodeAttribute(null=True)
     #: Per-key overrides of the route-class policies: {"read": {"quota": 600, "window_seconds": 60}}
     rate_limits = JSONAttribute(null=True)
