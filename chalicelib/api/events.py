@@ -8,9 +8,9 @@ from chalicelib.api.http import created, page
 from chalicelib.api.routing import ApiBlueprint
 from chalicelib.config import get_settings
 from chalicelib.domain.cursor import decode_cursor, encode_cursor
-from chalicelib.domain.events import CATALOG, CATEGORIES, CUSTOM_PREFIX, is_known_type
+from chalicelib.domain.events import CATALOG, CATEGORIES, CUSTOM_PREFIX
 from chalicelib.domain.ids import is_id
-from chalicelib.errors import NotFound, ValidationFailed
+from chalicelib.errors import NotFound
 
 if TYPE_CHECKING:  # pragma: no cover
     from chalicelib.api.schemas import ListEventsQuery, PublishEvent
@@ -32,9 +32,6 @@ def list_event_types() -> dict[str, Any]:
 @bp.operation("GET", "/events", summary="The event timeline, newest first", role="viewer",
               query="ListEventsQuery", response="EventPage", v1=True)
 def list_events(query: ListEventsQuery) -> dict[str, Any]:
-    if query.type is not None and not is_known_type(query.type):
-        raise ValidationFailed("Unknown event type.", [
-            {"field": "type", "problem": "must be a type from /v2/events/types or custom.*"}])
     secret = get_settings().cursor_secret
     result = deps.event_bus().list(
         limit=query.limit,

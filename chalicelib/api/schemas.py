@@ -6,13 +6,17 @@ app`` (pydantic costs ~0.3 s to import; SQS, WebSocket and schedule Lambdas neve
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from chalicelib.domain.events import CATALOG
+
 Role = Literal["admin", "operator", "viewer"]
-EVENT_TYPE_PATTERN = r"^[a-z0-9_]{1,40}(\.[a-z0-9_]{1,40}){1,4}$"
 CUSTOM_TYPE_PATTERN = r"^custom(\.[a-z0-9_]{1,40}){1,4}$"
+CustomType = Annotated[str, Field(pattern=CUSTOM_TYPE_PATTERN)]
+#: Exactly the types that exist: the catalog's, or a client's own under ``custom.``.
+KnownType = Literal[tuple(t.name for t in CATALOG)] | CustomType  # type: ignore[valid-type]
 
 
 class Strict(BaseModel):
@@ -72,13 +76,13 @@ class EventTypes(BaseModel):
 
 
 class ListEventsQuery(PageQuery):
-    type: str | None = Field(None, pattern=EVENT_TYPE_PATTERN, description="Only this type.")
+    type: KnownType | None = Field(None, description="Only this type.")
     from_: datetime | None = Field(None, alias="from", description="Oldest time (ISO-8601).")
     to: datetime | None = Field(None, description="Newest time (ISO-8601).")
 
 
 class PublishEvent(Strict):
-    type: str = Field(pattern=CUSTOM_TYPE_PATTERN, description="`custom.` and 1-4 segments.")
+    type: CustomType = Field(description="`custom.` and 1-4 lowercase segments.")
     data: dict[str, Any] = Field(default_factory=dict)
 
 
