@@ -26,8 +26,9 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/cfn-lint infra/template.yaml
 
-bench: install
+bench: install  ## cold start and middleware cost, each measured side by side in one run
 	$(BIN)/python bench/coldstart.py
+	$(BIN)/python bench/middleware.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
