@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import moto
@@ -52,6 +53,16 @@ def client(aws: dict[str, str], app: Any) -> Iterator[Any]:
 
     with Client(app) as test_client:
         yield test_client
+
+
+class Clock:
+    """A clock the test moves by hand (services take clocks as arguments)."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
 
 
 def queue_messages(queue_name: str, max_messages: int = 10) -> list[dict[str, Any]]:

@@ -6,8 +6,10 @@ each, stopping as soon as a page is full; with a type it is one Query on the ``b
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from pynamodb.exceptions import PynamoDBException
 
@@ -100,46 +102,38 @@ class EventStore:
         except PynamoDBException as exc:
             raise DependencyUnavailable("The events table could not be read.") from exc
 
-    def _list_by_type(
-        self, event_type: str, low: str, high: str, limit: int, now_epoch: int
-    ) -> EventPage:
-        index = self._model.by_type
-        events: list[Event] = []
-        last_key: str | None = None
-        query = index.query(
-            event_type,
+    def _newest_first(self, query_on: Any, partition: str, low: str, high: str, limit: int,
+                      now_epoch: int) -> Iterator[EventRecord]:
+        """Live records of one partition with ``low <= sort_key < high``, newest first."""
+        for record in query_on.query(
+            partition,
             self._model.sort_key.between(low, high),
             scan_index_forward=False,
             filter_condition=self._model.expires_at > now_epoch,
             page_size=limit + 1,
-        )
-        for record in query:
-            if record.sort_key == high:  # "between" is inclusive; the cursor's item was sent
-                continue
+        ):
+            if record.sort_key != high:  # "between" is inclusive; the cursor's item was sent
+                yield record
+
+    def _list_by_type(
+        self, event_type: str, low: str, high: str, limit: int, now_epoch: int
+    ) -> EventPage:
+        events: list[Event] = []
+        for record in self._newest_first(self._model.by_type, event_type, low, high, limit,
+                                         now_epoch):
             if len(events) == limit:
-                return EventPage(events, {"t": event_type, "k": last_key or ""})
+                return EventPage(events, {"t": event_type, "k": _sort_key(events[-1])})
             events.append(_to_event(record))
-            last_key = record.sort_key
         return EventPage(events, None)
 
     def _list_by_day(
         self, day: datetime, start: datetime, low: str, high: str, limit: int, now_epoch: int
     ) -> EventPage:
         events: list[Event] = []
-        first_day = _day(start)
         current = day
-        while _day(current) >= first_day:
-            day_key = _day(current)
-            query = self._model.query(
-                day_key,
-                self._model.sort_key.between(low, high),
-                scan_index_forward=False,
-                filter_condition=self._model.expires_at > now_epoch,
-                page_size=limit + 1,
-            )
-            for record in query:
-                if record.sort_key == high:
-                    continue
+        while _day(current) >= _day(start):
+            for record in self._newest_first(self._model, _day(current), low, high, limit,
+                                             now_epoch):
                 if len(events) == limit:
                     last = events[-1]
                     return EventPage(events, {"d": last.timestamp[:10], "k": _sort_key(last)})

@@ -11,7 +11,7 @@ from chalicelib import aws as factory
 from chalicelib import deps
 from chalicelib.services.events import EventBus
 from chalicelib.store.events import EventStore
-from tests.conftest import Api, queue_messages
+from tests.conftest import Api, Clock, queue_messages
 from tests.functional.aws_calls import count_calls
 
 JSON = {"Content-Type": "application/json"}
@@ -24,14 +24,6 @@ def post(api: Api, path: str, body: Any, headers: dict[str, str] | None = None) 
 
 def body(response: Any) -> Any:
     return json.loads(response.body)
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture

@@ -11,16 +11,8 @@ from chalicelib import deps
 from chalicelib.domain.ratelimit import Policy
 from chalicelib.services.ratelimits import RateLimiter, parse_policies
 from chalicelib.store.rate_limits import DynamoBucketStore, MemoryBucketStore
-from tests.conftest import Api
+from tests.conftest import Api, Clock
 from tests.functional.aws_calls import count_calls
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture
