@@ -31,8 +31,8 @@ def test_matching_patterns_most_specific_first() -> None:
 
 @pytest.mark.parametrize(("pattern", "event_type", "expected"), [
     ("schedule.*", "schedule.executed", True),
-    ("schedule.*", "retry.succeeded", False),
-    ("*", "retry.succeeded", True),
+    ("schedule.*", "error.succeeded", False),
+    ("*", "error.succeeded", True),
     ("schedule.executed", "schedule.executed", True),
     ("schedule.executed", "schedule.failed", False),
     ("sched*", "schedule.failed", False),
