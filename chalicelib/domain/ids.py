@@ -18,7 +18,8 @@ TIME_CHARS = 10
 RANDOM_CHARS = 16
 
 
-def _encode(value: int, length: int) -> str:
+def encode(value: int, length: int) -> str:
+    """``value`` in ``length`` Crockford base32 characters."""
     chars = []
     for _ in range(length):
         value, rem = divmod(value, 32)
@@ -36,7 +37,7 @@ def new_id(
         raise ValueError(f"unknown id prefix {prefix!r}")
     if now_ms is None:
         now_ms = time.time_ns() // 1_000_000
-    return f"{prefix}_{_encode(now_ms, TIME_CHARS)}{_encode(randbits(80), RANDOM_CHARS)}"
+    return f"{prefix}_{encode(now_ms, TIME_CHARS)}{encode(randbits(80), RANDOM_CHARS)}"
 
 
 def id_time(identifier: str) -> datetime:

@@ -111,3 +111,137 @@ class RateLimitRecord(Model):
     tokens = NumberAttribute()
     updated_ms = NumberAttribute()
     expires_at = NumberAttribute()
+
+
+class RetryJobStatusIndex(GlobalSecondaryIndex["RetryJobRecord"]):
+    class Meta:
+        index_name = "by-status"
+        projection = AllProjection()
+
+    status = UnicodeAttribute(hash_key=True)
+    created_sk = UnicodeAttribute(range_key=True)
+
+
+class RetryJobServiceIndex(GlobalSecondaryIndex["RetryJobRecord"]):
+    class Meta:
+        index_name = "by-service"
+        projection = AllProjection()
+
+    service = UnicodeAttribute(hash_key=True)
+    created_sk = UnicodeAttribute(range_key=True)
+
+
+class RetryJobRecord(Model):
+    """A failed operation being retried, with every attempt it made."""
+
+    class Meta:
+        table_name = UNBOUND
+
+    id = UnicodeAttribute(hash_key=True)
+    status = UnicodeAttribute()
+    service = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+    created_sk = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+    target = JSONAttribute()
+    error = JSONAttribute()
+    policy = JSONAttribute()
+    attempts = JSONAttribute(default=list)
+    attempt_count = NumberAttribute(default=0)
+    #: the attempt a worker has claimed, and until when its claim holds
+    claimed_attempt = NumberAttribute(null=True)
+    lease_until = NumberAttribute(null=True)
+    next_attempt_at = UnicodeAttribute(null=True)
+    last_delay = NumberAttribute(null=True)
+    idempotency_key = UnicodeAttribute(null=True)
+    workflow_id = UnicodeAttribute(null=True)
+    execution_id = UnicodeAttribute(null=True)
+    note = UnicodeAttribute(null=True)
+    dead_letter_id = UnicodeAttribute(null=True)
+    replay_of = UnicodeAttribute(null=True)
+    finished_at = UnicodeAttribute(null=True)
+    expires_at = NumberAttribute(null=True)
+    by_status = RetryJobStatusIndex()
+    by_service = RetryJobServiceIndex()
+
+
+class BreakerListIndex(GlobalSecondaryIndex["BreakerRecord"]):
+    class Meta:
+        index_name = "by-list"
+        projection = AllProjection()
+
+    list_pk = UnicodeAttribute(hash_key=True)
+    service = UnicodeAttribute(range_key=True)
+
+
+class BreakerRecord(Model):
+    """One service's circuit breaker, changed only by version-conditional writes."""
+
+    class Meta:
+        table_name = UNBOUND
+
+    service = UnicodeAttribute(hash_key=True)
+    list_pk = UnicodeAttribute(default="breaker")
+    state = UnicodeAttribute()
+    window = UnicodeAttribute(default="")
+    opened_at = NumberAttribute(null=True)
+    trials_started = NumberAttribute(default=0)
+    trial_successes = NumberAttribute(default=0)
+    version = NumberAttribute()
+    updated_at = UnicodeAttribute()
+    by_list = BreakerListIndex()
+
+
+class DeadLetterStatusIndex(GlobalSecondaryIndex["DeadLetterRecord"]):
+    class Meta:
+        index_name = "by-status"
+        projection = AllProjection()
+
+    status = UnicodeAttribute(hash_key=True)
+    created_sk = UnicodeAttribute(range_key=True)
+
+
+class DeadLetterFingerprintIndex(GlobalSecondaryIndex["DeadLetterRecord"]):
+    class Meta:
+        index_name = "by-fingerprint"
+        projection = AllProjection()
+
+    fingerprint = UnicodeAttribute(hash_key=True)
+    created_sk = UnicodeAttribute(range_key=True)
+
+
+class DeadLetterRecord(Model):
+    """Something that gave up: a retry job, or a message an SQS DLQ received."""
+
+    class Meta:
+        table_name = UNBOUND
+
+    id = UnicodeAttribute(hash_key=True)
+    status = UnicodeAttribute()  # open | resolved | replayed
+    source = UnicodeAttribute()  # "retry_job" | "sqs:<queue name>"
+    service = UnicodeAttribute()
+    fingerprint = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+    created_sk = UnicodeAttribute()
+    error = JSONAttribute()
+    payload = JSONAttribute()
+    retry_job_id = UnicodeAttribute(null=True)
+    replay_job_id = UnicodeAttribute(null=True)
+    note = UnicodeAttribute(null=True)
+    resolved_at = UnicodeAttribute(null=True)
+    attempts = NumberAttribute(default=0)
+    expires_at = NumberAttribute(null=True)
+    by_status = DeadLetterStatusIndex()
+    by_fingerprint = DeadLetterFingerprintIndex()
+
+
+class IdempotencyRecord(Model):
+    """A claimed idempotency key and what it produced."""
+
+    class Meta:
+        table_name = UNBOUND
+
+    key = UnicodeAttribute(hash_key=True)
+    result_id = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+    expires_at = NumberAttribute()

@@ -1,0 +1,31 @@
+"""Idempotency keys: the first request with a key wins; later ones learn what it produced."""
+from __future__ import annotations
+
+from pynamodb.exceptions import PutError, PynamoDBException
+
+from chalicelib.store.base import bind
+from chalicelib.store.common import conditional_failure, unavailable
+from chalicelib.store.models import IdempotencyRecord
+
+
+class IdempotencyStore:
+    def __init__(self) -> None:
+        self._model = bind(IdempotencyRecord, "idempotency")
+
+    def claim(self, key: str, result_id: str, created_at: str, expires_at: int,
+              now_epoch: int) -> str | None:
+        """Claim ``key`` for ``result_id``; if it was claimed before, return that result's id."""
+        model = self._model
+        try:
+            # Condition: the key is new, or its earlier claim has expired (TTL deletes lazily).
+            model(key=key, result_id=result_id, created_at=created_at,
+                  expires_at=expires_at).save(
+                condition=model.key.does_not_exist() | (model.expires_at < now_epoch))
+            return None
+        except PutError as exc:
+            if not conditional_failure(exc):
+                raise unavailable("idempotency") from exc
+        try:
+            return model.get(key, consistent_read=True).result_id
+        except PynamoDBException as exc:
+            raise unavailable("idempotency") from exc
