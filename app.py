@@ -8,7 +8,7 @@ from chalice import Chalice, Response
 from chalice.app import SQSEvent, WebsocketEvent
 
 from chalicelib import deps, logs
-from chalicelib.api import api_keys, dashboard, events, openapi, web
+from chalicelib.api import api_keys, dashboard, events, openapi, recovery, web
 from chalicelib.api.errors import error_response
 from chalicelib.api.middleware import envelope, request_path
 from chalicelib.config import get_settings, queue_name
@@ -19,7 +19,7 @@ app.debug = False  # never a stack trace in a response
 logs.configure(app.log)
 app.experimental_feature_flags.update(["WEBSOCKETS"])
 app.register_middleware(envelope, "http")
-for module in (events, dashboard, api_keys, openapi):
+for module in (events, dashboard, api_keys, recovery, openapi):
     app.register_blueprint(module.bp, url_prefix="/v2")
     app.register_blueprint(module.bp.v1, url_prefix="/v1", name_prefix="v1_")  # deprecated aliases
 app.register_blueprint(web.bp)
@@ -72,6 +72,41 @@ def ws_disconnect(event: WebsocketEvent) -> None:
 
 
 # --- Event sources -------------------------------------------------------------------------
+
+
+@app.on_sqs_message(queue=queue_name("retries"), batch_size=10)
+def run_retry_attempts(event: SQSEvent) -> None:
+    """One attempt per message. Each record is settled on its own (a retry is re-enqueued by our
+    code); only an infrastructure failure raises, returning the batch to SQS."""
+    for record in event:
+        deps.retries().process(record.body)
+
+
+def _drain(event: SQSEvent) -> None:
+    """Record every message an SQS DLQ received in the dead-letter table (never dropped)."""
+    for record in event:
+        deps.dead_letters().from_sqs(record.to_dict()["eventSourceARN"].rsplit(":", 1)[-1],
+                                     record.to_dict())
+
+
+@app.on_sqs_message(queue=queue_name("retries") + "-dlq", batch_size=10)
+def drain_retries_dlq(event: SQSEvent) -> None:
+    _drain(event)
+
+
+@app.on_sqs_message(queue=queue_name("executions") + "-dlq", batch_size=10)
+def drain_executions_dlq(event: SQSEvent) -> None:
+    _drain(event)
+
+
+@app.on_sqs_message(queue=queue_name("events") + "-dlq", batch_size=10)
+def drain_events_dlq(event: SQSEvent) -> None:
+    _drain(event)
+
+
+@app.on_sqs_message(queue=queue_name("webhook_deliveries") + "-dlq", batch_size=10)
+def drain_webhook_deliveries_dlq(event: SQSEvent) -> None:
+    _drain(event)
 
 
 @app.on_sqs_message(queue=queue_name("events"), batch_size=10)

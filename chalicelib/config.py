@@ -78,6 +78,8 @@ class Settings:
     websocket_endpoint: str | None
     #: Route-class policies: {"read": {"quota": 600, "window_seconds": 60}, ...} (JSON in the env)
     rate_limits: Mapping[str, Any] = field(default_factory=dict)
+    #: Breaker settings: {"default": {"failure_rate_threshold": 0.5, ...}, "<service>": {...}}
+    breakers: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -95,6 +97,7 @@ class Settings:
             event_ttl_days=int(env.get("CONDUCTOR_EVENT_TTL_DAYS", "30")),
             websocket_endpoint=env.get("CONDUCTOR_WS_ENDPOINT") or None,
             rate_limits=json.loads(env.get("CONDUCTOR_RATE_LIMITS") or "{}"),
+            breakers=json.loads(env.get("CONDUCTOR_BREAKERS") or "{}"),
         )
 
 

@@ -16,10 +16,14 @@ from chalicelib.domain.timeutil import utcnow
 if TYPE_CHECKING:  # pragma: no cover
     from chalicelib.services.api_keys import ApiKeyService
     from chalicelib.services.auth import Authenticator
+    from chalicelib.services.breakers import BreakerService
+    from chalicelib.services.dead_letters import DeadLetterService
     from chalicelib.services.events import EventBus
     from chalicelib.services.health import HealthChecker
     from chalicelib.services.ratelimits import RateLimiter
     from chalicelib.services.realtime import Realtime
+    from chalicelib.services.retries import RetryService
+    from chalicelib.store.metrics import MetricsStore
 
 
 def clock() -> datetime:
@@ -93,9 +97,53 @@ def rate_limiter() -> RateLimiter:
                        clock_ms=lambda: int(clock().timestamp() * 1000))
 
 
+@functools.cache
+def breakers() -> BreakerService:
+    from chalicelib.services.breakers import BreakerService, parse_settings  # noqa: PLC0415
+    from chalicelib.store.breakers import BreakerStore  # noqa: PLC0415
+
+    return BreakerService(BreakerStore(), parse_settings(get_settings().breakers),
+                          publish=lambda t, d: event_bus().publish(t, d), clock=lambda: clock())
+
+
+@functools.cache
+def dead_letters() -> DeadLetterService:
+    from chalicelib.services.dead_letters import DeadLetterService  # noqa: PLC0415
+    from chalicelib.store.dead_letters import DeadLetterStore  # noqa: PLC0415
+
+    return DeadLetterService(DeadLetterStore(), publish=lambda t, d: event_bus().publish(t, d),
+                             clock=lambda: clock())
+
+
+@functools.cache
+def metrics_store() -> MetricsStore:
+    from chalicelib.store.metrics import MetricsStore  # noqa: PLC0415
+
+    return MetricsStore(aws.client("dynamodb"), get_settings().tables["metrics"])
+
+
+@functools.cache
+def retries() -> RetryService:
+    import requests  # noqa: PLC0415
+
+    from chalicelib.services.retries import RetryService  # noqa: PLC0415
+    from chalicelib.services.targets import TargetRunner  # noqa: PLC0415
+    from chalicelib.store.idempotency import IdempotencyStore  # noqa: PLC0415
+    from chalicelib.store.retry_jobs import RetryJobStore  # noqa: PLC0415
+    from chalicelib.tracing import init_tracing  # noqa: PLC0415
+
+    init_tracing()  # requests is patched before its session exists
+    publish = lambda t, d: event_bus().publish(t, d)  # noqa: E731
+    runner = TargetRunner(requests.Session(), aws.client("sqs"), publish, clock=lambda: clock())
+    return RetryService(RetryJobStore(), IdempotencyStore(), dead_letters(), breakers(), runner,
+                        metrics_store(), aws.client("sqs"), lambda: queue_url("retries"),
+                        publish, clock=lambda: clock())
+
+
 def reset() -> None:
     """Forget every service and client (tests and the local runtime switch environments)."""
-    for getter in (queue_url, event_bus, realtime, health, api_keys, authenticator, rate_limiter):
+    for getter in (queue_url, event_bus, realtime, health, api_keys, authenticator, rate_limiter,
+                   breakers, dead_letters, metrics_store, retries):
         getter.cache_clear()
     aws.reset()
     from chalicelib.store.base import unbind_all  # noqa: PLC0415

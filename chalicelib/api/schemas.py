@@ -142,3 +142,220 @@ class Index(BaseModel):
     name: str
     versions: dict[str, str]
     links: dict[str, str]
+
+
+# --- error recovery --------------------------------------------------------------------------
+
+SERVICE_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
+Service = Annotated[str, Field(pattern=SERVICE_PATTERN, description="The downstream service.")]
+
+
+class HttpTarget(Strict):
+    type: Literal["http"]
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
+    url: str = Field(pattern=r"^https?://[^\s/$.?#][^\s]*$", max_length=2048)
+    headers: dict[Annotated[str, Field(max_length=256)], Annotated[str, Field(max_length=4096)]] = (
+        Field(default_factory=dict, max_length=50))
+    body: Any = None
+    timeout_seconds: float = Field(10, gt=0, le=30)
+
+
+class SqsTarget(Strict):
+    type: Literal["sqs"]
+    queue_url: str = Field(pattern=r"^https?://\S+$", max_length=2048)
+    message: Any = None
+
+
+class EventTarget(Strict):
+    type: Literal["event"]
+    event_type: CustomType
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+Target = Annotated[HttpTarget | SqsTarget | EventTarget, Field(discriminator="type")]
+
+
+class RetryPolicyModel(Strict):
+    strategy: Literal["exponential", "linear", "fixed"] = "exponential"
+    max_attempts: int = Field(5, ge=1, le=50)
+    initial_delay_seconds: float = Field(1, ge=0, le=3600)
+    max_delay_seconds: float = Field(300, ge=0, le=86_400)
+    multiplier: float = Field(2.0, ge=1, le=10)
+    increment_seconds: float | None = Field(None, ge=0, le=3600)
+    jitter: Literal["none", "full", "equal", "decorrelated"] = "full"
+    non_retryable: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
+        default_factory=list, max_length=50)
+    deadline_seconds: int = Field(86_400, ge=1, le=30 * 86_400)
+
+
+class FailedError(Strict):
+    type: str = Field(min_length=1, max_length=100)
+    message: str = Field("", max_length=4000)
+
+
+class CreateRetryJob(Strict):
+    service: Service
+    target: Target
+    error: FailedError
+    retry_policy: RetryPolicyModel = Field(default_factory=RetryPolicyModel)
+    idempotency_key: str | None = Field(None, min_length=1, max_length=128)
+    workflow_id: str | None = Field(None, max_length=128)
+    execution_id: str | None = Field(None, max_length=128)
+
+
+class Attempt(BaseModel):
+    number: int
+    started_at: str
+    finished_at: str
+    duration_ms: float
+    outcome: Literal["succeeded", "failed"]
+    status_code: int | None
+    error_type: str | None
+    error_message: str | None
+    retry_after: float | None
+    response_excerpt: str | None
+    next_delay_seconds: float | None
+
+
+class RetryJob(BaseModel):
+    id: str
+    status: Literal["scheduled", "running", "succeeded", "dead_lettered", "resolved"]
+    service: str
+    target: dict[str, Any]
+    error: dict[str, Any]
+    retry_policy: dict[str, Any]
+    attempts: list[Attempt]
+    attempt_count: int
+    next_attempt_at: str | None
+    idempotency_key: str | None
+    workflow_id: str | None
+    execution_id: str | None
+    note: str | None
+    dead_letter_id: str | None
+    replay_of: str | None
+    created_at: str
+    updated_at: str
+    finished_at: str | None
+
+
+class RetryJobPage(BaseModel):
+    items: list[RetryJob]
+    next_cursor: str | None
+
+
+class ListRetryJobsQuery(PageQuery):
+    status: Literal["scheduled", "running", "succeeded", "dead_lettered", "resolved"] | None = None
+    service: Service | None = None
+
+
+class ResolveRetryJob(Strict):
+    id: str = Field(pattern=r"^rty_[0-9A-Z]{26}$")
+    note: str | None = Field(None, max_length=2000)
+
+
+class StatsQuery(Strict):
+    from_: datetime | None = Field(None, alias="from", description="Default: 24 hours ago.")
+    to: datetime | None = Field(None, description="Default: now.")
+
+
+class StatsSummary(BaseModel):
+    counts: dict[str, int]
+    failed_attempts: int
+    success_rate: float | None
+    mean_attempts_to_success: float | None
+
+
+class RetryStats(StatsSummary):
+    from_: str = Field(alias="from")
+    to: str
+    services: dict[str, StatsSummary]
+
+
+class BreakerWindow(BaseModel):
+    size: int
+    failures: int
+    failure_rate: float
+
+
+class Breaker(BaseModel):
+    service: str
+    state: Literal["closed", "open", "half_open", "forced_open", "forced_closed"]
+    window: BreakerWindow
+    opened_at: str | None
+    next_trial_at: str | None
+    trials_started: int
+    settings: dict[str, float]
+    updated_at: str | None
+
+
+class BreakerPage(BaseModel):
+    items: list[Breaker]
+    next_cursor: str | None
+
+
+class BreakerCommand(Strict):
+    action: Literal["reset", "force_open", "force_close"]
+
+
+class DeadLetter(BaseModel):
+    id: str
+    status: Literal["open", "resolved", "replayed"]
+    source: str
+    service: str
+    fingerprint: str
+    error: dict[str, Any]
+    payload: dict[str, Any]
+    attempts: int
+    retry_job_id: str | None
+    replay_job_id: str | None
+    note: str | None
+    created_at: str
+    resolved_at: str | None
+
+
+class DeadLetterPage(BaseModel):
+    items: list[DeadLetter]
+    next_cursor: str | None
+
+
+class ListDeadLettersQuery(PageQuery):
+    status: Literal["open", "resolved", "replayed"] = "open"
+    fingerprint: str | None = Field(None, pattern=r"^[0-9a-f]{16}$")
+    source: str | None = Field(None, max_length=100)
+    service: Service | None = None
+
+
+class Note(Strict):
+    note: str | None = Field(None, max_length=2000)
+
+
+# --- batches ---------------------------------------------------------------------------------
+
+
+class BatchRequest(Strict):
+    """1-100 items; each is validated on its own and answered in ``results``."""
+
+    items: list[dict[str, Any]] = Field(min_length=1, max_length=100)
+
+
+class DeadLetterRef(Strict):
+    id: str = Field(pattern=r"^dlq_[0-9A-Z]{26}$")
+    note: str | None = Field(None, max_length=2000)
+
+
+class BatchItemError(BaseModel):
+    code: str
+    message: str
+
+
+class BatchItemResult(BaseModel):
+    index: int
+    id: str | None
+    status: Literal["ok", "error"]
+    error: BatchItemError | None = None
+
+
+class BatchResult(BaseModel):
+    results: list[BatchItemResult]
+    succeeded: int
+    failed: int

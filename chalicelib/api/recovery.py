@@ -1,0 +1,185 @@
+"""Error recovery: ``/v2/errors/*`` (retry jobs, stats, circuit breakers), ``/v2/dlq/*`` and
+their ``/v2/batch/*`` forms."""
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from chalice import Response
+
+from chalicelib import deps
+from chalicelib.api.batch import run_batch
+from chalicelib.api.http import created, page
+from chalicelib.api.routing import ApiBlueprint
+from chalicelib.config import get_settings
+from chalicelib.domain.cursor import decode_cursor, encode_cursor
+from chalicelib.errors import ValidationFailed
+
+if TYPE_CHECKING:  # pragma: no cover
+    from chalicelib.api.schemas import (
+        BatchRequest,
+        BreakerCommand,
+        CreateRetryJob,
+        ListDeadLettersQuery,
+        ListRetryJobsQuery,
+        Note,
+        PageQuery,
+        ResolveRetryJob,
+        StatsQuery,
+    )
+
+bp = ApiBlueprint(__name__)
+SERVICE_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")  # as schemas.SERVICE_PATTERN
+
+
+def _position(cursor: str | None) -> str | None:
+    position = decode_cursor(cursor, get_settings().cursor_secret)
+    return position.get("k") if position else None
+
+
+def _cursor(last: str | None) -> str | None:
+    return encode_cursor({"k": last} if last else None, get_settings().cursor_secret)
+
+
+def _job_response(job: dict[str, Any], new: bool) -> Response:
+    if new:
+        return created(job, f"/v2/errors/retry/{job['id']}")
+    return Response(body=job, status_code=200)  # the same idempotency key: the first job
+
+
+# --- retry jobs -----------------------------------------------------------------------------------
+
+
+@bp.operation("POST", "/errors/retry", summary="Hand over a failed operation for retrying",
+              role="operator", body="CreateRetryJob", response="RetryJob", status=201)
+def create_retry_job(body: CreateRetryJob) -> Response:
+    job, new = deps.retries().create(body.model_dump(mode="json"))
+    return _job_response(job, new)
+
+
+@bp.operation("GET", "/errors/retry", summary="Retry jobs, newest first", role="viewer",
+              query="ListRetryJobsQuery", response="RetryJobPage")
+def list_retry_jobs(query: ListRetryJobsQuery) -> dict[str, Any]:
+    items, last = deps.retries().list(query.status, query.service, query.limit,
+                                      _position(query.cursor))
+    return page(items, _cursor(last))
+
+
+@bp.operation("GET", "/errors/retry/{job_id}", summary="One retry job with its attempts",
+              role="viewer", response="RetryJob", errors=(404,))
+def get_retry_job(job_id: str) -> dict[str, Any]:
+    return deps.retries().get(job_id)
+
+
+@bp.operation("POST", "/errors/resolve", summary="Resolve a retry job by hand",
+              role="operator", body="ResolveRetryJob", response="RetryJob", errors=(404, 409))
+def resolve_retry_job(body: ResolveRetryJob) -> dict[str, Any]:
+    return deps.retries().resolve(body.id, body.note)
+
+
+@bp.operation("GET", "/errors/stats", summary="Counts, success rate, attempts to success",
+              role="viewer", query="StatsQuery", response="RetryStats")
+def retry_stats(query: StatsQuery) -> dict[str, Any]:
+    now = deps.clock()
+    end = min(query.to or now, now)
+    start = query.from_ or end - timedelta(hours=24)
+    if start > end or end - start > timedelta(days=90):
+        raise ValidationFailed("Invalid time range.", [
+            {"field": "from", "problem": "must be before 'to' and at most 90 days earlier"}])
+    return deps.retries().stats(start, end)
+
+
+# --- circuit breakers -------------------------------------------------------------------------------
+
+
+@bp.operation("GET", "/errors/circuit-breakers", summary="Every service's circuit breaker",
+              role="viewer", query="PageQuery", response="BreakerPage")
+def list_breakers(query: PageQuery) -> dict[str, Any]:
+    items, last = deps.breakers().list(query.limit, _position(query.cursor))
+    return page(items, _cursor(last))
+
+
+@bp.operation("GET", "/errors/circuit-breaker/{service}", summary="One service's breaker",
+              role="viewer", response="Breaker")
+def get_breaker(service: str) -> dict[str, Any]:
+    return deps.breakers().describe(_service(service))
+
+
+@bp.operation("POST", "/errors/circuit-breaker/{service}",
+              summary="Reset, force open or force close a breaker", role="operator",
+              body="BreakerCommand", response="Breaker", errors=(409,))
+def command_breaker(service: str, body: BreakerCommand) -> dict[str, Any]:
+    return deps.breakers().command(_service(service), body.action)
+
+
+def _service(service: str) -> str:
+    import re  # noqa: PLC0415
+
+    from chalicelib.api.schemas import SERVICE_PATTERN  # noqa: PLC0415
+
+    if not re.match(SERVICE_PATTERN, service):
+        raise ValidationFailed("Invalid service name.", [
+            {"field": "service", "problem": "1-64 of A-Z a-z 0-9 _ . : -"}])
+    return service
+
+
+# --- dead letters ------------------------------------------------------------------------------------
+
+
+@bp.operation("GET", "/dlq", summary="Dead letters, newest first (one fingerprint = one group)",
+              role="viewer", query="ListDeadLettersQuery", response="DeadLetterPage")
+def list_dead_letters(query: ListDeadLettersQuery) -> dict[str, Any]:
+    items, last = deps.dead_letters().list(query.status, query.fingerprint, query.source,
+                                           query.service, query.limit, _position(query.cursor))
+    return page(items, _cursor(last))
+
+
+@bp.operation("GET", "/dlq/{dead_letter_id}", summary="One dead letter", role="viewer",
+              response="DeadLetter", errors=(404,))
+def get_dead_letter(dead_letter_id: str) -> dict[str, Any]:
+    return deps.dead_letters().get(dead_letter_id)
+
+
+@bp.operation("POST", "/dlq/{dead_letter_id}/replay", summary="Re-run as a new retry job",
+              role="operator", response="RetryJob", status=201, errors=(404, 409))
+def replay_dead_letter(dead_letter_id: str) -> Response:
+    job = deps.retries().replay(dead_letter_id)
+    return created(job, f"/v2/errors/retry/{job['id']}")
+
+
+@bp.operation("POST", "/dlq/{dead_letter_id}/resolve", summary="Resolve by hand, with a note",
+              role="operator", body="Note", response="DeadLetter", errors=(404, 409))
+def resolve_dead_letter(dead_letter_id: str, body: Note) -> dict[str, Any]:
+    return deps.dead_letters().resolve(dead_letter_id, body.note)
+
+
+# --- batches -----------------------------------------------------------------------------------------
+
+
+@bp.operation("POST", "/batch/errors/retry", summary="Hand over up to 100 failed operations",
+              role="operator", rate_class="batch", body="BatchRequest", response="BatchResult")
+def batch_create_retry_jobs(body: BatchRequest) -> dict[str, Any]:
+    return run_batch(body.items, "CreateRetryJob",
+                     lambda item: deps.retries().create(item.model_dump(mode="json"))[0]["id"])
+
+
+@bp.operation("POST", "/batch/errors/resolve", summary="Resolve up to 100 retry jobs",
+              role="operator", rate_class="batch", body="BatchRequest", response="BatchResult")
+def batch_resolve_retry_jobs(body: BatchRequest) -> dict[str, Any]:
+    return run_batch(body.items, "ResolveRetryJob",
+                     lambda item: deps.retries().resolve(item.id, item.note)["id"])
+
+
+@bp.operation("POST", "/batch/dlq/resolve", summary="Resolve up to 100 dead letters",
+              role="operator", rate_class="batch", body="BatchRequest", response="BatchResult")
+def batch_resolve_dead_letters(body: BatchRequest) -> dict[str, Any]:
+    return run_batch(body.items, "DeadLetterRef",
+                     lambda item: deps.dead_letters().resolve(item.id, item.note)["id"])
+
+
+@bp.operation("POST", "/batch/dlq/replay", summary="Replay up to 100 dead letters",
+              role="operator", rate_class="batch", body="BatchRequest", response="BatchResult")
+def batch_replay_dead_letters(body: BatchRequest) -> dict[str, Any]:
+    return run_batch(body.items, "DeadLetterRef",
+                     lambda item: deps.retries().replay(item.id)["id"])
