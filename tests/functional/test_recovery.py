@@ -1,0 +1,376 @@
+"""The retry engine, breakers and dead letters through the API and the SQS handlers, under moto,
+against real HTTP receivers on 127.0.0.1."""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from chalicelib import aws as factory
+from chalicelib import deps
+from chalicelib.domain.breaker import BreakerSettings
+from chalicelib.services.breakers import BreakerService
+from chalicelib.store.breakers import BreakerStore
+from devserver.lambdas import context_for, sqs_event
+from tests.conftest import Api, Clock
+from tests.functional.aws_calls import count_calls
+from tests.functional.receivers import Receiver, receiver
+
+FAST = {"strategy": "fixed", "initial_delay_seconds": 0, "jitter": "none", "max_attempts": 3}
+ARN = "arn:aws:sqs:us-east-1:123456789012:"
+
+
+def body(response: Any) -> Any:
+    return json.loads(response.body) if response.body else None
+
+
+@pytest.fixture
+def clock(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Clock:
+    clock = Clock(datetime.now(UTC).replace(microsecond=0))
+    monkeypatch.setattr(deps, "clock", clock)
+    return clock
+
+
+@pytest.fixture
+def app_module(aws: dict[str, str]) -> Any:
+    import app
+
+    return app
+
+
+@pytest.fixture
+def target() -> Iterator[Receiver]:
+    with receiver([(200, {})]) as state:
+        yield state
+
+
+def receive(queue: str, max_batches: int = 20) -> list[list[dict[str, Any]]]:
+    """Every batch currently visible on ``queue`` (bounded)."""
+    sqs = factory.client("sqs")
+    url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+    batches = []
+    for _ in range(max_batches):
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
+                                       AttributeNames=["All"],
+                                       MessageAttributeNames=["All"]).get("Messages", [])
+        if not messages:
+            break
+        batches.append(messages)
+    return batches
+
+
+def delete(queue: str, messages: list[dict[str, Any]]) -> None:
+    sqs = factory.client("sqs")
+    url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+    for message in messages:
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def run_attempts(app_module: Any, rounds: int = 10) -> int:
+    """Feed the retries queue to its handler as Lambda would, until it is empty (bounded)."""
+    handled = 0
+    for _ in range(rounds):
+        batches = receive("conductor-test-retries")
+        if not batches:
+            break
+        for messages in batches:
+            app_module.run_retry_attempts(sqs_event(messages, ARN + "conductor-test-retries",
+                                                    "us-east-1"), context_for("run_retry_attempts"))
+            delete("conductor-test-retries", messages)
+            handled += len(messages)
+    return handled
+
+
+def new_job(api: Api, url: str, **extra: Any) -> dict[str, Any]:
+    request = {"service": "payments", "target": {"type": "http", "method": "POST", "url": url,
+                                                 "body": {"order": 1}},
+               "error": {"type": "HTTP503", "message": "upstream down"},
+               "retry_policy": FAST, **extra}
+    response = api.post("/v2/errors/retry", request)
+    assert response.status_code in (200, 201), response.body
+    return body(response)
+
+
+def events_of(kind: str) -> list[dict[str, Any]]:
+    return [e.to_dict() for e in deps.event_bus().list(200, event_type=kind).events]
+
+
+def test_fails_twice_then_succeeds_with_every_attempt_recorded(
+    api: Api, app_module: Any, clock: Clock, target: Receiver
+) -> None:
+    # Given a target that fails twice, then recovers
+    target.set_script([(500, {}), (500, {}), (200, {})])
+    job = new_job(api, target.url)
+    assert job["status"] == "scheduled" and job["attempts"] == []
+    # When the attempts run from SQS
+    run_attempts(app_module)
+    # Then the job succeeded on its third attempt, each attempt recorded
+    done = body(api.get(f"/v2/errors/retry/{job['id']}"))
+    assert done["status"] == "succeeded" and done["attempt_count"] == 3
+    assert [a["status_code"] for a in done["attempts"]] == [500, 500, 200]
+    assert [a["outcome"] for a in done["attempts"]] == ["failed", "failed", "succeeded"]
+    assert done["attempts"][0]["error_type"] == "HTTP500"
+    assert done["attempts"][0]["next_delay_seconds"] == 0
+    assert len(target.requests) == 3
+    assert json.loads(target.requests[0]["body"]) == {"order": 1}
+    assert len(events_of("error.retry")) == 3 and len(events_of("error.succeeded")) == 1
+    stats = body(api.get("/v2/errors/stats"))
+    assert stats["counts"]["succeeded"] == 1 and stats["success_rate"] == 1.0
+    assert stats["services"]["payments"]["mean_attempts_to_success"] == 3
+
+
+def test_always_failing_ends_in_the_dlq_and_replay_succeeds_once_it_recovers(
+    api: Api, app_module: Any, clock: Clock, target: Receiver
+) -> None:
+    target.set_script([(502, {})])
+    job = new_job(api, target.url)
+    run_attempts(app_module)
+    dead = body(api.get(f"/v2/errors/retry/{job['id']}"))
+    assert dead["status"] == "dead_lettered" and len(dead["attempts"]) == 3
+    entry = body(api.get(f"/v2/dlq/{dead['dead_letter_id']}"))
+    assert entry["status"] == "open" and entry["retry_job_id"] == job["id"]
+    assert entry["error"]["type"] == "HTTP502" and entry["error"]["reason"] == "exhausted"
+    listed = body(api.get("/v2/dlq"))["items"]
+    assert [e["id"] for e in listed] == [entry["id"]]
+    group = body(api.get(f"/v2/dlq?fingerprint={entry['fingerprint']}"))["items"]
+    assert [e["id"] for e in group] == [entry["id"]]
+    # When the target recovers and the dead letter is replayed
+    target.set_script([(200, {})])
+    replay = api.post(f"/v2/dlq/{entry['id']}/replay")
+    assert replay.status_code == 201
+    new = body(replay)
+    assert new["replay_of"] == entry["id"]
+    run_attempts(app_module)
+    assert body(api.get(f"/v2/errors/retry/{new['id']}"))["status"] == "succeeded"
+    replayed = body(api.get(f"/v2/dlq/{entry['id']}"))
+    assert replayed["status"] == "replayed" and replayed["replay_job_id"] == new["id"]
+    assert api.post(f"/v2/dlq/{entry['id']}/replay").status_code == 409  # once only
+
+
+def test_a_duplicate_delivery_does_not_run_an_attempt_twice(
+    api: Api, app_module: Any, clock: Clock, target: Receiver
+) -> None:
+    job = new_job(api, target.url)
+    [messages] = receive("conductor-test-retries")
+    event = sqs_event(messages, ARN + "conductor-test-retries", "us-east-1")
+    app_module.run_retry_attempts(event, context_for("x"))
+    app_module.run_retry_attempts(event, context_for("x"))  # SQS delivered it again
+    assert len(target.requests) == 1
+    assert body(api.get(f"/v2/errors/retry/{job['id']}"))["attempt_count"] == 1
+
+
+def test_idempotency_key_returns_the_first_job(api: Api, clock: Clock, target: Receiver) -> None:
+    first = api.post("/v2/errors/retry", {
+        "service": "s", "target": {"type": "http", "url": target.url},
+        "error": {"type": "E"}, "idempotency_key": "order-7"})
+    again = api.post("/v2/errors/retry", {
+        "service": "s", "target": {"type": "http", "url": target.url},
+        "error": {"type": "E"}, "idempotency_key": "order-7"})
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert body(first)["id"] == body(again)["id"]
+    assert len(body(api.get("/v2/errors/retry?service=s"))["items"]) == 1
+
+
+def test_non_retryable_errors_go_straight_to_the_dlq(
+    api: Api, app_module: Any, clock: Clock, target: Receiver
+) -> None:
+    at_once = new_job(api, target.url, error={"type": "ValidationError", "message": "bad"},
+                      retry_policy={**FAST, "non_retryable": ["ValidationError", "HTTP400"]})
+    assert at_once["status"] == "dead_lettered" and at_once["dead_letter_id"]
+    target.set_script([(400, {})])
+    after_one = new_job(api, target.url, retry_policy={**FAST, "non_retryable": ["HTTP400"]})
+    run_attempts(app_module)
+    job = body(api.get(f"/v2/errors/retry/{after_one['id']}"))
+    assert job["status"] == "dead_lettered" and job["attempt_count"] == 1
+    assert body(api.get(f"/v2/dlq/{job['dead_letter_id']}"))["error"]["reason"] == "non_retryable"
+
+
+def test_retry_after_is_honoured(api: Api, app_module: Any, clock: Clock,
+                                 target: Receiver) -> None:
+    target.set_script([(429, {"Retry-After": "120"}), (200, {})])
+    job = new_job(api, target.url)
+    run_attempts(app_module)
+    waiting = body(api.get(f"/v2/errors/retry/{job['id']}"))
+    assert waiting["status"] == "scheduled" and waiting["attempt_count"] == 1
+    assert waiting["attempts"][0]["retry_after"] == 120
+    assert waiting["attempts"][0]["next_delay_seconds"] == 120
+    next_at = datetime.fromisoformat(waiting["next_attempt_at"].replace("Z", "+00:00"))
+    assert next_at == clock.now + timedelta(seconds=120)
+    assert receive("conductor-test-retries") == []  # SQS holds the next attempt back
+
+
+def test_resolving_cancels_pending_attempts(api: Api, app_module: Any, clock: Clock,
+                                            target: Receiver) -> None:
+    job = new_job(api, target.url)
+    resolved = api.post("/v2/errors/resolve", {"id": job["id"], "note": "fixed by hand"})
+    assert resolved.status_code == 200 and body(resolved)["status"] == "resolved"
+    run_attempts(app_module)
+    assert target.requests == []
+    assert body(api.get(f"/v2/errors/retry/{job['id']}"))["note"] == "fixed by hand"
+    assert api.post("/v2/errors/resolve", {"id": job["id"]}).status_code == 409
+
+
+def test_an_open_breaker_defers_attempts_without_using_them(
+    api: Api, app_module: Any, clock: Clock, target: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a breaker that opens after 2 failed calls and waits 30 s
+    settings = {"default": BreakerSettings(minimum_calls=2, window_size=4, open_seconds=30,
+                                           half_open_trials=1)}
+    service = BreakerService(BreakerStore(), settings,
+                             lambda t, d: deps.event_bus().publish(t, d), clock=clock)
+    monkeypatch.setattr(deps.retries(), "_breakers", service)
+    target.set_script([(500, {}), (500, {}), (200, {})])
+    first = new_job(api, target.url, retry_policy={**FAST, "max_attempts": 1})
+    second = new_job(api, target.url, retry_policy={**FAST, "max_attempts": 1})
+    run_attempts(app_module, rounds=1)
+    assert body(api.get("/v2/errors/circuit-breaker/payments"))["state"] == "open"
+    assert {body(api.get(f"/v2/errors/retry/{j['id']}"))["status"] for j in (first, second)} == {
+        "dead_lettered"}
+    # When a third job's attempt comes while the breaker is open
+    third = new_job(api, target.url)
+    run_attempts(app_module, rounds=1)
+    deferred = body(api.get(f"/v2/errors/retry/{third['id']}"))
+    assert deferred["status"] == "scheduled" and deferred["attempt_count"] == 0
+    assert len(target.requests) == 2  # the call was never made
+    # Then after the wait the trial call closes the breaker
+    clock.now += timedelta(seconds=30)
+    assert deps.retries().process(json.dumps({"job_id": third["id"], "attempt": 1,
+                                   "run_at": deferred["next_attempt_at"]})) == "succeeded"
+    assert body(api.get("/v2/errors/circuit-breaker/payments"))["state"] == "closed"
+    kinds = [e.type for e in deps.event_bus().list(200).events]
+    # (the clock stands still, so same-instant events have no order to check)
+    assert sorted(k for k in kinds if k.startswith("circuit.")) == [
+        "circuit.closed", "circuit.half_opened", "circuit.opened"]
+
+
+def test_two_concurrent_breaker_updates_never_lose_a_transition(clock: Clock) -> None:
+    settings = {"default": BreakerSettings(minimum_calls=2, window_size=10)}
+    published: list[str] = []
+
+    class Interleaving(BreakerStore):
+        """Lets the other container write between our read and our write, once."""
+
+        interfered = False
+
+        def replace(self, service: str, new: Any, expected_version: int, updated_at: str) -> bool:
+            if not self.interfered:
+                self.interfered = True
+                other.record("svc", failed=True)
+            return super().replace(service, new, expected_version, updated_at)
+
+    other = BreakerService(BreakerStore(), settings, lambda t, d: published.append(t), clock=clock)
+    mine = BreakerService(Interleaving(), settings, lambda t, d: published.append(t), clock=clock)
+    state = mine.record("svc", failed=True)
+    # both failures counted: the second write re-read and re-applied, and the breaker opened once
+    assert state.state == "open"
+    assert published == ["circuit.opened"]
+
+
+def test_a_crash_mid_batch_loses_no_job(api: Api, app_module: Any, clock: Clock,
+                                        target: Receiver, monkeypatch: pytest.MonkeyPatch) -> None:
+    jobs = [new_job(api, target.url) for _ in range(8)]
+    runner = deps.retries()._runner
+    real_run = runner.run
+    calls = {"n": 0}
+
+    def crash_on_fourth(job_target: dict[str, Any]) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise RuntimeError("the Lambda died here")
+        return real_run(job_target)
+
+    monkeypatch.setattr(runner, "run", crash_on_fourth)
+    [messages] = receive("conductor-test-retries")
+    assert len(messages) == 8
+    event = sqs_event(messages, ARN + "conductor-test-retries", "us-east-1")
+    with pytest.raises(RuntimeError):
+        app_module.run_retry_attempts(event, context_for("x"))
+    # SQS redelivers the whole batch after the visibility timeout (360 s > the 120 s lease)
+    clock.now += timedelta(seconds=361)
+    app_module.run_retry_attempts(event, context_for("x"))
+    delete("conductor-test-retries", messages)
+    run_attempts(app_module)
+    statuses = [body(api.get(f"/v2/errors/retry/{j['id']}"))["status"] for j in jobs]
+    assert statuses.count("succeeded") + statuses.count("dead_lettered") == 8
+    assert statuses.count("succeeded") == 8
+    assert len(target.requests) == 8  # the crashed attempt never reached the target
+
+
+def test_sqs_dlq_messages_are_recorded_once(api: Api, app_module: Any, clock: Clock) -> None:
+    sqs = factory.client("sqs")
+    url = sqs.get_queue_url(QueueName="conductor-test-events-dlq")["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody='{"poison": true}')
+    [messages] = receive("conductor-test-events-dlq")
+    event = sqs_event(messages, ARN + "conductor-test-events-dlq", "us-east-1")
+    app_module.drain_events_dlq(event, context_for("x"))
+    app_module.drain_events_dlq(event, context_for("x"))  # delivered twice
+    items = body(api.get("/v2/dlq?source=sqs:conductor-test-events"))["items"]
+    assert len(items) == 1
+    assert items[0]["payload"]["body"] == {"poison": True}
+    assert items[0]["error"]["type"] == "MaxReceiveCountExceeded"
+    resolved = api.post(f"/v2/dlq/{items[0]['id']}/resolve", {"note": "known bad message"})
+    assert body(resolved)["status"] == "resolved"
+    assert body(api.get("/v2/dlq?status=resolved"))["items"][0]["note"] == "known bad message"
+
+
+@pytest.mark.parametrize(("patch", "field"), [
+    ({"target": {"type": "http", "url": "ftp://x"}}, "target.http.url"),
+    ({"target": {"type": "carrier-pigeon"}}, "target"),
+    ({"retry_policy": {"max_attempts": 0}}, "retry_policy.max_attempts"),
+    ({"retry_policy": {"strategy": "random"}}, "retry_policy.strategy"),
+    ({"service": "bad service!"}, "service"),
+    ({"error": {}}, "error.type"),
+])
+def test_bad_retry_requests(api: Api, clock: Clock, patch: dict[str, Any], field: str) -> None:
+    request = {"service": "s", "target": {"type": "http", "url": "http://127.0.0.1:1/x"},
+               "error": {"type": "E"}, **patch}
+    response = api.post("/v2/errors/retry", request)
+    assert response.status_code == 400
+    assert field in {d["field"] for d in body(response)["error"]["details"]}, body(response)
+
+
+def test_batches_answer_each_item(api: Api, clock: Clock, target: Receiver) -> None:
+    good = {"service": "s", "target": {"type": "http", "url": target.url}, "error": {"type": "E"}}
+    response = api.post("/v2/batch/errors/retry", {"items": [good, {"service": "s"}, good]})
+    assert response.status_code == 200
+    result = body(response)
+    assert (result["succeeded"], result["failed"]) == (2, 1)
+    assert [r["status"] for r in result["results"]] == ["ok", "error", "ok"]
+    assert result["results"][1]["error"]["code"] == "validation_error"
+    ids = [r["id"] for r in result["results"] if r["status"] == "ok"]
+    resolved = body(api.post("/v2/batch/errors/resolve", {"items": [
+        {"id": ids[0]}, {"id": "rty_01M8KGG0H1398KT48NHQHKJ2H4"}]}))
+    assert [r["status"] for r in resolved["results"]] == ["ok", "error"]
+    assert resolved["results"][1]["error"]["code"] == "not_found"
+    too_many = api.post("/v2/batch/errors/retry", {"items": [good] * 101})
+    assert too_many.status_code == 400
+    assert api.post("/v2/batch/dlq/resolve", {"items": []}).status_code == 400
+    assert len(body(api.get("/v2/errors/retry?service=s&limit=200"))["items"]) == 2
+
+
+def test_breaker_endpoints_and_roles(api: Api, keys: dict[str, str], clock: Clock) -> None:
+    forced = api.post("/v2/errors/circuit-breaker/billing", {"action": "force_open"})
+    assert forced.status_code == 200 and body(forced)["state"] == "forced_open"
+    listed = body(api.get("/v2/errors/circuit-breakers"))["items"]
+    assert [b["service"] for b in listed] == ["billing"]
+    assert api.post("/v2/errors/circuit-breaker/billing", {"action": "reset"},
+                    key=keys["viewer"]).status_code == 403
+    assert api.post("/v2/errors/circuit-breaker/billing", {"action": "explode"}).status_code == 400
+    reset = body(api.post("/v2/errors/circuit-breaker/billing", {"action": "reset"}))
+    assert reset["state"] == "closed"
+    fresh = body(api.get("/v2/errors/circuit-breaker/never-seen"))
+    assert fresh["state"] == "closed" and fresh["window"]["size"] == 0
+
+
+def test_aws_calls_per_attempt(api: Api, app_module: Any, clock: Clock, target: Receiver) -> None:
+    new_job(api, target.url)
+    [messages] = receive("conductor-test-retries")
+    with count_calls() as calls:
+        app_module.run_retry_attempts(sqs_event(messages, ARN + "conductor-test-retries",
+                                                "us-east-1"), context_for("x"))
+    assert calls["Scan"] == 0
+    # job get + claim + breaker admit read + breaker record read/write + finish + 2 events + counter
+    assert sum(calls.values()) <= 12, calls
