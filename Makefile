@@ -29,6 +29,7 @@ lint: install
 bench: install  ## cold start and middleware cost, each measured side by side in one run
 	$(BIN)/python bench/coldstart.py
 	$(BIN)/python bench/middleware.py
+	$(BIN)/python bench/retries.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -21,6 +21,7 @@ import requests
 import websockets
 
 from devserver.runtime import free_port
+from tests.functional.receivers import receiver
 
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN_KEY = "cnd_e2e-bootstrap-admin-key-0123456789"
@@ -129,6 +130,30 @@ def test_event_travels_http_to_sqs_handler_to_websocket(runtime: Runtime) -> Non
     attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     assert attributes["ApproximateNumberOfMessages"] == "0"
     assert attributes["ApproximateNumberOfMessagesNotVisible"] == "0"
+
+
+def test_a_retry_job_runs_through_the_local_sqs_poller(runtime: Runtime) -> None:
+    # Given a receiver that fails once, then recovers
+    with receiver([(503, {}), (200, {})]) as target:
+        created = requests.post(f"{runtime.api}/v2/errors/retry", headers=AUTH, timeout=10, json={
+            "service": "e2e", "target": {"type": "http", "url": target.url},
+            "error": {"type": "HTTP503", "message": "down"},
+            "retry_policy": {"strategy": "fixed", "initial_delay_seconds": 0, "jitter": "none"}})
+        assert created.status_code == 201, created.text
+        job_id = created.json()["id"]
+        # When the runtime's poller feeds the attempts to the handler (bounded wait)
+        deadline = time.monotonic() + 30
+        job: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            job = requests.get(f"{runtime.api}/v2/errors/retry/{job_id}", headers=AUTH,
+                               timeout=10).json()
+            if job["status"] == "succeeded":
+                break
+            time.sleep(0.2)
+    # Then it succeeded on the second attempt
+    assert job["status"] == "succeeded", job
+    assert [a["status_code"] for a in job["attempts"]] == [503, 200]
+    assert len(target.requests) == 2
 
 
 def test_websocket_without_a_key_is_refused(runtime: Runtime) -> None:
