@@ -24,8 +24,8 @@ os.environ.update({"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench
                    "CONDUCTOR_XRAY": "false", "CONDUCTOR_STAGE": "bench"})
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
-import botocore.client  # noqa: E402
-import moto  # noqa: E402
+import botocore.client
+import moto
 
 
 def main() -> int:

@@ -50,7 +50,7 @@ def receiver(script: list[tuple[int, dict[str, str]]]) -> Iterator[Receiver]:
             self.end_headers()
             self.wfile.write(payload)
 
-        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _answer  # noqa: N815
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _answer
 
         def log_message(self, *_: Any) -> None:
             pass
