@@ -1,8 +1,8 @@
 """Retry attempts through the SQS handler: AWS calls per attempt and attempts per second.
 
 Jobs target a local always-OK HTTP receiver; their attempts are fed to `run_retry_attempts`
-in SQS batches of 10, as Lambda would, against moto in-process. AWS calls are counted through
-botocore's `before-call` event (every client: boto3's and pynamodb's).
+in SQS batches of 10, as Lambda would, against moto in-process. AWS calls are counted by
+wrapping botocore's `BaseClient._make_api_call` (every client: boto3's and pynamodb's).
 moto is much slower than DynamoDB/SQS per call, so attempts/s here is a floor, not a forecast;
 calls per attempt is the number that carries over to AWS.
 """

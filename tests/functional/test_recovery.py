@@ -202,6 +202,22 @@ def test_retry_after_is_honoured(api: Api, app_module: Any, clock: Clock,
     assert receive("conductor-test-retries") == []  # SQS holds the next attempt back
 
 
+def test_waits_longer_than_15_minutes_travel_in_hops(api: Api, clock: Clock,
+                                                     target: Receiver) -> None:
+    job = new_job(api, target.url)
+    receive("conductor-test-retries")  # the first attempt's message is in flight now
+    run_at = clock.now + timedelta(hours=1)
+    message = json.dumps({"job_id": job["id"], "attempt": 1,
+                          "run_at": run_at.isoformat().replace("+00:00", "Z")})
+    assert deps.retries().process(message) == "hop"
+    sqs = factory.client("sqs")
+    url = sqs.get_queue_url(QueueName="conductor-test-retries")["QueueUrl"]
+    delayed = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
+        "ApproximateNumberOfMessagesDelayed"])["Attributes"]["ApproximateNumberOfMessagesDelayed"]
+    assert delayed == "1"  # re-sent with the 900 s maximum; the attempt did not run
+    assert target.requests == []
+
+
 def test_resolving_cancels_pending_attempts(api: Api, app_module: Any, clock: Clock,
                                             target: Receiver) -> None:
     job = new_job(api, target.url)
