@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from chalicelib.domain.schedule import (
+    ExpressionError,
+    catch_up,
+    jitter_offset,
+    next_runs,
+    parse_expression,
+    runs_between,
+)
+
+T0 = datetime(2026, 3, 27, 12, 0, tzinfo=UTC)
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    ("cron(0 9 * *)", "5 fields"),
+    ("cron(61 9 * * *)", "invalid cron"),
+    ("rate(0 minutes)", "positive"),
+    ("rate(5 minute)", "rate(5 minutes)"),
+    ("rate(1 minutes)", "rate(1 minute)"),
+    ("rate(5 weeks)", "cron(...), rate(...) or at(...)"),
+    ("at(tomorrow)", "ISO-8601"),
+    ("every day", "cron(...), rate(...) or at(...)"),
+])
+def test_invalid_expressions_say_why(text: str, reason: str) -> None:
+    with pytest.raises(ExpressionError, match=reason.replace("(", r"\(").replace(")", r"\)")
+                       .replace(".", r"\.")):
+        parse_expression(text)
+
+
+def test_cron_in_a_time_zone_across_spring_forward() -> None:
+    # Weekdays at 09:00 in Berlin: 08:00 UTC before 29 March 2026, 07:00 UTC after
+    runs = next_runs(parse_expression("cron(0 9 * * 1-5)"), "Europe/Berlin", T0, 3, T0)
+    assert runs == [utc(2026, 3, 30, 7), utc(2026, 3, 31, 7), utc(2026, 4, 1, 7)]
+    before = next_runs(parse_expression("cron(0 9 * * *)"), "Europe/Berlin",
+                       utc(2026, 3, 27, 12), 2, T0)
+    assert before == [utc(2026, 3, 28, 8), utc(2026, 3, 29, 7)]
+
+
+def test_a_wall_time_that_does_not_exist_runs_when_clocks_resume() -> None:
+    runs = next_runs(parse_expression("cron(30 2 * * *)"), "Europe/Berlin", utc(2026, 3, 28, 12),
+                     2, T0)
+    assert runs == [utc(2026, 3, 29, 1, 0), utc(2026, 3, 30, 0, 30)]  # 03:00 CEST, then 02:30
+
+
+def test_a_wall_time_that_happens_twice_runs_once() -> None:
+    runs = next_runs(parse_expression("cron(30 2 * * *)"), "Europe/Berlin", utc(2026, 10, 24, 12),
+                     2, T0)
+    assert runs == [utc(2026, 10, 25, 0, 30), utc(2026, 10, 26, 1, 30)]
+
+
+def test_rate_counts_elapsed_time_from_its_anchor() -> None:
+    anchor = utc(2026, 3, 29, 0, 7)
+    runs = next_runs(parse_expression("rate(1 hour)"), "Europe/Berlin", utc(2026, 3, 29, 0, 30),
+                     3, anchor)
+    assert runs == [utc(2026, 3, 29, 1, 7), utc(2026, 3, 29, 2, 7), utc(2026, 3, 29, 3, 7)]
+    first = next_runs(parse_expression("rate(5 minutes)"), "UTC", anchor - timedelta(hours=1), 1,
+                      anchor)
+    assert first == [anchor]
+
+
+def test_at_is_a_wall_time_in_the_zone_and_runs_once() -> None:
+    expression = parse_expression("at(2026-12-01T09:00:00)")
+    assert next_runs(expression, "America/New_York", T0, 5, T0) == [utc(2026, 12, 1, 14)]
+    assert next_runs(expression, "America/New_York", utc(2026, 12, 2), 5, T0) == []
+
+
+def test_start_and_end_bound_the_runs() -> None:
+    runs = next_runs(parse_expression("rate(1 day)"), "UTC", T0, 10, T0,
+                     start_at=utc(2026, 4, 1), end_at=utc(2026, 4, 3))
+    assert runs == [utc(2026, 4, 1), utc(2026, 4, 2), utc(2026, 4, 3)]
+
+
+def test_unknown_zone_is_an_error() -> None:
+    with pytest.raises(ExpressionError, match="IANA"):
+        next_runs(parse_expression("rate(1 day)"), "Mars/Olympus", T0, 1, T0)
+
+
+def test_runs_between_is_bounded() -> None:
+    runs = runs_between(parse_expression("rate(1 minute)"), "UTC", T0, T0 + timedelta(hours=5),
+                        T0, limit=100)
+    assert len(runs) == 100 and runs[0] == T0 + timedelta(minutes=1)
+
+
+@given(jitter=st.integers(0, 900), minute=st.integers(0, 10_000))
+def test_jitter_is_stable_and_bounded(jitter: int, minute: int) -> None:
+    moment = T0 + timedelta(minutes=minute)
+    offset = jitter_offset("sch_x", moment, jitter)
+    assert offset == jitter_offset("sch_x", moment, jitter)
+    assert 0 <= offset < max(1, jitter)
+
+
+def test_catch_up_policies() -> None:
+    missed = [T0, T0 + timedelta(minutes=1), T0 + timedelta(minutes=2)]
+    assert catch_up(missed, "skip") == []
+    assert catch_up(missed, "latest") == [missed[-1]]
+    assert catch_up(missed, "all") == missed
