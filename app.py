@@ -5,10 +5,10 @@ import json
 from typing import Any
 
 from chalice import Chalice, Response
-from chalice.app import SQSEvent, WebsocketEvent
+from chalice.app import CloudWatchEvent, SQSEvent, WebsocketEvent
 
 from chalicelib import deps, logs
-from chalicelib.api import api_keys, dashboard, events, openapi, recovery, web
+from chalicelib.api import api_keys, dashboard, events, openapi, recovery, schedules, web
 from chalicelib.api.errors import error_response
 from chalicelib.api.middleware import envelope, request_path
 from chalicelib.config import get_settings, queue_name
@@ -19,7 +19,7 @@ app.debug = False  # never a stack trace in a response
 logs.configure(app.log)
 app.experimental_feature_flags.update(["WEBSOCKETS"])
 app.register_middleware(envelope, "http")
-for module in (events, dashboard, api_keys, recovery, openapi):
+for module in (events, dashboard, api_keys, recovery, schedules, openapi):
     app.register_blueprint(module.bp, url_prefix="/v2")
     app.register_blueprint(module.bp.v1, url_prefix="/v1", name_prefix="v1_")  # deprecated aliases
 app.register_blueprint(web.bp)
@@ -72,6 +72,18 @@ def ws_disconnect(event: WebsocketEvent) -> None:
 
 
 # --- Event sources -------------------------------------------------------------------------
+
+
+@app.schedule("rate(1 minute)")
+def scheduler_tick(event: CloudWatchEvent) -> None:
+    """EventBridge's minute tick: fire every due schedule run (at-least-once safe)."""
+    deps.scheduler().tick()
+
+
+@app.on_sqs_message(queue=queue_name("executions"), batch_size=10)
+def run_schedule_executions(event: SQSEvent) -> None:
+    for record in event:
+        deps.scheduler().run_execution(record.body)
 
 
 @app.on_sqs_message(queue=queue_name("retries"), batch_size=10)

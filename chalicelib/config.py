@@ -75,6 +75,7 @@ class Settings:
     xray_enabled: bool
     cursor_secret: str
     event_ttl_days: int
+    execution_ttl_days: int
     websocket_endpoint: str | None
     #: Route-class policies: {"read": {"quota": 600, "window_seconds": 60}, ...} (JSON in the env)
     rate_limits: Mapping[str, Any] = field(default_factory=dict)
@@ -95,6 +96,7 @@ class Settings:
             xray_enabled=_flag(env.get("CONDUCTOR_XRAY"), "AWS_LAMBDA_FUNCTION_NAME" in env),
             cursor_secret=env.get("CONDUCTOR_CURSOR_SECRET", f"conductor-{stage}-cursor"),
             event_ttl_days=int(env.get("CONDUCTOR_EVENT_TTL_DAYS", "30")),
+            execution_ttl_days=int(env.get("CONDUCTOR_EXECUTION_TTL_DAYS", "30")),
             websocket_endpoint=env.get("CONDUCTOR_WS_ENDPOINT") or None,
             rate_limits=json.loads(env.get("CONDUCTOR_RATE_LIMITS") or "{}"),
             breakers=json.loads(env.get("CONDUCTOR_BREAKERS") or "{}"),

@@ -23,6 +23,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from chalicelib.services.ratelimits import RateLimiter
     from chalicelib.services.realtime import Realtime
     from chalicelib.services.retries import RetryService
+    from chalicelib.services.scheduler import Scheduler
+    from chalicelib.services.targets import TargetRunner
     from chalicelib.store.metrics import MetricsStore
 
 
@@ -123,27 +125,50 @@ def metrics_store() -> MetricsStore:
 
 
 @functools.cache
-def retries() -> RetryService:
+def target_runner() -> TargetRunner:
     import requests  # noqa: PLC0415
 
-    from chalicelib.services.retries import RetryService  # noqa: PLC0415
     from chalicelib.services.targets import TargetRunner  # noqa: PLC0415
-    from chalicelib.store.idempotency import IdempotencyStore  # noqa: PLC0415
-    from chalicelib.store.retry_jobs import RetryJobStore  # noqa: PLC0415
     from chalicelib.tracing import init_tracing  # noqa: PLC0415
 
     init_tracing()  # requests is patched before its session exists
-    publish = lambda t, d: event_bus().publish(t, d)  # noqa: E731
-    runner = TargetRunner(requests.Session(), aws.client("sqs"), publish, clock=lambda: clock())
-    return RetryService(RetryJobStore(), IdempotencyStore(), dead_letters(), breakers(), runner,
-                        metrics_store(), aws.client("sqs"), lambda: queue_url("retries"),
-                        publish, clock=lambda: clock())
+    return TargetRunner(requests.Session(), aws.client("sqs"),
+                        lambda t, d: event_bus().publish(t, d), clock=lambda: clock())
+
+
+@functools.cache
+def retries() -> RetryService:
+    from chalicelib.services.retries import RetryService  # noqa: PLC0415
+    from chalicelib.store.idempotency import IdempotencyStore  # noqa: PLC0415
+    from chalicelib.store.retry_jobs import RetryJobStore  # noqa: PLC0415
+
+    return RetryService(RetryJobStore(), IdempotencyStore(), dead_letters(), breakers(),
+                        target_runner(), metrics_store(), aws.client("sqs"),
+                        lambda: queue_url("retries"), lambda t, d: event_bus().publish(t, d),
+                        clock=lambda: clock(), on_finished=_schedule_run_finished)
+
+
+def _schedule_run_finished(job: Any, succeeded: bool) -> None:
+    """A retry job that a failed schedule run handed over settles that run's status."""
+    if (job.workflow_id or "").startswith("sch_") and (job.execution_id or "").startswith("exe_"):
+        scheduler().retry_finished(job.execution_id, succeeded)
+
+
+@functools.cache
+def scheduler() -> Scheduler:
+    from chalicelib.services.scheduler import Scheduler  # noqa: PLC0415
+    from chalicelib.store.schedules import ExecutionStore, ScheduleStore  # noqa: PLC0415
+
+    return Scheduler(ScheduleStore(), ExecutionStore(), target_runner(), retries,
+                     aws.client("sqs"), lambda: queue_url("executions"),
+                     lambda t, d: event_bus().publish(t, d),
+                     history_days=get_settings().execution_ttl_days, clock=lambda: clock())
 
 
 def reset() -> None:
     """Forget every service and client (tests and the local runtime switch environments)."""
     for getter in (queue_url, event_bus, realtime, health, api_keys, authenticator, rate_limiter,
-                   breakers, dead_letters, metrics_store, retries):
+                   breakers, dead_letters, metrics_store, target_runner, retries, scheduler):
         getter.cache_clear()
     aws.reset()
     from chalicelib.store.base import unbind_all  # noqa: PLC0415

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from chalicelib.domain.events import CATALOG
 
@@ -359,3 +359,130 @@ class BatchResult(BaseModel):
     results: list[BatchItemResult]
     succeeded: int
     failed: int
+
+
+# --- schedules -------------------------------------------------------------------------------
+
+
+def _check_expression(value: str) -> str:
+    from chalicelib.domain.schedule import parse_expression  # noqa: PLC0415
+
+    parse_expression(value)  # ExpressionError is a ValueError: pydantic reports its message
+    return value
+
+
+def _check_zone(value: str) -> str:
+    from chalicelib.domain.schedule import zone  # noqa: PLC0415
+
+    zone(value)
+    return value
+
+
+ScheduleExpression = Annotated[str, Field(min_length=1, max_length=256, examples=[
+    "cron(0 9 * * 1-5)", "rate(5 minutes)", "at(2026-12-01T09:00:00)"]),
+    AfterValidator(_check_expression)]
+TimeZone = Annotated[str, Field(min_length=1, max_length=64, examples=["Europe/Berlin"]),
+                     AfterValidator(_check_zone)]
+Tag = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:/=+-]+$")]
+
+
+class ScheduleBody(Strict):
+    name: str = Field(min_length=1, max_length=200)
+    description: str | None = Field(None, max_length=2000)
+    expression: ScheduleExpression
+    timezone: TimeZone = "UTC"
+    start_at: datetime | None = None
+    end_at: datetime | None = None
+    jitter_seconds: int = Field(0, ge=0, le=900)
+    overlap_policy: Literal["skip", "allow", "buffer_one"] = "skip"
+    catchup: Literal["skip", "latest", "all"] = "latest"
+    catchup_window_seconds: int = Field(3600, ge=60, le=7 * 86_400)
+    enabled: bool = True
+    target: Target
+    retry_policy: RetryPolicyModel = Field(
+        default_factory=lambda: RetryPolicyModel(max_attempts=3))
+    tags: list[Tag] = Field(default_factory=list, max_length=20)
+
+
+class UpdateSchedule(ScheduleBody):
+    version: int | None = Field(None, ge=1, description="Or send If-Match: <version>.")
+
+
+class SchedulePreview(Strict):
+    expression: ScheduleExpression
+    timezone: TimeZone = "UTC"
+    start_at: datetime | None = None
+    end_at: datetime | None = None
+    count: int = Field(5, ge=1, le=50)
+
+
+class NextRuns(BaseModel):
+    next_runs: list[str]
+
+
+class Schedule(BaseModel):
+    id: str
+    name: str
+    description: str | None
+    expression: str
+    timezone: str
+    start_at: str | None
+    end_at: str | None
+    jitter_seconds: int
+    overlap_policy: str
+    catchup: str
+    catchup_window_seconds: int
+    enabled: bool
+    paused_note: str | None
+    target: dict[str, Any]
+    retry_policy: dict[str, Any]
+    tags: list[str]
+    version: int
+    next_runs: list[str]
+    counters: dict[str, Any]
+    created_at: str
+    updated_at: str
+
+
+class SchedulePage(BaseModel):
+    items: list[Schedule]
+    next_cursor: str | None
+
+
+class ListSchedulesQuery(PageQuery):
+    enabled: bool | None = None
+    tag: Tag | None = None
+
+
+class Execution(BaseModel):
+    id: str
+    schedule_id: str
+    scheduled_for: str
+    trigger: Literal["scheduled", "manual", "catchup"]
+    status: Literal["pending", "running", "succeeded", "failed", "skipped", "retrying"]
+    started_at: str | None
+    finished_at: str | None
+    duration_ms: float | None
+    status_code: int | None
+    error: dict[str, Any] | None
+    retry_job_id: str | None
+    note: str | None
+    created_at: str
+
+
+class ExecutionPage(BaseModel):
+    items: list[Execution]
+    next_cursor: str | None
+
+
+class Backfill(Strict):
+    from_: datetime = Field(alias="from")
+    to: datetime
+
+
+class BackfillResult(BaseModel):
+    executions: list[Execution]
+
+
+class ScheduleRef(Strict):
+    id: str = Field(pattern=r"^sch_[0-9A-Z]{26}$")

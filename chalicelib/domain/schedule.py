@@ -112,7 +112,9 @@ def next_runs(expression: Expression, tz_name: str, after: datetime, count: int,
         assert expression.every is not None
         step = expression.every
         base = start_at or anchor
-        first = base if floor < base else base + step * ((floor - base) // step + 1)
+        # anchor + k * step for any whole k: a rate also has times before its anchor (backfill)
+        first = start_at if start_at and floor < start_at else (
+            base + step * ((floor - base) // step + 1))
         candidates = (first + step * i for i in range(MAX_SCAN))
     else:
         candidates = _cron_times(expression, tz, floor)

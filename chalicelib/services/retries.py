@@ -62,6 +62,7 @@ class RetryService:
         publish: Callable[[str, dict[str, Any]], Any],
         clock: Callable[[], datetime] = utcnow,
         rand: Callable[[], float] = random.random,
+        on_finished: Callable[[RetryJobRecord, bool], None] | None = None,
     ) -> None:
         self._jobs = jobs
         self._idempotency = idempotency
@@ -74,6 +75,7 @@ class RetryService:
         self._publish = publish
         self._clock = clock
         self._rand = rand
+        self._on_finished = on_finished
 
     # --- accepting work ------------------------------------------------------------------------
 
@@ -203,6 +205,7 @@ class RetryService:
                 self._count(now, job.service, succeeded=1, attempts_to_success=attempt)
                 self._publish("error.succeeded", {"retry_job_id": job.id, "service": job.service,
                                                   "attempts": attempt})
+                self._finished(job, True)
             return "succeeded"
         error = {"type": outcome.error_type or "Error", "message": outcome.error_message or ""}
         policy = RetryPolicy.from_dict(job.policy)
@@ -225,8 +228,14 @@ class RetryService:
                 next_attempt_at=None, finished_at=to_iso(now),
                 expires_at=int((now + FINISHED_RETENTION).timestamp())):
             self._count(now, job.service, dead_lettered=1)
+            self._finished(job, False)
             return "dead_lettered"
         return "resolved"
+
+    def _finished(self, job: RetryJobRecord, succeeded: bool) -> None:
+        """Tell whoever handed the job over (a schedule run) how it ended."""
+        if self._on_finished is not None:
+            self._on_finished(job, succeeded)
 
     def _give_up(self, job: RetryJobRecord, reason: str, error: dict[str, Any],
                  now: datetime) -> None:

@@ -245,3 +245,95 @@ class IdempotencyRecord(Model):
     result_id = UnicodeAttribute()
     created_at = UnicodeAttribute()
     expires_at = NumberAttribute()
+
+
+class DueIndex(GlobalSecondaryIndex["ScheduleRecord"]):
+    class Meta:
+        index_name = "due"
+        projection = AllProjection()
+
+    due_shard = UnicodeAttribute(hash_key=True)
+    next_run_at = UnicodeAttribute(range_key=True)
+
+
+class ScheduleListIndex(GlobalSecondaryIndex["ScheduleRecord"]):
+    class Meta:
+        index_name = "by-created"
+        projection = AllProjection()
+
+    list_pk = UnicodeAttribute(hash_key=True)
+    created_sk = UnicodeAttribute(range_key=True)
+
+
+class ScheduleRecord(Model):
+    """A schedule, its next run, its overlap slot and its counters."""
+
+    class Meta:
+        table_name = UNBOUND
+
+    id = UnicodeAttribute(hash_key=True)
+    name = UnicodeAttribute()
+    description = UnicodeAttribute(null=True)
+    expression = UnicodeAttribute()
+    timezone = UnicodeAttribute()
+    start_at = UnicodeAttribute(null=True)
+    end_at = UnicodeAttribute(null=True)
+    jitter_seconds = NumberAttribute(default=0)
+    overlap_policy = UnicodeAttribute()
+    catchup = UnicodeAttribute()
+    catchup_window_seconds = NumberAttribute()
+    enabled = UnicodeAttribute()  # "true" | "false" (filterable without a BOOL quirk)
+    paused_note = UnicodeAttribute(null=True)
+    target = JSONAttribute()
+    retry_policy = JSONAttribute()
+    tags = ListAttribute(of=UnicodeAttribute, default=list)
+    version = NumberAttribute()
+    anchor = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+    created_sk = UnicodeAttribute()
+    list_pk = UnicodeAttribute(default="schedule")
+    updated_at = UnicodeAttribute()
+    next_run_at = UnicodeAttribute(null=True)
+    due_shard = UnicodeAttribute(null=True)
+    running = NumberAttribute(default=0)
+    buffered = UnicodeAttribute(null=True)
+    runs = NumberAttribute(default=0)
+    failures = NumberAttribute(default=0)
+    last_run_at = UnicodeAttribute(null=True)
+    last_success_at = UnicodeAttribute(null=True)
+    last_failure_at = UnicodeAttribute(null=True)
+    due = DueIndex()
+    by_created = ScheduleListIndex()
+
+
+class ExecutionIdIndex(GlobalSecondaryIndex["ExecutionRecord"]):
+    class Meta:
+        index_name = "by-id"
+        projection = AllProjection()
+
+    id = UnicodeAttribute(hash_key=True)
+
+
+class ExecutionRecord(Model):
+    """One run of a schedule; its key is derived from the schedule and the scheduled time, so a
+    run is claimed once however many ticks see it."""
+
+    class Meta:
+        table_name = UNBOUND
+
+    schedule_id = UnicodeAttribute(hash_key=True)
+    sort_key = UnicodeAttribute(range_key=True)  # "<scheduled_for>#<execution id>"
+    id = UnicodeAttribute()
+    scheduled_for = UnicodeAttribute()
+    trigger = UnicodeAttribute()  # scheduled | manual | catchup
+    status = UnicodeAttribute()  # pending | running | succeeded | failed | skipped | retrying
+    created_at = UnicodeAttribute()
+    started_at = UnicodeAttribute(null=True)
+    finished_at = UnicodeAttribute(null=True)
+    duration_ms = NumberAttribute(null=True)
+    status_code = NumberAttribute(null=True)
+    error = JSONAttribute(null=True)
+    retry_job_id = UnicodeAttribute(null=True)
+    note = UnicodeAttribute(null=True)
+    expires_at = NumberAttribute()
+    by_id = ExecutionIdIndex()

@@ -64,9 +64,12 @@ def test_rate_counts_elapsed_time_from_its_anchor() -> None:
     runs = next_runs(parse_expression("rate(1 hour)"), "Europe/Berlin", utc(2026, 3, 29, 0, 30),
                      3, anchor)
     assert runs == [utc(2026, 3, 29, 1, 7), utc(2026, 3, 29, 2, 7), utc(2026, 3, 29, 3, 7)]
-    first = next_runs(parse_expression("rate(5 minutes)"), "UTC", anchor - timedelta(hours=1), 1,
-                      anchor)
-    assert first == [anchor]
+    before = next_runs(parse_expression("rate(5 minutes)"), "UTC", anchor - timedelta(hours=1), 1,
+                       anchor)
+    assert before == [anchor - timedelta(minutes=60) + timedelta(minutes=5)]  # k < 0 too
+    started = next_runs(parse_expression("rate(5 minutes)"), "UTC", anchor - timedelta(hours=1),
+                        1, anchor, start_at=anchor)
+    assert started == [anchor]
 
 
 def test_at_is_a_wall_time_in_the_zone_and_runs_once() -> None:

@@ -1,0 +1,128 @@
+"""``/v2/schedules``: definitions, pause/resume, manual runs, backfill, history."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from chalice import Response
+
+from chalicelib import deps
+from chalicelib.api.batch import run_batch
+from chalicelib.api.http import created, page
+from chalicelib.api.routing import ApiBlueprint
+from chalicelib.config import get_settings
+from chalicelib.domain.cursor import decode_cursor, encode_cursor
+from chalicelib.errors import ValidationFailed
+
+if TYPE_CHECKING:  # pragma: no cover
+    from chalicelib.api.schemas import (
+        Backfill,
+        BatchRequest,
+        ListSchedulesQuery,
+        Note,
+        PageQuery,
+        ScheduleBody,
+        SchedulePreview,
+        UpdateSchedule,
+    )
+
+bp = ApiBlueprint(__name__)
+
+
+def _position(cursor: str | None) -> str | None:
+    position = decode_cursor(cursor, get_settings().cursor_secret)
+    return position.get("k") if position else None
+
+
+def _cursor(last: str | None) -> str | None:
+    return encode_cursor({"k": last} if last else None, get_settings().cursor_secret)
+
+
+@bp.operation("POST", "/schedules", summary="Create a schedule", role="operator",
+              body="ScheduleBody", response="Schedule", status=201)
+def create_schedule(body: ScheduleBody) -> Response:
+    schedule = deps.scheduler().create(body.model_dump(mode="json"))
+    return created(schedule, f"/v2/schedules/{schedule['id']}")
+
+
+@bp.operation("POST", "/schedules/preview", summary="The next run times of an expression",
+              role="viewer", rate_class="read", body="SchedulePreview", response="NextRuns")
+def preview_schedule(body: SchedulePreview) -> dict[str, Any]:
+    return {"next_runs": deps.scheduler().preview(body.model_dump(mode="json"))}
+
+
+@bp.operation("GET", "/schedules", summary="Schedules, newest first", role="viewer",
+              query="ListSchedulesQuery", response="SchedulePage")
+def list_schedules(query: ListSchedulesQuery) -> dict[str, Any]:
+    items, last = deps.scheduler().list(query.enabled, query.tag, query.limit,
+                                        _position(query.cursor))
+    return page(items, _cursor(last))
+
+
+@bp.operation("GET", "/schedules/{schedule_id}", summary="One schedule and its next 5 runs",
+              role="viewer", response="Schedule", errors=(404,))
+def get_schedule(schedule_id: str) -> Response:
+    schedule = deps.scheduler().get(schedule_id)
+    return Response(body=schedule, headers={"ETag": f'"{schedule["version"]}"'})
+
+
+@bp.operation("PUT", "/schedules/{schedule_id}",
+              summary="Replace a schedule (optimistic: `version` or If-Match)", role="operator",
+              body="UpdateSchedule", response="Schedule", errors=(404, 409))
+def update_schedule(schedule_id: str, body: UpdateSchedule) -> Response:
+    expected = body.version
+    if_match = (bp.current_request.headers.get("if-match") or "").strip().strip('"')
+    if if_match:
+        if not if_match.isdigit() or (expected is not None and int(if_match) != expected):
+            raise ValidationFailed("If-Match must be the schedule's version.", [
+                {"field": "If-Match", "problem": "a version number that agrees with 'version'"}])
+        expected = int(if_match)
+    fields = body.model_dump(mode="json", exclude={"version"})
+    schedule = deps.scheduler().update(schedule_id, fields, expected)
+    return Response(body=schedule, headers={"ETag": f'"{schedule["version"]}"'})
+
+
+@bp.operation("DELETE", "/schedules/{schedule_id}", summary="Delete a schedule (no more runs)",
+              role="operator", status=204, errors=(404,))
+def delete_schedule(schedule_id: str) -> Response:
+    deps.scheduler().delete(schedule_id)
+    return Response(body="", status_code=204)
+
+
+@bp.operation("POST", "/schedules/{schedule_id}/pause", summary="Pause, with a note",
+              role="operator", body="Note", response="Schedule", errors=(404, 409))
+def pause_schedule(schedule_id: str, body: Note) -> dict[str, Any]:
+    return deps.scheduler().set_enabled(schedule_id, False, body.note)
+
+
+@bp.operation("POST", "/schedules/{schedule_id}/resume", summary="Resume", role="operator",
+              response="Schedule", errors=(404, 409))
+def resume_schedule(schedule_id: str) -> dict[str, Any]:
+    return deps.scheduler().set_enabled(schedule_id, True, None)
+
+
+@bp.operation("POST", "/schedules/{schedule_id}/execute", summary="Run now", role="operator",
+              response="Execution", status=202, errors=(404,))
+def execute_schedule(schedule_id: str) -> dict[str, Any]:
+    return deps.scheduler().execute_now(schedule_id)
+
+
+@bp.operation("POST", "/schedules/{schedule_id}/backfill",
+              summary="Run the times of a past range (at most 100 runs, 31 days)",
+              role="operator", body="Backfill", response="BackfillResult", status=202,
+              errors=(404,))
+def backfill_schedule(schedule_id: str, body: Backfill) -> dict[str, Any]:
+    return {"executions": deps.scheduler().backfill(schedule_id, body.from_, body.to)}
+
+
+@bp.operation("GET", "/schedules/{schedule_id}/history", summary="Runs, newest first",
+              role="viewer", query="PageQuery", response="ExecutionPage", errors=(404,))
+def schedule_history(schedule_id: str, query: PageQuery) -> dict[str, Any]:
+    items, last = deps.scheduler().history(schedule_id, query.limit, _position(query.cursor))
+    return page(items, _cursor(last))
+
+
+@bp.operation("POST", "/batch/schedules/execute", summary="Run up to 100 schedules now",
+              role="operator", rate_class="batch", body="BatchRequest", response="BatchResult")
+def batch_execute_schedules(body: BatchRequest) -> dict[str, Any]:
+    return run_batch(body.items, "ScheduleRef",
+                     lambda item: deps.scheduler().execute_now(item.id)["id"])

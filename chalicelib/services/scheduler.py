@@ -1,0 +1,375 @@
+"""The scheduler: definitions, the minute tick, the executor, history and manual runs.
+
+A run's execution id is derived from its schedule and scheduled time, and its record is created
+with a conditional write: however many ticks see a run (EventBridge delivers at least once, ticks
+may overlap), it is claimed once, queued, and started once.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from chalicelib.domain.ids import RANDOM_CHARS, TIME_CHARS, encode, new_id
+from chalicelib.domain.schedule import (
+    ExpressionError,
+    catch_up,
+    jitter_offset,
+    next_runs,
+    parse_expression,
+    runs_between,
+)
+from chalicelib.domain.timeutil import parse_iso, to_iso, utcnow
+from chalicelib.errors import NotFound, ValidationFailed
+from chalicelib.store.models import ExecutionRecord, ScheduleRecord
+from chalicelib.store.schedules import SHARDS, ExecutionStore, ScheduleStore
+from chalicelib.tracing import subsegment
+
+log = logging.getLogger("conductor.scheduler")
+ON_TIME = timedelta(seconds=120)  # a run this late is still "on time" for a minute tick
+MAX_CATCHUP = 100  # runs one tick starts for ``catchup: all``
+MAX_SCAN_RUNS = 10_000  # run times one tick looks at (a week of minutes)
+MAX_BACKFILL = 100
+MAX_BACKFILL_RANGE = timedelta(days=31)
+
+
+def execution_id(schedule_id: str, scheduled_for: datetime) -> str:
+    """``exe_`` + the run's time + bits from the schedule id: one id per run, on every tick."""
+    digest = int.from_bytes(hashlib.sha256(schedule_id.encode()).digest()[:10], "big")
+    ms = int(scheduled_for.timestamp() * 1000)
+    return f"exe_{encode(ms, TIME_CHARS)}{encode(digest, RANDOM_CHARS)}"
+
+
+def shard_of(schedule_id: str) -> str:
+    return str(int(hashlib.sha256(schedule_id.encode()).hexdigest(), 16) % SHARDS)
+
+
+def _opt_iso(value: datetime | None) -> str | None:
+    return to_iso(value) if value is not None else None
+
+
+def execution_to_dict(record: ExecutionRecord) -> dict[str, Any]:
+    return {
+        "id": record.id, "schedule_id": record.schedule_id, "scheduled_for": record.scheduled_for,
+        "trigger": record.trigger, "status": record.status, "started_at": record.started_at,
+        "finished_at": record.finished_at,
+        "duration_ms": float(record.duration_ms) if record.duration_ms is not None else None,
+        "status_code": int(record.status_code) if record.status_code is not None else None,
+        "error": record.error, "retry_job_id": record.retry_job_id, "note": record.note,
+        "created_at": record.created_at,
+    }
+
+
+class Scheduler:
+    def __init__(
+        self,
+        schedules: ScheduleStore,
+        executions: ExecutionStore,
+        runner: Any,
+        retries: Callable[[], Any],
+        sqs: Any,
+        queue_url: Callable[[], str],
+        publish: Callable[[str, dict[str, Any]], Any],
+        history_days: int = 30,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._schedules = schedules
+        self._executions = executions
+        self._runner = runner
+        self._retries = retries
+        self._sqs = sqs
+        self._queue_url = queue_url
+        self._publish = publish
+        self._history = timedelta(days=history_days)
+        self._clock = clock
+
+    # --- definitions ----------------------------------------------------------------------------
+
+    def _upcoming(self, record: ScheduleRecord, after: datetime, count: int) -> list[datetime]:
+        try:
+            return next_runs(parse_expression(record.expression), record.timezone, after, count,
+                             parse_iso(record.anchor),
+                             parse_iso(record.start_at) if record.start_at else None,
+                             parse_iso(record.end_at) if record.end_at else None)
+        except ExpressionError as exc:
+            raise ValidationFailed(str(exc), [{"field": "expression", "problem": str(exc)}]) from exc
+
+    def _place(self, record: ScheduleRecord, now: datetime) -> None:
+        """Set the next run and the due-index shard (none when disabled or finished)."""
+        upcoming = self._upcoming(record, now, 1) if record.enabled == "true" else []
+        record.next_run_at = to_iso(upcoming[0]) if upcoming else None
+        record.due_shard = shard_of(record.id) if upcoming else None
+
+    def to_dict(self, record: ScheduleRecord) -> dict[str, Any]:
+        now = self._clock()
+        return {
+            "id": record.id, "name": record.name, "description": record.description,
+            "expression": record.expression, "timezone": record.timezone,
+            "start_at": record.start_at, "end_at": record.end_at,
+            "jitter_seconds": int(record.jitter_seconds or 0),
+            "overlap_policy": record.overlap_policy, "catchup": record.catchup,
+            "catchup_window_seconds": int(record.catchup_window_seconds),
+            "enabled": record.enabled == "true", "paused_note": record.paused_note,
+            "target": record.target, "retry_policy": record.retry_policy,
+            "tags": list(record.tags or []), "version": int(record.version),
+            "next_runs": [to_iso(t) for t in self._upcoming(record, now, 5)]
+            if record.enabled == "true" else [],
+            "counters": {"runs": int(record.runs or 0), "failures": int(record.failures or 0),
+                         "running": int(record.running or 0),
+                         "last_run_at": record.last_run_at,
+                         "last_success_at": record.last_success_at,
+                         "last_failure_at": record.last_failure_at},
+            "created_at": record.created_at, "updated_at": record.updated_at,
+        }
+
+    def _fields(self, body: dict[str, Any]) -> dict[str, Any]:
+        start, end = body.get("start_at"), body.get("end_at")
+        if start and end and parse_iso(end) <= parse_iso(start):
+            raise ValidationFailed("The schedule ends before it starts.", [
+                {"field": "end_at", "problem": "must be after start_at"}])
+        return {
+            "name": body["name"], "description": body.get("description"),
+            "expression": body["expression"], "timezone": body.get("timezone", "UTC"),
+            "start_at": start, "end_at": end, "jitter_seconds": body.get("jitter_seconds", 0),
+            "overlap_policy": body.get("overlap_policy", "skip"),
+            "catchup": body.get("catchup", "latest"),
+            "catchup_window_seconds": body.get("catchup_window_seconds", 3600),
+            "enabled": "true" if body.get("enabled", True) else "false",
+            "target": body["target"], "retry_policy": body["retry_policy"],
+            "tags": list(body.get("tags") or []),
+        }
+
+    def create(self, body: dict[str, Any]) -> dict[str, Any]:
+        now = self._clock()
+        schedule_id = new_id("sch")
+        created = to_iso(now)
+        record = self._schedules.new(id=schedule_id, version=1, anchor=body.get("start_at") or created,
+                                     created_at=created, created_sk=f"{created}#{schedule_id}",
+                                     updated_at=created, running=0, runs=0, failures=0,
+                                     **self._fields(body))
+        self._place(record, now)
+        self._schedules.create(record)
+        self._publish("schedule.created", {"schedule_id": schedule_id, "name": record.name,
+                                           "next_run_at": record.next_run_at})
+        return self.to_dict(record)
+
+    def require(self, schedule_id: str) -> ScheduleRecord:
+        record = self._schedules.get(schedule_id) if schedule_id.startswith("sch_") else None
+        if record is None:
+            raise NotFound(f"No schedule {schedule_id}.")
+        return record
+
+    def get(self, schedule_id: str) -> dict[str, Any]:
+        return self.to_dict(self.require(schedule_id))
+
+    def list(self, enabled: bool | None, tag: str | None, limit: int,
+             before: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        records, last = self._schedules.list(enabled, tag, limit, before)
+        return [self.to_dict(r) for r in records], last
+
+    def update(self, schedule_id: str, body: dict[str, Any], expected_version: int | None
+               ) -> dict[str, Any]:
+        now = self._clock()
+        record = self.require(schedule_id)
+        expected = expected_version if expected_version is not None else int(record.version)
+        for name, value in self._fields(body).items():
+            setattr(record, name, value)
+        record.anchor = body.get("start_at") or record.anchor
+        record.version = expected + 1
+        record.updated_at = to_iso(now)
+        record.paused_note = None if record.enabled == "true" else record.paused_note
+        self._place(record, now)
+        self._schedules.replace(record, expected)
+        self._publish("schedule.updated", {"schedule_id": schedule_id, "version": expected + 1})
+        return self.to_dict(record)
+
+    def delete(self, schedule_id: str) -> None:
+        self._schedules.delete(schedule_id)
+        self._publish("schedule.deleted", {"schedule_id": schedule_id})
+
+    def set_enabled(self, schedule_id: str, enabled: bool, note: str | None) -> dict[str, Any]:
+        now = self._clock()
+        record = self.require(schedule_id)
+        expected = int(record.version)
+        record.enabled = "true" if enabled else "false"
+        record.paused_note = None if enabled else (note or "")
+        record.version = expected + 1
+        record.updated_at = to_iso(now)
+        self._place(record, now)
+        self._schedules.replace(record, expected)
+        self._publish("schedule.resumed" if enabled else "schedule.paused",
+                      {"schedule_id": schedule_id, "note": note})
+        return self.to_dict(record)
+
+    def preview(self, body: dict[str, Any]) -> list[str]:
+        now = self._clock()
+        start = parse_iso(body["start_at"]) if body.get("start_at") else None
+        end = parse_iso(body["end_at"]) if body.get("end_at") else None
+        runs = next_runs(parse_expression(body["expression"]), body.get("timezone", "UTC"), now,
+                         body.get("count", 5), start or now, start, end)
+        return [to_iso(t) for t in runs]
+
+    # --- dispatching runs -------------------------------------------------------------------------
+
+    def _dispatch(self, record: ScheduleRecord, scheduled_for: datetime, trigger: str,
+                  now: datetime, manual: bool = False) -> ExecutionRecord:
+        """Claim one run and queue it (again, if an earlier claim never got queued)."""
+        exe_id = new_id("exe") if manual else execution_id(record.id, scheduled_for)
+        sort_key = f"{to_iso(scheduled_for)}#{exe_id}"
+        execution, new = self._executions.claim(
+            schedule_id=record.id, sort_key=sort_key, id=exe_id,
+            scheduled_for=to_iso(scheduled_for), trigger=trigger, status="pending",
+            created_at=to_iso(now), expires_at=int((now + self._history).timestamp()))
+        if new or execution.status == "pending":
+            delay = jitter_offset(record.id, scheduled_for, int(record.jitter_seconds or 0))
+            message = {"schedule_id": record.id, "sort_key": sort_key}
+            self._sqs.send_message(QueueUrl=self._queue_url(), MessageBody=json.dumps(message),
+                                   DelaySeconds=0 if manual else min(900, delay))
+        return execution
+
+    def tick(self) -> dict[str, int]:
+        """Fire every due run: one Query per shard, then per due schedule a claim, a message and
+        an advance. Cost follows the due schedules, not the total."""
+        now = self._clock()
+        dispatched = skipped = 0
+        for shard in range(SHARDS):
+            for record in self._schedules.due(str(shard), to_iso(now)):
+                with subsegment("schedule_tick", schedule_id=record.id):
+                    ran, missed = self._due_runs(record, now)
+                    for scheduled_for, trigger in ran:
+                        self._dispatch(record, scheduled_for, trigger, now)
+                        dispatched += 1
+                    skipped += missed
+                    upcoming = self._upcoming(record, now, 1)
+                    self._schedules.advance(
+                        record, record.next_run_at, _opt_iso(upcoming[0] if upcoming else None),
+                        shard_of(record.id), to_iso(now))
+        return {"dispatched": dispatched, "missed_skipped": skipped}
+
+    def _due_runs(self, record: ScheduleRecord, now: datetime
+                  ) -> tuple[list[tuple[datetime, str]], int]:
+        """The runs this tick fires: on-time ones, and missed ones as the catch-up policy says."""
+        first = parse_iso(record.next_run_at)
+        window = timedelta(seconds=int(record.catchup_window_seconds))
+        lower = max(first, now - window)  # runs older than the catch-up window are not looked at
+        times = [first] if first >= lower else []
+        times += runs_between(parse_expression(record.expression), record.timezone, lower, now,
+                              parse_iso(record.anchor), MAX_SCAN_RUNS,
+                              parse_iso(record.start_at) if record.start_at else None,
+                              parse_iso(record.end_at) if record.end_at else None)
+        on_time = [t for t in times if now - t < ON_TIME]
+        missed = [t for t in times if now - t >= ON_TIME]
+        chosen = catch_up(missed, record.catchup)[-MAX_CATCHUP:]
+        runs = [(t, "catchup") for t in chosen] + [(t, "scheduled") for t in on_time]
+        return runs, len(times) - len(runs)
+
+    def execute_now(self, schedule_id: str) -> dict[str, Any]:
+        now = self._clock()
+        record = self.require(schedule_id)
+        return execution_to_dict(self._dispatch(record, now, "manual", now, manual=True))
+
+    def backfill(self, schedule_id: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
+        now = self._clock()
+        if not start < end <= now:
+            raise ValidationFailed("Backfill needs a past range.", [
+                {"field": "from", "problem": "must be before 'to', and 'to' not in the future"}])
+        if end - start > MAX_BACKFILL_RANGE:
+            raise ValidationFailed("Backfill range too long.", [
+                {"field": "from", "problem": f"at most {MAX_BACKFILL_RANGE.days} days"}])
+        record = self.require(schedule_id)
+        times = runs_between(parse_expression(record.expression), record.timezone,
+                             start - timedelta(microseconds=1), end, parse_iso(record.anchor),
+                             MAX_BACKFILL + 1)
+        if len(times) > MAX_BACKFILL:
+            raise ValidationFailed("Backfill would start too many runs.", [
+                {"field": "to", "problem": f"at most {MAX_BACKFILL} runs per request"}])
+        return [execution_to_dict(self._dispatch(record, t, "catchup", now)) for t in times]
+
+    def history(self, schedule_id: str, limit: int, before: str | None
+                ) -> tuple[list[dict[str, Any]], str | None]:
+        self.require(schedule_id)
+        records, last = self._executions.history(schedule_id, limit, before,
+                                                 int(self._clock().timestamp()))
+        return [execution_to_dict(r) for r in records], last
+
+    # --- the executor -----------------------------------------------------------------------------
+
+    def run_execution(self, body: str) -> str:
+        """Run one queued execution; returns what happened. Safe to deliver twice."""
+        try:
+            message = json.loads(body)
+            schedule_id, sort_key = str(message["schedule_id"]), str(message["sort_key"])
+        except (ValueError, KeyError, TypeError):
+            log.error("dropping a malformed executions message: %.200s", body)
+            return "malformed"
+        execution = self._executions.get(schedule_id, sort_key)
+        if execution is None or execution.status != "pending":
+            return "duplicate"
+        now = self._clock()
+        record = self._schedules.get(schedule_id)
+        if record is None:
+            self._executions.transition(execution, "pending", "skipped", note="schedule deleted",
+                                        finished_at=to_iso(now))
+            return "deleted"
+        exclusive = record.overlap_policy != "allow"
+        if not self._schedules.take_slot(schedule_id, exclusive):
+            if record.overlap_policy == "buffer_one" and self._schedules.buffer(schedule_id, body):
+                return "buffered"
+            self._executions.transition(execution, "pending", "skipped", finished_at=to_iso(now),
+                                        note="a previous run was still running")
+            self._publish("schedule.skipped", {"schedule_id": schedule_id,
+                                               "execution_id": execution.id,
+                                               "scheduled_for": execution.scheduled_for})
+            return "skipped"
+        if not self._executions.transition(execution, "pending", "running",
+                                           started_at=to_iso(now)):
+            self._release(schedule_id, None)
+            return "duplicate"
+        with subsegment("schedule_run", schedule_id=schedule_id, execution_id=execution.id):
+            outcome = self._runner.run(record.target)
+        return self._record(record, execution, outcome, now)
+
+    def _record(self, record: ScheduleRecord, execution: ExecutionRecord, outcome: Any,
+                started: datetime) -> str:
+        now = self._clock()
+        fields = {"finished_at": to_iso(now), "duration_ms": outcome.duration_ms,
+                  "status_code": outcome.status_code}
+        data = {"schedule_id": record.id, "execution_id": execution.id,
+                "scheduled_for": execution.scheduled_for, "trigger": execution.trigger,
+                "status_code": outcome.status_code, "duration_ms": outcome.duration_ms}
+        if outcome.success:
+            self._executions.transition(execution, "running", "succeeded", **fields)
+            self._release(record.id, True)
+            self._publish("schedule.executed", data)
+            return "succeeded"
+        error = {"type": outcome.error_type or "Error", "message": outcome.error_message or ""}
+        status, job_id = "failed", None
+        if int((record.retry_policy or {}).get("max_attempts", 1)) > 1:
+            job, _ = self._retries().create({
+                "service": f"schedule:{record.id}", "target": record.target, "error": error,
+                "retry_policy": record.retry_policy, "idempotency_key": f"execution:{execution.id}",
+                "workflow_id": record.id, "execution_id": execution.id})
+            status, job_id = "retrying", job["id"]
+        self._executions.transition(execution, "running", status, error=error,
+                                    retry_job_id=job_id, **fields)
+        self._release(record.id, False)
+        self._publish("schedule.failed", {**data, "error": error, "retry_job_id": job_id})
+        return status
+
+    def _release(self, schedule_id: str, succeeded: bool | None) -> None:
+        """Free the overlap slot; a run buffered meanwhile is queued now."""
+        buffered = self._schedules.finish_run(schedule_id, succeeded, to_iso(self._clock()),
+                                              held_slot=True)
+        if buffered:
+            self._sqs.send_message(QueueUrl=self._queue_url(), MessageBody=buffered)
+
+    def retry_finished(self, execution_id_: str, succeeded: bool) -> None:
+        """A retry job of a failed run finished: the run's history says how it ended."""
+        execution = self._executions.find(execution_id_)
+        if execution is not None:
+            self._executions.transition(execution, "retrying",
+                                        "succeeded" if succeeded else "failed")
+

@@ -1,0 +1,309 @@
+"""The scheduler through the API, the minute tick and the executions handler, under moto, with
+real HTTP targets on 127.0.0.1 and an injected clock."""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from chalicelib import deps
+from chalicelib.store.schedules import SHARDS
+from devserver.lambdas import context_for, scheduled_event, sqs_event
+from tests.conftest import Api, Clock
+from tests.functional.aws_calls import count_calls
+from tests.functional.receivers import Receiver, receiver
+from tests.functional.test_recovery import ARN, delete, receive, run_attempts
+
+T0 = datetime(2026, 11, 30, 8, 59, 30, tzinfo=UTC)
+
+
+def body(response: Any) -> Any:
+    return json.loads(response.body) if response.body else None
+
+
+@pytest.fixture
+def clock(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Clock:
+    clock = Clock(T0)
+    monkeypatch.setattr(deps, "clock", clock)
+    return clock
+
+
+@pytest.fixture
+def app_module(aws: dict[str, str]) -> Any:
+    import app
+
+    return app
+
+
+@pytest.fixture
+def target() -> Iterator[Receiver]:
+    with receiver([(200, {})]) as state:
+        yield state
+
+
+def tick(app_module: Any, clock: Clock) -> None:
+    app_module.scheduler_tick(scheduled_event("arn:aws:events:us-east-1:1:rule/tick", "us-east-1",
+                                              clock.now), context_for("scheduler_tick"))
+
+
+def run_executions(app_module: Any, rounds: int = 5) -> int:
+    handled = 0
+    for _ in range(rounds):
+        batches = receive("conductor-test-executions")
+        if not batches:
+            break
+        for messages in batches:
+            app_module.run_schedule_executions(
+                sqs_event(messages, ARN + "conductor-test-executions", "us-east-1"),
+                context_for("run_schedule_executions"))
+            delete("conductor-test-executions", messages)
+            handled += len(messages)
+    return handled
+
+
+def schedule(api: Api, url: str, **extra: Any) -> dict[str, Any]:
+    request = {"name": "nightly", "expression": "cron(0 9 * * *)", "timezone": "UTC",
+               "target": {"type": "http", "method": "POST", "url": url, "body": {"job": "x"}},
+               "retry_policy": {"max_attempts": 1}, **extra}
+    response = api.post("/v2/schedules", request)
+    assert response.status_code == 201, response.body
+    return body(response)
+
+
+def history(api: Api, schedule_id: str) -> list[dict[str, Any]]:
+    return body(api.get(f"/v2/schedules/{schedule_id}/history"))["items"]
+
+
+def test_tick_at_the_right_minute_runs_the_target_exactly_once(
+    api: Api, app_module: Any, clock: Clock, target: Receiver
+) -> None:
+    created = schedule(api, target.url)
+    assert created["next_runs"][:2] == ["2026-11-30T09:00:00.000Z", "2026-12-01T09:00:00.000Z"]
+    assert len(created["next_runs"]) == 5
+    tick(app_module, clock)  # 08:59:30: nothing due yet
+    assert run_executions(app_module) == 0
+    clock.now = T0 + timedelta(seconds=40)  # 09:00:10
+    tick(app_module, clock)
+    tick(app_module, clock)  # EventBridge delivered the same tick twice
+    assert run_executions(app_module) == 1
+    assert len(target.requests) == 1 and json.loads(target.requests[0]["body"]) == {"job": "x"}
+    [run] = history(api, created["id"])
+    assert run["status"] == "succeeded" and run["trigger"] == "scheduled"
+    assert run["scheduled_for"] == "2026-11-30T09:00:00.000Z" and run["status_code"] == 200
+    again = body(api.get(f"/v2/schedules/{created['id']}"))
+    assert again["counters"]["runs"] == 1 and again["counters"]["last_success_at"]
+    assert again["next_runs"][0] == "2026-12-01T09:00:00.000Z"
+
+
+def test_two_racing_ticks_start_one_run(api: Api, app_module: Any, clock: Clock,
+                                        target: Receiver) -> None:
+    created = schedule(api, target.url)
+    clock.now = T0 + timedelta(seconds=40)
+    scheduler = deps.scheduler()
+    store = scheduler._schedules
+    stale = {str(s): store.due(str(s), "2026-11-30T09:00:10.000Z") for s in range(SHARDS)}
+    tick(app_module, clock)  # the first tick claims, queues and advances
+    original_due = store.due
+    store.due = lambda shard, now_iso, limit=500: stale[shard]  # the second read before that
+    try:
+        tick(app_module, clock)
+    finally:
+        store.due = original_due
+    run_executions(app_module)
+    assert len(target.requests) == 1
+    assert len(history(api, created["id"])) == 1
+
+
+def test_pause_and_resume(api: Api, app_module: Any, clock: Clock, target: Receiver) -> None:
+    created = schedule(api, target.url)
+    paused = body(api.post(f"/v2/schedules/{created['id']}/pause", {"note": "maintenance"}))
+    assert paused["enabled"] is False and paused["paused_note"] == "maintenance"
+    assert paused["next_runs"] == []
+    clock.now = T0 + timedelta(seconds=40)
+    tick(app_module, clock)
+    assert run_executions(app_module) == 0
+    resumed = body(api.post(f"/v2/schedules/{created['id']}/resume"))
+    assert resumed["enabled"] is True and resumed["next_runs"][0] == "2026-12-01T09:00:00.000Z"
+    assert deps.event_bus().list(50, event_type="schedule.paused").events
+
+
+def test_manual_run(api: Api, app_module: Any, clock: Clock, target: Receiver) -> None:
+    created = schedule(api, target.url)
+    response = api.post(f"/v2/schedules/{created['id']}/execute")
+    assert response.status_code == 202
+    execution = body(response)
+    assert execution["id"].startswith("exe_") and execution["trigger"] == "manual"
+    run_executions(app_module)
+    [run] = history(api, created["id"])
+    assert run["id"] == execution["id"] and run["status"] == "succeeded"
+    assert len(target.requests) == 1
+
+
+def test_a_failing_run_hands_over_to_the_retry_engine(
+    api: Api, app_module: Any, clock: Clock, target: Receiver
+) -> None:
+    target.set_script([(500, {}), (200, {})])
+    created = schedule(api, target.url, retry_policy={
+        "max_attempts": 3, "strategy": "fixed", "initial_delay_seconds": 0, "jitter": "none"})
+    api.post(f"/v2/schedules/{created['id']}/execute")
+    run_executions(app_module)
+    [run] = history(api, created["id"])
+    assert run["status"] == "retrying" and run["retry_job_id"].startswith("rty_")
+    job = body(api.get(f"/v2/errors/retry/{run['retry_job_id']}"))
+    assert job["workflow_id"] == created["id"] and job["execution_id"] == run["id"]
+    run_attempts(app_module)
+    assert body(api.get(f"/v2/errors/retry/{run['retry_job_id']}"))["status"] == "succeeded"
+    assert history(api, created["id"])[0]["status"] == "succeeded"
+    failed_events = deps.event_bus().list(50, event_type="schedule.failed").events
+    assert failed_events[0].data["retry_job_id"] == run["retry_job_id"]
+
+
+def test_without_retries_a_failing_run_is_failed(api: Api, app_module: Any, clock: Clock,
+                                                  target: Receiver) -> None:
+    target.set_script([(500, {})])
+    created = schedule(api, target.url)
+    api.post(f"/v2/schedules/{created['id']}/execute")
+    run_executions(app_module)
+    [run] = history(api, created["id"])
+    assert run["status"] == "failed" and run["error"]["type"] == "HTTP500"
+    assert body(api.get(f"/v2/schedules/{created['id']}"))["counters"]["failures"] == 1
+
+
+def test_delete_stops_future_runs(api: Api, app_module: Any, clock: Clock,
+                                  target: Receiver) -> None:
+    created = schedule(api, target.url)
+    assert api.delete(f"/v2/schedules/{created['id']}").status_code == 204
+    clock.now = T0 + timedelta(seconds=40)
+    tick(app_module, clock)
+    assert run_executions(app_module) == 0 and target.requests == []
+    assert api.get(f"/v2/schedules/{created['id']}").status_code == 404
+    assert api.delete(f"/v2/schedules/{created['id']}").status_code == 404
+
+
+def test_put_is_optimistic(api: Api, clock: Clock, target: Receiver) -> None:
+    created = schedule(api, target.url)
+    change = {"name": "renamed", "expression": "rate(5 minutes)",
+              "target": {"type": "http", "url": target.url}}
+    first = api.request("PUT", f"/v2/schedules/{created['id']}", body={**change, "version": 1})
+    assert first.status_code == 200 and body(first)["version"] == 2
+    assert body(first)["next_runs"][0] == "2026-11-30T09:04:30.000Z"  # every 5 min from now
+    stale = api.request("PUT", f"/v2/schedules/{created['id']}", body=change,
+                        headers={"If-Match": '"1"'})
+    assert stale.status_code == 409 and body(stale)["error"]["code"] == "conflict"
+    fresh = api.request("PUT", f"/v2/schedules/{created['id']}", body=change,
+                        headers={"If-Match": '"2"'})
+    assert fresh.status_code == 200 and fresh.headers["ETag"] == '"3"'
+
+
+@pytest.mark.parametrize(("patch", "field", "words"), [
+    ({"expression": "cron(0 9 * *)"}, "expression", "5 fields"),
+    ({"expression": "rate(5 fortnights)"}, "expression", "cron(...), rate(...) or at(...)"),
+    ({"timezone": "Europe/Atlantis"}, "timezone", "IANA"),
+    ({"overlap_policy": "maybe"}, "overlap_policy", ""),
+    ({"jitter_seconds": 901}, "jitter_seconds", ""),
+    ({"start_at": "2026-12-02T00:00:00Z", "end_at": "2026-12-01T00:00:00Z"}, "end_at", ""),
+])
+def test_invalid_definitions_are_400_with_the_reason(api: Api, clock: Clock, patch: dict[str, Any],
+                                                    field: str, words: str) -> None:
+    request = {"name": "x", "expression": "rate(1 hour)",
+               "target": {"type": "event", "event_type": "custom.tick"}, **patch}
+    response = api.post("/v2/schedules", request)
+    assert response.status_code == 400
+    details = body(response)["error"]["details"]
+    assert field in {d["field"] for d in details}
+    assert words in " ".join(d["problem"] for d in details)
+
+
+def test_overlap_skip_and_allow(api: Api, app_module: Any, clock: Clock, target: Receiver) -> None:
+    skipping = schedule(api, target.url, overlap_policy="skip")
+    allowing = schedule(api, target.url, overlap_policy="allow")
+    store = deps.scheduler()._schedules
+    for created in (skipping, allowing):
+        assert store.take_slot(created["id"], exclusive=False)  # a run is still going
+        api.post(f"/v2/schedules/{created['id']}/execute")
+    run_executions(app_module)
+    assert history(api, skipping["id"])[0]["status"] == "skipped"
+    assert history(api, allowing["id"])[0]["status"] == "succeeded"
+    assert deps.event_bus().list(50, event_type="schedule.skipped").events
+
+
+def test_overlap_buffer_one_runs_the_waiting_run_after(api: Api, app_module: Any, clock: Clock,
+                                                       target: Receiver) -> None:
+    created = schedule(api, target.url, overlap_policy="buffer_one")
+    scheduler = deps.scheduler()
+    assert scheduler._schedules.take_slot(created["id"], exclusive=True)  # run A is going
+    api.post(f"/v2/schedules/{created['id']}/execute")  # run B: buffered
+    api.post(f"/v2/schedules/{created['id']}/execute")  # run C: skipped (one may wait)
+    run_executions(app_module)
+    statuses = sorted(run["status"] for run in history(api, created["id"]))
+    assert statuses == ["pending", "skipped"]
+    scheduler._release(created["id"], True)  # run A finishes: B is queued
+    run_executions(app_module)
+    assert sorted(run["status"] for run in history(api, created["id"])) == ["skipped", "succeeded"]
+
+
+@pytest.mark.parametrize(("policy", "expected"), [("skip", 2), ("latest", 3), ("all", 10)])
+def test_catch_up_after_missed_ticks(api: Api, app_module: Any, clock: Clock, target: Receiver,
+                                     policy: str, expected: int) -> None:
+    created = schedule(api, target.url, expression="rate(1 minute)", catchup=policy)
+    clock.now = T0 + timedelta(minutes=10)  # ten minutes without a tick
+    tick(app_module, clock)
+    run_executions(app_module)
+    runs = history(api, created["id"])
+    assert len(runs) == expected == len(target.requests)
+    assert sum(r["trigger"] == "catchup" for r in runs) == expected - 2
+
+
+def test_backfill_a_past_range(api: Api, app_module: Any, clock: Clock, target: Receiver) -> None:
+    created = schedule(api, target.url, expression="rate(1 hour)")
+    response = api.post(f"/v2/schedules/{created['id']}/backfill",
+                        {"from": "2026-11-30T05:00:00Z", "to": "2026-11-30T08:00:00Z"})
+    assert response.status_code == 202
+    runs = body(response)["executions"]
+    assert [r["scheduled_for"] for r in runs] == [
+        "2026-11-30T05:59:30.000Z", "2026-11-30T06:59:30.000Z", "2026-11-30T07:59:30.000Z"]
+    run_executions(app_module)
+    assert len(target.requests) == 3
+    too_many = api.post(f"/v2/schedules/{created['id']}/backfill",
+                        {"from": "2026-11-01T00:00:00Z", "to": "2026-11-30T00:00:00Z"})
+    assert too_many.status_code == 400
+    future = api.post(f"/v2/schedules/{created['id']}/backfill",
+                      {"from": "2026-11-30T05:00:00Z", "to": "2026-12-30T00:00:00Z"})
+    assert future.status_code == 400
+
+
+def test_tick_cost_follows_due_schedules_not_all(api: Api, app_module: Any, clock: Clock,
+                                                 target: Receiver) -> None:
+    for i in range(12):  # 3 due at 09:00, 9 due much later
+        schedule(api, target.url, name=f"s{i}",
+                 expression="cron(0 9 * * *)" if i < 3 else "cron(0 18 * * *)")
+    clock.now = T0 + timedelta(seconds=40)
+    with count_calls() as calls:
+        tick(app_module, clock)
+    assert calls["Scan"] == 0 and calls["Query"] == SHARDS
+    assert calls["PutItem"] == 3 and calls["SendMessage"] == 3 and calls["UpdateItem"] == 3
+
+
+def test_list_filters_and_batch_execute(api: Api, app_module: Any, clock: Clock,
+                                        target: Receiver) -> None:
+    a = schedule(api, target.url, tags=["team:core"])
+    schedule(api, target.url, tags=["team:ops"], enabled=False)
+    tagged = body(api.get("/v2/schedules?tag=team:core"))["items"]
+    assert [s["id"] for s in tagged] == [a["id"]]
+    disabled = body(api.get("/v2/schedules?enabled=false"))["items"]
+    assert [s["tags"] for s in disabled] == [["team:ops"]]
+    result = body(api.post("/v2/batch/schedules/execute", {"items": [
+        {"id": a["id"]}, {"id": "sch_01M8KGG0H1398KT48NHQHKJ2H4"}, {"id": "nope"}]}))
+    assert [r["status"] for r in result["results"]] == ["ok", "error", "error"]
+    assert result["results"][1]["error"]["code"] == "not_found"
+
+
+def test_preview(api: Api, clock: Clock) -> None:
+    response = api.post("/v2/schedules/preview", {"expression": "cron(0 9 * * 1-5)",
+                                                  "timezone": "Europe/Berlin", "count": 3})
+    # now is 09:59:30 in Berlin: today's 09:00 has passed
+    assert body(response)["next_runs"] == ["2026-12-01T08:00:00.000Z",
+                                           "2026-12-02T08:00:00.000Z", "2026-12-03T08:00:00.000Z"]
