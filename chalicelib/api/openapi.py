@@ -53,6 +53,8 @@ def _operation(spec: RouteSpec, version: str) -> dict[str, Any]:
         success["content"] = {"application/json": {"schema": {"$ref": REF.format(
             model=spec.response)}}}
     operation["responses"][str(spec.status)] = success
+    for status in spec.also:
+        operation["responses"][str(status)] = success | {"description": "The same, already done"}
     statuses = set(spec.errors) | {400}
     if spec.role is not None:
         statuses |= {401, 403}

@@ -52,7 +52,8 @@ def _job_response(job: dict[str, Any], new: bool) -> Response:
 
 
 @bp.operation("POST", "/errors/retry", summary="Hand over a failed operation for retrying",
-              role="operator", body="CreateRetryJob", response="RetryJob", status=201)
+              role="operator", body="CreateRetryJob", response="RetryJob", status=201,
+              also=(200,))
 def create_retry_job(body: CreateRetryJob) -> Response:
     job, new = deps.retries().create(body.model_dump(mode="json"))
     return _job_response(job, new)

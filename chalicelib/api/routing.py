@@ -44,6 +44,8 @@ class RouteSpec:
     status: int
     versions: tuple[str, ...]
     errors: tuple[int, ...]
+    #: other success statuses with the same body (200 for an idempotent repeat of a 201)
+    also: tuple[int, ...] = ()
 
 
 ROUTES: list[RouteSpec] = []
@@ -98,13 +100,14 @@ class ApiBlueprint(Blueprint):
         status: int = 200,
         v1: bool = False,
         errors: tuple[int, ...] = (),
+        also: tuple[int, ...] = (),
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
             spec = RouteSpec(
                 method=method, path=path, operation_id=view.__name__, summary=summary, role=role,
                 rate_class=CLASS_BY_METHOD.get(method) if rate_class == "default" else rate_class,
                 query=query, body=body, response=response, status=status,
-                versions=("v2", "v1") if v1 else ("v2",), errors=errors)
+                versions=("v2", "v1") if v1 else ("v2",), errors=errors, also=also)
             ROUTES.append(spec)
             guarded = self._guard(spec, view)
             self.route(path, methods=[method])(guarded)
