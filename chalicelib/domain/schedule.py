@@ -98,8 +98,9 @@ def _cron_times(expression: Expression, tz: ZoneInfo, after: datetime) -> Iterat
 
 def next_runs(expression: Expression, tz_name: str, after: datetime, count: int,
               anchor: datetime, start_at: datetime | None = None,
-              end_at: datetime | None = None) -> list[datetime]:
-    """Up to ``count`` run times strictly after ``after``, within [start_at, end_at], in UTC."""
+              end_at: datetime | None = None, until: datetime | None = None) -> list[datetime]:
+    """Up to ``count`` run times strictly after ``after``, within [start_at, end_at] and not
+    after ``until``, in UTC."""
     tz = zone(tz_name)
     floor = max(after, start_at - timedelta(microseconds=1)) if start_at else after
     runs: list[datetime] = []
@@ -118,8 +119,9 @@ def next_runs(expression: Expression, tz_name: str, after: datetime, count: int,
         candidates = (first + step * i for i in range(MAX_SCAN))
     else:
         candidates = _cron_times(expression, tz, floor)
+    stop = min((t for t in (end_at, until) if t is not None), default=None)
     for moment in candidates:
-        if end_at is not None and moment > end_at:
+        if stop is not None and moment > stop:
             break
         runs.append(moment)
         if len(runs) >= count:
@@ -131,8 +133,7 @@ def runs_between(expression: Expression, tz_name: str, start: datetime, end: dat
                  anchor: datetime, limit: int, start_at: datetime | None = None,
                  end_at: datetime | None = None) -> list[datetime]:
     """Run times in (start, end], at most ``limit`` (backfill and catch-up)."""
-    runs = next_runs(expression, tz_name, start, limit + 1, anchor, start_at, end_at)
-    return [r for r in runs if r <= end][:limit]
+    return next_runs(expression, tz_name, start, limit, anchor, start_at, end_at, until=end)
 
 
 def jitter_offset(schedule_id: str, scheduled_for: datetime, jitter_seconds: int) -> int:

@@ -282,7 +282,7 @@ class Scheduler:
         record = self.require(schedule_id)
         times = runs_between(parse_expression(record.expression), record.timezone,
                              start - timedelta(microseconds=1), end, parse_iso(record.anchor),
-                             MAX_BACKFILL + 1)
+                             MAX_BACKFILL + 1)  # one more than allowed: to tell "too many"
         if len(times) > MAX_BACKFILL:
             raise ValidationFailed("Backfill would start too many runs.", [
                 {"field": "to", "problem": f"at most {MAX_BACKFILL} runs per request"}])

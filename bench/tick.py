@@ -1,0 +1,111 @@
+"""One scheduler tick with 10 due schedules among 100, and among 10,000: AWS calls and time.
+
+The tick reads the sparse, sharded `due` index, so its calls must follow the due schedules, not
+the total. Both sizes are measured in one run against moto in-process (moto's per-call cost is
+not DynamoDB's: compare the counts and the ratio, not the milliseconds).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.update({"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
+                   "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
+                   "CONDUCTOR_XRAY": "false", "CONDUCTOR_STAGE": "bench"})
+os.environ.pop("AWS_ENDPOINT_URL", None)
+
+import botocore.client
+import moto
+
+T0 = datetime(2026, 11, 30, 8, 59, 30, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def populate(scheduler: Any, store: Any, total: int, due: int) -> None:
+    """``due`` schedules at 09:00, the rest at 18:00, written straight to the table (fast)."""
+    target = {"type": "event", "event_type": "custom.bench", "data": {}}
+    body = {"name": "b", "expression": "cron(0 9 * * *)", "timezone": "UTC", "target": target,
+            "retry_policy": {"max_attempts": 1}}
+    with store._model.batch_write() as batch:
+        for i in range(total):
+            record = scheduler._schedules.new(
+                id=f"sch_{i:026d}".replace("0", "A", 1)[:30], version=1,
+                anchor=T0.isoformat(), created_at="2026-11-30T08:00:00.000Z",
+                created_sk=f"2026-11-30T08:00:00.000Z#{i}", updated_at="x", running=0, runs=0,
+                failures=0, **scheduler._fields({**body, "expression": "cron(0 9 * * *)"
+                                                 if i < due else "cron(0 18 * * *)"}))
+            scheduler._place(record, T0)
+            batch.save(record)
+
+
+def measure(total: int, due: int) -> tuple[Counter[str], float]:
+    from chalicelib import aws, deps
+    from devserver.provision import provision
+
+    clock = Clock()
+    with moto.mock_aws():
+        deps.reset()
+        deps.clock = clock
+        provision(aws.client("dynamodb"), aws.client("sqs"), "bench")
+        scheduler = deps.scheduler()
+        populate(scheduler, scheduler._schedules, total, due)
+        clock.now = T0 + timedelta(seconds=40)
+        calls: Counter[str] = Counter()
+        original = botocore.client.BaseClient._make_api_call
+
+        def counting(self: Any, operation: str, params: dict[str, Any]) -> Any:
+            calls[operation] += 1
+            return original(self, operation, params)
+
+        botocore.client.BaseClient._make_api_call = counting  # type: ignore[method-assign]
+        try:
+            started = time.perf_counter()
+            result = scheduler.tick()
+            elapsed = time.perf_counter() - started
+        finally:
+            botocore.client.BaseClient._make_api_call = original  # type: ignore[method-assign]
+        assert result["dispatched"] == due, result
+    return calls, elapsed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--large", type=int, default=10_000)
+    args = parser.parse_args()
+    import app  # noqa: F401 - the handlers' modules, as the tick Lambda loads them
+
+    results: dict[int, list[tuple[Counter[str], float]]] = {100: [], args.large: []}
+    for _ in range(args.rounds):
+        for total in results:
+            results[total].append(measure(total, 10))
+    print(f"one tick, 10 due schedules, {args.rounds} alternating rounds (moto in-process)")
+    medians = {}
+    for total, runs in results.items():
+        calls = runs[-1][0]
+        medians[total] = statistics.median(t for _, t in runs)
+        print(f"  among {total:>6}: {sum(calls.values()):3d} AWS calls {dict(calls)}, "
+              f"{medians[total] * 1000:.0f} ms")
+    same = sum(results[100][-1][0].values()) == sum(results[args.large][-1][0].values())
+    print(f"calls equal: {same}; time ratio ({args.large} / 100): "
+          f"{medians[args.large] / medians[100]:.2f}x")
+    return 0 if same else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
