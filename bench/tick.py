@@ -92,8 +92,8 @@ def main() -> int:
 
     results: dict[int, list[tuple[Counter[str], float]]] = {100: [], args.large: []}
     for _ in range(args.rounds):
-        for total in results:
-            results[total].append(measure(total, 10))
+        for total, runs in results.items():
+            runs.append(measure(total, 10))
     print(f"one tick, 10 due schedules, {args.rounds} alternating rounds (moto in-process)")
     medians = {}
     for total, runs in results.items():

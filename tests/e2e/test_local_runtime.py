@@ -156,6 +156,28 @@ def test_a_retry_job_runs_through_the_local_sqs_poller(runtime: Runtime) -> None
     assert len(target.requests) == 2
 
 
+def test_a_schedule_run_now_goes_through_the_executions_poller(runtime: Runtime) -> None:
+    with receiver([(200, {})]) as target:
+        created = requests.post(f"{runtime.api}/v2/schedules", headers=AUTH, timeout=10, json={
+            "name": "e2e", "expression": "rate(1 day)",
+            "target": {"type": "http", "url": target.url}})
+        assert created.status_code == 201, created.text
+        schedule_id = created.json()["id"]
+        run = requests.post(f"{runtime.api}/v2/schedules/{schedule_id}/execute", headers=AUTH,
+                            timeout=10)
+        assert run.status_code == 202
+        deadline = time.monotonic() + 30
+        history: list[dict[str, Any]] = []
+        while time.monotonic() < deadline:
+            history = requests.get(f"{runtime.api}/v2/schedules/{schedule_id}/history",
+                                   headers=AUTH, timeout=10).json()["items"]
+            if history and history[0]["status"] == "succeeded":
+                break
+            time.sleep(0.2)
+    assert [h["status"] for h in history] == ["succeeded"]
+    assert history[0]["id"] == run.json()["id"] and len(target.requests) == 1
+
+
 def test_websocket_without_a_key_is_refused(runtime: Runtime) -> None:
     async def attempt() -> None:
         async with websockets.connect(runtime.ws, open_timeout=10):
