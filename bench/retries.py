@@ -14,7 +14,6 @@ import os
 import statistics
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +23,9 @@ os.environ.update({"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench
                    "CONDUCTOR_XRAY": "false", "CONDUCTOR_STAGE": "bench"})
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
-import botocore.client
 import moto
+
+from tests.functional.aws_calls import count_calls
 
 
 def main() -> int:
@@ -42,13 +42,6 @@ def main() -> int:
 
     for handler in conductor.app.log.handlers:
         handler.stream = open(os.devnull, "w")  # noqa: SIM115
-
-    calls: Counter[str] = Counter()
-    original = botocore.client.BaseClient._make_api_call
-
-    def counting(self: Any, operation: str, params: dict[str, Any]) -> Any:
-        calls[operation] += 1
-        return original(self, operation, params)
 
     rates, per_attempt = [], []
     with receiver([(200, {})]) as target, moto.mock_aws():
@@ -72,14 +65,12 @@ def main() -> int:
                 sqs.delete_message_batch(QueueUrl=url, Entries=[
                     {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(got)])
             attempts = sum(len(b) for b in batches)
-            calls.clear()
-            botocore.client.BaseClient._make_api_call = counting  # type: ignore[method-assign]
-            started = time.perf_counter()
-            for batch in batches:
-                conductor.run_retry_attempts(sqs_event(batch, arn, "us-east-1"),
-                                             context_for("run_retry_attempts"))
-            elapsed = time.perf_counter() - started
-            botocore.client.BaseClient._make_api_call = original  # type: ignore[method-assign]
+            with count_calls() as calls:
+                started = time.perf_counter()
+                for batch in batches:
+                    conductor.run_retry_attempts(sqs_event(batch, arn, "us-east-1"),
+                                                 context_for("run_retry_attempts"))
+                elapsed = time.perf_counter() - started
             rates.append(attempts / elapsed)
             per_attempt.append(sum(calls.values()) / attempts)
             breakdown = {op: round(n / attempts, 2) for op, n in calls.most_common()}

@@ -22,8 +22,9 @@ os.environ.update({"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench
                    "CONDUCTOR_XRAY": "false", "CONDUCTOR_STAGE": "bench"})
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
-import botocore.client
 import moto
+
+from tests.functional.aws_calls import count_calls
 
 T0 = datetime(2026, 11, 30, 8, 59, 30, tzinfo=UTC)
 
@@ -65,20 +66,10 @@ def measure(total: int, due: int) -> tuple[Counter[str], float]:
         scheduler = deps.scheduler()
         populate(scheduler, scheduler._schedules, total, due)
         clock.now = T0 + timedelta(seconds=40)
-        calls: Counter[str] = Counter()
-        original = botocore.client.BaseClient._make_api_call
-
-        def counting(self: Any, operation: str, params: dict[str, Any]) -> Any:
-            calls[operation] += 1
-            return original(self, operation, params)
-
-        botocore.client.BaseClient._make_api_call = counting  # type: ignore[method-assign]
-        try:
+        with count_calls() as calls:
             started = time.perf_counter()
             result = scheduler.tick()
             elapsed = time.perf_counter() - started
-        finally:
-            botocore.client.BaseClient._make_api_call = original  # type: ignore[method-assign]
         assert result["dispatched"] == due, result
     return calls, elapsed
 

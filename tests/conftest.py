@@ -125,3 +125,20 @@ def keys(aws: dict[str, str]) -> dict[str, str]:
 def api(client: Any, keys: dict[str, str]) -> Api:
     """Calls as an operator by default; pass ``key=keys["viewer"]`` etc. to change."""
     return Api(client, keys["operator"])
+
+
+@pytest.fixture
+def app_module(aws: dict[str, str]) -> Any:
+    """The ``app`` module, whose attributes are the Lambda handlers."""
+    import app
+
+    return app
+
+
+@pytest.fixture
+def target() -> Iterator[Any]:
+    """A real HTTP receiver on 127.0.0.1 answering 200 (``set_script`` changes that)."""
+    from tests.functional.receivers import receiver
+
+    with receiver([(200, {})]) as state:
+        yield state

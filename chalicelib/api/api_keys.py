@@ -6,10 +6,8 @@ from typing import TYPE_CHECKING, Any
 from chalice import Response
 
 from chalicelib import deps
-from chalicelib.api.http import created, page
+from chalicelib.api.http import created, cursor_for, page, position_of
 from chalicelib.api.routing import ApiBlueprint
-from chalicelib.config import get_settings
-from chalicelib.domain.cursor import decode_cursor, encode_cursor
 
 if TYPE_CHECKING:  # pragma: no cover
     from chalicelib.api.schemas import CreateApiKey, PageQuery
@@ -29,10 +27,8 @@ def create_api_key(body: CreateApiKey) -> Response:
 @bp.operation("GET", "/api-keys", summary="API keys, newest first", role="admin",
               rate_class="admin", query="PageQuery", response="ApiKeyPage")
 def list_api_keys(query: PageQuery) -> dict[str, Any]:
-    secret = get_settings().cursor_secret
-    position = decode_cursor(query.cursor, secret)
-    items, last = deps.api_keys().list(query.limit, position.get("k") if position else None)
-    return page(items, encode_cursor({"k": last} if last else None, secret))
+    items, last = deps.api_keys().list(query.limit, position_of(query.cursor))
+    return page(items, cursor_for(last))
 
 
 @bp.operation("GET", "/api-keys/{key_id}", summary="One API key", role="admin",

@@ -115,3 +115,20 @@ def page(items: list[Any], next_cursor: str | None) -> dict[str, Any]:
 def created(body: Any, location: str | None = None) -> Response:
     headers = {"Location": location} if location else {}
     return Response(body=body, status_code=201, headers=headers)
+
+
+def position_of(cursor: str | None) -> str | None:
+    """The list position a ``next_cursor`` carries (the last item's sort key)."""
+    from chalicelib.config import get_settings  # noqa: PLC0415
+    from chalicelib.domain.cursor import decode_cursor  # noqa: PLC0415
+
+    position = decode_cursor(cursor, get_settings().cursor_secret)
+    return position.get("k") if position else None
+
+
+def cursor_for(last: str | None) -> str | None:
+    """The ``next_cursor`` for a page that ended at sort key ``last`` (None: no more pages)."""
+    from chalicelib.config import get_settings  # noqa: PLC0415
+    from chalicelib.domain.cursor import encode_cursor  # noqa: PLC0415
+
+    return encode_cursor({"k": last} if last else None, get_settings().cursor_secret)

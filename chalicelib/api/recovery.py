@@ -10,10 +10,8 @@ from chalice import Response
 
 from chalicelib import deps
 from chalicelib.api.batch import run_batch
-from chalicelib.api.http import created, page
+from chalicelib.api.http import created, cursor_for, page, position_of
 from chalicelib.api.routing import ApiBlueprint
-from chalicelib.config import get_settings
-from chalicelib.domain.cursor import decode_cursor, encode_cursor
 from chalicelib.errors import ValidationFailed
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -31,15 +29,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 bp = ApiBlueprint(__name__)
 SERVICE_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")  # as schemas.SERVICE_PATTERN
-
-
-def _position(cursor: str | None) -> str | None:
-    position = decode_cursor(cursor, get_settings().cursor_secret)
-    return position.get("k") if position else None
-
-
-def _cursor(last: str | None) -> str | None:
-    return encode_cursor({"k": last} if last else None, get_settings().cursor_secret)
 
 
 def _job_response(job: dict[str, Any], new: bool) -> Response:
@@ -63,8 +52,8 @@ def create_retry_job(body: CreateRetryJob) -> Response:
               query="ListRetryJobsQuery", response="RetryJobPage")
 def list_retry_jobs(query: ListRetryJobsQuery) -> dict[str, Any]:
     items, last = deps.retries().list(query.status, query.service, query.limit,
-                                      _position(query.cursor))
-    return page(items, _cursor(last))
+                                      position_of(query.cursor))
+    return page(items, cursor_for(last))
 
 
 @bp.operation("GET", "/errors/retry/{job_id}", summary="One retry job with its attempts",
@@ -97,8 +86,8 @@ def retry_stats(query: StatsQuery) -> dict[str, Any]:
 @bp.operation("GET", "/errors/circuit-breakers", summary="Every service's circuit breaker",
               role="viewer", query="PageQuery", response="BreakerPage")
 def list_breakers(query: PageQuery) -> dict[str, Any]:
-    items, last = deps.breakers().list(query.limit, _position(query.cursor))
-    return page(items, _cursor(last))
+    items, last = deps.breakers().list(query.limit, position_of(query.cursor))
+    return page(items, cursor_for(last))
 
 
 @bp.operation("GET", "/errors/circuit-breaker/{service}", summary="One service's breaker",
@@ -132,8 +121,8 @@ def _service(service: str) -> str:
               role="viewer", query="ListDeadLettersQuery", response="DeadLetterPage")
 def list_dead_letters(query: ListDeadLettersQuery) -> dict[str, Any]:
     items, last = deps.dead_letters().list(query.status, query.fingerprint, query.source,
-                                           query.service, query.limit, _position(query.cursor))
-    return page(items, _cursor(last))
+                                           query.service, query.limit, position_of(query.cursor))
+    return page(items, cursor_for(last))
 
 
 @bp.operation("GET", "/dlq/{dead_letter_id}", summary="One dead letter", role="viewer",

@@ -7,10 +7,8 @@ from chalice import Response
 
 from chalicelib import deps
 from chalicelib.api.batch import run_batch
-from chalicelib.api.http import created, page
+from chalicelib.api.http import created, cursor_for, page, position_of
 from chalicelib.api.routing import ApiBlueprint
-from chalicelib.config import get_settings
-from chalicelib.domain.cursor import decode_cursor, encode_cursor
 from chalicelib.errors import ValidationFailed
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -26,15 +24,6 @@ if TYPE_CHECKING:  # pragma: no cover
     )
 
 bp = ApiBlueprint(__name__)
-
-
-def _position(cursor: str | None) -> str | None:
-    position = decode_cursor(cursor, get_settings().cursor_secret)
-    return position.get("k") if position else None
-
-
-def _cursor(last: str | None) -> str | None:
-    return encode_cursor({"k": last} if last else None, get_settings().cursor_secret)
 
 
 @bp.operation("POST", "/schedules", summary="Create a schedule", role="operator",
@@ -54,8 +43,8 @@ def preview_schedule(body: SchedulePreview) -> dict[str, Any]:
               query="ListSchedulesQuery", response="SchedulePage")
 def list_schedules(query: ListSchedulesQuery) -> dict[str, Any]:
     items, last = deps.scheduler().list(query.enabled, query.tag, query.limit,
-                                        _position(query.cursor))
-    return page(items, _cursor(last))
+                                        position_of(query.cursor))
+    return page(items, cursor_for(last))
 
 
 @bp.operation("GET", "/schedules/{schedule_id}", summary="One schedule and its next 5 runs",
@@ -117,8 +106,8 @@ def backfill_schedule(schedule_id: str, body: Backfill) -> dict[str, Any]:
 @bp.operation("GET", "/schedules/{schedule_id}/history", summary="Runs, newest first",
               role="viewer", query="PageQuery", response="ExecutionPage", errors=(404,))
 def schedule_history(schedule_id: str, query: PageQuery) -> dict[str, Any]:
-    items, last = deps.scheduler().history(schedule_id, query.limit, _position(query.cursor))
-    return page(items, _cursor(last))
+    items, last = deps.scheduler().history(schedule_id, query.limit, position_of(query.cursor))
+    return page(items, cursor_for(last))
 
 
 @bp.operation("POST", "/batch/schedules/execute", summary="Run up to 100 schedules now",

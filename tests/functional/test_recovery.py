@@ -3,7 +3,6 @@ against real HTTP receivers on 127.0.0.1."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,7 +16,7 @@ from chalicelib.store.breakers import BreakerStore
 from devserver.lambdas import context_for, sqs_event
 from tests.conftest import Api, Clock
 from tests.functional.aws_calls import count_calls
-from tests.functional.receivers import Receiver, receiver
+from tests.functional.receivers import Receiver
 
 FAST = {"strategy": "fixed", "initial_delay_seconds": 0, "jitter": "none", "max_attempts": 3}
 ARN = "arn:aws:sqs:us-east-1:123456789012:"
@@ -32,19 +31,6 @@ def clock(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Clock:
     clock = Clock(datetime.now(UTC).replace(microsecond=0))
     monkeypatch.setattr(deps, "clock", clock)
     return clock
-
-
-@pytest.fixture
-def app_module(aws: dict[str, str]) -> Any:
-    import app
-
-    return app
-
-
-@pytest.fixture
-def target() -> Iterator[Receiver]:
-    with receiver([(200, {})]) as state:
-        yield state
 
 
 def receive(queue: str, max_batches: int = 20) -> list[list[dict[str, Any]]]:

@@ -3,7 +3,6 @@ real HTTP targets on 127.0.0.1 and an injected clock."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,7 +13,7 @@ from chalicelib.store.schedules import SHARDS
 from devserver.lambdas import context_for, scheduled_event, sqs_event
 from tests.conftest import Api, Clock
 from tests.functional.aws_calls import count_calls
-from tests.functional.receivers import Receiver, receiver
+from tests.functional.receivers import Receiver
 from tests.functional.test_recovery import ARN, delete, receive, run_attempts
 
 T0 = datetime(2026, 11, 30, 8, 59, 30, tzinfo=UTC)
@@ -29,19 +28,6 @@ def clock(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Clock:
     clock = Clock(T0)
     monkeypatch.setattr(deps, "clock", clock)
     return clock
-
-
-@pytest.fixture
-def app_module(aws: dict[str, str]) -> Any:
-    import app
-
-    return app
-
-
-@pytest.fixture
-def target() -> Iterator[Receiver]:
-    with receiver([(200, {})]) as state:
-        yield state
 
 
 def tick(app_module: Any, clock: Clock) -> None:
