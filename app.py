@@ -8,7 +8,16 @@ from chalice import Chalice, Response
 from chalice.app import CloudWatchEvent, SQSEvent, WebsocketEvent
 
 from chalicelib import deps, logs
-from chalicelib.api import api_keys, dashboard, events, openapi, recovery, schedules, web
+from chalicelib.api import (
+    api_keys,
+    dashboard,
+    events,
+    openapi,
+    recovery,
+    schedules,
+    web,
+    webhooks,
+)
 from chalicelib.api.errors import error_response
 from chalicelib.api.middleware import envelope, request_path
 from chalicelib.config import get_settings, queue_name
@@ -19,7 +28,7 @@ app.debug = False  # never a stack trace in a response
 logs.configure(app.log)
 app.experimental_feature_flags.update(["WEBSOCKETS"])
 app.register_middleware(envelope, "http")
-for module in (events, dashboard, api_keys, recovery, schedules, openapi):
+for module in (events, dashboard, api_keys, recovery, schedules, webhooks, openapi):
     app.register_blueprint(module.bp, url_prefix="/v2")
     app.register_blueprint(module.bp.v1, url_prefix="/v1", name_prefix="v1_")  # deprecated aliases
 app.register_blueprint(web.bp)
@@ -123,7 +132,16 @@ def drain_webhook_deliveries_dlq(event: SQSEvent) -> None:
 
 @app.on_sqs_message(queue=queue_name("events"), batch_size=10)
 def fan_out_events(event: SQSEvent) -> None:
-    """Push each queued event to its subscribers. Sends are best effort and never raise per
-    connection, so a crash here is an infrastructure fault and the batch returns to SQS."""
+    """Hand each queued event to its webhook endpoints (one delivery each, idempotent) and push
+    it to subscribed WebSockets (best effort). Only an infrastructure failure raises: the batch
+    then returns to SQS and is handed over again without duplicates."""
     for record in event:
-        deps.realtime().fan_out(Event(**json.loads(record.body)))
+        published = Event(**json.loads(record.body))
+        deps.webhooks().fan_out(published)
+        deps.realtime().fan_out(published)
+
+
+@app.on_sqs_message(queue=queue_name("webhook_deliveries"), batch_size=10)
+def deliver_webhooks(event: SQSEvent) -> None:
+    """Signed deliveries, the batch's run in parallel over one pooled session."""
+    deps.webhooks().deliver_batch([record.body for record in event])

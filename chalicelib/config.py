@@ -81,6 +81,9 @@ class Settings:
     rate_limits: Mapping[str, Any] = field(default_factory=dict)
     #: Breaker settings: {"default": {"failure_rate_threshold": 0.5, ...}, "<service>": {...}}
     breakers: Mapping[str, Any] = field(default_factory=dict)
+    #: Networks webhooks may reach although private (the local runtime: 127.0.0.0/8)
+    webhook_allow_networks: str = ""
+    webhook_disable_after: int = 20
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -100,6 +103,8 @@ class Settings:
             websocket_endpoint=env.get("CONDUCTOR_WS_ENDPOINT") or None,
             rate_limits=json.loads(env.get("CONDUCTOR_RATE_LIMITS") or "{}"),
             breakers=json.loads(env.get("CONDUCTOR_BREAKERS") or "{}"),
+            webhook_allow_networks=env.get("CONDUCTOR_WEBHOOK_ALLOW_NETWORKS", ""),
+            webhook_disable_after=int(env.get("CONDUCTOR_WEBHOOK_DISABLE_AFTER", "20")),
         )
 
 

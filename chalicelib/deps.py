@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from chalicelib.services.retries import RetryService
     from chalicelib.services.scheduler import Scheduler
     from chalicelib.services.targets import TargetRunner
+    from chalicelib.services.webhooks import WebhookService
     from chalicelib.store.metrics import MetricsStore
 
 
@@ -165,10 +166,34 @@ def scheduler() -> Scheduler:
                      history_days=get_settings().execution_ttl_days, clock=lambda: clock())
 
 
+@functools.cache
+def webhooks() -> WebhookService:
+    import requests  # noqa: PLC0415
+    from requests.adapters import HTTPAdapter  # noqa: PLC0415
+
+    from chalicelib.domain.ssrf import parse_networks  # noqa: PLC0415
+    from chalicelib.services.webhooks import WebhookService  # noqa: PLC0415
+    from chalicelib.store.webhooks import DeliveryStore, WebhookStore  # noqa: PLC0415
+    from chalicelib.tracing import init_tracing  # noqa: PLC0415
+
+    init_tracing()
+    session = requests.Session()  # pooled: a batch's deliveries share connections
+    session.mount("https://", HTTPAdapter(pool_connections=10, pool_maxsize=10))
+    session.mount("http://", HTTPAdapter(pool_connections=10, pool_maxsize=10))
+    settings = get_settings()
+    return WebhookService(
+        WebhookStore(), DeliveryStore(), session, aws.client("sqs"),
+        lambda: queue_url("webhook_deliveries"), lambda t, d: event_bus().publish(t, d),
+        dead_letters(), rate_limiter(), allow=parse_networks(settings.webhook_allow_networks),
+        require_https=settings.stage == "prod", disable_after=settings.webhook_disable_after,
+        clock=lambda: clock())
+
+
 def reset() -> None:
     """Forget every service and client (tests and the local runtime switch environments)."""
     for getter in (queue_url, event_bus, realtime, health, api_keys, authenticator, rate_limiter,
-                   breakers, dead_letters, metrics_store, target_runner, retries, scheduler):
+                   breakers, dead_letters, metrics_store, target_runner, retries, scheduler,
+                   webhooks):
         getter.cache_clear()
     aws.reset()
     from chalicelib.store.base import unbind_all  # noqa: PLC0415

@@ -69,6 +69,9 @@ class LocalRuntime:
             "AWS_ENDPOINT_URL": moto_url,
             "CONDUCTOR_WS_ENDPOINT": f"http://{self.options.host}:{self.options.ws_port}",
             "CONDUCTOR_XRAY": "false",
+            # local receivers are on loopback; AWS deployments allow no private network
+            "CONDUCTOR_WEBHOOK_ALLOW_NETWORKS": os.environ.get(
+                "CONDUCTOR_WEBHOOK_ALLOW_NETWORKS", "127.0.0.0/8,::1/128"),
         })
         for variable in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
             os.environ.pop(variable, None)

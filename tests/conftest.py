@@ -17,6 +17,7 @@ os.environ.update({
     "AWS_REGION": "us-east-1",
     "CONDUCTOR_XRAY": "false",
     "CONDUCTOR_STAGE": "test",
+    "CONDUCTOR_WEBHOOK_ALLOW_NETWORKS": "127.0.0.0/8",  # test receivers listen on loopback
 })
 for _var in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN", "CONDUCTOR_WS_ENDPOINT"):
     os.environ.pop(_var, None)

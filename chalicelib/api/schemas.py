@@ -486,3 +486,104 @@ class BackfillResult(BaseModel):
 
 class ScheduleRef(Strict):
     id: str = Field(pattern=r"^sch_[0-9A-Z]{26}$")
+
+
+# --- webhooks --------------------------------------------------------------------------------
+
+EventPattern = Annotated[str, Field(
+    pattern=r"^(\*|[a-z0-9_]{1,40}(\.[a-z0-9_]{1,40}){0,4}(\.\*)?)$",
+    description="An event type, `prefix.*` or `*`.")]
+HeaderName = Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,64}$")]
+
+
+class WebhookBody(Strict):
+    url: str = Field(pattern=r"^https?://[^\s/$.?#][^\s]*$", max_length=2048)
+    event_types: list[EventPattern] = Field(min_length=1, max_length=50)
+    description: str | None = Field(None, max_length=500)
+    headers: dict[HeaderName, Annotated[str, Field(max_length=1024)]] = Field(
+        default_factory=dict, max_length=20)
+    enabled: bool = True
+    rate_limit: int | None = Field(None, ge=1, le=1000, description="Deliveries per second.")
+    max_attempts: int = Field(3, ge=1, le=8, description="Up to Svix's 8 attempts over a day.")
+
+
+class Webhook(BaseModel):
+    id: str
+    url: str
+    description: str | None
+    event_types: list[str]
+    headers: dict[str, str]
+    enabled: bool
+    disabled_reason: str | None
+    rate_limit: int | None
+    max_attempts: int
+    version: int
+    consecutive_failures: int
+    created_at: str
+    updated_at: str
+
+
+class WebhookCreated(Webhook):
+    secret: str = Field(description="whsec_...; shown only here and on rotation.")
+
+
+class WebhookPage(BaseModel):
+    items: list[Webhook]
+    next_cursor: str | None
+
+
+class RotatedSecret(BaseModel):
+    id: str
+    secret: str
+    previous_secret_expires_at: str
+
+
+class DeliveryAttempt(BaseModel):
+    number: int
+    started_at: str
+    finished_at: str
+    duration_ms: float
+    status_code: int | None
+    response_headers: dict[str, str]
+    response_body: str | None
+    error: dict[str, str] | None
+    next_attempt_at: str | None
+
+
+class DeliverySummary(BaseModel):
+    id: str
+    webhook_id: str
+    event_id: str
+    event_type: str
+    status: Literal["pending", "delivered", "failed"]
+    attempt_count: int
+    max_attempts: int
+    next_attempt_at: str | None
+    dead_letter_id: str | None
+    created_at: str
+    updated_at: str
+
+
+class Delivery(DeliverySummary):
+    attempts: list[DeliveryAttempt]
+    payload: dict[str, Any]
+
+
+class DeliveryPage(BaseModel):
+    items: list[DeliverySummary]
+    next_cursor: str | None
+
+
+class ListDeliveriesQuery(PageQuery):
+    status: Literal["pending", "delivered", "failed"] | None = None
+    event_type: str | None = Field(None, max_length=200)
+
+
+class Recover(Strict):
+    since: datetime
+
+
+class Recovered(BaseModel):
+    webhook_id: str
+    since: str
+    redelivered: int

@@ -9,8 +9,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.domain.events import Event, make_event
 from chalicelib.domain.timeutil import utcnow
-from chalicelib.errors import DependencyUnavailable, ValidationFailed
+from chalicelib.errors import DependencyUnavailable, PayloadTooLarge, ValidationFailed
 from chalicelib.store.events import EventPage, EventStore, encode_event
+
+#: An event is a webhook body and a WebSocket message: keep it well under both limits.
+MAX_EVENT_BYTES = 64 * 1024
 
 
 class EventBus:
@@ -34,6 +37,11 @@ class EventBus:
     def publish(self, event_type: str, data: dict[str, Any]) -> Event:
         now = self._clock()
         event = make_event(event_type, data, now)
+        size = len(encode_event(event).encode())
+        if size > MAX_EVENT_BYTES:
+            raise PayloadTooLarge(
+                f"The event is {size} bytes; events (webhook payloads) may be {MAX_EVENT_BYTES}.",
+                [{"field": "data", "problem": f"must serialize to at most {MAX_EVENT_BYTES} bytes"}])
         self._store.put(event, expires_at=int((now + self._ttl).timestamp()))
         try:
             self._sqs.send_message(

@@ -284,6 +284,11 @@ class RetryService:
         if entry.status != "open":
             raise Conflict(f"Dead letter {entry_id} is {entry.status}, not open.")
         payload = entry.payload or {}
+        if entry.source == "webhook":
+            raise ValidationFailed(
+                "A webhook delivery is replayed by redelivering it.", [{
+                    "field": "id", "problem": "use POST /v2/webhooks/deliveries/"
+                    f"{payload.get('delivery_id')}/redeliver (same webhook-id, signed again)"}])
         if entry.source == "retry_job":
             target, policy = payload["target"], payload["retry_policy"]
         else:

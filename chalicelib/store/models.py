@@ -337,3 +337,74 @@ class ExecutionRecord(Model):
     note = UnicodeAttribute(null=True)
     expires_at = NumberAttribute()
     by_id = ExecutionIdIndex()
+
+
+class WebhookListIndex(GlobalSecondaryIndex["WebhookRecord"]):
+    class Meta:
+        index_name = "by-created"
+        projection = AllProjection()
+
+    list_pk = UnicodeAttribute(hash_key=True)
+    created_sk = UnicodeAttribute(range_key=True)
+
+
+class WebhookRecord(Model):
+    """A webhook endpoint. Its signing secret is kept (encrypted at rest) to sign deliveries and
+    is never returned after creation or rotation."""
+
+    class Meta:
+        table_name = UNBOUND
+
+    id = UnicodeAttribute(hash_key=True)
+    url = UnicodeAttribute()
+    description = UnicodeAttribute(null=True)
+    event_types = ListAttribute(of=UnicodeAttribute, default=list)
+    headers = JSONAttribute(default=dict)
+    enabled = UnicodeAttribute()  # "true" | "false"
+    disabled_reason = UnicodeAttribute(null=True)
+    rate_limit = NumberAttribute(null=True)
+    max_attempts = NumberAttribute()
+    secret = UnicodeAttribute()
+    previous_secret = UnicodeAttribute(null=True)
+    previous_secret_expires_at = NumberAttribute(null=True)
+    consecutive_failures = NumberAttribute(default=0)
+    version = NumberAttribute()
+    created_at = UnicodeAttribute()
+    created_sk = UnicodeAttribute()
+    list_pk = UnicodeAttribute(default="webhook")
+    updated_at = UnicodeAttribute()
+    by_created = WebhookListIndex()
+
+
+class DeliveryWebhookIndex(GlobalSecondaryIndex["DeliveryRecord"]):
+    class Meta:
+        index_name = "by-webhook"
+        projection = AllProjection()
+
+    webhook_id = UnicodeAttribute(hash_key=True)
+    created_sk = UnicodeAttribute(range_key=True)
+
+
+class DeliveryRecord(Model):
+    """One event to one endpoint, with every attempt; its id is the receiver's dedupe key."""
+
+    class Meta:
+        table_name = UNBOUND
+
+    id = UnicodeAttribute(hash_key=True)
+    webhook_id = UnicodeAttribute()
+    event_id = UnicodeAttribute()
+    event_type = UnicodeAttribute()
+    payload = UnicodeAttribute()  # the exact JSON body that is signed and sent
+    status = UnicodeAttribute()  # pending | delivered | failed
+    attempts = JSONAttribute(default=list)
+    attempt_count = NumberAttribute(default=0)
+    max_attempts = NumberAttribute()
+    lease_until = NumberAttribute(null=True)
+    next_attempt_at = UnicodeAttribute(null=True)
+    dead_letter_id = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
+    created_sk = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+    expires_at = NumberAttribute()
+    by_webhook = DeliveryWebhookIndex()

@@ -1,0 +1,90 @@
+"""``/v2/webhooks``: endpoints, secrets, test sends, deliveries, redelivery and recovery."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from chalice import Response
+
+from chalicelib import deps
+from chalicelib.api.http import created, cursor_for, page, position_of
+from chalicelib.api.routing import ApiBlueprint
+
+if TYPE_CHECKING:  # pragma: no cover
+    from chalicelib.api.schemas import ListDeliveriesQuery, PageQuery, Recover, WebhookBody
+
+bp = ApiBlueprint(__name__)
+
+
+@bp.operation("POST", "/webhooks", summary="Subscribe a URL (the secret is shown once)",
+              role="operator", body="WebhookBody", response="WebhookCreated", status=201)
+def create_webhook(body: WebhookBody) -> Response:
+    webhook = deps.webhooks().create(body.model_dump(mode="json"))
+    return created(webhook, f"/v2/webhooks/{webhook['id']}")
+
+
+@bp.operation("GET", "/webhooks", summary="Webhook endpoints, newest first", role="viewer",
+              query="PageQuery", response="WebhookPage")
+def list_webhooks(query: PageQuery) -> dict[str, Any]:
+    items, last = deps.webhooks().list(query.limit, position_of(query.cursor))
+    return page(items, cursor_for(last))
+
+
+@bp.operation("GET", "/webhooks/deliveries/{delivery_id}",
+              summary="One delivery with every attempt", role="viewer", response="Delivery",
+              errors=(404,))
+def get_delivery(delivery_id: str) -> dict[str, Any]:
+    return deps.webhooks().delivery(delivery_id)
+
+
+@bp.operation("POST", "/webhooks/deliveries/{delivery_id}/redeliver",
+              summary="Send a finished delivery again (same webhook-id)", role="operator",
+              response="Delivery", status=202, errors=(404, 409))
+def redeliver(delivery_id: str) -> dict[str, Any]:
+    return deps.webhooks().redeliver(delivery_id)
+
+
+@bp.operation("GET", "/webhooks/{webhook_id}", summary="One endpoint (never its secret)",
+              role="viewer", response="Webhook", errors=(404,))
+def get_webhook(webhook_id: str) -> dict[str, Any]:
+    return deps.webhooks().get(webhook_id)
+
+
+@bp.operation("PUT", "/webhooks/{webhook_id}", summary="Replace an endpoint's settings",
+              role="operator", body="WebhookBody", response="Webhook", errors=(404, 409))
+def update_webhook(webhook_id: str, body: WebhookBody) -> dict[str, Any]:
+    return deps.webhooks().update(webhook_id, body.model_dump(mode="json"))
+
+
+@bp.operation("DELETE", "/webhooks/{webhook_id}", summary="Delete an endpoint", role="operator",
+              status=204, errors=(404,))
+def delete_webhook(webhook_id: str) -> Response:
+    deps.webhooks().delete(webhook_id)
+    return Response(body="", status_code=204)
+
+
+@bp.operation("POST", "/webhooks/{webhook_id}/rotate-secret",
+              summary="New secret; the old one signs too for 24 h", role="operator",
+              response="RotatedSecret", errors=(404,))
+def rotate_secret(webhook_id: str) -> dict[str, Any]:
+    return deps.webhooks().rotate(webhook_id)
+
+
+@bp.operation("POST", "/webhooks/{webhook_id}/test", summary="Send a webhook.test event",
+              role="operator", response="Delivery", status=202, errors=(404,))
+def test_webhook(webhook_id: str) -> dict[str, Any]:
+    return deps.webhooks().send_test(webhook_id)
+
+
+@bp.operation("GET", "/webhooks/{webhook_id}/deliveries", summary="Deliveries, newest first",
+              role="viewer", query="ListDeliveriesQuery", response="DeliveryPage", errors=(404,))
+def list_deliveries(webhook_id: str, query: ListDeliveriesQuery) -> dict[str, Any]:
+    items, last = deps.webhooks().deliveries(webhook_id, query.status, query.event_type,
+                                             query.limit, position_of(query.cursor))
+    return page(items, cursor_for(last))
+
+
+@bp.operation("POST", "/webhooks/{webhook_id}/recover",
+              summary="Redeliver every failed delivery since a time", role="operator",
+              body="Recover", response="Recovered", status=202, errors=(404,))
+def recover(webhook_id: str, body: Recover) -> dict[str, Any]:
+    return deps.webhooks().recover(webhook_id, body.since)

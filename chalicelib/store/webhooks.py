@@ -1,0 +1,199 @@
+"""Webhook endpoints, their pattern subscriptions, and deliveries."""
+from __future__ import annotations
+
+from typing import Any
+
+from pynamodb.exceptions import DeleteError, PutError, PynamoDBException, UpdateError
+
+from chalicelib.errors import Conflict, NotFound
+from chalicelib.store.base import bind
+from chalicelib.store.common import conditional_failure, page_of, unavailable
+from chalicelib.store.models import DeliveryRecord, SubscriptionRecord, WebhookRecord
+
+WEBHOOK_PREFIX = "whk#"
+
+
+class WebhookStore:
+    def __init__(self) -> None:
+        self._model = bind(WebhookRecord, "webhooks")
+        self._subscriptions = bind(SubscriptionRecord, "subscriptions")
+
+    def new(self, **fields: Any) -> WebhookRecord:
+        return self._model(**fields)
+
+    def get(self, webhook_id: str) -> WebhookRecord | None:
+        try:
+            return self._model.get(webhook_id, consistent_read=True)
+        except self._model.DoesNotExist:
+            return None
+        except PynamoDBException as exc:
+            raise unavailable("webhooks") from exc
+
+    def save(self, record: WebhookRecord, expected_version: int | None,
+             old_patterns: list[str]) -> None:
+        """Create (``expected_version`` None) or replace at a version, and make the pattern
+        index agree with the endpoint's event types."""
+        m = self._model
+        condition = m.id.does_not_exist() if expected_version is None else (
+            m.version == expected_version)
+        try:
+            record.save(condition=condition)
+        except PutError as exc:
+            if conditional_failure(exc):
+                raise Conflict("The webhook changed since you read it.") from exc
+            raise unavailable("webhooks") from exc
+        self._index(record.id, old_patterns, list(record.event_types or []))
+
+    def _index(self, webhook_id: str, old: list[str], new: list[str]) -> None:
+        subscriber = WEBHOOK_PREFIX + webhook_id
+        try:
+            with self._subscriptions.batch_write() as batch:
+                for pattern in set(new) - set(old):
+                    batch.save(self._subscriptions(pattern=pattern, subscriber=subscriber))
+                for pattern in set(old) - set(new):
+                    batch.delete(self._subscriptions(pattern=pattern, subscriber=subscriber))
+        except PynamoDBException as exc:
+            raise unavailable("subscriptions") from exc
+
+    def delete(self, record: WebhookRecord) -> None:
+        try:
+            record.delete(condition=self._model.id.exists())
+        except DeleteError as exc:
+            if conditional_failure(exc):
+                raise NotFound(f"No webhook {record.id}.") from exc
+            raise unavailable("webhooks") from exc
+        self._index(record.id, list(record.event_types or []), [])
+
+    def update_fields(self, record: WebhookRecord, **fields: Any) -> None:
+        """Unconditional field changes (failure streaks, disabling): the last writer is right."""
+        m = self._model
+        actions = [getattr(m, k).remove() if v is None else getattr(m, k).set(v)
+                   for k, v in fields.items()]
+        try:
+            record.update(actions=actions, condition=m.id.exists())
+        except UpdateError as exc:
+            if not conditional_failure(exc):
+                raise unavailable("webhooks") from exc
+
+    def add_failure(self, record: WebhookRecord) -> int:
+        m = self._model
+        try:
+            record.update(actions=[m.consecutive_failures.add(1)], condition=m.id.exists())
+        except UpdateError as exc:
+            if conditional_failure(exc):
+                return 0
+            raise unavailable("webhooks") from exc
+        return int(record.consecutive_failures or 0)
+
+    def subscribed(self, patterns: list[str]) -> list[WebhookRecord]:
+        """Endpoints subscribed to any of ``patterns``: a Query per pattern, then one BatchGet."""
+        ids: set[str] = set()
+        try:
+            for pattern in patterns:
+                for sub in self._subscriptions.query(
+                        pattern, self._subscriptions.subscriber.startswith(WEBHOOK_PREFIX)):
+                    ids.add(sub.subscriber[len(WEBHOOK_PREFIX):])
+            return list(self._model.batch_get(sorted(ids))) if ids else []
+        except PynamoDBException as exc:
+            raise unavailable("webhooks") from exc
+
+    def list(self, limit: int, before: str | None) -> tuple[list[WebhookRecord], str | None]:
+        m = self._model
+        condition = m.created_sk < before if before else None
+        try:
+            return page_of(m.by_created.query("webhook", condition, scan_index_forward=False,
+                                              page_size=limit + 1), limit)
+        except PynamoDBException as exc:
+            raise unavailable("webhooks") from exc
+
+
+class DeliveryStore:
+    def __init__(self) -> None:
+        self._model = bind(DeliveryRecord, "deliveries")
+
+    def create_once(self, **fields: Any) -> tuple[DeliveryRecord, bool]:
+        record = self._model(**fields)
+        try:
+            # Condition: one delivery per event and endpoint, however often the event arrives.
+            record.save(condition=self._model.id.does_not_exist())
+            return record, True
+        except PutError as exc:
+            if not conditional_failure(exc):
+                raise unavailable("deliveries") from exc
+        return (self.get(record.id) or record), False
+
+    def get(self, delivery_id: str) -> DeliveryRecord | None:
+        try:
+            return self._model.get(delivery_id, consistent_read=True)
+        except self._model.DoesNotExist:
+            return None
+        except PynamoDBException as exc:
+            raise unavailable("deliveries") from exc
+
+    def claim(self, record: DeliveryRecord, attempt: int, now_epoch: int, lease: int) -> bool:
+        m = self._model
+        # Condition, either: (a) this attempt is next, or (b) it was claimed and the claim expired.
+        fresh = (m.status == "pending") & (m.attempt_count == attempt - 1)
+        abandoned = (m.status == "pending") & (m.attempt_count == attempt) & (
+            m.lease_until < now_epoch)
+        try:
+            record.update(actions=[m.attempt_count.set(attempt),
+                                   m.lease_until.set(now_epoch + lease)],
+                          condition=fresh | abandoned)
+        except UpdateError as exc:
+            if conditional_failure(exc):
+                return False
+            raise unavailable("deliveries") from exc
+        return True
+
+    def record_attempt(self, record: DeliveryRecord, attempt: dict[str, Any], status: str,
+                       now_iso: str, **fields: Any) -> None:
+        m = self._model
+        actions = [m.attempts.set([*(record.attempts or []), attempt]), m.status.set(status),
+                   m.lease_until.remove(), m.updated_at.set(now_iso)]
+        actions += [getattr(m, k).remove() if v is None else getattr(m, k).set(v)
+                    for k, v in fields.items()]
+        try:
+            # Condition: still our claim on this attempt.
+            record.update(actions=actions, condition=m.attempt_count == attempt["number"])
+        except UpdateError as exc:
+            if not conditional_failure(exc):
+                raise unavailable("deliveries") from exc
+
+    def reopen(self, record: DeliveryRecord, extra_attempts: int, now_iso: str) -> None:
+        """Redeliver: a finished delivery gets more attempts, keeping its id (``webhook-id``)."""
+        m = self._model
+        try:
+            record.update(actions=[m.status.set("pending"),
+                                   m.max_attempts.set(int(record.attempt_count) + extra_attempts),
+                                   m.updated_at.set(now_iso)],
+                          condition=m.status.is_in("delivered", "failed"))
+        except UpdateError as exc:
+            if conditional_failure(exc):
+                raise Conflict(f"Delivery {record.id} is still being delivered.") from exc
+            raise unavailable("deliveries") from exc
+
+    def failed_since(self, webhook_id: str, since: str, limit: int) -> list[DeliveryRecord]:
+        """Failed deliveries of an endpoint created at or after ``since``, oldest first."""
+        m = self._model
+        try:
+            return list(m.by_webhook.query(webhook_id, m.created_sk >= since,
+                                           filter_condition=m.status == "failed", limit=limit))
+        except PynamoDBException as exc:
+            raise unavailable("deliveries") from exc
+
+    def list(self, webhook_id: str, status: str | None, event_type: str | None,
+             limit: int, before: str | None) -> tuple[list[DeliveryRecord], str | None]:
+        m = self._model
+        condition = m.created_sk < before if before else None
+        filters = None
+        for attribute, value in ((m.status, status), (m.event_type, event_type)):
+            if value is not None:
+                clause = attribute == value
+                filters = clause if filters is None else filters & clause
+        try:
+            return page_of(m.by_webhook.query(webhook_id, condition, scan_index_forward=False,
+                                              filter_condition=filters, page_size=limit + 1),
+                           limit)
+        except PynamoDBException as exc:
+            raise unavailable("deliveries") from exc
