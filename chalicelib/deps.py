@@ -171,7 +171,7 @@ def webhooks() -> WebhookService:
     import requests  # noqa: PLC0415
     from requests.adapters import HTTPAdapter  # noqa: PLC0415
 
-    from chalicelib.domain.ssrf import parse_networks  # noqa: PLC0415
+    from chalicelib.domain import ssrf  # noqa: PLC0415
     from chalicelib.services.webhooks import WebhookService  # noqa: PLC0415
     from chalicelib.store.webhooks import DeliveryStore, WebhookStore  # noqa: PLC0415
     from chalicelib.tracing import init_tracing  # noqa: PLC0415
@@ -184,9 +184,9 @@ def webhooks() -> WebhookService:
     return WebhookService(
         WebhookStore(), DeliveryStore(), session, aws.client("sqs"),
         lambda: queue_url("webhook_deliveries"), lambda t, d: event_bus().publish(t, d),
-        dead_letters(), rate_limiter(), allow=parse_networks(settings.webhook_allow_networks),
+        dead_letters(), rate_limiter(), allow=ssrf.parse_networks(settings.webhook_allow_networks),
         require_https=settings.stage == "prod", disable_after=settings.webhook_disable_after,
-        clock=lambda: clock())
+        resolver=lambda host, port: ssrf.system_resolver(host, port), clock=lambda: clock())
 
 
 def reset() -> None:

@@ -27,6 +27,25 @@ from devserver import routing  # noqa: E402
 routing.install()
 
 
+@pytest.fixture(autouse=True)
+def _no_dns(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests send nothing beyond loopback, DNS included: names resolve from a fixed table."""
+    import ipaddress
+
+    from chalicelib.domain import ssrf
+
+    def resolve(host: str, port: int) -> list[str]:
+        try:
+            return [str(ipaddress.ip_address(host.strip("[]")))]
+        except ValueError:
+            pass
+        if host == "localhost":
+            return ["127.0.0.1"]
+        raise ssrf.ForbiddenTarget(f"{host} does not resolve")
+
+    monkeypatch.setattr(ssrf, "system_resolver", resolve)
+
+
 @pytest.fixture
 def aws() -> Iterator[dict[str, str]]:
     """moto in-process with every resource of infra/template.yaml created for stage ``test``."""

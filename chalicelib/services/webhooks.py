@@ -36,6 +36,10 @@ RETENTION = timedelta(days=30)
 #: subscribed to them would feed itself forever. They reach WebSockets and the timeline.
 NOT_DELIVERED = frozenset({"webhook.delivered", "webhook.failed"})
 MAX_RECOVER = 1000
+#: A delivery never attempted this long after it was made lost its message (the fan-out crashed
+#: between the two writes); the redelivered event, which comes after the visibility timeout
+#: (180 s), queues it again.
+ORPHAN_AFTER = timedelta(seconds=60)
 KEPT_HEADERS = ("content-type", "retry-after", "x-request-id", "date", "server")
 
 
@@ -184,7 +188,9 @@ class WebhookService:
             attempts=[], attempt_count=0, max_attempts=int(endpoint.max_attempts),
             created_at=created, created_sk=f"{created}#{dlv_id}", updated_at=created,
             expires_at=int((now + RETENTION).timestamp()))
-        if new or (record.status == "pending" and int(record.attempt_count) == 0):
+        orphaned = (record.status == "pending" and int(record.attempt_count) == 0
+                    and now - parse_iso(record.created_at) > ORPHAN_AFTER)
+        if new or orphaned:  # orphaned: made by a run that crashed before queuing it
             self._enqueue(dlv_id, 1, now, now)
         return record
 

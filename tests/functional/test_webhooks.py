@@ -1,0 +1,292 @@
+"""Webhooks end to end under moto: publish -> fan-out handler -> delivery handler -> a real
+receiver on 127.0.0.1, whose requests are verified with the standardwebhooks library."""
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from standardwebhooks.webhooks import Webhook
+
+from chalicelib import deps
+from devserver.lambdas import context_for, sqs_event
+from tests.conftest import Api, Clock
+from tests.functional.aws_calls import count_calls
+from tests.functional.receivers import Receiver
+from tests.functional.test_recovery import ARN, delete, receive
+
+
+def body(response: Any) -> Any:
+    return json.loads(response.body) if response.body else None
+
+
+@pytest.fixture
+def clock(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Clock:
+    clock = Clock(datetime.now(UTC).replace(microsecond=0))
+    monkeypatch.setattr(deps, "clock", clock)
+    return clock
+
+
+@pytest.fixture
+def fast(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No waiting between attempts (the schedule itself is unit-sized in docs/webhooks.md)."""
+    monkeypatch.setattr("chalicelib.services.webhooks.SCHEDULE_SECONDS", (0,) * 7)
+
+
+def pump(app_module: Any, rounds: int = 12) -> None:
+    """Run the events fan-out and the deliveries handler until both queues are empty (bounded)."""
+    for _ in range(rounds):
+        moved = 0
+        for queue, handler in (("conductor-test-events", app_module.fan_out_events),
+                               ("conductor-test-webhook-deliveries", app_module.deliver_webhooks)):
+            for messages in receive(queue):
+                handler(sqs_event(messages, ARN + queue, "us-east-1"), context_for("x"))
+                delete(queue, messages)
+                moved += len(messages)
+        if not moved:
+            return
+
+
+def endpoint(api: Api, url: str, **extra: Any) -> dict[str, Any]:
+    response = api.post("/v2/webhooks", {"url": url, "event_types": ["custom.*"], **extra})
+    assert response.status_code == 201, response.body
+    return body(response)
+
+
+def verified(secret: str, request: dict[str, Any]) -> Any:
+    lib = Webhook(secret)
+    lib._Webhook__verify_timestamp = lambda ts: datetime.fromtimestamp(int(ts), tz=UTC)  # type: ignore[attr-defined]
+    return lib.verify(request["body"].decode(), request["headers"])
+
+
+def test_delivered_first_time_signed_per_the_standard(api: Api, app_module: Any, clock: Clock,
+                                                      target: Receiver) -> None:
+    hook = endpoint(api, target.url, headers={"X-Env": "test"})
+    assert hook["secret"].startswith("whsec_")
+    assert "secret" not in body(api.get(f"/v2/webhooks/{hook['id']}"))
+    event = body(api.post("/v2/events", {"type": "custom.order", "data": {"n": 1}}))
+    pump(app_module)
+    [request] = target.requests
+    assert verified(hook["secret"], request) == event
+    assert request["headers"]["X-Env"] == "test"
+    [delivery] = body(api.get(f"/v2/webhooks/{hook['id']}/deliveries"))["items"]
+    assert delivery["status"] == "delivered" and delivery["event_id"] == event["id"]
+    assert request["headers"]["webhook-id"] == delivery["id"]
+
+
+def test_500_twice_then_200_three_attempts_one_webhook_id(
+    api: Api, app_module: Any, clock: Clock, target: Receiver, fast: None
+) -> None:
+    target.set_script([(500, {}), (500, {}), (200, {})])
+    hook = endpoint(api, target.url)
+    api.post("/v2/events", {"type": "custom.x"})
+    pump(app_module)
+    assert len({r["headers"]["webhook-id"] for r in target.requests}) == 1
+    [summary] = body(api.get(f"/v2/webhooks/{hook['id']}/deliveries"))["items"]
+    delivery = body(api.get(f"/v2/webhooks/deliveries/{summary['id']}"))
+    assert delivery["status"] == "delivered"
+    assert [a["status_code"] for a in delivery["attempts"]] == [500, 500, 200]
+    assert delivery["attempts"][0]["response_body"] == '{"status": 500}'
+
+
+def test_always_500_fails_with_a_dead_letter_and_an_event(
+    api: Api, app_module: Any, clock: Clock, target: Receiver, fast: None
+) -> None:
+    target.set_script([(500, {})])
+    hook = endpoint(api, target.url)
+    api.post("/v2/events", {"type": "custom.x"})
+    pump(app_module)
+    [summary] = body(api.get(f"/v2/webhooks/{hook['id']}/deliveries?status=failed"))["items"]
+    assert summary["attempt_count"] == 3 and len(target.requests) == 3
+    entry = body(api.get(f"/v2/dlq/{summary['dead_letter_id']}"))
+    assert entry["source"] == "webhook" and entry["payload"]["delivery_id"] == summary["id"]
+    [failed] = deps.event_bus().list(10, event_type="webhook.failed").events
+    assert failed.data["delivery_id"] == summary["id"]
+    # the failure event is not itself delivered to webhooks (no feedback loop)
+    pump(app_module)
+    assert len(target.requests) == 3
+
+
+def test_a_timeout_is_a_failed_attempt(api: Api, app_module: Any, clock: Clock,
+                                       monkeypatch: pytest.MonkeyPatch, fast: None) -> None:
+    import requests
+
+    hook = endpoint(api, "http://127.0.0.1:9/never", max_attempts=1)
+
+    def slow(*_: Any, **__: Any) -> Any:
+        raise requests.Timeout("read timed out (15 s)")
+
+    monkeypatch.setattr(deps.webhooks()._session, "post", slow)
+    api.post("/v2/events", {"type": "custom.x"})
+    pump(app_module)
+    [summary] = body(api.get(f"/v2/webhooks/{hook['id']}/deliveries"))["items"]
+    delivery = body(api.get(f"/v2/webhooks/deliveries/{summary['id']}"))
+    assert delivery["status"] == "failed"
+    assert delivery["attempts"][0]["error"]["type"] == "Timeout"
+
+
+def test_410_disables_the_endpoint(api: Api, app_module: Any, clock: Clock,
+                                   target: Receiver) -> None:
+    target.set_script([(410, {})])
+    hook = endpoint(api, target.url)
+    api.post("/v2/events", {"type": "custom.x"})
+    pump(app_module)
+    again = body(api.get(f"/v2/webhooks/{hook['id']}"))
+    assert again["enabled"] is False and "410" in again["disabled_reason"]
+    api.post("/v2/events", {"type": "custom.y"})
+    pump(app_module)
+    assert len(target.requests) == 1  # nothing more to a disabled endpoint
+    assert deps.event_bus().list(10, event_type="webhook.disabled").events
+
+
+def test_retry_after_is_honoured(api: Api, app_module: Any, clock: Clock, target: Receiver,
+                                 fast: None) -> None:
+    target.set_script([(503, {"Retry-After": "120"}), (200, {})])
+    hook = endpoint(api, target.url)
+    api.post("/v2/events", {"type": "custom.x"})
+    pump(app_module)
+    [summary] = body(api.get(f"/v2/webhooks/{hook['id']}/deliveries"))["items"]
+    assert summary["status"] == "pending" and len(target.requests) == 1
+    expected = clock.now + timedelta(seconds=120)
+    assert summary["next_attempt_at"] == expected.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def test_event_type_filtering_and_wildcards(api: Api, app_module: Any, clock: Clock) -> None:
+    from tests.functional.receivers import receiver
+
+    with receiver([(200, {})]) as exact, receiver([(200, {})]) as wildcard, \
+            receiver([(200, {})]) as other:
+        api.post("/v2/webhooks", {"url": exact.url, "event_types": ["custom.a"]})
+        api.post("/v2/webhooks", {"url": wildcard.url, "event_types": ["*"]})
+        api.post("/v2/webhooks", {"url": other.url, "event_types": ["schedule.*"]})
+        api.post("/v2/events", {"type": "custom.a"})
+        api.post("/v2/events", {"type": "custom.b"})
+        pump(app_module)
+        types = lambda r: sorted(json.loads(q["body"])["type"] for q in r.requests)  # noqa: E731
+        assert types(exact) == ["custom.a"]
+        assert "custom.a" in types(wildcard) and "custom.b" in types(wildcard)
+        assert types(other) == []
+
+
+@pytest.mark.parametrize(("url", "words"), [
+    ("http://169.254.169.254/latest/meta-data", "link-local"),
+    ("http://10.0.0.1/hook", "private"),
+])
+def test_ssrf_targets_are_refused_at_registration(api: Api, clock: Clock, url: str,
+                                                  words: str) -> None:
+    response = api.post("/v2/webhooks", {"url": url, "event_types": ["*"]})
+    assert response.status_code == 400
+    assert words in body(response)["error"]["details"][0]["problem"]
+
+
+def test_a_hostname_resolving_to_loopback_is_refused_when_not_allowed(
+    api: Api, app_module: Any, clock: Clock, target: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hook = endpoint(api, target.url, max_attempts=1)  # allowed while registering
+    service = deps.webhooks()
+    monkeypatch.setattr(service, "_allow", [])  # now loopback is no longer allowed
+    response = api.post("/v2/webhooks", {"url": "http://localhost:1/hook", "event_types": ["*"]})
+    assert response.status_code == 400 and "loopback" in json.dumps(body(response))
+    api.post("/v2/events", {"type": "custom.x"})
+    pump(app_module)
+    assert target.requests == []  # refused again at connect time
+    [summary] = body(api.get(f"/v2/webhooks/{hook['id']}/deliveries"))["items"]
+    detail = body(api.get(f"/v2/webhooks/deliveries/{summary['id']}"))
+    assert detail["attempts"][0]["error"]["type"] == "ForbiddenTarget"
+
+
+def test_rotation_signs_with_both_secrets(api: Api, app_module: Any, clock: Clock,
+                                          target: Receiver) -> None:
+    hook = endpoint(api, target.url)
+    rotated = body(api.post(f"/v2/webhooks/{hook['id']}/rotate-secret"))
+    assert rotated["secret"] != hook["secret"]
+    api.post(f"/v2/webhooks/{hook['id']}/test")
+    pump(app_module)
+    [request] = target.requests
+    assert len(request["headers"]["webhook-signature"].split(" ")) == 2
+    assert verified(hook["secret"], request)["type"] == "webhook.test"  # receivers on the old one
+    assert verified(rotated["secret"], request)["type"] == "webhook.test"  # and the new one
+    clock.now += timedelta(hours=25)  # after the grace period only the new secret signs
+    api.post(f"/v2/webhooks/{hook['id']}/test")
+    pump(app_module)
+    assert len(target.requests[1]["headers"]["webhook-signature"].split(" ")) == 1
+
+
+def test_redeliver_and_recover(api: Api, app_module: Any, clock: Clock, target: Receiver,
+                               fast: None) -> None:
+    target.set_script([(500, {})])
+    hook = endpoint(api, target.url, max_attempts=1)
+    for _ in range(2):
+        api.post("/v2/events", {"type": "custom.x"})
+    pump(app_module)
+    failed = body(api.get(f"/v2/webhooks/{hook['id']}/deliveries?status=failed"))["items"]
+    assert len(failed) == 2
+    target.set_script([(200, {})])
+    again = api.post(f"/v2/webhooks/deliveries/{failed[0]['id']}/redeliver")
+    assert again.status_code == 202
+    pump(app_module)
+    assert body(api.get(f"/v2/webhooks/deliveries/{failed[0]['id']}"))["status"] == "delivered"
+    recovered = body(api.post(f"/v2/webhooks/{hook['id']}/recover",
+                              {"since": (clock.now - timedelta(hours=1)).isoformat()}))
+    assert recovered["redelivered"] == 1
+    pump(app_module)
+    statuses = {d["status"] for d in body(api.get(f"/v2/webhooks/{hook['id']}/deliveries"))["items"]}
+    assert statuses == {"delivered"}
+    assert target.requests[-1]["headers"]["webhook-id"] in {d["id"] for d in failed}
+
+
+def test_a_failure_streak_disables_the_endpoint(api: Api, app_module: Any, clock: Clock,
+                                                target: Receiver, fast: None,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(deps.webhooks(), "_disable_after", 2)
+    target.set_script([(500, {})])
+    hook = endpoint(api, target.url, max_attempts=1)
+    for _ in range(3):
+        api.post("/v2/events", {"type": "custom.x"})
+        pump(app_module)
+    assert body(api.get(f"/v2/webhooks/{hook['id']}"))["enabled"] is False
+    assert len(target.requests) == 2
+
+
+def test_a_duplicate_event_makes_one_delivery(api: Api, app_module: Any, clock: Clock,
+                                              target: Receiver) -> None:
+    endpoint(api, target.url)
+    api.post("/v2/events", {"type": "custom.x"})
+    [messages] = receive("conductor-test-events")
+    event = sqs_event(messages, ARN + "conductor-test-events", "us-east-1")
+    app_module.fan_out_events(event, context_for("x"))
+    app_module.fan_out_events(event, context_for("x"))  # SQS delivered it twice
+    delete("conductor-test-events", messages)
+    pump(app_module)
+    assert len(target.requests) == 1
+
+
+def test_fan_out_reads_only_the_matching_subscriptions(api: Api, app_module: Any, clock: Clock,
+                                                       target: Receiver) -> None:
+    for i in range(15):
+        api.post("/v2/webhooks", {"url": target.url, "event_types": [f"custom.other{i}"]})
+    endpoint(api, target.url, event_types=["custom.wanted"])
+    published = deps.event_bus().publish("custom.wanted", {})
+    with count_calls() as calls:
+        assert deps.webhooks().fan_out(published) == 1
+    assert calls["Scan"] == 0 and calls["Query"] == 3 and calls["BatchGetItem"] == 1
+    assert calls["PutItem"] == 1 and calls["SendMessage"] == 1
+
+
+def test_events_over_the_size_limit_are_refused_at_publish(api: Api, clock: Clock) -> None:
+    response = api.post("/v2/events", {"type": "custom.big", "data": {"x": "a" * 70_000}})
+    assert response.status_code == 413
+    assert body(response)["error"]["details"][0]["field"] == "data"
+
+
+@pytest.mark.parametrize(("payload", "field"), [
+    ({"url": "ftp://x", "event_types": ["*"]}, "url"),
+    ({"url": "http://127.0.0.1:1/", "event_types": []}, "event_types"),
+    ({"url": "http://127.0.0.1:1/", "event_types": ["Bad Pattern"]}, "event_types.0"),
+    ({"url": "http://127.0.0.1:1/", "event_types": ["*"], "max_attempts": 9}, "max_attempts"),
+])
+def test_bad_webhook_requests(api: Api, clock: Clock, payload: dict[str, Any], field: str) -> None:
+    response = api.post("/v2/webhooks", payload)
+    assert response.status_code == 400
+    assert field in {d["field"] for d in body(response)["error"]["details"]}
