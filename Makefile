@@ -31,6 +31,7 @@ bench: install  ## cold start and middleware cost, each measured side by side in
 	$(BIN)/python bench/middleware.py
 	$(BIN)/python bench/retries.py
 	$(BIN)/python bench/tick.py
+	$(BIN)/python bench/webhooks.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
