@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test test-fast lint bench clean
+.PHONY: install run test test-fast lint bench clean deploy destroy package
 
 install: $(STAMP)
 
@@ -32,6 +32,25 @@ bench: install  ## cold start and middleware cost, each measured side by side in
 	$(BIN)/python bench/retries.py
 	$(BIN)/python bench/tick.py
 	$(BIN)/python bench/webhooks.py
+
+STAGE ?= dev
+export AWS_DEFAULT_REGION ?= us-east-1
+
+deploy: install  ## make deploy STAGE=dev: the infra stack (boto3), then chalice deploy
+	$(BIN)/python -m infra.build deploy-infra --stage $(STAGE)
+	CONDUCTOR_STAGE=$(STAGE) $(BIN)/chalice deploy --stage $(STAGE)
+
+destroy: install  ## make destroy STAGE=dev [DELETE_TABLES=1]: the app, the stack (tables kept)
+	CONDUCTOR_STAGE=$(STAGE) $(BIN)/chalice delete --stage $(STAGE)
+	$(BIN)/python -m infra.build destroy-infra --stage $(STAGE) $(if $(DELETE_TABLES),--delete-tables,)
+
+package: install  ## make package STAGE=prod: one SAM template (app + infra) in build/package-$(STAGE)
+	mkdir -p build
+	$(BIN)/python -m infra.build merge --stage $(STAGE) > build/merge-$(STAGE).json
+	rm -rf build/package-$(STAGE)
+	CONDUCTOR_STAGE=$(STAGE) $(BIN)/chalice package --stage $(STAGE) \
+		--merge-template build/merge-$(STAGE).json build/package-$(STAGE)
+	$(BIN)/cfn-lint build/package-$(STAGE)/sam.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

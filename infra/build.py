@@ -1,0 +1,182 @@
+"""Deployment artifacts derived from infra/template.yaml, so code, infra and IAM cannot drift.
+
+    python -m infra.build policy --stage dev      # least-privilege IAM policy (JSON)
+    python -m infra.build merge --stage prod      # the template chalice package merges
+    python -m infra.build deploy-infra --stage dev   # create/update the infra stack (boto3)
+    python -m infra.build destroy-infra --stage dev [--delete-tables]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from devserver.provision import load_template
+
+ROOT = Path(__file__).resolve().parent.parent
+#: API Gateway stage throttling: the first line, before any Lambda runs (docs/api.md).
+THROTTLE_RATE = {"dev": 50, "prod": 500}
+THROTTLE_BURST = {"dev": 100, "prod": 1000}
+
+
+def _names(stage: str) -> tuple[list[str], list[str]]:
+    tables, queues = [], []
+    for spec in load_template()["Resources"].values():
+        props = spec["Properties"]
+        if spec["Type"] == "AWS::DynamoDB::Table":
+            tables.append(props["TableName"]["Fn::Sub"].replace("${Stage}", stage))
+        elif spec["Type"] == "AWS::SQS::Queue":
+            queues.append(props["QueueName"]["Fn::Sub"].replace("${Stage}", stage))
+    return sorted(tables), sorted(queues)
+
+
+def policy(stage: str) -> dict[str, Any]:
+    """Only the stage's tables (and their indexes), queues, the WebSocket management API,
+    X-Ray and the functions' own logs."""
+    tables, queues = _names(stage)
+    table_arns = [f"arn:aws:dynamodb:*:*:table/{t}" for t in tables]
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "Tables", "Effect": "Allow",
+             "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
+                        "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:BatchGetItem",
+                        "dynamodb:BatchWriteItem", "dynamodb:DescribeTable",
+                        "dynamodb:ConditionCheckItem"],
+             "Resource": table_arns + [f"{arn}/index/*" for arn in table_arns]},
+            {"Sid": "Queues", "Effect": "Allow",
+             "Action": ["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage",
+                        "sqs:ChangeMessageVisibility", "sqs:GetQueueUrl",
+                        "sqs:GetQueueAttributes"],
+             "Resource": [f"arn:aws:sqs:*:*:{q}" for q in queues]},
+            {"Sid": "WebSocketConnections", "Effect": "Allow",
+             "Action": ["execute-api:ManageConnections"],
+             "Resource": ["arn:aws:execute-api:*:*:*/*/POST/@connections/*",
+                          "arn:aws:execute-api:*:*:*/*/GET/@connections/*",
+                          "arn:aws:execute-api:*:*:*/*/DELETE/@connections/*"]},
+            {"Sid": "Tracing", "Effect": "Allow",
+             "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], "Resource": "*"},
+            {"Sid": "Logs", "Effect": "Allow",
+             "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+             "Resource": f"arn:aws:logs:*:*:log-group:/aws/lambda/conductor-{stage}-*"},
+        ],
+    }
+
+
+def merge_template(stage: str) -> dict[str, Any]:
+    """infra/template.yaml for ``stage`` plus what only the packaged app needs: an alarm on every
+    dead-letter queue and API Gateway's stage throttling."""
+    template = load_template()
+    template["Parameters"]["Stage"]["Default"] = stage
+    resources = template["Resources"]
+    alarms = {}
+    for logical, spec in resources.items():
+        if spec["Type"] == "AWS::SQS::Queue" and logical.endswith("DeadLetterQueue"):
+            alarms[f"{logical}DepthAlarm"] = {
+                "Type": "AWS::CloudWatch::Alarm",
+                "Properties": {
+                    "AlarmDescription": f"Messages are waiting in {logical}: something failed "
+                                        "maxReceiveCount times (see /v2/dlq).",
+                    "Namespace": "AWS/SQS", "MetricName": "ApproximateNumberOfMessagesVisible",
+                    "Dimensions": [{"Name": "QueueName",
+                                    "Value": {"Fn::GetAtt": [logical, "QueueName"]}}],
+                    "Statistic": "Maximum", "Period": 300, "EvaluationPeriods": 1,
+                    "Threshold": 0, "ComparisonOperator": "GreaterThanThreshold",
+                    "TreatMissingData": "notBreaching",
+                },
+            }
+    resources.update(alarms)
+    # chalice names queues in SQS triggers by ARN string: make each function wait for its queue
+    queue_ids = {spec["Properties"]["QueueName"]["Fn::Sub"].replace("${Stage}", stage): logical
+                 for logical, spec in resources.items() if spec["Type"] == "AWS::SQS::Queue"}
+    for function, queue in sqs_triggers(stage).items():
+        resources[function] = {"DependsOn": [queue_ids[queue]]}
+    resources["RestAPI"] = {"Properties": {"MethodSettings": [{
+        "ResourcePath": "/*", "HttpMethod": "*",
+        "ThrottlingRateLimit": THROTTLE_RATE.get(stage, 50),
+        "ThrottlingBurstLimit": THROTTLE_BURST.get(stage, 100),
+        "MetricsEnabled": True}]}}
+    return template
+
+
+def sqs_triggers(stage: str) -> dict[str, str]:
+    """The packaged function (CamelCase, as chalice names it) -> the queue it consumes in
+    ``stage`` (the handlers named their queues for the stage ``app`` was imported under)."""
+    import app  # noqa: PLC0415 - the handlers declare their queues
+    from chalicelib.config import QUEUES, default_name, queue_name  # noqa: PLC0415
+
+    in_stage = {}
+    for logical in QUEUES:
+        in_stage[queue_name(logical)] = default_name(stage, logical)
+        in_stage[queue_name(logical) + "-dlq"] = default_name(stage, logical) + "-dlq"
+    return {"".join(part.title() for part in source.name.split("_")): in_stage[source.queue]
+            for source in app.app.event_sources if getattr(source, "queue", None)}
+
+
+def deploy_infra(stage: str, cfn: Any) -> dict[str, str]:
+    """Create or update the stack ``conductor-<stage>-infra``; return its outputs."""
+    name = f"conductor-{stage}-infra"
+    body = (ROOT / "infra" / "template.yaml").read_text()
+    params = [{"ParameterKey": "Stage", "ParameterValue": stage}]
+    try:
+        cfn.describe_stacks(StackName=name)
+        exists = True
+    except cfn.exceptions.ClientError:
+        exists = False
+    if exists:
+        try:
+            cfn.update_stack(StackName=name, TemplateBody=body, Parameters=params)
+            cfn.get_waiter("stack_update_complete").wait(StackName=name)
+        except cfn.exceptions.ClientError as exc:
+            if "No updates are to be performed" not in str(exc):
+                raise
+    else:
+        cfn.create_stack(StackName=name, TemplateBody=body, Parameters=params)
+        cfn.get_waiter("stack_create_complete").wait(StackName=name)
+    stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
+    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+
+
+def destroy_infra(stage: str, cfn: Any, dynamodb: Any, delete_tables: bool) -> list[str]:
+    """Delete the stack (queues go; tables stay: DeletionPolicy Retain) and, if asked, the
+    tables too. Returns what was deleted."""
+    name = f"conductor-{stage}-infra"
+    cfn.delete_stack(StackName=name)
+    cfn.get_waiter("stack_delete_complete").wait(StackName=name)
+    deleted = [name]
+    if delete_tables:
+        for table in _names(stage)[0]:
+            try:
+                dynamodb.delete_table(TableName=table)
+                deleted.append(table)
+            except dynamodb.exceptions.ResourceNotFoundException:
+                pass
+    return deleted
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m infra.build")
+    parser.add_argument("command", choices=["policy", "merge", "deploy-infra", "destroy-infra"])
+    parser.add_argument("--stage", default="dev")
+    parser.add_argument("--delete-tables", action="store_true")
+    args = parser.parse_args(argv)
+    if args.command == "policy":
+        print(json.dumps(policy(args.stage), indent=2))
+    elif args.command == "merge":
+        print(json.dumps(merge_template(args.stage), indent=2))
+    else:
+        import boto3  # noqa: PLC0415
+
+        if args.command == "deploy-infra":
+            outputs = deploy_infra(args.stage, boto3.client("cloudformation"))
+            print(json.dumps(outputs, indent=2))
+        else:
+            print("\n".join(destroy_infra(args.stage, boto3.client("cloudformation"),
+                                          boto3.client("dynamodb"), args.delete_tables)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""Deployment artifacts: the infra stack in moto's CloudFormation matches what the app names,
+the IAM policy covers exactly the stage's resources, the packaged template is complete."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from chalicelib.config import QUEUES, TABLES, default_name
+from devserver.provision import load_template
+from infra import build
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = json.loads((ROOT / ".chalice" / "config.json").read_text())
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_the_infra_stack_creates_what_the_app_configuration_names(stage: str) -> None:
+    with mock_aws():
+        # Given the template deployed as a CloudFormation stack
+        outputs = build.deploy_infra(stage, boto3.client("cloudformation"))
+        # Then every table and queue the stage's Lambdas are told about exists, with its indexes
+        env = CONFIG["stages"][stage]["environment_variables"]
+        dynamodb, sqs = boto3.client("dynamodb"), boto3.client("sqs")
+        assert sorted(dynamodb.list_tables()["TableNames"]) == sorted(
+            env[variable] for variable in TABLES.values())
+        template = load_template()["Resources"]
+        for spec in template.values():
+            if spec["Type"] == "AWS::DynamoDB::Table":
+                name = spec["Properties"]["TableName"]["Fn::Sub"].replace("${Stage}", stage)
+                table = dynamodb.describe_table(TableName=name)["Table"]
+                assert sorted(i["IndexName"] for i in table.get("GlobalSecondaryIndexes", [])) == \
+                    sorted(i["IndexName"] for i in spec["Properties"].get("GlobalSecondaryIndexes", []))
+        for variable in QUEUES.values():
+            url = sqs.get_queue_url(QueueName=env[variable])["QueueUrl"]
+            redrive = json.loads(sqs.get_queue_attributes(
+                QueueUrl=url, AttributeNames=["RedrivePolicy"])["Attributes"]["RedrivePolicy"])
+            assert redrive["deadLetterTargetArn"].endswith(env[variable] + "-dlq")
+        assert outputs["EventsQueueUrl"].endswith(f"conductor-{stage}-events")
+        # And updating with no change is fine, destroying keeps the tables unless asked
+        build.deploy_infra(stage, boto3.client("cloudformation"))
+        build.destroy_infra(stage, boto3.client("cloudformation"), dynamodb, delete_tables=True)
+        assert dynamodb.list_tables()["TableNames"] == []
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_committed_policies_are_the_generated_least_privilege_ones(stage: str) -> None:
+    committed = json.loads((ROOT / ".chalice" / f"policy-{stage}.json").read_text())
+    assert committed == build.policy(stage), "run: python -m infra.build policy --stage " + stage
+    config = CONFIG["stages"][stage]
+    assert config["autogen_policy"] is False and config["iam_policy_file"] == f"policy-{stage}.json"
+    resources = {r for statement in committed["Statement"] for r in
+                 ([statement["Resource"]] if isinstance(statement["Resource"], str)
+                  else statement["Resource"])}
+    for logical in TABLES:
+        arn = f"arn:aws:dynamodb:*:*:table/{default_name(stage, logical)}"
+        assert arn in resources and f"{arn}/index/*" in resources
+    for logical in QUEUES:
+        assert f"arn:aws:sqs:*:*:{default_name(stage, logical)}" in resources
+        assert f"arn:aws:sqs:*:*:{default_name(stage, logical)}-dlq" in resources
+    assert not any(r.endswith(":*") and ("dynamodb" in r or "sqs" in r) for r in resources)
+    assert not any(s["Action"] == "*" or "dynamodb:Scan" in s["Action"]
+                   for s in committed["Statement"])
+
+
+def test_merge_template_adds_alarms_throttling_and_queue_dependencies() -> None:
+    merged = build.merge_template("prod")
+    resources = merged["Resources"]
+    alarms = [k for k, v in resources.items() if v.get("Type") == "AWS::CloudWatch::Alarm"]
+    assert len(alarms) == len(QUEUES)
+    settings = resources["RestAPI"]["Properties"]["MethodSettings"][0]
+    assert settings["ThrottlingRateLimit"] == 500 and settings["ThrottlingBurstLimit"] == 1000
+    assert resources["RunRetryAttempts"]["DependsOn"] == ["RetriesQueue"]
+    assert merged["Parameters"]["Stage"]["Default"] == "prod"
+
+
+def test_every_function_has_a_timeout_and_consumers_have_reserved_concurrency() -> None:
+    import app
+
+    for stage in ("dev", "prod"):
+        functions = CONFIG["stages"][stage]["lambda_functions"]
+        for source in app.app.event_sources:
+            assert functions[source.name]["reserved_concurrency"] >= 1, source.name
+            assert functions[source.name]["lambda_timeout"] <= 60
+        for name in ("websocket_connect", "websocket_message", "websocket_disconnect"):
+            assert functions[name]["lambda_timeout"] == 10
+    assert CONFIG["xray"] is True
+
+
+PACKAGED = ROOT / "build" / "package-prod" / "sam.json"
+
+
+@pytest.mark.skipif(not PACKAGED.exists(), reason="make package STAGE=prod builds it (.ci/run does)")
+def test_the_packaged_template_is_complete() -> None:
+    template = json.loads(PACKAGED.read_text())
+    resources = template["Resources"]
+    functions = {k: v for k, v in resources.items() if v["Type"] == "AWS::Serverless::Function"}
+    assert all(f["Properties"]["Tracing"] == "Active" for f in functions.values())
+    assert all(f["Properties"].get("Role") for f in functions.values())  # our policy, not autogen
+    infra = {k for k, v in load_template()["Resources"].items()}
+    assert infra <= set(resources)  # app and infra in one template
+    consumers = [f for f in functions.values() if f["Properties"].get("Events")]
+    assert all(f.get("DependsOn") for f in consumers if any(
+        e["Type"] == "SQS" for e in f["Properties"]["Events"].values()))
