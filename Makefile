@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test test-fast lint bench clean deploy destroy package
+.PHONY: install run test test-fast lint bench clean deploy destroy package admin-key
 
 install: $(STAMP)
 
@@ -43,6 +43,9 @@ deploy: install  ## make deploy STAGE=dev: the infra stack (boto3), then chalice
 destroy: install  ## make destroy STAGE=dev [DELETE_TABLES=1]: the app, the stack (tables kept)
 	CONDUCTOR_STAGE=$(STAGE) $(BIN)/chalice delete --stage $(STAGE)
 	$(BIN)/python -m infra.build destroy-infra --stage $(STAGE) $(if $(DELETE_TABLES),--delete-tables,)
+
+admin-key: install  ## make admin-key STAGE=dev: a new admin API key in a deployed stage
+	$(BIN)/python -m infra.build admin-key --stage $(STAGE)
 
 package: install  ## make package STAGE=prod: one SAM template (app + infra) in build/package-$(STAGE)
 	mkdir -p build

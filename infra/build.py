@@ -156,13 +156,29 @@ def destroy_infra(stage: str, cfn: Any, dynamodb: Any, delete_tables: bool) -> l
     return deleted
 
 
+def admin_key(stage: str, name: str) -> str:
+    """Create an admin key in a deployed stage's table (there is no bootstrap key on AWS)."""
+    import os  # noqa: PLC0415
+
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    os.environ.update(config["stages"][stage]["environment_variables"])
+    from chalicelib import deps  # noqa: PLC0415
+
+    deps.reset()
+    return str(deps.api_keys().create(name, "admin")["key"])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.build")
-    parser.add_argument("command", choices=["policy", "merge", "deploy-infra", "destroy-infra"])
+    parser.add_argument("command", choices=["policy", "merge", "deploy-infra", "destroy-infra",
+                                            "admin-key"])
     parser.add_argument("--stage", default="dev")
     parser.add_argument("--delete-tables", action="store_true")
+    parser.add_argument("--name", default="first admin")
     args = parser.parse_args(argv)
-    if args.command == "policy":
+    if args.command == "admin-key":
+        print(admin_key(args.stage, args.name))
+    elif args.command == "policy":
         print(json.dumps(policy(args.stage), indent=2))
     elif args.command == "merge":
         print(json.dumps(merge_template(args.stage), indent=2))

@@ -3,6 +3,7 @@ the IAM policy covers exactly the stage's resources, the packaged template is co
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import boto3
@@ -105,3 +106,20 @@ def test_the_packaged_template_is_complete() -> None:
     consumers = [f for f in functions.values() if f["Properties"].get("Events")]
     assert all(f.get("DependsOn") for f in consumers if any(
         e["Type"] == "SQS" for e in f["Properties"]["Events"].values()))
+
+
+def test_admin_key_for_a_deployed_stage(monkeypatch: pytest.MonkeyPatch) -> None:
+    from chalicelib import deps
+    from chalicelib.domain.keys import hash_key
+
+    monkeypatch.setattr(os, "environ", dict(os.environ))  # admin_key adopts the stage's env
+    try:
+        with mock_aws():
+            build.deploy_infra("dev", boto3.client("cloudformation"))
+            key = build.admin_key("dev", "first admin")
+            item = boto3.client("dynamodb").get_item(
+                TableName="conductor-dev-api-keys",
+                Key={"key_hash": {"S": hash_key(key)}})["Item"]
+            assert item["role"]["S"] == "admin" and key.startswith("cnd_")
+    finally:
+        deps.reset()  # forget the dev stage's settings and clients
