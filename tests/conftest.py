@@ -28,8 +28,11 @@ routing.install()
 
 
 @pytest.fixture(autouse=True)
-def _no_dns(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests send nothing beyond loopback, DNS included: names resolve from a fixed table."""
+def _no_dns() -> Iterator[None]:
+    """Tests send nothing beyond loopback, DNS included: names resolve from a fixed table.
+
+    (Not through ``monkeypatch``: an autouse fixture would set it up before ``aws``, and undo
+    other tests' patches of ``deps`` only after ``aws`` has reset them.)"""
     import ipaddress
 
     from chalicelib.domain import ssrf
@@ -43,7 +46,12 @@ def _no_dns(monkeypatch: pytest.MonkeyPatch) -> None:
             return ["127.0.0.1"]
         raise ssrf.ForbiddenTarget(f"{host} does not resolve")
 
-    monkeypatch.setattr(ssrf, "system_resolver", resolve)
+    original = ssrf.system_resolver
+    ssrf.system_resolver = resolve
+    try:
+        yield
+    finally:
+        ssrf.system_resolver = original
 
 
 @pytest.fixture
