@@ -64,7 +64,8 @@ def realtime() -> Realtime:
     from chalicelib.services.realtime import Realtime  # noqa: PLC0415
     from chalicelib.store.connections import ConnectionStore  # noqa: PLC0415
 
-    return Realtime(ConnectionStore(), _management_client, clock=lambda: clock())
+    return Realtime(ConnectionStore(), _management_client, clock=lambda: clock(),
+                    timeline=event_bus)
 
 
 @functools.cache

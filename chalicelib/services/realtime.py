@@ -19,6 +19,9 @@ log = logging.getLogger(__name__)
 #: API Gateway closes a connection after 2 hours; keep records a little longer, then TTL.
 CONNECTION_TTL = timedelta(hours=2, minutes=10)
 MAX_PATTERNS = 50
+#: One API Gateway frame is 32 KB: a bigger event is sent as a reference to fetch instead.
+MAX_EVENT_MESSAGE = 32 * 1024
+MAX_REPLAY = 1000
 
 
 class Realtime:
@@ -34,11 +37,13 @@ class Realtime:
         sender: Callable[[str], Any],
         clock: Callable[[], datetime] = utcnow,
         max_workers: int = 16,
+        timeline: Callable[[], Any] | None = None,
     ) -> None:
         self._store = store
         self._sender = sender
         self._clock = clock
         self._max_workers = max_workers
+        self._timeline = timeline
 
     def _now_epoch(self) -> int:
         return int(self._clock().timestamp())
@@ -66,6 +71,8 @@ class Realtime:
         action = message.get("action")
         if action == "ping":
             self._reply(record.endpoint, connection_id, {"action": "pong"})
+        elif action == "resume":
+            self._resume(record, message.get("after"))
         elif action in ("subscribe", "unsubscribe"):
             patterns = message.get("events")
             if (
@@ -88,14 +95,55 @@ class Realtime:
                         {"action": "ack", "of": action, "events": sorted(wanted)})
         else:
             self._reply(record.endpoint, connection_id, _error(
-                "unknown_action", "Known actions: subscribe, unsubscribe, ping."))
+                "unknown_action", "Known actions: subscribe, unsubscribe, resume, ping."))
+
+    def _resume(self, record: Any, after: Any) -> None:
+        """Replay, oldest first, the subscribed events published after event ``after``, then ack:
+        a client that lost its socket reconnects, resubscribes and resumes without a gap."""
+        from chalicelib.domain.events import pattern_matches  # noqa: PLC0415
+        from chalicelib.domain.ids import id_time, is_id  # noqa: PLC0415
+
+        if not isinstance(after, str) or not is_id(after, "evt") or self._timeline is None:
+            self._reply(record.endpoint, record.id, _error(
+                "validation_error", "'after' must be the id of an event you received."))
+            return
+        bus = self._timeline()
+        since = id_time(after)
+        missed, position = [], None
+        for _ in range(MAX_REPLAY // 200 + 1):  # bounded pages
+            page = bus.list(200, start=since, position=position)
+            missed += [e for e in page.events if (e.timestamp, e.id) > (_ts(since), after)]
+            position = page.position
+            if position is None or len(missed) > MAX_REPLAY:
+                break
+        if len(missed) > MAX_REPLAY:
+            self._reply(record.endpoint, record.id, _error(
+                "too_many_missed", f"More than {MAX_REPLAY} events were missed; reload instead."))
+            return
+        patterns = record.patterns or []
+        replayed = 0
+        for event in reversed(missed):  # the timeline is newest first
+            if any(pattern_matches(p, event.type) for p in patterns):
+                self._reply(record.endpoint, record.id, self._event_message(event))
+                replayed += 1
+        self._reply(record.endpoint, record.id,
+                    {"action": "ack", "of": "resume", "after": after, "replayed": replayed})
+
+    @staticmethod
+    def _event_message(event: Event) -> dict[str, Any]:
+        message = {"action": "event", "event": event.to_dict()}
+        if len(json.dumps(message)) <= MAX_EVENT_MESSAGE:
+            return message
+        return {"action": "event", "event": {
+            "id": event.id, "type": event.type, "timestamp": event.timestamp, "trimmed": True,
+            "link": f"/v2/events/{event.id}"}}
 
     def fan_out(self, event: Event) -> int:
         """Push ``event`` to every subscribed connection in parallel; return how many got it."""
         targets = self._store.subscribers(matching_patterns(event.type), self._now_epoch())
         if not targets:
             return 0
-        message = {"action": "event", "event": event.to_dict()}
+        message = self._event_message(event)
         workers = min(self._max_workers, len(targets))
         with ThreadPoolExecutor(max_workers=workers) as pool:
             sent = pool.map(lambda item: self._reply(item[1], item[0], message), targets.items())
@@ -116,6 +164,10 @@ class Realtime:
         except BotoCoreError as exc:
             log.warning("post to %s failed: %s", connection_id, exc)
             return False
+
+
+def _ts(moment: datetime) -> str:
+    return to_iso(moment)
 
 
 def _error(code: str, message: str) -> dict[str, Any]:

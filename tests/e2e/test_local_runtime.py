@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import queue
@@ -130,6 +131,35 @@ def test_event_travels_http_to_sqs_handler_to_websocket(runtime: Runtime) -> Non
     attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     assert attributes["ApproximateNumberOfMessages"] == "0"
     assert attributes["ApproximateNumberOfMessagesNotVisible"] == "0"
+
+
+def test_one_event_reaches_fifty_subscribers_exactly_once(runtime: Runtime) -> None:
+    async def client(ready: asyncio.Event, go: asyncio.Event) -> list[dict[str, Any]]:
+        async with websockets.connect(f"{runtime.ws}/?token={ADMIN_KEY}",
+                                      open_timeout=20) as socket:
+            await socket.send(json.dumps({"action": "subscribe", "events": ["custom.fifty"]}))
+            assert json.loads(await asyncio.wait_for(socket.recv(), 20))["action"] == "ack"
+            ready.set()
+            await go.wait()
+            got = [json.loads(await asyncio.wait_for(socket.recv(), 30))]
+            with contextlib.suppress(TimeoutError):  # more within a second: a duplicate
+                got.append(json.loads(await asyncio.wait_for(socket.recv(), 1)))
+            return got
+
+    async def scenario() -> tuple[list[list[dict[str, Any]]], dict[str, Any]]:
+        go = asyncio.Event()
+        readies = [asyncio.Event() for _ in range(50)]
+        tasks = [asyncio.create_task(client(r, go)) for r in readies]
+        await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), 60)
+        response = await asyncio.to_thread(
+            requests.post, f"{runtime.api}/v2/events", headers=AUTH, timeout=10,
+            json={"type": "custom.fifty", "data": {"to": 50}})
+        go.set()
+        return await asyncio.wait_for(asyncio.gather(*tasks), 90), response.json()
+
+    received, published = asyncio.run(scenario())
+    assert len(received) == 50
+    assert all(got == [{"action": "event", "event": published}] for got in received)
 
 
 def test_a_retry_job_runs_through_the_local_sqs_poller(runtime: Runtime) -> None:

@@ -188,3 +188,38 @@ def test_health_names_what_is_down(api: Any) -> None:
     response = api.get("/v2/dashboard/health")
     assert response.status_code == 503
     assert json.loads(response.body)["down"] == ["table:metrics", "queue:retries"]
+
+
+def test_resume_replays_exactly_the_missed_events_in_order(app_module: Any) -> None:
+    # Given a client subscribed to custom.* that saw the first event, then lost its socket
+    ws(app_module, "$connect", "R1=")
+    ws(app_module, "$default", "R1=", json.dumps({"action": "subscribe", "events": ["custom.*"]}))
+    seen = publish_and_fan_out(app_module, "custom.one", {"n": 1})
+    ws(app_module, "$disconnect", "R1=")
+    missed = [publish_and_fan_out(app_module, kind, {"n": n}) for n, kind in
+              enumerate(["custom.two", "schedule.executed", "custom.three"], start=2)]
+    # When it reconnects, resubscribes and resumes after the last event it saw
+    ws(app_module, "$connect", "R2=")
+    ws(app_module, "$default", "R2=", json.dumps({"action": "subscribe", "events": ["custom.*"]}))
+    ws(app_module, "$default", "R2=", json.dumps({"action": "resume", "after": seen["id"]}))
+    # Then exactly the missed custom events arrive, oldest first, then the ack
+    messages = sent_to("R2=")[1:]
+    assert messages == [{"action": "event", "event": missed[0]},
+                        {"action": "event", "event": missed[2]},
+                        {"action": "ack", "of": "resume", "after": seen["id"], "replayed": 2}]
+
+
+def test_resume_needs_an_event_id(app_module: Any) -> None:
+    ws(app_module, "$connect", "R3=")
+    ws(app_module, "$default", "R3=", json.dumps({"action": "resume", "after": "yesterday"}))
+    assert sent_to("R3=")[0]["error"]["code"] == "validation_error"
+
+
+def test_oversized_events_are_sent_as_a_reference(app_module: Any) -> None:
+    ws(app_module, "$connect", "T1=")
+    ws(app_module, "$default", "T1=", json.dumps({"action": "subscribe", "events": ["*"]}))
+    event = publish_and_fan_out(app_module, "custom.big", {"blob": "x" * 40_000})
+    pushed = sent_to("T1=")[-1]
+    assert pushed == {"action": "event", "event": {
+        "id": event["id"], "type": "custom.big", "timestamp": event["timestamp"],
+        "trimmed": True, "link": f"/v2/events/{event['id']}"}}
