@@ -12,6 +12,7 @@ from chalicelib.api import (
     api_keys,
     dashboard,
     events,
+    metrics,
     openapi,
     recovery,
     schedules,
@@ -28,7 +29,7 @@ app.debug = False  # never a stack trace in a response
 logs.configure(app.log)
 app.experimental_feature_flags.update(["WEBSOCKETS"])
 app.register_middleware(envelope, "http")
-for module in (events, dashboard, api_keys, recovery, schedules, webhooks, openapi):
+for module in (events, dashboard, api_keys, recovery, schedules, webhooks, metrics, openapi):
     app.register_blueprint(module.bp, url_prefix="/v2")
     app.register_blueprint(module.bp.v1, url_prefix="/v1", name_prefix="v1_")  # deprecated aliases
 app.register_blueprint(web.bp)
@@ -85,8 +86,10 @@ def ws_disconnect(event: WebsocketEvent) -> None:
 
 @app.schedule("rate(1 minute)")
 def scheduler_tick(event: CloudWatchEvent) -> None:
-    """EventBridge's minute tick: fire every due schedule run (at-least-once safe)."""
+    """EventBridge's minute tick: fire every due schedule run (at-least-once safe), then publish
+    the minute's metrics (at most once a minute, however often the tick is delivered)."""
     deps.scheduler().tick()
+    deps.metrics().publish_updated(deps.event_bus().publish, deps.idempotency_claim)
 
 
 @app.on_sqs_message(queue=queue_name("executions"), batch_size=10)

@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from chalicelib.services.dead_letters import DeadLetterService
     from chalicelib.services.events import EventBus
     from chalicelib.services.health import HealthChecker
+    from chalicelib.services.metrics import MetricsService
     from chalicelib.services.ratelimits import RateLimiter
     from chalicelib.services.realtime import Realtime
     from chalicelib.services.retries import RetryService
@@ -107,7 +108,8 @@ def breakers() -> BreakerService:
     from chalicelib.store.breakers import BreakerStore  # noqa: PLC0415
 
     return BreakerService(BreakerStore(), parse_settings(get_settings().breakers),
-                          publish=lambda t, d: event_bus().publish(t, d), clock=lambda: clock())
+                          publish=lambda t, d: event_bus().publish(t, d), clock=lambda: clock(),
+                          metrics=metrics())
 
 
 @functools.cache
@@ -116,7 +118,7 @@ def dead_letters() -> DeadLetterService:
     from chalicelib.store.dead_letters import DeadLetterStore  # noqa: PLC0415
 
     return DeadLetterService(DeadLetterStore(), publish=lambda t, d: event_bus().publish(t, d),
-                             clock=lambda: clock())
+                             clock=lambda: clock(), metrics=metrics())
 
 
 @functools.cache
@@ -124,6 +126,13 @@ def metrics_store() -> MetricsStore:
     from chalicelib.store.metrics import MetricsStore  # noqa: PLC0415
 
     return MetricsStore(aws.client("dynamodb"), get_settings().tables["metrics"])
+
+
+@functools.cache
+def metrics() -> MetricsService:
+    from chalicelib.services.metrics import MetricsService  # noqa: PLC0415
+
+    return MetricsService(metrics_store(), clock=lambda: clock())
 
 
 @functools.cache
@@ -164,7 +173,8 @@ def scheduler() -> Scheduler:
     return Scheduler(ScheduleStore(), ExecutionStore(), target_runner(), retries,
                      aws.client("sqs"), lambda: queue_url("executions"),
                      lambda t, d: event_bus().publish(t, d),
-                     history_days=get_settings().execution_ttl_days, clock=lambda: clock())
+                     history_days=get_settings().execution_ttl_days, clock=lambda: clock(),
+                     metrics=metrics())
 
 
 @functools.cache
@@ -187,13 +197,23 @@ def webhooks() -> WebhookService:
         lambda: queue_url("webhook_deliveries"), lambda t, d: event_bus().publish(t, d),
         dead_letters(), rate_limiter(), allow=ssrf.parse_networks(settings.webhook_allow_networks),
         require_https=settings.stage == "prod", disable_after=settings.webhook_disable_after,
-        resolver=lambda host, port: ssrf.system_resolver(host, port), clock=lambda: clock())
+        resolver=lambda host, port: ssrf.system_resolver(host, port), clock=lambda: clock(),
+        metrics=metrics())
+
+
+def idempotency_claim(key: str) -> bool:
+    """Claim ``key`` for a day; False if it was claimed already (work done once)."""
+    from chalicelib.store.idempotency import IdempotencyStore  # noqa: PLC0415
+
+    now = clock()
+    return IdempotencyStore().claim(key, key, now.isoformat(), int(now.timestamp()) + 86_400,
+                                    int(now.timestamp())) is None
 
 
 def reset() -> None:
     """Forget every service and client (tests and the local runtime switch environments)."""
     for getter in (queue_url, event_bus, realtime, health, api_keys, authenticator, rate_limiter,
-                   breakers, dead_letters, metrics_store, target_runner, retries, scheduler,
+                   breakers, dead_letters, metrics_store, metrics, target_runner, retries, scheduler,
                    webhooks):
         getter.cache_clear()
     aws.reset()

@@ -71,11 +71,14 @@ def envelope(request: Any, get_response: Callable[[Any], Response]) -> Response:
         response.headers.update(extra)
         response.headers["X-Request-Id"] = request_id
         response.headers["API-Version"] = versioning.header_value(version)
+        duration_ms = round((time.perf_counter() - started) * 1000, 2)
+        if path.startswith("/v"):
+            deps.metrics().request(response.status_code, duration_ms)
         log.info("request", extra={"fields": {
             "method": getattr(request, "method", None),
             "path": path,
             "status": response.status_code,
-            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            "duration_ms": duration_ms,
         }})
         return response
     finally:

@@ -587,3 +587,21 @@ class Recovered(BaseModel):
     webhook_id: str
     since: str
     redelivered: int
+
+
+# --- metrics and dashboard -------------------------------------------------------------------
+
+
+class RangeQuery(Strict):
+    from_: datetime | None = Field(None, alias="from", description="Default: 24 hours ago.")
+    to: datetime | None = Field(None, description="Default: now.")
+
+
+class HistoryQuery(RangeQuery):
+    metric: Literal["api", "retries", "schedules", "webhooks", "breakers"]
+    window: Literal["minute", "hour", "day"] = "hour"
+    field: str | None = Field(None, max_length=100, pattern=r"^[A-Za-z0-9_.]+$")
+
+
+class TimelineQuery(RangeQuery, PageQuery):
+    type: KnownType | None = None

@@ -38,7 +38,9 @@ class BreakerService:
         settings: Mapping[str, sm.BreakerSettings],
         publish: Callable[[str, dict[str, Any]], Any],
         clock: Callable[[], datetime] = utcnow,
+        metrics: Any = None,
     ) -> None:
+        self._metrics = metrics
         self._store = store
         self._settings = dict(settings)
         self._publish = publish
@@ -57,6 +59,8 @@ class BreakerService:
             if new == current:
                 return current, result
             if self._store.replace(service, new, current.version, to_iso(now)):
+                if transition is not None and self._metrics is not None:
+                    self._metrics.record("breakers", {f"{transition}|{service}": 1})
                 if transition is not None:
                     self._publish(EVENT_BY_TRANSITION[transition], {
                         "service": service, "state": new.state, "window": new.window,

@@ -36,7 +36,8 @@ def to_dict(record: DeadLetterRecord) -> dict[str, Any]:
 
 class DeadLetterService:
     def __init__(self, store: DeadLetterStore, publish: Callable[[str, dict[str, Any]], Any],
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Callable[[], datetime] = utcnow, metrics: Any = None) -> None:
+        self._metrics = metrics
         self._store = store
         self._publish = publish
         self._clock = clock
@@ -51,6 +52,7 @@ class DeadLetterService:
                                     error.get("message", "")),
             expires_at=int((now + RETENTION).timestamp()), **fields)
         if new:
+            self._open_delta(1)
             self._publish("error.dead_lettered", {
                 "dead_letter_id": record.id, "source": record.source, "service": record.service,
                 "retry_job_id": record.retry_job_id, "fingerprint": record.fingerprint,
@@ -112,15 +114,25 @@ class DeadLetterService:
         record = self.require(entry_id)
         if not self._store.transition(record, "resolved", to_iso(self._clock()), note=note or ""):
             raise Conflict(f"Dead letter {entry_id} is {self.require(entry_id).status}, not open.")
+        self._open_delta(-1)
         self._publish("error.resolved", {"dead_letter_id": entry_id, "note": note})
         return to_dict(record)
 
     def mark_replayed(self, record: DeadLetterRecord, job_id: str) -> bool:
-        return self._store.transition(record, "replayed", to_iso(self._clock()),
+        done = self._store.transition(record, "replayed", to_iso(self._clock()),
                                       replay_job_id=job_id)
+        if done:
+            self._open_delta(-1)
+        return done
+
+    def _open_delta(self, delta: int) -> None:
+        """The dashboard's DLQ size: a gauge moved with each entry that opens or closes."""
+        if self._metrics is not None:
+            self._metrics.gauge("dead_letters_open", delta)
 
     def resolve_for_job(self, entry_id: str, note: str | None) -> None:
         """A dead-lettered job resolved by hand takes its entry with it (if still open)."""
         record = self._store.get(entry_id)
-        if record is not None:
-            self._store.transition(record, "resolved", to_iso(self._clock()), note=note or "")
+        if record is not None and self._store.transition(record, "resolved",
+                                                         to_iso(self._clock()), note=note or ""):
+            self._open_delta(-1)

@@ -324,7 +324,7 @@ class RetryService:
 
     def stats(self, start: datetime, end: datetime) -> dict[str, Any]:
         """Counts by status and service, success rate, mean attempts to success: one Query."""
-        totals = self._metrics.total(METRIC, start, end)
+        totals = self._metrics.total(METRIC, start, end, "hour")
         by_service: dict[str, Counter[str]] = {}
         overall: Counter[str] = Counter()
         for field, value in totals.items():

@@ -75,7 +75,9 @@ class Scheduler:
         publish: Callable[[str, dict[str, Any]], Any],
         history_days: int = 30,
         clock: Callable[[], datetime] = utcnow,
+        metrics: Any = None,
     ) -> None:
+        self._metrics = metrics
         self._schedules = schedules
         self._executions = executions
         self._runner = runner
@@ -266,6 +268,15 @@ class Scheduler:
         runs = [(t, "catchup") for t in chosen] + [(t, "scheduled") for t in on_time]
         return runs, len(times) - len(runs)
 
+    def upcoming(self, limit: int) -> list[dict[str, Any]]:
+        """The soonest next runs across schedules: one Query per shard of the due index."""
+        now = to_iso(self._clock())
+        records = [r for shard in range(SHARDS)
+                   for r in self._schedules.upcoming(str(shard), now, limit)]
+        records.sort(key=lambda r: r.next_run_at or "")
+        return [{"schedule_id": r.id, "name": r.name, "next_run_at": r.next_run_at}
+                for r in records[:limit]]
+
     def execute_now(self, schedule_id: str) -> dict[str, Any]:
         now = self._clock()
         record = self.require(schedule_id)
@@ -320,6 +331,7 @@ class Scheduler:
                 return "buffered"
             self._executions.transition(execution, "pending", "skipped", finished_at=to_iso(now),
                                         note="a previous run was still running")
+            self._count(schedule_id, {"skipped": 1}, None)
             self._publish("schedule.skipped", {"schedule_id": schedule_id,
                                                "execution_id": execution.id,
                                                "scheduled_for": execution.scheduled_for})
@@ -340,6 +352,8 @@ class Scheduler:
         data = {"schedule_id": record.id, "execution_id": execution.id,
                 "scheduled_for": execution.scheduled_for, "trigger": execution.trigger,
                 "status_code": outcome.status_code, "duration_ms": outcome.duration_ms}
+        self._count(record.id, {"runs": 1, "failures": int(not outcome.success)},
+                    outcome.duration_ms)
         if outcome.success:
             self._executions.transition(execution, "running", "succeeded", **fields)
             self._release(record.id, True)
@@ -358,6 +372,14 @@ class Scheduler:
         self._release(record.id, False)
         self._publish("schedule.failed", {**data, "error": error, "retry_job_id": job_id})
         return status
+
+    def _count(self, schedule_id: str, fields: dict[str, float], ms: float | None) -> None:
+        if self._metrics is None:
+            return
+        counted = {f"{name}|{schedule_id}": value for name, value in fields.items() if value}
+        if ms is not None:
+            counted.update({f"duration_ms|{schedule_id}": ms, f"duration_count|{schedule_id}": 1})
+        self._metrics.record("schedules", counted, ("duration", ms) if ms is not None else None)
 
     def _release(self, schedule_id: str, succeeded: bool | None) -> None:
         """Free the overlap slot; a run buffered meanwhile is queued now."""

@@ -68,7 +68,9 @@ class WebhookService:
         resolver: Callable[[str, int], list[str]] = system_resolver,
         clock: Callable[[], datetime] = utcnow,
         rand: Callable[[], float] = random.random,
+        metrics: Any = None,
     ) -> None:
+        self._metrics = metrics
         self._store = store
         self._deliveries = deliveries
         self._session = session
@@ -298,6 +300,8 @@ class WebhookService:
         finished = self._clock()
         record = self._attempt(attempt, now, finished, response, error,
                                round((time.perf_counter() - started) * 1000, 2))
+        ok = response is not None and 200 <= response.status_code < 300
+        self._count(endpoint.id, {"attempts": 1, "delivered": int(ok)}, record["duration_ms"])
         if response is not None and 200 <= response.status_code < 300:
             self._deliveries.record_attempt(delivery, record, "delivered", to_iso(finished),
                                             next_attempt_at=None)
@@ -325,6 +329,7 @@ class WebhookService:
             self._deliveries.record_attempt(delivery, record, "pending", to_iso(finished),
                                             next_attempt_at=to_iso(run_at))
             return "retrying"
+        self._count(endpoint.id, {"failed": 1}, None)
         entry = self._dead_letters.from_delivery(delivery, endpoint, error or {})
         self._deliveries.record_attempt(delivery, record, "failed", to_iso(finished),
                                         next_attempt_at=None, dead_letter_id=entry.id)
@@ -334,6 +339,14 @@ class WebhookService:
         if self._store.add_failure(endpoint) >= self._disable_after:
             self._disable(endpoint, f"{self._disable_after} deliveries failed in a row")
         return "failed"
+
+    def _count(self, webhook_id: str, fields: dict[str, float], ms: float | None) -> None:
+        if self._metrics is None:
+            return
+        counted = {f"{name}|{webhook_id}": value for name, value in fields.items() if value}
+        if ms is not None:
+            counted.update({f"latency_ms|{webhook_id}": ms, f"latency_count|{webhook_id}": 1})
+        self._metrics.record("webhooks", counted, ("latency", ms) if ms is not None else None)
 
     def _disable(self, endpoint: WebhookRecord, reason: str) -> None:
         self._store.update_fields(endpoint, enabled="false", disabled_reason=reason,

@@ -1,11 +1,9 @@
-"""Counters in time windows: one item per metric and hour, one attribute per counted field.
-
-Writes are ``UpdateItem ADD`` (atomic, no read); a range is one Query on the metric's partition.
-"""
+"""Counters in time windows: one item per metric, window size and window start, one attribute
+per counted field. Writes are ``UpdateItem ADD`` (atomic, no read); a range is one Query."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,11 +11,21 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.errors import DependencyUnavailable
 
-RETENTION = timedelta(days=90)
+#: window -> (format of its start, how long its items are kept)
+WINDOWS: dict[str, tuple[str, timedelta]] = {
+    "minute": ("%Y-%m-%dT%H:%M:00Z", timedelta(days=2)),
+    "hour": ("%Y-%m-%dT%H:00:00Z", timedelta(days=35)),
+    "day": ("%Y-%m-%dT00:00:00Z", timedelta(days=400)),
+}
+GAUGES = "gauge"  # a window that never rolls over (levels such as open dead letters)
+
+
+def window_start(moment: datetime, window: str) -> str:
+    return moment.strftime(WINDOWS[window][0])
 
 
 def hour_window(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:00Z")
+    return window_start(moment, "hour")
 
 
 class MetricsStore:
@@ -25,40 +33,68 @@ class MetricsStore:
         self._db = dynamodb
         self._table = table
 
-    def add(self, metric: str, moment: datetime, fields: Mapping[str, float]) -> None:
-        if not fields:
-            return
+    def _add(self, key: dict[str, Any], fields: Mapping[str, float], ttl: int | None) -> None:
         names = {f"#f{i}": f"n:{name}" for i, name in enumerate(fields)}
         values: dict[str, Any] = {f":v{i}": {"N": str(v)} for i, v in enumerate(fields.values())}
-        values[":ttl"] = {"N": str(int((moment + RETENTION).timestamp()))}
-        names["#ttl"] = "expires_at"
+        expression = "ADD " + ", ".join(f"#f{i} :v{i}" for i in range(len(fields)))
+        if ttl is not None:
+            names["#ttl"], values[":ttl"] = "expires_at", {"N": str(ttl)}
+            expression += " SET #ttl = :ttl"
         try:
-            self._db.update_item(
-                TableName=self._table,
-                Key={"metric": {"S": metric}, "window_start": {"S": hour_window(moment)}},
-                UpdateExpression="ADD " + ", ".join(f"#f{i} :v{i}" for i in range(len(fields)))
-                                 + " SET #ttl = :ttl",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            )
+            self._db.update_item(TableName=self._table, Key=key, UpdateExpression=expression,
+                                 ExpressionAttributeNames=names, ExpressionAttributeValues=values)
         except (ClientError, BotoCoreError) as exc:
             raise DependencyUnavailable("The metrics table could not be written.") from exc
 
-    def total(self, metric: str, start: datetime, end: datetime) -> Counter[str]:
-        """Every field summed over the hour windows from ``start`` to ``end``."""
-        totals: Counter[str] = Counter()
+    def add(self, metric: str, moment: datetime, fields: Mapping[str, float],
+            windows: Iterable[str] = ("minute", "hour", "day")) -> None:
+        """Count ``fields`` in each window containing ``moment`` (one UpdateItem per window)."""
+        if not fields:
+            return
+        for window in windows:
+            fmt, keep = WINDOWS[window]
+            self._add({"metric": {"S": f"{metric}#{window}"},
+                       "window_start": {"S": moment.strftime(fmt)}},
+                      fields, int((moment + keep).timestamp()))
+
+    def adjust_gauge(self, name: str, delta: float) -> None:
+        self._add({"metric": {"S": GAUGES}, "window_start": {"S": name}}, {"value": delta}, None)
+
+    def gauge(self, name: str) -> float:
+        try:
+            item = self._db.get_item(TableName=self._table, ConsistentRead=True, Key={
+                "metric": {"S": GAUGES}, "window_start": {"S": name}}).get("Item", {})
+        except (ClientError, BotoCoreError) as exc:
+            raise DependencyUnavailable("The metrics table could not be read.") from exc
+        return float(item.get("n:value", {}).get("N", 0))
+
+    def series(self, metric: str, window: str, start: datetime, end: datetime
+               ) -> list[tuple[str, Counter[str]]]:
+        """Each window from ``start`` to ``end`` that has data, oldest first (one Query)."""
         request = {
             "TableName": self._table,
             "KeyConditionExpression": "metric = :m AND window_start BETWEEN :a AND :b",
-            "ExpressionAttributeValues": {":m": {"S": metric}, ":a": {"S": hour_window(start)},
-                                          ":b": {"S": hour_window(end)}},
+            "ExpressionAttributeValues": {":m": {"S": f"{metric}#{window}"},
+                                          ":a": {"S": window_start(start, window)},
+                                          ":b": {"S": window_start(end, window)}},
         }
+        rows: list[tuple[str, Counter[str]]] = []
         try:
             for page in self._db.get_paginator("query").paginate(**request):
                 for item in page["Items"]:
+                    values: Counter[str] = Counter()
                     for name, value in item.items():
                         if name.startswith("n:"):
-                            totals[name[2:]] += float(value["N"])
+                            values[name[2:]] += float(value["N"])
+                    rows.append((item["window_start"]["S"], values))
         except (ClientError, BotoCoreError) as exc:
             raise DependencyUnavailable("The metrics table could not be read.") from exc
+        return rows
+
+    def total(self, metric: str, start: datetime, end: datetime, window: str = "hour"
+              ) -> Counter[str]:
+        """Every field summed over the windows from ``start`` to ``end``."""
+        totals: Counter[str] = Counter()
+        for _, values in self.series(metric, window, start, end):
+            totals.update(values)
         return totals

@@ -64,6 +64,14 @@ class ScheduleStore:
         except PynamoDBException as exc:
             raise unavailable("schedules") from exc
 
+    def upcoming(self, shard: str, now_iso: str, limit: int) -> list[ScheduleRecord]:
+        """The next ``limit`` runs of one shard, soonest first."""
+        m = self._model
+        try:
+            return list(m.due.query(shard, m.next_run_at >= now_iso, limit=limit))
+        except PynamoDBException as exc:
+            raise unavailable("schedules") from exc
+
     def advance(self, record: ScheduleRecord, expected_next: str | None, next_run_at: str | None,
                 shard: str | None, now_iso: str) -> bool:
         """Move the next run on; False if another tick already did (both computed the same)."""

@@ -52,3 +52,17 @@ def test_never_more_than_quota_plus_refill(gaps: list[int], quota: int, window: 
         assert 0 <= decision.remaining <= quota
         assert decision.allowed or decision.retry_after >= 1
     assert allowed <= quota + (now / 1000) * policy.rate + 1e-9
+
+
+def test_histogram_percentiles_from_bucket_counters() -> None:
+    from collections import Counter
+
+    from chalicelib.domain.histogram import observe, percentile, summary
+
+    counts: Counter[str] = Counter()
+    for ms in [3, 7, 20, 40, 80, 90, 200, 400, 900, 3000]:
+        counts.update(observe("lat", ms))
+    assert percentile(counts, "lat", 0.5) == 100
+    assert percentile(counts, "lat", 0.95) == 5000
+    assert summary(counts, "lat")["count"] == 10 and summary(counts, "lat")["mean_ms"] == 474.0
+    assert percentile(Counter(), "lat", 0.5) is None

@@ -1,0 +1,107 @@
+"""``/v2/metrics/*`` and the dashboard's read models ``/v2/dashboard/*``: each answers from a
+small, fixed set of key lookups and queries (docs/data-model.md lists them)."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from chalicelib import deps
+from chalicelib.api.routing import ApiBlueprint
+from chalicelib.domain.timeutil import to_iso
+from chalicelib.errors import ValidationFailed
+
+if TYPE_CHECKING:  # pragma: no cover
+    from chalicelib.api.schemas import HistoryQuery, RangeQuery, TimelineQuery
+
+bp = ApiBlueprint(__name__)
+MAX_RANGE = timedelta(days=400)
+
+
+def _range(query: Any) -> tuple[datetime | None, datetime | None]:
+    start, end = query.from_, query.to
+    if start and end and (start > end or end - start > MAX_RANGE):
+        raise ValidationFailed("Invalid time range.", [
+            {"field": "from", "problem": "must be before 'to' and at most 400 days earlier"}])
+    return start, end
+
+
+@bp.operation("GET", "/metrics/summary", summary="Totals and rates of every component",
+              role="viewer", query="RangeQuery")
+def metrics_summary(query: RangeQuery) -> dict[str, Any]:
+    return deps.metrics().summary(*_range(query))
+
+
+@bp.operation("GET", "/metrics/history", summary="One metric's windows over a range",
+              role="viewer", query="HistoryQuery")
+def metrics_history(query: HistoryQuery) -> dict[str, Any]:
+    start, end = _range(query)
+    return deps.metrics().history(query.metric, query.window, start, end, query.field)
+
+
+@bp.operation("GET", "/metrics/errors", summary="Retry counts and rates by service",
+              role="viewer", query="RangeQuery", response="RetryStats")
+def metrics_errors(query: RangeQuery) -> dict[str, Any]:
+    start, end = _range(query)
+    end = end or deps.clock()
+    return deps.retries().stats(start or end - timedelta(hours=24), end)
+
+
+@bp.operation("GET", "/metrics/schedules", summary="Runs, failures and durations by schedule",
+              role="viewer", query="RangeQuery")
+def metrics_schedules(query: RangeQuery) -> dict[str, Any]:
+    return deps.metrics().per_subject("schedules", *_range(query), good="runs", bad="failures")
+
+
+@bp.operation("GET", "/metrics/webhooks", summary="Success rate and latency by endpoint",
+              role="viewer", query="RangeQuery")
+def metrics_webhooks(query: RangeQuery) -> dict[str, Any]:
+    return deps.metrics().per_subject("webhooks", *_range(query), good="delivered", bad="failed")
+
+
+@bp.operation("GET", "/dashboard/overview",
+              summary="Totals, rates, breaker states, DLQ size, next runs", role="viewer")
+def dashboard_overview() -> dict[str, Any]:
+    breakers, _ = deps.breakers().list(50, None)
+    return {"metrics": deps.metrics().summary(),
+            "breakers": [{"service": b["service"], "state": b["state"]} for b in breakers],
+            "next_runs": deps.scheduler().upcoming(10)}
+
+
+@bp.operation("GET", "/dashboard/errors", summary="Retry stats, open dead letters, breakers",
+              role="viewer")
+def dashboard_errors() -> dict[str, Any]:
+    end = deps.clock()
+    dead, _ = deps.dead_letters().list("open", None, None, None, 20, None)
+    breakers, _ = deps.breakers().list(50, None)
+    return {"stats": deps.retries().stats(end - timedelta(hours=24), end),
+            "open_dead_letters": dead, "breakers": breakers}
+
+
+@bp.operation("GET", "/dashboard/schedules",
+              summary="Upcoming runs and the last day's runs (for a Gantt timeline)",
+              role="viewer", query="RangeQuery")
+def dashboard_schedules(query: RangeQuery) -> dict[str, Any]:
+    start, end = _range(query)
+    end = end or deps.clock()
+    start = start or end - timedelta(hours=24)
+    bus = deps.event_bus()
+    recent = []
+    for kind in ("schedule.executed", "schedule.failed", "schedule.skipped"):
+        recent += [e.to_dict() for e in bus.list(200, start=start, end=end, event_type=kind).events]
+    recent.sort(key=lambda e: e["timestamp"])
+    return {"from": to_iso(start), "to": to_iso(end), "upcoming": deps.scheduler().upcoming(50),
+            "recent": recent}
+
+
+@bp.operation("GET", "/dashboard/webhooks", summary="Per-endpoint success rates and latency",
+              role="viewer", query="RangeQuery")
+def dashboard_webhooks(query: RangeQuery) -> dict[str, Any]:
+    return deps.metrics().per_subject("webhooks", *_range(query), good="delivered", bad="failed")
+
+
+@bp.operation("GET", "/dashboard/timeline", summary="Events of a time range, newest first",
+              role="viewer", query="TimelineQuery")
+def dashboard_timeline(query: TimelineQuery) -> dict[str, Any]:
+    from chalicelib.api.events import list_events  # noqa: PLC0415 - the same view, same query
+
+    return list_events(query)  # type: ignore[arg-type]

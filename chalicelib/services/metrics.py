@@ -1,0 +1,146 @@
+"""Metrics: every component counts what it does in minute/hour/day windows; the API and the
+dashboard read them back with a Query per metric, never a scan."""
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from chalicelib.domain.histogram import observe, summary
+from chalicelib.domain.timeutil import to_iso, utcnow
+from chalicelib.errors import DependencyUnavailable
+from chalicelib.store.metrics import MetricsStore, window_start
+
+log = logging.getLogger("conductor.metrics")
+METRICS = ("api", "retries", "schedules", "webhooks", "breakers")
+
+
+def _by_subject(counts: Mapping[str, float]) -> dict[str, Counter[str]]:
+    """``"name|subject"`` fields grouped by subject."""
+    grouped: dict[str, Counter[str]] = {}
+    for field, value in counts.items():
+        name, sep, subject = field.partition("|")
+        if sep:
+            grouped.setdefault(subject, Counter())[name] += value
+    return grouped
+
+
+def _rate(good: float, bad: float) -> float | None:
+    return round(good / (good + bad), 4) if good + bad else None
+
+
+class MetricsService:
+    def __init__(self, store: MetricsStore, clock: Callable[[], datetime] = utcnow) -> None:
+        self._store = store
+        self._clock = clock
+
+    # --- recording (never fails the work it describes) -------------------------------------------
+
+    def record(self, metric: str, fields: Mapping[str, float],
+               latency: tuple[str, float] | None = None) -> None:
+        counted = dict(fields)
+        if latency is not None:
+            counted.update(observe(*latency))
+        try:
+            self._store.add(metric, self._clock(), counted)
+        except DependencyUnavailable:
+            log.warning("could not record %s %s", metric, sorted(counted), exc_info=True)
+
+    def request(self, status: int, duration_ms: float) -> None:
+        self.record("api", {"requests": 1, f"status_{status // 100}xx": 1},
+                    ("latency", duration_ms))
+
+    def gauge(self, name: str, delta: float) -> None:
+        try:
+            self._store.adjust_gauge(name, delta)
+        except DependencyUnavailable:
+            log.warning("could not adjust gauge %s", name, exc_info=True)
+
+    def publish_updated(self, publish: Callable[[str, dict[str, Any]], Any],
+                        claim: Callable[[str], bool]) -> bool:
+        """``metrics.updated`` for the minute that just ended, once (``claim`` dedupes)."""
+        minute = self._clock().replace(second=0, microsecond=0) - timedelta(minutes=1)
+        key = f"metrics.updated:{window_start(minute, 'minute')}"
+        if not claim(key):
+            return False
+        totals = {m: _fold(self._store.total(m, minute, minute, "minute")) for m in METRICS}
+        publish("metrics.updated", {"window_start": window_start(minute, "minute"),
+                                    "totals": {m: {k: round(v, 3) for k, v in c.items()
+                                                   if "." not in k} for m, c in totals.items()}})
+        return True
+
+    # --- reading ---------------------------------------------------------------------------------------
+
+    def _range(self, start: datetime | None, end: datetime | None,
+               default: timedelta = timedelta(hours=24)) -> tuple[datetime, datetime]:
+        end = end or self._clock()
+        return start or end - default, end
+
+    def summary(self, start: datetime | None = None, end: datetime | None = None
+                ) -> dict[str, Any]:
+        """Totals and rates of every component: one Query per metric (hour windows)."""
+        start, end = self._range(start, end)
+        totals = {m: self._store.total(m, start, end, "hour") for m in METRICS}
+        api, retries = totals["api"], _fold(totals["retries"])
+        schedules, webhooks = _fold(totals["schedules"]), _fold(totals["webhooks"])
+        return {
+            "from": to_iso(start), "to": to_iso(end),
+            "api": {"requests": int(api["requests"]),
+                    "errors_5xx": int(api["status_5xx"]), "errors_4xx": int(api["status_4xx"]),
+                    "error_rate": round(api["status_5xx"] / api["requests"], 4)
+                    if api["requests"] else None, "latency": summary(api, "latency")},
+            "retries": {"created": int(retries["created"]), "succeeded": int(retries["succeeded"]),
+                        "dead_lettered": int(retries["dead_lettered"]),
+                        "success_rate": _rate(retries["succeeded"], retries["dead_lettered"])},
+            "schedules": {"runs": int(schedules["runs"]), "failures": int(schedules["failures"]),
+                          "skipped": int(schedules["skipped"]),
+                          "success_rate": _rate(schedules["runs"] - schedules["failures"],
+                                                schedules["failures"]),
+                          "duration": summary(totals["schedules"], "duration")},
+            "webhooks": {"delivered": int(webhooks["delivered"]),
+                         "failed": int(webhooks["failed"]), "attempts": int(webhooks["attempts"]),
+                         "success_rate": _rate(webhooks["delivered"], webhooks["failed"]),
+                         "latency": summary(totals["webhooks"], "latency")},
+            "breakers": {k: int(v) for k, v in _fold(totals["breakers"]).items()},
+            "dead_letters_open": int(self._store.gauge("dead_letters_open")),
+        }
+
+    def history(self, metric: str, window: str, start: datetime | None, end: datetime | None,
+                field: str | None) -> dict[str, Any]:
+        default = {"minute": timedelta(hours=1), "hour": timedelta(hours=24),
+                   "day": timedelta(days=30)}[window]
+        start, end = self._range(start, end, default)
+        points = []
+        for started, values in self._store.series(metric, window, start, end):
+            data = _fold(values)
+            if field is not None:
+                data = Counter({field: data.get(field, 0)})
+            points.append({"window_start": started, "values": {k: round(v, 3) for k, v in
+                                                               sorted(data.items())}})
+        return {"metric": metric, "window": window, "from": window_start(start, window),
+                "to": window_start(end, window), "points": points}
+
+    def per_subject(self, metric: str, start: datetime | None, end: datetime | None,
+                    good: str, bad: str) -> dict[str, Any]:
+        start, end = self._range(start, end)
+        totals = self._store.total(metric, start, end, "hour")
+        rows = []
+        for subject, counts in sorted(_by_subject(totals).items()):
+            count = counts.get("latency_count", 0) or counts.get("duration_count", 0)
+            total_ms = counts.get("latency_ms", 0) or counts.get("duration_ms", 0)
+            rows.append({"id": subject, good: int(counts[good]), bad: int(counts[bad]),
+                         "success_rate": _rate(counts[good], counts[bad]),
+                         "mean_ms": round(total_ms / count, 2) if count else None})
+        prefix = "latency" if metric == "webhooks" else "duration"
+        return {"from": to_iso(start), "to": to_iso(end), "items": rows,
+                "overall": summary(totals, prefix)}
+
+
+def _fold(counts: Mapping[str, float]) -> Counter[str]:
+    """Per-subject fields (``name|subject``) summed into their name."""
+    folded: Counter[str] = Counter()
+    for field, value in counts.items():
+        folded[field.partition("|")[0]] += value
+    return folded

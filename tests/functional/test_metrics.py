@@ -1,0 +1,114 @@
+"""Metrics windows and the dashboard read models, fed by real activity under moto."""
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from chalicelib import deps
+from tests.conftest import Api, Clock
+from tests.functional.aws_calls import count_calls
+from tests.functional.receivers import Receiver
+from tests.functional.test_scheduler import run_executions, schedule, tick
+from tests.functional.test_webhooks import endpoint, pump
+
+T0 = datetime(2026, 11, 30, 8, 59, 30, tzinfo=UTC)
+
+
+def body(response: Any) -> Any:
+    return json.loads(response.body)
+
+
+@pytest.fixture
+def clock(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Clock:
+    clock = Clock(T0)
+    monkeypatch.setattr(deps, "clock", clock)
+    return clock
+
+
+def activity(api: Api, app_module: Any, clock: Clock, target: Receiver) -> dict[str, Any]:
+    created = schedule(api, target.url)
+    api.post(f"/v2/schedules/{created['id']}/execute")
+    run_executions(app_module)
+    hook = endpoint(api, target.url)
+    api.post("/v2/events", {"type": "custom.metric"})
+    pump(app_module)
+    return {"schedule": created, "webhook": hook}
+
+
+def test_summary_counts_what_happened(api: Api, app_module: Any, clock: Clock,
+                                      target: Receiver) -> None:
+    made = activity(api, app_module, clock, target)
+    summary = body(api.get("/v2/metrics/summary"))
+    assert summary["api"]["requests"] >= 4 and summary["api"]["latency"]["count"] >= 4
+    assert summary["schedules"]["runs"] == 1 and summary["schedules"]["success_rate"] == 1.0
+    assert summary["webhooks"]["delivered"] == 1 and summary["webhooks"]["latency"]["p50_ms"]
+    per_schedule = body(api.get("/v2/metrics/schedules"))["items"]
+    assert per_schedule == [{"id": made["schedule"]["id"], "runs": 1, "failures": 0,
+                             "success_rate": 1.0, "mean_ms": per_schedule[0]["mean_ms"]}]
+    hooks = body(api.get("/v2/dashboard/webhooks"))["items"]
+    assert [h["id"] for h in hooks] == [made["webhook"]["id"]] and hooks[0]["delivered"] == 1
+
+
+def test_history_in_minute_hour_and_day_windows(api: Api, app_module: Any, clock: Clock,
+                                                target: Receiver) -> None:
+    api.get("/v2/events")
+    clock.now += timedelta(minutes=2)
+    api.get("/v2/events")
+    minutes = body(api.get("/v2/metrics/history?metric=api&window=minute&field=requests"))
+    assert [p["window_start"] for p in minutes["points"]][:2] == [
+        "2026-11-30T08:59:00Z", "2026-11-30T09:01:00Z"]
+    days = body(api.get("/v2/metrics/history?metric=api&window=day"))
+    assert days["points"][0]["window_start"] == "2026-11-30T00:00:00Z"
+    assert days["points"][0]["values"]["requests"] >= 2
+    assert api.get("/v2/metrics/history?metric=cpu").status_code == 400
+    assert api.get("/v2/metrics/history?metric=api&window=week").status_code == 400
+
+
+def test_dashboard_overview_and_schedules(api: Api, app_module: Any, clock: Clock,
+                                          target: Receiver) -> None:
+    made = activity(api, app_module, clock, target)
+    api.post("/v2/errors/circuit-breaker/payments", {"action": "force_open"})
+    overview = body(api.get("/v2/dashboard/overview"))
+    assert overview["breakers"] == [{"service": "payments", "state": "forced_open"}]
+    assert overview["next_runs"][0] == {"schedule_id": made["schedule"]["id"], "name": "nightly",
+                                        "next_run_at": "2026-11-30T09:00:00.000Z"}
+    assert overview["metrics"]["dead_letters_open"] == 0
+    schedules = body(api.get("/v2/dashboard/schedules"))
+    assert [r["type"] for r in schedules["recent"]] == ["schedule.executed"]
+    assert schedules["upcoming"][0]["schedule_id"] == made["schedule"]["id"]
+    timeline = body(api.get("/v2/dashboard/timeline?type=schedule.executed"))
+    assert len(timeline["items"]) == 1
+
+
+def test_dlq_size_follows_entries(api: Api, app_module: Any, clock: Clock) -> None:
+    job = body(api.post("/v2/errors/retry", {
+        "service": "s", "target": {"type": "event", "event_type": "custom.x"},
+        "error": {"type": "Fatal"}, "retry_policy": {"non_retryable": ["Fatal"]}}))
+    assert body(api.get("/v2/metrics/summary"))["dead_letters_open"] == 1
+    api.post(f"/v2/dlq/{job['dead_letter_id']}/resolve", {"note": "ok"})
+    assert body(api.get("/v2/metrics/summary"))["dead_letters_open"] == 0
+
+
+def test_metrics_updated_at_most_once_a_minute(api: Api, app_module: Any, clock: Clock) -> None:
+    api.get("/v2/events")
+    clock.now = T0 + timedelta(seconds=40)
+    tick(app_module, clock)
+    tick(app_module, clock)  # a duplicate tick
+    events = deps.event_bus().list(10, event_type="metrics.updated").events
+    assert len(events) == 1
+    assert events[0].data["window_start"] == "2026-11-30T08:59:00Z"
+    assert events[0].data["totals"]["api"]["requests"] >= 1
+
+
+def test_dashboard_reads_stay_small(api: Api, app_module: Any, clock: Clock,
+                                    target: Receiver) -> None:
+    activity(api, app_module, clock, target)
+    for path in ("/v2/dashboard/overview", "/v2/dashboard/errors", "/v2/dashboard/schedules",
+                 "/v2/dashboard/webhooks", "/v2/metrics/summary"):
+        with count_calls() as calls:
+            assert api.get(path).status_code == 200, path
+        assert calls["Scan"] == 0, path
+        assert sum(calls.values()) <= 20, (path, calls)
