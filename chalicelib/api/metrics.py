@@ -99,9 +99,12 @@ def dashboard_webhooks(query: RangeQuery) -> dict[str, Any]:
     return deps.metrics().per_subject("webhooks", *_range(query), good="delivered", bad="failed")
 
 
-@bp.operation("GET", "/dashboard/timeline", summary="Events of a time range, newest first",
+@bp.operation("GET", "/dashboard/timeline",
+              summary="Events of a time range (default: the last 24 hours), newest first",
               role="viewer", query="TimelineQuery")
 def dashboard_timeline(query: TimelineQuery) -> dict[str, Any]:
     from chalicelib.api.events import list_events  # noqa: PLC0415 - the same view, same query
 
+    if query.from_ is None:
+        query.from_ = (query.to or deps.clock()) - timedelta(hours=24)
     return list_events(query)  # type: ignore[arg-type]
