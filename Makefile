@@ -32,6 +32,7 @@ bench: install  ## cold start and middleware cost, each measured side by side in
 	$(BIN)/python bench/retries.py
 	$(BIN)/python bench/tick.py
 	$(BIN)/python bench/webhooks.py
+	$(BIN)/python bench/fanout.py
 
 STAGE ?= dev
 export AWS_DEFAULT_REGION ?= us-east-1
