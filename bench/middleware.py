@@ -6,8 +6,9 @@ differ), each called through Chalice's test client (the same event path API Gate
   bare        the view on a plain Chalice app: no middleware, no guard
   full/memory Conductor's app, auth and rate limiting on in-memory stores: our code's own cost
   full/moto   Conductor's app on DynamoDB (moto in-process): + 1 GetItem (key) + 1 GetItem and
-              1 conditional PutItem (bucket); moto's per-call cost is not DynamoDB's, so read
-              this one as an upper bound of the Python work around those calls
+              1 conditional PutItem (bucket) + 3 UpdateItem (the request's minute/hour/day
+              counters); moto's per-call cost is not DynamoDB's, so read this one as an upper
+              bound of the Python work around those calls
 """
 from __future__ import annotations
 
@@ -31,6 +32,16 @@ import moto
 from devserver import routing
 
 routing.install()
+
+
+class MemoryMetrics:
+    """Stands in for the metrics table: counts requests in a dict."""
+
+    def __init__(self) -> None:
+        self.counts: dict[int, int] = {}
+
+    def request(self, status: int, duration_ms: float) -> None:
+        self.counts[status] = self.counts.get(status, 0) + 1
 
 
 class MemoryKeys:
@@ -81,6 +92,7 @@ def main() -> int:
         provision(aws.client("dynamodb"), aws.client("sqs"), "bench")
         key = deps.api_keys().create("bench", "viewer")["key"]
         moto_auth, moto_limiter = deps.authenticator(), deps.rate_limiter()
+        moto_metrics = deps.metrics()
         memory_keys = MemoryKeys()
         memory_keys.records[hash_key(key)] = type("Rec", (), {
             "id": "key_bench", "name": "bench", "role": "viewer", "revoked_at": None,
@@ -91,8 +103,8 @@ def main() -> int:
         headers = {"Authorization": f"Bearer {key}"}
         variants = {
             "bare": (bare, None),
-            "full/memory": (conductor.app, (memory_auth, memory_limiter)),
-            "full/moto": (conductor.app, (moto_auth, moto_limiter)),
+            "full/memory": (conductor.app, (memory_auth, memory_limiter, MemoryMetrics())),
+            "full/moto": (conductor.app, (moto_auth, moto_limiter, moto_metrics)),
         }
         samples: dict[str, list[float]] = {name: [] for name in variants}
         with Client(bare) as bare_client, Client(conductor.app) as app_client:
@@ -113,14 +125,15 @@ def main() -> int:
         print(f"  {name:12s} {value * 1e6:9.1f} us  ({value / base:.2f}x bare)")
     print(f"middleware ratio (full/memory / bare): {medians['full/memory'] / base:.2f}x; "
           f"added per request: {(medians['full/memory'] - base) * 1e6:.0f} us of Python, "
-          f"{(medians['full/moto'] - medians['full/memory']) * 1e6:.0f} us for 3 DynamoDB calls on moto")
+          f"{(medians['full/moto'] - medians['full/memory']) * 1e6:.0f} us for 6 DynamoDB calls on moto")
     return 0
 
 
-def _use(deps: Any, services: tuple[Any, Any] | None) -> None:
+def _use(deps: Any, services: tuple[Any, Any, Any] | None) -> None:
     if services is not None:
         deps.authenticator = lambda: services[0]
         deps.rate_limiter = lambda: services[1]
+        deps.metrics = lambda: services[2]
 
 
 if __name__ == "__main__":
