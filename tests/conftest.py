@@ -170,3 +170,15 @@ def target() -> Iterator[Any]:
 
     with receiver([(200, {})]) as state:
         yield state
+
+
+@pytest.fixture
+def clock(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """The services' clock, standing at now (whole seconds) until the test moves it."""
+    from datetime import UTC
+
+    from chalicelib import deps
+
+    clock = Clock(datetime.now(UTC).replace(microsecond=0))
+    monkeypatch.setattr(deps, "clock", clock)
+    return clock

@@ -1,10 +1,10 @@
 """Helpers every store shares: conditional-failure detection and newest-first index pages."""
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from pynamodb.exceptions import PynamoDBException
+from pynamodb.exceptions import PutError, PynamoDBException
 
 from chalicelib.errors import DependencyUnavailable
 
@@ -29,3 +29,17 @@ def page_of(records: Iterable[Any], limit: int, key: str = "created_sk") -> tupl
 
 def unavailable(table: str) -> DependencyUnavailable:
     return DependencyUnavailable(f"The {table} table could not be reached.")
+
+
+def save_once(record: Any, key_attribute: Any, table: str,
+              reread: Callable[[], Any]) -> tuple[Any, bool]:
+    """Create ``record`` unless its key exists (the first writer wins); return the stored item
+    and whether this call created it. Derived keys make repeated deliveries write once."""
+    try:
+        # Condition: nothing with this key yet.
+        record.save(condition=key_attribute.does_not_exist())
+        return record, True
+    except PutError as exc:
+        if not conditional_failure(exc):
+            raise unavailable(table) from exc
+    return (reread() or record), False

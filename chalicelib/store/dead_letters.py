@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pynamodb.exceptions import PutError, PynamoDBException, UpdateError
+from pynamodb.exceptions import PynamoDBException, UpdateError
 
 from chalicelib.store.base import bind
-from chalicelib.store.common import conditional_failure, page_of, unavailable
+from chalicelib.store.common import conditional_failure, page_of, save_once, unavailable
 from chalicelib.store.models import DeadLetterRecord
 
 
@@ -17,15 +17,7 @@ class DeadLetterStore:
     def put_once(self, **fields: Any) -> tuple[DeadLetterRecord, bool]:
         """Write an entry unless its (derived) id exists; return it and whether it is new."""
         record = self._model(**fields)
-        try:
-            # Condition: first writer wins; a redelivered source finds the entry already there.
-            record.save(condition=self._model.id.does_not_exist())
-            return record, True
-        except PutError as exc:
-            if not conditional_failure(exc):
-                raise unavailable("dead letters") from exc
-        existing = self.get(record.id)
-        return (existing or record), False
+        return save_once(record, self._model.id, "dead letters", lambda: self.get(record.id))
 
     def get(self, entry_id: str) -> DeadLetterRecord | None:
         try:

@@ -7,7 +7,7 @@ from pynamodb.exceptions import DeleteError, PutError, PynamoDBException, Update
 
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.store.base import bind
-from chalicelib.store.common import conditional_failure, page_of, unavailable
+from chalicelib.store.common import conditional_failure, page_of, save_once, unavailable
 from chalicelib.store.models import ExecutionRecord, ScheduleRecord
 
 SHARDS = 4
@@ -167,16 +167,9 @@ class ExecutionStore:
 
     def claim(self, **fields: Any) -> tuple[ExecutionRecord, bool]:
         """Create the run's record unless it exists; return it and whether this call made it."""
-        record = self._model(**fields)
-        try:
-            # Condition: the first tick (or request) to see this run creates it; others find it.
-            record.save(condition=self._model.sort_key.does_not_exist())
-            return record, True
-        except PutError as exc:
-            if not conditional_failure(exc):
-                raise unavailable("executions") from exc
-        existing = self.get(fields["schedule_id"], fields["sort_key"])
-        return (existing or record), False
+        record = self._model(**fields)  # the first tick (or request) creates it; others find it
+        return save_once(record, self._model.sort_key, "executions",
+                         lambda: self.get(fields["schedule_id"], fields["sort_key"]))
 
     def get(self, schedule_id: str, sort_key: str) -> ExecutionRecord | None:
         try:

@@ -7,7 +7,7 @@ from pynamodb.exceptions import DeleteError, PutError, PynamoDBException, Update
 
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.store.base import bind
-from chalicelib.store.common import conditional_failure, page_of, unavailable
+from chalicelib.store.common import conditional_failure, page_of, save_once, unavailable
 from chalicelib.store.models import DeliveryRecord, SubscriptionRecord, WebhookRecord
 
 WEBHOOK_PREFIX = "whk#"
@@ -112,15 +112,8 @@ class DeliveryStore:
         self._model = bind(DeliveryRecord, "deliveries")
 
     def create_once(self, **fields: Any) -> tuple[DeliveryRecord, bool]:
-        record = self._model(**fields)
-        try:
-            # Condition: one delivery per event and endpoint, however often the event arrives.
-            record.save(condition=self._model.id.does_not_exist())
-            return record, True
-        except PutError as exc:
-            if not conditional_failure(exc):
-                raise unavailable("deliveries") from exc
-        return (self.get(record.id) or record), False
+        record = self._model(**fields)  # one per event and endpoint, however often it arrives
+        return save_once(record, self._model.id, "deliveries", lambda: self.get(record.id))
 
     def get(self, delivery_id: str) -> DeliveryRecord | None:
         try:

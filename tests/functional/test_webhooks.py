@@ -22,13 +22,6 @@ def body(response: Any) -> Any:
 
 
 @pytest.fixture
-def clock(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Clock:
-    clock = Clock(datetime.now(UTC).replace(microsecond=0))
-    monkeypatch.setattr(deps, "clock", clock)
-    return clock
-
-
-@pytest.fixture
 def fast(monkeypatch: pytest.MonkeyPatch) -> None:
     """No waiting between attempts (the schedule itself is unit-sized in docs/webhooks.md)."""
     monkeypatch.setattr("chalicelib.services.webhooks.SCHEDULE_SECONDS", (0,) * 7)
