@@ -69,8 +69,10 @@ class WebhookService:
         clock: Callable[[], datetime] = utcnow,
         rand: Callable[[], float] = random.random,
         metrics: Any = None,
+        timeouts: tuple[float, float] = (5.0, 15.0),
     ) -> None:
         self._metrics = metrics
+        self._timeouts = timeouts  # (connect, read) seconds
         self._store = store
         self._deliveries = deliveries
         self._session = session
@@ -290,7 +292,8 @@ class WebhookService:
         try:
             check_url(endpoint.url, self._allow, self._require_https, self._resolver)
             response = self._session.post(endpoint.url, data=delivery.payload.encode(),
-                                          headers=headers, timeout=(5, 15), allow_redirects=False)
+                                          headers=headers, timeout=self._timeouts,
+                                          allow_redirects=False)
         except ForbiddenTarget as exc:
             error = {"type": "ForbiddenTarget", "message": str(exc)}
         except requests.Timeout as exc:

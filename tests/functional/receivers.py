@@ -17,6 +17,7 @@ class Receiver:
         self.requests: list[dict[str, Any]] = []
         self.lock = threading.Lock()
         self.url = ""
+        self.delay_seconds = 0.0  # how long to think before answering (timeouts)
 
     def next_answer(self) -> tuple[int, dict[str, str]]:
         with self.lock:
@@ -41,6 +42,8 @@ def receiver(script: list[tuple[int, dict[str, str]]]) -> Iterator[Receiver]:
                 state.requests.append({"method": self.command, "path": self.path,
                                        "headers": dict(self.headers), "body": body})
             status, headers = state.next_answer()
+            if state.delay_seconds:
+                threading.Event().wait(state.delay_seconds)
             payload = json.dumps({"status": status}).encode()
             self.send_response(status)
             for name, value in headers.items():
