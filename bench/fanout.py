@@ -124,6 +124,11 @@ def main() -> int:
               f"{medians[args.large] / medians[10]:.1f}x")
         for socket in small + large:
             loop.run_until_complete(socket.close())
+        for _ in range(600):  # let the gateway finish the $disconnect handlers (bounded: 60 s)
+            if not runtime._gateway.sockets:
+                break
+            time.sleep(0.1)
+        time.sleep(2)
         first = dashboard_calls(runtime.api_url, runtime.admin_key)
         store_executions(100)
         with_100 = dashboard_calls(runtime.api_url, runtime.admin_key)
