@@ -162,11 +162,15 @@ class WebSocketGateway:
             return
 
         async def shutdown() -> None:
-            for ws, _, _ in list(self.sockets.values()):
-                await ws.close(code=1001, message=b"server shutting down")
+            await asyncio.gather(*(ws.close(code=1001, message=b"server shutting down")
+                                   for ws, _, _ in list(self.sockets.values())),
+                                 return_exceptions=True)
             await self._runner.cleanup()  # type: ignore[union-attr]
 
-        asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(timeout=10)
+        try:  # closing runs every connection's $disconnect: many sockets take a while
+            asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(timeout=60)
+        except TimeoutError:
+            log.warning("the WebSocket gateway did not close every socket within 60 s")
         self._loop.call_soon_threadsafe(self._loop.stop)
         if self._thread is not None:
             self._thread.join(timeout=10)
