@@ -268,9 +268,12 @@ def test_tick_cost_follows_due_schedules_not_all(api: Api, app_module: Any, cloc
                  expression="cron(0 9 * * *)" if i < 3 else "cron(0 18 * * *)")
     clock.now = T0 + timedelta(seconds=40)
     with count_calls() as calls:
-        tick(app_module, clock)
+        deps.scheduler().tick()  # the tick handler also publishes metrics.updated: not counted
     assert calls["Scan"] == 0 and calls["Query"] == SHARDS
     assert calls["PutItem"] == 3 and calls["SendMessage"] == 3 and calls["UpdateItem"] == 3
+    with count_calls() as calls:
+        tick(app_module, clock)  # the whole handler: nothing due now, plus the minute's metrics
+    assert calls["Scan"] == 0 and calls["Query"] == SHARDS + 5  # one Query per metric
 
 
 def test_list_filters_and_batch_execute(api: Api, app_module: Any, clock: Clock,
