@@ -4,13 +4,11 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from chalice import Blueprint, Response
 
 from chalicelib.api.errors import from_exception
-from chalicelib.domain.timeutil import parse_iso
 from chalicelib.errors import (
     ConductorError,
     PayloadTooLarge,
@@ -19,8 +17,6 @@ from chalicelib.errors import (
 )
 
 MAX_BODY_BYTES = 256 * 1024  # the largest SQS message: everything we accept can be queued
-DEFAULT_LIMIT = 50
-MAX_LIMIT = 200
 
 
 class ApiBlueprint(Blueprint):
@@ -62,50 +58,6 @@ def read_json(request: Any) -> Any:
         raise ValidationFailed(
             "The body is not valid JSON.", [{"field": "body", "problem": f"is not valid JSON: {exc}"}]
         ) from exc
-
-
-def read_object(request: Any) -> dict[str, Any]:
-    """The JSON body, which must be an object."""
-    body = read_json(request)
-    if not isinstance(body, dict):
-        raise ValidationFailed(
-            "The body must be a JSON object.", [{"field": "body", "problem": "must be an object"}])
-    return body
-
-
-def query(request: Any) -> dict[str, str]:
-    return dict(request.query_params or {})
-
-
-def allow_params(params: dict[str, str], allowed: set[str]) -> None:
-    """Reject unknown query parameters: a typo should not silently widen a query."""
-    unknown = sorted(set(params) - allowed)
-    if unknown:
-        raise ValidationFailed(
-            "Unknown query parameter.",
-            [{"field": name, "problem": "is not a parameter of this endpoint"} for name in unknown])
-
-
-def parse_limit(params: dict[str, str]) -> int:
-    raw = params.get("limit")
-    if raw is None:
-        return DEFAULT_LIMIT
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
-        raise ValidationFailed(
-            "Invalid limit.",
-            [{"field": "limit", "problem": f"must be an integer from 1 to {MAX_LIMIT}"}])
-    return int(raw)
-
-
-def parse_time(params: dict[str, str], name: str) -> datetime | None:
-    raw = params.get(name)
-    if raw is None:
-        return None
-    try:
-        return parse_iso(raw)
-    except ValueError as exc:
-        raise ValidationFailed(
-            f"Invalid '{name}'.", [{"field": name, "problem": "must be an ISO-8601 time"}]) from exc
 
 
 def page(items: list[Any], next_cursor: str | None) -> dict[str, Any]:

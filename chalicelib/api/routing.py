@@ -6,7 +6,6 @@ failed logins are limited too), authorize the role, validate the query and the b
 """
 from __future__ import annotations
 
-import contextvars
 import functools
 import importlib
 from collections.abc import Callable
@@ -19,14 +18,10 @@ from chalicelib import deps
 from chalicelib.api.errors import from_exception
 from chalicelib.api.http import read_json
 from chalicelib.errors import ConductorError, RateLimited, ValidationFailed
-from chalicelib.services.auth import Principal, authorize, key_from_headers
+from chalicelib.services.auth import authorize, key_from_headers
 
 CLASS_BY_METHOD = {"GET": "read", "HEAD": "read", "POST": "write", "PUT": "write",
                    "PATCH": "write", "DELETE": "write"}
-
-principal_var: contextvars.ContextVar[Principal | None] = contextvars.ContextVar(
-    "principal", default=None)
-
 
 @dataclass(frozen=True)
 class RouteSpec:
@@ -75,10 +70,6 @@ def source_ip(request: Any) -> str:
     return str(identity.get("sourceIp") or "unknown")
 
 
-def current_principal() -> Principal | None:
-    return principal_var.get()
-
-
 class ApiBlueprint(Blueprint):
     """A Blueprint of declared routes; ``v1`` holds those also served, deprecated, under /v1."""
 
@@ -122,13 +113,10 @@ class ApiBlueprint(Blueprint):
         def guarded(**path_params: str) -> Response:
             request = self.current_request
             headers: dict[str, str] = {}
-            token = principal_var.set(None)
             try:
                 response = self._admit_and_run(spec, view, request, path_params, headers)
             except ConductorError as exc:
                 response = from_exception(exc)
-            finally:
-                principal_var.reset(token)
             response.headers.update(headers)
             return response
 
@@ -140,7 +128,6 @@ class ApiBlueprint(Blueprint):
         principal = None
         if spec.role is not None:
             principal = deps.authenticator().identify(key_from_headers(request.headers))
-            principal_var.set(principal)
         if spec.rate_class is not None:
             caller = f"key:{principal.key_id}" if principal else f"ip:{source_ip(request)}"
             overrides = principal.rate_limits if principal else None

@@ -69,10 +69,6 @@ def is_known_type(name: str) -> bool:
     return name in CATALOG_BY_NAME or bool(_CUSTOM_RE.match(name))
 
 
-def is_custom_type(name: str) -> bool:
-    return bool(_CUSTOM_RE.match(name))
-
-
 def is_valid_pattern(pattern: str) -> bool:
     """``*``, an exact type, or a prefix wildcard like ``schedule.*`` (the star only at the end)."""
     return bool(_PATTERN_RE.match(pattern))

@@ -112,7 +112,7 @@ class Realtime:
         missed, position = [], None
         for _ in range(MAX_REPLAY // 200 + 1):  # bounded pages
             page = bus.list(200, start=since, position=position)
-            missed += [e for e in page.events if (e.timestamp, e.id) > (_ts(since), after)]
+            missed += [e for e in page.events if (e.timestamp, e.id) > (to_iso(since), after)]
             position = page.position
             if position is None or len(missed) > MAX_REPLAY:
                 break
@@ -164,10 +164,6 @@ class Realtime:
         except BotoCoreError as exc:
             log.warning("post to %s failed: %s", connection_id, exc)
             return False
-
-
-def _ts(moment: datetime) -> str:
-    return to_iso(moment)
 
 
 def _error(code: str, message: str) -> dict[str, Any]:

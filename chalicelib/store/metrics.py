@@ -24,10 +24,6 @@ def window_start(moment: datetime, window: str) -> str:
     return moment.strftime(WINDOWS[window][0])
 
 
-def hour_window(moment: datetime) -> str:
-    return window_start(moment, "hour")
-
-
 class MetricsStore:
     def __init__(self, dynamodb: Any, table: str) -> None:
         self._db = dynamodb
