@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import math
+import random
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
@@ -19,7 +20,9 @@ DEFAULT_POLICIES: dict[str, Policy] = {
     "batch": Policy("batch", 20, 60),
     "admin": Policy("admin", 60, 60),
 }
-MAX_ATTEMPTS = 4
+MAX_ATTEMPTS = 12
+#: the pause before re-reading a bucket someone else just wrote: 0 to this many seconds
+CONTENTION_PAUSE_S = 0.015
 
 
 class BucketStore(Protocol):
@@ -40,10 +43,12 @@ def parse_policies(raw: Mapping[str, Any] | None) -> dict[str, Policy]:
 class RateLimiter:
     """``check`` takes a token from the caller's bucket for a route class and says what it got.
 
-    Concurrency: read the bucket, compute, write back only if unchanged; a lost race re-reads (a
-    few times, then the request is refused as if the bucket were empty: heavy contention on one
-    bucket means its caller is far over any limit). If DynamoDB fails, requests are let through
-    and logged: the API stays up, and API Gateway's stage throttling still bounds the damage.
+    Concurrency: read the bucket, compute, write back only if unchanged; a lost race re-reads
+    after a short random pause. Each round one contender wins, so a browser's handful of parallel
+    requests all get through; only a caller with more requests in flight at once than
+    MAX_ATTEMPTS is refused as if the bucket were empty (it is far over any limit).
+    If DynamoDB fails, requests are let through and logged: the API stays up, and API Gateway's
+    stage throttling still bounds the damage.
     """
 
     def __init__(
@@ -77,6 +82,7 @@ class RateLimiter:
                 expires = math.ceil(now / 1000) + policy.window_seconds * 2
                 if self._store.replace(bucket, rounded, state, expires):
                     return policy, decision
+                time.sleep(random.uniform(0, CONTENTION_PAUSE_S))  # noqa: S311 - spreading, not secrecy
         except DependencyUnavailable:
             log.warning("rate limiting unavailable; letting %s through", bucket, exc_info=True)
             return policy, take(None, self._clock_ms(), policy)

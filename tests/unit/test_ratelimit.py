@@ -1,9 +1,15 @@
 from __future__ import annotations
 
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
 from hypothesis import given
 from hypothesis import strategies as st
 
 from chalicelib.domain.ratelimit import BucketState, Policy, take
+from chalicelib.services.ratelimits import RateLimiter
+from chalicelib.store.rate_limits import MemoryBucketStore
 
 READ = Policy("read", quota=10, window_seconds=60)
 
@@ -66,3 +72,31 @@ def test_histogram_percentiles_from_bucket_counters() -> None:
     assert percentile(counts, "lat", 0.95) == 5000
     assert summary(counts, "lat")["count"] == 10 and summary(counts, "lat")["mean_ms"] == 474.0
     assert percentile(Counter(), "lat", 0.5) is None
+
+
+class RacyStore(MemoryBucketStore):
+    """Reads take a moment, so concurrent callers read the same state and race to write it."""
+
+    def get(self, bucket: str) -> BucketState | None:
+        state = super().get(bucket)
+        time.sleep(0.005)
+        return state
+
+
+def test_parallel_requests_of_one_caller_are_not_refused_for_contention() -> None:
+    # Given a browser's eight parallel requests with one key, far under the quota
+    store = RacyStore()
+    limiter = RateLimiter(store, {"read": Policy("read", 600, 86_400)})  # refills ~nothing
+    barrier = threading.Barrier(8)
+
+    def one() -> bool:
+        barrier.wait(timeout=5)
+        return limiter.check("key:k", "read")[1].allowed
+
+    # When they all take a token at once
+    with ThreadPoolExecutor(8) as pool:
+        allowed = list(pool.map(lambda _: one(), range(8)))
+    # Then every one gets through, and each took its own token
+    assert allowed == [True] * 8
+    state = store.get("key:k#read")
+    assert state is not None and 591 < state.tokens < 593
