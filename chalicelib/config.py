@@ -63,6 +63,14 @@ def _flag(value: str | None, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _client_url(endpoint: str | None) -> str | None:
+    """``https://id.execute-api…/api`` (the @connections endpoint) -> ``wss://id.execute-api…/api``."""
+    if not endpoint:
+        return None
+    scheme, sep, rest = endpoint.partition("://")
+    return {"http": "ws", "https": "wss"}.get(scheme, scheme) + sep + rest
+
+
 @dataclass(frozen=True)
 class Settings:
     """What every component needs to find its AWS resources and behave per stage."""
@@ -84,6 +92,9 @@ class Settings:
     #: Networks webhooks may reach although private (the local runtime: 127.0.0.0/8)
     webhook_allow_networks: str = ""
     webhook_disable_after: int = 20
+    #: The WebSocket URL clients (the dashboard) connect to; by default the management endpoint's
+    #: own address (http -> ws), which is what the local gateway serves.
+    websocket_url: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -105,6 +116,7 @@ class Settings:
             breakers=json.loads(env.get("CONDUCTOR_BREAKERS") or "{}"),
             webhook_allow_networks=env.get("CONDUCTOR_WEBHOOK_ALLOW_NETWORKS", ""),
             webhook_disable_after=int(env.get("CONDUCTOR_WEBHOOK_DISABLE_AFTER", "20")),
+            websocket_url=env.get("CONDUCTOR_WS_URL") or _client_url(env.get("CONDUCTOR_WS_ENDPOINT")),
         )
 
 

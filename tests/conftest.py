@@ -19,7 +19,8 @@ os.environ.update({
     "CONDUCTOR_STAGE": "test",
     "CONDUCTOR_WEBHOOK_ALLOW_NETWORKS": "127.0.0.0/8",  # test receivers listen on loopback
 })
-for _var in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN", "CONDUCTOR_WS_ENDPOINT"):
+for _var in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN", "CONDUCTOR_WS_ENDPOINT",
+             "CONDUCTOR_WS_URL"):
     os.environ.pop(_var, None)
 
 from devserver import routing  # noqa: E402

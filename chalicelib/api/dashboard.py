@@ -1,10 +1,16 @@
-"""``/v2/dashboard/*``: health of every dependency (more views arrive with the metrics issue)."""
+"""``/v2/dashboard/*``: health of every dependency and the signed-in session (the read models
+over metrics live in api/metrics.py)."""
 from __future__ import annotations
+
+from typing import Any
 
 from chalice import Response
 
 from chalicelib import deps
 from chalicelib.api.routing import ApiBlueprint
+from chalicelib.config import get_settings
+from chalicelib.domain.timeutil import to_iso
+from chalicelib.services.auth import Principal
 
 bp = ApiBlueprint(__name__)
 
@@ -14,3 +20,11 @@ bp = ApiBlueprint(__name__)
 def health() -> Response:
     report = deps.health().check()
     return Response(body=report, status_code=200 if report["status"] == "ok" else 503)
+
+
+@bp.operation("GET", "/dashboard/session", summary="Who is signed in, and where to subscribe",
+              role="viewer", response="DashboardSession")
+def session(principal: Principal) -> dict[str, Any]:
+    """The dashboard shows write buttons by this role, and connects to this WebSocket URL."""
+    return {"key": {"id": principal.key_id, "name": principal.name, "role": principal.role},
+            "websocket_url": get_settings().websocket_url, "server_time": to_iso(deps.clock())}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +42,8 @@ class RouteSpec:
     errors: tuple[int, ...]
     #: other success statuses with the same body (200 for an idempotent repeat of a 201)
     also: tuple[int, ...] = ()
+    #: the view takes ``principal`` (the caller's key), e.g. to say who is signed in
+    wants_principal: bool = False
 
 
 ROUTES: list[RouteSpec] = []
@@ -98,7 +101,8 @@ class ApiBlueprint(Blueprint):
                 method=method, path=path, operation_id=view.__name__, summary=summary, role=role,
                 rate_class=CLASS_BY_METHOD.get(method) if rate_class == "default" else rate_class,
                 query=query, body=body, response=response, status=status,
-                versions=("v2", "v1") if v1 else ("v2",), errors=errors, also=also)
+                versions=("v2", "v1") if v1 else ("v2",), errors=errors, also=also,
+                wants_principal="principal" in inspect.signature(view).parameters)
             ROUTES.append(spec)
             guarded = self._guard(spec, view)
             self.route(path, methods=[method])(guarded)
@@ -142,6 +146,8 @@ class ApiBlueprint(Blueprint):
         if spec.role is not None:
             authorize(principal, spec.role)
         kwargs: dict[str, Any] = dict(path_params)
+        if spec.wants_principal:
+            kwargs["principal"] = principal
         if spec.query is not None:
             kwargs["query"] = validate(spec.query, dict(request.query_params or {}), "query")
         if spec.body is not None:

@@ -103,6 +103,18 @@ class HealthReport(BaseModel):
     down: list[str]
 
 
+class SessionKey(BaseModel):
+    id: str
+    name: str
+    role: Role
+
+
+class DashboardSession(BaseModel):
+    key: SessionKey = Field(description="The key this request was made with.")
+    websocket_url: str | None = Field(description="Where to subscribe (null: not configured).")
+    server_time: str
+
+
 # --- API keys --------------------------------------------------------------------------------
 
 

@@ -17,6 +17,10 @@ log = logging.getLogger("conductor.metrics")
 METRICS = ("api", "retries", "schedules", "webhooks", "breakers")
 
 
+#: the histogram prefixes metrics record (api and webhooks: latency; schedules: duration)
+HISTOGRAMS = ("latency", "duration")
+
+
 def _by_subject(counts: Mapping[str, float]) -> dict[str, Counter[str]]:
     """``"name|subject"`` fields grouped by subject."""
     grouped: dict[str, Counter[str]] = {}
@@ -115,10 +119,14 @@ class MetricsService:
         points = []
         for started, values in self._store.series(metric, window, start, end):
             data = _fold(values)
+            # a window's percentiles, read from its histogram, so charts need not know the buckets
+            percentiles = {prefix: summary(data, prefix) for prefix in HISTOGRAMS
+                           if data.get(f"{prefix}.count")}
             if field is not None:
                 data = Counter({field: data.get(field, 0)})
             points.append({"window_start": started, "values": {k: round(v, 3) for k, v in
-                                                               sorted(data.items())}})
+                                                               sorted(data.items())},
+                           "percentiles": percentiles})
         return {"metric": metric, "window": window, "from": window_start(start, window),
                 "to": window_start(end, window), "points": points}
 

@@ -63,6 +63,9 @@ def test_history_in_minute_hour_and_day_windows(api: Api, app_module: Any, clock
     days = body(api.get("/v2/metrics/history?metric=api&window=day"))
     assert days["points"][0]["window_start"] == "2026-11-30T00:00:00Z"
     assert days["points"][0]["values"]["requests"] >= 2
+    # each window carries its own percentiles (read from its histogram) for the charts
+    latency = days["points"][0]["percentiles"]["latency"]
+    assert latency["count"] >= 2 and latency["p50_ms"] <= latency["p95_ms"]
     assert api.get("/v2/metrics/history?metric=cpu").status_code == 400
     assert api.get("/v2/metrics/history?metric=api&window=week").status_code == 400
 
