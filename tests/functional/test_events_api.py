@@ -201,13 +201,3 @@ def test_listing_queries_one_partition_per_day_and_never_scans(api: Api, clock: 
     with count_calls() as calls:
         api.get("/v2/events?limit=1")
     assert calls["Query"] == 1  # the newest day fills the page and shows there is more: stop
-
-
-def test_dashboard_page_is_served_as_html(api: Api) -> None:
-    response = api.get("/dashboard")
-    assert response.status_code == 200
-    assert response.headers["Content-Type"].startswith("text/html")
-    page = response.body.decode()
-    assert "<title>Conductor</title>" in page and 'fetch(path' in page
-    # the page calls the API relative to itself, so it works under an API Gateway stage path too
-    assert '"v2/dashboard/health"' in page and '"/v2/' not in page

@@ -1,0 +1,132 @@
+// The dashboard's entry point: sign-in, the view router (#overview, #errors, …), the theme, and
+// the live subscription that feeds every view.
+import { api, session } from "./api.js";
+import { Live } from "./live.js";
+import { notify } from "./ui.js";
+import { Analytics, DeadLetters, Errors, Overview, Schedules, Webhooks } from "./views.js";
+
+const $ = (id) => document.getElementById(id);
+const views = {
+  overview: new Overview(), errors: new Errors(), "dead-letters": new DeadLetters(),
+  schedules: new Schedules(), webhooks: new Webhooks(), analytics: new Analytics(),
+};
+let current = null;
+let poller = null;
+
+const live = new Live({
+  onEvent: (event) => current?.onEvent(event),
+  onState: (state, text) => {
+    $("live").dataset.state = state;
+    $("live").querySelector(".live-text").textContent = text;
+    // without the socket, keep the view fresh by polling; with it, events do that
+    clearInterval(poller);
+    if (state !== "live" && session.role) poller = setInterval(() => current?.reloadSoon(0), 15000);
+  },
+  onGap: (message) => {
+    notify(`${message} Reloading the view.`, "error");
+    current?.reloadSoon(0);
+  },
+});
+
+// --- theme ---------------------------------------------------------------------------------------
+
+function applyTheme(theme) {
+  document.documentElement.dataset.theme = theme;
+  const button = $("theme");
+  button.setAttribute("aria-pressed", String(theme === "dark"));
+  button.textContent = theme === "dark" ? "Light theme" : "Dark theme";
+}
+applyTheme(localStorage.getItem("conductor.theme") || (matchMedia("(prefers-color-scheme: dark)").matches ? "dark" : "light"));
+$("theme").addEventListener("click", () => {
+  const next = document.documentElement.dataset.theme === "dark" ? "light" : "dark";
+  localStorage.setItem("conductor.theme", next);
+  applyTheme(next);
+});
+
+// --- sign-in ---------------------------------------------------------------------------------------
+
+async function signIn(key) {
+  session.save(key);
+  let me;
+  try {
+    me = await api("dashboard/session");
+  } catch (err) {
+    session.clear();
+    $("signin-error").textContent = err.status === 401 ? "That key was not accepted." : `Could not sign in: ${err.message}`;
+    showSignIn();
+    return;
+  }
+  Object.assign(session, { role: me.key.role, name: me.key.name, websocketUrl: me.websocket_url });
+  document.body.dataset.role = me.key.role;
+  $("signin-error").textContent = "";
+  $("signin-view").hidden = true;
+  $("nav").hidden = false;
+  $("signout").hidden = false;
+  $("who").hidden = false;
+  $("who").textContent = `${me.key.name} (${me.key.role})`;
+  live.start(me.websocket_url, key);
+  await route();
+  $("view-title").focus();
+}
+
+function showSignIn() {
+  live.stop();
+  clearInterval(poller);
+  $("view").hidden = true;
+  $("nav").hidden = true;
+  $("signout").hidden = true;
+  $("who").hidden = true;
+  $("signin-view").hidden = false;
+  $("live").dataset.state = "off";
+  $("live").querySelector(".live-text").textContent = "Offline";
+  $("key").focus();
+}
+
+$("signin").addEventListener("submit", (e) => {
+  e.preventDefault();
+  signIn($("key").value.trim());
+});
+$("signout").addEventListener("click", () => {
+  session.clear();
+  $("key").value = "";
+  notify("Signed out.");
+  showSignIn();
+});
+
+// --- routing -------------------------------------------------------------------------------------
+
+async function route() {
+  if (!session.role) return;
+  const name = location.hash.slice(1);
+  const view = views[name] || (current ? null : views.overview);
+  if (!view) return; // an in-page anchor (the skip link): stay where we are
+  current = view;
+  const viewName = Object.keys(views).find((k) => views[k] === view);
+  for (const link of document.querySelectorAll("#nav a")) {
+    if (link.dataset.view === viewName) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+  $("view").hidden = false;
+  $("view").dataset.view = viewName;
+  $("view-title").textContent = view.title;
+  document.title = `${view.title} · Conductor`;
+  const body = document.createElement("div");
+  body.id = "view-body";
+  body.setAttribute("aria-busy", "true");
+  $("view-body").replaceWith(body);
+  try {
+    await view.render(body);
+  } catch (err) {
+    notify(`Could not load ${view.title}: ${err.message}`, "error");
+    if (err.status === 401) showSignIn();
+  } finally {
+    body.setAttribute("aria-busy", "false");
+  }
+}
+
+window.addEventListener("hashchange", () => {
+  route().then(() => $("view-title").focus());
+});
+
+if (session.key) signIn(session.key);
+else showSignIn();

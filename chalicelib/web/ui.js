@@ -1,0 +1,165 @@
+// DOM helpers shared by the views: element builders, formatting, notices, tables with export.
+import { session } from "./api.js";
+
+const SVG_NS = "http://www.w3.org/2000/svg";
+
+function build(node, attrs, children) {
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k.startsWith("on") && typeof v === "function") node.addEventListener(k.slice(2), v);
+    else if (k === "dataset") Object.assign(node.dataset, v);
+    else node.setAttribute(k === "className" ? "class" : k, v === true ? "" : String(v));
+  }
+  for (const child of children.flat(Infinity)) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : String(child));
+  }
+  return node;
+}
+
+/** An HTML element: h("button", {class: "quiet", onclick}, "Text"). */
+export const h = (tag, attrs, ...children) => build(document.createElement(tag), attrs, children);
+/** An SVG element. */
+export const s = (tag, attrs, ...children) => build(document.createElementNS(SVG_NS, tag), attrs, children);
+
+/** A button that changes something: not rendered at all for viewer keys. */
+export function writeButton(label, onclick, attrs = {}) {
+  if (!session.canWrite) return null;
+  return h("button", { type: "button", "data-write": "", ...attrs, onclick: guarded(onclick) }, label);
+}
+
+/** Runs an action with its button disabled, and reports its failure as a notice. */
+export function guarded(action) {
+  return async (event) => {
+    const button = event?.currentTarget;
+    if (button) button.disabled = true;
+    try {
+      await action(event);
+    } catch (err) {
+      notify(err.message, "error");
+    } finally {
+      if (button) button.disabled = false;
+    }
+  };
+}
+
+export function notify(text, kind = "info") {
+  const notice = document.getElementById("notice");
+  notice.textContent = text;
+  notice.dataset.kind = kind;
+}
+
+const pad = (n) => String(n).padStart(2, "0");
+export function fmtTime(iso) {
+  if (!iso) return "—";
+  const d = new Date(iso);
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+export const fmtRate = (r) => (r === null || r === undefined ? "—" : `${(r * 100).toFixed(1)} %`);
+export const fmtMs = (ms) => (ms === null || ms === undefined ? "—" : ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${Math.round(ms)} ms`);
+export const fmtNum = (n) => (n === null || n === undefined ? "—" : Number(n).toLocaleString("en"));
+
+export const statusBadge = (status) => h("span", { class: `status status-${status}` }, String(status).replace(/_/g, " "));
+
+export function cards(items) {
+  return h("dl", { class: "cards" }, items.map(([label, value, id]) =>
+    h("div", { class: "card", "data-card": id || null }, h("dt", {}, label), h("dd", {}, value))));
+}
+
+// --- export -------------------------------------------------------------------------------------
+
+function csvCell(value) {
+  let text = value === null || value === undefined ? "" : typeof value === "object" ? JSON.stringify(value) : String(value);
+  if (/^[=+\-@\t\r]/.test(text)) text = "'" + text; // a spreadsheet must not run it as a formula
+  return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+export function toCsv(columns, rows) {
+  const lines = [columns.map((c) => csvCell(c.label)).join(",")];
+  for (const row of rows) lines.push(columns.map((c) => csvCell(c.raw ? c.raw(row) : row[c.key])).join(","));
+  return lines.join("\r\n") + "\r\n";
+}
+
+/** Saves a file made in the browser: no request leaves the page. */
+export function download(filename, text, type) {
+  const url = URL.createObjectURL(new Blob([text], { type }));
+  const link = h("a", { href: url, download: filename });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+// --- tables ------------------------------------------------------------------------------------
+
+/**
+ * A table with a heading, CSV/JSON export, optional row selection and bulk actions.
+ * columns: [{key, label, raw?(row) (exported value), cell?(row) (shown node)}]
+ * bulk: [{label, run(selectedRows)}] (write actions: hidden for viewers)
+ * actions(row): nodes for the row's action cell
+ */
+export function dataTable({ name, title, columns, rows, rowId = (r) => r.id, bulk = [], actions, empty = "Nothing to show.", tools = [] }) {
+  const selected = new Set();
+  const writeBulk = session.canWrite ? bulk : [];
+  const selectable = writeBulk.length > 0;
+  const bulkButtons = writeBulk.map((b) => h("button", {
+    type: "button", "data-write": "", "data-bulk": b.label, disabled: true,
+    onclick: guarded(async () => b.run(rows.filter((r) => selected.has(rowId(r))))),
+  }, b.label));
+  const refreshBulk = () => bulkButtons.forEach((b) => { b.disabled = selected.size === 0; });
+  const slug = name.replace(/[^a-z0-9]+/gi, "-");
+  const head = h("div", { class: "table-head" },
+    h("h3", { id: `${slug}-title` }, title),
+    tools,
+    bulkButtons,
+    h("button", { type: "button", class: "quiet", "aria-label": `Export ${title} as CSV`, "data-export": "csv",
+      onclick: () => download(`${slug}.csv`, toCsv(columns, rows), "text/csv") }, "CSV"),
+    h("button", { type: "button", class: "quiet", "aria-label": `Export ${title} as JSON`, "data-export": "json",
+      onclick: () => download(`${slug}.json`, JSON.stringify(rows, null, 2), "application/json") }, "JSON"));
+  const headerCells = columns.map((c) => h("th", { scope: "col" }, c.label));
+  if (selectable) {
+    const all = h("input", { type: "checkbox", "aria-label": `Select all rows of ${title}` });
+    all.addEventListener("change", () => {
+      for (const box of body.querySelectorAll("input[data-row]")) {
+        box.checked = all.checked;
+        box.dispatchEvent(new Event("change"));
+      }
+    });
+    headerCells.unshift(h("th", { scope: "col" }, all));
+  }
+  if (actions) headerCells.push(h("th", { scope: "col" }, "Actions"));
+  const body = h("tbody", {}, rows.length ? rows.map((row) => {
+    const cells = columns.map((c) => h("td", {}, c.cell ? c.cell(row) : fmtValue(row[c.key])));
+    if (selectable) {
+      const box = h("input", { type: "checkbox", "data-row": rowId(row), "aria-label": `Select ${rowId(row)}` });
+      box.addEventListener("change", () => {
+        if (box.checked) selected.add(rowId(row)); else selected.delete(rowId(row));
+        refreshBulk();
+      });
+      cells.unshift(h("td", {}, box));
+    }
+    if (actions) cells.push(h("td", { class: "actions" }, actions(row)));
+    return h("tr", { "data-id": rowId(row) }, cells);
+  }) : h("tr", {}, h("td", { colspan: headerCells.length, class: "empty" }, empty)));
+  return h("section", { class: "table-block", "data-table": name, "aria-labelledby": `${slug}-title` },
+    head,
+    h("div", { class: "scroll" }, h("table", {}, h("caption", {}, title), h("thead", {}, h("tr", {}, headerCells)), body)));
+}
+
+function fmtValue(value) {
+  if (value === null || value === undefined) return "—";
+  if (typeof value === "object") return JSON.stringify(value);
+  return String(value);
+}
+
+/** A labelled form control: field("Name", input). */
+export function field(label, control, hint) {
+  const id = control.id || `f-${Math.random().toString(36).slice(2, 9)}`;
+  control.id = id;
+  return h("div", { class: "field" }, h("label", { for: id }, label), control,
+    hint ? h("span", { class: "muted" }, hint) : null);
+}
+
+export function select(name, options, value) {
+  return h("select", { name }, options.map(([v, label]) => h("option", { value: v, selected: v === value }, label)));
+}

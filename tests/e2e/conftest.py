@@ -1,0 +1,67 @@
+"""The local runtime (`python -m devserver`) in a subprocess, shared by the end-to-end tests."""
+from __future__ import annotations
+
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from devserver.runtime import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+ADMIN_KEY = "cnd_e2e-bootstrap-admin-key-0123456789"
+AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
+
+
+class Runtime:
+    def __init__(self, process: subprocess.Popen[str], port: int, ws_port: int,
+                 lines: queue.Queue[str]) -> None:
+        self.process = process
+        self.api = f"http://127.0.0.1:{port}"
+        self.ws = f"ws://127.0.0.1:{ws_port}"
+        self.port, self.ws_port = port, ws_port
+        self.lines = lines
+        self.banner: list[str] = []
+
+    def wait_for(self, text: str, timeout: float = 60) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self.lines.get(timeout=max(0.1, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            self.banner.append(line)
+            if text in line:
+                return line
+        raise AssertionError(f"{text!r} not printed in {timeout}s; got {self.banner[-20:]}")
+
+
+@pytest.fixture(scope="module")
+def runtime() -> Iterator[Runtime]:
+    port, ws_port = free_port(), free_port()
+    env = {**os.environ, "CONDUCTOR_ADMIN_KEY": ADMIN_KEY, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "devserver", "--port", str(port), "--ws-port", str(ws_port)],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: queue.Queue[str] = queue.Queue()
+
+    def pump() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.put(line.rstrip("\n"))
+
+    threading.Thread(target=pump, daemon=True).start()
+    handle = Runtime(process, port, ws_port, lines)
+    try:
+        handle.wait_for("Press Ctrl-C to stop.")
+        yield handle
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)

@@ -1,0 +1,360 @@
+"""The dashboard in headless Chromium (Debian's, driven by Playwright for Python) against the local
+runtime: the page, the API and the WebSocket gateway are the real ones, in a subprocess.
+
+Screenshots of every view go to artifacts/dashboard/ (git-ignored), for people to look at.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from playwright.sync_api import expect
+
+from devserver.runtime import free_port
+from tests.e2e.conftest import AUTH, ROOT, Runtime
+
+pytestmark = pytest.mark.e2e
+SHOTS = ROOT / "artifacts" / "dashboard"
+VIEWS = ("overview", "errors", "dead-letters", "schedules", "webhooks", "analytics")
+WAIT_MS = 20_000
+
+
+def chromium_path() -> str:
+    path = os.environ.get("CONDUCTOR_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(path).exists():
+        if os.environ.get("CONDUCTOR_SKIP_BROWSER") == "1":
+            pytest.skip("CONDUCTOR_SKIP_BROWSER=1 and no Chromium")
+        pytest.fail("Chromium is needed for the dashboard tests: `apt-get install chromium` "
+                    "(as .ci/run does), or set CONDUCTOR_CHROMIUM to its path.")
+    return path
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    expect.set_options(timeout=WAIT_MS)
+    with sync_playwright() as playwright:
+        # the flags keep Chromium from calling Google's services (the machine's network is closed)
+        instance = playwright.chromium.launch(executable_path=chromium_path(), args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--disable-default-apps", "--disable-domain-reliability"])
+        yield instance
+        instance.close()
+
+
+class Page:
+    """A browser tab on the dashboard that records every request it makes."""
+
+    def __init__(self, page: Any, runtime: Runtime) -> None:
+        self.page = page
+        self.runtime = runtime
+        self.requests: list[str] = []
+        self.sockets: list[str] = []
+        self.errors: list[str] = []
+        page.on("request", lambda r: self.requests.append(r.url))
+        page.on("websocket", lambda ws: self.sockets.append(ws.url))
+        page.on("pageerror", lambda e: self.errors.append(str(e)))
+        page.set_default_timeout(WAIT_MS)
+
+    def sign_in(self, key: str) -> None:
+        self.page.goto(f"{self.runtime.api}/dashboard")
+        self.page.fill("#key", key)
+        self.page.click("#signin button[type=submit]")
+        self.page.wait_for_selector("#view[data-view=overview] [data-card]")
+        self.page.wait_for_selector("#live[data-state=live]")
+
+    def open(self, view: str) -> None:
+        self.page.click(f"#nav a[data-view={view}]")
+        self.page.wait_for_selector(f"#view[data-view={view}] #view-body[aria-busy=false]")
+
+    def shot(self, name: str) -> None:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+@pytest.fixture
+def tab(browser: Any, runtime: Runtime) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    page = Page(context.new_page(), runtime)
+    yield page
+    context.close()
+    # The page talks to the Conductor API and its WebSocket, and to nothing else.
+    strays = [u for u in page.requests
+              if not u.startswith((f"{runtime.api}/", "data:", "blob:"))]
+    assert strays == [], strays
+    assert all(u.startswith(runtime.ws) for u in page.sockets), page.sockets
+    assert page.errors == []
+
+
+def call(runtime: Runtime, method: str, path: str, body: Any = None,
+         key_headers: dict[str, str] = AUTH) -> Any:
+    response = requests.request(method, f"{runtime.api}/v2/{path}", json=body,
+                                headers=key_headers, timeout=10)
+    assert response.status_code < 300, response.text
+    return response.json() if response.content else None
+
+
+def new_key(runtime: Runtime, role: str) -> str:
+    return call(runtime, "POST", "api-keys", {"name": f"e2e {role}", "role": role})["key"]
+
+
+def until(check: Callable[[], Any], timeout: float = 30,
+          sleep: Callable[[float], Any] | None = None) -> Any:
+    """Polls ``check``; pass the page's wait_for_timeout as ``sleep`` where Playwright's own
+    handlers must run meanwhile (time.sleep would block them)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        if sleep is None:
+            time.sleep(0.3)
+        else:
+            sleep(300)
+    raise AssertionError(f"not true within {timeout}s")
+
+
+def make_schedule(runtime: Runtime, name: str) -> dict[str, Any]:
+    return call(runtime, "POST", "schedules", {
+        "name": name, "expression": "rate(5 minutes)",
+        "target": {"type": "event", "event_type": "custom.dashboard", "data": {"from": name}}})
+
+
+def make_dead_letter(runtime: Runtime, service: str) -> dict[str, Any]:
+    closed = free_port()  # nothing listens: the one attempt is refused, the job dead-letters
+    job = call(runtime, "POST", "errors/retry", {
+        "service": service, "error": {"type": "Timeout", "message": "upstream timed out"},
+        "target": {"type": "http", "url": f"http://127.0.0.1:{closed}/charge"},
+        "retry_policy": {"max_attempts": 1}})
+    dead = until(lambda: call(runtime, "GET", f"errors/retry/{job['id']}")["dead_letter_id"])
+    return call(runtime, "GET", f"dlq/{dead}")
+
+
+def bars(tab: Page, schedule_id: str, status: str) -> Any:
+    return tab.page.locator(f"rect.bar[data-schedule='{schedule_id}'][data-status='{status}']")
+
+
+def test_sign_in_shows_every_view_and_a_bad_key_is_refused(tab: Page, runtime: Runtime) -> None:
+    # Given some activity
+    make_schedule(runtime, "overview report")
+    operator = new_key(runtime, "operator")
+    # When a wrong key is used, Then the page says so and stays on the sign-in form
+    tab.page.goto(f"{runtime.api}/dashboard")
+    tab.page.fill("#key", "cnd_not-a-real-key")
+    tab.page.click("#signin button[type=submit]")
+    expect(tab.page.locator("#signin-error")).to_contain_text("not accepted")
+    assert tab.page.locator("#nav").is_hidden()
+    # When the operator signs in, Then every view renders, live
+    tab.sign_in(operator)
+    assert "e2e operator (operator)" in tab.page.inner_text("#who")
+    assert tab.page.evaluate("sessionStorage.getItem('conductor.key')") == operator
+    for view in VIEWS:
+        tab.open(view)
+        assert tab.page.get_attribute(f"#nav a[data-view={view}]", "aria-current") == "page"
+        tab.shot(f"{view}-light")
+    assert tab.page.locator("[data-chart]").count() == 4
+    # Dark theme, kept across reloads
+    tab.page.click("#theme")
+    assert tab.page.get_attribute("html", "data-theme") == "dark"
+    tab.open("schedules")
+    tab.shot("schedules-dark")
+    tab.page.reload()
+    tab.page.wait_for_selector("#live[data-state=live]")
+    assert tab.page.get_attribute("html", "data-theme") == "dark"
+    # Phone width: nothing wider than the screen but the tables' own scroll boxes
+    tab.page.set_viewport_size({"width": 390, "height": 844})
+    tab.open("overview")
+    overflow = tab.page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0
+    tab.shot("overview-phone")
+
+
+def test_schedule_gantt_and_run_now_appear_live(tab: Page, runtime: Runtime) -> None:
+    # Given a schedule, and an operator on the Schedules view
+    schedule = make_schedule(runtime, "nightly export")
+    tab.sign_in(new_key(runtime, "operator"))
+    tab.open("schedules")
+    row = tab.page.locator(f"[data-table=schedules] tr[data-id='{schedule['id']}']")
+    assert "rate(5 minutes)" in row.inner_text()
+    # Then its upcoming runs are dashed bars on the timeline, and it has no past run yet
+    bars(tab, schedule["id"], "upcoming").first.wait_for()
+    assert bars(tab, schedule["id"], "upcoming").count() >= 1
+    assert bars(tab, schedule["id"], "succeeded").count() == 0
+    tab.page.evaluate("window.notReloaded = true")
+    # When "Run now" is clicked, Then a succeeded bar appears
+    row.get_by_role("button", name="Run nightly export now").click()
+    bars(tab, schedule["id"], "succeeded").first.wait_for()
+    # When a run is started elsewhere (the API), Then its bar arrives over the WebSocket
+    call(runtime, "POST", f"schedules/{schedule['id']}/execute")
+    until(lambda: bars(tab, schedule["id"], "succeeded").count() == 2, timeout=20)
+    assert tab.page.evaluate("window.notReloaded") is True  # no reload happened
+    # Hover shows the run's details; zooming changes the visible range
+    bars(tab, schedule["id"], "succeeded").last.hover()  # the later one lies on top
+    expect(tab.page.locator("#tooltip")).to_contain_text("nightly export: succeeded")
+    before = tab.page.inner_text("[data-range]")
+    tab.page.get_by_role("button", name="Zoom in").click()
+    assert tab.page.inner_text("[data-range]") != before
+    tab.page.focus("svg.gantt")
+    tab.page.keyboard.press("ArrowLeft")
+    tab.shot("schedules-gantt")
+
+
+def test_schedule_form_previews_next_runs_and_explains_a_bad_expression(tab: Page,
+                                                                        runtime: Runtime) -> None:
+    tab.sign_in(new_key(runtime, "operator"))
+    tab.open("schedules")
+    tab.page.get_by_role("button", name="New schedule").click()
+    tab.page.fill("#schedule-name", "weekday digest")
+    tab.page.fill("#schedule-expression", "cron(0 9 * * 1-5)")
+    tab.page.fill("#schedule-timezone", "Europe/Berlin")
+    # the preview lists the next five 09:00 Berlin times (08:00 UTC in winter)
+    expect(tab.page.locator("#schedule-preview li")).to_have_count(5)
+    expect(tab.page.locator("#schedule-preview li").first).to_contain_text("T08:00:00")
+    tab.page.fill("#schedule-expression", "cron(61 * * * *)")
+    tab.page.wait_for_selector("[data-form=schedule] .error-text:has-text('invalid')")
+    assert tab.page.locator("#schedule-preview li").count() == 0
+    tab.page.fill("#schedule-expression", "rate(1 hour)")
+    tab.page.select_option("select[name=target_type]", "event")
+    tab.page.fill("#schedule-event", "custom.digest")
+    tab.page.get_by_role("button", name="Create").click()
+    tab.page.wait_for_selector("[data-table=schedules] tr:has-text('weekday digest')")
+    created = [s for s in call(runtime, "GET", "schedules?limit=200")["items"]
+               if s["name"] == "weekday digest"]
+    assert created and created[0]["timezone"] == "Europe/Berlin"
+    assert created[0]["target"]["type"] == "event"
+
+
+def test_dead_letters_grouped_and_resolved(tab: Page, runtime: Runtime) -> None:
+    # Given two dead letters of the same failure
+    first = make_dead_letter(runtime, "ledger")
+    second = make_dead_letter(runtime, "ledger")
+    assert first["fingerprint"] == second["fingerprint"]
+    tab.sign_in(new_key(runtime, "operator"))
+    tab.open("dead-letters")
+    group = tab.page.locator(f"[data-table=dead-letter-groups] tr[data-id='{first['fingerprint']}']")
+    assert "ledger" in group.inner_text()
+    assert group.locator("td").nth(1).inner_text() == "2"
+    tab.shot("dead-letters")
+    # When one is resolved from its row
+    row = tab.page.locator(f"[data-table=dead-letters] tr[data-id='{first['id']}']")
+    row.get_by_role("button", name="Resolve").click()
+    # Then it leaves the open list, and the API agrees
+    row.wait_for(state="detached")
+    assert call(runtime, "GET", f"dlq/{first['id']}")["status"] == "resolved"
+    expect(tab.page.locator("#notice")).to_contain_text("resolved")
+    # And a bulk action on the selection resolves the rest of the group
+    tab.page.check(f"input[data-row='{second['id']}']")
+    tab.page.get_by_role("button", name="Resolve selected").click()
+    tab.page.locator(f"[data-table=dead-letters] tr[data-id='{second['id']}']").wait_for(
+        state="detached")
+    assert call(runtime, "GET", f"dlq/{second['id']}")["status"] == "resolved"
+
+
+def test_a_viewer_key_sees_no_write_buttons(tab: Page, runtime: Runtime) -> None:
+    schedule = make_schedule(runtime, "viewer can see me")
+    make_dead_letter(runtime, "viewer")
+    tab.sign_in(new_key(runtime, "viewer"))
+    assert "(viewer)" in tab.page.inner_text("#who")
+    for view in VIEWS:
+        tab.open(view)
+        assert tab.page.locator("[data-write]").count() == 0, view
+        for label in ("Run now", "Resolve", "Replay", "Pause", "Delete", "New schedule",
+                      "Rotate secret", "Redeliver"):
+            assert tab.page.get_by_role("button", name=label, exact=True).count() == 0, (view, label)
+        tab.shot(f"{view}-viewer")
+    # they still see the data
+    tab.open("schedules")
+    assert tab.page.locator(f"tr[data-id='{schedule['id']}']").count() == 1
+
+
+def test_tables_export_to_csv_and_json(tab: Page, runtime: Runtime) -> None:
+    make_schedule(runtime, 'exported, "quoted"')
+    tab.sign_in(new_key(runtime, "viewer"))
+    tab.open("schedules")
+    block = tab.page.locator("[data-table=schedules]")
+    with tab.page.expect_download() as csv_download:
+        block.locator("[data-export=csv]").click()
+    text = Path(csv_download.value.path()).read_bytes().decode()
+    assert text.startswith("Name,Expression,Time zone,State,Next run,Target\r\n")
+    assert '"exported, ""quoted"""' in text
+    with tab.page.expect_download() as json_download:
+        block.locator("[data-export=json]").click()
+    rows = json.loads(Path(json_download.value.path()).read_text())
+    assert any(r["name"] == 'exported, "quoted"' and r["next_runs"] for r in rows)
+
+
+def test_keyboard_navigation_and_every_control_labelled(tab: Page, runtime: Runtime) -> None:
+    tab.sign_in(new_key(runtime, "operator"))
+    # After sign-in the view's heading has focus; from the top, the skip link comes first
+    assert tab.page.evaluate("document.activeElement.id") == "view-title"
+    tab.page.locator("#nav a").first.focus()
+    tab.page.keyboard.press("Shift+Tab")
+    assert tab.page.evaluate("document.activeElement.className") == "skip"
+    assert tab.page.locator(".skip").bounding_box()["x"] >= 0  # shown while focused
+    tab.page.focus("#nav a[data-view=webhooks]")
+    tab.page.keyboard.press("Enter")
+    tab.page.wait_for_selector("#view[data-view=webhooks]")
+    tab.page.wait_for_function("() => document.activeElement.id === 'view-title'")  # heading, read out
+    for view in VIEWS:
+        tab.open(view)
+        unlabelled = tab.page.evaluate("""[...document.querySelectorAll('input, select, textarea')]
+            .filter((c) => !(c.labels && c.labels.length) && !c.getAttribute('aria-label'))
+            .map((c) => c.outerHTML)""")
+        assert unlabelled == [], (view, unlabelled)
+
+
+def test_the_live_indicator_reconnects_and_resumes_what_it_missed(tab: Page,
+                                                                   runtime: Runtime) -> None:
+    # The test stands between the page and the gateway, so it can drop the socket, and hold the
+    # new one's messages until an event has been published in the gap.
+    routes: list[Any] = []
+    servers: list[Any] = []
+    held: list[str] = []
+    replies: list[dict[str, Any]] = []
+
+    def relay(route: Any) -> None:
+        server = route.connect_to_server()
+        routes.append(route)
+        servers.append(server)
+        if len(routes) == 2:
+            route.on_message(lambda message: held.append(message))
+
+            def to_page(message: str) -> None:
+                replies.append(json.loads(message))
+                route.send(message)
+
+            server.on_message(to_page)
+
+    tab.page.route_web_socket(f"{runtime.ws}/**", relay)
+    tab.sign_in(new_key(runtime, "operator"))
+    seen = call(runtime, "POST", "events", {"type": "custom.before_drop"})
+    tab.page.wait_for_selector(f"[data-feed] li[data-event='{seen['id']}']")
+    # When the socket drops
+    routes[0].close()
+    servers[0].close()
+    # Then the indicator says so, and the page connects again
+    tab.page.wait_for_selector("#live[data-state=reconnecting]")
+    until(lambda: len(held) >= 2, sleep=tab.page.wait_for_timeout)
+    assert [json.loads(m)["action"] for m in held] == ["subscribe", "resume"]
+    assert json.loads(held[1])["after"] == seen["id"]
+    # An event published while the new socket is not yet subscribed...
+    missed = call(runtime, "POST", "events", {"type": "custom.while_away", "data": {"n": 1}})
+    for message in held:
+        servers[1].send(message)
+    # ...arrives through resume, once, and the indicator is live again
+    tab.page.wait_for_selector(f"[data-feed] li[data-event='{missed['id']}']")
+    tab.page.wait_for_selector("#live[data-state=live]")
+    resumed = until(lambda: [r for r in replies if r.get("of") == "resume"],
+                    sleep=tab.page.wait_for_timeout)
+    assert resumed[0]["replayed"] >= 1
+    tab.page.wait_for_timeout(1000)  # a late live copy of the event would show up by now
+    assert tab.page.locator(f"[data-feed] li[data-event='{missed['id']}']").count() == 1
