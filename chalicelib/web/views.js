@@ -25,9 +25,25 @@ class View {
     await this.load();
   }
 
-  /** Replaces the view's content; null parts (a closed form, a hidden button) are left out. */
+  /**
+   * Replaces the view's content; null parts (a closed form, a hidden button) are left out.
+   * A live reload must not pull the rug: open details stay open and focus stays on its control.
+   */
   show(...parts) {
+    const keyOf = (node) => {
+      const row = node.closest("[data-id]");
+      return `${row ? row.dataset.id : ""}|${node.tagName}|${node.getAttribute("aria-label") || node.textContent.slice(0, 40)}`;
+    };
+    const open = new Set([...this.container.querySelectorAll("details[open]")].map((d) => keyOf(d.querySelector("summary") || d)));
+    const active = this.container.contains(document.activeElement) ? keyOf(document.activeElement) : null;
     this.container.replaceChildren(...parts.filter((p) => p !== null && p !== undefined && p !== false));
+    for (const summary of this.container.querySelectorAll("details > summary")) {
+      if (open.has(keyOf(summary))) summary.parentElement.open = true;
+    }
+    if (active) {
+      const again = [...this.container.querySelectorAll("button, a, input, select, summary, [tabindex]")].find((n) => keyOf(n) === active);
+      again?.focus();
+    }
   }
 
   onEvent(event) {
@@ -292,6 +308,7 @@ export class Schedules extends View {
     this.gantt = new Gantt();
     this.names = new Map();
     this.editing = null; // null: form closed; {}: new; schedule: edit
+    this.formNode = null;
   }
 
   async load() {
@@ -304,7 +321,7 @@ export class Schedules extends View {
       start: Date.parse(at), end: Date.parse(at) + 1000 }))), true);
     this.show(
       h("div", { class: "table-head" }, writeButton("New schedule", () => this.openForm({}))),
-      this.editing ? this.form(this.editing) : null,
+      this.editing ? (this.formNode ||= this.form(this.editing)) : null,
       dataTable({
         name: "schedules", title: "Schedules", rows: schedules,
         columns: [
@@ -362,6 +379,7 @@ export class Schedules extends View {
 
   openForm(schedule) {
     this.editing = schedule;
+    this.formNode = null; // built afresh for this schedule, then kept while live updates reload
     this.load().then(() => this.container.querySelector("#schedule-name")?.focus());
   }
 
@@ -407,7 +425,7 @@ export class Schedules extends View {
         field("When a run is still going", overlap)),
       h("p", { class: "muted" }, "Next runs:"), preview, problem,
       h("div", { class: "form-actions" }, h("button", { type: "submit" }, isNew ? "Create" : "Save"),
-        h("button", { type: "button", class: "quiet", onclick: () => { this.editing = null; this.load(); } }, "Cancel")));
+        h("button", { type: "button", class: "quiet", onclick: () => { this.editing = null; this.formNode = null; this.load(); } }, "Cancel")));
     form.addEventListener("submit", guarded(async (e) => {
       e.preventDefault();
       const body = { name: name.value.trim(), expression: expression.value.trim(), timezone: timezone.value.trim(), overlap_policy: overlap.value,
@@ -423,6 +441,7 @@ export class Schedules extends View {
       }
       notify(`${body.name}: ${isNew ? "created" : "saved"}.`, "ok");
       this.editing = null;
+      this.formNode = null;
       await this.load();
     }));
     return form;
@@ -450,6 +469,7 @@ export class Webhooks extends View {
     this.selected = null;
     this.secret = null; // {id, secret}: shown once, after creation or rotation
     this.creating = false;
+    this.formNode = null;
   }
 
   async load() {
@@ -457,12 +477,12 @@ export class Webhooks extends View {
     if (this.selected && !endpoints.some((e) => e.id === this.selected)) this.selected = null;
     const deliveries = this.selected ? await api(`webhooks/${this.selected}/deliveries`, { query: { limit: 100 } }) : null;
     this.show(
-      h("div", { class: "table-head" }, writeButton("New endpoint", () => { this.creating = true; this.load(); })),
+      h("div", { class: "table-head" }, writeButton("New endpoint", () => { this.creating = true; this.formNode = null; this.load(); })),
       this.secret ? h("div", { class: "panel", role: "alert" },
         h("p", {}, `Signing secret for ${this.secret.id}. It is shown only now: store it with the receiver.`),
         h("p", { class: "secret", "data-secret": "" }, this.secret.secret),
         h("button", { type: "button", class: "quiet", onclick: () => { this.secret = null; this.load(); } }, "I have stored it")) : null,
-      this.creating ? this.form() : null,
+      this.creating ? (this.formNode ||= this.form()) : null,
       dataTable({
         name: "webhooks", title: "Endpoints", rows: endpoints,
         columns: [
@@ -512,7 +532,7 @@ export class Webhooks extends View {
         field("Description", description)),
       problem,
       h("div", { class: "form-actions" }, h("button", { type: "submit" }, "Create"),
-        h("button", { type: "button", class: "quiet", onclick: () => { this.creating = false; this.load(); } }, "Cancel")));
+        h("button", { type: "button", class: "quiet", onclick: () => { this.creating = false; this.formNode = null; this.load(); } }, "Cancel")));
     types.nextElementSibling.id = "webhook-events-hint";
     form.addEventListener("submit", guarded(async (e) => {
       e.preventDefault();
@@ -526,6 +546,7 @@ export class Webhooks extends View {
         return;
       }
       this.creating = false;
+      this.formNode = null;
       await this.load();
     }));
     return form;

@@ -219,13 +219,18 @@ def test_schedule_form_previews_next_runs_and_explains_a_bad_expression(tab: Pag
     # the preview lists the next five 09:00 Berlin times (08:00 UTC in winter)
     expect(tab.page.locator("#schedule-preview li")).to_have_count(5)
     expect(tab.page.locator("#schedule-preview li").first).to_contain_text("T08:00:00")
+    # a live update while typing (someone else creates a schedule) keeps what was typed
+    other = make_schedule(runtime, "made meanwhile")
+    tab.page.locator(f"[data-table=schedules] tr[data-id='{other['id']}']").wait_for()
+    assert tab.page.input_value("#schedule-name") == "weekday digest"
+    assert tab.page.input_value("#schedule-timezone") == "Europe/Berlin"
     tab.page.fill("#schedule-expression", "cron(61 * * * *)")
     tab.page.wait_for_selector("[data-form=schedule] .error-text:has-text('invalid')")
     assert tab.page.locator("#schedule-preview li").count() == 0
     tab.page.fill("#schedule-expression", "rate(1 hour)")
     tab.page.select_option("select[name=target_type]", "event")
     tab.page.fill("#schedule-event", "custom.digest")
-    tab.page.get_by_role("button", name="Create").click()
+    tab.page.get_by_role("button", name="Create", exact=True).click()
     tab.page.wait_for_selector("[data-table=schedules] tr:has-text('weekday digest')")
     created = [s for s in call(runtime, "GET", "schedules?limit=200")["items"]
                if s["name"] == "weekday digest"]
@@ -358,3 +363,73 @@ def test_the_live_indicator_reconnects_and_resumes_what_it_missed(tab: Page,
     assert resumed[0]["replayed"] >= 1
     tab.page.wait_for_timeout(1000)  # a late live copy of the event would show up by now
     assert tab.page.locator(f"[data-feed] li[data-event='{missed['id']}']").count() == 1
+
+
+def test_errors_view_filters_retries_and_resolves(tab: Page, runtime: Runtime) -> None:
+    # Given a dead-lettered job and one waiting an hour for its next attempt, of service "payments"
+    dead = make_dead_letter(runtime, "payments")
+    waiting = call(runtime, "POST", "errors/retry", {
+        "service": "payments", "error": {"type": "Timeout", "message": "slow"},
+        "target": {"type": "http", "url": f"http://127.0.0.1:{free_port()}/pay"},
+        "retry_policy": {"max_attempts": 3, "initial_delay_seconds": 3600, "jitter": "none"}})
+    assert waiting["status"] == "scheduled"
+    make_dead_letter(runtime, "shipping")
+    tab.sign_in(new_key(runtime, "operator"))
+    tab.open("errors")
+    # When filtered by service, Then only that service's jobs are listed
+    tab.page.fill("input[name=service]", "payments")
+    tab.page.get_by_role("button", name="Apply").click()
+    jobs = tab.page.locator("[data-table=retry-jobs] tbody tr")
+    expect(jobs).to_have_count(2)
+    expect(tab.page.locator("[data-table=retry-jobs] tbody")).not_to_contain_text("shipping")
+    # Each job's attempts open in place
+    row = tab.page.locator(f"[data-table=retry-jobs] tr[data-id='{dead['retry_job_id']}']")
+    row.locator("summary").click()
+    expect(row.locator("ol.attempts li")).to_contain_text("failed")
+    tab.shot("errors")
+    # "Retry" replays a dead-lettered job's dead letter as a new job
+    row.get_by_role("button", name="Retry").click()
+    expect(tab.page.locator("#notice")).to_contain_text("retried as a new job")
+    assert call(runtime, "GET", f"dlq/{dead['id']}")["status"] == "replayed"
+    # A bulk resolve of the waiting job cancels its next attempt
+    tab.page.check(f"input[data-row='{waiting['id']}']")
+    tab.page.get_by_role("button", name="Resolve selected").click()
+    expect(tab.page.locator("#notice")).to_contain_text("1 resolved")
+    assert call(runtime, "GET", f"errors/retry/{waiting['id']}")["status"] == "resolved"
+
+
+def test_webhooks_view_creates_tests_redelivers_and_rotates(tab: Page, runtime: Runtime) -> None:
+    from tests.functional.receivers import receiver
+
+    with receiver([(200, {})]) as target:
+        tab.sign_in(new_key(runtime, "operator"))
+        tab.open("webhooks")
+        # When an endpoint is created, Then its secret is shown once
+        tab.page.get_by_role("button", name="New endpoint").click()
+        tab.page.fill("#webhook-url", target.url)
+        tab.page.fill("#webhook-events", "webhook.test")
+        tab.page.get_by_role("button", name="Create", exact=True).click()
+        secret = tab.page.locator("[data-secret]")
+        expect(secret).to_contain_text("whsec_")
+        first_secret = secret.inner_text()
+        tab.page.get_by_role("button", name="I have stored it").click()
+        expect(secret).to_have_count(0)
+        hooks = [h for h in call(runtime, "GET", "webhooks?limit=200")["items"] if h["url"] == target.url]
+        assert len(hooks) == 1 and "secret" not in hooks[0]
+        hook = tab.page.locator(f"[data-table=webhooks] tr[data-id='{hooks[0]['id']}']")
+        # Send test: the delivery shows up in the log, delivered, with its attempt
+        hook.get_by_role("button", name="Send test").click()
+        log = tab.page.locator("[data-table=deliveries] tbody tr")
+        expect(log.first).to_contain_text("delivered", timeout=30_000)
+        log.first.locator("summary").click()
+        expect(log.first.locator("ol.attempts")).to_contain_text("HTTP 200")
+        tab.shot("webhooks")
+        # Redeliver sends it again
+        log.first.get_by_role("button", name="Redeliver").click()
+        expect(tab.page.locator("#notice")).to_contain_text("queued again")
+        until(lambda: len(target.requests) == 2)
+        # Rotate secret asks first, then shows the new one
+        tab.page.once("dialog", lambda dialog: dialog.accept())
+        hook.get_by_role("button", name="Rotate secret").click()
+        expect(secret).to_contain_text("whsec_")
+        assert secret.inner_text() != first_secret
