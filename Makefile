@@ -33,6 +33,7 @@ bench: install  ## cold start and middleware cost, each measured side by side in
 	$(BIN)/python bench/tick.py
 	$(BIN)/python bench/webhooks.py
 	$(BIN)/python bench/fanout.py
+	$(BIN)/python bench/dashboard.py
 
 STAGE ?= dev
 export AWS_DEFAULT_REGION ?= us-east-1

@@ -38,7 +38,7 @@ export async function api(path, { method = "GET", body, query } = {}) {
   return data;
 }
 
-/** Every page of a list, up to ``limit`` items. */
+/** Every page of a list, up to ``limit`` items; ``.more`` on the result says some were left. */
 export async function all(path, query = {}, limit = 500) {
   const items = [];
   let cursor;
@@ -47,5 +47,6 @@ export async function all(path, query = {}, limit = 500) {
     items.push(...page.items);
     cursor = page.next_cursor;
   } while (cursor && items.length < limit);
+  items.more = Boolean(cursor);
   return items;
 }

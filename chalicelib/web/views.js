@@ -252,6 +252,7 @@ export class DeadLetters extends View {
     };
     this.show(
       h("div", { class: "filters" }, field("Status", statusPicker)),
+      items.more ? h("p", { class: "muted", role: "note" }, `Grouped from the newest ${items.length} ${this.status} dead letters; resolve or replay some to see older ones.`) : null,
       dataTable({
         name: "dead-letter-groups", title: "Grouped by error fingerprint", rows: groupRows, rowId: (g) => g.fingerprint,
         columns: [
@@ -352,6 +353,7 @@ export class Schedules extends View {
         } }],
         empty: "No schedules yet.",
       }),
+      schedules.more ? h("p", { class: "muted", role: "note" }, `Showing the first ${schedules.length} schedules.`) : null,
       h("h3", {}, "Timeline"),
       this.gantt.element,
     );

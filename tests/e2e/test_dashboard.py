@@ -433,3 +433,33 @@ def test_webhooks_view_creates_tests_redelivers_and_rotates(tab: Page, runtime: 
         hook.get_by_role("button", name="Rotate secret").click()
         expect(secret).to_contain_text("whsec_")
         assert secret.inner_text() != first_secret
+
+
+def test_pause_resume_delete_and_breaker_controls(tab: Page, runtime: Runtime) -> None:
+    schedule = make_schedule(runtime, "controls")
+    call(runtime, "POST", "errors/circuit-breaker/inventory", {"action": "force_close"})
+    tab.sign_in(new_key(runtime, "operator"))
+    # A breaker is forced open from the overview
+    breaker = tab.page.locator("[data-table=breakers] tr[data-id='inventory']")
+    breaker.get_by_role("button", name="Force open").click()
+    expect(breaker).to_contain_text("forced open")
+    assert call(runtime, "GET", "errors/circuit-breaker/inventory")["state"] == "forced_open"
+    # Pause, then resume a schedule; its upcoming bars leave and come back
+    tab.open("schedules")
+    row = tab.page.locator(f"[data-table=schedules] tr[data-id='{schedule['id']}']")
+    row.get_by_role("button", name="Pause").click()
+    expect(row).to_contain_text("paused")
+    expect(bars(tab, schedule["id"], "upcoming")).to_have_count(0)
+    assert call(runtime, "GET", f"schedules/{schedule['id']}")["enabled"] is False
+    row.get_by_role("button", name="Resume").click()
+    expect(row).to_contain_text("active")
+    expect(bars(tab, schedule["id"], "upcoming").first).to_be_attached()
+    # Delete asks first; dismissing keeps it, accepting deletes it
+    tab.page.once("dialog", lambda dialog: dialog.dismiss())
+    row.get_by_role("button", name="Delete").click()
+    expect(row).to_have_count(1)
+    tab.page.once("dialog", lambda dialog: dialog.accept())
+    row.get_by_role("button", name="Delete").click()
+    expect(row).to_have_count(0)
+    gone = requests.get(f"{runtime.api}/v2/schedules/{schedule['id']}", headers=AUTH, timeout=10)
+    assert gone.status_code == 404
