@@ -43,6 +43,12 @@ export function guarded(action) {
   };
 }
 
+/** An API error as a sentence: its message, then each field's problem. */
+export function explain(err) {
+  const details = (err.details || []).map((d) => (d.field && d.field !== "body" ? `${d.field}: ${d.problem}` : d.problem));
+  return details.length ? `${err.message} ${details.join("; ")}` : err.message;
+}
+
 export function notify(text, kind = "info") {
   const notice = document.getElementById("notice");
   notice.textContent = text;

@@ -4,7 +4,7 @@ import { all, api } from "./api.js";
 import { chart } from "./charts.js";
 import { Gantt } from "./gantt.js";
 import {
-  cards, dataTable, field, fmtMs, fmtNum, fmtRate, fmtTime, guarded, h, notify, select, statusBadge, writeButton,
+  cards, dataTable, explain, field, fmtMs, fmtNum, fmtRate, fmtTime, guarded, h, notify, select, statusBadge, writeButton,
 } from "./ui.js";
 
 const mono = (text) => h("code", {}, text ?? "—");
@@ -52,7 +52,12 @@ class View {
 
   reloadSoon(delay = 400) {
     clearTimeout(this.pending);
-    this.pending = setTimeout(() => this.container?.isConnected && this.load().catch((e) => notify(e.message, "error")), delay);
+    this.pending = setTimeout(() => this.container?.isConnected && this.refresh(), delay);
+  }
+
+  /** Loads again, reporting a failure as a notice (for event handlers, which nobody awaits). */
+  refresh() {
+    return this.load().catch((err) => notify(err.message, "error"));
   }
 
   /** Runs a write and reloads: the live event would too, but the operator sees it at once. */
@@ -157,7 +162,7 @@ export class Errors extends View {
     form.addEventListener("submit", (e) => {
       e.preventDefault();
       this.filters = { status: status.value, service: service.value.trim() };
-      this.load().catch((err) => notify(err.message, "error"));
+      this.refresh();
     });
     const resolve = (ids) => api("batch/errors/resolve", { method: "POST", body: { items: ids.map((id) => ({ id })) } });
     const replay = (ids) => api("batch/dlq/replay", { method: "POST", body: { items: ids.map((id) => ({ id })) } });
@@ -243,7 +248,7 @@ export class DeadLetters extends View {
     statusPicker.addEventListener("change", () => {
       this.status = statusPicker.value;
       this.fingerprint = null;
-      this.load().catch((err) => notify(err.message, "error"));
+      this.refresh();
     });
     const isOpen = this.status === "open";
     const batch = (path, ids, verb) => async () => {
@@ -265,7 +270,7 @@ export class DeadLetters extends View {
         ],
         actions: (g) => [
           h("button", { type: "button", class: "quiet", "aria-pressed": String(this.fingerprint === g.fingerprint),
-            onclick: () => { this.fingerprint = this.fingerprint === g.fingerprint ? null : g.fingerprint; this.load(); } },
+            onclick: () => { this.fingerprint = this.fingerprint === g.fingerprint ? null : g.fingerprint; this.refresh(); } },
           this.fingerprint === g.fingerprint ? "Show all" : "Show"),
           isOpen ? writeButton("Replay group", batch("batch/dlq/replay", g.ids, "replayed")) : null,
           isOpen ? writeButton("Resolve group", batch("batch/dlq/resolve", g.ids, "resolved")) : null,
@@ -382,7 +387,7 @@ export class Schedules extends View {
   openForm(schedule) {
     this.editing = schedule;
     this.formNode = null; // built afresh for this schedule, then kept while live updates reload
-    this.load().then(() => this.container.querySelector("#schedule-name")?.focus());
+    this.refresh().then(() => this.container.querySelector("#schedule-name")?.focus());
   }
 
   form(schedule) {
@@ -412,7 +417,7 @@ export class Schedules extends View {
         } catch (err) {
           if (question !== asked) return;
           preview.replaceChildren();
-          problem.textContent = err.details?.length ? `${err.message} ${err.details.map((d) => d.problem).join("; ")}` : err.message;
+          problem.textContent = explain(err);
         }
       }, 250);
     };
@@ -427,7 +432,7 @@ export class Schedules extends View {
         field("When a run is still going", overlap)),
       h("p", { class: "muted" }, "Next runs:"), preview, problem,
       h("div", { class: "form-actions" }, h("button", { type: "submit" }, isNew ? "Create" : "Save"),
-        h("button", { type: "button", class: "quiet", onclick: () => { this.editing = null; this.formNode = null; this.load(); } }, "Cancel")));
+        h("button", { type: "button", class: "quiet", onclick: () => { this.editing = null; this.formNode = null; this.refresh(); } }, "Cancel")));
     form.addEventListener("submit", guarded(async (e) => {
       e.preventDefault();
       const body = { name: name.value.trim(), expression: expression.value.trim(), timezone: timezone.value.trim(), overlap_policy: overlap.value,
@@ -438,7 +443,7 @@ export class Schedules extends View {
         if (isNew) await api("schedules", { method: "POST", body });
         else await api(`schedules/${schedule.id}`, { method: "PUT", body: { ...schedule_fields(schedule), ...body, version: schedule.version } });
       } catch (err) {
-        problem.textContent = err.details?.length ? `${err.message} ${err.details.map((d) => `${d.field}: ${d.problem}`).join("; ")}` : err.message;
+        problem.textContent = explain(err);
         return;
       }
       notify(`${body.name}: ${isNew ? "created" : "saved"}.`, "ok");
@@ -479,11 +484,11 @@ export class Webhooks extends View {
     if (this.selected && !endpoints.some((e) => e.id === this.selected)) this.selected = null;
     const deliveries = this.selected ? await api(`webhooks/${this.selected}/deliveries`, { query: { limit: 100 } }) : null;
     this.show(
-      h("div", { class: "table-head" }, writeButton("New endpoint", () => { this.creating = true; this.formNode = null; this.load(); })),
+      h("div", { class: "table-head" }, writeButton("New endpoint", () => { this.creating = true; this.formNode = null; this.refresh(); })),
       this.secret ? h("div", { class: "panel", role: "alert" },
         h("p", {}, `Signing secret for ${this.secret.id}. It is shown only now: store it with the receiver.`),
         h("p", { class: "secret", "data-secret": "" }, this.secret.secret),
-        h("button", { type: "button", class: "quiet", onclick: () => { this.secret = null; this.load(); } }, "I have stored it")) : null,
+        h("button", { type: "button", class: "quiet", onclick: () => { this.secret = null; this.refresh(); } }, "I have stored it")) : null,
       this.creating ? (this.formNode ||= this.form()) : null,
       dataTable({
         name: "webhooks", title: "Endpoints", rows: endpoints,
@@ -496,7 +501,7 @@ export class Webhooks extends View {
         ],
         actions: (r) => [
           h("button", { type: "button", class: "quiet", "aria-pressed": String(this.selected === r.id),
-            onclick: () => { this.selected = r.id; this.load(); } }, "Deliveries"),
+            onclick: () => { this.selected = r.id; this.refresh(); } }, "Deliveries"),
           writeButton("Send test", this.act(() => api(`webhooks/${r.id}/test`, { method: "POST" }), "Test event sent.")),
           writeButton("Rotate secret", async () => {
             if (!window.confirm("Rotate the signing secret? The old one keeps working for 24 hours.")) return;
@@ -534,7 +539,7 @@ export class Webhooks extends View {
         field("Description", description)),
       problem,
       h("div", { class: "form-actions" }, h("button", { type: "submit" }, "Create"),
-        h("button", { type: "button", class: "quiet", onclick: () => { this.creating = false; this.formNode = null; this.load(); } }, "Cancel")));
+        h("button", { type: "button", class: "quiet", onclick: () => { this.creating = false; this.formNode = null; this.refresh(); } }, "Cancel")));
     types.nextElementSibling.id = "webhook-events-hint";
     form.addEventListener("submit", guarded(async (e) => {
       e.preventDefault();
@@ -544,7 +549,7 @@ export class Webhooks extends View {
         this.secret = { id: created.id, secret: created.secret };
         this.selected = created.id;
       } catch (err) {
-        problem.textContent = err.details?.length ? `${err.message} ${err.details.map((d) => `${d.field}: ${d.problem}`).join("; ")}` : err.message;
+        problem.textContent = explain(err);
         return;
       }
       this.creating = false;
@@ -599,7 +604,7 @@ export class Analytics extends View {
     const axis = { from: Date.parse(query.from), to: Date.parse(query.to), step: { minute: 60e3, hour: 3600e3, day: 86400e3 }[window] };
     const pct = (v) => `${Math.round(v * 100)}%`;
     const picker = select("range", [["hour", "Last hour, by minute"], ["day", "Last 24 hours, by hour"], ["month", "Last 30 days, by day"]], this.range);
-    picker.addEventListener("change", () => { this.range = picker.value; this.load().catch((err) => notify(err.message, "error")); });
+    picker.addEventListener("change", () => { this.range = picker.value; this.refresh(); });
     const tableOf = (name, title, list, keys) => dataTable({ name, title, rows: list, rowId: (r) => r.window_start,
       columns: [{ key: "window_start", label: "Window" }, ...keys.map((k) => ({ key: k, label: k.replace(/_/g, " ") }))] });
     this.show(
