@@ -13,6 +13,7 @@ export class Gantt {
   constructor() {
     this.rows = [];
     this.bars = new Map(); // id -> bar
+    this.onRange = null; // (from, to) after every zoom or pan: lets the owner load older runs
     const now = Date.now();
     this.from = now - 2 * 3600 * 1000;
     this.to = now + 3600 * 1000;
@@ -176,6 +177,13 @@ export class Gantt {
     this.svg.replaceChildren(...children);
     const range = this.element?.querySelector("[data-range]");
     if (range) range.textContent = `${fmtTime(new Date(this.from).toISOString())} – ${fmtTime(new Date(this.to).toISOString())}`;
+    this.onRange?.(this.from, this.to);
+  }
+
+  /** Adds past runs loaded for a range panned into. */
+  addBars(bars) {
+    for (const bar of bars) this.bars.set(bar.id, bar);
+    this.render();
   }
 
   describe(bar) {

@@ -315,11 +315,18 @@ export class Schedules extends View {
     this.names = new Map();
     this.editing = null; // null: form closed; {}: new; schedule: edit
     this.formNode = null;
+    this.loadedFrom = null; // past runs are loaded from here on; panning earlier loads more
+    this.gantt.onRange = (from) => {
+      if (this.loadedFrom === null || from >= this.loadedFrom) return;
+      clearTimeout(this.rangeTimer);
+      this.rangeTimer = setTimeout(() => this.loadEarlier(from).catch((err) => notify(err.message, "error")), 400);
+    };
   }
 
   async load() {
     const [schedules, board] = await Promise.all([all("schedules", {}, 200), api("dashboard/schedules")]);
     this.names = new Map(schedules.map((sc) => [sc.id, sc.name]));
+    this.loadedFrom = Date.parse(board.from);
     this.gantt.setRows(schedules.map((sc) => ({ id: sc.id, name: sc.name })));
     this.gantt.setBars(board.recent.map((e) => this.barFrom(e)).filter(Boolean), false);
     this.gantt.setBars(schedules.flatMap((sc) => (sc.enabled ? sc.next_runs : []).map((at) => ({
@@ -363,6 +370,15 @@ export class Schedules extends View {
       this.gantt.element,
     );
     this.gantt.render();
+  }
+
+  /** The runs between ``from`` and what is loaded (one request; the API caps a range at 400 days). */
+  async loadEarlier(from) {
+    if (this.loadedFrom === null || from >= this.loadedFrom) return;
+    const to = this.loadedFrom;
+    const board = await api("dashboard/schedules", { query: { from: new Date(from).toISOString(), to: new Date(to).toISOString() } });
+    this.loadedFrom = Math.min(this.loadedFrom, from);
+    this.gantt.addBars(board.recent.map((e) => this.barFrom(e)).filter(Boolean));
   }
 
   barFrom(event) {
