@@ -96,7 +96,7 @@ def main() -> int:
     from playwright.sync_api import sync_playwright
 
     from devserver.runtime import LocalRuntime, RuntimeOptions, free_port
-    from tests.e2e.test_dashboard import chromium_path
+    from tests.e2e import chromium
 
     raw, zipped = page_weight()
     print(f"page weight: {raw / 1024:.1f} KiB in {len(VIEWS)} views' files, "
@@ -107,9 +107,10 @@ def main() -> int:
     logging.disable(logging.INFO)
     try:
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=chromium_path(), args=[
-                "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run"])
+            path = chromium.executable()
+            if path is None:
+                sys.exit(chromium.MISSING)
+            browser = playwright.chromium.launch(executable_path=path, args=chromium.ARGS)
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             sockets: list[Any] = []
             page.on("websocket", lambda socket: sockets.append(socket))

@@ -457,7 +457,7 @@ export class Schedules extends View {
       if (targetType.value === "http" && target.type !== "http") delete body.target.data;
       try {
         if (isNew) await api("schedules", { method: "POST", body });
-        else await api(`schedules/${schedule.id}`, { method: "PUT", body: { ...schedule_fields(schedule), ...body, version: schedule.version } });
+        else await api(`schedules/${schedule.id}`, { method: "PUT", body: { ...writableFields(schedule), ...body, version: schedule.version } });
       } catch (err) {
         problem.textContent = explain(err);
         return;
@@ -472,7 +472,7 @@ export class Schedules extends View {
 }
 
 /** The writable fields of a schedule, for a full PUT that changes only what the form shows. */
-function schedule_fields(sc) {
+function writableFields(sc) {
   const keep = ["name", "description", "expression", "timezone", "start_at", "end_at", "jitter_seconds", "overlap_policy",
     "catchup", "catchup_window_seconds", "enabled", "target", "retry_policy", "tags"];
   return Object.fromEntries(keep.filter((k) => sc[k] !== null && sc[k] !== undefined).map((k) => [k, sc[k]]));

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,6 +17,7 @@ import requests
 from playwright.sync_api import expect
 
 from devserver.runtime import free_port
+from tests.e2e import chromium
 from tests.e2e.conftest import AUTH, ROOT, Runtime
 
 pytestmark = pytest.mark.e2e
@@ -26,27 +26,18 @@ VIEWS = ("overview", "errors", "dead-letters", "schedules", "webhooks", "analyti
 WAIT_MS = 20_000
 
 
-def chromium_path() -> str:
-    path = os.environ.get("CONDUCTOR_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-    if not Path(path).exists():
-        if os.environ.get("CONDUCTOR_SKIP_BROWSER") == "1":
-            pytest.skip("CONDUCTOR_SKIP_BROWSER=1 and no Chromium")
-        pytest.fail("Chromium is needed for the dashboard tests: `apt-get install chromium` "
-                    "(as .ci/run does), or set CONDUCTOR_CHROMIUM to its path.")
-    return path
-
-
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
+    path = chromium.executable()
+    if path is None:
+        if os.environ.get("CONDUCTOR_SKIP_BROWSER") == "1":
+            pytest.skip("CONDUCTOR_SKIP_BROWSER=1 and no Chromium")
+        pytest.fail(chromium.MISSING)
     expect.set_options(timeout=WAIT_MS)
     with sync_playwright() as playwright:
-        # the flags keep Chromium from calling Google's services (the machine's network is closed)
-        instance = playwright.chromium.launch(executable_path=chromium_path(), args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--disable-default-apps", "--disable-domain-reliability"])
+        instance = playwright.chromium.launch(executable_path=path, args=chromium.ARGS)
         yield instance
         instance.close()
 
@@ -242,6 +233,16 @@ def test_schedule_form_previews_next_runs_and_explains_a_bad_expression(tab: Pag
                if s["name"] == "weekday digest"]
     assert created and created[0]["timezone"] == "Europe/Berlin"
     assert created[0]["target"]["type"] == "event"
+    # Edit changes what the form shows and keeps the rest (a full PUT with the version read)
+    row = tab.page.locator(f"[data-table=schedules] tr[data-id='{created[0]['id']}']")
+    row.get_by_role("button", name="Edit").click()
+    assert tab.page.input_value("#schedule-expression") == "rate(1 hour)"
+    tab.page.fill("#schedule-expression", "rate(2 hours)")
+    tab.page.get_by_role("button", name="Save").click()
+    expect(row).to_contain_text("rate(2 hours)")
+    edited = call(runtime, "GET", f"schedules/{created[0]['id']}")
+    assert edited["version"] == created[0]["version"] + 1
+    assert edited["timezone"] == "Europe/Berlin" and edited["retry_policy"] == created[0]["retry_policy"]
 
 
 def test_dead_letters_grouped_and_resolved(tab: Page, runtime: Runtime) -> None:
