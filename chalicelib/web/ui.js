@@ -98,6 +98,9 @@ export function download(filename, text, type) {
 
 // --- tables ------------------------------------------------------------------------------------
 
+/** Selected row ids per table name. */
+const selections = new Map();
+
 /**
  * A table with a heading, CSV/JSON export, optional row selection and bulk actions.
  * columns: [{key, label, raw?(row) (exported value), cell?(row) (shown node)}]
@@ -105,12 +108,19 @@ export function download(filename, text, type) {
  * actions(row): nodes for the row's action cell
  */
 export function dataTable({ name, title, columns, rows, rowId = (r) => r.id, bulk = [], actions, empty = "Nothing to show.", tools = [] }) {
-  const selected = new Set();
+  // the selection outlives a live reload of the table (rows that left it leave the selection)
+  const present = new Set(rows.map(rowId));
+  const selected = new Set([...(selections.get(name) || [])].filter((id) => present.has(id)));
+  selections.set(name, selected);
   const writeBulk = session.canWrite ? bulk : [];
   const selectable = writeBulk.length > 0;
   const bulkButtons = writeBulk.map((b) => h("button", {
-    type: "button", "data-write": "", "data-bulk": b.label, disabled: true,
-    onclick: guarded(async () => b.run(rows.filter((r) => selected.has(rowId(r))))),
+    type: "button", "data-write": "", "data-bulk": b.label, disabled: selected.size === 0,
+    onclick: guarded(async () => {
+      const chosen = rows.filter((r) => selected.has(rowId(r)));
+      selected.clear();
+      await b.run(chosen);
+    }),
   }, b.label));
   const refreshBulk = () => bulkButtons.forEach((b) => { b.disabled = selected.size === 0; });
   const slug = name.replace(/[^a-z0-9]+/gi, "-");
@@ -137,7 +147,7 @@ export function dataTable({ name, title, columns, rows, rowId = (r) => r.id, bul
   const body = h("tbody", {}, rows.length ? rows.map((row) => {
     const cells = columns.map((c) => h("td", {}, c.cell ? c.cell(row) : fmtValue(row[c.key])));
     if (selectable) {
-      const box = h("input", { type: "checkbox", "data-row": rowId(row), "aria-label": `Select ${rowId(row)}` });
+      const box = h("input", { type: "checkbox", "data-row": rowId(row), "aria-label": `Select ${rowId(row)}`, checked: selected.has(rowId(row)) });
       box.addEventListener("change", () => {
         if (box.checked) selected.add(rowId(row)); else selected.delete(rowId(row));
         refreshBulk();

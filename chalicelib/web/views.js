@@ -31,6 +31,7 @@ class View {
    */
   show(...parts) {
     const keyOf = (node) => {
+      if (node.id) return `#${node.id}`;
       const row = node.closest("[data-id]");
       return `${row ? row.dataset.id : ""}|${node.tagName}|${node.getAttribute("aria-label") || node.textContent.slice(0, 40)}`;
     };

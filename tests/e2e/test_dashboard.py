@@ -221,6 +221,7 @@ def test_schedule_form_previews_next_runs_and_explains_a_bad_expression(tab: Pag
     tab.page.locator(f"[data-table=schedules] tr[data-id='{other['id']}']").wait_for()
     assert tab.page.input_value("#schedule-name") == "weekday digest"
     assert tab.page.input_value("#schedule-timezone") == "Europe/Berlin"
+    assert tab.page.evaluate("document.activeElement.id") == "schedule-timezone"  # still typing
     tab.page.fill("#schedule-expression", "cron(61 * * * *)")
     tab.page.wait_for_selector("[data-form=schedule] .error-text:has-text('invalid')")
     assert tab.page.locator("#schedule-preview li").count() == 0
@@ -263,12 +264,18 @@ def test_dead_letters_grouped_and_resolved(tab: Page, runtime: Runtime) -> None:
     row.wait_for(state="detached")
     assert call(runtime, "GET", f"dlq/{first['id']}")["status"] == "resolved"
     expect(tab.page.locator("#notice")).to_contain_text("resolved")
-    # And a bulk action on the selection resolves the rest of the group
+    # And a bulk action on the selection resolves the rest of the group; the selection outlives
+    # a live update of the list (a third dead letter arriving)
     tab.page.check(f"input[data-row='{second['id']}']")
+    third = make_dead_letter(runtime, "ledger")
+    tab.page.locator(f"[data-table=dead-letters] tr[data-id='{third['id']}']").wait_for()
+    assert tab.page.is_checked(f"input[data-row='{second['id']}']")
+    assert not tab.page.is_checked(f"input[data-row='{third['id']}']")
     tab.page.get_by_role("button", name="Resolve selected").click()
     tab.page.locator(f"[data-table=dead-letters] tr[data-id='{second['id']}']").wait_for(
         state="detached")
     assert call(runtime, "GET", f"dlq/{second['id']}")["status"] == "resolved"
+    assert call(runtime, "GET", f"dlq/{third['id']}")["status"] == "open"
 
 
 def test_a_viewer_key_sees_no_write_buttons(tab: Page, runtime: Runtime) -> None:
