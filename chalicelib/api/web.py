@@ -15,17 +15,10 @@ from chalicelib.config import get_settings
 
 bp = Blueprint(__name__)
 WEB = Path(__file__).resolve().parent.parent / "web"
-#: every file the page is made of; nothing else under /dashboard/ is served
-ASSETS = {
-    "dashboard.css": "text/css; charset=utf-8",
-    "app.js": "text/javascript; charset=utf-8",
-    "api.js": "text/javascript; charset=utf-8",
-    "live.js": "text/javascript; charset=utf-8",
-    "views.js": "text/javascript; charset=utf-8",
-    "gantt.js": "text/javascript; charset=utf-8",
-    "charts.js": "text/javascript; charset=utf-8",
-    "ui.js": "text/javascript; charset=utf-8",
-}
+TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
+#: every file the page is made of, with its content type; nothing else under /dashboard/ is served
+ASSETS = {name: TYPES[Path(name).suffix] for name in (
+    "dashboard.css", "app.js", "api.js", "live.js", "views.js", "gantt.js", "charts.js", "ui.js")}
 
 
 @functools.cache

@@ -16,8 +16,7 @@ let poller = null;
 const live = new Live({
   onEvent: (event) => current?.onEvent(event),
   onState: (state, text) => {
-    $("live").dataset.state = state;
-    $("live").querySelector(".live-text").textContent = text;
+    showLive(state, text);
     // without the socket, keep the view fresh by polling; with it, events do that
     clearInterval(poller);
     if (state !== "live" && session.role) poller = setInterval(() => current?.reloadSoon(0), 15000);
@@ -27,6 +26,11 @@ const live = new Live({
     current?.reloadSoon(0);
   },
 });
+
+function showLive(state, text) {
+  $("live").dataset.state = state;
+  $("live").querySelector(".live-text").textContent = text;
+}
 
 // --- theme ---------------------------------------------------------------------------------------
 
@@ -77,8 +81,7 @@ function showSignIn() {
   $("signout").hidden = true;
   $("who").hidden = true;
   $("signin-view").hidden = false;
-  $("live").dataset.state = "off";
-  $("live").querySelector(".live-text").textContent = "Offline";
+  showLive("off", "Offline");
   $("key").focus();
 }
 

@@ -71,6 +71,9 @@ class View {
   }
 }
 
+/** One of the batch endpoints (``{"items": [{"id"}, ...]}``), for up to 100 ids. */
+const batch = (path, ids) => api(path, { method: "POST", body: { items: ids.map((id) => ({ id })) } });
+
 function batchDone(result, verb) {
   const failed = result.results.filter((r) => r.status === "error");
   return failed.length ? `${result.succeeded} ${verb}, ${result.failed} failed: ${failed[0].error?.message}`
@@ -165,8 +168,6 @@ export class Errors extends View {
       this.filters = { status: status.value, service: service.value.trim() };
       this.refresh();
     });
-    const resolve = (ids) => api("batch/errors/resolve", { method: "POST", body: { items: ids.map((id) => ({ id })) } });
-    const replay = (ids) => api("batch/dlq/replay", { method: "POST", body: { items: ids.map((id) => ({ id })) } });
     this.show(
       cards([
         ["Created (24 h)", fmtNum(stats.counts.created)], ["Succeeded", fmtNum(stats.counts.succeeded)],
@@ -195,11 +196,11 @@ export class Errors extends View {
           { label: "Retry selected", run: async (rows) => {
             const letters = rows.filter((r) => r.status === "dead_lettered" && r.dead_letter_id);
             if (!letters.length) throw new Error("Only dead-lettered jobs can be retried.");
-            notify(batchDone(await replay(letters.map((r) => r.dead_letter_id)), "retried"), "ok");
+            notify(batchDone(await batch("batch/dlq/replay", letters.map((r) => r.dead_letter_id)), "retried"), "ok");
             await this.load();
           } },
           { label: "Resolve selected", run: async (rows) => {
-            notify(batchDone(await resolve(rows.map((r) => r.id)), "resolved"), "ok");
+            notify(batchDone(await batch("batch/errors/resolve", rows.map((r) => r.id)), "resolved"), "ok");
             await this.load();
           } },
         ],
@@ -252,8 +253,8 @@ export class DeadLetters extends View {
       this.refresh();
     });
     const isOpen = this.status === "open";
-    const batch = (path, ids, verb) => async () => {
-      notify(batchDone(await api(path, { method: "POST", body: { items: ids.map((id) => ({ id })) } }), verb), "ok");
+    const bulk = (path, ids, verb) => async () => {
+      notify(batchDone(await batch(path, ids), verb), "ok");
       await this.load();
     };
     this.show(
@@ -273,8 +274,8 @@ export class DeadLetters extends View {
           h("button", { type: "button", class: "quiet", "aria-pressed": String(this.fingerprint === g.fingerprint),
             onclick: () => { this.fingerprint = this.fingerprint === g.fingerprint ? null : g.fingerprint; this.refresh(); } },
           this.fingerprint === g.fingerprint ? "Show all" : "Show"),
-          isOpen ? writeButton("Replay group", batch("batch/dlq/replay", g.ids, "replayed")) : null,
-          isOpen ? writeButton("Resolve group", batch("batch/dlq/resolve", g.ids, "resolved")) : null,
+          isOpen ? writeButton("Replay group", bulk("batch/dlq/replay", g.ids, "replayed")) : null,
+          isOpen ? writeButton("Resolve group", bulk("batch/dlq/resolve", g.ids, "resolved")) : null,
         ],
         empty: `No ${this.status} dead letters.`,
       }),
@@ -296,8 +297,8 @@ export class DeadLetters extends View {
           writeButton("Resolve", this.act(() => api(`dlq/${r.id}/resolve`, { method: "POST", body: {} }), `${r.id}: resolved.`)),
         ] : []),
         bulk: isOpen ? [
-          { label: "Replay selected", run: async (rows) => batch("batch/dlq/replay", rows.map((r) => r.id), "replayed")() },
-          { label: "Resolve selected", run: async (rows) => batch("batch/dlq/resolve", rows.map((r) => r.id), "resolved")() },
+          { label: "Replay selected", run: (rows) => bulk("batch/dlq/replay", rows.map((r) => r.id), "replayed")() },
+          { label: "Resolve selected", run: (rows) => bulk("batch/dlq/resolve", rows.map((r) => r.id), "resolved")() },
         ] : [],
         empty: `No ${this.status} dead letters.`,
       }),
@@ -361,7 +362,7 @@ export class Schedules extends View {
           }, { class: "danger" }),
         ],
         bulk: [{ label: "Run selected now", run: async (rows) => {
-          const result = await api("batch/schedules/execute", { method: "POST", body: { items: rows.map((r) => ({ id: r.id })) } });
+          const result = await batch("batch/schedules/execute", rows.map((r) => r.id));
           notify(batchDone(result, "started"), "ok");
         } }],
         empty: "No schedules yet.",
