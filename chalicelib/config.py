@@ -81,7 +81,8 @@ class Settings:
     tables: Mapping[str, str]
     queues: Mapping[str, str]
     xray_enabled: bool
-    cursor_secret: str
+    #: The key of cursor MACs when set directly (tests, local); deployed stages name a secret.
+    cursor_secret: str | None
     event_ttl_days: int
     execution_ttl_days: int
     websocket_endpoint: str | None
@@ -89,8 +90,14 @@ class Settings:
     rate_limits: Mapping[str, Any] = field(default_factory=dict)
     #: Breaker settings: {"default": {"failure_rate_threshold": 0.5, ...}, "<service>": {...}}
     breakers: Mapping[str, Any] = field(default_factory=dict)
-    #: Networks webhooks may reach although private (the local runtime: 127.0.0.0/8)
-    webhook_allow_networks: str = ""
+    #: Networks outbound HTTP (webhooks, targets) may reach although private (local: loopback)
+    outbound_allow_networks: str = ""
+    #: Running in AWS Lambda (AWS sets AWS_LAMBDA_FUNCTION_NAME): secrets and allow-lists required
+    deployed: bool = False
+    #: Secrets Manager secret (name or ARN) holding the cursor key in a deployed stage
+    cursor_secret_name: str | None = None
+    #: Queue ARNs that sqs targets may name in a deployed stage (local runs: any foreign queue)
+    sqs_target_queues: tuple[str, ...] = ()
     webhook_disable_after: int = 20
     #: The WebSocket URL clients (the dashboard) connect to; by default the management endpoint's
     #: own address (http -> ws), which is what the local gateway serves.
@@ -108,13 +115,19 @@ class Settings:
             queues={k: env.get(v, default_name(stage, k)) for k, v in QUEUES.items()},
             # X-Ray is on only where Lambda runs it (AWS sets AWS_LAMBDA_FUNCTION_NAME) unless forced.
             xray_enabled=_flag(env.get("CONDUCTOR_XRAY"), "AWS_LAMBDA_FUNCTION_NAME" in env),
-            cursor_secret=env.get("CONDUCTOR_CURSOR_SECRET", f"conductor-{stage}-cursor"),
+            cursor_secret=env.get("CONDUCTOR_CURSOR_SECRET") or None,
+            cursor_secret_name=env.get("CONDUCTOR_CURSOR_SECRET_NAME") or None,
+            deployed="AWS_LAMBDA_FUNCTION_NAME" in env,
+            sqs_target_queues=tuple(
+                part.strip() for part in env.get("CONDUCTOR_SQS_TARGET_QUEUES", "").split(",")
+                if part.strip()),
             event_ttl_days=int(env.get("CONDUCTOR_EVENT_TTL_DAYS", "30")),
             execution_ttl_days=int(env.get("CONDUCTOR_EXECUTION_TTL_DAYS", "30")),
             websocket_endpoint=env.get("CONDUCTOR_WS_ENDPOINT") or None,
             rate_limits=json.loads(env.get("CONDUCTOR_RATE_LIMITS") or "{}"),
             breakers=json.loads(env.get("CONDUCTOR_BREAKERS") or "{}"),
-            webhook_allow_networks=env.get("CONDUCTOR_WEBHOOK_ALLOW_NETWORKS", ""),
+            outbound_allow_networks=env.get("CONDUCTOR_OUTBOUND_ALLOW_NETWORKS")
+            or env.get("CONDUCTOR_WEBHOOK_ALLOW_NETWORKS", ""),  # the older name still works
             webhook_disable_after=int(env.get("CONDUCTOR_WEBHOOK_DISABLE_AFTER", "20")),
             websocket_url=env.get("CONDUCTOR_WS_URL") or _client_url(env.get("CONDUCTOR_WS_ENDPOINT")),
         )

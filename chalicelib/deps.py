@@ -14,6 +14,7 @@ from chalicelib.config import get_settings
 from chalicelib.domain.timeutil import utcnow
 
 if TYPE_CHECKING:  # pragma: no cover
+    from chalicelib.domain.ssrf import OutboundGuard
     from chalicelib.services.api_keys import ApiKeyService
     from chalicelib.services.auth import Authenticator
     from chalicelib.services.breakers import BreakerService
@@ -25,7 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from chalicelib.services.realtime import Realtime
     from chalicelib.services.retries import RetryService
     from chalicelib.services.scheduler import Scheduler
-    from chalicelib.services.targets import TargetRunner
+    from chalicelib.services.targets import TargetQueues, TargetRunner
     from chalicelib.services.webhooks import WebhookService
     from chalicelib.store.metrics import MetricsStore
 
@@ -33,6 +34,42 @@ if TYPE_CHECKING:  # pragma: no cover
 def clock() -> datetime:
     """The wall clock; tests replace it to move time (sunsets, buckets)."""
     return utcnow()
+
+
+@functools.cache
+def cursor_secret() -> str:
+    """The key of cursor MACs, read once per container.
+
+    Deployed stages read the random secret the infra stack generated (Secrets Manager) and refuse
+    to sign cursors without one; local and test runs make a random key per process. Never a
+    string derived from public values: anyone who reads the code could forge cursors with it.
+    """
+    settings = get_settings()
+    if settings.cursor_secret:
+        return settings.cursor_secret
+    if settings.deployed:
+        if not settings.cursor_secret_name:
+            raise RuntimeError("CONDUCTOR_CURSOR_SECRET_NAME is not set: a deployed stage needs the "
+                               "cursor secret its infra stack creates")
+        value = aws.client("secretsmanager").get_secret_value(
+            SecretId=settings.cursor_secret_name)["SecretString"]
+        if len(value) < 32:
+            raise RuntimeError("the cursor secret is shorter than 32 characters")
+        return str(value)
+    import secrets  # noqa: PLC0415
+
+    return secrets.token_urlsafe(32)
+
+
+@functools.cache
+def outbound_guard() -> OutboundGuard:
+    """The one SSRF policy for every outbound HTTP request (webhooks, targets)."""
+    from chalicelib.domain import ssrf  # noqa: PLC0415
+
+    settings = get_settings()
+    deny = ssrf.endpoint_of(settings.endpoint_url) | ssrf.endpoint_of(settings.websocket_endpoint)
+    return ssrf.OutboundGuard(ssrf.parse_networks(settings.outbound_allow_networks),
+                              require_https=settings.stage == "prod", deny=frozenset(deny))
 
 
 @functools.cache
@@ -137,14 +174,25 @@ def metrics() -> MetricsService:
 
 @functools.cache
 def target_runner() -> TargetRunner:
-    import requests  # noqa: PLC0415
-
+    from chalicelib.services.outbound import guarded_session  # noqa: PLC0415
     from chalicelib.services.targets import TargetRunner  # noqa: PLC0415
     from chalicelib.tracing import init_tracing  # noqa: PLC0415
 
     init_tracing()  # requests is patched before its session exists
-    return TargetRunner(requests.Session(), aws.client("sqs"),
-                        lambda t, d: event_bus().publish(t, d), clock=lambda: clock())
+    guard = outbound_guard()
+    return TargetRunner(guarded_session(guard), aws.client("sqs"),
+                        lambda t, d: event_bus().publish(t, d), clock=lambda: clock(),
+                        queues=target_queues(), guard=guard)
+
+
+@functools.cache
+def target_queues() -> TargetQueues:
+    """Which queues sqs targets may name: never Conductor's own; in AWS only the allow-list."""
+    from chalicelib.services.targets import TargetQueues  # noqa: PLC0415
+
+    settings = get_settings()
+    return TargetQueues(own=frozenset(settings.queues.values()), allowed=settings.sqs_target_queues,
+                        deployed=settings.deployed)
 
 
 @functools.cache
@@ -179,25 +227,18 @@ def scheduler() -> Scheduler:
 
 @functools.cache
 def webhooks() -> WebhookService:
-    import requests  # noqa: PLC0415
-    from requests.adapters import HTTPAdapter  # noqa: PLC0415
-
-    from chalicelib.domain import ssrf  # noqa: PLC0415
+    from chalicelib.services.outbound import guarded_session  # noqa: PLC0415
     from chalicelib.services.webhooks import WebhookService  # noqa: PLC0415
     from chalicelib.store.webhooks import DeliveryStore, WebhookStore  # noqa: PLC0415
     from chalicelib.tracing import init_tracing  # noqa: PLC0415
 
     init_tracing()
-    session = requests.Session()  # pooled: a batch's deliveries share connections
-    session.mount("https://", HTTPAdapter(pool_connections=10, pool_maxsize=10))
-    session.mount("http://", HTTPAdapter(pool_connections=10, pool_maxsize=10))
-    settings = get_settings()
+    guard = outbound_guard()
     return WebhookService(
-        WebhookStore(), DeliveryStore(), session, aws.client("sqs"),
+        WebhookStore(), DeliveryStore(), guarded_session(guard), aws.client("sqs"),
         lambda: queue_url("webhook_deliveries"), lambda t, d: event_bus().publish(t, d),
-        dead_letters(), rate_limiter(), allow=ssrf.parse_networks(settings.webhook_allow_networks),
-        require_https=settings.stage == "prod", disable_after=settings.webhook_disable_after,
-        resolver=lambda host, port: ssrf.system_resolver(host, port), clock=lambda: clock(),
+        dead_letters(), rate_limiter(), guard=guard,
+        disable_after=get_settings().webhook_disable_after, clock=lambda: clock(),
         metrics=metrics())
 
 
@@ -212,9 +253,9 @@ def idempotency_claim(key: str) -> bool:
 
 def reset() -> None:
     """Forget every service and client (tests and the local runtime switch environments)."""
-    for getter in (queue_url, event_bus, realtime, health, api_keys, authenticator, rate_limiter,
-                   breakers, dead_letters, metrics_store, metrics, target_runner, retries, scheduler,
-                   webhooks):
+    for getter in (cursor_secret, outbound_guard, target_queues, queue_url, event_bus, realtime,
+                   health, api_keys, authenticator, rate_limiter, breakers, dead_letters,
+                   metrics_store, metrics, target_runner, retries, scheduler, webhooks):
         getter.cache_clear()
     aws.reset()
     from chalicelib.store.base import unbind_all  # noqa: PLC0415

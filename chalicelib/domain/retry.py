@@ -83,6 +83,10 @@ class RetryDecision:
     reason: str | None
 
 
+#: Errors no retry can fix: the outbound guard refused the target (nothing was sent).
+NEVER_RETRIED = frozenset({"ForbiddenTarget"})
+
+
 def decide(
     policy: RetryPolicy,
     attempt: int,
@@ -98,6 +102,8 @@ def decide(
     A receiver's ``Retry-After`` is honoured: the wait is at least that long, even past
     max_delay, but never past the deadline.
     """
+    if error_type in NEVER_RETRIED:
+        return RetryDecision(False, 0.0, "forbidden")
     if error_type in policy.non_retryable:
         return RetryDecision(False, 0.0, "non_retryable")
     if attempt >= policy.max_attempts:

@@ -82,6 +82,7 @@ class RetryService:
     def create(self, request: dict[str, Any], replay_of: str | None = None
                ) -> tuple[dict[str, Any], bool]:
         """Accept a failed operation; returns the job and whether it is new (idempotency)."""
+        self._runner.validate(request["target"])
         now = self._clock()
         job_id = new_id("rty")
         key = request.get("idempotency_key")

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.domain.ids import RANDOM_CHARS, TIME_CHARS, encode, new_id
+from chalicelib.domain.retry import NEVER_RETRIED
 from chalicelib.domain.schedule import (
     ExpressionError,
     catch_up,
@@ -128,6 +129,7 @@ class Scheduler:
         }
 
     def _fields(self, body: dict[str, Any]) -> dict[str, Any]:
+        self._runner.validate(body["target"])
         start, end = body.get("start_at"), body.get("end_at")
         if start and end and parse_iso(end) <= parse_iso(start):
             raise ValidationFailed("The schedule ends before it starts.", [
@@ -361,7 +363,8 @@ class Scheduler:
             return "succeeded"
         error = {"type": outcome.error_type or "Error", "message": outcome.error_message or ""}
         status, job_id = "failed", None
-        if int((record.retry_policy or {}).get("max_attempts", 1)) > 1:
+        if int((record.retry_policy or {}).get("max_attempts", 1)) > 1 and \
+                error["type"] not in NEVER_RETRIED:
             job, _ = self._retries().create({
                 "service": f"schedule:{record.id}", "target": record.target, "error": error,
                 "retry_policy": record.retry_policy, "idempotency_key": f"execution:{execution.id}",

@@ -9,8 +9,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urlsplit
+
+from chalicelib.domain.ssrf import ForbiddenTarget, OutboundGuard
+from chalicelib.errors import ValidationFailed
 
 RESPONSE_EXCERPT = 2048
+#: The error type of a target the guard refused: final, never retried.
+FORBIDDEN = "ForbiddenTarget"
 
 
 @dataclass(frozen=True)
@@ -40,13 +46,63 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     return max(0.0, (when - now).total_seconds())
 
 
+@dataclass(frozen=True)
+class TargetQueues:
+    """Which queues an ``sqs`` target may name.
+
+    Never one of Conductor's own (a message there would be taken for Conductor's own work: a
+    forged event would reach every WebSocket and webhook). In a deployed stage only the queues
+    on the allow-list (``CONDUCTOR_SQS_TARGET_QUEUES``, queue ARNs), which the IAM policy also
+    limits ``sqs:SendMessage`` to; local runs allow any other queue.
+    """
+
+    own: frozenset[str]
+    allowed: tuple[str, ...] = ()
+    deployed: bool = False
+
+    def refusal(self, queue_url: str) -> str | None:
+        parts = urlsplit(queue_url)
+        path = [segment for segment in parts.path.split("/") if segment]
+        if parts.scheme not in ("http", "https") or len(path) != 2 or not path[0].isdigit():
+            return "must be an SQS queue URL (https://sqs.<region>.amazonaws.com/<account>/<queue>)"
+        account, name = path
+        if name in self.own or name.removesuffix("-dlq") in self.own:
+            return "names one of Conductor's own queues"
+        if not self.deployed:
+            return None
+        for arn in self.allowed:
+            fields = arn.split(":")
+            if len(fields) == 6 and fields[4] == account and fields[5] == name and (
+                    fields[3] in (parts.hostname or "") or fields[3] == "*"):
+                return None
+        return "is not on this stage's allow-list of target queues (CONDUCTOR_SQS_TARGET_QUEUES)"
+
+
 class TargetRunner:
     def __init__(self, session: Any, sqs: Any, publish: Callable[[str, dict[str, Any]], Any],
-                 clock: Callable[[], datetime]) -> None:
+                 clock: Callable[[], datetime], queues: TargetQueues | None = None,
+                 guard: OutboundGuard | None = None) -> None:
         self._session = session
         self._sqs = sqs
         self._publish = publish
         self._clock = clock
+        self._queues = queues or TargetQueues(frozenset())
+        self._guard = guard
+
+    def validate(self, target: dict[str, Any], field: str = "target") -> None:
+        """Refuse, when it is accepted, a target that could never be run (400 with the field)."""
+        kind = target.get("type")
+        if kind == "http" and self._guard is not None:
+            try:
+                self._guard.check(target["url"])
+            except ForbiddenTarget as exc:
+                raise ValidationFailed("This target URL may not be called.", [
+                    {"field": f"{field}.url", "problem": str(exc)}]) from exc
+        elif kind == "sqs":
+            reason = self._queues.refusal(target["queue_url"])
+            if reason is not None:
+                raise ValidationFailed("This queue may not be a target.", [
+                    {"field": f"{field}.queue_url", "problem": reason}])
 
     def run(self, target: dict[str, Any]) -> Outcome:
         started = time.perf_counter()
@@ -67,6 +123,8 @@ class TargetRunner:
     def _http(self, target: dict[str, Any]) -> Outcome:
         import requests  # noqa: PLC0415 - only attempt Lambdas pay for it
 
+        from chalicelib.services.outbound import ForbiddenRequest  # noqa: PLC0415
+
         body = target.get("body")
         timeout = float(target.get("timeout_seconds") or 10)
         try:
@@ -74,6 +132,8 @@ class TargetRunner:
                 target.get("method", "POST"), target["url"], headers=target.get("headers") or {},
                 data=None if body is None else json.dumps(body),
                 timeout=(min(5.0, timeout), timeout), allow_redirects=False)
+        except ForbiddenRequest as exc:  # checked at connect time: nothing was sent
+            return Outcome(False, 0.0, error_type=FORBIDDEN, error_message=str(exc)[:500])
         except requests.Timeout as exc:
             return Outcome(False, 0.0, error_type="Timeout", error_message=str(exc)[:500])
         except requests.ConnectionError as exc:
@@ -94,6 +154,9 @@ class TargetRunner:
     def _sqs_message(self, target: dict[str, Any]) -> Outcome:
         from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
 
+        reason = self._queues.refusal(target["queue_url"])
+        if reason is not None:  # checked again: a job or schedule made before the rule existed
+            return Outcome(False, 0.0, error_type=FORBIDDEN, error_message=f"queue_url {reason}")
         try:
             self._sqs.send_message(QueueUrl=target["queue_url"],
                                    MessageBody=json.dumps(target.get("message")))

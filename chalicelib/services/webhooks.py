@@ -8,7 +8,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,7 +17,7 @@ from chalicelib.domain.events import Event, make_event, matching_patterns
 from chalicelib.domain.ids import RANDOM_CHARS, TIME_CHARS, encode, id_time, new_id
 from chalicelib.domain.retry import hop_delay
 from chalicelib.domain.signing import new_secret, signed_headers
-from chalicelib.domain.ssrf import ForbiddenTarget, check_url, system_resolver
+from chalicelib.domain.ssrf import ForbiddenTarget, OutboundGuard
 from chalicelib.domain.timeutil import parse_iso, to_iso, utcnow
 from chalicelib.errors import NotFound, ValidationFailed
 from chalicelib.store.models import DeliveryRecord, WebhookRecord
@@ -62,10 +62,8 @@ class WebhookService:
         publish: Callable[[str, dict[str, Any]], Any],
         dead_letters: Any,
         limiter: Any,
-        allow: Sequence[Any] = (),
-        require_https: bool = False,
+        guard: OutboundGuard | None = None,
         disable_after: int = 20,
-        resolver: Callable[[str, int], list[str]] = system_resolver,
         clock: Callable[[], datetime] = utcnow,
         rand: Callable[[], float] = random.random,
         metrics: Any = None,
@@ -81,10 +79,8 @@ class WebhookService:
         self._publish = publish
         self._dead_letters = dead_letters
         self._limiter = limiter
-        self._allow = list(allow)
-        self._require_https = require_https
+        self._guard = guard or OutboundGuard()
         self._disable_after = disable_after
-        self._resolver = resolver
         self._clock = clock
         self._rand = rand
 
@@ -92,7 +88,7 @@ class WebhookService:
 
     def _check(self, url: str) -> None:
         try:
-            check_url(url, self._allow, self._require_https, self._resolver)
+            self._guard.check(url)
         except ForbiddenTarget as exc:
             raise ValidationFailed("This URL may not receive webhooks.", [
                 {"field": "url", "problem": str(exc)}]) from exc
@@ -283,6 +279,8 @@ class WebhookService:
                           now: datetime) -> str:
         import requests  # noqa: PLC0415
 
+        from chalicelib.services.outbound import ForbiddenRequest  # noqa: PLC0415
+
         headers = {"Content-Type": "application/json", "User-Agent": "Conductor-Webhooks/2",
                    **(endpoint.headers or {}),
                    **signed_headers(self._secrets(endpoint, now), delivery.id, int(now.timestamp()),
@@ -290,11 +288,11 @@ class WebhookService:
         response, error = None, None
         started = time.perf_counter()
         try:
-            check_url(endpoint.url, self._allow, self._require_https, self._resolver)
+            # the session's adapter checks the URL and connects to the address it checked
             response = self._session.post(endpoint.url, data=delivery.payload.encode(),
                                           headers=headers, timeout=self._timeouts,
                                           allow_redirects=False)
-        except ForbiddenTarget as exc:
+        except ForbiddenRequest as exc:
             error = {"type": "ForbiddenTarget", "message": str(exc)}
         except requests.Timeout as exc:
             error = {"type": "Timeout", "message": str(exc)[:500]}

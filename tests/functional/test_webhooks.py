@@ -173,8 +173,7 @@ def test_a_hostname_resolving_to_loopback_is_refused_when_not_allowed(
     api: Api, app_module: Any, clock: Clock, target: Receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     hook = endpoint(api, target.url, max_attempts=1)  # allowed while registering
-    service = deps.webhooks()
-    monkeypatch.setattr(service, "_allow", [])  # now loopback is no longer allowed
+    monkeypatch.setattr(deps.outbound_guard(), "allow", [])  # now loopback is no longer allowed
     response = api.post("/v2/webhooks", {"url": "http://localhost:1/hook", "event_types": ["*"]})
     assert response.status_code == 400 and "loopback" in json.dumps(body(response))
     api.post("/v2/events", {"type": "custom.x"})

@@ -8,7 +8,13 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from chalicelib.domain.signing import SignatureError, new_secret, sign, signed_headers, verify
-from chalicelib.domain.ssrf import ForbiddenTarget, check_url, forbidden_reason
+from chalicelib.domain.ssrf import (
+    ForbiddenTarget,
+    OutboundGuard,
+    check_url,
+    endpoint_of,
+    forbidden_reason,
+)
 
 BODY = '{"id":"evt_1","type":"webhook.test","timestamp":"2026-11-29T10:00:00.000Z","data":{}}'
 
@@ -83,3 +89,51 @@ def test_https_is_required_where_asked_and_urls_must_be_absolute() -> None:
     with pytest.raises(ForbiddenTarget, match="absolute"):
         check_url("/relative", [], False, resolver)
     assert check_url("https://example.com/", [], True, resolver) == ["93.184.216.34"]
+
+
+@pytest.mark.parametrize(("address", "reason"), [
+    ("2002:a9fe:a9fe::", "link-local"),  # 6to4 of 169.254.169.254
+    ("2002:0a00:0001::1", "private"),  # 6to4 of 10.0.0.1
+    ("2001:0:4136:e378:8000:63bf:f5ff:fffe", "private"),  # Teredo, client 10.0.0.1
+    ("64:ff9b::a9fe:a9fe", "link-local"),  # NAT64 of the metadata address
+    ("::a9fe:a9fe", "link-local"),  # IPv4-compatible
+    ("::ffff:169.254.169.254", "link-local"),  # IPv4-mapped
+    ("::", "reserved"),
+    ("198.51.100.7", "private"),  # documentation range (Python counts it as private)
+])
+def test_ipv6_forms_of_blocked_ranges_are_refused(address: str, reason: str) -> None:
+    assert reason in (forbidden_reason(address) or "")
+
+
+def test_6to4_and_nat64_of_a_public_address_pass() -> None:
+    assert forbidden_reason("2002:5db8:d822::1") is None  # 6to4 of 93.184.216.34
+    assert forbidden_reason("64:ff9b::5db8:d822") is None
+
+
+@pytest.mark.parametrize(("url", "words"), [
+    ("ftp://example.com/file", "http(s)"),
+    ("file:///etc/passwd", "http(s)"),
+    ("gopher://example.com:70/", "http(s)"),
+    ("http://user:pw@example.com/", "credentials"),
+    ("http://example.com:99999/", "valid URL"),
+])
+def test_only_plain_http_urls_are_accepted(url: str, words: str) -> None:
+    guard = OutboundGuard(resolver=lambda host, port: ["93.184.216.34"])
+    with pytest.raises(ForbiddenTarget) as refused:
+        guard.check(url)
+    assert words in str(refused.value)
+
+
+def test_conductors_own_endpoints_are_refused_even_on_an_allowed_network() -> None:
+    guard = OutboundGuard(allow=[ipaddress.ip_network("127.0.0.0/8")],
+                          deny=frozenset(endpoint_of("http://127.0.0.1:5000")),
+                          resolver=lambda host, port: ["127.0.0.1"])
+    with pytest.raises(ForbiddenTarget, match="Conductor's own"):
+        guard.check("http://localhost:5000/123456789012/conductor-dev-events")
+    assert guard.check("http://localhost:5001/hook").addresses == ("127.0.0.1",)
+
+
+def test_one_refused_address_among_several_refuses_the_name() -> None:
+    guard = OutboundGuard(resolver=lambda host, port: ["93.184.216.34", "10.1.2.3"])
+    with pytest.raises(ForbiddenTarget, match="private"):
+        guard.check("https://mixed.example/")

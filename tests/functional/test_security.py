@@ -1,0 +1,252 @@
+"""Attacks written out (docs/security.md): each test is one thing a hostile caller tried.
+
+Nothing here sends a packet beyond loopback: names resolve through a stand-in table, every
+connection attempt is recorded (and refused before it is made unless it is to loopback), and the
+refusals are proven by "no connection was attempted"."""
+from __future__ import annotations
+
+import ipaddress
+import json
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from chalicelib import aws as factory
+from chalicelib import deps
+from tests.conftest import Api, Clock
+from tests.functional.receivers import Receiver, receiver
+from tests.functional.test_recovery import FAST, run_attempts
+from tests.functional.test_scheduler import run_executions
+
+
+def body(response: Any) -> Any:
+    return json.loads(response.body) if response.body else None
+
+
+@pytest.fixture
+def connects(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, int]]]:
+    """Every TCP connection urllib3 opens, recorded; one to a non-loopback address fails the
+    test before it is made. Also: no host name reaches the system resolver."""
+    from urllib3.util import connection
+
+    seen: list[tuple[str, int]] = []
+    names: list[str] = []
+    real_connect, real_getaddrinfo = connection.create_connection, socket.getaddrinfo
+
+    def recording(address: tuple[str, int], *args: Any, **kwargs: Any) -> Any:
+        host, port = address[0], int(address[1])
+        assert ipaddress.ip_address(host).is_loopback, f"a connection to {host} was attempted"
+        seen.append((host, port))
+        return real_connect(address, *args, **kwargs)
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            ipaddress.ip_address(str(host))
+        except ValueError:
+            if host != "localhost":
+                names.append(str(host))
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(connection, "create_connection", recording)
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    yield seen
+    assert names == [], f"host names reached the system resolver: {names}"
+
+
+@pytest.fixture
+def dns(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
+    """A stand-in resolver for the outbound guard: name -> addresses, changed by the test."""
+    table: dict[str, list[str]] = {}
+
+    def resolve(host: str, port: int) -> list[str]:
+        try:
+            return [str(ipaddress.ip_address(host.strip("[]")))]
+        except ValueError:
+            return list(table.get(host, []))
+
+    monkeypatch.setattr(deps.outbound_guard(), "resolver", resolve)
+    return table
+
+
+def retry_request(target: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"service": "payments", "target": target,
+            "error": {"type": "HTTP503", "message": "down"}, "retry_policy": FAST, **extra}
+
+
+def schedule_request(target: dict[str, Any]) -> dict[str, Any]:
+    return {"name": "nightly", "expression": "cron(0 9 * * *)", "target": target,
+            "retry_policy": {"max_attempts": 1}}
+
+
+def problem(response: Any, field: str) -> str:
+    assert response.status_code == 400, response.body
+    error = body(response)["error"]
+    assert error["code"] == "validation_error"
+    # the schema names the union member in its path (target.http.url); the guard says target.url
+    found = [d["problem"] for d in error["details"]
+             if d["field"] in (field, field.replace("target.", "target.http.", 1))]
+    assert found, error
+    return found[0]
+
+
+# --- 1. SSRF on every outbound call ----------------------------------------------------------------
+
+BLOCKED = [
+    ("http://10.0.0.1/charge", "private"),
+    ("http://169.254.169.254/latest/meta-data/", "link-local"),
+    ("http://[::ffff:10.0.0.1]/", "private"),
+    ("http://[2002:a9fe:a9fe::]/", "link-local"),  # 6to4 of the metadata address
+    ("http://[2001:0:4136:e378:8000:63bf:f5ff:fffe]/", "private"),  # Teredo of 10.0.0.1
+    ("http://0.0.0.0:8000/", "reserved"),
+    ("http://[::]/", "reserved"),
+    ("http://224.0.0.1/", "multicast"),
+    ("file:///etc/passwd", "pattern"),
+    ("gopher://10.0.0.1:70/", "pattern"),
+]
+
+
+@pytest.mark.parametrize(("url", "why"), BLOCKED)
+def test_retry_and_schedule_targets_are_refused_at_creation(
+        api: Api, clock: Clock, dns: dict[str, list[str]], connects: list[Any], url: str,
+        why: str) -> None:
+    monkey = {"type": "http", "method": "POST", "url": url}
+    assert why in problem(api.post("/v2/errors/retry", retry_request(monkey)), "target.url")
+    assert why in problem(api.post("/v2/schedules", schedule_request(monkey)), "target.url")
+    assert body(api.get("/v2/errors/retry"))["items"] == []
+    assert body(api.get("/v2/schedules"))["items"] == []
+    assert connects == []
+
+
+def test_a_name_that_resolves_to_a_private_address_is_refused(
+        api: Api, clock: Clock, dns: dict[str, list[str]], connects: list[Any]) -> None:
+    dns["internal.corp.test"] = ["10.20.30.40"]
+    monkey = {"type": "http", "url": "https://internal.corp.test/admin"}
+    assert "10.20.30.40" in problem(api.post("/v2/errors/retry", retry_request(monkey)),
+                                    "target.url")
+    batch = body(api.post("/v2/batch/errors/retry", {"items": [retry_request(monkey)]}))
+    assert batch["failed"] == 1 and connects == []
+
+
+def test_dns_rebinding_after_creation_is_refused_at_connect_time(
+        api: Api, app_module: Any, clock: Clock, dns: dict[str, list[str]], target: Receiver,
+        connects: list[Any]) -> None:
+    # Given a job whose host resolved to an allowed address when it was created
+    port = int(target.url.rsplit(":", 1)[1].split("/")[0])
+    dns["rebind.test"] = ["127.0.0.1"]
+    job = body(api.post("/v2/errors/retry", retry_request(
+        {"type": "http", "url": f"http://rebind.test:{port}/x"})))
+    # When the name re-binds to the metadata address before the attempt
+    dns["rebind.test"] = ["169.254.169.254"]
+    run_attempts(app_module)
+    # Then nothing was sent anywhere, and the job gave up at once: no retry can fix it
+    assert connects == [] and target.requests == []
+    done = body(api.get(f"/v2/errors/retry/{job['id']}"))
+    assert done["status"] == "dead_lettered" and done["attempt_count"] == 1
+    assert done["attempts"][0]["error_type"] == "ForbiddenTarget"
+    assert done["attempts"][0]["response_excerpt"] is None
+
+
+def test_the_connection_goes_to_the_checked_address_with_the_original_host(
+        api: Api, app_module: Any, clock: Clock, dns: dict[str, list[str]], target: Receiver,
+        connects: list[tuple[str, int]]) -> None:
+    port = int(target.url.rsplit(":", 1)[1].split("/")[0])
+    dns["hooks.test"] = ["127.0.0.1"]
+    job = body(api.post("/v2/errors/retry", retry_request(
+        {"type": "http", "url": f"http://hooks.test:{port}/pay"})))
+    run_attempts(app_module)
+    assert body(api.get(f"/v2/errors/retry/{job['id']}"))["status"] == "succeeded"
+    [request] = target.requests
+    assert request["headers"]["Host"] == f"hooks.test:{port}"
+    assert connects == [("127.0.0.1", port)]  # and `connects` saw no lookup of hooks.test
+
+
+def test_redirects_are_never_followed(api: Api, app_module: Any, clock: Clock,
+                                      connects: list[tuple[str, int]]) -> None:
+    with receiver([(302, {"Location": "http://169.254.169.254/latest/meta-data/"})]) as bouncer:
+        job = body(api.post("/v2/errors/retry", retry_request(
+            {"type": "http", "url": bouncer.url}, retry_policy={**FAST, "max_attempts": 1})))
+        run_attempts(app_module)
+        assert len(bouncer.requests) == 1
+    done = body(api.get(f"/v2/errors/retry/{job['id']}"))
+    assert done["attempts"][0]["error_type"] == "HTTP302"
+    assert {host for host, _ in connects} == {"127.0.0.1"}
+
+
+def test_a_schedule_run_is_checked_at_connect_time_too(
+        api: Api, app_module: Any, clock: Clock, dns: dict[str, list[str]], target: Receiver,
+        connects: list[Any]) -> None:
+    port = int(target.url.rsplit(":", 1)[1].split("/")[0])
+    dns["cron.test"] = ["127.0.0.1"]
+    created = body(api.post("/v2/schedules", {
+        **schedule_request({"type": "http", "url": f"http://cron.test:{port}/run"}),
+        "retry_policy": {"max_attempts": 3}}))
+    dns["cron.test"] = ["192.168.0.10"]
+    api.post(f"/v2/schedules/{created['id']}/execute")
+    run_executions(app_module)
+    [run] = body(api.get(f"/v2/schedules/{created['id']}/history"))["items"]
+    assert run["status"] == "failed" and run["error"]["type"] == "ForbiddenTarget"
+    assert run["retry_job_id"] is None  # no retry job: retrying cannot make it allowed
+    assert connects == [] and target.requests == []
+
+
+# --- 4. SQS targets never reach Conductor's own queues ----------------------------------------------
+
+
+@pytest.mark.parametrize("queue", ["events", "events-dlq", "retries", "webhook-deliveries"])
+def test_sqs_targets_may_not_name_conductors_own_queues(api: Api, clock: Clock,
+                                                        queue: str) -> None:
+    url = f"https://sqs.us-east-1.amazonaws.com/123456789012/conductor-test-{queue}"
+    forged = {"type": "sqs", "queue_url": url,
+              "message": {"id": "evt_X", "type": "webhook.disabled", "data": {}}}
+    assert "Conductor's own" in problem(api.post("/v2/errors/retry", retry_request(forged)),
+                                         "target.queue_url")
+    assert "Conductor's own" in problem(api.post("/v2/schedules", schedule_request(forged)),
+                                         "target.queue_url")
+
+
+def test_a_foreign_queue_is_a_fine_target_locally(api: Api, app_module: Any,
+                                                  clock: Clock) -> None:
+    sqs = factory.client("sqs")
+    url = sqs.create_queue(QueueName="customer-jobs")["QueueUrl"]
+    job = body(api.post("/v2/errors/retry", retry_request(
+        {"type": "sqs", "queue_url": url, "message": {"order": 7}})))
+    run_attempts(app_module)
+    assert body(api.get(f"/v2/errors/retry/{job['id']}"))["status"] == "succeeded"
+    [message] = sqs.receive_message(QueueUrl=url).get("Messages", [])
+    assert json.loads(message["Body"]) == {"order": 7}
+
+
+def test_a_stored_job_aimed_at_an_own_queue_is_refused_when_it_runs(
+        api: Api, app_module: Any, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a job accepted before the rule existed (the check at creation is skipped here)
+    events_url = factory.client("sqs").get_queue_url(QueueName="conductor-test-events")["QueueUrl"]
+    monkeypatch.setattr(deps.target_runner(), "validate", lambda target, field="target": None)
+    job = body(api.post("/v2/errors/retry", retry_request(
+        {"type": "sqs", "queue_url": events_url, "message": {"type": "webhook.disabled"}})))
+    run_attempts(app_module)
+    done = body(api.get(f"/v2/errors/retry/{job['id']}"))
+    assert done["status"] == "dead_lettered"
+    assert done["attempts"][0]["error_type"] == "ForbiddenTarget"
+    sqs = factory.client("sqs")
+    forged = [m for m in sqs.receive_message(QueueUrl=events_url, MaxNumberOfMessages=10)
+              .get("Messages", []) if "webhook.disabled" in m["Body"]]
+    assert forged == []
+
+
+def test_a_deployed_stage_allows_only_its_listed_queues() -> None:
+    from chalicelib.services.targets import TargetQueues
+
+    queues = TargetQueues(own=frozenset({"conductor-prod-events"}), deployed=True,
+                          allowed=("arn:aws:sqs:eu-west-1:111122223333:orders",))
+    assert queues.refusal("https://sqs.eu-west-1.amazonaws.com/111122223333/orders") is None
+    assert "allow-list" in (queues.refusal(
+        "https://sqs.eu-west-1.amazonaws.com/111122223333/other") or "")
+    assert "allow-list" in (queues.refusal(
+        "https://sqs.us-east-1.amazonaws.com/111122223333/orders") or "")
+    assert "own" in (queues.refusal(
+        "https://sqs.eu-west-1.amazonaws.com/111122223333/conductor-prod-events") or "")
+    assert "SQS queue URL" in (queues.refusal("https://example.com/not/a/queue/url") or "")
+
+
