@@ -14,6 +14,7 @@ from chalicelib.api import (
     events,
     metrics,
     openapi,
+    realtime,
     recovery,
     schedules,
     web,
@@ -29,7 +30,8 @@ app.debug = False  # never a stack trace in a response
 logs.configure(app.log)
 app.experimental_feature_flags.update(["WEBSOCKETS"])
 app.register_middleware(envelope, "http")
-for module in (events, dashboard, api_keys, recovery, schedules, webhooks, metrics, openapi):
+for module in (events, dashboard, realtime, api_keys, recovery, schedules, webhooks, metrics,
+               openapi):
     app.register_blueprint(module.bp, url_prefix="/v2")
     app.register_blueprint(module.bp.v1, url_prefix="/v1", name_prefix="v1_")  # deprecated aliases
 app.register_blueprint(web.bp)
@@ -62,9 +64,13 @@ def _ws_endpoint(event: WebsocketEvent) -> str:
 
 @app.on_ws_connect()
 def ws_connect(event: WebsocketEvent) -> dict[str, int]:
-    """Connect with ``?token=<api key>``; without a valid one API Gateway refuses the socket."""
-    token = (event.to_dict().get("queryStringParameters") or {}).get("token")
-    principal = deps.authenticator().identify(token)
+    """Connect with ``?ticket=<ticket>`` (POST /v2/realtime/tickets: single use, 60 s) or, the
+    less safe way, ``?token=<api key>``; without a valid one API Gateway refuses the socket."""
+    params = event.to_dict().get("queryStringParameters") or {}
+    if params.get("ticket"):
+        principal = deps.authenticator().redeem_ticket(params["ticket"])
+    else:
+        principal = deps.authenticator().identify(params.get("token"))
     if principal is None:
         return {"statusCode": 401}
     deps.realtime().connect(event.connection_id, _ws_endpoint(event), key_id=principal.key_id)

@@ -119,15 +119,18 @@ def api_keys() -> ApiKeyService:
     from chalicelib.services.api_keys import ApiKeyService  # noqa: PLC0415
     from chalicelib.store.api_keys import ApiKeyStore  # noqa: PLC0415
 
-    return ApiKeyService(ApiKeyStore(), clock=lambda: clock())
+    return ApiKeyService(ApiKeyStore(), clock=lambda: clock(),
+                         publish=lambda t, d: event_bus().publish(t, d),
+                         on_revoked=lambda key_id: realtime().close_key(key_id))
 
 
 @functools.cache
 def authenticator() -> Authenticator:
     from chalicelib.services.auth import Authenticator  # noqa: PLC0415
     from chalicelib.store.api_keys import ApiKeyStore  # noqa: PLC0415
+    from chalicelib.store.tickets import TicketStore  # noqa: PLC0415
 
-    return Authenticator(ApiKeyStore())
+    return Authenticator(ApiKeyStore(), TicketStore(), clock=lambda: clock())
 
 
 @functools.cache

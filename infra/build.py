@@ -37,6 +37,7 @@ def policy(stage: str) -> dict[str, Any]:
     X-Ray and the functions' own logs."""
     tables, queues = _names(stage)
     table_arns = [f"arn:aws:dynamodb:*:*:table/{t}" for t in tables]
+    targets = target_queues(stage)
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -56,6 +57,11 @@ def policy(stage: str) -> dict[str, Any]:
              "Resource": ["arn:aws:execute-api:*:*:*/*/POST/@connections/*",
                           "arn:aws:execute-api:*:*:*/*/GET/@connections/*",
                           "arn:aws:execute-api:*:*:*/*/DELETE/@connections/*"]},
+            {"Sid": "CursorSecret", "Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"],
+             # Secrets Manager appends 6 random characters to the name in the ARN
+             "Resource": f"arn:aws:secretsmanager:*:*:secret:conductor-{stage}-cursor-secret-*"},
+            *([{"Sid": "TargetQueues", "Effect": "Allow", "Action": ["sqs:SendMessage"],
+                "Resource": list(targets)}] if targets else []),
             {"Sid": "Tracing", "Effect": "Allow",
              "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], "Resource": "*"},
             {"Sid": "Logs", "Effect": "Allow",
@@ -63,6 +69,14 @@ def policy(stage: str) -> dict[str, Any]:
              "Resource": f"arn:aws:logs:*:*:log-group:/aws/lambda/conductor-{stage}-*"},
         ],
     }
+
+
+def target_queues(stage: str) -> tuple[str, ...]:
+    """The queue ARNs the stage's sqs targets may name (CONDUCTOR_SQS_TARGET_QUEUES in
+    .chalice/config.json); the only foreign queues its Lambdas may send to."""
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    listed = config["stages"][stage]["environment_variables"].get("CONDUCTOR_SQS_TARGET_QUEUES", "")
+    return tuple(part.strip() for part in listed.split(",") if part.strip())
 
 
 def merge_template(stage: str) -> dict[str, Any]:

@@ -27,8 +27,8 @@ def create_api_key(body: CreateApiKey) -> Response:
 @bp.operation("GET", "/api-keys", summary="API keys, newest first", role="admin",
               rate_class="admin", query="PageQuery", response="ApiKeyPage")
 def list_api_keys(query: PageQuery) -> dict[str, Any]:
-    items, last = deps.api_keys().list(query.limit, position_of(query.cursor))
-    return page(items, cursor_for(last))
+    items, last = deps.api_keys().list(query.limit, position_of(query, "api-keys"))
+    return page(items, cursor_for(last, query, "api-keys"))
 
 
 @bp.operation("GET", "/api-keys/{key_id}", summary="One API key", role="admin",

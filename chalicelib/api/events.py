@@ -4,10 +4,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from chalicelib import deps
-from chalicelib.api.http import created, page
+from chalicelib.api.http import bound_cursor, bound_position, created, page
 from chalicelib.api.routing import ApiBlueprint
-from chalicelib.config import get_settings
-from chalicelib.domain.cursor import decode_cursor, encode_cursor
 from chalicelib.domain.events import CATALOG, CATEGORIES, CUSTOM_PREFIX
 from chalicelib.domain.ids import is_id
 from chalicelib.errors import NotFound
@@ -32,15 +30,14 @@ def list_event_types() -> dict[str, Any]:
 @bp.operation("GET", "/events", summary="The event timeline, newest first", role="viewer",
               query="ListEventsQuery", response="EventPage", v1=True)
 def list_events(query: ListEventsQuery) -> dict[str, Any]:
-    secret = get_settings().cursor_secret
     result = deps.event_bus().list(
         limit=query.limit,
         start=query.from_,
         end=query.to,
         event_type=query.type,
-        position=decode_cursor(query.cursor, secret),
+        position=bound_position(query, "events"),
     )
-    return page([e.to_dict() for e in result.events], encode_cursor(result.position, secret))
+    return page([e.to_dict() for e in result.events], bound_cursor(result.position, query, "events"))
 
 
 @bp.operation("GET", "/events/{event_id}", summary="One event", role="viewer",

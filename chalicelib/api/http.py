@@ -69,18 +69,54 @@ def created(body: Any, location: str | None = None) -> Response:
     return Response(body=body, status_code=201, headers=headers)
 
 
-def position_of(cursor: str | None) -> str | None:
-    """The list position a ``next_cursor`` carries (the last item's sort key)."""
-    from chalicelib.config import get_settings  # noqa: PLC0415
+def _scope(query: Any, route: str, path: tuple[str, ...]) -> str:
+    """What a cursor is bound to: its list (route and path ids) and the query's filters."""
+    import hashlib  # noqa: PLC0415
+
+    filters = query.model_dump(mode="json", by_alias=True, exclude={"limit", "cursor"})
+    text = json.dumps([route, list(path), filters], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _foreign_cursor() -> ValidationFailed:
+    return ValidationFailed("The cursor belongs to another list or other filters.", [
+        {"field": "cursor", "problem": "must be a next_cursor of this list with the same filters"}])
+
+
+def bound_position(query: Any, route: str, *path: str) -> dict[str, Any] | None:
+    """The position a ``next_cursor`` carries, if it was made for this list and these filters."""
+    from chalicelib.deps import cursor_secret  # noqa: PLC0415
     from chalicelib.domain.cursor import decode_cursor  # noqa: PLC0415
 
-    position = decode_cursor(cursor, get_settings().cursor_secret)
-    return position.get("k") if position else None
+    position = decode_cursor(query.cursor, cursor_secret())
+    if position is None:
+        return None
+    if position.pop("s", None) != _scope(query, route, path):
+        raise _foreign_cursor()
+    return position
 
 
-def cursor_for(last: str | None) -> str | None:
-    """The ``next_cursor`` for a page that ended at sort key ``last`` (None: no more pages)."""
-    from chalicelib.config import get_settings  # noqa: PLC0415
+def bound_cursor(position: dict[str, Any] | None, query: Any, route: str, *path: str) -> str | None:
+    """The ``next_cursor`` for ``position`` (None: no more pages), bound to this list."""
+    from chalicelib.deps import cursor_secret  # noqa: PLC0415
     from chalicelib.domain.cursor import encode_cursor  # noqa: PLC0415
 
-    return encode_cursor({"k": last} if last else None, get_settings().cursor_secret)
+    if not position:
+        return None
+    return encode_cursor({**position, "s": _scope(query, route, path)}, cursor_secret())
+
+
+def position_of(query: Any, route: str, *path: str) -> str | None:
+    """The list position (the last item's sort key) of this list's ``next_cursor``."""
+    position = bound_position(query, route, *path)
+    if position is None:
+        return None
+    key = position.get("k")
+    if not isinstance(key, str) or not key or len(key) > 512:
+        raise _foreign_cursor()
+    return key
+
+
+def cursor_for(last: str | None, query: Any, route: str, *path: str) -> str | None:
+    """The ``next_cursor`` for a page that ended at sort key ``last`` (None: no more pages)."""
+    return bound_cursor({"k": last} if last else None, query, route, *path)

@@ -52,8 +52,8 @@ def create_retry_job(body: CreateRetryJob) -> Response:
               query="ListRetryJobsQuery", response="RetryJobPage")
 def list_retry_jobs(query: ListRetryJobsQuery) -> dict[str, Any]:
     items, last = deps.retries().list(query.status, query.service, query.limit,
-                                      position_of(query.cursor))
-    return page(items, cursor_for(last))
+                                      position_of(query, "retry-jobs"))
+    return page(items, cursor_for(last, query, "retry-jobs"))
 
 
 @bp.operation("GET", "/errors/retry/{job_id}", summary="One retry job with its attempts",
@@ -86,8 +86,8 @@ def retry_stats(query: StatsQuery) -> dict[str, Any]:
 @bp.operation("GET", "/errors/circuit-breakers", summary="Every service's circuit breaker",
               role="viewer", query="PageQuery", response="BreakerPage")
 def list_breakers(query: PageQuery) -> dict[str, Any]:
-    items, last = deps.breakers().list(query.limit, position_of(query.cursor))
-    return page(items, cursor_for(last))
+    items, last = deps.breakers().list(query.limit, position_of(query, "breakers"))
+    return page(items, cursor_for(last, query, "breakers"))
 
 
 @bp.operation("GET", "/errors/circuit-breaker/{service}", summary="One service's breaker",
@@ -121,8 +121,9 @@ def _service(service: str) -> str:
               role="viewer", query="ListDeadLettersQuery", response="DeadLetterPage")
 def list_dead_letters(query: ListDeadLettersQuery) -> dict[str, Any]:
     items, last = deps.dead_letters().list(query.status, query.fingerprint, query.source,
-                                           query.service, query.limit, position_of(query.cursor))
-    return page(items, cursor_for(last))
+                                           query.service, query.limit,
+                                           position_of(query, "dead-letters"))
+    return page(items, cursor_for(last, query, "dead-letters"))
 
 
 @bp.operation("GET", "/dlq/{dead_letter_id}", summary="One dead letter", role="viewer",

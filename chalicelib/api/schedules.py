@@ -43,8 +43,8 @@ def preview_schedule(body: SchedulePreview) -> dict[str, Any]:
               query="ListSchedulesQuery", response="SchedulePage")
 def list_schedules(query: ListSchedulesQuery) -> dict[str, Any]:
     items, last = deps.scheduler().list(query.enabled, query.tag, query.limit,
-                                        position_of(query.cursor))
-    return page(items, cursor_for(last))
+                                        position_of(query, "schedules"))
+    return page(items, cursor_for(last, query, "schedules"))
 
 
 @bp.operation("GET", "/schedules/{schedule_id}", summary="One schedule and its next 5 runs",
@@ -106,8 +106,9 @@ def backfill_schedule(schedule_id: str, body: Backfill) -> dict[str, Any]:
 @bp.operation("GET", "/schedules/{schedule_id}/history", summary="Runs, newest first",
               role="viewer", query="PageQuery", response="ExecutionPage", errors=(404,))
 def schedule_history(schedule_id: str, query: PageQuery) -> dict[str, Any]:
-    items, last = deps.scheduler().history(schedule_id, query.limit, position_of(query.cursor))
-    return page(items, cursor_for(last))
+    items, last = deps.scheduler().history(schedule_id, query.limit,
+                                             position_of(query, "history", schedule_id))
+    return page(items, cursor_for(last, query, "history", schedule_id))
 
 
 @bp.operation("POST", "/batch/schedules/execute", summary="Run up to 100 schedules now",

@@ -115,6 +115,12 @@ class DashboardSession(BaseModel):
     server_time: str
 
 
+class RealtimeTicket(BaseModel):
+    ticket: str = Field(description="Open the WebSocket with ?ticket=<this>; works once.")
+    expires_at: str = Field(description="Unused after this (60 s), it is refused.")
+    url: str | None = Field(description="The WebSocket URL with the ticket (null: not configured).")
+
+
 # --- API keys --------------------------------------------------------------------------------
 
 

@@ -25,8 +25,8 @@ def create_webhook(body: WebhookBody) -> Response:
 @bp.operation("GET", "/webhooks", summary="Webhook endpoints, newest first", role="viewer",
               query="PageQuery", response="WebhookPage")
 def list_webhooks(query: PageQuery) -> dict[str, Any]:
-    items, last = deps.webhooks().list(query.limit, position_of(query.cursor))
-    return page(items, cursor_for(last))
+    items, last = deps.webhooks().list(query.limit, position_of(query, "webhooks"))
+    return page(items, cursor_for(last, query, "webhooks"))
 
 
 @bp.operation("GET", "/webhooks/deliveries/{delivery_id}",
@@ -79,8 +79,9 @@ def test_webhook(webhook_id: str) -> dict[str, Any]:
               role="viewer", query="ListDeliveriesQuery", response="DeliveryPage", errors=(404,))
 def list_deliveries(webhook_id: str, query: ListDeliveriesQuery) -> dict[str, Any]:
     items, last = deps.webhooks().deliveries(webhook_id, query.status, query.event_type,
-                                             query.limit, position_of(query.cursor))
-    return page(items, cursor_for(last))
+                                             query.limit,
+                                             position_of(query, "deliveries", webhook_id))
+    return page(items, cursor_for(last, query, "deliveries", webhook_id))
 
 
 @bp.operation("POST", "/webhooks/{webhook_id}/recover",

@@ -21,9 +21,13 @@ def to_dict(record: ApiKeyRecord) -> dict[str, Any]:
 
 
 class ApiKeyService:
-    def __init__(self, store: ApiKeyStore, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(self, store: ApiKeyStore, clock: Callable[[], datetime] = utcnow,
+                 publish: Callable[[str, dict[str, Any]], Any] | None = None,
+                 on_revoked: Callable[[str], Any] | None = None) -> None:
         self._store = store
         self._clock = clock
+        self._publish = publish
+        self._on_revoked = on_revoked
 
     def create(self, name: str, role: str, key: str | None = None,
                rate_limits: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -34,6 +38,8 @@ class ApiKeyService:
         secret = key or generate_key()
         record = self._store.create(new_id("key"), hash_key(secret), name, role,
                                     to_iso(self._clock()), rate_limits)
+        if self._publish is not None:
+            self._publish("api_key.created", {"key_id": record.id, "name": name, "role": role})
         return {**to_dict(record), "key": secret}
 
     def ensure(self, key: str, name: str, role: str) -> str:
@@ -51,7 +57,12 @@ class ApiKeyService:
         return [to_dict(r) for r in records], last
 
     def revoke(self, key_id: str) -> None:
-        """Idempotent: revoking a revoked key changes nothing and is not an error."""
+        """Idempotent: revoking a revoked key changes nothing and is not an error. The key's
+        open WebSockets are closed (again on a repeat: one may have opened in between)."""
         record = require(self._store.get_by_id(key_id), key_id)
-        if record.revoked_at is None:
-            self._store.revoke(record, to_iso(self._clock()))
+        if record.revoked_at is None and self._store.revoke(record, to_iso(self._clock())) \
+                and self._publish is not None:
+            self._publish("api_key.revoked", {"key_id": key_id, "name": record.name,
+                                              "role": record.role})
+        if self._on_revoked is not None:
+            self._on_revoked(key_id)

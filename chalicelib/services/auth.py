@@ -1,14 +1,23 @@
 """Who is calling, and may they: API keys and roles."""
 from __future__ import annotations
 
+import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain.keys import KEY_PREFIX, ROLES, hash_key
+from chalicelib.domain.timeutil import to_iso, utcnow
 from chalicelib.errors import Forbidden, Unauthorized
 
 if TYPE_CHECKING:  # pragma: no cover - the route guard imports this module on cold start
     from chalicelib.store.api_keys import ApiKeyStore
+    from chalicelib.store.tickets import TicketStore
+
+TICKET_PREFIX = "wst_"
+#: Long enough to open a socket after asking for it, short enough that a logged URL is stale.
+TICKET_TTL = timedelta(seconds=60)
 
 #: Each role can do everything the roles before it can.
 ROLE_RANK = {role: rank for rank, role in enumerate(reversed(ROLES))}  # viewer 0 .. admin 2
@@ -20,6 +29,8 @@ class Principal:
     name: str
     role: str
     rate_limits: dict[str, Any] | None = None
+    #: the SHA-256 of the key (what its table is keyed by); never the key itself
+    key_hash: str = ""
 
 
 def key_from_headers(headers: Any) -> str | None:
@@ -35,17 +46,42 @@ def key_from_headers(headers: Any) -> str | None:
 
 
 class Authenticator:
-    def __init__(self, store: ApiKeyStore) -> None:
+    def __init__(self, store: ApiKeyStore, tickets: TicketStore | None = None,
+                 clock: Callable[[], datetime] = utcnow) -> None:
         self._store = store
+        self._tickets = tickets
+        self._clock = clock
 
     def identify(self, key: str | None) -> Principal | None:
         """The principal a key belongs to; None for no key, an unknown one or a revoked one."""
         if not key or not key.startswith(KEY_PREFIX) or len(key) > 200:
             return None
-        record = self._store.get_by_hash(hash_key(key))
+        return self._by_hash(hash_key(key))
+
+    def _by_hash(self, key_hash: str) -> Principal | None:
+        record = self._store.get_by_hash(key_hash)
         if record is None or record.revoked_at is not None:
             return None
-        return Principal(record.id, record.name, record.role, record.rate_limits)
+        return Principal(record.id, record.name, record.role, record.rate_limits, key_hash)
+
+    def issue_ticket(self, principal: Principal) -> tuple[str, str]:
+        """A single-use WebSocket connect ticket for ``principal`` and when it expires: the key
+        itself never has to travel in a URL, where access logs and proxies keep it."""
+        assert self._tickets is not None, "tickets need a TicketStore"
+        now = self._clock()
+        ticket = TICKET_PREFIX + secrets.token_urlsafe(32)
+        expires = now + TICKET_TTL
+        self._tickets.put(hash_key(ticket), principal.key_hash, to_iso(now),
+                          int(expires.timestamp()))
+        return ticket, to_iso(expires)
+
+    def redeem_ticket(self, ticket: str | None) -> Principal | None:
+        """The principal of a live, unused ticket whose key is still valid; the ticket is spent."""
+        if self._tickets is None or not ticket or not ticket.startswith(TICKET_PREFIX) \
+                or len(ticket) > 100:
+            return None
+        key_hash = self._tickets.take(hash_key(ticket), int(self._clock().timestamp()))
+        return self._by_hash(key_hash) if key_hash else None
 
 
 def authorize(principal: Principal | None, required_role: str) -> Principal:

@@ -74,7 +74,8 @@ class EventBus:
                 "The time range is empty.", [{"field": "from", "problem": "must not be after 'to'"}])
         if position is not None:
             wanted = {"t"} if event_type else {"d"}
-            if not wanted <= position.keys() or (event_type and position["t"] != event_type):
+            if (not wanted <= position.keys() or (event_type and position["t"] != event_type)
+                    or not all(isinstance(v, str) for v in position.values())):
                 raise ValidationFailed(
                     "The cursor belongs to another query.",
                     [{"field": "cursor", "problem": "must come from the same filters"}])

@@ -56,6 +56,18 @@ class Realtime:
     def disconnect(self, connection_id: str) -> None:
         self._store.remove(connection_id)
 
+    def close_key(self, key_id: str) -> int:
+        """Close every socket opened with a revoked key and forget it, so no further push or
+        message reaches it; returns how many were closed."""
+        connections = self._store.of_key(key_id)
+        for connection_id, endpoint in connections.items():
+            try:
+                self._sender(endpoint).delete_connection(ConnectionId=connection_id)
+            except (ClientError, BotoCoreError) as exc:  # gone already, or closes by itself
+                log.info("closing %s: %s", connection_id, exc)
+            self._store.remove(connection_id)
+        return len(connections)
+
     def handle_message(self, connection_id: str, body: str) -> None:
         """Answer one client message: ``subscribe``, ``unsubscribe`` or ``ping``."""
         record = self._store.get(connection_id, self._now_epoch())

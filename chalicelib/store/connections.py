@@ -68,6 +68,13 @@ class ConnectionStore:
         except PynamoDBException as exc:
             raise DependencyUnavailable("The connection could not be removed.") from exc
 
+    def of_key(self, key_id: str) -> dict[str, str]:
+        """Connection id -> endpoint of every connection opened with API key ``key_id``."""
+        try:
+            return {c.id: c.endpoint for c in self._connections.by_key.query(key_id)}
+        except PynamoDBException as exc:
+            raise DependencyUnavailable("The connections table could not be read.") from exc
+
     def subscribers(self, patterns: list[str], now_epoch: int) -> dict[str, str]:
         """Connection id -> endpoint for every live connection subscribed to one of ``patterns``.
 

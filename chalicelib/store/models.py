@@ -7,7 +7,7 @@ from pynamodb.attributes import (
     NumberAttribute,
     UnicodeAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 
 UNBOUND = "unbound"  # replaced by chalicelib.store.base.bind before any call
@@ -38,6 +38,16 @@ class EventRecord(Model):
     by_type = EventTypeIndex()
 
 
+class ConnectionKeyIndex(GlobalSecondaryIndex["ConnectionRecord"]):
+    """The connections opened with one API key: revoking the key closes them."""
+
+    class Meta:
+        index_name = "by-key"
+        projection = IncludeProjection(["endpoint"])
+
+    key_id = UnicodeAttribute(hash_key=True)
+
+
 class ConnectionRecord(Model):
     """An open WebSocket connection and the management endpoint that reaches it."""
 
@@ -50,6 +60,7 @@ class ConnectionRecord(Model):
     patterns = ListAttribute(of=UnicodeAttribute, default=list)
     key_id = UnicodeAttribute(null=True)
     expires_at = NumberAttribute()
+    by_key = ConnectionKeyIndex()
 
 
 class SubscriptionRecord(Model):

@@ -68,7 +68,7 @@ async function signIn(key) {
   $("signout").hidden = false;
   $("who").hidden = false;
   $("who").textContent = `${me.key.name} (${me.key.role})`;
-  live.start(me.websocket_url, key);
+  live.start(me.websocket_url, async () => (await api("realtime/tickets", { method: "POST" })).ticket);
   await route();
   $("view-title").focus();
 }

@@ -13,19 +13,21 @@ export class Live {
     this.seen = new Set(); // a resumed gap can overlap what the socket delivers: show each once
     this.failures = 0;
     this.url = null;
-    this.key = null;
+    this.ticket = null;
     this.timer = null;
     this.pinger = null;
     this.stopped = true;
   }
 
-  start(url, key) {
+  // ticket(): resolves to a fresh single-use connect ticket (POST /v2/realtime/tickets), so the
+  // API key never travels in the WebSocket URL, where access logs and proxies keep it.
+  start(url, ticket) {
     this.stop();
     if (!url) {
       this.onState("off", "Live updates not configured");
       return;
     }
-    Object.assign(this, { url, key, stopped: false, failures: 0 });
+    Object.assign(this, { url, ticket, stopped: false, failures: 0 });
     this.connect();
   }
 
@@ -37,10 +39,26 @@ export class Live {
     this.socket = null;
   }
 
-  connect() {
+  retryLater() {
+    this.failures += 1;
+    // full jitter, like the retry engine: clients that dropped together do not return together
+    const delay = Math.random() * Math.min(MAX_DELAY_MS, 1000 * 2 ** Math.min(this.failures, 5));
+    this.onState("reconnecting", `Reconnecting in ${Math.ceil(delay / 1000)} s`);
+    this.timer = setTimeout(() => this.connect(), delay);
+  }
+
+  async connect() {
     this.onState(this.failures ? "reconnecting" : "connecting", this.failures ? "Reconnecting…" : "Connecting…");
+    let ticket;
+    try {
+      ticket = await this.ticket();
+    } catch {
+      if (!this.stopped) this.retryLater();
+      return;
+    }
+    if (this.stopped) return;
     const separator = this.url.includes("?") ? "&" : "?";
-    const socket = new WebSocket(`${this.url}${separator}token=${encodeURIComponent(this.key)}`);
+    const socket = new WebSocket(`${this.url}${separator}ticket=${encodeURIComponent(ticket)}`);
     this.socket = socket;
     socket.addEventListener("open", () => {
       socket.send(JSON.stringify({ action: "subscribe", events: ["*"] }));
@@ -51,11 +69,7 @@ export class Live {
     socket.addEventListener("close", () => {
       clearInterval(this.pinger);
       if (this.socket !== socket || this.stopped) return;
-      this.failures += 1;
-      // full jitter, like the retry engine: clients that dropped together do not return together
-      const delay = Math.random() * Math.min(MAX_DELAY_MS, 1000 * 2 ** Math.min(this.failures, 5));
-      this.onState("reconnecting", `Reconnecting in ${Math.ceil(delay / 1000)} s`);
-      this.timer = setTimeout(() => this.connect(), delay);
+      this.retryLater();
     });
   }
 

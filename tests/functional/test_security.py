@@ -250,3 +250,188 @@ def test_a_deployed_stage_allows_only_its_listed_queues() -> None:
     assert "SQS queue URL" in (queues.refusal("https://example.com/not/a/queue/url") or "")
 
 
+
+
+# --- 2. the cursor secret ---------------------------------------------------------------------------
+
+
+def test_a_cursor_signed_with_the_old_public_key_is_refused(api: Api, clock: Clock,
+                                                            target: Receiver) -> None:
+    from chalicelib.domain.cursor import encode_cursor
+
+    for name in ("a", "b"):
+        api.post("/v2/schedules", {**schedule_request({"type": "http", "url": target.url}),
+                                   "name": name})
+    # the key anyone could derive from the code before: f"conductor-{stage}-cursor"
+    forged = encode_cursor({"k": "9999-12-31T00:00:00Z#sch_Z"}, "conductor-test-cursor")
+    response = api.get(f"/v2/schedules?limit=1&cursor={forged}")
+    assert response.status_code == 400 and body(response)["error"]["details"][0]["field"] == "cursor"
+
+
+def test_the_cursor_key_is_random_per_process_locally_and_read_from_secrets_manager_deployed(
+        aws: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from chalicelib.config import reset_settings
+
+    local = deps.cursor_secret()
+    deps.reset()
+    assert deps.cursor_secret() != local and len(local) >= 32  # a new process, a new key
+    assert "conductor" not in local
+    # deployed without the secret's name: refuse to sign anything
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "conductor-dev-api")
+    monkeypatch.delenv("CONDUCTOR_CURSOR_SECRET", raising=False)
+    reset_settings()
+    deps.reset()
+    with pytest.raises(RuntimeError, match="CONDUCTOR_CURSOR_SECRET_NAME"):
+        deps.cursor_secret()
+    # deployed with the secret the stack generated: read once per container
+    value = "x" * 20 + "generated-by-cloudformation-0123456789"
+    factory.client("secretsmanager").create_secret(Name="conductor-test-cursor-secret",
+                                                   SecretString=value)
+    monkeypatch.setenv("CONDUCTOR_CURSOR_SECRET_NAME", "conductor-test-cursor-secret")
+    reset_settings()
+    deps.reset()
+    from tests.functional.aws_calls import count_calls
+
+    with count_calls() as calls:
+        assert deps.cursor_secret() == value
+        assert deps.cursor_secret() == value
+    assert dict(calls) == {"GetSecretValue": 1}
+    monkeypatch.delenv("AWS_LAMBDA_FUNCTION_NAME")
+    monkeypatch.delenv("CONDUCTOR_CURSOR_SECRET_NAME")
+    reset_settings()
+
+
+# --- 7. cursors are bound to their list and filters -------------------------------------------------
+
+
+def test_cursors_only_work_on_the_list_and_filters_they_came_from(
+        api: Api, clock: Clock, target: Receiver) -> None:
+    for name in ("a", "b", "c"):
+        api.post("/v2/schedules", {**schedule_request({"type": "http", "url": target.url}),
+                                   "name": name, "enabled": False})
+        api.post("/v2/webhooks", {"url": target.url, "event_types": ["custom.*"]})
+    paused = body(api.get("/v2/schedules?limit=1&enabled=false"))["next_cursor"]
+    assert paused
+    assert api.get(f"/v2/schedules?limit=1&enabled=false&cursor={paused}").status_code == 200
+    foreign = [
+        f"/v2/schedules?limit=1&enabled=true&cursor={paused}",  # other filters
+        f"/v2/schedules?limit=1&cursor={paused}",
+        f"/v2/webhooks?limit=1&cursor={paused}",  # another list
+        f"/v2/errors/retry?limit=1&cursor={paused}",
+        f"/v2/dlq?limit=1&cursor={paused}",
+        f"/v2/events?limit=1&cursor={paused}",
+    ]
+    for url in foreign:
+        response = api.get(url)
+        assert response.status_code == 400, url
+        assert body(response)["error"]["details"][0]["field"] == "cursor"
+    hooks = body(api.get("/v2/webhooks"))["items"]
+    first, second = hooks[0]["id"], hooks[1]["id"]
+    for _ in range(2):
+        api.post(f"/v2/webhooks/{first}/test")
+    own = body(api.get(f"/v2/webhooks/{first}/deliveries?limit=1"))["next_cursor"]
+    assert own and api.get(f"/v2/webhooks/{first}/deliveries?limit=1&cursor={own}").status_code == 200
+    assert api.get(f"/v2/webhooks/{second}/deliveries?limit=1&cursor={own}").status_code == 400
+
+
+def test_a_well_signed_cursor_with_a_wrong_key_type_is_a_400(api: Api, clock: Clock) -> None:
+    from chalicelib.api.http import bound_cursor
+    from chalicelib.api.schemas import ListSchedulesQuery
+
+    query = ListSchedulesQuery.model_validate({})
+    for position in ({"k": 12345}, {"k": ["a"]}, {"k": {"S": "x"}}, {"k": ""}):
+        cursor = bound_cursor(position, query, "schedules")
+        response = api.get(f"/v2/schedules?cursor={cursor}")
+        assert response.status_code == 400, position
+
+
+def test_the_iam_policy_lets_targets_reach_only_the_listed_queues(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from infra import build
+
+    assert "TargetQueues" not in {s["Sid"] for s in build.policy("prod")["Statement"]}
+    listed = ("arn:aws:sqs:eu-west-1:111122223333:orders",)
+    monkeypatch.setattr(build, "target_queues", lambda stage: listed)
+    statements = {s["Sid"]: s for s in build.policy("prod")["Statement"]}
+    assert statements["TargetQueues"]["Action"] == ["sqs:SendMessage"]
+    assert statements["TargetQueues"]["Resource"] == list(listed)
+    assert statements["CursorSecret"]["Resource"].startswith(
+        "arn:aws:secretsmanager:*:*:secret:conductor-prod-cursor-secret-")
+
+
+# --- 3. WebSocket tickets instead of keys in URLs ---------------------------------------------------
+
+
+def connect(app_module: Any, connection_id: str, **query: str) -> int:
+    from devserver.lambdas import context_for, websocket_event
+    from tests.functional.test_realtime import DOMAIN
+
+    event = websocket_event("$connect", connection_id, DOMAIN, "api", query=query or None)
+    return int(app_module.ws_connect(event, context_for("$connect"))["statusCode"])
+
+
+def test_a_ticket_opens_one_socket_once_within_a_minute(
+        api: Api, app_module: Any, clock: Clock, keys: dict[str, str]) -> None:
+    from datetime import timedelta
+
+    assert api.post("/v2/realtime/tickets", key=None).status_code == 401
+    issued = api.post("/v2/realtime/tickets", key=keys["viewer"])
+    assert issued.status_code == 201
+    ticket = body(issued)
+    assert ticket["ticket"].startswith("wst_") and keys["viewer"] not in json.dumps(ticket)
+    assert connect(app_module, "T1=", ticket=ticket["ticket"]) == 200
+    assert deps.realtime()._store.get("T1=", 0).key_id.startswith("key_")
+    assert connect(app_module, "T2=", ticket=ticket["ticket"]) == 401  # single use
+    late = body(api.post("/v2/realtime/tickets", key=keys["viewer"]))["ticket"]
+    clock.now += timedelta(seconds=61)
+    assert connect(app_module, "T3=", ticket=late) == 401  # expired
+    assert connect(app_module, "T4=", ticket="wst_forged") == 401
+    assert connect(app_module, "T5=", token=keys["viewer"]) == 200  # the older, less safe way
+
+
+def test_a_ticket_of_a_key_revoked_since_is_refused(api: Api, app_module: Any, clock: Clock,
+                                                    keys: dict[str, str]) -> None:
+    created = body(api.post("/v2/api-keys", {"name": "tmp", "role": "viewer"}, key=keys["admin"]))
+    ticket = body(api.post("/v2/realtime/tickets", key=created["key"]))["ticket"]
+    api.delete(f"/v2/api-keys/{created['id']}", key=keys["admin"])
+    assert connect(app_module, "R1=", ticket=ticket) == 401
+
+
+def test_the_ticket_url_points_at_the_configured_websocket(
+        api: Api, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataclasses
+
+    from chalicelib.api import realtime
+    from chalicelib.config import get_settings
+
+    configured = dataclasses.replace(get_settings(), websocket_url="wss://ws.example.test/api")
+    monkeypatch.setattr(realtime, "get_settings", lambda: configured)
+    issued = body(api.post("/v2/realtime/tickets"))
+    assert issued["url"] == f"wss://ws.example.test/api?ticket={issued['ticket']}"
+
+
+# --- 5. revoking a key closes its sockets -----------------------------------------------------------
+
+
+def test_revoking_a_key_closes_its_sockets_and_stops_pushes(
+        api: Api, app_module: Any, clock: Clock, keys: dict[str, str]) -> None:
+    from devserver.lambdas import context_for, websocket_event
+    from tests.functional.test_realtime import DOMAIN, publish_and_fan_out, sent_to
+
+    created = body(api.post("/v2/api-keys", {"name": "laptop", "role": "viewer"}, key=keys["admin"]))
+    for connection_id in ("K1=", "K2="):
+        assert connect(app_module, connection_id, token=created["key"]) == 200
+        app_module.ws_message(websocket_event(
+            "$default", connection_id, DOMAIN, "api",
+            body=json.dumps({"action": "subscribe", "events": ["custom.*"]})), context_for("x"))
+    assert connect(app_module, "OTHER=", token=keys["viewer"]) == 200
+    # When the key is revoked
+    assert api.delete(f"/v2/api-keys/{created['id']}", key=keys["admin"]).status_code == 204
+    # Then its connections are gone, the other key's is not, and no event reaches them
+    store = deps.realtime()._store
+    assert store.get("K1=", 0) is None and store.get("K2=", 0) is None
+    assert store.get("OTHER=", 0) is not None
+    publish_and_fan_out(app_module, "custom.after", {"n": 1})
+    assert sent_to("K1=") == []  # moto forgot the closed socket; nothing was posted since
+    revoked = [e for e in deps.event_bus().list(50, event_type="api_key.revoked").events]
+    assert [e.data["key_id"] for e in revoked] == [created["id"]]
