@@ -143,10 +143,13 @@ class Api:
 
 @pytest.fixture
 def keys(aws: dict[str, str]) -> dict[str, str]:
-    """One API key per role (secrets), created through the service."""
-    from chalicelib import deps
+    """One API key per role (secrets), created through the service (as set-up: no
+    ``api_key.created`` events, so tests see only the events they cause)."""
+    from chalicelib.services.api_keys import ApiKeyService
+    from chalicelib.store.api_keys import ApiKeyStore
 
-    return {role: deps.api_keys().create(f"test {role}", role)["key"]
+    service = ApiKeyService(ApiKeyStore())
+    return {role: service.create(f"test {role}", role)["key"]
             for role in ("admin", "operator", "viewer")}
 
 

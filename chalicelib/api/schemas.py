@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from chalicelib.domain import headers
 from chalicelib.domain.events import CATALOG
 
 Role = Literal["admin", "operator", "viewer"]
@@ -168,12 +169,18 @@ SERVICE_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
 Service = Annotated[str, Field(pattern=SERVICE_PATTERN, description="The downstream service.")]
 
 
+HeaderName = Annotated[str, Field(pattern=headers.NAME_PATTERN)]
+HEADER_VALUE = headers.VALUE_PATTERN
+
+
 class HttpTarget(Strict):
     type: Literal["http"]
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
     url: str = Field(pattern=r"^https?://[^\s/$.?#][^\s]*$", max_length=2048)
-    headers: dict[Annotated[str, Field(max_length=256)], Annotated[str, Field(max_length=4096)]] = (
-        Field(default_factory=dict, max_length=50))
+    headers: dict[HeaderName, Annotated[str, Field(max_length=4096, pattern=HEADER_VALUE)]] = Field(
+        default_factory=dict, max_length=50,
+        description="Write-only: answers show each value as ********; sending ******** back "
+                    "on an update keeps the stored value.")
     body: Any = None
     timeout_seconds: float = Field(10, gt=0, le=30)
 
@@ -511,15 +518,16 @@ class ScheduleRef(Strict):
 EventPattern = Annotated[str, Field(
     pattern=r"^(\*|[a-z0-9_]{1,40}(\.[a-z0-9_]{1,40}){0,4}(\.\*)?)$",
     description="An event type, `prefix.*` or `*`.")]
-HeaderName = Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,64}$")]
 
 
 class WebhookBody(Strict):
     url: str = Field(pattern=r"^https?://[^\s/$.?#][^\s]*$", max_length=2048)
     event_types: list[EventPattern] = Field(min_length=1, max_length=50)
     description: str | None = Field(None, max_length=500)
-    headers: dict[HeaderName, Annotated[str, Field(max_length=1024)]] = Field(
-        default_factory=dict, max_length=20)
+    headers: dict[HeaderName, Annotated[str, Field(max_length=1024, pattern=HEADER_VALUE)]] = Field(
+        default_factory=dict, max_length=20,
+        description="Write-only: answers show each value as ********; sending ******** back "
+                    "on an update keeps the stored value.")
     enabled: bool = True
     rate_limit: int | None = Field(None, ge=1, le=1000, description="Deliveries per second.")
     max_attempts: int = Field(3, ge=1, le=8, description="Up to Svix's 8 attempts over a day.")

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.domain.fingerprint import fingerprint
+from chalicelib.domain.headers import masked_target
 from chalicelib.domain.ids import RANDOM_CHARS, TIME_CHARS, encode
 from chalicelib.domain.timeutil import to_iso, utcnow
 from chalicelib.errors import Conflict, NotFound
@@ -24,11 +25,19 @@ def _derived_id(ms: int, seed: str) -> str:
     return f"dlq_{encode(ms, TIME_CHARS)}{encode(digest, RANDOM_CHARS)}"
 
 
+def _shown(payload: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The payload as people see it: a retry job's target headers masked (replay uses the
+    stored ones)."""
+    if not payload or not isinstance(payload.get("target"), dict):
+        return payload
+    return {**payload, "target": masked_target(payload["target"])}
+
+
 def to_dict(record: DeadLetterRecord) -> dict[str, Any]:
     return {
         "id": record.id, "status": record.status, "source": record.source,
         "service": record.service, "fingerprint": record.fingerprint, "error": record.error,
-        "payload": record.payload, "attempts": int(record.attempts or 0),
+        "payload": _shown(record.payload), "attempts": int(record.attempts or 0),
         "retry_job_id": record.retry_job_id, "replay_job_id": record.replay_job_id,
         "note": record.note, "created_at": record.created_at, "resolved_at": record.resolved_at,
     }

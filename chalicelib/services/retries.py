@@ -12,6 +12,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from chalicelib.domain.headers import MaskedValue, masked_target, unmasked
 from chalicelib.domain.ids import new_id
 from chalicelib.domain.retry import RetryPolicy, decide, first_delay, hop_delay
 from chalicelib.domain.timeutil import parse_iso, to_iso, utcnow
@@ -37,7 +38,8 @@ METRIC = "retries"
 
 def job_to_dict(job: RetryJobRecord) -> dict[str, Any]:
     return {
-        "id": job.id, "status": job.status, "service": job.service, "target": job.target,
+        "id": job.id, "status": job.status, "service": job.service,
+        "target": masked_target(job.target),
         "error": job.error, "retry_policy": job.policy, "attempts": job.attempts or [],
         "attempt_count": int(job.attempt_count or 0), "next_attempt_at": job.next_attempt_at,
         "idempotency_key": job.idempotency_key, "workflow_id": job.workflow_id,
@@ -46,6 +48,15 @@ def job_to_dict(job: RetryJobRecord) -> dict[str, Any]:
         "created_at": job.created_at, "updated_at": job.updated_at,
         "finished_at": job.finished_at,
     }
+
+
+def _refuse_masked(target: dict[str, Any]) -> None:
+    """A new job has nothing stored to keep: a masked header value must be sent for real."""
+    try:
+        unmasked(target.get("headers"), None)
+    except MaskedValue as exc:
+        raise ValidationFailed("A header value is masked.", [
+            {"field": f"target.headers.{exc.name}", "problem": str(exc)}]) from exc
 
 
 class RetryService:
@@ -83,6 +94,7 @@ class RetryService:
                ) -> tuple[dict[str, Any], bool]:
         """Accept a failed operation; returns the job and whether it is new (idempotency)."""
         self._runner.validate(request["target"])
+        _refuse_masked(request["target"])
         now = self._clock()
         job_id = new_id("rty")
         key = request.get("idempotency_key")
@@ -294,8 +306,10 @@ class RetryService:
             target, policy = payload["target"], payload["retry_policy"]
         else:
             queue = payload["queue"]
+            # redrive: back to the Conductor queue it came from (SQS redrive's "source queue");
+            # only a replay sets this, the API's target schema has no such field
             target = {"type": "sqs", "queue_url": self._queue_url_for(queue),
-                      "message": payload.get("body")}
+                      "message": payload.get("body"), "redrive": True}
             policy = RetryPolicy().to_dict()
         job, _ = self.create({
             "service": entry.service, "target": target, "error": entry.error,

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from chalicelib.domain.headers import MaskedValue, masked_target, unmasked
 from chalicelib.domain.ids import RANDOM_CHARS, TIME_CHARS, encode, new_id
 from chalicelib.domain.retry import NEVER_RETRIED
 from chalicelib.domain.schedule import (
@@ -116,7 +117,7 @@ class Scheduler:
             "overlap_policy": record.overlap_policy, "catchup": record.catchup,
             "catchup_window_seconds": int(record.catchup_window_seconds),
             "enabled": record.enabled == "true", "paused_note": record.paused_note,
-            "target": record.target, "retry_policy": record.retry_policy,
+            "target": masked_target(record.target), "retry_policy": record.retry_policy,
             "tags": list(record.tags or []), "version": int(record.version),
             "next_runs": [to_iso(t) for t in self._upcoming(record, now, 5)]
             if record.enabled == "true" else [],
@@ -128,8 +129,17 @@ class Scheduler:
             "created_at": record.created_at, "updated_at": record.updated_at,
         }
 
-    def _fields(self, body: dict[str, Any]) -> dict[str, Any]:
+    def _fields(self, body: dict[str, Any], stored_target: dict[str, Any] | None = None
+                ) -> dict[str, Any]:
         self._runner.validate(body["target"])
+        target = body["target"]
+        if target.get("headers"):  # a masked value sent back keeps the stored one
+            try:
+                kept = unmasked(target["headers"], (stored_target or {}).get("headers"))
+            except MaskedValue as exc:
+                raise ValidationFailed("A header value is masked.", [
+                    {"field": f"target.headers.{exc.name}", "problem": str(exc)}]) from exc
+            target = {**target, "headers": kept}
         start, end = body.get("start_at"), body.get("end_at")
         if start and end and parse_iso(end) <= parse_iso(start):
             raise ValidationFailed("The schedule ends before it starts.", [
@@ -142,7 +152,7 @@ class Scheduler:
             "catchup": body.get("catchup", "latest"),
             "catchup_window_seconds": body.get("catchup_window_seconds", 3600),
             "enabled": "true" if body.get("enabled", True) else "false",
-            "target": body["target"], "retry_policy": body["retry_policy"],
+            "target": target, "retry_policy": body["retry_policy"],
             "tags": list(body.get("tags") or []),
         }
 
@@ -179,7 +189,7 @@ class Scheduler:
         now = self._clock()
         record = self.require(schedule_id)
         expected = expected_version if expected_version is not None else int(record.version)
-        for name, value in self._fields(body).items():
+        for name, value in self._fields(body, record.target).items():
             setattr(record, name, value)
         record.anchor = body.get("start_at") or record.anchor
         record.version = expected + 1

@@ -60,13 +60,17 @@ class TargetQueues:
     allowed: tuple[str, ...] = ()
     deployed: bool = False
 
-    def refusal(self, queue_url: str) -> str | None:
+    def refusal(self, queue_url: str, redrive: bool = False) -> str | None:
+        """Why ``queue_url`` may not be a target; ``redrive``: a dead letter going back to the
+        Conductor queue it came from, which only a replay makes."""
         parts = urlsplit(queue_url)
         path = [segment for segment in parts.path.split("/") if segment]
         if parts.scheme not in ("http", "https") or len(path) != 2 or not path[0].isdigit():
             return "must be an SQS queue URL (https://sqs.<region>.amazonaws.com/<account>/<queue>)"
         account, name = path
-        if name in self.own or name.removesuffix("-dlq") in self.own:
+        if name in self.own:
+            return None if redrive else "names one of Conductor's own queues"
+        if name.removesuffix("-dlq") in self.own:
             return "names one of Conductor's own queues"
         if not self.deployed:
             return None
@@ -99,7 +103,7 @@ class TargetRunner:
                 raise ValidationFailed("This target URL may not be called.", [
                     {"field": f"{field}.url", "problem": str(exc)}]) from exc
         elif kind == "sqs":
-            reason = self._queues.refusal(target["queue_url"])
+            reason = self._queues.refusal(target["queue_url"], bool(target.get("redrive")))
             if reason is not None:
                 raise ValidationFailed("This queue may not be a target.", [
                     {"field": f"{field}.queue_url", "problem": reason}])
@@ -154,7 +158,7 @@ class TargetRunner:
     def _sqs_message(self, target: dict[str, Any]) -> Outcome:
         from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
 
-        reason = self._queues.refusal(target["queue_url"])
+        reason = self._queues.refusal(target["queue_url"], bool(target.get("redrive")))
         if reason is not None:  # checked again: a job or schedule made before the rule existed
             return Outcome(False, 0.0, error_type=FORBIDDEN, error_message=f"queue_url {reason}")
         try:

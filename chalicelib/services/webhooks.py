@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.domain.events import Event, make_event, matching_patterns
+from chalicelib.domain.headers import MaskedValue, masked, unmasked
 from chalicelib.domain.ids import RANDOM_CHARS, TIME_CHARS, encode, id_time, new_id
 from chalicelib.domain.retry import hop_delay
 from chalicelib.domain.signing import new_secret, signed_headers
@@ -96,7 +97,7 @@ class WebhookService:
     @staticmethod
     def to_dict(record: WebhookRecord) -> dict[str, Any]:
         return {"id": record.id, "url": record.url, "description": record.description,
-                "event_types": list(record.event_types or []), "headers": record.headers or {},
+                "event_types": list(record.event_types or []), "headers": masked(record.headers),
                 "enabled": record.enabled == "true", "disabled_reason": record.disabled_reason,
                 "rate_limit": int(record.rate_limit) if record.rate_limit else None,
                 "max_attempts": int(record.max_attempts), "version": int(record.version),
@@ -109,13 +110,22 @@ class WebhookService:
             raise NotFound(f"No webhook {webhook_id}.")
         return record
 
+    @staticmethod
+    def _headers(sent: dict[str, str] | None, stored: dict[str, str] | None) -> dict[str, str]:
+        try:
+            return unmasked(sent, stored)
+        except MaskedValue as exc:
+            raise ValidationFailed("A header value is masked.", [
+                {"field": f"headers.{exc.name}", "problem": str(exc)}]) from exc
+
     def create(self, body: dict[str, Any]) -> dict[str, Any]:
         self._check(body["url"])
+        headers = self._headers(body.get("headers"), None)
         now = to_iso(self._clock())
         webhook_id = new_id("whk")
         record = self._store.new(
             id=webhook_id, url=body["url"], description=body.get("description"),
-            event_types=sorted(set(body["event_types"])), headers=body.get("headers") or {},
+            event_types=sorted(set(body["event_types"])), headers=headers,
             enabled="true" if body.get("enabled", True) else "false",
             rate_limit=body.get("rate_limit"),
             max_attempts=body.get("max_attempts") or DEFAULT_ATTEMPTS, secret=new_secret(),
@@ -135,10 +145,11 @@ class WebhookService:
     def update(self, webhook_id: str, body: dict[str, Any]) -> dict[str, Any]:
         record = self.require(webhook_id)
         self._check(body["url"])
+        headers = self._headers(body.get("headers"), record.headers)
         old_patterns, expected = list(record.event_types or []), int(record.version)
         record.url, record.description = body["url"], body.get("description")
         record.event_types = sorted(set(body["event_types"]))
-        record.headers = body.get("headers") or {}
+        record.headers = headers
         enabled = body.get("enabled", True)
         record.enabled = "true" if enabled else "false"
         if enabled:

@@ -70,10 +70,13 @@ def test_chalice_config_names_exactly_the_template_resources() -> None:
     for stage, spec in config["stages"].items():
         env = spec["environment_variables"]
         names = {r["Properties"].get("TableName", r["Properties"].get("QueueName"))["Fn::Sub"]
-                 .replace("${Stage}", stage) for r in template.values()}
+                 .replace("${Stage}", stage) for r in template.values()
+                 if r["Type"] != "AWS::SecretsManager::Secret"}
         for logical, variable in {**TABLES, **QUEUES}.items():
             assert env[variable] == default_name(stage, logical)
             assert env[variable] in names, (stage, variable)
+        secret = template["CursorSecret"]["Properties"]["Name"]["Fn::Sub"].replace("${Stage}", stage)
+        assert env["CONDUCTOR_CURSOR_SECRET_NAME"] == secret
         assert env["CONDUCTOR_STAGE"] == stage
     assert config["xray"] is True
 

@@ -435,3 +435,96 @@ def test_revoking_a_key_closes_its_sockets_and_stops_pushes(
     assert sent_to("K1=") == []  # moto forgot the closed socket; nothing was posted since
     revoked = [e for e in deps.event_bus().list(50, event_type="api_key.revoked").events]
     assert [e.data["key_id"] for e in revoked] == [created["id"]]
+
+
+def test_replaying_a_conductor_queues_dead_letter_redrives_it_but_the_api_cannot(
+        api: Api, app_module: Any, clock: Clock) -> None:
+    from devserver.lambdas import context_for, sqs_event
+    from tests.functional.test_recovery import ARN, receive
+
+    sqs = factory.client("sqs")
+    dlq = sqs.get_queue_url(QueueName="conductor-test-retries-dlq")["QueueUrl"]
+    sqs.send_message(QueueUrl=dlq, MessageBody='{"job_id": "rty_X", "attempt": 1}')
+    [messages] = receive("conductor-test-retries-dlq")
+    app_module.drain_retries_dlq(sqs_event(messages, ARN + "conductor-test-retries-dlq",
+                                           "us-east-1"), context_for("x"))
+    [entry] = body(api.get("/v2/dlq?source=sqs:conductor-test-retries"))["items"]
+    replayed = api.post(f"/v2/dlq/{entry['id']}/replay")
+    assert replayed.status_code == 201, replayed.body  # SQS redrive: back to its source queue
+    own = sqs.get_queue_url(QueueName="conductor-test-retries")["QueueUrl"]
+    forged = retry_request({"type": "sqs", "queue_url": own, "message": {}, "redrive": True})
+    assert api.post("/v2/errors/retry", forged).status_code == 400  # not a field callers have
+
+
+# --- 8. custom headers are write-only -----------------------------------------------------------
+
+
+def test_custom_headers_are_masked_for_every_reader_and_kept_on_update(
+        api: Api, app_module: Any, clock: Clock, target: Receiver, keys: dict[str, str]) -> None:
+    secret = "Bearer sk_live_0123456789abcdef"
+    headers = {"Authorization": secret, "X-Env": "prod"}
+    hook = body(api.post("/v2/webhooks", {"url": target.url, "event_types": ["custom.*"],
+                                          "headers": headers}))
+    job = body(api.post("/v2/errors/retry", retry_request(
+        {"type": "http", "url": target.url, "headers": headers},
+        retry_policy={**FAST, "max_attempts": 1})))
+    sched = body(api.post("/v2/schedules", schedule_request(
+        {"type": "http", "url": target.url, "headers": headers})))
+    target.set_script([(500, {})])
+    run_attempts(app_module)  # fails once: a dead letter carrying the target
+    viewer = keys["viewer"]
+    reads = [api.get(f"/v2/webhooks/{hook['id']}", key=viewer),
+             api.get("/v2/webhooks", key=viewer),
+             api.get(f"/v2/errors/retry/{job['id']}", key=viewer),
+             api.get("/v2/errors/retry", key=viewer),
+             api.get(f"/v2/schedules/{sched['id']}", key=viewer),
+             api.get("/v2/schedules", key=viewer),
+             api.get("/v2/dlq", key=viewer)]
+    for response in reads:
+        assert response.status_code == 200
+        assert "sk_live" not in response.body.decode(), response.body
+    assert body(reads[0])["headers"] == {"Authorization": "********", "X-Env": "********"}
+    assert "sk_live" not in json.dumps([hook, job, sched])  # nor in the creating answers
+    # an update that sends the masked values back keeps the stored ones
+    shown = body(reads[4])
+    update = {k: shown[k] for k in ("name", "expression", "target", "retry_policy")}
+    assert api.request("PUT", f"/v2/schedules/{sched['id']}", body=update).status_code == 200
+    target.set_script([(200, {})])
+    api.post(f"/v2/schedules/{sched['id']}/execute")
+    run_executions(app_module)
+    assert target.requests[-1]["headers"]["Authorization"] == secret
+    # and a masked value with nothing stored under its name is refused, not sent as asterisks
+    fresh = retry_request({"type": "http", "url": target.url, "headers": {"X-New": "********"}})
+    assert "masked" in problem(api.post("/v2/errors/retry", fresh), "target.headers.X-New")
+
+
+def test_replaying_a_dead_letter_sends_the_real_headers(
+        api: Api, app_module: Any, clock: Clock, target: Receiver) -> None:
+    target.set_script([(500, {})])
+    api.post("/v2/errors/retry", retry_request(
+        {"type": "http", "url": target.url, "headers": {"Authorization": "Bearer real"}},
+        retry_policy={**FAST, "max_attempts": 1}))
+    run_attempts(app_module)
+    [entry] = body(api.get("/v2/dlq"))["items"]
+    assert entry["payload"]["target"]["headers"] == {"Authorization": "********"}
+    target.set_script([(200, {})])
+    assert api.post(f"/v2/dlq/{entry['id']}/replay").status_code == 201
+    run_attempts(app_module)
+    assert target.requests[-1]["headers"]["Authorization"] == "Bearer real"
+
+
+# --- 9. header values with CR/LF --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["a\r\nX-Injected: 1", "line\nbreak", "nul\x00", "bell\x07"])
+def test_header_values_with_control_characters_are_refused(api: Api, clock: Clock,
+                                                           target: Receiver, value: str) -> None:
+    hook = api.post("/v2/webhooks", {"url": target.url, "event_types": ["*"],
+                                     "headers": {"X-Tenant": value}})
+    assert hook.status_code == 400 and "headers.X-Tenant" in hook.body.decode()
+    job = api.post("/v2/errors/retry", retry_request(
+        {"type": "http", "url": target.url, "headers": {"X-Tenant": value}}))
+    assert job.status_code == 400 and "X-Tenant" in job.body.decode()
+    bad_name = api.post("/v2/errors/retry", retry_request(
+        {"type": "http", "url": target.url, "headers": {"X Bad\r\n": "v"}}))
+    assert bad_name.status_code == 400
