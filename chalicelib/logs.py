@@ -3,7 +3,40 @@ from __future__ import annotations
 
 import json
 import logging
+import traceback
+from types import TracebackType
 from typing import Any
+
+ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
+
+
+def exception_summary(exc_info: ExcInfo | tuple[None, None, None]) -> dict[str, Any]:
+    """An exception as one log field: its type, message, the line that raised it and its causes.
+
+    Never the stack trace: frames carry local values into log stores (secrets among them) and
+    spread one event over many lines; type, message and place are what an operator searches by.
+    """
+    _, error, tb = exc_info
+    if error is None:
+        return {}
+    summary: dict[str, Any] = {"type": type(error).__name__, "message": str(error)[:500]}
+    frames = traceback.extract_tb(tb) if tb is not None else []
+    if frames:
+        summary["where"] = f"{frames[-1].filename.rsplit('/', 2)[-1]}:{frames[-1].lineno}"
+    cause = error.__cause__ or error.__context__
+    if cause is not None and cause is not error:
+        summary["cause"] = exception_summary((type(cause), cause, cause.__traceback__))
+    return summary
+
+
+class OneLineFormatter(logging.Formatter):
+    """Plain text for people (the local runtime), with exceptions summarised on the same line."""
+
+    def formatException(self, ei: Any) -> str:
+        return json.dumps(exception_summary(ei))
+
+    def format(self, record: logging.LogRecord) -> str:
+        return super().format(record).replace("\n", " ")
 
 
 class JsonFormatter(logging.Formatter):
@@ -20,7 +53,7 @@ class JsonFormatter(logging.Formatter):
             entry.update(fields)
         entry["msg"] = record.getMessage()
         if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+            entry["exception"] = exception_summary(record.exc_info)
         return json.dumps(entry, default=str)
 
 

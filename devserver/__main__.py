@@ -33,7 +33,11 @@ def parse_args(argv: list[str] | None = None) -> RuntimeOptions:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from chalicelib.logs import OneLineFormatter  # noqa: PLC0415
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    for handler in logging.getLogger().handlers:  # exceptions in one line, never a stack trace
+        handler.setFormatter(OneLineFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     for noisy in ("werkzeug", "botocore", "urllib3", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     options = parse_args(argv)

@@ -21,8 +21,9 @@ AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
 class Runtime:
     def __init__(self, process: subprocess.Popen[str], port: int, ws_port: int,
-                 lines: queue.Queue[str]) -> None:
+                 lines: queue.Queue[str], output: list[str]) -> None:
         self.process = process
+        self.output = output  # every line printed so far (stdout and stderr)
         self.api = f"http://127.0.0.1:{port}"
         self.ws = f"ws://127.0.0.1:{ws_port}"
         self.port, self.ws_port = port, ws_port
@@ -50,14 +51,16 @@ def runtime() -> Iterator[Runtime]:
         [sys.executable, "-m", "devserver", "--port", str(port), "--ws-port", str(ws_port)],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: queue.Queue[str] = queue.Queue()
+    output: list[str] = []
 
     def pump() -> None:
         assert process.stdout is not None
         for line in process.stdout:
+            output.append(line.rstrip("\n"))
             lines.put(line.rstrip("\n"))
 
     threading.Thread(target=pump, daemon=True).start()
-    handle = Runtime(process, port, ws_port, lines)
+    handle = Runtime(process, port, ws_port, lines, output)
     try:
         handle.wait_for("Press Ctrl-C to stop.")
         yield handle

@@ -167,6 +167,117 @@ def test_websocket_without_a_key_is_refused(runtime: Runtime) -> None:
     assert info.value.response.status_code == 403  # API Gateway answers a refused $connect so
 
 
+def wait_until(check: Any, seconds: float = 30) -> Any:
+    """Poll ``check`` until it returns something truthy (bounded in time and count)."""
+    deadline, value = time.monotonic() + seconds, None
+    for _ in range(int(seconds * 10)):
+        value = check()
+        if value or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    return value
+
+
+def test_a_ticket_opens_the_websocket_once(runtime: Runtime) -> None:
+    issued = requests.post(f"{runtime.api}/v2/realtime/tickets", headers=AUTH, timeout=10)
+    assert issued.status_code == 201, issued.text
+    ticket = issued.json()
+    assert ticket["url"] == f"{runtime.ws}?ticket={ticket['ticket']}"
+
+    async def scenario() -> dict[str, Any]:
+        async with websockets.connect(ticket["url"], open_timeout=10) as socket:
+            await socket.send(json.dumps({"action": "ping"}))
+            return json.loads(await asyncio.wait_for(socket.recv(), 10))
+
+    assert asyncio.run(scenario()) == {"action": "pong"}
+    with pytest.raises(websockets.exceptions.InvalidStatus) as reused:
+        asyncio.run(scenario())
+    assert reused.value.response.status_code == 403  # a ticket opens one socket
+
+
+def test_revoking_a_key_closes_the_sockets_it_opened(runtime: Runtime) -> None:
+    key = requests.post(f"{runtime.api}/v2/api-keys", headers=AUTH, timeout=10,
+                        json={"name": "e2e laptop", "role": "viewer"}).json()
+    ticket = requests.post(f"{runtime.api}/v2/realtime/tickets", timeout=10,
+                           headers={"Authorization": f"Bearer {key['key']}"}).json()
+
+    async def scenario() -> str:
+        async with websockets.connect(ticket["url"], open_timeout=10) as socket:
+            await socket.send(json.dumps({"action": "subscribe", "events": ["custom.*"]}))
+            assert json.loads(await asyncio.wait_for(socket.recv(), 10))["action"] == "ack"
+            revoked = await asyncio.to_thread(
+                requests.delete, f"{runtime.api}/v2/api-keys/{key['id']}", headers=AUTH,
+                timeout=10)
+            assert revoked.status_code == 204
+            await asyncio.to_thread(requests.post, f"{runtime.api}/v2/events", headers=AUTH,
+                                    timeout=10, json={"type": "custom.after_revoke"})
+            try:
+                while True:  # bounded: the server closes it, or recv times out
+                    message = json.loads(await asyncio.wait_for(socket.recv(), 10))
+                    assert message.get("action") != "event", message
+            except websockets.exceptions.ConnectionClosed:
+                return "closed"
+            except TimeoutError:
+                return "still open"
+
+    assert asyncio.run(scenario()) == "closed"
+
+
+def test_conductors_own_endpoints_are_not_targets(runtime: Runtime) -> None:
+    moto = next(line.split()[-1] for line in runtime.output if "Moto (AWS):" in line)
+    for url in (f"{moto}/", f"http://127.0.0.1:{runtime.ws_port}/@connections/abc",
+                f"http://localhost:{runtime.ws_port}/@connections/abc"):
+        response = requests.post(f"{runtime.api}/v2/errors/retry", headers=AUTH, timeout=10, json={
+            "service": "e2e", "target": {"type": "http", "url": url},
+            "error": {"type": "HTTP503", "message": "down"}})
+        assert response.status_code == 400, (url, response.text)
+        assert response.json()["error"]["details"][0]["field"] == "target.url"
+        assert "Conductor's own" in response.json()["error"]["details"][0]["problem"]
+
+
+def test_no_secret_key_or_stack_trace_in_any_log_line(runtime: Runtime) -> None:
+    header_secret = "Bearer e2e-header-secret-4f9c2d"
+    secrets_seen: list[str] = [header_secret]
+    with receiver([(500, {})]) as failing:
+        hook = requests.post(f"{runtime.api}/v2/webhooks", headers=AUTH, timeout=10, json={
+            "url": failing.url, "event_types": ["custom.*"], "max_attempts": 1,
+            "headers": {"Authorization": header_secret}}).json()
+        secrets_seen.append(hook["secret"])
+        rotated = requests.post(f"{runtime.api}/v2/webhooks/{hook['id']}/rotate-secret",
+                                headers=AUTH, timeout=10).json()
+        secrets_seen.append(rotated["secret"])
+        requests.post(f"{runtime.api}/v2/webhooks/{hook['id']}/test", headers=AUTH, timeout=10)
+        job = requests.post(f"{runtime.api}/v2/errors/retry", headers=AUTH, timeout=10, json={
+            "service": "e2e-logs", "error": {"type": "HTTP503", "message": "down"},
+            "target": {"type": "http", "url": failing.url,
+                       "headers": {"Authorization": header_secret}},
+            "retry_policy": {"max_attempts": 1}}).json()
+        key = requests.post(f"{runtime.api}/v2/api-keys", headers=AUTH, timeout=10,
+                            json={"name": "e2e logs", "role": "viewer"}).json()
+        secrets_seen.append(key["key"])
+
+        async def open_with_token() -> None:  # the less safe way: the key in the URL
+            async with websockets.connect(f"{runtime.ws}/?token={key['key']}", open_timeout=10):
+                pass
+
+        asyncio.run(open_with_token())
+        done = wait_until(lambda: requests.get(
+            f"{runtime.api}/v2/errors/retry/{job['id']}", headers=AUTH, timeout=10
+        ).json()["status"] == "dead_lettered" and len(failing.requests) >= 2)
+        assert done, failing.requests
+    # a request that crashes inside the app is answered, and logged, without a trace
+    crash = requests.get(f"{runtime.api}/v2/events?cursor=" + "A" * 50 + ".B", headers=AUTH,
+                         timeout=10)
+    assert crash.status_code == 400 and "Traceback" not in crash.text
+    time.sleep(1)  # let the last log lines reach the pipe
+    text = "\n".join(runtime.output)
+    assert f'"path": "/v2/webhooks/{hook["id"]}/rotate-secret"' in text  # the request log is here
+    for secret in secrets_seen:
+        assert secret not in text, f"{secret[:12]}… was logged"
+    assert text.count(ADMIN_KEY) == 1  # the banner's, shown once to the person who started it
+    assert "Traceback" not in text
+
+
 def test_sigterm_stops_everything_and_frees_the_ports(runtime: Runtime) -> None:
     runtime.process.send_signal(signal.SIGTERM)
     assert runtime.process.wait(timeout=30) == 0
