@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import boto3
@@ -91,12 +93,28 @@ def test_every_function_has_a_timeout_and_consumers_have_reserved_concurrency() 
     assert CONFIG["xray"] is True
 
 
-PACKAGED = ROOT / "build" / "package-prod" / "sam.json"
+@pytest.fixture(scope="module")
+def packaged(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """What `make package STAGE=prod` builds, built here: the merge template, `chalice package`
+    (its deployment package is cached under .chalice/deployments), then cfn-lint on the result."""
+    out = tmp_path_factory.mktemp("package")
+    tools = Path(sys.executable).parent
+    env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1"}
+    merge = subprocess.run([sys.executable, "-m", "infra.build", "merge", "--stage", "prod"],
+                           cwd=ROOT, env=env, capture_output=True, text=True, check=True, timeout=120)
+    (out / "merge.json").write_text(merge.stdout)
+    subprocess.run([str(tools / "chalice"), "package", "--stage", "prod", "--merge-template",
+                    str(out / "merge.json"), str(out / "sam")], cwd=ROOT,
+                   env={**env, "CONDUCTOR_STAGE": "prod"}, capture_output=True, check=True,
+                   timeout=600)
+    lint = subprocess.run([str(tools / "cfn-lint"), str(out / "sam" / "sam.json")],
+                          check=False, capture_output=True, text=True, timeout=300)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    return out / "sam" / "sam.json"
 
 
-@pytest.mark.skipif(not PACKAGED.exists(), reason="make package STAGE=prod builds it (.ci/run does)")
-def test_the_packaged_template_is_complete() -> None:
-    template = json.loads(PACKAGED.read_text())
+def test_the_packaged_template_is_complete(packaged: Path) -> None:
+    template = json.loads(packaged.read_text())
     resources = template["Resources"]
     functions = {k: v for k, v in resources.items() if v["Type"] == "AWS::Serverless::Function"}
     assert all(f["Properties"]["Tracing"] == "Active" for f in functions.values())

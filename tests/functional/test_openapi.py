@@ -110,8 +110,13 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance, response_headers_conformance]
 
 
+#: Generated cases per operation: a few in `make test` (every operation, every run), many in
+#: `make fuzz` (CONDUCTOR_FUZZ_EXAMPLES=100 by default there).
+EXAMPLES = int(os.environ.get("CONDUCTOR_FUZZ_EXAMPLES", "6"))
+
+
 @schema.parametrize()
-@settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck),
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck),
           derandomize=True)  # the same cases on every run: CI stays reproducible
 def test_api_conforms_to_its_document(case: Any, live: dict[str, str]) -> None:
     if case.method.upper() not in API_GATEWAY_METHODS:
