@@ -1,6 +1,9 @@
 """Schedule expressions and run times, pure.
 
-- ``cron(m h dom mon dow)``: five fields, in the schedule's IANA time zone. Across DST: a wall time
+- ``cron(m h dom mon dow)``: five fields (Unix: day-of-week 0-6, Sunday 0), or EventBridge's six
+  ``cron(m h dom mon dow year)`` (day-of-week 1-7, Sunday 1; ``?`` in day-of-month or
+  day-of-week; a year field), in the schedule's IANA time zone. An expression that can never match
+  (``cron(0 0 30 2 *)``) is refused. Across DST: a wall time
   that does not exist (spring forward) runs when the clocks resume (02:30 -> 03:00, as Vixie cron
   does); a wall time that happens twice (fall back) runs once, at its first occurrence.
 - ``rate(N minute|minutes|hour|hours|day|days)``: every N units of elapsed time from the anchor
@@ -18,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 
 _RATE = re.compile(r"^rate\((\d{1,6})\s+(minute|minutes|hour|hours|day|days)\)$")
 _CRON = re.compile(r"^cron\((.+)\)$")
@@ -39,6 +42,7 @@ class Expression:
     every: timedelta | None = None
     at: datetime | None = None  # naive wall time, in the schedule's zone (or UTC, below)
     at_is_utc: bool = False  # at() carried an explicit offset
+    years: frozenset[int] | None = None  # EventBridge's year field (None: every year)
 
 
 def parse_expression(text: str) -> Expression:
@@ -52,14 +56,7 @@ def parse_expression(text: str) -> Expression:
             raise ExpressionError(f"write rate({amount} {unit}{'' if amount == 1 else 's'})")
         return Expression("rate", text, every=timedelta(seconds=amount * UNIT_SECONDS[unit]))
     if match := _CRON.match(text):
-        fields = match.group(1).split()
-        if len(fields) != 5:
-            raise ExpressionError(
-                f"cron() takes 5 fields (minute hour day-of-month month day-of-week), got {len(fields)}")
-        expression = " ".join(fields)
-        if not croniter.is_valid(expression):
-            raise ExpressionError(f"invalid cron expression {expression!r}")
-        return Expression("cron", text, cron=expression)
+        return _parse_cron(text, match.group(1).split())
     if match := _AT.match(text):
         try:
             moment = datetime.fromisoformat(match.group(1).strip())
@@ -73,6 +70,75 @@ def parse_expression(text: str) -> Expression:
     raise ExpressionError("use cron(...), rate(...) or at(...)")
 
 
+_YEAR_PART = re.compile(r"^(\*|\d{4}(-\d{4})?)(/\d{1,3})?$")
+FIRST_YEAR, LAST_YEAR = 1970, 2199  # EventBridge's range
+
+
+def _parse_cron(text: str, fields: list[str]) -> Expression:
+    years = None
+    if len(fields) == 6:  # EventBridge: m h dom mon dow year, day-of-week 1-7 from Sunday
+        *fields, year = fields
+        years = _years(year)
+        fields[4] = _eventbridge_weekdays(fields[4])
+    elif len(fields) != 5:
+        raise ExpressionError("cron() takes 5 fields (minute hour day-of-month month day-of-week) "
+                              f"or EventBridge's 6 (… year), got {len(fields)}")
+    if fields[2] == "?" and fields[4] == "?":
+        raise ExpressionError("cron(): only one of day-of-month and day-of-week may be '?'")
+    fields = ["*" if value == "?" else value for value in fields]
+    expression = " ".join(fields)
+    if not croniter.is_valid(expression):
+        raise ExpressionError(f"invalid cron expression {' '.join(fields)!r}")
+    try:  # croniter gives up on a date that never comes (Feb 30) instead of looping forever
+        croniter(expression, datetime(2024, 1, 1)).get_next(datetime)
+    except CroniterBadDateError as exc:
+        raise ExpressionError(f"cron({' '.join(fields)}) never matches a date "
+                              "(e.g. the 30th of February)") from exc
+    return Expression("cron", text, cron=expression, years=years)
+
+
+def _years(field: str) -> frozenset[int] | None:
+    if field in ("*", "?"):
+        return None
+    chosen: set[int] = set()
+    for part in field.split(","):
+        if not _YEAR_PART.match(part):
+            raise ExpressionError(f"cron(): invalid year field {field!r}")
+        span, _, step_text = part.partition("/")
+        first, _, last = span.partition("-")
+        low = FIRST_YEAR if first == "*" else int(first)
+        high = (LAST_YEAR if first == "*" or step_text else low) if not last else int(last)
+        if not FIRST_YEAR <= low <= high <= LAST_YEAR:
+            raise ExpressionError(f"cron(): years run {FIRST_YEAR}-{LAST_YEAR}, got {part!r}")
+        chosen.update(range(low, high + 1, int(step_text or 1)))
+    return frozenset(chosen)
+
+
+def _eventbridge_weekdays(field: str) -> str:
+    """EventBridge counts weekdays 1-7 from Sunday; Unix cron (croniter) 0-6 from Sunday."""
+
+    def shift(value: str) -> str:
+        if not value.isdigit():
+            return value  # a name (MON), '*' or '?'
+        number = int(value)
+        if not 1 <= number <= 7:
+            raise ExpressionError("cron(): EventBridge's day-of-week runs 1-7 (1 is Sunday)")
+        return str(number - 1)
+
+    parts = []
+    for part in field.split(","):
+        head, slash, step = part.partition("/")
+        if "#" in head:
+            day, _, nth = head.partition("#")
+            head = f"{shift(day)}#{nth}"
+        elif head.endswith("L") and head[:-1].isdigit():
+            head = f"{shift(head[:-1])}L"
+        else:
+            head = "-".join(shift(value) for value in head.split("-"))
+        parts.append(head + slash + step)
+    return ",".join(parts)
+
+
 def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
@@ -83,15 +149,24 @@ def zone(name: str) -> ZoneInfo:
 def _cron_times(expression: Expression, tz: ZoneInfo, after: datetime) -> Iterator[datetime]:
     """Cron times after ``after`` (UTC), in UTC, each wall time once."""
     local_start = after.astimezone(tz)
+    if expression.years and min(expression.years) > local_start.year:  # skip to its first year
+        local_start = datetime(min(expression.years), 1, 1, tzinfo=tz) - timedelta(microseconds=1)
     iterator = croniter(expression.cron, local_start)
     previous_wall: datetime | None = None
     for _ in range(MAX_SCAN):
-        local = iterator.get_next(datetime)
+        try:
+            local = iterator.get_next(datetime)
+        except CroniterBadDateError:
+            return
         wall = local.replace(tzinfo=None)
         if wall == previous_wall:
             continue  # the repeated hour of a fall-back: run once
         previous_wall = wall
         moment = local.astimezone(UTC)
+        if expression.years is not None and local.year not in expression.years:
+            if local.year > max(expression.years):
+                return  # no later year is chosen: it never runs again
+            continue
         if moment > after:
             yield moment
 

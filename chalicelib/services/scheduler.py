@@ -104,8 +104,38 @@ class Scheduler:
     def _place(self, record: ScheduleRecord, now: datetime) -> None:
         """Set the next run and the due-index shard (none when disabled or finished)."""
         upcoming = self._upcoming(record, now, 1) if record.enabled == "true" else []
+        if not upcoming and record.enabled == "true" and not int(record.runs or 0):
+            late = self._late_once(record, now)  # a past at() the catch-up policy still runs
+            upcoming = [late] if late else []
         record.next_run_at = to_iso(upcoming[0]) if upcoming else None
         record.due_shard = shard_of(record.id) if upcoming else None
+
+    @staticmethod
+    def _late_once(record: ScheduleRecord, now: datetime) -> datetime | None:
+        """The time of an ``at()`` that has passed but lies within the catch-up window, when the
+        catch-up policy runs missed runs: it is due at once (the next tick runs it as catch-up)."""
+        expression = parse_expression(record.expression)
+        if expression.kind != "at" or record.catchup == "skip":
+            return None
+        missed = runs_between(expression, record.timezone, now - timedelta(
+            seconds=int(record.catchup_window_seconds)), now, parse_iso(record.anchor), 1,
+            parse_iso(record.start_at) if record.start_at else None,
+            parse_iso(record.end_at) if record.end_at else None)
+        return missed[0] if missed else None
+
+    def _refuse_if_it_never_runs(self, record: ScheduleRecord, now: datetime) -> None:
+        """A definition with no run ahead of it is a mistake: say why instead of storing it."""
+        if self._upcoming(record, now, 1) or self._late_once(record, now):
+            return
+        expression = parse_expression(record.expression)
+        if record.end_at and parse_iso(record.end_at) <= now:
+            raise ValidationFailed("The schedule would never run.", [
+                {"field": "end_at", "problem": "is in the past: no run is left"}])
+        problem = ("is in the past; to run it once now, set catchup to 'latest' or 'all' with a "
+                   "catchup_window_seconds that reaches back to it" if expression.kind == "at"
+                   else "has no run after now (its year field is over)")
+        raise ValidationFailed("The schedule would never run.", [
+            {"field": "expression", "problem": problem}])
 
     def to_dict(self, record: ScheduleRecord) -> dict[str, Any]:
         now = self._clock()
@@ -164,6 +194,7 @@ class Scheduler:
                                      created_at=created, created_sk=f"{created}#{schedule_id}",
                                      updated_at=created, running=0, runs=0, failures=0,
                                      **self._fields(body))
+        self._refuse_if_it_never_runs(record, now)
         self._place(record, now)
         self._schedules.create(record)
         self._publish("schedule.created", {"schedule_id": schedule_id, "name": record.name,
@@ -189,8 +220,12 @@ class Scheduler:
         now = self._clock()
         record = self.require(schedule_id)
         expected = expected_version if expected_version is not None else int(record.version)
+        timing = ("expression", "timezone", "start_at", "end_at")
+        before = [getattr(record, name) for name in timing]
         for name, value in self._fields(body, record.target).items():
             setattr(record, name, value)
+        if [getattr(record, name) for name in timing] != before:  # a finished one stays editable
+            self._refuse_if_it_never_runs(record, now)
         record.anchor = body.get("start_at") or record.anchor
         record.version = expected + 1
         record.updated_at = to_iso(now)

@@ -108,3 +108,39 @@ def test_catch_up_policies() -> None:
     assert catch_up(missed, "skip") == []
     assert catch_up(missed, "latest") == [missed[-1]]
     assert catch_up(missed, "all") == missed
+
+
+@pytest.mark.parametrize("text", ["cron(0 0 31 2 *)", "cron(0 0 30 2 *)", "cron(0 0 31 4 ? *)"])
+def test_a_cron_that_never_matches_is_refused(text: str) -> None:
+    with pytest.raises(ExpressionError, match="never matches"):
+        parse_expression(text)
+
+
+@pytest.mark.parametrize(("text", "first", "second"), [
+    ("cron(0 9 ? * MON-FRI *)", utc(2026, 3, 30, 9), utc(2026, 3, 31, 9)),  # Fri noon -> Mon
+    ("cron(0 9 ? * 2-6 *)", utc(2026, 3, 30, 9), utc(2026, 3, 31, 9)),  # 2-6: Monday-Friday
+    ("cron(0 9 ? * 1 *)", utc(2026, 3, 29, 9), utc(2026, 4, 5, 9)),  # 1: Sunday
+    ("cron(30 8 1 * ? *)", utc(2026, 4, 1, 8, 30), utc(2026, 5, 1, 8, 30)),
+    ("cron(0 12 1 1 ? 2028-2029)", utc(2028, 1, 1, 12), utc(2029, 1, 1, 12)),
+    ("cron(0 9 ? * MON-FRI)", utc(2026, 3, 30, 9), utc(2026, 3, 31, 9)),  # '?' in 5 fields too
+])
+def test_eventbridge_six_field_cron(text: str, first: datetime, second: datetime) -> None:
+    assert next_runs(parse_expression(text), "UTC", T0, 2, T0) == [first, second]
+
+
+def test_a_year_field_ends_the_runs() -> None:
+    expression = parse_expression("cron(0 0 1 1 ? 2027)")
+    assert next_runs(expression, "UTC", T0, 5, T0) == [utc(2027, 1, 1)]
+    assert next_runs(expression, "UTC", utc(2027, 6, 1), 5, T0) == []
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    ("cron(0 9 ? * ? *)", "only one"),
+    ("cron(0 9 ? * 8 *)", "1-7"),
+    ("cron(0 9 * * ? 1960)", "years run"),
+    ("cron(0 9 * * ? soon)", "year field"),
+    ("cron(0 9 * * * * *)", "6"),
+])
+def test_eventbridge_mistakes_say_why(text: str, reason: str) -> None:
+    with pytest.raises(ExpressionError, match=reason):
+        parse_expression(text)
