@@ -52,8 +52,14 @@ def read_json(request: Any) -> Any:
         raise UnsupportedMediaType("Send the body as application/json.")
     if not raw.strip():
         raise ValidationFailed("A JSON body is required.", [{"field": "body", "problem": "is empty"}])
+    from chalicelib.domain import strict_json  # noqa: PLC0415
+
     try:
-        return json.loads(raw)
+        return strict_json.loads(raw)
+    except strict_json.TooDeep as exc:
+        raise ValidationFailed("The body is nested too deeply.", [{
+            "field": "body", "problem": f"must not nest objects and arrays more than "
+                                        f"{strict_json.MAX_DEPTH} deep"}]) from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise ValidationFailed(
             "The body is not valid JSON.", [{"field": "body", "problem": f"is not valid JSON: {exc}"}]

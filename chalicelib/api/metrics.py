@@ -49,7 +49,8 @@ def metrics_errors(query: RangeQuery) -> dict[str, Any]:
 @bp.operation("GET", "/metrics/schedules", summary="Runs, failures and durations by schedule",
               role="viewer", query="RangeQuery")
 def metrics_schedules(query: RangeQuery) -> dict[str, Any]:
-    return deps.metrics().per_subject("schedules", *_range(query), good="runs", bad="failures")
+    return deps.metrics().per_subject("schedules", *_range(query), good="runs", bad="failures",
+                                     bad_within_good=True)
 
 
 @bp.operation("GET", "/metrics/webhooks", summary="Success rate and latency by endpoint",

@@ -32,6 +32,7 @@ def _by_subject(counts: Mapping[str, float]) -> dict[str, Counter[str]]:
 
 
 def _rate(good: float, bad: float) -> float | None:
+    """good / (good + bad) for two disjoint outcomes (succeeded vs dead-lettered)."""
     return round(good / (good + bad), 4) if good + bad else None
 
 
@@ -131,7 +132,9 @@ class MetricsService:
                 "to": window_start(end, window), "points": points}
 
     def per_subject(self, metric: str, start: datetime | None, end: datetime | None,
-                    good: str, bad: str) -> dict[str, Any]:
+                    good: str, bad: str, bad_within_good: bool = False) -> dict[str, Any]:
+        """Counts and success rate per subject. ``bad_within_good``: ``good`` counts every
+        outcome (a schedule's runs include its failed runs), so success is (good - bad) / good."""
         start, end = self._range(start, end)
         totals = self._store.total(metric, start, end, "hour")
         rows = []
@@ -139,7 +142,8 @@ class MetricsService:
             count = counts.get("latency_count", 0) or counts.get("duration_count", 0)
             total_ms = counts.get("latency_ms", 0) or counts.get("duration_ms", 0)
             rows.append({"id": subject, good: int(counts[good]), bad: int(counts[bad]),
-                         "success_rate": _rate(counts[good], counts[bad]),
+                         "success_rate": _rate(counts[good] - counts[bad], counts[bad])
+                         if bad_within_good else _rate(counts[good], counts[bad]),
                          "mean_ms": round(total_ms / count, 2) if count else None})
         prefix = "latency" if metric == "webhooks" else "duration"
         return {"from": to_iso(start), "to": to_iso(end), "items": rows,

@@ -10,6 +10,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from chalicelib.domain import strict_json
 from chalicelib.domain.events import Event, is_valid_pattern, matching_patterns
 from chalicelib.domain.timeutil import to_iso, utcnow
 from chalicelib.store.connections import ConnectionStore
@@ -74,7 +75,7 @@ class Realtime:
         if record is None:
             return
         try:
-            message = json.loads(body)
+            message = strict_json.loads(body)
         except ValueError:
             message = None
         if not isinstance(message, dict):

@@ -62,6 +62,13 @@ export function fmtTime(iso) {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
 }
 export const fmtRate = (r) => (r === null || r === undefined ? "—" : `${(r * 100).toFixed(1)} %`);
+/** A percentile read from histogram buckets: "≤ 250 ms" (an upper bound), "> 30.00 s" beyond them. */
+export const fmtBound = (summary, q) => {
+  const above = summary?.[`${q}_above_ms`];
+  if (above !== null && above !== undefined) return `> ${fmtMs(above)}`;
+  const value = summary?.[`${q}_ms`];
+  return value === null || value === undefined ? "—" : `≤ ${fmtMs(value)}`;
+};
 export const fmtMs = (ms) => (ms === null || ms === undefined ? "—" : ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${Math.round(ms)} ms`);
 export const fmtNum = (n) => (n === null || n === undefined ? "—" : Number(n).toLocaleString("en"));
 

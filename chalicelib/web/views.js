@@ -4,7 +4,7 @@ import { all, api } from "./api.js";
 import { chart } from "./charts.js";
 import { Gantt } from "./gantt.js";
 import {
-  cards, dataTable, explain, field, fmtMs, fmtNum, fmtRate, fmtTime, guarded, h, notify, select, statusBadge, writeButton,
+  cards, dataTable, explain, field, fmtBound, fmtMs, fmtNum, fmtRate, fmtTime, guarded, h, notify, select, statusBadge, writeButton,
 } from "./ui.js";
 
 const mono = (text) => h("code", {}, text ?? "—");
@@ -108,13 +108,13 @@ export class Overview extends View {
       cards([
         ["API requests", fmtNum(m.api.requests), "requests"],
         ["API 5xx rate", fmtRate(m.api.error_rate), "error-rate"],
-        ["API latency p50 / p95", `${fmtMs(m.api.latency.p50_ms)} / ${fmtMs(m.api.latency.p95_ms)}`, "api-latency"],
+        ["API latency p50 / p95", `${fmtBound(m.api.latency, "p50")} / ${fmtBound(m.api.latency, "p95")}`, "api-latency"],
         ["Retry jobs created", fmtNum(m.retries.created), "retries"],
         ["Retry success", fmtRate(m.retries.success_rate), "retry-success"],
         ["Open dead letters", fmtNum(m.dead_letters_open), "dlq"],
         ["Schedule runs / failures", `${fmtNum(m.schedules.runs)} / ${fmtNum(m.schedules.failures)}`, "runs"],
         ["Webhooks delivered / failed", `${fmtNum(m.webhooks.delivered)} / ${fmtNum(m.webhooks.failed)}`, "webhooks"],
-        ["Webhook latency p50 / p95", `${fmtMs(m.webhooks.latency.p50_ms)} / ${fmtMs(m.webhooks.latency.p95_ms)}`, "webhook-latency"],
+        ["Webhook latency p50 / p95", `${fmtBound(m.webhooks.latency, "p50")} / ${fmtBound(m.webhooks.latency, "p95")}`, "webhook-latency"],
         ["Health", health.status, "health"],
       ]),
       dataTable({ name: "breakers", title: "Circuit breakers", rows: overview.breakers, rowId: (r) => r.service,
