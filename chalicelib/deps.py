@@ -109,9 +109,12 @@ def realtime() -> Realtime:
 @functools.cache
 def health() -> HealthChecker:
     from chalicelib.services.health import HealthChecker  # noqa: PLC0415
+    from chalicelib.store.health import HealthStateStore  # noqa: PLC0415
 
     settings = get_settings()
-    return HealthChecker(aws.client("dynamodb"), aws.client("sqs"), settings.tables, settings.queues)
+    return HealthChecker(aws.client("dynamodb"), aws.client("sqs"), settings.tables, settings.queues,
+                         state=HealthStateStore(), publish=lambda t, d: event_bus().publish(t, d),
+                         clock=lambda: clock())
 
 
 @functools.cache
@@ -158,7 +161,9 @@ def dead_letters() -> DeadLetterService:
     from chalicelib.store.dead_letters import DeadLetterStore  # noqa: PLC0415
 
     return DeadLetterService(DeadLetterStore(), publish=lambda t, d: event_bus().publish(t, d),
-                             clock=lambda: clock(), metrics=metrics())
+                             clock=lambda: clock(), metrics=metrics(),
+                             on_resolved=lambda job_id, note: retries().dead_letter_resolved(
+                                 job_id, note))
 
 
 @functools.cache

@@ -45,8 +45,11 @@ def to_dict(record: DeadLetterRecord) -> dict[str, Any]:
 
 class DeadLetterService:
     def __init__(self, store: DeadLetterStore, publish: Callable[[str, dict[str, Any]], Any],
-                 clock: Callable[[], datetime] = utcnow, metrics: Any = None) -> None:
+                 clock: Callable[[], datetime] = utcnow, metrics: Any = None,
+                 on_resolved: Callable[[str, str | None], Any] | None = None) -> None:
         self._metrics = metrics
+        #: (retry job id, note) of an entry resolved by hand: its job is settled too
+        self._on_resolved = on_resolved
         self._store = store
         self._publish = publish
         self._clock = clock
@@ -124,6 +127,8 @@ class DeadLetterService:
         if not self._store.transition(record, "resolved", to_iso(self._clock()), note=note or ""):
             raise Conflict(f"Dead letter {entry_id} is {self.require(entry_id).status}, not open.")
         self._open_delta(-1)
+        if record.retry_job_id and self._on_resolved is not None:
+            self._on_resolved(record.retry_job_id, note)
         self._publish("error.resolved", {"dead_letter_id": entry_id, "note": note})
         return to_dict(record)
 

@@ -1,23 +1,55 @@
 """Health: is every table and queue Conductor depends on reachable and active?"""
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
+
+log = logging.getLogger("conductor.health")
 
 
 class HealthChecker:
     """One DescribeTable per table and one GetQueueUrl per queue, run in parallel."""
 
     def __init__(
-        self, dynamodb: Any, sqs: Any, tables: Mapping[str, str], queues: Mapping[str, str]
+        self, dynamodb: Any, sqs: Any, tables: Mapping[str, str], queues: Mapping[str, str],
+        state: Any = None, publish: Callable[[str, dict[str, Any]], Any] | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self._dynamodb = dynamodb
         self._sqs = sqs
         self._tables = tables
         self._queues = queues
+        self._state = state
+        self._publish = publish
+        self._clock = clock
+
+    def watch(self) -> dict[str, Any] | None:
+        """Check, compare with what the last tick saw, and publish ``system.health_changed``
+        when a dependency went down or came back (once: the state is replaced conditionally)."""
+        assert self._state is not None and self._publish is not None and self._clock is not None
+        report = self.check()
+        down = sorted(report["down"])
+        now = self._clock()
+        try:
+            previous = self._state.get()
+            if previous is not None and down == previous:
+                return None
+            stored = self._state.replace(previous, down, now.isoformat(), int(now.timestamp()))
+            if not stored or (previous is None and not down):
+                return None  # another tick noticed it first; or the first look, all well
+        except Exception as exc:  # noqa: BLE001 - the state's own table may be what is down
+            log.warning("health state unavailable: %s", exc)
+            return None
+        change = {"status": report["status"], "down": down,
+                  "went_down": sorted(set(down) - set(previous or [])),
+                  "came_back": sorted(set(previous or []) - set(down))}
+        self._publish("system.health_changed", change)
+        return change
 
     def _table(self, logical: str) -> dict[str, Any]:
         name = self._tables[logical]

@@ -291,6 +291,15 @@ class RetryService:
                                          "note": note})
         return job_to_dict(job)
 
+    def dead_letter_resolved(self, job_id: str, note: str | None) -> None:
+        """A dead letter resolved by hand settles its retry job too (if still dead-lettered)."""
+        job = self._jobs.get(job_id)
+        if job is None or job.status != "dead_lettered":
+            return
+        now = self._clock()
+        if self._jobs.resolve(job, note, to_iso(now), int((now + FINISHED_RETENTION).timestamp())):
+            self._count(now, job.service, resolved=1)
+
     def replay(self, entry_id: str) -> dict[str, Any]:
         """Re-run a dead letter as a new retry job, linked both ways."""
         entry = self._dead_letters.require(entry_id)

@@ -319,6 +319,10 @@ class WebhookService:
                                             next_attempt_at=None)
             if endpoint.consecutive_failures:
                 self._store.update_fields(endpoint, consecutive_failures=0)
+            self._publish("webhook.delivered", {
+                "webhook_id": endpoint.id, "delivery_id": delivery.id, "event_id": delivery.event_id,
+                "event_type": delivery.event_type, "attempts": attempt,
+                "status_code": response.status_code, "duration_ms": record["duration_ms"]})
             return "delivered"
         if response is not None:
             error = {"type": f"HTTP{response.status_code}", "message": response.reason or ""}

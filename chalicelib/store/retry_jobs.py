@@ -2,6 +2,8 @@
 delivery never runs an attempt twice, and a crashed attempt is taken over once its lease ends."""
 from __future__ import annotations
 
+import heapq
+from itertools import islice
 from typing import Any
 
 from pynamodb.exceptions import PutError, PynamoDBException, UpdateError
@@ -12,6 +14,7 @@ from chalicelib.store.common import conditional_failure, page_of, unavailable
 from chalicelib.store.models import RetryJobRecord
 
 TERMINAL = ("succeeded", "dead_lettered", "resolved")
+STATUSES = ("scheduled", "running", *TERMINAL)
 
 
 class RetryJobStore:
@@ -137,16 +140,22 @@ class RetryJobStore:
 
     def list(self, status: str | None, service: str | None, limit: int,
              before: str | None) -> tuple[list[RetryJobRecord], str | None]:
-        """Newest first, by status or by service (the other as a filter), or all by status."""
+        """Newest first: by service (status as a filter), by status, or every status (one Query
+        per status, merged: the cost follows the page, not the stored jobs)."""
         m = self._model
         condition = m.created_sk < before if before else None
         if service is not None:
             query = m.by_service.query(
                 service, condition, scan_index_forward=False, page_size=limit + 1,
                 filter_condition=(m.status == status) if status else None)
-        else:
-            query = m.by_status.query(status or "scheduled", condition, scan_index_forward=False,
+        elif status is not None:
+            query = m.by_status.query(status, condition, scan_index_forward=False,
                                       page_size=limit + 1)
+        else:  # every status: the newest limit + 1 of each partition, merged newest first
+            query = heapq.merge(*(
+                islice(m.by_status.query(each, condition, scan_index_forward=False,
+                                         page_size=limit + 1), limit + 1)
+                for each in STATUSES), key=lambda r: r.created_sk, reverse=True)
         try:
             return page_of(query, limit)
         except PynamoDBException as exc:

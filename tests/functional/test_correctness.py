@@ -175,3 +175,91 @@ def test_a_websocket_message_with_nan_is_answered_not_crashed(clock: Clock,
                        context_for("m"))
     replies = sent_to("N=")
     assert [r["error"]["code"] for r in replies] == ["bad_message", "bad_message"]
+
+
+# --- 2. no status filter means every status -----------------------------------------------------------
+
+
+def test_listing_retry_jobs_without_a_status_lists_every_status(
+        api: Api, app_module: Any, clock: Clock, target: Receiver) -> None:
+    from tests.functional.test_recovery import FAST, new_job, run_attempts
+
+    target.set_script([(500, {})])
+    dead = new_job(api, target.url, retry_policy={**FAST, "max_attempts": 1})
+    run_attempts(app_module)
+    clock.now += timedelta(seconds=1)
+    waiting = new_job(api, target.url, retry_policy={**FAST, "initial_delay_seconds": 600})
+    clock.now += timedelta(seconds=1)
+    resolved = new_job(api, target.url, retry_policy={**FAST, "initial_delay_seconds": 600})
+    api.post("/v2/errors/resolve", {"id": resolved["id"]})
+    listed = body(api.get("/v2/errors/retry"))["items"]
+    assert [j["id"] for j in listed] == [resolved["id"], waiting["id"], dead["id"]]
+    assert [j["status"] for j in listed] == ["resolved", "scheduled", "dead_lettered"]
+    first = body(api.get("/v2/errors/retry?limit=2"))
+    rest = body(api.get(f"/v2/errors/retry?limit=2&cursor={first['next_cursor']}"))
+    assert [j["id"] for j in first["items"] + rest["items"]] == [j["id"] for j in listed]
+    assert rest["next_cursor"] is None
+
+
+# --- 5. every advertised event is published -----------------------------------------------------------
+
+
+def test_webhook_delivered_is_published(api: Api, app_module: Any, clock: Clock,
+                                        target: Receiver) -> None:
+    from tests.functional.test_webhooks import endpoint, pump
+
+    hook = endpoint(api, target.url)
+    api.post("/v2/events", {"type": "custom.paid"})
+    pump(app_module)
+    [delivered] = deps.event_bus().list(50, event_type="webhook.delivered").events
+    assert delivered.data["webhook_id"] == hook["id"] and delivered.data["status_code"] == 200
+    assert len(target.requests) == 1  # not itself delivered to the endpoint subscribed to custom.*
+
+
+def test_api_key_events_are_published(api: Api, clock: Clock, keys: dict[str, str]) -> None:
+    created = body(api.post("/v2/api-keys", {"name": "ci", "role": "viewer"}, key=keys["admin"]))
+    api.delete(f"/v2/api-keys/{created['id']}", key=keys["admin"])
+    api.delete(f"/v2/api-keys/{created['id']}", key=keys["admin"])  # again: no second event
+    types = [e.type for e in deps.event_bus().list(50).events]
+    assert types.count("api_key.created") == 1 and types.count("api_key.revoked") == 1
+    assert created["key"] not in json.dumps([e.to_dict() for e in deps.event_bus().list(50).events])
+
+
+def test_the_tick_publishes_health_changes_once(api: Api, app_module: Any, clock: Clock) -> None:
+    from chalicelib import aws as factory
+
+    def changes() -> list[dict[str, Any]]:
+        return [e.data for e in deps.event_bus().list(50, event_type="system.health_changed").events]
+
+    tick(app_module, clock)
+    assert changes() == []  # the first look, all well: nothing to say
+    sqs = factory.client("sqs")
+    sqs.delete_queue(QueueUrl=sqs.get_queue_url(QueueName="conductor-test-executions")["QueueUrl"])
+    tick(app_module, clock)
+    tick(app_module, clock)  # still down: said once
+    [down] = changes()
+    assert down["went_down"] == ["queue:executions"] and down["status"] == "degraded"
+    sqs.create_queue(QueueName="conductor-test-executions")
+    clock.now += timedelta(minutes=1)
+    tick(app_module, clock)
+    back = changes()[0]
+    assert back["came_back"] == ["queue:executions"] and back["status"] == "ok"
+
+
+# --- 12. resolving a dead letter settles its retry job ------------------------------------------------
+
+
+def test_resolving_a_dead_letter_resolves_its_retry_job(api: Api, app_module: Any, clock: Clock,
+                                                        target: Receiver) -> None:
+    from tests.functional.test_recovery import FAST, new_job, run_attempts
+
+    target.set_script([(500, {})])
+    jobs = [new_job(api, target.url, retry_policy={**FAST, "max_attempts": 1}) for _ in range(2)]
+    run_attempts(app_module)
+    entries = body(api.get("/v2/dlq"))["items"]
+    by_job = {e["retry_job_id"]: e["id"] for e in entries}
+    assert api.post(f"/v2/dlq/{by_job[jobs[0]['id']]}/resolve", {"note": "fixed"}).status_code == 200
+    batch = body(api.post("/v2/batch/dlq/resolve", {"items": [{"id": by_job[jobs[1]["id"]]}]}))
+    assert batch["succeeded"] == 1
+    for job in jobs:
+        assert body(api.get(f"/v2/errors/retry/{job['id']}"))["status"] == "resolved"
