@@ -19,6 +19,12 @@ class ValidationFailed(ConductorError):
     code = "validation_error"
 
 
+class IdempotencyKeyReused(ConductorError):
+    """The idempotency key was used before with a different request."""
+
+    code = "idempotency_key_reused"
+
+
 class NotFound(ConductorError):
     code = "not_found"
 

@@ -15,6 +15,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "not_found": 404,
     "method_not_allowed": 405,
     "conflict": 409,
+    "idempotency_key_reused": 409,
     "gone": 410,
     "payload_too_large": 413,
     "unsupported_media_type": 415,
@@ -57,8 +58,18 @@ def error_response(
     )
 
 
+#: How long a client should wait before retrying after a dependency failed (503).
+RETRY_AFTER_SECONDS = 2
+
+
 def from_exception(exc: ConductorError) -> Response:
-    return error_response(exc.code, exc.message, exc.details)
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if exc.code == "service_unavailable" else None
+    return error_response(exc.code, exc.message, exc.details, headers=headers)
+
+
+def is_dependency_error(exc: BaseException) -> bool:
+    """An AWS SDK error (boto3/botocore, pynamodb) that no store translated: a 503, not a 500."""
+    return type(exc).__module__.split(".")[0] in ("botocore", "boto3", "pynamodb")
 
 
 def reshape_chalice_error(response: Response) -> Response:

@@ -42,9 +42,19 @@ def _job_response(job: dict[str, Any], new: bool) -> Response:
 
 @bp.operation("POST", "/errors/retry", summary="Hand over a failed operation for retrying",
               role="operator", body="CreateRetryJob", response="RetryJob", status=201,
-              also=(200,))
+              also=(200,), errors=(409,))
 def create_retry_job(body: CreateRetryJob) -> Response:
-    job, new = deps.retries().create(body.model_dump(mode="json"))
+    request = body.model_dump(mode="json")
+    header = (bp.current_request.headers or {}).get("idempotency-key")
+    if header is not None:  # the IETF Idempotency-Key header, as well as the field
+        if not 1 <= len(header) <= 128:
+            raise ValidationFailed("Invalid Idempotency-Key header.", [
+                {"field": "Idempotency-Key", "problem": "must be 1-128 characters"}])
+        if request.get("idempotency_key") not in (None, header):
+            raise ValidationFailed("Two different idempotency keys.", [
+                {"field": "idempotency_key", "problem": "differs from the Idempotency-Key header"}])
+        request["idempotency_key"] = header
+    job, new = deps.retries().create(request)
     return _job_response(job, new)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -16,11 +17,12 @@ from typing import Any
 from chalice import Blueprint, Response
 
 from chalicelib import deps
-from chalicelib.api.errors import from_exception
+from chalicelib.api.errors import from_exception, is_dependency_error
 from chalicelib.api.http import read_json
-from chalicelib.errors import ConductorError, RateLimited, ValidationFailed
+from chalicelib.errors import ConductorError, DependencyUnavailable, RateLimited, ValidationFailed
 from chalicelib.services.auth import authorize, key_from_headers
 
+log = logging.getLogger("conductor.api")
 CLASS_BY_METHOD = {"GET": "read", "HEAD": "read", "POST": "write", "PUT": "write",
                    "PATCH": "write", "DELETE": "write"}
 
@@ -121,6 +123,12 @@ class ApiBlueprint(Blueprint):
                 response = self._admit_and_run(spec, view, request, path_params, headers)
             except ConductorError as exc:
                 response = from_exception(exc)
+            except Exception as exc:
+                if not is_dependency_error(exc):
+                    raise
+                log.warning("%s %s: a dependency failed", spec.method, spec.path, exc_info=True)
+                response = from_exception(DependencyUnavailable(
+                    "A dependency (DynamoDB or SQS) failed; retry in a moment."))
             response.headers.update(headers)
             return response
 

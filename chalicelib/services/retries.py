@@ -16,7 +16,13 @@ from chalicelib.domain.headers import MaskedValue, masked_target, unmasked
 from chalicelib.domain.ids import new_id
 from chalicelib.domain.retry import RetryPolicy, decide, first_delay, hop_delay
 from chalicelib.domain.timeutil import parse_iso, to_iso, utcnow
-from chalicelib.errors import Conflict, DependencyUnavailable, NotFound, ValidationFailed
+from chalicelib.errors import (
+    Conflict,
+    DependencyUnavailable,
+    IdempotencyKeyReused,
+    NotFound,
+    ValidationFailed,
+)
 from chalicelib.services.breakers import BreakerService
 from chalicelib.services.dead_letters import DeadLetterService
 from chalicelib.services.targets import TargetRunner
@@ -48,6 +54,14 @@ def job_to_dict(job: RetryJobRecord) -> dict[str, Any]:
         "created_at": job.created_at, "updated_at": job.updated_at,
         "finished_at": job.finished_at,
     }
+
+
+def _same_request(job: RetryJobRecord, request: dict[str, Any], policy: RetryPolicy) -> bool:
+    """Whether a repeat with the same idempotency key asks for the same job."""
+    return (job.service == request["service"] and job.target == request["target"]
+            and job.error == request["error"] and job.policy == policy.to_dict()
+            and job.workflow_id == request.get("workflow_id")
+            and job.execution_id == request.get("execution_id"))
 
 
 def _refuse_masked(target: dict[str, Any]) -> None:
@@ -98,16 +112,23 @@ class RetryService:
         now = self._clock()
         job_id = new_id("rty")
         key = request.get("idempotency_key")
+        earlier = None
         if key:
             earlier = self._idempotency.claim(f"retry:{key}", job_id, to_iso(now),
                                               int((now + IDEMPOTENCY_TTL).timestamp()),
                                               int(now.timestamp()))
-            if earlier is not None:
-                existing = self._jobs.get(earlier)
-                if existing is not None:
-                    return job_to_dict(existing), False
-                job_id = earlier  # the first request died before writing its job: finish it
         policy = RetryPolicy.from_dict(request["retry_policy"])
+        if key and earlier is not None:
+            existing = self._jobs.get(earlier)
+            if existing is not None:
+                if not _same_request(existing, request, policy):
+                    raise IdempotencyKeyReused(
+                        f"The idempotency key {key!r} was used for a different request (job "
+                        f"{existing.id}); use a new key for a new operation.", [
+                            {"field": "idempotency_key",
+                             "problem": "was used before with another body"}])
+                return job_to_dict(existing), False
+            job_id = earlier  # the first request died before writing its job: finish it
         created_at = to_iso(now)
         job = self._jobs.new(
             id=job_id, status="scheduled", service=request["service"], created_at=created_at,

@@ -263,3 +263,52 @@ def test_resolving_a_dead_letter_resolves_its_retry_job(api: Api, app_module: An
     assert batch["succeeded"] == 1
     for job in jobs:
         assert body(api.get(f"/v2/errors/retry/{job['id']}"))["status"] == "resolved"
+
+
+# --- 6. an idempotency key reused with another body ----------------------------------------------------
+
+
+def test_an_idempotency_key_reused_for_another_body_is_a_409(api: Api, clock: Clock,
+                                                             target: Receiver) -> None:
+    request = {"service": "s", "target": {"type": "http", "url": target.url},
+               "error": {"type": "E"}, "idempotency_key": "order-7"}
+    first = body(api.post("/v2/errors/retry", request))
+    same = api.post("/v2/errors/retry", request)
+    assert same.status_code == 200 and body(same)["id"] == first["id"]
+    other = api.post("/v2/errors/retry", {**request, "service": "other"})
+    assert other.status_code == 409
+    assert body(other)["error"]["code"] == "idempotency_key_reused"
+    # the IETF header works as the field does
+    del request["idempotency_key"]
+    by_header = api.post("/v2/errors/retry", request, headers={"Idempotency-Key": "order-7"})
+    assert by_header.status_code == 200 and body(by_header)["id"] == first["id"]
+    fresh = api.post("/v2/errors/retry", request, headers={"Idempotency-Key": "order-8"})
+    assert fresh.status_code == 201
+    clash = api.post("/v2/errors/retry", {**request, "idempotency_key": "a"},
+                     headers={"Idempotency-Key": "b"})
+    bad(clash, "idempotency_key")
+
+
+# --- 15. raw AWS errors are a 503 with Retry-After, never a 500 ----------------------------------------
+
+
+def test_a_failing_queue_is_a_503_with_retry_after(api: Api, clock: Clock, target: Receiver,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from botocore.exceptions import ClientError
+
+    from tests.functional.test_scheduler import schedule
+
+    created = schedule(api, target.url)
+
+    def refuse(**_: Any) -> Any:
+        raise ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "down"}},
+                          "SendMessage")
+
+    hook = body(api.post("/v2/webhooks", {"url": target.url, "event_types": ["custom.*"]}))
+    monkeypatch.setattr(deps.scheduler()._sqs, "send_message", refuse)  # one client: all of SQS
+    monkeypatch.setattr(deps.webhooks()._sqs, "send_message", refuse)
+    for path in (f"/v2/schedules/{created['id']}/execute", f"/v2/webhooks/{hook['id']}/test"):
+        response = api.post(path)
+        assert response.status_code == 503, (path, response.body)
+        assert body(response)["error"]["code"] == "service_unavailable"
+        assert response.headers["Retry-After"] == "2"
