@@ -57,7 +57,8 @@ def model(name: str) -> Any:
 
 
 def _problems(exc: Any) -> list[dict[str, str]]:
-    return [{"field": ".".join(str(p) for p in error["loc"]) or "body", "problem": error["msg"]}
+    return [{"field": ".".join(str(p) for p in error["loc"]) or "body",
+             "problem": error["msg"].removeprefix("Value error, ")}  # our validators' words
             for error in exc.errors(include_url=False)]
 
 

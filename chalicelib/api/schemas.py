@@ -360,7 +360,7 @@ class Note(Strict):
 class BatchRequest(Strict):
     """1-100 items; each is validated on its own and answered in ``results``."""
 
-    items: list[dict[str, Any]] = Field(min_length=1, max_length=100)
+    items: list[Any] = Field(min_length=1, max_length=100)
 
 
 class DeadLetterRef(Strict):
@@ -371,6 +371,8 @@ class DeadLetterRef(Strict):
 class BatchItemError(BaseModel):
     code: str
     message: str
+    details: list[ErrorDetail] = Field(default_factory=list,
+                                       description="Field-level problems, as the single route says.")
 
 
 class BatchItemResult(BaseModel):

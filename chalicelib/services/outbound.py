@@ -61,6 +61,49 @@ class NoRedirectSession(requests.Session):
         return super().send(request, **kwargs)
 
 
+def _chain(exc: BaseException) -> list[BaseException]:
+    """An exception and what it wraps (requests and urllib3 nest their causes in args/reason)."""
+    seen: list[BaseException] = []
+    queue: list[BaseException | None] = [exc]
+    while queue and len(seen) < 12:
+        item = queue.pop(0)
+        if item is None or item in seen:
+            continue
+        seen.append(item)
+        queue += [getattr(item, "reason", None), item.__cause__, item.__context__,
+                  *(a for a in item.args if isinstance(a, BaseException))]
+    return seen
+
+
+def describe(exc: requests.RequestException, url: str) -> str:
+    """What went wrong, as a person reads it: ``Connection refused (127.0.0.1:18555)``, not
+    ``HTTPConnectionPool(host=..., port=...): Max retries exceeded ...``."""
+    from urllib.parse import urlsplit  # noqa: PLC0415
+
+    parts = urlsplit(url)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        port = 0
+    where = f"{parts.hostname}:{port}"
+    chain = _chain(exc)
+    if isinstance(exc, requests.ConnectTimeout):
+        return f"Connecting timed out ({where})"
+    if isinstance(exc, requests.ReadTimeout):
+        return f"No answer in time ({where})"
+    if isinstance(exc, requests.exceptions.SSLError):
+        return f"TLS handshake failed ({where})"
+    for item in chain:
+        if isinstance(item, ConnectionRefusedError):
+            return f"Connection refused ({where})"
+        if isinstance(item, ConnectionResetError):
+            return f"Connection reset by the server ({where})"
+        if isinstance(item, TimeoutError):
+            return f"Timed out ({where})"
+    innermost = chain[-1]
+    return f"{type(innermost).__name__}: {str(innermost)[:300]} ({where})"
+
+
 def guarded_session(guard: OutboundGuard, pool_size: int = 10) -> requests.Session:
     """A pooled session that only reaches what ``guard`` allows; no proxies from the
     environment, no redirects followed."""

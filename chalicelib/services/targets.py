@@ -82,6 +82,17 @@ class TargetQueues:
         return "is not on this stage's allow-list of target queues (CONDUCTOR_SQS_TARGET_QUEUES)"
 
 
+def status_text(status: int) -> str:
+    """``503 Service Unavailable``: the standard phrase, not the server's own reason text, so one
+    failure gives one dead-letter fingerprint whichever server said it."""
+    from http import HTTPStatus  # noqa: PLC0415
+
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return f"HTTP status {status}"
+
+
 class TargetRunner:
     def __init__(self, session: Any, sqs: Any, publish: Callable[[str, dict[str, Any]], Any],
                  clock: Callable[[], datetime], queues: TargetQueues | None = None,
@@ -127,7 +138,9 @@ class TargetRunner:
     def _http(self, target: dict[str, Any]) -> Outcome:
         import requests  # noqa: PLC0415 - only attempt Lambdas pay for it
 
-        from chalicelib.services.outbound import ForbiddenRequest  # noqa: PLC0415
+        from chalicelib.services.outbound import ForbiddenRequest, describe  # noqa: PLC0415
+
+        url = target["url"]
 
         body = target.get("body")
         timeout = float(target.get("timeout_seconds") or 10)
@@ -139,11 +152,12 @@ class TargetRunner:
         except ForbiddenRequest as exc:  # checked at connect time: nothing was sent
             return Outcome(False, 0.0, error_type=FORBIDDEN, error_message=str(exc)[:500])
         except requests.Timeout as exc:
-            return Outcome(False, 0.0, error_type="Timeout", error_message=str(exc)[:500])
+            return Outcome(False, 0.0, error_type="Timeout", error_message=describe(exc, url))
         except requests.ConnectionError as exc:
-            return Outcome(False, 0.0, error_type="ConnectionError", error_message=str(exc)[:500])
+            return Outcome(False, 0.0, error_type="ConnectionError",
+                           error_message=describe(exc, url))
         except requests.RequestException as exc:
-            return Outcome(False, 0.0, error_type="RequestError", error_message=str(exc)[:500])
+            return Outcome(False, 0.0, error_type="RequestError", error_message=describe(exc, url))
         excerpt = response.text[:RESPONSE_EXCERPT] if response.content else ""
         if 200 <= response.status_code < 300:
             return Outcome(True, 0.0, status_code=response.status_code, response_excerpt=excerpt)
@@ -152,7 +166,7 @@ class TargetRunner:
             retry_after = parse_retry_after(response.headers.get("Retry-After"), self._clock())
         return Outcome(False, 0.0, status_code=response.status_code,
                        error_type=f"HTTP{response.status_code}",
-                       error_message=f"{response.status_code} {response.reason}",
+                       error_message=status_text(response.status_code),
                        retry_after=retry_after, response_excerpt=excerpt)
 
     def _sqs_message(self, target: dict[str, Any]) -> Outcome:

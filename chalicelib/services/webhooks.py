@@ -290,7 +290,8 @@ class WebhookService:
                           now: datetime) -> str:
         import requests  # noqa: PLC0415
 
-        from chalicelib.services.outbound import ForbiddenRequest  # noqa: PLC0415
+        from chalicelib.services.outbound import ForbiddenRequest, describe  # noqa: PLC0415
+        from chalicelib.services.targets import status_text  # noqa: PLC0415
 
         headers = {"Content-Type": "application/json", "User-Agent": "Conductor-Webhooks/2",
                    **(endpoint.headers or {}),
@@ -306,9 +307,9 @@ class WebhookService:
         except ForbiddenRequest as exc:
             error = {"type": "ForbiddenTarget", "message": str(exc)}
         except requests.Timeout as exc:
-            error = {"type": "Timeout", "message": str(exc)[:500]}
+            error = {"type": "Timeout", "message": describe(exc, endpoint.url)}
         except requests.RequestException as exc:
-            error = {"type": "ConnectionError", "message": str(exc)[:500]}
+            error = {"type": "ConnectionError", "message": describe(exc, endpoint.url)}
         finished = self._clock()
         record = self._attempt(attempt, now, finished, response, error,
                                round((time.perf_counter() - started) * 1000, 2))
@@ -325,7 +326,8 @@ class WebhookService:
                 "status_code": response.status_code, "duration_ms": record["duration_ms"]})
             return "delivered"
         if response is not None:
-            error = {"type": f"HTTP{response.status_code}", "message": response.reason or ""}
+            error = {"type": f"HTTP{response.status_code}",
+                     "message": status_text(response.status_code)}
         if response is not None and response.status_code == 410:
             self._deliveries.record_attempt(delivery, record, "failed", to_iso(finished))
             self._disable(endpoint, "the endpoint answered 410 Gone")

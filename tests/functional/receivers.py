@@ -18,6 +18,7 @@ class Receiver:
         self.lock = threading.Lock()
         self.url = ""
         self.delay_seconds = 0.0  # how long to think before answering (timeouts)
+        self.reason: str | None = None  # a reason phrase of the server's own (None: standard)
 
     def next_answer(self) -> tuple[int, dict[str, str]]:
         with self.lock:
@@ -45,7 +46,7 @@ def receiver(script: list[tuple[int, dict[str, str]]]) -> Iterator[Receiver]:
             if state.delay_seconds:
                 threading.Event().wait(state.delay_seconds)
             payload = json.dumps({"status": status}).encode()
-            self.send_response(status)
+            self.send_response(status, state.reason)
             for name, value in headers.items():
                 self.send_header(name, value)
             self.send_header("Content-Type", "application/json")

@@ -312,3 +312,63 @@ def test_a_failing_queue_is_a_503_with_retry_after(api: Api, clock: Clock, targe
         assert response.status_code == 503, (path, response.body)
         assert body(response)["error"]["code"] == "service_unavailable"
         assert response.headers["Retry-After"] == "2"
+
+
+# --- 7 and 21. batch items, each on its own, none twice ------------------------------------------------
+
+
+def test_each_batch_item_is_validated_on_its_own_with_field_details(
+        api: Api, clock: Clock, target: Receiver) -> None:
+    good = {"service": "s", "target": {"type": "http", "url": target.url}, "error": {"type": "E"}}
+    answer = api.post("/v2/batch/errors/retry", {"items": [
+        good, 42, "text", {**good, "retry_policy": {"max_attempts": 0}}, None]})
+    assert answer.status_code == 200, answer.body
+    results = body(answer)["results"]
+    assert [r["status"] for r in results] == ["ok", "error", "error", "error", "error"]
+    assert results[1]["error"]["details"] == [{"field": "items.1", "problem": "must be an object"}]
+    assert results[3]["error"]["details"][0]["field"] == "retry_policy.max_attempts"
+    assert body(answer)["succeeded"] == 1 and body(answer)["failed"] == 4
+
+
+def test_a_batch_naming_one_schedule_three_times_runs_it_once(
+        api: Api, app_module: Any, clock: Clock, target: Receiver) -> None:
+    from tests.functional.test_scheduler import schedule
+
+    created = schedule(api, target.url)
+    answer = body(api.post("/v2/batch/schedules/execute", {"items": [{"id": created["id"]}] * 3}))
+    assert [r["status"] for r in answer["results"]] == ["ok", "error", "error"]
+    assert "repeats item 0" in answer["results"][1]["error"]["message"]
+    run_executions(app_module)
+    assert len(target.requests) == 1
+
+
+# --- 17. errors that read well ---------------------------------------------------------------------
+
+
+def test_a_refused_connection_reads_as_one(api: Api, app_module: Any, clock: Clock) -> None:
+    from devserver.runtime import free_port
+    from tests.functional.test_recovery import FAST, new_job, run_attempts
+
+    port = free_port()  # nothing listens there
+    job = new_job(api, f"http://127.0.0.1:{port}/pay", retry_policy={**FAST, "max_attempts": 1})
+    run_attempts(app_module)
+    attempt = body(api.get(f"/v2/errors/retry/{job['id']}"))["attempts"][0]
+    assert attempt["error_message"] == f"Connection refused (127.0.0.1:{port})"
+    bad_zone = body(api.post("/v2/schedules/preview", {"expression": "rate(1 hour)",
+                                                       "timezone": "Mars/Olympus"}))
+    assert not bad_zone["error"]["details"][0]["problem"].startswith("Value error")
+
+
+def test_one_http_failure_is_one_dead_letter_group_whatever_the_reason_text(
+        api: Api, app_module: Any, clock: Clock) -> None:
+    from tests.functional.receivers import receiver
+    from tests.functional.test_recovery import FAST, new_job, run_attempts
+
+    with receiver([(500, {})]) as one, receiver([(500, {})]) as two:
+        one.reason, two.reason = "Oops req 8f3a", "Database on fire"  # servers' own words
+        for server in (one, two):
+            new_job(api, server.url, retry_policy={**FAST, "max_attempts": 1})
+        run_attempts(app_module)
+    entries = body(api.get("/v2/dlq"))["items"]
+    assert len(entries) == 2 and len({e["fingerprint"] for e in entries}) == 1
+    assert entries[0]["error"]["message"] == "500 Internal Server Error"
