@@ -152,7 +152,7 @@ def breakers() -> BreakerService:
 
     return BreakerService(BreakerStore(), parse_settings(get_settings().breakers),
                           publish=lambda t, d: event_bus().publish(t, d), clock=lambda: clock(),
-                          metrics=metrics())
+                          metrics=metrics(), on_closed=lambda service: retries().release_held(service))
 
 
 @functools.cache

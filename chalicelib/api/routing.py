@@ -71,6 +71,16 @@ def validate(model_name: str, data: Any, where: str) -> Any:
         raise ValidationFailed(f"The request {where} is invalid.", _problems(exc)) from exc
 
 
+def query_of(request: Any) -> dict[str, str]:
+    """The query parameters, each given once: ``?limit=1&limit=200`` is ambiguous, so a 400."""
+    params = request.query_params or {}
+    repeated = [name for name in params if len(getattr(params, "getlist", lambda _: [0])(name)) > 1]
+    if repeated:
+        raise ValidationFailed("A query parameter is given more than once.", [
+            {"field": name, "problem": "must be given once"} for name in sorted(repeated)])
+    return dict(params)
+
+
 def source_ip(request: Any) -> str:
     identity = (getattr(request, "context", None) or {}).get("identity") or {}
     return str(identity.get("sourceIp") or "unknown")
@@ -158,7 +168,7 @@ class ApiBlueprint(Blueprint):
         if spec.wants_principal:
             kwargs["principal"] = principal
         if spec.query is not None:
-            kwargs["query"] = validate(spec.query, dict(request.query_params or {}), "query")
+            kwargs["query"] = validate(spec.query, query_of(request), "query")
         if spec.body is not None:
             kwargs["body"] = validate(spec.body, read_json(request), "body")
         result = view(**kwargs)

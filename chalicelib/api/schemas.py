@@ -5,10 +5,11 @@ app`` (pydantic costs ~0.3 s to import; SQS, WebSocket and schedule Lambdas neve
 """
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from chalicelib.domain import headers
 from chalicelib.domain.events import CATALOG
@@ -18,6 +19,17 @@ CUSTOM_TYPE_PATTERN = r"^custom(\.[a-z0-9_]{1,40}){1,4}$"
 CustomType = Annotated[str, Field(pattern=CUSTOM_TYPE_PATTERN)]
 #: Exactly the types that exist: the catalog's, or a client's own under ``custom.``.
 KnownType = Literal[tuple(t.name for t in CATALOG)] | CustomType  # type: ignore[valid-type]
+
+
+def _iso_only(value: Any) -> Any:
+    """Times are ISO-8601 strings: pydantic would also take 0.5 as seconds since 1970."""
+    if not isinstance(value, str | datetime) or (
+            isinstance(value, str) and re.fullmatch(r"\s*[-+]?\d+(\.\d*)?([eE][-+]?\d+)?\s*", value)):
+        raise ValueError("must be an ISO-8601 date and time, e.g. 2026-12-01T09:00:00Z")
+    return value
+
+
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_only)]
 
 
 class Strict(BaseModel):
@@ -46,7 +58,8 @@ class ErrorResponse(BaseModel):
 
 class PageQuery(Strict):
     limit: int = Field(50, ge=1, le=200, description="Items per page (1-200).")
-    cursor: str | None = Field(None, max_length=2048, description="`next_cursor` of the last page.")
+    cursor: str | None = Field(None, max_length=2048, pattern=r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$",
+                               description="`next_cursor` of the last page, with the same filters.")
 
 
 # --- events ----------------------------------------------------------------------------------
@@ -78,8 +91,8 @@ class EventTypes(BaseModel):
 
 class ListEventsQuery(PageQuery):
     type: KnownType | None = Field(None, description="Only this type.")
-    from_: datetime | None = Field(None, alias="from", description="Oldest time (ISO-8601).")
-    to: datetime | None = Field(None, description="Newest time (ISO-8601).")
+    from_: IsoDateTime | None = Field(None, alias="from", description="Oldest time (ISO-8601).")
+    to: IsoDateTime | None = Field(None, description="Newest time (ISO-8601).")
 
 
 class PublishEvent(Strict):
@@ -126,8 +139,8 @@ class RealtimeTicket(BaseModel):
 
 
 class RateLimitOverride(Strict):
-    quota: int = Field(ge=1, le=1_000_000)
-    window_seconds: int = Field(ge=1, le=86_400)
+    quota: int = Field(ge=1, le=1_000_000, strict=True)
+    window_seconds: int = Field(ge=1, le=86_400, strict=True)
 
 
 RateLimits = dict[Literal["read", "write", "batch", "admin"], RateLimitOverride]
@@ -182,7 +195,7 @@ class HttpTarget(Strict):
         description="Write-only: answers show each value as ********; sending ******** back "
                     "on an update keeps the stored value.")
     body: Any = None
-    timeout_seconds: float = Field(10, gt=0, le=30)
+    timeout_seconds: float = Field(10, gt=0, le=30, strict=True)
 
 
 class SqsTarget(Strict):
@@ -202,15 +215,15 @@ Target = Annotated[HttpTarget | SqsTarget | EventTarget, Field(discriminator="ty
 
 class RetryPolicyModel(Strict):
     strategy: Literal["exponential", "linear", "fixed"] = "exponential"
-    max_attempts: int = Field(5, ge=1, le=50)
-    initial_delay_seconds: float = Field(1, ge=0, le=3600)
-    max_delay_seconds: float = Field(300, ge=0, le=86_400)
-    multiplier: float = Field(2.0, ge=1, le=10)
-    increment_seconds: float | None = Field(None, ge=0, le=3600)
+    max_attempts: int = Field(5, ge=1, le=50, strict=True)
+    initial_delay_seconds: float = Field(1, ge=0, le=3600, strict=True)
+    max_delay_seconds: float = Field(300, ge=0, le=86_400, strict=True)
+    multiplier: float = Field(2.0, ge=1, le=10, strict=True)
+    increment_seconds: float | None = Field(None, ge=0, le=3600, strict=True)
     jitter: Literal["none", "full", "equal", "decorrelated"] = "full"
     non_retryable: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
         default_factory=list, max_length=50)
-    deadline_seconds: int = Field(86_400, ge=1, le=30 * 86_400)
+    deadline_seconds: int = Field(86_400, ge=1, le=30 * 86_400, strict=True)
 
 
 class FailedError(Strict):
@@ -279,8 +292,8 @@ class ResolveRetryJob(Strict):
 
 
 class StatsQuery(Strict):
-    from_: datetime | None = Field(None, alias="from", description="Default: 24 hours ago.")
-    to: datetime | None = Field(None, description="Default: now.")
+    from_: IsoDateTime | None = Field(None, alias="from", description="Default: 24 hours ago.")
+    to: IsoDateTime | None = Field(None, description="Default: now.")
 
 
 class StatsSummary(BaseModel):
@@ -405,7 +418,7 @@ def _check_zone(value: str) -> str:
     return value
 
 
-ScheduleExpression = Annotated[str, Field(min_length=1, max_length=256, examples=[
+ScheduleExpression = Annotated[str, Field(min_length=1, max_length=256, pattern=r"^\S(?:.*\S)?$", examples=[
     "cron(0 9 * * 1-5)", "rate(5 minutes)", "at(2026-12-01T09:00:00)"]),
     AfterValidator(_check_expression)]
 TimeZone = Annotated[str, Field(min_length=1, max_length=64, examples=["Europe/Berlin"]),
@@ -418,13 +431,13 @@ class ScheduleBody(Strict):
     description: str | None = Field(None, max_length=2000)
     expression: ScheduleExpression
     timezone: TimeZone = "UTC"
-    start_at: datetime | None = None
-    end_at: datetime | None = None
-    jitter_seconds: int = Field(0, ge=0, le=900)
+    start_at: IsoDateTime | None = None
+    end_at: IsoDateTime | None = None
+    jitter_seconds: int = Field(0, ge=0, le=900, strict=True)
     overlap_policy: Literal["skip", "allow", "buffer_one"] = "skip"
     catchup: Literal["skip", "latest", "all"] = "latest"
-    catchup_window_seconds: int = Field(3600, ge=60, le=7 * 86_400)
-    enabled: bool = True
+    catchup_window_seconds: int = Field(3600, ge=60, le=7 * 86_400, strict=True)
+    enabled: bool = Field(True, strict=True)
     target: Target
     retry_policy: RetryPolicyModel = Field(
         default_factory=lambda: RetryPolicyModel(max_attempts=3))
@@ -432,15 +445,15 @@ class ScheduleBody(Strict):
 
 
 class UpdateSchedule(ScheduleBody):
-    version: int | None = Field(None, ge=1, description="Or send If-Match: <version>.")
+    version: int | None = Field(None, ge=1, strict=True, description="Or send If-Match: <version>.")
 
 
 class SchedulePreview(Strict):
     expression: ScheduleExpression
     timezone: TimeZone = "UTC"
-    start_at: datetime | None = None
-    end_at: datetime | None = None
-    count: int = Field(5, ge=1, le=50)
+    start_at: IsoDateTime | None = None
+    end_at: IsoDateTime | None = None
+    count: int = Field(5, ge=1, le=50, strict=True)
 
 
 class NextRuns(BaseModel):
@@ -503,8 +516,8 @@ class ExecutionPage(BaseModel):
 
 
 class Backfill(Strict):
-    from_: datetime = Field(alias="from")
-    to: datetime
+    from_: IsoDateTime = Field(alias="from")
+    to: IsoDateTime
 
 
 class BackfillResult(BaseModel):
@@ -530,9 +543,11 @@ class WebhookBody(Strict):
         default_factory=dict, max_length=20,
         description="Write-only: answers show each value as ********; sending ******** back "
                     "on an update keeps the stored value.")
-    enabled: bool = True
-    rate_limit: int | None = Field(None, ge=1, le=1000, description="Deliveries per second.")
-    max_attempts: int = Field(3, ge=1, le=8, description="Up to Svix's 8 attempts over a day.")
+    enabled: bool = Field(True, strict=True)
+    rate_limit: int | None = Field(None, ge=1, le=1000, strict=True,
+                                   description="Deliveries per second.")
+    max_attempts: int = Field(3, ge=1, le=8, strict=True,
+                              description="Up to Svix's 8 attempts over a day.")
 
 
 class Webhook(BaseModel):
@@ -608,7 +623,7 @@ class ListDeliveriesQuery(PageQuery):
 
 
 class Recover(Strict):
-    since: datetime
+    since: IsoDateTime
 
 
 class Recovered(BaseModel):
@@ -621,8 +636,8 @@ class Recovered(BaseModel):
 
 
 class RangeQuery(Strict):
-    from_: datetime | None = Field(None, alias="from", description="Default: 24 hours ago.")
-    to: datetime | None = Field(None, description="Default: now.")
+    from_: IsoDateTime | None = Field(None, alias="from", description="Default: 24 hours ago.")
+    to: IsoDateTime | None = Field(None, description="Default: now.")
 
 
 class HistoryQuery(RangeQuery):

@@ -100,12 +100,16 @@ def record(state: BreakerState, settings: BreakerSettings, now: float,
     return state, None  # OPEN or forced: a late outcome changes nothing
 
 
-def command(state: BreakerState, action: str, now: float) -> tuple[BreakerState, str]:
+def command(state: BreakerState, action: str, now: float) -> tuple[BreakerState, str | None]:
     """An operator's ``reset`` | ``force_open`` | ``force_close``; returns the transition."""
     if action == "reset":
         return BreakerState(CLOSED, "", None, 0, 0, state.version), CLOSED
-    if action == "force_open":
+    if action == "force_open":  # again on a forced-open breaker: nothing changes (idempotent)
+        if state.state == FORCED_OPEN:
+            return state, None
         return replace(state, state=FORCED_OPEN, opened_at=now, window=""), OPEN
     if action == "force_close":
+        if state.state == FORCED_CLOSED:
+            return state, None
         return replace(state, state=FORCED_CLOSED, opened_at=None, window=""), CLOSED
     raise ValueError(f"unknown breaker action {action!r}")

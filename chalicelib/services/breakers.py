@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import random
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from datetime import datetime
@@ -12,7 +14,7 @@ from chalicelib.domain.timeutil import to_iso, utcnow
 from chalicelib.errors import Conflict
 from chalicelib.store.breakers import BreakerStore
 
-MAX_ATTEMPTS = 8
+MAX_ATTEMPTS = 16
 EVENT_BY_TRANSITION = {sm.OPEN: "circuit.opened", sm.HALF_OPEN: "circuit.half_opened",
                        sm.CLOSED: "circuit.closed"}
 
@@ -39,8 +41,15 @@ class BreakerService:
         publish: Callable[[str, dict[str, Any]], Any],
         clock: Callable[[], datetime] = utcnow,
         metrics: Any = None,
+        on_closed: Callable[[str], Any] | None = None,
+        pause: Callable[[float], Any] = time.sleep,
+        rand: Callable[[], float] = random.random,
     ) -> None:
         self._metrics = metrics
+        #: called with the service when an operator closes its breaker (held attempts go now)
+        self._on_closed = on_closed
+        self._pause = pause
+        self._rand = rand
         self._store = store
         self._settings = dict(settings)
         self._publish = publish
@@ -52,7 +61,9 @@ class BreakerService:
     def _update(self, service: str,
                 change: Callable[[sm.BreakerState, float], tuple[sm.BreakerState, Any, str | None]]
                 ) -> tuple[sm.BreakerState, Any]:
-        for _ in range(MAX_ATTEMPTS):
+        for tries in range(MAX_ATTEMPTS):
+            if tries:  # a lost race: wait a little (random, growing) before reading again
+                self._pause(self._rand() * min(0.2, 0.005 * 2 ** tries))
             now = self._clock()
             current = self._store.get(service)
             new, result, transition = change(current, now.timestamp())
@@ -61,9 +72,11 @@ class BreakerService:
             if self._store.replace(service, new, current.version, to_iso(now)):
                 if transition is not None and self._metrics is not None:
                     self._metrics.record("breakers", {f"{transition}|{service}": 1})
-                if transition is not None:
+                if transition is not None:  # the window that led here (a new state's is empty)
                     self._publish(EVENT_BY_TRANSITION[transition], {
-                        "service": service, "state": new.state, "window": new.window,
+                        "service": service, "state": new.state,
+                        "window": {"size": len(current.window), "failures": current.failures,
+                                   "failure_rate": round(current.failure_rate(), 4)},
                         "failure_rate": round(current.failure_rate(), 4)})
                 return new, result
         raise Conflict(f"The breaker of {service} is changing too fast; try again.")
@@ -91,12 +104,15 @@ class BreakerService:
             new, transition = sm.command(state, action, now)
             return new, None, transition
 
-        self._update(service, change)
+        state, _ = self._update(service, change)
+        if state.state in (sm.CLOSED, sm.FORCED_CLOSED) and self._on_closed is not None:
+            self._on_closed(service)
         return self.describe(service)
 
     def describe(self, service: str, state: sm.BreakerState | None = None,
                  updated_at: str | None = None) -> dict[str, Any]:
-        state = state or self._store.get(service)
+        if state is None:
+            state, updated_at = self._store.get_with_time(service)
         settings = self.settings_for(service)
         trial_at = sm.next_trial_at(state, settings)
         return {

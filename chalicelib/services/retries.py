@@ -39,6 +39,8 @@ LEASE_SECONDS = 120
 IDEMPOTENCY_TTL = timedelta(days=7)
 FINISHED_RETENTION = timedelta(days=30)
 MISSING_JOB_CHECKS = 3
+#: Held attempts released at once when a breaker closes (more wait for their trial time).
+MAX_RELEASED = 1000
 METRIC = "retries"
 
 
@@ -311,6 +313,15 @@ class RetryService:
         self._publish("error.resolved", {"retry_job_id": job_id, "service": job.service,
                                          "note": note})
         return job_to_dict(job)
+
+    def release_held(self, service: str) -> int:
+        """The breaker of ``service`` closed: attempts it held run now, not at their old trial
+        time (their delayed messages then find the attempt done and do nothing)."""
+        now = self._clock()
+        held = self._jobs.held_by_breaker(service, MAX_RELEASED)
+        for job in held:
+            self._enqueue(job.id, int(job.attempt_count or 0) + 1, now, now)
+        return len(held)
 
     def dead_letter_resolved(self, job_id: str, note: str | None) -> None:
         """A dead letter resolved by hand settles its retry job too (if still dead-lettered)."""

@@ -21,12 +21,17 @@ class BreakerStore:
 
     def get(self, service: str) -> BreakerState:
         """The breaker's state; a service never seen is CLOSED at version 0."""
+        return self.get_with_time(service)[0]
+
+    def get_with_time(self, service: str) -> tuple[BreakerState, str | None]:
+        """The state and when it last changed (None: never)."""
         try:
-            return _state(self._model.get(service, consistent_read=True))
+            record = self._model.get(service, consistent_read=True)
         except self._model.DoesNotExist:
-            return BreakerState()
+            return BreakerState(), None
         except PynamoDBException as exc:
             raise unavailable("breakers") from exc
+        return _state(record), record.updated_at
 
     def replace(self, service: str, new: BreakerState, expected_version: int,
                 updated_at: str) -> bool:

@@ -163,6 +163,8 @@ class RetryJobRecord(Model):
     claimed_attempt = NumberAttribute(null=True)
     lease_until = NumberAttribute(null=True)
     next_attempt_at = UnicodeAttribute(null=True)
+    #: the attempt waits for the service's breaker (not for backoff): closing it releases it
+    held = UnicodeAttribute(null=True)
     last_delay = NumberAttribute(null=True)
     idempotency_key = UnicodeAttribute(null=True)
     workflow_id = UnicodeAttribute(null=True)

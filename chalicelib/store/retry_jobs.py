@@ -60,7 +60,7 @@ class RetryJobStore:
         try:
             record.update(actions=[m.status.set("running"), m.claimed_attempt.set(attempt),
                                    m.lease_until.set(now_epoch + lease_seconds),
-                                   m.updated_at.set(now_iso)],
+                                   m.held.remove(), m.updated_at.set(now_iso)],
                           condition=fresh | abandoned)
         except UpdateError as exc:
             if conditional_failure(exc):
@@ -74,11 +74,21 @@ class RetryJobStore:
         try:
             record.update(actions=[m.status.set("scheduled"), m.next_attempt_at.set(next_attempt_at),
                                    m.claimed_attempt.remove(), m.lease_until.remove(),
-                                   m.updated_at.set(now_iso)],
+                                   m.held.set("breaker"), m.updated_at.set(now_iso)],
                           condition=(m.status == "running") & (m.claimed_attempt == record.claimed_attempt))
         except UpdateError as exc:
             if not conditional_failure(exc):
                 raise unavailable("retry jobs") from exc
+
+    def held_by_breaker(self, service: str, limit: int) -> list[RetryJobRecord]:
+        """The scheduled jobs of ``service`` whose next attempt waits for its breaker."""
+        m = self._model
+        try:
+            return list(islice(m.by_service.query(
+                service, filter_condition=(m.status == "scheduled") & (m.held == "breaker")),
+                limit))
+        except PynamoDBException as exc:
+            raise unavailable("retry jobs") from exc
 
     def finish_attempt(self, record: RetryJobRecord, attempt: dict[str, Any], status: str,
                        now_iso: str, **fields: Any) -> bool:

@@ -372,3 +372,57 @@ def test_one_http_failure_is_one_dead_letter_group_whatever_the_reason_text(
     entries = body(api.get("/v2/dlq"))["items"]
     assert len(entries) == 2 and len({e["fingerprint"] for e in entries}) == 1
     assert entries[0]["error"]["message"] == "500 Internal Server Error"
+
+
+# --- 14. closing a breaker releases what it held; times and windows are real ----------------------------
+
+
+def test_force_close_releases_held_attempts_at_once(
+        api: Api, app_module: Any, clock: Clock, target: Receiver,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.functional.test_recovery import new_job, run_attempts
+
+    forced = body(api.post("/v2/errors/circuit-breaker/payments", {"action": "force_open"}))
+    assert forced["state"] == "forced_open" and forced["updated_at"] is not None
+    job = new_job(api, target.url)
+    run_attempts(app_module, rounds=1)
+    held = body(api.get(f"/v2/errors/retry/{job['id']}"))
+    assert held["status"] == "scheduled" and target.requests == []
+    # When an operator closes the breaker, the held attempt runs now, not at its trial time
+    api.post("/v2/errors/circuit-breaker/payments", {"action": "force_close"})
+    run_attempts(app_module, rounds=2)
+    assert body(api.get(f"/v2/errors/retry/{job['id']}"))["status"] == "succeeded"
+    assert len(target.requests) == 1
+    shown = body(api.get("/v2/errors/circuit-breaker/payments"))
+    assert shown["updated_at"] is not None and shown["state"] == "forced_closed"
+    [opened] = deps.event_bus().list(50, event_type="circuit.opened").events
+    assert set(opened.data["window"]) == {"size", "failures", "failure_rate"}
+
+
+def test_fifty_parallel_force_opens_all_succeed(clock: Clock) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    service = deps.breakers()
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        states = list(pool.map(lambda _: service.command("payments", "force_open")["state"],
+                               range(50)))
+    assert states == ["forced_open"] * 50
+    assert len(deps.event_bus().list(100, event_type="circuit.opened").events) == 1
+
+
+# --- 21. validation says what it enforces ------------------------------------------------------------
+
+
+def test_loose_input_is_refused(api: Api, clock: Clock, target: Receiver) -> None:
+    bad(api.post("/v2/schedules/preview", {"expression": "rate(1 minute)\n"}), "expression")
+    bad(api.post("/v2/schedules/preview", {"expression": " rate(1 minute)"}), "expression")
+    bad(api.get("/v2/events?limit=1&limit=200"), "limit")
+    bad(api.get("/v2/errors/stats?to=0.5"), "to")
+    bad(api.get("/v2/metrics/summary?from=1700000000"), "from")
+    bad(api.post("/v2/errors/retry", {
+        "service": "s", "error": {"type": "E"}, "target": {"type": "http", "url": target.url},
+        "retry_policy": {"strategy": "linear", "increment_seconds": False}}),
+        "retry_policy.increment_seconds")
+    bad(api.post("/v2/schedules", schedule_body(target.url, enabled="yes")), "enabled")
+    bad(api.get("/v2/events?cursor=not%20a%20cursor"), "cursor")
+    assert api.get("/v2/errors/stats?to=2026-11-30T08:00:00Z").status_code == 200
