@@ -498,7 +498,9 @@ class Execution(BaseModel):
     id: str
     schedule_id: str
     scheduled_for: str
-    trigger: Literal["scheduled", "manual", "catchup"]
+    trigger: Literal["scheduled", "manual", "catchup", "backfill"] = Field(
+        description="scheduled: on time; catchup: missed, run late by the catch-up policy; "
+                    "manual: run now; backfill: a past range run on request")
     status: Literal["pending", "running", "succeeded", "failed", "skipped", "retrying"]
     started_at: str | None
     finished_at: str | None

@@ -201,10 +201,14 @@ class Scheduler:
                                            "next_run_at": record.next_run_at})
         return self.to_dict(record)
 
-    def require(self, schedule_id: str) -> ScheduleRecord:
-        record = self._schedules.get(schedule_id) if schedule_id.startswith("sch_") else None
-        if record is None:
-            raise NotFound(f"No schedule {schedule_id}.")
+    def require(self, schedule_id: str, deleted_too: bool = False) -> ScheduleRecord:
+        record = self._schedules.get_any(schedule_id) if schedule_id.startswith("sch_") else None
+        if record is None or (record.deleted_at and not deleted_too):
+            details = [] if record is None else [{
+                "field": "schedule_id", "problem": f"deleted at {record.deleted_at}; its history "
+                f"stays readable at /v2/schedules/{schedule_id}/history until it expires"}]
+            raise NotFound(f"No schedule {schedule_id}." if record is None else
+                           f"Schedule {schedule_id} was deleted at {record.deleted_at}.", details)
         return record
 
     def get(self, schedule_id: str) -> dict[str, Any]:
@@ -236,7 +240,9 @@ class Scheduler:
         return self.to_dict(record)
 
     def delete(self, schedule_id: str) -> None:
-        self._schedules.delete(schedule_id)
+        now = self._clock()
+        self.require(schedule_id)
+        self._schedules.delete(schedule_id, to_iso(now), int((now + self._history).timestamp()))
         self._publish("schedule.deleted", {"schedule_id": schedule_id})
 
     def set_enabled(self, schedule_id: str, enabled: bool, note: str | None) -> dict[str, Any]:
@@ -340,15 +346,17 @@ class Scheduler:
         record = self.require(schedule_id)
         times = runs_between(parse_expression(record.expression), record.timezone,
                              start - timedelta(microseconds=1), end, parse_iso(record.anchor),
-                             MAX_BACKFILL + 1)  # one more than allowed: to tell "too many"
+                             MAX_BACKFILL + 1,  # one more than allowed: to tell "too many"
+                             parse_iso(record.start_at) if record.start_at else None,
+                             parse_iso(record.end_at) if record.end_at else None)
         if len(times) > MAX_BACKFILL:
             raise ValidationFailed("Backfill would start too many runs.", [
                 {"field": "to", "problem": f"at most {MAX_BACKFILL} runs per request"}])
-        return [execution_to_dict(self._dispatch(record, t, "catchup", now)) for t in times]
+        return [execution_to_dict(self._dispatch(record, t, "backfill", now)) for t in times]
 
     def history(self, schedule_id: str, limit: int, before: str | None
                 ) -> tuple[list[dict[str, Any]], str | None]:
-        self.require(schedule_id)
+        self.require(schedule_id, deleted_too=True)  # history outlives its schedule (TTL)
         records, last = self._executions.history(schedule_id, limit, before,
                                                  int(self._clock().timestamp()))
         return [execution_to_dict(r) for r in records], last
@@ -408,11 +416,14 @@ class Scheduler:
             return "succeeded"
         error = {"type": outcome.error_type or "Error", "message": outcome.error_message or ""}
         status, job_id = "failed", None
-        if int((record.retry_policy or {}).get("max_attempts", 1)) > 1 and \
-                error["type"] not in NEVER_RETRIED:
+        attempts = int((record.retry_policy or {}).get("max_attempts", 1))
+        if attempts > 1 and error["type"] not in NEVER_RETRIED:
+            # max_attempts counts every attempt, this run's included (as Temporal's does): the
+            # retry engine makes the rest
             job, _ = self._retries().create({
                 "service": f"schedule:{record.id}", "target": record.target, "error": error,
-                "retry_policy": record.retry_policy, "idempotency_key": f"execution:{execution.id}",
+                "retry_policy": {**record.retry_policy, "max_attempts": attempts - 1},
+                "idempotency_key": f"execution:{execution.id}",
                 "workflow_id": record.id, "execution_id": execution.id})
             status, job_id = "retrying", job["id"]
         self._executions.transition(execution, "running", status, error=error,

@@ -315,6 +315,9 @@ class ScheduleRecord(Model):
     last_run_at = UnicodeAttribute(null=True)
     last_success_at = UnicodeAttribute(null=True)
     last_failure_at = UnicodeAttribute(null=True)
+    #: a tombstone: deleted, out of both indexes, kept while its history is (then TTL)
+    deleted_at = UnicodeAttribute(null=True)
+    expires_at = NumberAttribute(null=True)
     due = DueIndex()
     by_created = ScheduleListIndex()
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pynamodb.exceptions import DeleteError, PutError, PynamoDBException, UpdateError
+from pynamodb.exceptions import PutError, PynamoDBException, UpdateError
 
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.store.base import bind
@@ -29,6 +29,12 @@ class ScheduleStore:
             raise unavailable("schedules") from exc
 
     def get(self, schedule_id: str) -> ScheduleRecord | None:
+        """A live schedule (a deleted one's tombstone is None here: see ``get_any``)."""
+        record = self.get_any(schedule_id)
+        return None if record is None or record.deleted_at else record
+
+    def get_any(self, schedule_id: str) -> ScheduleRecord | None:
+        """The schedule or its tombstone."""
         try:
             return self._model.get(schedule_id, consistent_read=True)
         except self._model.DoesNotExist:
@@ -48,10 +54,18 @@ class ScheduleStore:
                 ]) from exc
             raise unavailable("schedules") from exc
 
-    def delete(self, schedule_id: str) -> None:
+    def delete(self, schedule_id: str, deleted_at: str, expires_at: int) -> None:
+        """Leave a tombstone: out of the due and list indexes, readable for its history's sake
+        until ``expires_at`` (TTL)."""
+        m = self._model
         try:
-            self._model(id=schedule_id).delete(condition=self._model.id.exists())
-        except DeleteError as exc:
+            # Condition: the schedule exists and is not deleted already.
+            m(id=schedule_id).update(
+                actions=[m.deleted_at.set(deleted_at), m.expires_at.set(expires_at),
+                         m.enabled.set("false"), m.due_shard.remove(), m.next_run_at.remove(),
+                         m.list_pk.remove()],
+                condition=m.id.exists() & m.deleted_at.does_not_exist())
+        except UpdateError as exc:
             if conditional_failure(exc):
                 raise NotFound(f"No schedule {schedule_id}.") from exc
             raise unavailable("schedules") from exc

@@ -426,3 +426,60 @@ def test_loose_input_is_refused(api: Api, clock: Clock, target: Receiver) -> Non
     bad(api.post("/v2/schedules", schedule_body(target.url, enabled="yes")), "enabled")
     bad(api.get("/v2/events?cursor=not%20a%20cursor"), "cursor")
     assert api.get("/v2/errors/stats?to=2026-11-30T08:00:00Z").status_code == 200
+
+
+# --- 10. backfilled runs are labelled backfill and keep to start_at/end_at ------------------------------
+
+
+def test_backfill_is_labelled_and_respects_the_schedules_window(
+        api: Api, app_module: Any, clock: Clock, target: Receiver) -> None:
+    created = body(api.post("/v2/schedules", schedule_body(
+        target.url, expression="rate(1 hour)", start_at="2026-11-30T06:00:00Z")))
+    runs = body(api.post(f"/v2/schedules/{created['id']}/backfill",
+                         {"from": "2026-11-30T03:00:00Z", "to": "2026-11-30T08:30:00Z"}))
+    assert [r["scheduled_for"] for r in runs["executions"]] == [
+        "2026-11-30T06:00:00.000Z", "2026-11-30T07:00:00.000Z", "2026-11-30T08:00:00.000Z"]
+    assert {r["trigger"] for r in runs["executions"]} == {"backfill"}
+
+
+# --- 11. history outlives a deleted schedule ------------------------------------------------------------
+
+
+def test_a_deleted_schedules_history_stays_readable(api: Api, app_module: Any, clock: Clock,
+                                                    target: Receiver) -> None:
+    created = body(api.post("/v2/schedules", schedule_body(target.url)))
+    api.post(f"/v2/schedules/{created['id']}/execute")
+    run_executions(app_module)
+    assert api.delete(f"/v2/schedules/{created['id']}").status_code == 204
+    gone = api.get(f"/v2/schedules/{created['id']}")
+    assert gone.status_code == 404 and "deleted at" in body(gone)["error"]["message"]
+    assert "history" in body(gone)["error"]["details"][0]["problem"]
+    history = api.get(f"/v2/schedules/{created['id']}/history")
+    assert history.status_code == 200 and len(body(history)["items"]) == 1
+    assert body(api.get("/v2/schedules"))["items"] == []  # out of the list
+    assert api.delete(f"/v2/schedules/{created['id']}").status_code == 404
+    assert api.post(f"/v2/schedules/{created['id']}/execute").status_code == 404
+    clock.now += timedelta(days=1)
+    tick(app_module, clock)  # out of the due index: never runs again
+    run_executions(app_module)
+    assert len(target.requests) == 1
+
+
+# --- 13. max_attempts counts every attempt, the first included ------------------------------------------
+
+
+def test_a_schedule_with_max_attempts_two_makes_two_requests_per_failed_run(
+        api: Api, app_module: Any, clock: Clock) -> None:
+    from tests.functional.receivers import receiver
+    from tests.functional.test_recovery import run_attempts
+
+    with receiver([(500, {})]) as failing:
+        created = body(api.post("/v2/schedules", schedule_body(failing.url, retry_policy={
+            "max_attempts": 2, "strategy": "fixed", "initial_delay_seconds": 0,
+            "jitter": "none"})))
+        api.post(f"/v2/schedules/{created['id']}/execute")
+        run_executions(app_module)
+        run_attempts(app_module)
+        assert len(failing.requests) == 2
+    [run] = body(api.get(f"/v2/schedules/{created['id']}/history"))["items"]
+    assert run["status"] == "failed"
