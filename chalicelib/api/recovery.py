@@ -72,6 +72,16 @@ def get_retry_job(job_id: str) -> dict[str, Any]:
     return deps.retries().get(job_id)
 
 
+@bp.operation("GET", "/errors/retry/{job_id}/attempts", summary="A retry job's attempts, oldest first",
+              role="viewer", query="PageQuery", response="AttemptPage", errors=(404,))
+def list_retry_attempts(job_id: str, query: PageQuery) -> dict[str, Any]:
+    position = position_of(query, "attempts", job_id)
+    after = int(position) if position and position.isdigit() else 0
+    items, next_index = deps.retries().attempts(job_id, query.limit, after)
+    return page(items, cursor_for(str(next_index) if next_index else None, query, "attempts",
+                                  job_id))
+
+
 @bp.operation("POST", "/errors/resolve", summary="Resolve a retry job by hand",
               role="operator", body="ResolveRetryJob", response="RetryJob", errors=(404, 409))
 def resolve_retry_job(body: ResolveRetryJob) -> dict[str, Any]:

@@ -255,14 +255,15 @@ class Attempt(BaseModel):
     next_delay_seconds: float | None
 
 
-class RetryJob(BaseModel):
+class RetryJobSummary(BaseModel):
+    """A retry job as lists show it: without its attempts (GET the job, or its /attempts)."""
+
     id: str
     status: Literal["scheduled", "running", "succeeded", "dead_lettered", "resolved"]
     service: str
     target: dict[str, Any]
     error: dict[str, Any]
     retry_policy: dict[str, Any]
-    attempts: list[Attempt]
     attempt_count: int
     next_attempt_at: str | None
     idempotency_key: str | None
@@ -276,8 +277,17 @@ class RetryJob(BaseModel):
     finished_at: str | None
 
 
+class RetryJob(RetryJobSummary):
+    attempts: list[Attempt]
+
+
 class RetryJobPage(BaseModel):
-    items: list[RetryJob]
+    items: list[RetryJobSummary]
+    next_cursor: str | None
+
+
+class AttemptPage(BaseModel):
+    items: list[Attempt]
     next_cursor: str | None
 
 

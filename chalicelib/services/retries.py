@@ -44,11 +44,13 @@ MAX_RELEASED = 1000
 METRIC = "retries"
 
 
-def job_to_dict(job: RetryJobRecord) -> dict[str, Any]:
-    return {
+def job_to_dict(job: RetryJobRecord, with_attempts: bool = True) -> dict[str, Any]:
+    """A job as answers show it; lists leave its attempts out (a job keeps up to 50, each with a
+    2 KB excerpt: a page of them could pass Lambda's 6 MB response limit)."""
+    data = {
         "id": job.id, "status": job.status, "service": job.service,
         "target": masked_target(job.target),
-        "error": job.error, "retry_policy": job.policy, "attempts": job.attempts or [],
+        "error": job.error, "retry_policy": job.policy,
         "attempt_count": int(job.attempt_count or 0), "next_attempt_at": job.next_attempt_at,
         "idempotency_key": job.idempotency_key, "workflow_id": job.workflow_id,
         "execution_id": job.execution_id, "note": job.note,
@@ -56,6 +58,9 @@ def job_to_dict(job: RetryJobRecord) -> dict[str, Any]:
         "created_at": job.created_at, "updated_at": job.updated_at,
         "finished_at": job.finished_at,
     }
+    if with_attempts:
+        data["attempts"] = job.attempts or []
+    return data
 
 
 def _same_request(job: RetryJobRecord, request: dict[str, Any], policy: RetryPolicy) -> bool:
@@ -296,7 +301,14 @@ class RetryService:
     def list(self, status: str | None, service: str | None, limit: int,
              before: str | None) -> tuple[list[dict[str, Any]], str | None]:
         records, last = self._jobs.list(status, service, limit, before)
-        return [job_to_dict(r) for r in records], last
+        return [job_to_dict(r, with_attempts=False) for r in records], last
+
+    def attempts(self, job_id: str, limit: int, after: int
+                 ) -> tuple[list[dict[str, Any]], int | None]:
+        """A page of a job's attempts, oldest first, after the first ``after`` of them."""
+        attempts = self.require(job_id).attempts or []
+        page = attempts[after:after + limit]
+        return page, after + limit if after + limit < len(attempts) else None
 
     def resolve(self, job_id: str, note: str | None) -> dict[str, Any]:
         """Resolve by hand: pending attempts are cancelled (their messages find it resolved)."""

@@ -211,14 +211,22 @@ export class Errors extends View {
   }
 }
 
+// Lists carry no attempts (a page of jobs with all of theirs could pass Lambda's 6 MB limit):
+// they are read when the row is opened.
 function attemptsCell(job) {
-  if (!job.attempts.length) return String(job.attempt_count);
-  return h("details", {}, h("summary", {}, `${job.attempt_count} attempt${job.attempt_count === 1 ? "" : "s"}`),
-    h("ol", { class: "attempts" }, job.attempts.map((a) => h("li", {},
+  if (!job.attempt_count) return "0";
+  const details = h("details", {}, h("summary", {}, `${job.attempt_count} attempt${job.attempt_count === 1 ? "" : "s"}`));
+  details.addEventListener("toggle", guarded(async () => {
+    if (!details.open || details.dataset.loaded) return;
+    const attempts = await all(`errors/retry/${job.id}/attempts`, {}, 200);
+    details.dataset.loaded = "1";
+    details.append(h("ol", { class: "attempts" }, attempts.map((a) => h("li", {},
       statusBadge(a.outcome), ` ${fmtTime(a.started_at)}, ${fmtMs(a.duration_ms)}`,
       a.status_code ? `, HTTP ${a.status_code}` : "",
       a.error_type ? `, ${a.error_type}: ${short(a.error_message || "", 80)}` : "",
       a.next_delay_seconds !== null ? `, next in ${a.next_delay_seconds} s` : ""))));
+  }));
+  return details;
 }
 
 // --- dead letters ---------------------------------------------------------------------------------

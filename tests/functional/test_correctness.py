@@ -483,3 +483,25 @@ def test_a_schedule_with_max_attempts_two_makes_two_requests_per_failed_run(
         assert len(failing.requests) == 2
     [run] = body(api.get(f"/v2/schedules/{created['id']}/history"))["items"]
     assert run["status"] == "failed"
+
+
+# --- 16. lists carry summaries; attempts are read per job, page by page ---------------------------------
+
+
+def test_lists_leave_attempts_out_and_a_jobs_attempts_page(
+        api: Api, app_module: Any, clock: Clock, target: Receiver) -> None:
+    from tests.functional.test_recovery import FAST, new_job, run_attempts
+
+    target.set_script([(500, {}), (500, {}), (200, {})])
+    job = new_job(api, target.url, retry_policy=FAST)
+    run_attempts(app_module)
+    [listed] = body(api.get("/v2/errors/retry"))["items"]
+    assert "attempts" not in listed and listed["attempt_count"] == 3
+    first = body(api.get(f"/v2/errors/retry/{job['id']}/attempts?limit=2"))
+    assert [a["number"] for a in first["items"]] == [1, 2]
+    rest = body(api.get(f"/v2/errors/retry/{job['id']}/attempts?limit=2&cursor={first['next_cursor']}"))
+    assert [a["number"] for a in rest["items"]] == [3] and rest["next_cursor"] is None
+    assert api.get("/v2/errors/retry/rty_01M8MZ6JP0RKRW05BVSKBEKFFW/attempts").status_code == 404
+    other = new_job(api, target.url)
+    assert api.get(f"/v2/errors/retry/{other['id']}/attempts?cursor={first['next_cursor']}"
+                   ).status_code == 400  # a cursor of another job's attempts
