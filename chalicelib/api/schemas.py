@@ -610,7 +610,9 @@ class DeliverySummary(BaseModel):
     webhook_id: str
     event_id: str
     event_type: str
-    status: Literal["pending", "delivered", "failed"]
+    status: Literal["pending", "delivered", "failed", "skipped"]
+    skipped_reason: str | None = Field(None, description="Why a delivery waits (skipped): its "
+                                       "endpoint was disabled. Recover sends it.")
     attempt_count: int
     max_attempts: int
     next_attempt_at: str | None
@@ -630,7 +632,7 @@ class DeliveryPage(BaseModel):
 
 
 class ListDeliveriesQuery(PageQuery):
-    status: Literal["pending", "delivered", "failed"] | None = None
+    status: Literal["pending", "delivered", "failed", "skipped"] | None = None
     event_type: str | None = Field(None, max_length=200)
 
 

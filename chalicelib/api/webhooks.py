@@ -85,7 +85,7 @@ def list_deliveries(webhook_id: str, query: ListDeliveriesQuery) -> dict[str, An
 
 
 @bp.operation("POST", "/webhooks/{webhook_id}/recover",
-              summary="Redeliver every failed delivery since a time", role="operator",
-              body="Recover", response="Recovered", status=202, errors=(404,))
+              summary="Redeliver every failed or skipped delivery since a time", role="operator",
+              body="Recover", response="Recovered", status=202, errors=(404, 409))
 def recover(webhook_id: str, body: Recover) -> dict[str, Any]:
     return deps.webhooks().recover(webhook_id, body.since)

@@ -80,13 +80,16 @@ class DeadLetterService:
                      "workflow_id": job.workflow_id, "execution_id": job.execution_id},
             retry_job_id=job.id, attempts=int(job.attempt_count or 0))
 
-    def from_delivery(self, delivery: Any, endpoint: Any, error: dict[str, Any]) -> DeadLetterRecord:
-        """The entry for a webhook delivery that gave up (id mirrors the delivery's)."""
+    def from_delivery(self, delivery: Any, endpoint: Any, error: dict[str, Any],
+                      webhook_id: str | None = None) -> DeadLetterRecord:
+        """The entry for a webhook delivery that gave up (id mirrors the delivery's); the
+        endpoint is None when it was deleted meanwhile."""
+        webhook_id = endpoint.id if endpoint is not None else webhook_id
         return self._put(
             "dlq_" + delivery.id.removeprefix("dlv_"), source="webhook",
-            service=f"webhook:{endpoint.id}", error={**error, "reason": "exhausted"},
-            payload={"webhook_id": endpoint.id, "url": endpoint.url, "delivery_id": delivery.id,
-                     "event": json.loads(delivery.payload)},
+            service=f"webhook:{webhook_id}", error={**error, "reason": "exhausted"},
+            payload={"webhook_id": webhook_id, "url": endpoint.url if endpoint else None,
+                     "delivery_id": delivery.id, "event": json.loads(delivery.payload)},
             attempts=int(delivery.attempt_count or 0))
 
     def from_sqs(self, queue: str, message: dict[str, Any]) -> DeadLetterRecord:

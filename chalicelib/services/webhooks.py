@@ -20,7 +20,7 @@ from chalicelib.domain.retry import hop_delay
 from chalicelib.domain.signing import new_secret, signed_headers
 from chalicelib.domain.ssrf import ForbiddenTarget, OutboundGuard
 from chalicelib.domain.timeutil import parse_iso, to_iso, utcnow
-from chalicelib.errors import NotFound, ValidationFailed
+from chalicelib.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.store.models import DeliveryRecord, WebhookRecord
 from chalicelib.store.webhooks import DeliveryStore, WebhookStore
 from chalicelib.tracing import subsegment
@@ -183,19 +183,22 @@ class WebhookService:
         """One delivery per enabled endpoint subscribed to the event's type (no scan)."""
         if event.type in NOT_DELIVERED:
             return 0
-        endpoints = [w for w in self._store.subscribed(matching_patterns(event.type))
-                     if w.enabled == "true"]
-        for endpoint in endpoints:
-            self._new_delivery(endpoint, event)
+        endpoints = self._store.subscribed(matching_patterns(event.type))
+        for endpoint in endpoints:  # a disabled endpoint's delivery waits, skipped, for recover
+            self._new_delivery(endpoint, event, skipped=endpoint.enabled != "true")
         return len(endpoints)
 
-    def _new_delivery(self, endpoint: WebhookRecord, event: Event) -> DeliveryRecord:
+    def _new_delivery(self, endpoint: WebhookRecord, event: Event,
+                      skipped: bool = False) -> DeliveryRecord:
         now = self._clock()
         created = to_iso(now)
         dlv_id = delivery_id(event.id, endpoint.id)
         record, new = self._deliveries.create_once(
             id=dlv_id, webhook_id=endpoint.id, event_id=event.id, event_type=event.type,
-            payload=json.dumps(event.to_dict(), separators=(",", ":")), status="pending",
+            payload=json.dumps(event.to_dict(), separators=(",", ":")),
+            status="skipped" if skipped else "pending",
+            skipped_reason=f"the endpoint was disabled: {endpoint.disabled_reason or 'by hand'}"
+            if skipped else None,
             attempts=[], attempt_count=0, max_attempts=int(endpoint.max_attempts),
             created_at=created, created_sk=f"{created}#{dlv_id}", updated_at=created,
             expires_at=int((now + RETENTION).timestamp()))
@@ -251,11 +254,19 @@ class WebhookService:
             self._enqueue(dlv_id, attempt, run_at, now)
             return "hop"
         endpoint = self._store.get(delivery.webhook_id)
-        if endpoint is None or endpoint.enabled != "true":
+        if endpoint is not None and endpoint.enabled != "true":
+            # kept, not failed: recover (once the endpoint is enabled again) sends it
+            self._deliveries.skip(delivery, "the endpoint was disabled: "
+                                  f"{endpoint.disabled_reason or 'by hand'}", to_iso(now))
+            return "skipped"
+        if endpoint is None:  # nobody to recover it for: it ends in the dead-letter queue
             if self._deliveries.claim(delivery, attempt, int(now.timestamp()), LEASE_SECONDS):
-                reason = "endpoint deleted" if endpoint is None else "endpoint disabled"
-                self._deliveries.record_attempt(delivery, self._attempt(attempt, now, now, None, {
-                    "type": "EndpointUnavailable", "message": reason}), "failed", to_iso(now))
+                error = {"type": "EndpointDeleted", "message": "the endpoint was deleted"}
+                entry = self._dead_letters.from_delivery(delivery, None, error,
+                                                         webhook_id=delivery.webhook_id)
+                self._deliveries.record_attempt(delivery, self._attempt(
+                    attempt, now, now, None, error), "failed", to_iso(now),
+                    dead_letter_id=entry.id)
             return "dropped"
         if endpoint.rate_limit:
             _, decision = self._limiter.check(f"whk:{endpoint.id}", "webhook", {
@@ -329,7 +340,9 @@ class WebhookService:
             error = {"type": f"HTTP{response.status_code}",
                      "message": status_text(response.status_code)}
         if response is not None and response.status_code == 410:
-            self._deliveries.record_attempt(delivery, record, "failed", to_iso(finished))
+            entry = self._dead_letters.from_delivery(delivery, endpoint, error or {})
+            self._deliveries.record_attempt(delivery, record, "failed", to_iso(finished),
+                                            next_attempt_at=None, dead_letter_id=entry.id)
             self._disable(endpoint, "the endpoint answered 410 Gone")
             return "gone"
         final = attempt >= int(delivery.max_attempts) or (error or {}).get("type") == "ForbiddenTarget"
@@ -379,7 +392,8 @@ class WebhookService:
                 "event_type": record.event_type, "status": record.status,
                 "attempt_count": int(record.attempt_count or 0),
                 "max_attempts": int(record.max_attempts), "next_attempt_at": record.next_attempt_at,
-                "dead_letter_id": record.dead_letter_id, "created_at": record.created_at,
+                "dead_letter_id": record.dead_letter_id, "skipped_reason": record.skipped_reason,
+                "created_at": record.created_at,
                 "updated_at": record.updated_at}
         if with_attempts:
             data["attempts"] = record.attempts or []
@@ -411,7 +425,12 @@ class WebhookService:
         return self.delivery(dlv_id)
 
     def recover(self, webhook_id: str, since: datetime) -> dict[str, Any]:
-        self.require(webhook_id)
+        """Send again every failed or skipped delivery since a time; the answer counts what was
+        queued. A disabled endpoint would refuse them all: enable it first."""
+        endpoint = self.require(webhook_id)
+        if endpoint.enabled != "true":
+            raise Conflict(f"Webhook {webhook_id} is disabled ({endpoint.disabled_reason or 'by hand'}"
+                           "); enable it (PUT with enabled: true), then recover.")
         failed = self._deliveries.failed_since(webhook_id, to_iso(since), MAX_RECOVER)
         for record in failed:
             self.redeliver(record.id)

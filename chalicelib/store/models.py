@@ -412,7 +412,8 @@ class DeliveryRecord(Model):
     event_id = UnicodeAttribute()
     event_type = UnicodeAttribute()
     payload = UnicodeAttribute()  # the exact JSON body that is signed and sent
-    status = UnicodeAttribute()  # pending | delivered | failed
+    status = UnicodeAttribute()  # pending | delivered | failed | skipped (endpoint disabled)
+    skipped_reason = UnicodeAttribute(null=True)
     attempts = JSONAttribute(default=list)
     attempt_count = NumberAttribute(default=0)
     max_attempts = NumberAttribute()

@@ -153,25 +153,40 @@ class DeliveryStore:
             if not conditional_failure(exc):
                 raise unavailable("deliveries") from exc
 
+    def skip(self, record: DeliveryRecord, reason: str, now_iso: str) -> bool:
+        """A pending delivery whose endpoint is disabled waits as ``skipped`` (recoverable)."""
+        m = self._model
+        try:
+            # Condition: still pending and not claimed by a worker.
+            record.update(actions=[m.status.set("skipped"), m.skipped_reason.set(reason),
+                                   m.updated_at.set(now_iso)],
+                          condition=(m.status == "pending") & m.lease_until.does_not_exist())
+        except UpdateError as exc:
+            if conditional_failure(exc):
+                return False
+            raise unavailable("deliveries") from exc
+        return True
+
     def reopen(self, record: DeliveryRecord, extra_attempts: int, now_iso: str) -> None:
         """Redeliver: a finished delivery gets more attempts, keeping its id (``webhook-id``)."""
         m = self._model
         try:
             record.update(actions=[m.status.set("pending"),
                                    m.max_attempts.set(int(record.attempt_count) + extra_attempts),
-                                   m.updated_at.set(now_iso)],
-                          condition=m.status.is_in("delivered", "failed"))
+                                   m.skipped_reason.remove(), m.updated_at.set(now_iso)],
+                          condition=m.status.is_in("delivered", "failed", "skipped"))
         except UpdateError as exc:
             if conditional_failure(exc):
                 raise Conflict(f"Delivery {record.id} is still being delivered.") from exc
             raise unavailable("deliveries") from exc
 
     def failed_since(self, webhook_id: str, since: str, limit: int) -> list[DeliveryRecord]:
-        """Failed deliveries of an endpoint created at or after ``since``, oldest first."""
+        """Failed or skipped deliveries of an endpoint made at or after ``since``, oldest first."""
         m = self._model
         try:
             return list(m.by_webhook.query(webhook_id, m.created_sk >= since,
-                                           filter_condition=m.status == "failed", limit=limit))
+                                           filter_condition=m.status.is_in("failed", "skipped"),
+                                           limit=limit))
         except PynamoDBException as exc:
             raise unavailable("deliveries") from exc
 

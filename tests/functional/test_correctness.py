@@ -505,3 +505,40 @@ def test_lists_leave_attempts_out_and_a_jobs_attempts_page(
     other = new_job(api, target.url)
     assert api.get(f"/v2/errors/retry/{other['id']}/attempts?cursor={first['next_cursor']}"
                    ).status_code == 400  # a cursor of another job's attempts
+
+
+# --- 19. nothing silently dropped while an endpoint is disabled -----------------------------------------
+
+
+def test_a_disabled_endpoint_loses_nothing_and_recover_tells_the_truth(
+        api: Api, app_module: Any, clock: Clock, target: Receiver) -> None:
+    from tests.functional.test_webhooks import endpoint, pump
+
+    target.set_script([(410, {})])
+    hook = endpoint(api, target.url)
+    api.post("/v2/events", {"type": "custom.first"})
+    pump(app_module)
+    # the 410 disabled it, and the delivery that got it is dead-lettered
+    [gone] = body(api.get(f"/v2/webhooks/{hook['id']}/deliveries"))["items"]
+    assert gone["status"] == "failed" and gone["dead_letter_id"]
+    assert body(api.get(f"/v2/dlq/{gone['dead_letter_id']}"))["source"] == "webhook"
+    # events published while it is disabled are kept, skipped, with the reason
+    for kind in ("custom.second", "custom.third"):
+        api.post("/v2/events", {"type": kind})
+    pump(app_module)
+    deliveries = body(api.get(f"/v2/webhooks/{hook['id']}/deliveries?status=skipped"))["items"]
+    assert len(deliveries) == 2 and "410" in deliveries[0]["skipped_reason"]
+    assert len(target.requests) == 1
+    # recover on a disabled endpoint says so instead of claiming to redeliver
+    since = {"since": (T0 - timedelta(hours=1)).isoformat()}
+    refused = api.post(f"/v2/webhooks/{hook['id']}/recover", since)
+    assert refused.status_code == 409 and "disabled" in body(refused)["error"]["message"]
+    # once enabled again, recover sends the failed one and both skipped ones
+    target.set_script([(200, {})])
+    api.request("PUT", f"/v2/webhooks/{hook['id']}",
+                body={"url": target.url, "event_types": ["custom.*"], "enabled": True})
+    recovered = body(api.post(f"/v2/webhooks/{hook['id']}/recover", since))
+    assert recovered["redelivered"] == 3
+    pump(app_module)
+    types = sorted(json.loads(r["body"])["type"] for r in target.requests)  # since set_script
+    assert types == ["custom.first", "custom.second", "custom.third"]
