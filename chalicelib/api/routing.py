@@ -154,7 +154,8 @@ class ApiBlueprint(Blueprint):
         if spec.rate_class is not None:
             caller = f"key:{principal.key_id}" if principal else f"ip:{source_ip(request)}"
             overrides = principal.rate_limits if principal else None
-            policy, decision = deps.rate_limiter().check(caller, spec.rate_class, overrides)
+            policy, decision = deps.rate_limiter().check(
+                caller, spec.rate_class, overrides, role=principal.role if principal else "ip")
             headers["RateLimit-Policy"] = policy.header()
             headers["RateLimit"] = decision.header(policy)
             if not decision.allowed:

@@ -1,7 +1,8 @@
-"""Token buckets, pure: the state is two numbers, the clock is an argument.
+"""Rate limits, pure: a token bucket kept as one number (GCRA), the clock is an argument.
 
-A policy allows ``quota`` requests per ``window_seconds``: the bucket holds up to ``quota`` tokens
-and refills at ``quota / window_seconds`` tokens a second. Each request takes one token. The
+A policy allows ``quota`` requests per ``window_seconds``: a burst of up to ``quota``, refilled at
+``quota / window_seconds`` a second. Kept as GCRA's theoretical arrival time, so a request is one
+atomic conditional write in DynamoDB (no read, no lost race to retry). The
 headers follow the IETF httpapi RateLimit draft: ``RateLimit-Policy: "read";q=300;w=60`` and
 ``RateLimit: "read";r=<remaining>;t=<seconds until full>``.
 """
@@ -27,39 +28,45 @@ class Policy:
 
 
 @dataclass(frozen=True)
-class BucketState:
-    tokens: float
-    updated_ms: int
-
-
-@dataclass(frozen=True)
 class Decision:
     allowed: bool
-    state: BucketState
     remaining: int
     #: Seconds until the bucket is full again (``t`` in the RateLimit header).
     reset_seconds: int
-    #: Seconds until one token is available (``Retry-After`` when denied), 0 when allowed.
+    #: Seconds until one request is allowed (``Retry-After`` when denied), 0 when allowed.
     retry_after: int
 
     def header(self, policy: Policy) -> str:
         return f'"{policy.name}";r={self.remaining};t={self.reset_seconds}'
 
 
-def take(state: BucketState | None, now_ms: int, policy: Policy, cost: int = 1) -> Decision:
-    """Refill the bucket up to ``now_ms`` and try to take ``cost`` tokens from it.
+def interval_ms(policy: Policy) -> float:
+    """The emission interval: one request's share of the window."""
+    return policy.window_seconds * 1000 / policy.quota
 
-    A clock that went backwards (another container's clock ahead of ours) refills nothing.
-    """
-    if state is None:
-        tokens = float(policy.quota)
-    else:
-        elapsed = max(0, now_ms - state.updated_ms) / 1000
-        tokens = min(float(policy.quota), state.tokens + elapsed * policy.rate)
-    allowed = tokens >= cost
-    if allowed:
-        tokens -= cost
-    new_state = BucketState(tokens=tokens, updated_ms=max(now_ms, state.updated_ms if state else 0))
-    reset = math.ceil((policy.quota - tokens) / policy.rate) if tokens < policy.quota else 0
-    retry_after = 0 if allowed else max(1, math.ceil((cost - tokens) / policy.rate))
-    return Decision(allowed, new_state, math.floor(tokens), reset, retry_after)
+
+def step(tat_ms: float | None, now_ms: int, policy: Policy) -> tuple[bool, float]:
+    """GCRA (the generic cell rate algorithm, a token bucket written as one number): the
+    theoretical arrival time ``tat`` moves on one interval per allowed request; a request is
+    allowed when that keeps ``tat`` within one window of now. Returns (allowed, new tat)."""
+    start = max(tat_ms if tat_ms is not None else now_ms, now_ms)
+    after = start + interval_ms(policy)
+    if after - now_ms <= policy.window_seconds * 1000 + 1e-6:
+        return True, after
+    return False, start
+
+
+def decide(allowed: bool, tat_ms: float, now_ms: int, policy: Policy) -> Decision:
+    """The headers' view of a bucket at ``tat_ms`` (after the request, when it was allowed)."""
+    interval, window = interval_ms(policy), policy.window_seconds * 1000
+    remaining = max(0, min(policy.quota, math.floor((now_ms + window - tat_ms) / interval + 1e-9)))
+    reset = max(0, math.ceil((tat_ms - now_ms) / 1000 - 1e-9))
+    retry_after = 0 if allowed else max(1, math.ceil(
+        (tat_ms + interval - now_ms - window) / 1000 - 1e-9))
+    return Decision(allowed, remaining, reset, retry_after)
+
+
+def take(tat_ms: float | None, now_ms: int, policy: Policy) -> tuple[Decision, float]:
+    """One request against a bucket at ``tat_ms``: the decision and the bucket's new ``tat``."""
+    allowed, tat = step(tat_ms, now_ms, policy)
+    return decide(allowed, tat, now_ms, policy), tat

@@ -112,18 +112,6 @@ class ApiKeyRecord(Model):
     by_created = ApiKeyListIndex()
 
 
-class RateLimitRecord(Model):
-    """One token bucket, shared by every Lambda container through conditional writes."""
-
-    class Meta:
-        table_name = UNBOUND
-
-    bucket = UnicodeAttribute(hash_key=True)
-    tokens = NumberAttribute()
-    updated_ms = NumberAttribute()
-    expires_at = NumberAttribute()
-
-
 class RetryJobStatusIndex(GlobalSecondaryIndex["RetryJobRecord"]):
     class Meta:
         index_name = "by-status"

@@ -144,25 +144,42 @@ def test_two_app_instances_share_one_bucket(aws: dict[str, str]) -> None:
     assert allowed == [True] * 5 + [False] * 3
 
 
-def test_a_lost_race_retries_instead_of_double_spending() -> None:
-    # A store where another container empties the bucket between our read and our write, once
-    class Racy(MemoryBucketStore):
-        raced = False
+def test_fifty_parallel_requests_are_refused_only_when_the_bucket_is_empty(
+        aws: dict[str, str]) -> None:
+    # Given one key's bucket in DynamoDB and 50 requests at once (threads, one store each)
+    from concurrent.futures import ThreadPoolExecutor
 
-        def replace(self, bucket: str, new: Any, expected: Any, expires_at: int) -> bool:
-            if not self.raced:
-                self.raced = True
-                super().replace(bucket, type(new)(0.0, new.updated_ms), expected, expires_at)
-            return super().replace(bucket, new, expected, expires_at)
+    for quota, expected in ((1_000_000, 50), (10, 10)):
+        limiter = RateLimiter(DynamoBucketStore(), {"read": Policy("read", quota, 86_400)},
+                              clock_ms=lambda: 1_000_000)
+        with ThreadPoolExecutor(10) as pool:
+            allowed = list(pool.map(lambda _, lim=limiter, q=quota: lim.check(
+                f"key:{q}", "read")[1].allowed, range(50)))
+        # Then budget left means allowed, and exactly the quota gets through (no lost race)
+        assert sum(allowed) == expected
 
-    limiter = RateLimiter(Racy(), {"read": Policy("read", 2, 60)}, clock_ms=lambda: 0)
-    assert limiter.check("key:k", "read")[1].allowed is False  # re-read saw the bucket emptied
+
+def test_budgets_per_role_and_per_key() -> None:
+    limiter = RateLimiter(MemoryBucketStore(), parse_policies(
+        {"roles": {"viewer": {"read": {"quota": 7, "window_seconds": 60}}}}))
+    assert limiter.policy("read", role="viewer").quota == 7  # configured for the role
+    assert limiter.policy("read", role="admin").quota == 1200  # the role's built-in default
+    assert limiter.policy("read", role="ip").quota == 120  # callers without a valid key
+    own = {"read": {"quota": 3, "window_seconds": 10}}
+    assert limiter.policy("read", own, role="viewer").quota == 3  # the key's own wins
+    everyone = RateLimiter(MemoryBucketStore(), parse_policies(
+        {"read": {"quota": 5, "window_seconds": 60}}))
+    assert everyone.policy("read", role="admin").quota == 5  # configured for everyone
 
 
-def test_rate_limiting_costs_two_calls_per_request(api: Api, clock: Clock) -> None:
+def test_rate_limiting_costs_one_write_per_request(api: Api, clock: Clock) -> None:
     api.get("/v2/events")
+    clock.now += timedelta(seconds=1)  # the bucket had time to refill: not a burst
     with count_calls() as calls:
         api.get("/v2/events")
     assert calls["Scan"] == 0
-    # auth: 1 GetItem; rate limit: 1 GetItem + 1 conditional PutItem; the timeline's Queries
-    assert calls["GetItem"] == 2 and calls["PutItem"] == 1
+    # auth: 1 GetItem; rate limit: 1 conditional UpdateItem, no read (3 more: the metric windows)
+    assert calls["GetItem"] == 1 and calls["PutItem"] == 0 and calls["UpdateItem"] == 4
+    with count_calls() as burst:  # the same instant again: a burst costs one more write
+        api.get("/v2/events")
+    assert burst["GetItem"] == 1 and burst["UpdateItem"] == 5
