@@ -37,6 +37,8 @@ class RuntimeOptions:
     stage: str = "dev"
     admin_key: str | None = None
     redelivery_seconds: int = 2
+    #: batches of one queue handled at once (Lambda scales out per queue)
+    concurrency: int = 3
 
 
 @dataclass
@@ -115,11 +117,12 @@ class LocalRuntime:
 
     def _start_http(self, app: Any) -> None:
         from chalice.config import Config  # noqa: PLC0415
-        from chalice.local import create_local_server  # noqa: PLC0415
+
+        from devserver.http import local_server  # noqa: PLC0415
 
         disk = json.loads((ROOT / ".chalice" / "config.json").read_text())
         config = Config(chalice_stage=self.options.stage, config_from_disk=disk)
-        self._http = create_local_server(app, config, self.options.host, self.options.port)
+        self._http = local_server(app, config, self.options.host, self.options.port)
         self._http_thread = threading.Thread(
             target=self._http.server.serve_forever, name="http", daemon=True)
         self._http_thread.start()
@@ -134,8 +137,12 @@ class LocalRuntime:
         region = get_settings().region
         for source in sqs_sources(app):
             url = sqs.get_queue_url(QueueName=source.queue)["QueueUrl"]
-            self._workers.append(SqsPoller(app, sqs, source, url, region, self.stop_event,
-                                           self.options.redelivery_seconds))
+            # as Lambda runs several batches of a queue at once: one slow batch (a receiver that
+            # takes its time) does not hold up the others
+            copies = 1 if source.queue.endswith("-dlq") else self.options.concurrency
+            for copy in range(copies):
+                self._workers.append(SqsPoller(app, sqs, source, url, region, self.stop_event,
+                                               self.options.redelivery_seconds, copy=copy))
         schedules = schedule_sources(app)
         if schedules:
             self._workers.append(Ticker(app, schedules, region, self.stop_event))

@@ -38,8 +38,9 @@ class SqsPoller(threading.Thread):
         stop: threading.Event,
         redelivery_seconds: int = 2,
         wait_seconds: int = 1,
+        copy: int = 0,
     ) -> None:
-        super().__init__(name=f"sqs-{source.name}", daemon=True)
+        super().__init__(name=f"sqs-{source.name}-{copy}", daemon=True)
         self.sqs = sqs
         self.source = source
         self.queue_url = queue_url

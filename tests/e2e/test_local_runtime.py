@@ -178,6 +178,39 @@ def wait_until(check: Any, seconds: float = 30) -> Any:
     return value
 
 
+def test_fifty_concurrent_writes_are_all_answered(runtime: Runtime) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def publish(n: int) -> int:
+        return requests.post(f"{runtime.api}/v2/events", headers=AUTH, timeout=30,
+                             json={"type": "custom.load", "data": {"n": n}}).status_code
+
+    with ThreadPoolExecutor(50) as pool:
+        statuses = list(pool.map(publish, range(50)))
+    assert statuses == [201] * 50  # no reset connection, as API Gateway resets none
+    trace = requests.request("TRACE", f"{runtime.api}/v2/events", timeout=10)
+    assert trace.status_code == 405
+    assert trace.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_a_slow_receiver_does_not_hold_up_another_endpoint(runtime: Runtime) -> None:
+    with receiver([(200, {})]) as slow, receiver([(200, {})]) as fast:
+        slow.delay_seconds = 6
+        hooks = [requests.post(f"{runtime.api}/v2/webhooks", headers=AUTH, timeout=10, json={
+            "url": r.url, "event_types": [f"custom.{name}"]}).json()
+            for r, name in ((slow, "slow"), (fast, "fast"))]
+        requests.post(f"{runtime.api}/v2/events", headers=AUTH, timeout=10,
+                      json={"type": "custom.slow"})
+        assert wait_until(lambda: slow.requests, 10)  # the slow delivery is under way
+        sent = time.monotonic()
+        requests.post(f"{runtime.api}/v2/events", headers=AUTH, timeout=10,
+                      json={"type": "custom.fast"})
+        assert wait_until(lambda: fast.requests, 10)
+        assert time.monotonic() - sent < 5  # not after the slow one's 6 s
+        for hook in hooks:
+            requests.delete(f"{runtime.api}/v2/webhooks/{hook['id']}", headers=AUTH, timeout=10)
+
+
 def test_a_ticket_opens_the_websocket_once(runtime: Runtime) -> None:
     issued = requests.post(f"{runtime.api}/v2/realtime/tickets", headers=AUTH, timeout=10)
     assert issued.status_code == 201, issued.text
