@@ -44,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopping.set())
+    _stop_with_parent()
     runtime = LocalRuntime(options)
     try:
         runtime.start()
@@ -52,9 +53,44 @@ def main(argv: list[str] | None = None) -> int:
             pass
     finally:
         print("Stopping Conductor...", flush=True)
+        _exit_within(STOP_SECONDS)
         runtime.stop()
     print("Stopped.", flush=True)
-    return 0
+    # nothing is left to wait for: do not let a stray non-daemon thread hold the exit up
+    logging.shutdown()
+    os._exit(0)
+
+
+#: From a stop signal to the process being gone, at most.
+STOP_SECONDS = 9.0
+
+
+def _exit_within(seconds: float) -> None:
+    """Whatever hangs while stopping, the process is gone ``seconds`` after the signal."""
+
+    def force() -> None:
+        print(f"Stopped (forced after {seconds:.0f} s).", flush=True)
+        os._exit(0)
+
+    timer = threading.Timer(seconds, force)
+    timer.daemon = True
+    timer.start()
+
+
+def _stop_with_parent() -> None:
+    """Never outlive ``make run``: if make goes (killed, or its terminal closed), Linux sends
+    this process a SIGTERM (a terminal's Ctrl-C and a SIGTERM to make reach it directly)."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes  # noqa: PLC0415
+
+    parent = os.getppid()
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent went before the request took effect
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 if __name__ == "__main__":

@@ -4,8 +4,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import signal
 import socket
+import subprocess
+import threading
 import time
 from typing import Any
 
@@ -14,7 +17,7 @@ import pytest
 import requests
 import websockets
 
-from tests.e2e.conftest import ADMIN_KEY, AUTH, Runtime
+from tests.e2e.conftest import ADMIN_KEY, AUTH, ROOT, Runtime
 from tests.functional.receivers import receiver
 
 pytestmark = pytest.mark.e2e
@@ -318,3 +321,69 @@ def test_sigterm_stops_everything_and_frees_the_ports(runtime: Runtime) -> None:
     for port in (runtime.port, runtime.ws_port):
         with socket.socket() as sock, pytest.raises(ConnectionRefusedError):
             sock.connect(("127.0.0.1", port))  # nothing listens any more
+
+
+def _make_run_in_a_terminal() -> tuple[subprocess.Popen[bytes], int, int]:
+    """`make run` as a person starts it: in its own session, on a pseudo-terminal."""
+    import fcntl
+    import pty
+    import termios
+
+    from devserver.runtime import free_port
+
+    master, slave = pty.openpty()
+    port = free_port()
+
+    def controlling_terminal() -> None:
+        os.setsid()
+        fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+
+    process = subprocess.Popen(
+        ["make", "run", f"ARGS=--port {port} --ws-port {free_port()}"], cwd=ROOT,
+        stdin=slave, stdout=slave, stderr=slave,
+        preexec_fn=controlling_terminal,  # noqa: PLW1509 - its own session and terminal
+        env={k: v for k, v in os.environ.items() if not k.startswith("CONDUCTOR_ADMIN")})
+    os.close(slave)
+    threading.Thread(target=_drain, args=(master,), daemon=True).start()  # a full pty blocks
+    return process, master, port
+
+
+def _wait_until_answering(port: int, process: subprocess.Popen[bytes]) -> None:
+    assert wait_until(lambda: process.poll() is not None or _answers(port), 90), "no answer"
+    assert process.poll() is None
+
+
+def _answers(port: int) -> bool:
+    try:
+        return requests.get(f"http://127.0.0.1:{port}/v2/openapi.json", timeout=2).ok
+    except requests.RequestException:
+        return False
+
+
+def _drain(master: int) -> None:
+    """Read what the terminal shows until it closes (bounded by the process's life)."""
+    while True:
+        try:
+            if not os.read(master, 65536):
+                return
+        except OSError:
+            return
+
+
+@pytest.mark.parametrize("how", ["ctrl-c", "sigterm to make"])
+def test_make_run_stops_within_ten_seconds(how: str) -> None:
+    process, master, port = _make_run_in_a_terminal()
+    try:
+        _wait_until_answering(port, process)
+        started = time.monotonic()
+        if how == "ctrl-c":
+            os.write(master, b"\x03")  # the terminal turns it into SIGINT for the foreground group
+        else:
+            process.send_signal(signal.SIGTERM)  # to make alone: make passes it on
+        process.wait(timeout=30)
+        assert wait_until(lambda: not _answers(port), 10)
+        assert time.monotonic() - started < 10
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        os.close(master)
