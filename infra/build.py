@@ -81,10 +81,31 @@ def target_queues(stage: str) -> tuple[str, ...]:
 
 def merge_template(stage: str) -> dict[str, Any]:
     """infra/template.yaml for ``stage`` plus what only the packaged app needs: an alarm on every
-    dead-letter queue and API Gateway's stage throttling."""
+    dead-letter queue that notifies an SNS topic (with an optional e-mail subscription), a log
+    group with a retention per function, the WebSocket URL for the API, and API Gateway's stage
+    throttling."""
     template = load_template()
     template["Parameters"]["Stage"]["Default"] = stage
+    template["Parameters"]["AlarmEmail"] = {
+        "Type": "String", "Default": "",
+        "Description": "An address the dead-letter alarms write to (empty: none; subscribe to "
+                       "the AlarmTopic output yourself)."}
+    template["Parameters"]["LogRetentionDays"] = {
+        "Type": "Number", "Default": 30,
+        "AllowedValues": [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827,
+                          3653],
+        "Description": "How long the functions' logs are kept."}
+    template.setdefault("Conditions", {})["HasAlarmEmail"] = {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmEmail"}, ""]}]}
     resources = template["Resources"]
+    resources["AlarmTopic"] = {"Type": "AWS::SNS::Topic", "Properties": {
+        "TopicName": {"Fn::Sub": "conductor-${Stage}-alarms"},
+        "Tags": [{"Key": "app", "Value": "conductor"}, {"Key": "stage", "Value": {"Ref": "Stage"}}]}}
+    resources["AlarmEmailSubscription"] = {
+        "Type": "AWS::SNS::Subscription", "Condition": "HasAlarmEmail",
+        "Properties": {"TopicArn": {"Ref": "AlarmTopic"}, "Protocol": "email",
+                       "Endpoint": {"Ref": "AlarmEmail"}}}
+    template.setdefault("Outputs", {})["AlarmTopic"] = {"Value": {"Ref": "AlarmTopic"}}
     alarms = {}
     for logical, spec in resources.items():
         if spec["Type"] == "AWS::SQS::Queue" and logical.endswith("DeadLetterQueue"):
@@ -96,6 +117,7 @@ def merge_template(stage: str) -> dict[str, Any]:
                     "Namespace": "AWS/SQS", "MetricName": "ApproximateNumberOfMessagesVisible",
                     "Dimensions": [{"Name": "QueueName",
                                     "Value": {"Fn::GetAtt": [logical, "QueueName"]}}],
+                    "AlarmActions": [{"Ref": "AlarmTopic"}], "OKActions": [{"Ref": "AlarmTopic"}],
                     "Statistic": "Maximum", "Period": 300, "EvaluationPeriods": 1,
                     "Threshold": 0, "ComparisonOperator": "GreaterThanThreshold",
                     "TreatMissingData": "notBreaching",
@@ -107,12 +129,32 @@ def merge_template(stage: str) -> dict[str, Any]:
                  for logical, spec in resources.items() if spec["Type"] == "AWS::SQS::Queue"}
     for function, queue in sqs_triggers(stage).items():
         resources[function] = {"DependsOn": [queue_ids[queue]]}
+    for function in function_names():
+        resources[f"{function}LogGroup"] = {
+            "Type": "AWS::Logs::LogGroup", "DeletionPolicy": "Delete",
+            "UpdateReplacePolicy": "Delete",
+            "Properties": {"LogGroupName": {"Fn::Sub": f"/aws/lambda/${{{function}}}"},
+                           "RetentionInDays": {"Ref": "LogRetentionDays"}}}
+    # the dashboard's live updates: the API answers the WebSocket URL (GET /v2/dashboard/session)
+    resources["APIHandler"] = {"Properties": {"Environment": {"Variables": {"CONDUCTOR_WS_URL": {
+        "Fn::Sub": "wss://${WebsocketAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/api"}}}}}
     resources["RestAPI"] = {"Properties": {"MethodSettings": [{
         "ResourcePath": "/*", "HttpMethod": "*",
         "ThrottlingRateLimit": THROTTLE_RATE.get(stage, 50),
         "ThrottlingBurstLimit": THROTTLE_BURST.get(stage, 100),
         "MetricsEnabled": True}]}}
     return template
+
+
+def function_names() -> list[str]:
+    """The packaged functions' logical ids, as chalice names them (CamelCase)."""
+    import app  # noqa: PLC0415
+
+    names = ["APIHandler"] + ["".join(part.title() for part in source.name.split("_"))
+                              for source in app.app.event_sources]
+    return names + [f"Websocket{kind}" for kind, route in (
+        ("Connect", "$connect"), ("Message", "$default"), ("Disconnect", "$disconnect"))
+        if route in app.app.websocket_handlers]
 
 
 def sqs_triggers(stage: str) -> dict[str, str]:

@@ -80,6 +80,21 @@ def test_merge_template_adds_alarms_throttling_and_queue_dependencies() -> None:
     assert merged["Parameters"]["Stage"]["Default"] == "prod"
 
 
+def test_alarms_notify_a_topic_and_every_function_keeps_its_logs_for_a_while() -> None:
+    merged = build.merge_template("prod")
+    resources = merged["Resources"]
+    alarms = [v for v in resources.values() if v.get("Type") == "AWS::CloudWatch::Alarm"]
+    assert all(a["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}] for a in alarms)
+    assert resources["AlarmTopic"]["Type"] == "AWS::SNS::Topic"
+    assert resources["AlarmEmailSubscription"]["Condition"] == "HasAlarmEmail"
+    assert merged["Parameters"]["AlarmEmail"]["Default"] == ""
+    groups = {k: v for k, v in resources.items() if v.get("Type") == "AWS::Logs::LogGroup"}
+    assert len(groups) == len(build.function_names()) == 13
+    assert all(g["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+               for g in groups.values())
+    assert merged["Parameters"]["LogRetentionDays"]["Default"] == 30
+
+
 def test_every_function_has_a_timeout_and_consumers_have_reserved_concurrency() -> None:
     import app
 
@@ -121,6 +136,11 @@ def test_the_packaged_template_is_complete(packaged: Path) -> None:
     assert all(f["Properties"].get("Role") for f in functions.values())  # our policy, not autogen
     infra = {k for k, v in load_template()["Resources"].items()}
     assert infra <= set(resources)  # app and infra in one template
+    # the API knows the WebSocket URL (the dashboard's live updates), among the stage's settings
+    variables = functions["APIHandler"]["Properties"]["Environment"]["Variables"]
+    assert variables["CONDUCTOR_WS_URL"]["Fn::Sub"].startswith("wss://${WebsocketAPI}.execute-api")
+    assert variables["CONDUCTOR_STAGE"] == "prod" and "CONDUCTOR_CURSOR_SECRET_NAME" in variables
+    assert {f"{name}LogGroup" for name in functions} <= set(resources)
     consumers = [f for f in functions.values() if f["Properties"].get("Events")]
     assert all(f.get("DependsOn") for f in consumers if any(
         e["Type"] == "SQS" for e in f["Properties"]["Events"].values()))
