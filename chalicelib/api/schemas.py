@@ -91,7 +91,8 @@ class EventTypes(BaseModel):
 
 class ListEventsQuery(PageQuery):
     type: KnownType | None = Field(None, description="Only this type.")
-    from_: IsoDateTime | None = Field(None, alias="from", description="Oldest time (ISO-8601).")
+    from_: IsoDateTime | None = Field(None, alias="from",
+                                      description="Oldest time (ISO-8601); not after `to`.")
     to: IsoDateTime | None = Field(None, description="Newest time (ISO-8601).")
 
 
@@ -302,7 +303,8 @@ class ResolveRetryJob(Strict):
 
 
 class StatsQuery(Strict):
-    from_: IsoDateTime | None = Field(None, alias="from", description="Default: 24 hours ago.")
+    from_: IsoDateTime | None = Field(None, alias="from",
+                                      description="Default: 24 hours ago; not after `to`.")
     to: IsoDateTime | None = Field(None, description="Default: now.")
 
 
@@ -650,7 +652,8 @@ class Recovered(BaseModel):
 
 
 class RangeQuery(Strict):
-    from_: IsoDateTime | None = Field(None, alias="from", description="Default: 24 hours ago.")
+    from_: IsoDateTime | None = Field(None, alias="from",
+                                      description="Default: 24 hours ago; not after `to`.")
     to: IsoDateTime | None = Field(None, description="Default: now.")
 
 
