@@ -83,6 +83,8 @@ def tab(browser: Any, runtime: Runtime) -> Iterator[Page]:
               if not u.startswith((f"{runtime.api}/", "data:", "blob:"))]
     assert strays == [], strays
     assert all(u.startswith(runtime.ws) for u in page.sockets), page.sockets
+    # a single-use ticket opens the socket: the API key never goes into a URL
+    assert all("ticket=wst_" in u and "cnd_" not in u for u in page.sockets), page.sockets
     assert page.errors == []
 
 
