@@ -36,7 +36,20 @@ class OneLineFormatter(logging.Formatter):
         return json.dumps(exception_summary(ei))
 
     def format(self, record: logging.LogRecord) -> str:
-        return super().format(record).replace("\n", " ")
+        return without_traceback(super().format(record)).replace("\n", " ")
+
+
+TRACEBACK = "Traceback (most recent call last):"
+
+
+def without_traceback(text: str) -> str:
+    """A message some library wrote a traceback into (werkzeug: "Error on request: Traceback
+    ..."), cut to what raised: the text before the trace and the trace's last line."""
+    if TRACEBACK not in text:
+        return text
+    before, _, trace = text.partition(TRACEBACK)
+    lines = [line for line in trace.strip().splitlines() if line.strip()]
+    return f"{before.rstrip()} {lines[-1].strip() if lines else ''} (traceback not logged)"
 
 
 class JsonFormatter(logging.Formatter):

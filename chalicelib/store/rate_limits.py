@@ -54,7 +54,7 @@ class DynamoBucketStore:
                     ExpressionAttributeValues={":interval": _n(interval), ":limit": _n(limit),
                                                ":exp": _n(expires_at)},
                     ReturnValues="UPDATED_NEW")
-                return True, float(answer["Attributes"]["tat"]["N"])
+                return True, float(answer.get("Attributes", {}).get("tat", {}).get("N", limit))
             except dynamodb.exceptions.ConditionalCheckFailedException as exc:
                 item = exc.response.get("Item") or {}
                 return False, float(item.get("tat", {}).get("N", limit + interval))

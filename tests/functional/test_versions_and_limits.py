@@ -145,9 +145,22 @@ def test_two_app_instances_share_one_bucket(aws: dict[str, str]) -> None:
 
 
 def test_fifty_parallel_requests_are_refused_only_when_the_bucket_is_empty(
-        aws: dict[str, str]) -> None:
+        aws: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
     # Given one key's bucket in DynamoDB and 50 requests at once (threads, one store each)
+    import threading
     from concurrent.futures import ThreadPoolExecutor
+
+    from moto.dynamodb.models import DynamoDBBackend
+
+    # DynamoDB applies one item's conditional updates one at a time; moto in-process does not
+    # lock (threads interleave inside one update), so give it the atomicity DynamoDB has.
+    lock, update = threading.Lock(), DynamoDBBackend.update_item
+
+    def atomic_update(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return update(self, *args, **kwargs)
+
+    monkeypatch.setattr(DynamoDBBackend, "update_item", atomic_update)
 
     for quota, expected in ((1_000_000, 50), (10, 10)):
         limiter = RateLimiter(DynamoBucketStore(), {"read": Policy("read", quota, 86_400)},

@@ -35,6 +35,15 @@ def test_json_lines_summarise_the_exception_and_its_cause() -> None:
     assert entry["exception"]["cause"]["type"] == "KeyError"
 
 
+def test_a_traceback_written_into_a_message_is_cut_to_what_raised() -> None:
+    # werkzeug (moto's server) logs "Error on request:" with the traceback inside the message
+    record = logging.LogRecord("werkzeug", logging.ERROR, __file__, 1,
+                               "Error on request:\nTraceback (most recent call last):\n  File "
+                               "\"x.py\", line 3, in f\n    g()\nKeyError: 'tat'", None, None)
+    line = OneLineFormatter("%(levelname)s %(message)s").format(record)
+    assert line == "ERROR Error on request: KeyError: 'tat' (traceback not logged)"
+
+
 def test_the_local_runtimes_plain_lines_stay_on_one_line() -> None:
     line = OneLineFormatter("%(levelname)s %(message)s").format(record_of_failure())
     assert "\n" not in line and "Traceback" not in line
