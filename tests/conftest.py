@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import moto
@@ -82,6 +82,25 @@ def client(aws: dict[str, str], app: Any) -> Iterator[Any]:
 
     with Client(app) as test_client:
         yield test_client
+
+
+def body(response: Any) -> Any:
+    """A test client response's JSON body (None when empty)."""
+    import json
+
+    return json.loads(response.body) if response.body else None
+
+
+#: A Monday morning, just before a minute boundary: the fixed "now" of schedule-minded tests.
+T0 = datetime(2026, 11, 30, 8, 59, 30, tzinfo=UTC)
+
+
+@pytest.fixture
+def fixed_clock(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """The services' clock standing at ``T0`` until the test moves it."""
+    clock = Clock(T0)
+    monkeypatch.setattr("chalicelib.deps.clock", clock)
+    return clock
 
 
 class Clock:

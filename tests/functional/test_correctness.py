@@ -5,28 +5,20 @@ JSON cannot carry, a definition accepted that could never run."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from chalicelib import deps
-from tests.conftest import Api, Clock
+from tests.conftest import T0, Api, Clock, body
 from tests.functional.receivers import Receiver
 from tests.functional.test_scheduler import run_executions, tick
 
-T0 = datetime(2026, 11, 30, 8, 59, 30, tzinfo=UTC)
-
-
-def body(response: Any) -> Any:
-    return json.loads(response.body) if response.body else None
-
 
 @pytest.fixture
-def clock(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Clock:
-    clock = Clock(T0)
-    monkeypatch.setattr(deps, "clock", clock)
-    return clock
+def clock(fixed_clock: Clock) -> Clock:
+    return fixed_clock
 
 
 def bad(response: Any, field: str | None = None) -> dict[str, Any]:

@@ -15,14 +15,10 @@ import pytest
 
 from chalicelib import aws as factory
 from chalicelib import deps
-from tests.conftest import Api, Clock
+from tests.conftest import Api, Clock, body
 from tests.functional.receivers import Receiver, receiver
 from tests.functional.test_recovery import FAST, run_attempts
 from tests.functional.test_scheduler import run_executions
-
-
-def body(response: Any) -> Any:
-    return json.loads(response.body) if response.body else None
 
 
 @pytest.fixture
