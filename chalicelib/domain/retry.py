@@ -10,6 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from chalicelib.domain import ssrf
+
 STRATEGIES = ("exponential", "linear", "fixed")
 JITTERS = ("none", "full", "equal", "decorrelated")
 
@@ -84,7 +86,7 @@ class RetryDecision:
 
 
 #: Errors no retry can fix: the outbound guard refused the target (nothing was sent).
-NEVER_RETRIED = frozenset({"ForbiddenTarget"})
+NEVER_RETRIED = frozenset({ssrf.ERROR_TYPE})
 
 
 def decide(

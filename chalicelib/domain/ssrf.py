@@ -30,6 +30,10 @@ NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::
 IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
 
 
+#: The error type an attempt records when the guard refused its target (nothing was sent).
+ERROR_TYPE = "ForbiddenTarget"
+
+
 class ForbiddenTarget(ValueError):
     """The URL may not be called; the message says why."""
 

@@ -11,12 +11,11 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from chalicelib.domain.ssrf import ERROR_TYPE as FORBIDDEN
 from chalicelib.domain.ssrf import ForbiddenTarget, OutboundGuard
 from chalicelib.errors import ValidationFailed
 
 RESPONSE_EXCERPT = 2048
-#: The error type of a target the guard refused: final, never retried.
-FORBIDDEN = "ForbiddenTarget"
 
 
 @dataclass(frozen=True)

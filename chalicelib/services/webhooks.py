@@ -18,6 +18,7 @@ from chalicelib.domain.headers import MaskedValue, masked, unmasked
 from chalicelib.domain.ids import RANDOM_CHARS, TIME_CHARS, encode, id_time, new_id
 from chalicelib.domain.retry import hop_delay
 from chalicelib.domain.signing import new_secret, signed_headers
+from chalicelib.domain.ssrf import ERROR_TYPE as FORBIDDEN
 from chalicelib.domain.ssrf import ForbiddenTarget, OutboundGuard
 from chalicelib.domain.timeutil import parse_iso, to_iso, utcnow
 from chalicelib.errors import Conflict, NotFound, ValidationFailed
@@ -316,7 +317,7 @@ class WebhookService:
                                           headers=headers, timeout=self._timeouts,
                                           allow_redirects=False)
         except ForbiddenRequest as exc:
-            error = {"type": "ForbiddenTarget", "message": str(exc)}
+            error = {"type": FORBIDDEN, "message": str(exc)}
         except requests.Timeout as exc:
             error = {"type": "Timeout", "message": describe(exc, endpoint.url)}
         except requests.RequestException as exc:
@@ -345,7 +346,7 @@ class WebhookService:
                                             next_attempt_at=None, dead_letter_id=entry.id)
             self._disable(endpoint, "the endpoint answered 410 Gone")
             return "gone"
-        final = attempt >= int(delivery.max_attempts) or (error or {}).get("type") == "ForbiddenTarget"
+        final = attempt >= int(delivery.max_attempts) or (error or {}).get("type") == FORBIDDEN
         if not final:
             delay = SCHEDULE_SECONDS[min(attempt - 1, len(SCHEDULE_SECONDS) - 1)]
             delay *= 0.8 + 0.4 * self._rand()
