@@ -63,6 +63,25 @@ def timed(client: Any, path: str, headers: dict[str, str], n: int) -> float:
     return (time.perf_counter() - started) / n
 
 
+def calls_per_request(client: Any, headers: dict[str, str], n: int = 20) -> float:
+    """The AWS calls one request makes on moto, counted."""
+    import botocore.client
+
+    counted: list[str] = []
+    real = botocore.client.BaseClient._make_api_call
+
+    def counting(self: Any, operation: str, params: Any) -> Any:
+        counted.append(operation)
+        return real(self, operation, params)
+
+    botocore.client.BaseClient._make_api_call = counting  # type: ignore[method-assign]
+    try:
+        timed(client, "/v2/events/types", headers, n)
+    finally:
+        botocore.client.BaseClient._make_api_call = real  # type: ignore[method-assign]
+    return len(counted) / n
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=9)
@@ -117,6 +136,8 @@ def main() -> int:
                     _use(deps, services)
                     samples[name].append(timed(clients[name], "/v2/events/types", headers,
                                                args.requests))
+        _use(deps, variants["full/moto"][1])
+        calls = calls_per_request(clients["full/moto"], headers)
     medians = {name: statistics.median(v) for name, v in samples.items()}
     base = medians["bare"]
     print(f"GET /v2/events/types, {args.rounds} alternating rounds x {args.requests} requests, "
@@ -125,7 +146,8 @@ def main() -> int:
         print(f"  {name:12s} {value * 1e6:9.1f} us  ({value / base:.2f}x bare)")
     print(f"middleware ratio (full/memory / bare): {medians['full/memory'] / base:.2f}x; "
           f"added per request: {(medians['full/memory'] - base) * 1e6:.0f} us of Python, "
-          f"{(medians['full/moto'] - medians['full/memory']) * 1e6:.0f} us for 6 DynamoDB calls on moto")
+          f"{(medians['full/moto'] - medians['full/memory']) * 1e6:.0f} us for {calls:.1f} "
+          "DynamoDB calls on moto")
     return 0
 
 

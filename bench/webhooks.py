@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.update({"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
                    "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
                    "CONDUCTOR_XRAY": "false", "CONDUCTOR_STAGE": "bench",
-                   "CONDUCTOR_WEBHOOK_ALLOW_NETWORKS": "127.0.0.0/8"})
+                   "CONDUCTOR_OUTBOUND_ALLOW_NETWORKS": "127.0.0.0/8"})
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
 import moto
