@@ -1,45 +1,18 @@
-"""Request parsing shared by every route, and the routing helper that maps domain errors."""
+"""Request parsing shared by every route: JSON bodies, pages and the cursors bound to them."""
 from __future__ import annotations
 
-import functools
 import json
-from collections.abc import Callable
 from typing import Any
 
-from chalice import Blueprint, Response
+from chalice import Response
 
-from chalicelib.api.errors import from_exception
 from chalicelib.errors import (
-    ConductorError,
     PayloadTooLarge,
     UnsupportedMediaType,
     ValidationFailed,
 )
 
 MAX_BODY_BYTES = 256 * 1024  # the largest SQS message: everything we accept can be queued
-
-
-class ApiBlueprint(Blueprint):
-    """A Blueprint whose views may raise ``ConductorError``: it becomes the JSON error response.
-
-    Chalice turns any other exception from a view into its own 500, which the middleware reshapes.
-    """
-
-    def route(self, path: str, **kwargs: Any) -> Callable[..., Any]:
-        register = super().route(path, **kwargs)
-
-        def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
-            @functools.wraps(view)
-            def wrapped(*args: Any, **kw: Any) -> Any:
-                try:
-                    return view(*args, **kw)
-                except ConductorError as exc:
-                    return from_exception(exc)
-
-            register(wrapped)
-            return view
-
-        return decorator
 
 
 def read_json(request: Any) -> Any:

@@ -28,7 +28,6 @@ if TYPE_CHECKING:  # pragma: no cover
     )
 
 bp = ApiBlueprint(__name__)
-SERVICE_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")  # as schemas.SERVICE_PATTERN
 
 
 def _job_response(job: dict[str, Any], new: bool) -> Response:
@@ -124,7 +123,6 @@ def command_breaker(service: str, body: BreakerCommand) -> dict[str, Any]:
 
 
 def _service(service: str) -> str:
-    import re  # noqa: PLC0415
 
     from chalicelib.api.schemas import SERVICE_PATTERN  # noqa: PLC0415
 

@@ -171,12 +171,6 @@ class ApiKeyPage(BaseModel):
     next_cursor: str | None
 
 
-class Index(BaseModel):
-    name: str
-    versions: dict[str, str]
-    links: dict[str, str]
-
-
 # --- error recovery --------------------------------------------------------------------------
 
 SERVICE_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
