@@ -160,7 +160,9 @@ export class Errors extends View {
       api("errors/stats"),
     ]);
     const status = select("status", JOB_STATUSES, this.filters.status);
-    const service = h("input", { name: "service", value: this.filters.service, placeholder: "e.g. payments", pattern: "[a-z0-9][a-z0-9_.-]{0,63}" });
+    // no pattern copied from the API here: it had drifted (it refused the schedule:sch_… services
+    // Conductor makes itself); the API checks the name and the view explains its answer
+    const service = h("input", { name: "service", value: this.filters.service, placeholder: "e.g. payments or schedule:sch_…", maxlength: "64" });
     const form = h("form", { class: "filters", "aria-label": "Filter retry jobs" },
       field("Status", status), field("Service", service), h("button", { type: "submit" }, "Apply"));
     form.addEventListener("submit", (e) => {

@@ -412,6 +412,11 @@ def test_errors_view_filters_retries_and_resolves(tab: Page, runtime: Runtime) -
     tab.page.get_by_role("button", name="Resolve selected").click()
     expect(tab.page.locator("#notice")).to_contain_text("1 resolved")
     assert call(runtime, "GET", f"errors/retry/{waiting['id']}")["status"] == "resolved"
+    # A service named as Conductor names a schedule's (with ':' and capitals) filters too
+    make_dead_letter(runtime, "schedule:sch_01ABCDEFGHJKMNPQRSTVWXYZ00")
+    tab.page.fill("input[name=service]", "schedule:sch_01ABCDEFGHJKMNPQRSTVWXYZ00")
+    tab.page.get_by_role("button", name="Apply").click()
+    expect(jobs).to_have_count(1)
 
 
 def test_webhooks_view_creates_tests_redelivers_and_rotates(tab: Page, runtime: Runtime) -> None:
