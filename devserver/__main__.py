@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 #: From a stop signal to the process being gone, at most.
-STOP_SECONDS = 9.0
+STOP_SECONDS = 8.0
 
 
 def _exit_within(seconds: float) -> None:
