@@ -41,7 +41,7 @@ test-fast: install  ## without the end-to-end and browser tests
 
 fuzz: install  ## the API against its OpenAPI document, many generated cases per operation
 	CONDUCTOR_FUZZ_EXAMPLES=$${CONDUCTOR_FUZZ_EXAMPLES:-100} $(BIN)/python -m pytest -n $(WORKERS) \
-		tests/functional/test_openapi.py -k test_api_conforms_to_its_document
+		--timeout 1800 tests/functional/test_openapi.py -k test_api_conforms_to_its_document
 
 lint: install
 	$(BIN)/ruff check .
