@@ -1,11 +1,15 @@
 """Structured JSON logs: one object per line, with the request id when there is one."""
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import traceback
 from types import TracebackType
 from typing import Any
+
+#: The id of the request being handled, stamped on every log line (the API middleware sets it).
+request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
 
@@ -54,8 +58,6 @@ def without_traceback(text: str) -> str:
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        from chalicelib.api.middleware import request_id_var  # noqa: PLC0415
-
         entry: dict[str, Any] = {
             "level": record.levelname,
             "logger": record.name,

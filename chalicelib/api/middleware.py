@@ -1,7 +1,6 @@
 """HTTP middleware: request ids, API versions, the error shape, one JSON log line a request."""
 from __future__ import annotations
 
-import contextvars
 import logging
 import re
 import time
@@ -14,11 +13,11 @@ from chalice import Response
 from chalicelib import deps
 from chalicelib.api import versioning
 from chalicelib.api.errors import error_response, reshape_chalice_error
+from chalicelib.logs import request_id_var
 
 log = logging.getLogger("conductor.http")
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._\-]{1,128}$")
 
-request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
 
 def _request_id(headers: Any) -> str:
