@@ -9,40 +9,9 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 from typing import Any
 
-import yaml
-
-TEMPLATE = Path(__file__).resolve().parent.parent / "infra" / "template.yaml"
-
-
-class _CfnLoader(yaml.SafeLoader):
-    """A YAML loader that turns CloudFormation's short tags into their ``Fn::`` forms."""
-
-
-def _tag(name: str) -> Any:
-    def construct(loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, Any]:
-        if isinstance(node, yaml.ScalarNode):
-            value: Any = loader.construct_scalar(node)
-            if name == "Fn::GetAtt":
-                value = value.split(".", 1)
-        elif isinstance(node, yaml.SequenceNode):
-            value = loader.construct_sequence(node, deep=True)
-        else:
-            value = loader.construct_mapping(node, deep=True)
-        return {name: value}
-
-    return construct
-
-
-for _short, _long in {"Ref": "Ref", "Sub": "Fn::Sub", "GetAtt": "Fn::GetAtt",
-                      "Join": "Fn::Join", "Select": "Fn::Select", "If": "Fn::If"}.items():
-    _CfnLoader.add_constructor(f"!{_short}", _tag(_long))
-
-
-def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
-    return yaml.load(path.read_text(), Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+from infra.template import load_template
 
 
 class _Resolver:

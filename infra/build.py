@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from devserver.provision import load_template
+from infra.template import load_template, physical_name
 
 ROOT = Path(__file__).resolve().parent.parent
 #: API Gateway stage throttling: the first line, before any Lambda runs (docs/api.md).
@@ -22,14 +22,10 @@ THROTTLE_BURST = {"dev": 100, "prod": 1000}
 
 
 def _names(stage: str) -> tuple[list[str], list[str]]:
-    tables, queues = [], []
-    for spec in load_template()["Resources"].values():
-        props = spec["Properties"]
-        if spec["Type"] == "AWS::DynamoDB::Table":
-            tables.append(props["TableName"]["Fn::Sub"].replace("${Stage}", stage))
-        elif spec["Type"] == "AWS::SQS::Queue":
-            queues.append(props["QueueName"]["Fn::Sub"].replace("${Stage}", stage))
-    return sorted(tables), sorted(queues)
+    resources = load_template()["Resources"].values()
+    return (sorted(str(physical_name(r, stage)) for r in resources
+                   if r["Type"] == "AWS::DynamoDB::Table"),
+            sorted(str(physical_name(r, stage)) for r in resources if r["Type"] == "AWS::SQS::Queue"))
 
 
 def policy(stage: str) -> dict[str, Any]:
@@ -125,7 +121,7 @@ def merge_template(stage: str) -> dict[str, Any]:
             }
     resources.update(alarms)
     # chalice names queues in SQS triggers by ARN string: make each function wait for its queue
-    queue_ids = {spec["Properties"]["QueueName"]["Fn::Sub"].replace("${Stage}", stage): logical
+    queue_ids = {physical_name(spec, stage): logical
                  for logical, spec in resources.items() if spec["Type"] == "AWS::SQS::Queue"}
     for function, queue in sqs_triggers(stage).items():
         resources[function] = {"DependsOn": [queue_ids[queue]]}

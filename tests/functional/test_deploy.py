@@ -13,8 +13,8 @@ import pytest
 from moto import mock_aws
 
 from chalicelib.config import QUEUES, TABLES, default_name
-from devserver.provision import load_template
 from infra import build
+from infra.template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = json.loads((ROOT / ".chalice" / "config.json").read_text())

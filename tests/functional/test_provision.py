@@ -6,7 +6,7 @@ from pathlib import Path
 
 from chalicelib import aws as factory
 from chalicelib.config import QUEUES, TABLES, default_name
-from devserver.provision import load_template
+from infra.template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 
