@@ -12,8 +12,11 @@ import pytest
 
 from chalicelib import deps
 from tests.conftest import T0, Api, Clock, body
+from tests.functional.helpers import (
+    run_executions,
+    tick,
+)
 from tests.functional.receivers import Receiver
-from tests.functional.test_scheduler import run_executions, tick
 
 
 @pytest.fixture
@@ -158,7 +161,7 @@ def test_a_websocket_message_with_nan_is_answered_not_crashed(clock: Clock,
                                                               keys: dict[str, str]) -> None:
     import app
     from devserver.lambdas import context_for, websocket_event
-    from tests.functional.test_realtime import DOMAIN, sent_to
+    from tests.functional.helpers import DOMAIN, sent_to
 
     app.ws_connect(websocket_event("$connect", "N=", DOMAIN, "api",
                                    query={"token": keys["viewer"]}), context_for("c"))
@@ -174,7 +177,7 @@ def test_a_websocket_message_with_nan_is_answered_not_crashed(clock: Clock,
 
 def test_listing_retry_jobs_without_a_status_lists_every_status(
         api: Api, app_module: Any, clock: Clock, target: Receiver) -> None:
-    from tests.functional.test_recovery import FAST, new_job, run_attempts
+    from tests.functional.helpers import FAST, new_job, run_attempts
 
     target.set_script([(500, {})])
     dead = new_job(api, target.url, retry_policy={**FAST, "max_attempts": 1})
@@ -198,7 +201,7 @@ def test_listing_retry_jobs_without_a_status_lists_every_status(
 
 def test_webhook_delivered_is_published(api: Api, app_module: Any, clock: Clock,
                                         target: Receiver) -> None:
-    from tests.functional.test_webhooks import endpoint, pump
+    from tests.functional.helpers import endpoint, pump
 
     hook = endpoint(api, target.url)
     api.post("/v2/events", {"type": "custom.paid"})
@@ -243,7 +246,7 @@ def test_the_tick_publishes_health_changes_once(api: Api, app_module: Any, clock
 
 def test_resolving_a_dead_letter_resolves_its_retry_job(api: Api, app_module: Any, clock: Clock,
                                                         target: Receiver) -> None:
-    from tests.functional.test_recovery import FAST, new_job, run_attempts
+    from tests.functional.helpers import FAST, new_job, run_attempts
 
     target.set_script([(500, {})])
     jobs = [new_job(api, target.url, retry_policy={**FAST, "max_attempts": 1}) for _ in range(2)]
@@ -288,7 +291,7 @@ def test_a_failing_queue_is_a_503_with_retry_after(api: Api, clock: Clock, targe
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     from botocore.exceptions import ClientError
 
-    from tests.functional.test_scheduler import schedule
+    from tests.functional.helpers import schedule
 
     created = schedule(api, target.url)
 
@@ -324,7 +327,7 @@ def test_each_batch_item_is_validated_on_its_own_with_field_details(
 
 def test_a_batch_naming_one_schedule_three_times_runs_it_once(
         api: Api, app_module: Any, clock: Clock, target: Receiver) -> None:
-    from tests.functional.test_scheduler import schedule
+    from tests.functional.helpers import schedule
 
     created = schedule(api, target.url)
     answer = body(api.post("/v2/batch/schedules/execute", {"items": [{"id": created["id"]}] * 3}))
@@ -339,7 +342,7 @@ def test_a_batch_naming_one_schedule_three_times_runs_it_once(
 
 def test_a_refused_connection_reads_as_one(api: Api, app_module: Any, clock: Clock) -> None:
     from devserver.runtime import free_port
-    from tests.functional.test_recovery import FAST, new_job, run_attempts
+    from tests.functional.helpers import FAST, new_job, run_attempts
 
     port = free_port()  # nothing listens there
     job = new_job(api, f"http://127.0.0.1:{port}/pay", retry_policy={**FAST, "max_attempts": 1})
@@ -353,8 +356,8 @@ def test_a_refused_connection_reads_as_one(api: Api, app_module: Any, clock: Clo
 
 def test_one_http_failure_is_one_dead_letter_group_whatever_the_reason_text(
         api: Api, app_module: Any, clock: Clock) -> None:
+    from tests.functional.helpers import FAST, new_job, run_attempts
     from tests.functional.receivers import receiver
-    from tests.functional.test_recovery import FAST, new_job, run_attempts
 
     with receiver([(500, {})]) as one, receiver([(500, {})]) as two:
         one.reason, two.reason = "Oops req 8f3a", "Database on fire"  # servers' own words
@@ -372,7 +375,7 @@ def test_one_http_failure_is_one_dead_letter_group_whatever_the_reason_text(
 def test_force_close_releases_held_attempts_at_once(
         api: Api, app_module: Any, clock: Clock, target: Receiver,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    from tests.functional.test_recovery import new_job, run_attempts
+    from tests.functional.helpers import new_job, run_attempts
 
     forced = body(api.post("/v2/errors/circuit-breaker/payments", {"action": "force_open"}))
     assert forced["state"] == "forced_open" and forced["updated_at"] is not None
@@ -462,8 +465,8 @@ def test_a_deleted_schedules_history_stays_readable(api: Api, app_module: Any, c
 
 def test_a_schedule_with_max_attempts_two_makes_two_requests_per_failed_run(
         api: Api, app_module: Any, clock: Clock) -> None:
+    from tests.functional.helpers import run_attempts
     from tests.functional.receivers import receiver
-    from tests.functional.test_recovery import run_attempts
 
     with receiver([(500, {})]) as failing:
         created = body(api.post("/v2/schedules", schedule_body(failing.url, retry_policy={
@@ -482,7 +485,7 @@ def test_a_schedule_with_max_attempts_two_makes_two_requests_per_failed_run(
 
 def test_lists_leave_attempts_out_and_a_jobs_attempts_page(
         api: Api, app_module: Any, clock: Clock, target: Receiver) -> None:
-    from tests.functional.test_recovery import FAST, new_job, run_attempts
+    from tests.functional.helpers import FAST, new_job, run_attempts
 
     target.set_script([(500, {}), (500, {}), (200, {})])
     job = new_job(api, target.url, retry_policy=FAST)
@@ -504,7 +507,7 @@ def test_lists_leave_attempts_out_and_a_jobs_attempts_page(
 
 def test_a_disabled_endpoint_loses_nothing_and_recover_tells_the_truth(
         api: Api, app_module: Any, clock: Clock, target: Receiver) -> None:
-    from tests.functional.test_webhooks import endpoint, pump
+    from tests.functional.helpers import endpoint, pump
 
     target.set_script([(410, {})])
     hook = endpoint(api, target.url)

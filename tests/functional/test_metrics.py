@@ -10,9 +10,8 @@ import pytest
 from chalicelib import deps
 from tests.conftest import Api, Clock
 from tests.functional.aws_calls import count_calls
+from tests.functional.helpers import endpoint, pump, run_executions, schedule, tick
 from tests.functional.receivers import Receiver
-from tests.functional.test_scheduler import run_executions, schedule, tick
-from tests.functional.test_webhooks import endpoint, pump
 
 T0 = datetime(2026, 11, 30, 8, 59, 30, tzinfo=UTC)
 

@@ -7,30 +7,14 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 from botocore.exceptions import ClientError
-from moto.apigatewaymanagementapi.models import apigatewaymanagementapi_backends
 
 from chalicelib import deps
-from devserver.lambdas import context_for, sqs_event, websocket_event
-from tests.conftest import queue_messages
+from devserver.lambdas import context_for, websocket_event
 from tests.functional.aws_calls import count_calls
-
-DOMAIN = "abc123.execute-api.us-east-1.amazonaws.com"
-
-
-def sent_to(connection_id: str) -> list[dict[str, Any]]:
-    """Every message moto recorded for a connection, split back into JSON objects."""
-    backend = apigatewaymanagementapi_backends["123456789012"]["us-east-1"]
-    key = quote(connection_id, safe="")  # moto keys connections by the id as it is in the path
-    raw = backend.connections[key].data.decode() if key in backend.connections else ""
-    decoder, found, index = json.JSONDecoder(), [], 0
-    while index < len(raw):
-        obj, index = decoder.raw_decode(raw, index)
-        found.append(obj)
-    return found
+from tests.functional.helpers import DOMAIN, publish_and_fan_out, sent_to
 
 
 def ws(app_module: Any, route: str, connection_id: str, body: str | None = None,
@@ -63,16 +47,6 @@ def test_connect_without_a_valid_key_is_refused(app_module: Any, token: str) -> 
 def test_connect_records_which_key_opened_the_connection(app_module: Any) -> None:
     assert ws(app_module, "$connect", "Y=")["statusCode"] == 200
     assert deps.realtime()._store.get("Y=", 0).key_id.startswith("key_")
-
-
-def publish_and_fan_out(app_module: Any, event_type: str, data: dict[str, Any]) -> dict[str, Any]:
-    """Publish through the bus, then run the SQS handler on what reached the events queue."""
-    event = deps.event_bus().publish(event_type, data).to_dict()
-    messages = queue_messages("conductor-test-events")
-    sqs = sqs_event(messages, "arn:aws:sqs:us-east-1:123456789012:conductor-test-events",
-                    "us-east-1")
-    app_module.fan_out_events(sqs, context_for("fan_out_events"))
-    return event
 
 
 def test_subscribed_connection_receives_and_others_do_not(app_module: Any) -> None:

@@ -16,61 +16,12 @@ from chalicelib.store.breakers import BreakerStore
 from devserver.lambdas import context_for, sqs_event
 from tests.conftest import Api, Clock
 from tests.functional.aws_calls import count_calls
+from tests.functional.helpers import ARN, FAST, delete, new_job, receive, run_attempts
 from tests.functional.receivers import Receiver
-
-FAST = {"strategy": "fixed", "initial_delay_seconds": 0, "jitter": "none", "max_attempts": 3}
-ARN = "arn:aws:sqs:us-east-1:123456789012:"
 
 
 def body(response: Any) -> Any:
     return json.loads(response.body) if response.body else None
-
-
-def receive(queue: str, max_batches: int = 20) -> list[list[dict[str, Any]]]:
-    """Every batch currently visible on ``queue`` (bounded)."""
-    sqs = factory.client("sqs")
-    url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
-    batches = []
-    for _ in range(max_batches):
-        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
-                                       AttributeNames=["All"],
-                                       MessageAttributeNames=["All"]).get("Messages", [])
-        if not messages:
-            break
-        batches.append(messages)
-    return batches
-
-
-def delete(queue: str, messages: list[dict[str, Any]]) -> None:
-    sqs = factory.client("sqs")
-    url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
-    for message in messages:
-        sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-
-
-def run_attempts(app_module: Any, rounds: int = 10) -> int:
-    """Feed the retries queue to its handler as Lambda would, until it is empty (bounded)."""
-    handled = 0
-    for _ in range(rounds):
-        batches = receive("conductor-test-retries")
-        if not batches:
-            break
-        for messages in batches:
-            app_module.run_retry_attempts(sqs_event(messages, ARN + "conductor-test-retries",
-                                                    "us-east-1"), context_for("run_retry_attempts"))
-            delete("conductor-test-retries", messages)
-            handled += len(messages)
-    return handled
-
-
-def new_job(api: Api, url: str, **extra: Any) -> dict[str, Any]:
-    request = {"service": "payments", "target": {"type": "http", "method": "POST", "url": url,
-                                                 "body": {"order": 1}},
-               "error": {"type": "HTTP503", "message": "upstream down"},
-               "retry_policy": FAST, **extra}
-    response = api.post("/v2/errors/retry", request)
-    assert response.status_code in (200, 201), response.body
-    return body(response)
 
 
 def events_of(kind: str) -> list[dict[str, Any]]:

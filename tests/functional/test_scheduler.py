@@ -10,11 +10,10 @@ import pytest
 
 from chalicelib import deps
 from chalicelib.store.schedules import SHARDS
-from devserver.lambdas import context_for, scheduled_event, sqs_event
 from tests.conftest import Api, Clock
 from tests.functional.aws_calls import count_calls
+from tests.functional.helpers import run_attempts, run_executions, schedule, tick
 from tests.functional.receivers import Receiver
-from tests.functional.test_recovery import ARN, delete, receive, run_attempts
 
 T0 = datetime(2026, 11, 30, 8, 59, 30, tzinfo=UTC)
 
@@ -28,35 +27,6 @@ def clock(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Clock:
     clock = Clock(T0)
     monkeypatch.setattr(deps, "clock", clock)
     return clock
-
-
-def tick(app_module: Any, clock: Clock) -> None:
-    app_module.scheduler_tick(scheduled_event("arn:aws:events:us-east-1:1:rule/tick", "us-east-1",
-                                              clock.now), context_for("scheduler_tick"))
-
-
-def run_executions(app_module: Any, rounds: int = 5) -> int:
-    handled = 0
-    for _ in range(rounds):
-        batches = receive("conductor-test-executions")
-        if not batches:
-            break
-        for messages in batches:
-            app_module.run_schedule_executions(
-                sqs_event(messages, ARN + "conductor-test-executions", "us-east-1"),
-                context_for("run_schedule_executions"))
-            delete("conductor-test-executions", messages)
-            handled += len(messages)
-    return handled
-
-
-def schedule(api: Api, url: str, **extra: Any) -> dict[str, Any]:
-    request = {"name": "nightly", "expression": "cron(0 9 * * *)", "timezone": "UTC",
-               "target": {"type": "http", "method": "POST", "url": url, "body": {"job": "x"}},
-               "retry_policy": {"max_attempts": 1}, **extra}
-    response = api.post("/v2/schedules", request)
-    assert response.status_code == 201, response.body
-    return body(response)
 
 
 def history(api: Api, schedule_id: str) -> list[dict[str, Any]]:

@@ -16,9 +16,12 @@ import pytest
 from chalicelib import aws as factory
 from chalicelib import deps
 from tests.conftest import Api, Clock, body
+from tests.functional.helpers import (
+    FAST,
+    run_attempts,
+    run_executions,
+)
 from tests.functional.receivers import Receiver, receiver
-from tests.functional.test_recovery import FAST, run_attempts
-from tests.functional.test_scheduler import run_executions
 
 
 @pytest.fixture
@@ -360,7 +363,7 @@ def test_the_iam_policy_lets_targets_reach_only_the_listed_queues(
 
 def connect(app_module: Any, connection_id: str, **query: str) -> int:
     from devserver.lambdas import context_for, websocket_event
-    from tests.functional.test_realtime import DOMAIN
+    from tests.functional.helpers import DOMAIN
 
     event = websocket_event("$connect", connection_id, DOMAIN, "api", query=query or None)
     return int(app_module.ws_connect(event, context_for("$connect"))["statusCode"])
@@ -412,7 +415,7 @@ def test_the_ticket_url_points_at_the_configured_websocket(
 def test_revoking_a_key_closes_its_sockets_and_stops_pushes(
         api: Api, app_module: Any, clock: Clock, keys: dict[str, str]) -> None:
     from devserver.lambdas import context_for, websocket_event
-    from tests.functional.test_realtime import DOMAIN, publish_and_fan_out, sent_to
+    from tests.functional.helpers import DOMAIN, publish_and_fan_out, sent_to
 
     created = body(api.post("/v2/api-keys", {"name": "laptop", "role": "viewer"}, key=keys["admin"]))
     for connection_id in ("K1=", "K2="):
@@ -436,7 +439,7 @@ def test_revoking_a_key_closes_its_sockets_and_stops_pushes(
 def test_replaying_a_conductor_queues_dead_letter_redrives_it_but_the_api_cannot(
         api: Api, app_module: Any, clock: Clock) -> None:
     from devserver.lambdas import context_for, sqs_event
-    from tests.functional.test_recovery import ARN, receive
+    from tests.functional.helpers import ARN, receive
 
     sqs = factory.client("sqs")
     dlq = sqs.get_queue_url(QueueName="conductor-test-retries-dlq")["QueueUrl"]

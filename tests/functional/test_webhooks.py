@@ -13,8 +13,8 @@ from chalicelib import deps
 from devserver.lambdas import context_for, sqs_event
 from tests.conftest import Api, Clock
 from tests.functional.aws_calls import count_calls
+from tests.functional.helpers import ARN, delete, endpoint, pump, receive
 from tests.functional.receivers import Receiver
-from tests.functional.test_recovery import ARN, delete, receive
 
 
 def body(response: Any) -> Any:
@@ -25,26 +25,6 @@ def body(response: Any) -> Any:
 def fast(monkeypatch: pytest.MonkeyPatch) -> None:
     """No waiting between attempts (the schedule itself is unit-sized in docs/webhooks.md)."""
     monkeypatch.setattr("chalicelib.services.webhooks.SCHEDULE_SECONDS", (0,) * 7)
-
-
-def pump(app_module: Any, rounds: int = 12) -> None:
-    """Run the events fan-out and the deliveries handler until both queues are empty (bounded)."""
-    for _ in range(rounds):
-        moved = 0
-        for queue, handler in (("conductor-test-events", app_module.fan_out_events),
-                               ("conductor-test-webhook-deliveries", app_module.deliver_webhooks)):
-            for messages in receive(queue):
-                handler(sqs_event(messages, ARN + queue, "us-east-1"), context_for("x"))
-                delete(queue, messages)
-                moved += len(messages)
-        if not moved:
-            return
-
-
-def endpoint(api: Api, url: str, **extra: Any) -> dict[str, Any]:
-    response = api.post("/v2/webhooks", {"url": url, "event_types": ["custom.*"], **extra})
-    assert response.status_code == 201, response.body
-    return body(response)
 
 
 def verified(secret: str, request: dict[str, Any]) -> Any:
