@@ -40,19 +40,25 @@ def delete(queue: str, messages: list[dict[str, Any]]) -> None:
         sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
 
 
-def run_attempts(app_module: Any, rounds: int = 10) -> int:
-    """Feed the retries queue to its handler as Lambda would, until it is empty (bounded)."""
+def drain(app_module: Any, handler: str, queue: str, rounds: int) -> int:
+    """Feed ``queue`` to the Lambda handler ``handler`` as Lambda would, until it is empty
+    (bounded: at most ``rounds`` passes); returns how many messages were handled."""
     handled = 0
     for _ in range(rounds):
-        batches = receive("conductor-test-retries")
+        batches = receive(queue)
         if not batches:
             break
         for messages in batches:
-            app_module.run_retry_attempts(sqs_event(messages, ARN + "conductor-test-retries",
-                                                    "us-east-1"), context_for("run_retry_attempts"))
-            delete("conductor-test-retries", messages)
+            getattr(app_module, handler)(sqs_event(messages, ARN + queue, "us-east-1"),
+                                         context_for(handler))
+            delete(queue, messages)
             handled += len(messages)
     return handled
+
+
+def run_attempts(app_module: Any, rounds: int = 10) -> int:
+    """The retries queue through its handler."""
+    return drain(app_module, "run_retry_attempts", "conductor-test-retries", rounds)
 
 
 def new_job(api: Api, url: str, **extra: Any) -> dict[str, Any]:
@@ -71,18 +77,8 @@ def tick(app_module: Any, clock: Clock) -> None:
 
 
 def run_executions(app_module: Any, rounds: int = 5) -> int:
-    handled = 0
-    for _ in range(rounds):
-        batches = receive("conductor-test-executions")
-        if not batches:
-            break
-        for messages in batches:
-            app_module.run_schedule_executions(
-                sqs_event(messages, ARN + "conductor-test-executions", "us-east-1"),
-                context_for("run_schedule_executions"))
-            delete("conductor-test-executions", messages)
-            handled += len(messages)
-    return handled
+    """The executions queue through its handler."""
+    return drain(app_module, "run_schedule_executions", "conductor-test-executions", rounds)
 
 
 def schedule(api: Api, url: str, **extra: Any) -> dict[str, Any]:
