@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from chalicelib.errors import ValidationFailed
+
 MASK = "********"
 #: A header name is an RFC 9110 token; a value has no control characters (CR/LF would split
 #: the request: every delivery would then fail, or worse, smuggle a header).
@@ -29,6 +31,16 @@ def masked_target(target: dict[str, Any] | None) -> dict[str, Any] | None:
     if not target or not target.get("headers"):
         return target
     return {**target, "headers": masked(target["headers"])}
+
+
+def kept(sent: dict[str, str] | None, stored: dict[str, str] | None, field: str) -> dict[str, str]:
+    """``unmasked``, with a masked value that has nothing stored behind it a 400 on
+    ``<field>.<name>`` (a new resource has nothing stored: its values must be sent for real)."""
+    try:
+        return unmasked(sent, stored)
+    except MaskedValue as exc:
+        raise ValidationFailed("A header value is masked.", [
+            {"field": f"{field}.{exc.name}", "problem": str(exc)}]) from exc
 
 
 def unmasked(sent: dict[str, str] | None, stored: dict[str, str] | None) -> dict[str, str]:

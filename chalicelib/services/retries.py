@@ -12,7 +12,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.domain.headers import MaskedValue, masked_target, unmasked
+from chalicelib.domain.headers import kept, masked_target
 from chalicelib.domain.ids import new_id
 from chalicelib.domain.retry import RetryPolicy, decide, first_delay, hop_delay
 from chalicelib.domain.timeutil import parse_iso, to_iso, utcnow
@@ -71,15 +71,6 @@ def _same_request(job: RetryJobRecord, request: dict[str, Any], policy: RetryPol
             and job.execution_id == request.get("execution_id"))
 
 
-def _refuse_masked(target: dict[str, Any]) -> None:
-    """A new job has nothing stored to keep: a masked header value must be sent for real."""
-    try:
-        unmasked(target.get("headers"), None)
-    except MaskedValue as exc:
-        raise ValidationFailed("A header value is masked.", [
-            {"field": f"target.headers.{exc.name}", "problem": str(exc)}]) from exc
-
-
 class RetryService:
     def __init__(
         self,
@@ -115,7 +106,7 @@ class RetryService:
                ) -> tuple[dict[str, Any], bool]:
         """Accept a failed operation; returns the job and whether it is new (idempotency)."""
         self._runner.validate(request["target"])
-        _refuse_masked(request["target"])
+        kept(request["target"].get("headers"), None, "target.headers")
         now = self._clock()
         job_id = new_id("rty")
         key = request.get("idempotency_key")

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib.domain.headers import MaskedValue, masked_target, unmasked
+from chalicelib.domain.headers import kept, masked_target
 from chalicelib.domain.ids import RANDOM_CHARS, TIME_CHARS, encode, new_id
 from chalicelib.domain.retry import NEVER_RETRIED
 from chalicelib.domain.schedule import (
@@ -164,12 +164,9 @@ class Scheduler:
         self._runner.validate(body["target"])
         target = body["target"]
         if target.get("headers"):  # a masked value sent back keeps the stored one
-            try:
-                kept = unmasked(target["headers"], (stored_target or {}).get("headers"))
-            except MaskedValue as exc:
-                raise ValidationFailed("A header value is masked.", [
-                    {"field": f"target.headers.{exc.name}", "problem": str(exc)}]) from exc
-            target = {**target, "headers": kept}
+            target = {**target, "headers": kept(target["headers"],
+                                                (stored_target or {}).get("headers"),
+                                                "target.headers")}
         start, end = body.get("start_at"), body.get("end_at")
         if start and end and parse_iso(end) <= parse_iso(start):
             raise ValidationFailed("The schedule ends before it starts.", [

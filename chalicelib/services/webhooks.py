@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.domain.events import Event, make_event, matching_patterns
-from chalicelib.domain.headers import MaskedValue, masked, unmasked
+from chalicelib.domain.headers import kept, masked
 from chalicelib.domain.ids import RANDOM_CHARS, TIME_CHARS, encode, id_time, new_id
 from chalicelib.domain.retry import hop_delay
 from chalicelib.domain.signing import new_secret, signed_headers
@@ -51,6 +51,11 @@ def delivery_id(event_id: str, webhook_id: str) -> str:
                             "big")
     ms = int(id_time(event_id).timestamp() * 1000)
     return f"dlv_{encode(ms, TIME_CHARS)}{encode(digest, RANDOM_CHARS)}"
+
+
+def _skip_reason(endpoint: WebhookRecord) -> str:
+    """Why a delivery waits as ``skipped`` instead of being sent."""
+    return f"the endpoint was disabled: {endpoint.disabled_reason or 'by hand'}"
 
 
 class WebhookService:
@@ -111,17 +116,9 @@ class WebhookService:
             raise NotFound(f"No webhook {webhook_id}.")
         return record
 
-    @staticmethod
-    def _headers(sent: dict[str, str] | None, stored: dict[str, str] | None) -> dict[str, str]:
-        try:
-            return unmasked(sent, stored)
-        except MaskedValue as exc:
-            raise ValidationFailed("A header value is masked.", [
-                {"field": f"headers.{exc.name}", "problem": str(exc)}]) from exc
-
     def create(self, body: dict[str, Any]) -> dict[str, Any]:
         self._check(body["url"])
-        headers = self._headers(body.get("headers"), None)
+        headers = kept(body.get("headers"), None, "headers")
         now = to_iso(self._clock())
         webhook_id = new_id("whk")
         record = self._store.new(
@@ -146,7 +143,7 @@ class WebhookService:
     def update(self, webhook_id: str, body: dict[str, Any]) -> dict[str, Any]:
         record = self.require(webhook_id)
         self._check(body["url"])
-        headers = self._headers(body.get("headers"), record.headers)
+        headers = kept(body.get("headers"), record.headers, "headers")
         old_patterns, expected = list(record.event_types or []), int(record.version)
         record.url, record.description = body["url"], body.get("description")
         record.event_types = sorted(set(body["event_types"]))
@@ -198,8 +195,7 @@ class WebhookService:
             id=dlv_id, webhook_id=endpoint.id, event_id=event.id, event_type=event.type,
             payload=json.dumps(event.to_dict(), separators=(",", ":")),
             status="skipped" if skipped else "pending",
-            skipped_reason=f"the endpoint was disabled: {endpoint.disabled_reason or 'by hand'}"
-            if skipped else None,
+            skipped_reason=_skip_reason(endpoint) if skipped else None,
             attempts=[], attempt_count=0, max_attempts=int(endpoint.max_attempts),
             created_at=created, created_sk=f"{created}#{dlv_id}", updated_at=created,
             expires_at=int((now + RETENTION).timestamp()))
@@ -257,8 +253,7 @@ class WebhookService:
         endpoint = self._store.get(delivery.webhook_id)
         if endpoint is not None and endpoint.enabled != "true":
             # kept, not failed: recover (once the endpoint is enabled again) sends it
-            self._deliveries.skip(delivery, "the endpoint was disabled: "
-                                  f"{endpoint.disabled_reason or 'by hand'}", to_iso(now))
+            self._deliveries.skip(delivery, _skip_reason(endpoint), to_iso(now))
             return "skipped"
         if endpoint is None:  # nobody to recover it for: it ends in the dead-letter queue
             if self._deliveries.claim(delivery, attempt, int(now.timestamp()), LEASE_SECONDS):
