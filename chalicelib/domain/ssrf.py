@@ -171,9 +171,3 @@ def endpoint_of(url: str | None) -> set[tuple[str, int]]:
         return {(str(ipaddress.ip_address(host)), port)}
     except ValueError:
         return set()
-
-
-def check_url(url: str, allow: Sequence[Network], require_https: bool,
-              resolver: Resolver = system_resolver) -> list[str]:
-    """The addresses ``url`` resolves to, if every one may be called; else ``ForbiddenTarget``."""
-    return list(OutboundGuard(allow, require_https, resolver=resolver).check(url).addresses)

@@ -11,7 +11,6 @@ from chalicelib.domain.signing import SignatureError, new_secret, sign, signed_h
 from chalicelib.domain.ssrf import (
     ForbiddenTarget,
     OutboundGuard,
-    check_url,
     endpoint_of,
     forbidden_reason,
 )
@@ -77,18 +76,20 @@ def test_public_addresses_pass() -> None:
 def test_a_hostname_resolving_to_loopback_is_refused_unless_allowed() -> None:
     resolver = lambda host, port: ["127.0.0.1"]  # noqa: E731
     with pytest.raises(ForbiddenTarget, match="loopback"):
-        check_url("http://sneaky.example.com/hook", [], False, resolver)
+        OutboundGuard([], False, resolver=resolver).check("http://sneaky.example.com/hook")
     allowed = [ipaddress.ip_network("127.0.0.0/8")]
-    assert check_url("http://sneaky.example.com/hook", allowed, False, resolver) == ["127.0.0.1"]
+    assert OutboundGuard(allowed, False, resolver=resolver).check(
+        "http://sneaky.example.com/hook").addresses == ("127.0.0.1",)
 
 
 def test_https_is_required_where_asked_and_urls_must_be_absolute() -> None:
     resolver = lambda host, port: ["93.184.216.34"]  # noqa: E731
     with pytest.raises(ForbiddenTarget, match="https"):
-        check_url("http://example.com/", [], True, resolver)
+        OutboundGuard([], True, resolver=resolver).check("http://example.com/")
     with pytest.raises(ForbiddenTarget, match="absolute"):
-        check_url("/relative", [], False, resolver)
-    assert check_url("https://example.com/", [], True, resolver) == ["93.184.216.34"]
+        OutboundGuard([], False, resolver=resolver).check("/relative")
+    assert OutboundGuard([], True, resolver=resolver).check(
+        "https://example.com/").addresses == ("93.184.216.34",)
 
 
 @pytest.mark.parametrize(("address", "reason"), [
