@@ -22,7 +22,7 @@ $(UV):
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
-$(RUN_STAMP): requirements.txt requirements-local.txt | $(UV)
+$(RUN_STAMP): requirements.txt requirements-local.txt client/pyproject.toml | $(UV)
 	$(UV) pip install --quiet --python $(BIN)/python -r requirements-local.txt
 	touch $@
 
