@@ -24,11 +24,17 @@ def parse_args(argv: list[str] | None = None) -> RuntimeOptions:
     parser.add_argument("--stage", default="dev", help="stage whose configuration to use")
     parser.add_argument("--redelivery-seconds", type=int, default=2,
                         help="how soon a batch a handler failed is received again")
+    parser.add_argument("--demo", action="store_true",
+                        help="fill Conductor with demo data (schedules, webhooks, retries, a "
+                             "dead letter, an open breaker) driven by local receivers")
+    parser.add_argument("--data", metavar="DIR", default=env.get("CONDUCTOR_DATA") or None,
+                        help="keep tables, queued messages and the admin key in DIR across "
+                             "restarts (env CONDUCTOR_DATA; default: in memory only)")
     args = parser.parse_args(argv)
     return RuntimeOptions(
         host=args.host, port=args.port, ws_port=args.ws_port, moto_port=args.moto_port,
         stage=args.stage, admin_key=env.get("CONDUCTOR_ADMIN_KEY") or None,
-        redelivery_seconds=args.redelivery_seconds,
+        redelivery_seconds=args.redelivery_seconds, demo=args.demo, data_dir=args.data,
     )
 
 

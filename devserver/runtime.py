@@ -1,6 +1,6 @@
 """Conductor on one machine: moto's server, the resources from infra/, the HTTP API, a poller per
 SQS handler, a ticker per schedule handler, and the WebSocket gateway. All in this one process,
-in memory, gone when it stops."""
+in memory (kept in a data directory across restarts with ``--data``, see persist.py)."""
 from __future__ import annotations
 
 import json
@@ -39,6 +39,12 @@ class RuntimeOptions:
     redelivery_seconds: int = 2
     #: batches of one queue handled at once (Lambda scales out per queue)
     concurrency: int = 3
+    #: fill Conductor with demo data once it is up (demo.py)
+    demo: bool = False
+    #: where tables, queued messages and the admin key are kept across restarts (persist.py)
+    data_dir: str | None = None
+    #: seconds between two snapshots of the data directory (and one on stop)
+    snapshot_seconds: float = 60.0
 
 
 @dataclass
@@ -51,6 +57,9 @@ class LocalRuntime:
     _http_thread: threading.Thread | None = None
     _gateway: Any = None
     _workers: list[threading.Thread] = field(default_factory=list)
+    _snapshots: Any = None
+    _demo: Any = None
+    restored: dict[str, int] = field(default_factory=dict)
 
     @property
     def api_url(self) -> str:
@@ -92,7 +101,9 @@ class LocalRuntime:
         from devserver.provision import provision  # noqa: PLC0415
 
         deps.reset()
-        provision(aws.client("dynamodb"), aws.client("sqs"), self.options.stage)
+        resources = provision(aws.client("dynamodb"), aws.client("sqs"), self.options.stage)
+        if self.options.data_dir:
+            self._restore(resources)
         self.admin_key = self._bootstrap_admin_key()
         routing.install()
         import app as app_module  # noqa: PLC0415 - after the environment is set
@@ -103,12 +114,39 @@ class LocalRuntime:
 
         self._gateway = WebSocketGateway(app_module.app, host, self.options.ws_port)
         self._gateway.start()
+        if self._snapshots is not None:
+            self._snapshots.every(self.options.snapshot_seconds, self.stop_event)
+        if self.options.demo:
+            from devserver import demo  # noqa: PLC0415
+
+            self._demo = demo.start(self.api_url, self.admin_key, "127.0.0.1")
+
+    def _restore(self, resources: dict[str, str]) -> None:
+        """Load the data directory's snapshot into the new tables and queues."""
+        from chalicelib import aws  # noqa: PLC0415
+        from chalicelib.config import get_settings  # noqa: PLC0415
+        from devserver.persist import Snapshots  # noqa: PLC0415
+        from infra.template import load_template  # noqa: PLC0415
+
+        kinds = {name: spec["Type"] for name, spec in load_template()["Resources"].items()}
+        self._snapshots = Snapshots(
+            Path(self.options.data_dir or ".conductor"), aws.client("dynamodb"), aws.client("sqs"),
+            tables=[n for logical, n in resources.items()
+                    if kinds[logical] == "AWS::DynamoDB::Table"],
+            queues=[n for logical, n in resources.items() if kinds[logical] == "AWS::SQS::Queue"],
+            region=get_settings().region)
+        self.restored = self._snapshots.load()
 
     def _bootstrap_admin_key(self) -> str:
         from chalicelib import deps  # noqa: PLC0415
         from chalicelib.domain.keys import KEY_PREFIX, generate_key  # noqa: PLC0415
 
-        key = self.options.admin_key or generate_key()
+        key = self.options.admin_key
+        if not key and self.options.data_dir:
+            from devserver.persist import admin_key  # noqa: PLC0415
+
+            key = admin_key(Path(self.options.data_dir), generate_key)
+        key = key or generate_key()
         if not key.startswith(KEY_PREFIX) or len(key) < 24:
             raise SystemExit(f"CONDUCTOR_ADMIN_KEY must start with {KEY_PREFIX!r} and be at "
                              "least 24 characters long")
@@ -150,8 +188,14 @@ class LocalRuntime:
             worker.start()
 
     def banner(self) -> str:
+        if self.options.data_dir:
+            where = (f"data is kept in {self.options.data_dir}: restored "
+                     f"{self.restored.get('items', 0)} items and "
+                     f"{self.restored.get('messages', 0)} queued messages")
+        else:
+            where = "data lives in memory and is gone when this stops; keep it with --data DIR"
         return "\n".join([
-            "Conductor is running locally (data lives in memory and is gone when this stops).",
+            f"Conductor is running locally ({where}).",
             f"  API:        {self.api_url}/v2",
             f"  WebSocket:  {self.ws_url}",
             f"  Dashboard:  {self.api_url}/dashboard",
@@ -164,8 +208,18 @@ class LocalRuntime:
         """Stop every part, newest first; safe to call twice."""
         self.stop_event.set()
         for worker in self._workers:
-            worker.join(timeout=10)
+            worker.join(timeout=5)
         self._workers.clear()
+        if self._demo is not None:
+            self._demo.stop()
+            self._demo = None
+        if self._snapshots is not None and self._moto is not None:
+            try:
+                saved = self._snapshots.save()
+                print(f"Saved {saved['items']} items and {saved['messages']} queued messages "
+                      f"to {self.options.data_dir}.", flush=True)
+            except Exception:
+                log.exception("could not save to %s", self.options.data_dir)
         if self._gateway is not None:
             self._gateway.stop()
             self._gateway = None

@@ -35,11 +35,12 @@ class Conductor:
     """One client per API and key; thread-safe for reads the way a ``requests.Session`` is."""
 
     def __init__(self, url: str | None = None, key: str | None = None, *, timeout: float = 30,
-                 max_retries: int = 3, session: requests.Session | None = None,
+                 max_retries: int = 3, page_size: int = 100,
+                 session: requests.Session | None = None,
                  sleep: Callable[[float], None] | None = None) -> None:
         extra: dict[str, Any] = {"sleep": sleep} if sleep is not None else {}
         self.http = Transport(url, key, timeout=timeout, max_retries=max_retries,
-                              session=session, **extra)
+                              page_size=page_size, session=session, **extra)
         self.schedules = Schedules(self.http)
         self.retries = Retries(self.http)
         self.breakers = Breakers(self.http)

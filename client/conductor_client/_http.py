@@ -54,7 +54,7 @@ class Transport:
     """
 
     def __init__(self, url: str | None = None, key: str | None = None, *, timeout: float = 30,
-                 max_retries: int = 3, max_wait: float = 60,
+                 max_retries: int = 3, max_wait: float = 60, page_size: int = 100,
                  session: requests.Session | None = None,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         url = url or os.environ.get("CONDUCTOR_URL") or "http://127.0.0.1:8000"
@@ -66,6 +66,7 @@ class Transport:
         self.timeout = timeout
         self.max_retries = max_retries
         self.max_wait = max_wait
+        self.page_size = page_size
         self.sleep = sleep
         self.session = session or requests.Session()
         self.session.headers.update({"Authorization": f"Bearer {key}",
@@ -105,7 +106,7 @@ class Transport:
               limit: int | None = None) -> Iterator[dict[str, Any]]:
         """Every item of a paginated list, following ``next_cursor`` page by page (lazily)."""
         params = dict(params or {})
-        page_size = min(limit, 200) if limit else 100
+        page_size = min(limit, self.page_size) if limit else self.page_size
         seen = 0
         cursor: str | None = None
         while True:
