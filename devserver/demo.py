@@ -48,7 +48,7 @@ class DemoReceivers:
                 self.end_headers()
                 self.wfile.write(body)
 
-            do_GET = do_POST = do_PUT = _answer  # noqa: N815 - http.server's names
+            do_GET = do_POST = do_PUT = _answer
 
             def log_message(self, *_: Any) -> None:
                 return

@@ -134,8 +134,8 @@ class Snapshots:
 
         now_ms = time.time() * 1000
         stored = sqs_backends[DEFAULT_ACCOUNT_ID][self.region].queues[queue]
-        with stored._messages_lock:  # noqa: SLF001 - moto's own list, read under its own lock
-            messages = list(stored._messages)  # noqa: SLF001
+        with stored._messages_lock:
+            messages = list(stored._messages)
         for message in messages:
             due_ms = max(message.delayed_until, message.visible_at, now_ms)
             attributes = {name: _attribute(value)
@@ -150,7 +150,7 @@ class Snapshots:
             while not stop.wait(seconds):
                 try:
                     self.save()
-                except Exception:
+                except Exception:  # noqa: BLE001 - the next one may work; stop saves too
                     log.warning("snapshot to %s failed", self.dir, exc_info=True)
 
         thread = threading.Thread(target=loop, name="snapshots", daemon=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import signal
 import sys
@@ -217,10 +218,8 @@ def events_tail(c: Conductor, a: argparse.Namespace, out: TextIO) -> None:
 
     if not a.json:
         print(f"Listening for {', '.join(a.type or ['*'])} (Ctrl-C to stop)", file=out, flush=True)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(tail())
-    except KeyboardInterrupt:
-        pass
 
 
 def listen(c: Conductor, a: argparse.Namespace, out: TextIO) -> None:
@@ -254,98 +253,96 @@ def _target_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-attempts", type=int, help="retry policy: attempts in all")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="conductor", description=__doc__)
-    parser.add_argument("--url", help="Conductor's API (env CONDUCTOR_URL, default "
-                                      "http://127.0.0.1:8000)")
-    parser.add_argument("--key", help="an API key cnd_... (env CONDUCTOR_KEY)")
-    parser.add_argument("--json", action="store_true", help="JSON output for scripts")
-    groups = parser.add_subparsers(dest="group", required=True, metavar="COMMAND")
+def _command(group: Any, name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
+    p = group.add_parser(name, help=help_text, description=help_text)
+    p.set_defaults(handler=handler)
+    return p
 
-    def command(group: Any, name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
-        p = group.add_parser(name, help=help_text, description=help_text)
-        p.set_defaults(handler=handler)
-        return p
 
+def _add_schedules(groups: Any) -> None:
     sch = groups.add_parser("schedules", help="cron, rate and one-time schedules")
     sub = sch.add_subparsers(dest="action", required=True, metavar="ACTION")
-    p = command(sub, "list", schedules_list, "schedules, newest first")
+    p = _command(sub, "list", schedules_list, "schedules, newest first")
     state = p.add_mutually_exclusive_group()
     state.add_argument("--enabled", action="store_const", const=True, default=None)
     state.add_argument("--paused", dest="enabled", action="store_const", const=False)
     p.add_argument("--tag")
     _limit(p)
-    command(sub, "get", schedules_get, "one schedule").add_argument("id")
-    p = command(sub, "create", schedules_create, "create a schedule")
+    _command(sub, "get", schedules_get, "one schedule").add_argument("id")
+    p = _command(sub, "create", schedules_create, "create a schedule")
     p.add_argument("--name", required=True)
     p.add_argument("--expression", required=True,
                    help="cron(0 9 * * 1-5) | rate(5 minutes) | at(2026-12-01T09:00:00)")
     p.add_argument("--timezone", default="UTC", help="an IANA zone, e.g. Europe/Berlin")
     _target_options(p)
-    command(sub, "run", schedules_run, "run a schedule now").add_argument("id")
-    p = command(sub, "pause", schedules_pause, "pause a schedule")
+    _command(sub, "run", schedules_run, "run a schedule now").add_argument("id")
+    p = _command(sub, "pause", schedules_pause, "pause a schedule")
     p.add_argument("id")
     p.add_argument("--note")
-    command(sub, "resume", schedules_resume, "resume a paused schedule").add_argument("id")
-    p = command(sub, "history", schedules_history, "a schedule's runs, newest first")
+    _command(sub, "resume", schedules_resume, "resume a paused schedule").add_argument("id")
+    p = _command(sub, "history", schedules_history, "a schedule's runs, newest first")
     p.add_argument("id")
     _limit(p, 20)
-    command(sub, "delete", schedules_delete, "delete a schedule").add_argument("id")
+    _command(sub, "delete", schedules_delete, "delete a schedule").add_argument("id")
 
+
+def _add_recovery(groups: Any) -> None:
     rty = groups.add_parser("retries", help="failed operations being retried")
     sub = rty.add_subparsers(dest="action", required=True, metavar="ACTION")
-    p = command(sub, "list", retries_list, "retry jobs, newest first")
+    p = _command(sub, "list", retries_list, "retry jobs, newest first")
     p.add_argument("--status", choices=["scheduled", "running", "succeeded", "dead_lettered",
                                         "resolved"])
     p.add_argument("--service")
     _limit(p)
-    command(sub, "get", retries_get, "one retry job").add_argument("id")
-    p = command(sub, "create", retries_create, "hand a failed operation over for retrying")
+    _command(sub, "get", retries_get, "one retry job").add_argument("id")
+    p = _command(sub, "create", retries_create, "hand a failed operation over for retrying")
     p.add_argument("--service", required=True, help="the downstream service (its breaker)")
     p.add_argument("--error-type", required=True, help="what failed, e.g. Timeout")
     p.add_argument("--error-message")
     p.add_argument("--idempotency-key")
     _target_options(p)
-    p = command(sub, "resolve", retries_resolve, "resolve a retry job by hand")
+    p = _command(sub, "resolve", retries_resolve, "resolve a retry job by hand")
     p.add_argument("id")
     p.add_argument("--note")
 
     dlq = groups.add_parser("dlq", help="the dead-letter queue")
     sub = dlq.add_subparsers(dest="action", required=True, metavar="ACTION")
-    p = command(sub, "list", dlq_list, "dead letters, newest first")
+    p = _command(sub, "list", dlq_list, "dead letters, newest first")
     p.add_argument("--status", default="open", choices=["open", "resolved", "replayed"])
     p.add_argument("--source")
     p.add_argument("--service")
     _limit(p)
-    command(sub, "get", dlq_get, "one dead letter").add_argument("id")
-    command(sub, "replay", dlq_replay, "re-run as a new retry job").add_argument("id")
-    p = command(sub, "resolve", dlq_resolve, "resolve by hand")
+    _command(sub, "get", dlq_get, "one dead letter").add_argument("id")
+    _command(sub, "replay", dlq_replay, "re-run as a new retry job").add_argument("id")
+    p = _command(sub, "resolve", dlq_resolve, "resolve by hand")
     p.add_argument("id")
     p.add_argument("--note")
 
     brk = groups.add_parser("breakers", help="circuit breakers")
     sub = brk.add_subparsers(dest="action", required=True, metavar="ACTION")
-    _limit(command(sub, "list", breakers_list, "every service's breaker"))
+    _limit(_command(sub, "list", breakers_list, "every service's breaker"))
 
+
+def _add_webhooks_and_events(groups: Any) -> None:
     whk = groups.add_parser("webhooks", help="webhook endpoints")
     sub = whk.add_subparsers(dest="action", required=True, metavar="ACTION")
-    _limit(command(sub, "list", webhooks_list, "endpoints, newest first"))
-    p = command(sub, "create", webhooks_create, "subscribe a URL (prints its secret once)")
+    _limit(_command(sub, "list", webhooks_list, "endpoints, newest first"))
+    p = _command(sub, "create", webhooks_create, "subscribe a URL (prints its secret once)")
     p.add_argument("url_endpoint", metavar="URL")
     p.add_argument("--events", nargs="+", default=["*"], help="types or patterns (schedule.*)")
     p.add_argument("--description")
-    command(sub, "delete", webhooks_delete, "delete an endpoint").add_argument("id")
-    command(sub, "test", webhooks_test, "send a webhook.test event").add_argument("id")
+    _command(sub, "delete", webhooks_delete, "delete an endpoint").add_argument("id")
+    _command(sub, "test", webhooks_test, "send a webhook.test event").add_argument("id")
 
     evt = groups.add_parser("events", help="the event timeline and live stream")
     sub = evt.add_subparsers(dest="action", required=True, metavar="ACTION")
-    p = command(sub, "list", events_list, "events, newest first")
+    p = _command(sub, "list", events_list, "events, newest first")
     p.add_argument("--type")
     _limit(p, 20)
-    p = command(sub, "publish", events_publish, "publish a custom.* event")
+    p = _command(sub, "publish", events_publish, "publish a custom.* event")
     p.add_argument("type")
     p.add_argument("--data", help="the event's data as JSON")
-    p = command(sub, "tail", events_tail, "print events live (WebSocket) until Ctrl-C")
+    p = _command(sub, "tail", events_tail, "print events live (WebSocket) until Ctrl-C")
     p.add_argument("--type", nargs="+", help="types or patterns, e.g. schedule.* (default *)")
     p.add_argument("--after", help="replay from after this event id first")
     p.add_argument("--count", type=int, help="stop after this many events")
@@ -356,13 +353,25 @@ def build_parser() -> argparse.ArgumentParser:
                           "each delivery's Standard Webhooks signature and prints it.")
     p.set_defaults(handler=listen)
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8787)
+    p.add_argument("--port", type=int, default=8787, help="0: any free port")
     p.add_argument("--events", nargs="+", help="types or patterns (default *)")
     p.add_argument("--secret", help="verify with this whsec_... and create no endpoint")
     p.add_argument("--public-url", help="the URL Conductor should call (e.g. a tunnel's), "
                                         "if not http://HOST:PORT/")
     p.add_argument("--keep", action="store_true", help="keep the endpoint after exit")
     p.add_argument("--count", type=int, help="stop after this many deliveries")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="conductor", description=__doc__)
+    parser.add_argument("--url", help="Conductor's API (env CONDUCTOR_URL, default "
+                                      "http://127.0.0.1:8000)")
+    parser.add_argument("--key", help="an API key cnd_... (env CONDUCTOR_KEY)")
+    parser.add_argument("--json", action="store_true", help="JSON output for scripts")
+    groups = parser.add_subparsers(dest="group", required=True, metavar="COMMAND")
+    _add_schedules(groups)
+    _add_recovery(groups)
+    _add_webhooks_and_events(groups)
     return parser
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TextIO
 
@@ -71,7 +71,7 @@ class Listener:
 
     def receive(self, body: bytes, headers: dict[str, str]) -> int:
         """Verify and print one delivery; answer its HTTP status."""
-        now = datetime.now(timezone.utc).strftime("%H:%M:%S")
+        now = datetime.now(UTC).strftime("%H:%M:%S")
         try:
             event = self._verifier.verify(body, headers)
         except (WebhookVerificationError, ValueError) as exc:
@@ -90,7 +90,7 @@ class Listener:
         listener = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 if length > MAX_BODY:
                     self.send_response(413)

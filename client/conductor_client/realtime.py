@@ -64,8 +64,7 @@ async def subscribe(
                     seen.append(event["id"])
                     last = event["id"]
                     yield event
-        except (OSError, asyncio.TimeoutError, websockets.ConnectionClosed,
-                websockets.InvalidHandshake):
+        except (TimeoutError, OSError, websockets.ConnectionClosed, websockets.InvalidHandshake):
             pass
         if not reconnect:
             return

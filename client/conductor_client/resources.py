@@ -228,11 +228,11 @@ _WEBHOOK_WRITABLE = frozenset({"url", "event_types", "description", "headers", "
 class Events(_Resource):
     """The event timeline; custom events fan out like Conductor's own."""
 
-    def publish(self, type: str, data: Item | None = None) -> Item:  # noqa: A002 - the API's name
+    def publish(self, type: str, data: Item | None = None) -> Item:
         """``type`` must start with ``custom.``; answers the published event."""
         return self._http.request("POST", "/events", json_body={"type": type, "data": data or {}})
 
-    def list(self, *, type: str | None = None, start: str | datetime | None = None,  # noqa: A002
+    def list(self, *, type: str | None = None, start: str | datetime | None = None,
              end: str | datetime | None = None, limit: int | None = None) -> Iterator[Item]:
         return self._http.pages("/events", {"type": type, "from": _iso(start), "to": _iso(end)},
                                 limit)
