@@ -1,14 +1,16 @@
 """The local runtime (`python -m devserver`) in a subprocess, shared by the end-to-end tests."""
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -43,12 +45,28 @@ class Runtime:
         raise AssertionError(f"{text!r} not printed in {timeout}s; got {self.banner[-20:]}")
 
 
-@pytest.fixture(scope="module")
-def runtime() -> Iterator[Runtime]:
+def wait_until(check: Callable[[], Any], seconds: float = 30) -> Any:
+    """Poll ``check`` until it returns something truthy (bounded in time and count)."""
+    deadline, value = time.monotonic() + seconds, None
+    for _ in range(int(seconds * 10)):
+        value = check()
+        if value or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    return value
+
+
+@contextlib.contextmanager
+def local_runtime(*args: str, admin_key: str | None = ADMIN_KEY,
+                  wait: bool = True) -> Iterator[Runtime]:
+    """``python -m devserver`` with ``args`` on free ports; killed on exit if still running."""
     port, ws_port = free_port(), free_port()
-    env = {**os.environ, "CONDUCTOR_ADMIN_KEY": ADMIN_KEY, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("CONDUCTOR_ADMIN_KEY", None)
+    if admin_key:
+        env["CONDUCTOR_ADMIN_KEY"] = admin_key
     process = subprocess.Popen(
-        [sys.executable, "-m", "devserver", "--port", str(port), "--ws-port", str(ws_port)],
+        [sys.executable, "-m", "devserver", "--port", str(port), "--ws-port", str(ws_port), *args],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: queue.Queue[str] = queue.Queue()
     output: list[str] = []
@@ -62,9 +80,16 @@ def runtime() -> Iterator[Runtime]:
     threading.Thread(target=pump, daemon=True).start()
     handle = Runtime(process, port, ws_port, lines, output)
     try:
-        handle.wait_for("Press Ctrl-C to stop.")
+        if wait:
+            handle.wait_for("Press Ctrl-C to stop.")
         yield handle
     finally:
         if process.poll() is None:
             process.kill()
             process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def runtime() -> Iterator[Runtime]:
+    with local_runtime() as handle:
+        yield handle

@@ -17,7 +17,7 @@ import pytest
 import requests
 import websockets
 
-from tests.e2e.conftest import ADMIN_KEY, AUTH, ROOT, Runtime
+from tests.e2e.conftest import ADMIN_KEY, AUTH, ROOT, Runtime, wait_until
 from tests.functional.receivers import receiver
 
 pytestmark = pytest.mark.e2e
@@ -168,17 +168,6 @@ def test_websocket_without_a_key_is_refused(runtime: Runtime) -> None:
     with pytest.raises(websockets.exceptions.InvalidStatus) as info:
         asyncio.run(attempt())
     assert info.value.response.status_code == 403  # API Gateway answers a refused $connect so
-
-
-def wait_until(check: Any, seconds: float = 30) -> Any:
-    """Poll ``check`` until it returns something truthy (bounded in time and count)."""
-    deadline, value = time.monotonic() + seconds, None
-    for _ in range(int(seconds * 10)):
-        value = check()
-        if value or time.monotonic() > deadline:
-            break
-        time.sleep(0.1)
-    return value
 
 
 def test_fifty_concurrent_writes_are_all_answered(runtime: Runtime) -> None:

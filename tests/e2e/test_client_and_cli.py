@@ -1,0 +1,266 @@
+"""The Python client and the `conductor` CLI against the local runtime (`python -m devserver`)."""
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import websockets
+from conductor_client import Conductor, ConductorError
+from conductor_client.cli import main
+
+from tests.e2e.conftest import ADMIN_KEY, ROOT, Runtime, wait_until
+from tests.functional.receivers import receiver
+
+pytestmark = pytest.mark.e2e
+CONDUCTOR = Path(sys.executable).parent / "conductor"  # the installed console script
+
+
+@pytest.fixture(scope="module")
+def conductor(runtime: Runtime) -> Conductor:
+    return Conductor(runtime.api, ADMIN_KEY)
+
+
+def cli(runtime: Runtime, *args: str) -> tuple[int, str]:
+    out = io.StringIO()
+    code = main(["--url", runtime.api, "--key", ADMIN_KEY, *args], out=out)
+    return code, out.getvalue()
+
+
+def http(url: str, **extra: Any) -> dict[str, Any]:
+    return {"type": "http", "url": url, **extra}
+
+
+def test_the_client_covers_schedules_from_create_to_delete(conductor: Conductor) -> None:
+    with receiver([(200, {})]) as target:
+        # Given a schedule made through the client
+        schedule = conductor.schedules.create(
+            "client nightly", "cron(0 2 * * *)", http(target.url), timezone="Europe/Berlin",
+            retry_policy={"max_attempts": 2}, tags=["client"])
+        assert schedule["timezone"] == "Europe/Berlin" and len(schedule["next_runs"]) == 5
+        assert conductor.schedules.get(schedule["id"])["name"] == "client nightly"
+        # When it is edited, paused, resumed and run by hand
+        updated = conductor.schedules.update(schedule["id"], {**schedule, "name": "renamed"})
+        assert updated["name"] == "renamed" and updated["version"] == schedule["version"] + 1
+        with pytest.raises(ConductorError) as stale:
+            conductor.schedules.update(schedule["id"], schedule)  # the old version
+        assert stale.value.status == 409 and stale.value.code == "conflict"
+        assert conductor.schedules.pause(schedule["id"], "maintenance")["enabled"] is False
+        assert conductor.schedules.resume(schedule["id"])["enabled"] is True
+        run = conductor.schedules.run(schedule["id"])
+        # Then the run reaches the target and its history
+        assert wait_until(lambda: [e for e in conductor.schedules.history(schedule["id"])
+                                   if e["id"] == run["id"] and e["status"] == "succeeded"])
+        assert len(target.requests) >= 1
+    assert len(conductor.schedules.preview("rate(5 minutes)", count=3)) == 3
+    conductor.schedules.delete(schedule["id"])
+    with pytest.raises(ConductorError) as gone:
+        conductor.schedules.get(schedule["id"])
+    assert gone.value.status == 404 and gone.value.code == "not_found"
+
+
+def test_an_invalid_request_raises_the_error_shape(conductor: Conductor) -> None:
+    with pytest.raises(ConductorError) as raised:
+        conductor.schedules.create("bad", "cron(61 * * * *)", http("http://127.0.0.1:9/"))
+    assert raised.value.status == 400 and raised.value.code == "validation_error"
+    assert raised.value.details[0]["field"] == "expression"
+    assert raised.value.request_id
+
+
+def test_lists_are_iterators_that_follow_the_pages(runtime: Runtime) -> None:
+    small = Conductor(runtime.api, ADMIN_KEY, page_size=2)  # five items: three pages
+    tag = f"pages-{uuid.uuid4().hex[:8]}"
+    made = [small.schedules.create(f"page {n}", "rate(1 day)", http("http://127.0.0.1:9/"),
+                                   tags=[tag], enabled=False)["id"] for n in range(5)]
+    listed = [s["id"] for s in small.schedules.list(tag=tag)]
+    assert sorted(listed) == sorted(made) and len(set(listed)) == 5
+    assert len(list(small.schedules.list(tag=tag, limit=3))) == 3
+
+
+def test_retries_dead_letters_replay_and_resolve(conductor: Conductor) -> None:
+    service = f"client-{uuid.uuid4().hex[:6]}"
+    with receiver([(500, {})]) as failing:
+        # Given two jobs that fail once and give up
+        jobs = [conductor.retries.create(service, http(failing.url),
+                                         {"type": "HTTP500", "message": "down"},
+                                         retry_policy={"max_attempts": 1})
+                for _ in range(2)]
+        assert {j["status"] for j in jobs} <= {"scheduled", "running"}
+        def both() -> list[dict[str, Any]] | None:
+            found = list(conductor.dlq.list(service=service))
+            return found if len(found) == 2 else None
+
+        letters = wait_until(both)
+        assert letters, "both jobs dead-letter"
+        assert {d["retry_job_id"] for d in letters} == {j["id"] for j in jobs}
+        assert conductor.retries.get(jobs[0]["id"])["status"] == "dead_lettered"
+        assert [j["id"] for j in conductor.retries.list(service=service)] != []
+        # When one is replayed and the other resolved
+        replay = conductor.dlq.replay(letters[0]["id"])
+        resolved = conductor.dlq.resolve(letters[1]["id"], "handled by hand")
+    assert replay["id"].startswith("rty_") and replay["replay_of"] == letters[0]["id"]
+    assert resolved["status"] == "resolved" and resolved["note"] == "handled by hand"
+    assert conductor.dlq.get(letters[0]["id"])["status"] == "replayed"
+
+
+def test_webhooks_events_keys_and_breakers(conductor: Conductor) -> None:
+    kind = f"custom.client{uuid.uuid4().hex[:6]}"
+    with receiver([(200, {})]) as target:
+        hook = conductor.webhooks.create(target.url, [kind], description="client test")
+        assert hook["secret"].startswith("whsec_") and "secret" not in conductor.webhooks.get(
+            hook["id"])
+        event = conductor.events.publish(kind, {"n": 1})
+        assert conductor.events.get(event["id"])["data"] == {"n": 1}
+        delivered = wait_until(lambda: [d for d in conductor.webhooks.deliveries(hook["id"])
+                                        if d["status"] == "delivered"])
+        assert delivered and conductor.webhooks.delivery(delivered[0]["id"])["event_id"] == \
+            event["id"]
+        rotated = conductor.webhooks.rotate_secret(hook["id"])
+        assert rotated["secret"] != hook["secret"]
+        assert conductor.webhooks.update(hook["id"], {**hook, "description": "renamed"})[
+            "description"] == "renamed"
+        conductor.webhooks.delete(hook["id"])
+    assert any(t["type"] == "schedule.executed" for t in conductor.events.types())
+    key = conductor.api_keys.create("client viewer", "viewer")
+    viewer = Conductor(conductor.url, key["key"])
+    with pytest.raises(ConductorError) as forbidden:
+        viewer.events.publish("custom.nope")
+    assert forbidden.value.status == 403
+    conductor.api_keys.revoke(key["id"])
+    service = f"brk-{uuid.uuid4().hex[:6]}"
+    assert conductor.breakers.command(service, "force_open")["state"] == "forced_open"
+    assert conductor.breakers.command(service, "reset")["state"] == "closed"
+    assert conductor.metrics.health()["status"] == "ok"
+
+
+def test_subscribe_reconnects_and_resumes_without_a_gap(conductor: Conductor) -> None:
+    kind = f"custom.live{uuid.uuid4().hex[:6]}"
+    first = conductor.events.publish(kind, {"n": 1})
+    missed = conductor.events.publish(kind, {"n": 2})
+    attempts: list[str] = []
+
+    def flaky_connect(url: str, **options: Any) -> Any:
+        attempts.append(url)
+        if len(attempts) == 1:  # the first connection fails, as a dropped network would
+            raise OSError("network is unreachable")
+        return websockets.connect(url, **options)
+
+    async def scenario() -> list[dict[str, Any]]:
+        from conductor_client.realtime import subscribe
+
+        seen: list[dict[str, Any]] = []
+        stream = subscribe(conductor.http, [kind], after=first["id"], connect=flaky_connect)
+        async for event in stream:
+            seen.append(event)
+            if len(seen) == 1:  # subscribed and resumed: now one published live
+                await asyncio.to_thread(conductor.events.publish, kind, {"n": 3})
+            if len(seen) == 2:
+                break
+        await stream.aclose()
+        return seen
+
+    seen = asyncio.run(asyncio.wait_for(scenario(), 30))
+    assert [e["data"]["n"] for e in seen] == [2, 3] and seen[0]["id"] == missed["id"]
+    assert len(attempts) == 2 and all("ticket=wst_" in url for url in attempts)
+    assert all(ADMIN_KEY not in url for url in attempts)
+
+
+def test_cli_tables_for_people_and_json_for_scripts(runtime: Runtime) -> None:
+    code, out = cli(runtime, "schedules", "create", "--name", "cli report",
+                    "--expression", "cron(0 9 * * 1-5)", "--timezone", "Asia/Tokyo",
+                    "--target-url", "http://127.0.0.1:9/report", "--max-attempts", "2")
+    assert code == 0 and out.splitlines()[0].split() == [
+        "ID", "NAME", "EXPRESSION", "ZONE", "ENABLED", "NEXT", "RUN"]
+    schedule_id = out.splitlines()[1].split()[0]
+    assert schedule_id.startswith("sch_") and "Asia/Tokyo" in out
+    code, out = cli(runtime, "--json", "schedules", "get", schedule_id)
+    assert code == 0 and json.loads(out)["retry_policy"]["max_attempts"] == 2
+    assert cli(runtime, "schedules", "pause", schedule_id, "--note", "x")[1].split()[-2:] == [
+        "paused", "-"]
+    assert "yes" in cli(runtime, "schedules", "resume", schedule_id)[1]
+    code, out = cli(runtime, "--json", "schedules", "run", schedule_id)
+    assert code == 0 and json.loads(out)["trigger"] == "manual"
+    listed = json.loads(cli(runtime, "--json", "schedules", "list", "--limit", "200")[1])
+    assert schedule_id in {s["id"] for s in listed}
+    code, out = cli(runtime, "--json", "dlq", "list", "--service", "nothing-here")
+    assert code == 0 and json.loads(out) == []
+    assert cli(runtime, "dlq", "list", "--service", "nothing-here")[1].strip().endswith(
+        "(no dead letters)")
+
+
+def test_cli_errors_go_to_stderr_with_their_fields(runtime: Runtime,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = cli(runtime, "schedules", "create", "--name", "x", "--expression", "rate(0 days)",
+                    "--target-url", "http://127.0.0.1:9/")
+    err = capsys.readouterr().err
+    assert code == 1 and out == ""
+    assert "400 validation_error" in err and "expression:" in err
+
+
+def _spawn(runtime: Runtime, *args: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "CONDUCTOR_URL": runtime.api, "CONDUCTOR_KEY": ADMIN_KEY}
+    return subprocess.Popen([str(CONDUCTOR), *args], cwd=ROOT, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _lines(process: subprocess.Popen[str]) -> Iterator[dict[str, Any]]:
+    assert process.stdout is not None
+    for line in process.stdout:
+        yield json.loads(line)
+
+
+def test_events_tail_prints_what_it_missed_then_what_happens(conductor: Conductor,
+                                                              runtime: Runtime) -> None:
+    kind = f"custom.tail{uuid.uuid4().hex[:6]}"
+    before = conductor.events.publish(kind, {"n": 0})
+    missed = conductor.events.publish(kind, {"n": 1})
+    # When `conductor events tail` starts after `before`, it prints `missed`, then a live one
+    process = _spawn(runtime, "--json", "events", "tail", "--type", kind, "--after",
+                     before["id"], "--count", "2")
+    try:
+        lines = _lines(process)
+        first = next(lines)
+        live = conductor.events.publish(kind, {"n": 2})
+        second = next(lines)
+        assert process.wait(timeout=20) == 0
+    finally:
+        process.kill()
+    assert (first["id"], second["id"]) == (missed["id"], live["id"])
+
+
+def test_listen_creates_an_endpoint_verifies_deliveries_and_cleans_up(
+        conductor: Conductor, runtime: Runtime) -> None:
+    kind = f"custom.listen{uuid.uuid4().hex[:6]}"
+    process = _spawn(runtime, "--json", "listen", "--port", "0", "--events", kind,
+                     "--count", "1")
+    try:
+        lines = _lines(process)
+        started = next(lines)
+        endpoint_id, url = started["endpoint_id"], started["listening"]
+        assert url.startswith("http://127.0.0.1:") and endpoint_id.startswith("whk_")
+        # a delivery without a valid signature is refused
+        forged = requests.post(url, json={"type": kind}, timeout=5, headers={
+            "webhook-id": "x", "webhook-timestamp": "1", "webhook-signature": "v1,AAAA"})
+        assert forged.status_code == 401
+        assert next(lines)["verified"] is False
+        event = conductor.events.publish(kind, {"hello": "listen"})
+        received = next(lines)
+        deleted = next(lines)
+        assert process.wait(timeout=20) == 0
+    finally:
+        process.kill()
+    assert received["verified"] is True and received["event"]["id"] == event["id"]
+    assert received["event"]["data"] == {"hello": "listen"}
+    assert deleted == {"deleted": endpoint_id}
+    with pytest.raises(ConductorError) as gone:
+        conductor.webhooks.get(endpoint_id)
+    assert gone.value.status == 404
