@@ -18,6 +18,10 @@ class BackloggedServer(ThreadedHTTPServer):
 
 
 class RequestHandler(ChaliceRequestHandler):
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """Say nothing: the API logs one JSON line per request already (method, path, status,
+        duration, request id); http.server's access line would be a second one."""
+
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """Errors the HTTP layer answers itself (an unsupported method such as TRACE, a malformed
         request line) in the API's error shape, as API Gateway answers before any Lambda."""

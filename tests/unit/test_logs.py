@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 import logging
 
+import pytest
+
 from chalicelib.logs import JsonFormatter, OneLineFormatter
 
 
@@ -48,3 +50,45 @@ def test_the_local_runtimes_plain_lines_stay_on_one_line() -> None:
     line = OneLineFormatter("%(levelname)s %(message)s").format(record_of_failure())
     assert "\n" not in line and "Traceback" not in line
     assert "RuntimeError" in line and "KeyError" in line
+
+
+class Context:
+    def __init__(self, request_id: str) -> None:
+        self.aws_request_id = request_id
+        self.function_name = "conductor-dev"
+        self.memory_limit_in_mb = 512
+        self.invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:conductor-dev"
+
+
+def test_lines_carry_powertools_fields_the_lambda_context_and_the_trace(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given Lambda's trace header and an invocation's context
+    monkeypatch.setenv("_X_AMZN_TRACE_ID", "Root=1-5759e988-bd862e3fe1be46a994272793;"
+                                           "Parent=53995c3f42cd8ad8;Sampled=1")
+    context = Context("req-1")
+    formatter = JsonFormatter(lambda: context)
+    record = logging.LogRecord("conductor.x", logging.INFO, __file__, 7, "hello %s", ("you",),
+                               None, func="handler")
+    record.fields = {"status": 200}
+    # When two lines are written, in the first invocation and in a later one
+    first = json.loads(formatter.format(record))
+    context = Context("req-2")
+    second = json.loads(formatter.format(record))
+    # Then each has Powertools' keys, and only the container's first invocation is cold
+    assert first["level"] == "INFO" and first["location"] == "handler:7"
+    assert first["message"] == "hello you" and first["service"] == "conductor"
+    assert first["timestamp"].endswith("Z") and "T" in first["timestamp"]
+    assert first["function_name"] == "conductor-dev" and first["function_memory_size"] == 512
+    assert first["function_arn"].endswith(":function:conductor-dev")
+    assert first["function_request_id"] == "req-1" and first["cold_start"] is True
+    assert second["function_request_id"] == "req-2" and second["cold_start"] is False
+    assert first["xray_trace_id"] == "1-5759e988-bd862e3fe1be46a994272793"
+    assert first["status"] == 200 and first["request_id"] == "-"
+
+
+def test_without_an_invocation_no_lambda_fields_are_made_up(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("_X_AMZN_TRACE_ID", raising=False)
+    record = logging.LogRecord("conductor.x", logging.INFO, __file__, 1, "m", None, None)
+    entry = json.loads(JsonFormatter().format(record))
+    assert not {"cold_start", "function_name", "xray_trace_id"} & set(entry)
