@@ -2,7 +2,8 @@
 dashboard view has something to show within a minute.
 
 Local receivers on 127.0.0.1 stand in for the systems Conductor calls: ``/ok`` answers 200,
-``/flaky`` fails every other call with a 503, ``/down`` always answers 500. What is made:
+``/flaky`` fails every other call with a 503, ``/down`` always answers 500 (and every path
+below each, e.g. ``/down/payments``). What is made:
 
 - schedules in four zones: two every minute (one of them failing), two daily, one paused;
 - webhook endpoints: one healthy (every event), one flaky (schedule and error events), one disabled;
@@ -34,9 +35,9 @@ class DemoReceivers:
                 length = int(self.headers.get("Content-Length") or 0)
                 self.rfile.read(min(length, 1 << 20))
                 path = self.path.split("?")[0]
-                if path == "/down":
+                if path.startswith("/down"):
                     status = 500
-                elif path == "/flaky":
+                elif path.startswith("/flaky"):
                     with lock:
                         status = 503 if next(flaky) % 2 == 0 else 200
                 else:

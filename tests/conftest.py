@@ -1,6 +1,7 @@
 """Shared fixtures. moto is imported first, before any boto3 session can exist."""
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -53,6 +54,30 @@ def _no_dns() -> Iterator[None]:
         yield
     finally:
         ssrf.system_resolver = original
+
+
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture(autouse=True)
+def _events_match_the_catalog() -> Iterator[None]:
+    """Every event a test makes has the ``data`` its catalog entry declares (the documented
+    webhook payloads, /v2/openapi.json ``webhooks``); a mismatch fails the test that made it."""
+    collect = _Collect()
+    logger = logging.getLogger("conductor.events.schema")
+    logger.addHandler(collect)
+    try:
+        yield
+    finally:
+        logger.removeHandler(collect)
+    drift = [getattr(r, "fields", r.getMessage()) for r in collect.records]
+    assert not drift, f"events whose data differs from chalicelib/domain/events.py: {drift}"
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ bp = ApiBlueprint(__name__)
 @bp.operation("GET", "/dashboard/health", summary="Is every table and queue reachable?",
               role="viewer", response="HealthReport", errors=(503,))
 def health() -> Response:
+    """Checks each DynamoDB table and SQS queue Conductor uses; `degraded` names what is down."""
     report = deps.health().check()
     return Response(body=report, status_code=200 if report["status"] == "ok" else 503)
 
@@ -25,6 +26,7 @@ def health() -> Response:
 @bp.operation("GET", "/dashboard/session", summary="Who is signed in, and where to subscribe",
               role="viewer", response="DashboardSession")
 def session(principal: Principal) -> dict[str, Any]:
-    """The dashboard shows write buttons by this role, and connects to this WebSocket URL."""
+    """Who the calling key is (id, name, role), where to open the WebSocket, and the server's
+    clock. The dashboard shows write buttons by this role."""
     return {"key": {"id": principal.key_id, "name": principal.name, "role": principal.role},
             "websocket_url": get_settings().websocket_url, "server_time": to_iso(deps.clock())}

@@ -19,6 +19,9 @@ bp = ApiBlueprint(__name__)
 @bp.operation("GET", "/events/types", summary="The event catalog", role="viewer",
               response="EventTypes", v1=True)
 def list_event_types() -> dict[str, Any]:
+    """The catalog of event types Conductor publishes, by category, and the prefix (`custom.`)
+    under which clients publish their own. Webhook and WebSocket subscriptions name these types
+    or patterns such as `schedule.*`."""
     return {
         "categories": list(CATEGORIES),
         "items": [{"type": t.name, "category": t.category, "description": t.description}
@@ -30,6 +33,8 @@ def list_event_types() -> dict[str, Any]:
 @bp.operation("GET", "/events", summary="The event timeline, newest first", role="viewer",
               query="ListEventsQuery", response="EventPage", v1=True)
 def list_events(query: ListEventsQuery) -> dict[str, Any]:
+    """The event timeline, newest first, optionally of one type and a time range (default: the last
+    30 days). Events are kept `CONDUCTOR_EVENT_TTL_DAYS` (30) days."""
     result = deps.event_bus().list(
         limit=query.limit,
         start=query.from_,
@@ -43,6 +48,8 @@ def list_events(query: ListEventsQuery) -> dict[str, Any]:
 @bp.operation("GET", "/events/{event_id}", summary="One event", role="viewer",
               response="Event", v1=True, errors=(404,))
 def get_event(event_id: str) -> dict[str, Any]:
+    """One event by id: the same object a webhook delivery carries and a WebSocket message wraps.
+    One event by id: the same object a webhook delivery carries and a WebSocket message wraps."""
     event = deps.event_bus().get(event_id) if is_id(event_id, "evt") else None
     if event is None:
         raise NotFound(f"No event {event_id}.")
@@ -52,5 +59,8 @@ def get_event(event_id: str) -> dict[str, Any]:
 @bp.operation("POST", "/events", summary="Publish a custom event", role="operator",
               body="PublishEvent", response="Event", status=201)
 def publish_event(body: PublishEvent) -> Any:
+    """Publishes a custom event (type `custom.` and 1-4 lowercase segments): it is stored in the
+    timeline, delivered to the webhook endpoints and pushed to the WebSockets subscribed to it.
+    At most 256 KiB."""
     event = deps.event_bus().publish(body.type, body.data)
     return created(event.to_dict(), f"/v2/events/{event.id}")

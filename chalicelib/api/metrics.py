@@ -28,12 +28,16 @@ def _range(query: Any) -> tuple[datetime | None, datetime | None]:
 @bp.operation("GET", "/metrics/summary", summary="Totals and rates of every component",
               role="viewer", query="RangeQuery")
 def metrics_summary(query: RangeQuery) -> dict[str, Any]:
+    """Totals and rates of every component over a range (default: the last 24 hours): API requests
+    and latency, retries, schedule runs, webhook deliveries, breakers, open dead letters."""
     return deps.metrics().summary(*_range(query))
 
 
 @bp.operation("GET", "/metrics/history", summary="One metric's windows over a range",
               role="viewer", query="HistoryQuery")
 def metrics_history(query: HistoryQuery) -> dict[str, Any]:
+    """One metric's counters per minute, hour or day window over a range, optionally one field
+    only; each point carries its latency or duration percentiles."""
     start, end = _range(query)
     return deps.metrics().history(query.metric, query.window, start, end, query.field)
 
@@ -41,6 +45,7 @@ def metrics_history(query: HistoryQuery) -> dict[str, Any]:
 @bp.operation("GET", "/metrics/errors", summary="Retry counts and rates by service",
               role="viewer", query="RangeQuery", response="RetryStats")
 def metrics_errors(query: RangeQuery) -> dict[str, Any]:
+    """Retry counts and success rates by service over a range."""
     start, end = _range(query)
     end = end or deps.clock()
     return deps.retries().stats(start or end - timedelta(hours=24), end)
@@ -49,6 +54,7 @@ def metrics_errors(query: RangeQuery) -> dict[str, Any]:
 @bp.operation("GET", "/metrics/schedules", summary="Runs, failures and durations by schedule",
               role="viewer", query="RangeQuery")
 def metrics_schedules(query: RangeQuery) -> dict[str, Any]:
+    """Runs, failures and skips by schedule over a range."""
     return deps.metrics().per_subject("schedules", *_range(query), good="runs", bad="failures",
                                      bad_within_good=True)
 
@@ -56,12 +62,15 @@ def metrics_schedules(query: RangeQuery) -> dict[str, Any]:
 @bp.operation("GET", "/metrics/webhooks", summary="Success rate and latency by endpoint",
               role="viewer", query="RangeQuery")
 def metrics_webhooks(query: RangeQuery) -> dict[str, Any]:
+    """Deliveries, failures and latency by webhook endpoint over a range."""
     return deps.metrics().per_subject("webhooks", *_range(query), good="delivered", bad="failed")
 
 
 @bp.operation("GET", "/dashboard/overview",
               summary="Totals, rates, breaker states, DLQ size, next runs", role="viewer")
 def dashboard_overview() -> dict[str, Any]:
+    """What the dashboard's overview shows in one answer: the last 24 hours' totals and rates,
+    breaker states, open dead letters and the next runs."""
     breakers, _ = deps.breakers().list(50, None)
     return {"metrics": deps.metrics().summary(),
             "breakers": [{"service": b["service"], "state": b["state"]} for b in breakers],
@@ -71,6 +80,7 @@ def dashboard_overview() -> dict[str, Any]:
 @bp.operation("GET", "/dashboard/errors", summary="Retry stats, open dead letters, breakers",
               role="viewer")
 def dashboard_errors() -> dict[str, Any]:
+    """Retry statistics, open dead letters and breakers, for the dashboard's errors view."""
     end = deps.clock()
     dead, _ = deps.dead_letters().list("open", None, None, None, 20, None)
     breakers, _ = deps.breakers().list(50, None)
@@ -82,6 +92,8 @@ def dashboard_errors() -> dict[str, Any]:
               summary="Upcoming runs and the last day's runs (for a Gantt timeline)",
               role="viewer", query="RangeQuery")
 def dashboard_schedules(query: RangeQuery) -> dict[str, Any]:
+    """Upcoming runs and the range's past runs (default: the last day), for the dashboard's
+    schedule timeline."""
     start, end = _range(query)
     end = end or deps.clock()
     start = start or end - timedelta(hours=24)
@@ -97,6 +109,7 @@ def dashboard_schedules(query: RangeQuery) -> dict[str, Any]:
 @bp.operation("GET", "/dashboard/webhooks", summary="Per-endpoint success rates and latency",
               role="viewer", query="RangeQuery")
 def dashboard_webhooks(query: RangeQuery) -> dict[str, Any]:
+    """Success rates and latency per webhook endpoint over a range."""
     return deps.metrics().per_subject("webhooks", *_range(query), good="delivered", bad="failed")
 
 
@@ -104,6 +117,7 @@ def dashboard_webhooks(query: RangeQuery) -> dict[str, Any]:
               summary="Events of a time range (default: the last 24 hours), newest first",
               role="viewer", query="TimelineQuery")
 def dashboard_timeline(query: TimelineQuery) -> dict[str, Any]:
+    """Events of a range (default: the last 24 hours), newest first, optionally of one type."""
     from chalicelib.api.events import list_events  # noqa: PLC0415 - the same view, same query
 
     if query.from_ is None:

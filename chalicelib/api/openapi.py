@@ -112,4 +112,6 @@ def document() -> dict[str, Any]:
 @bp.operation("GET", "/openapi.json", summary="This API's OpenAPI 3.1 document", role=None,
               rate_class="read")
 def openapi_document() -> dict[str, Any]:
+    """This document: OpenAPI 3.1, with every operation, schema, example, response header and
+    outgoing webhook. Public. A rendered reference is served at `/docs`."""
     return document()

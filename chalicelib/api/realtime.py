@@ -19,6 +19,8 @@ bp = ApiBlueprint(__name__)
 @bp.operation("POST", "/realtime/tickets", summary="A single-use WebSocket ticket (60 s)",
               role="viewer", response="RealtimeTicket", status=201)
 def create_ticket(principal: Principal) -> Response:
+    """A single-use ticket to open the WebSocket with (`?ticket=wst_...`) within 60 seconds, so the
+    API key never travels in a URL. `url` is the WebSocket URL with the ticket."""
     ticket, expires_at = deps.authenticator().issue_ticket(principal)
     base = get_settings().websocket_url
     url = None

@@ -43,6 +43,10 @@ def _job_response(job: dict[str, Any], new: bool) -> Response:
               role="operator", body="CreateRetryJob", response="RetryJob", status=201,
               also=(200,), errors=(409,))
 def create_retry_job(body: CreateRetryJob) -> Response:
+    """Hands a failed operation over to Conductor: it is retried against its target with the retry
+    policy's backoff and jitter, through the service's circuit breaker, until it succeeds, gives
+    up (dead letter) or reaches its deadline. An `idempotency_key` makes a repeat answer the
+    first job with 200 instead of creating another."""
     request = body.model_dump(mode="json")
     header = (bp.current_request.headers or {}).get("idempotency-key")
     if header is not None:  # the IETF Idempotency-Key header, as well as the field
@@ -60,6 +64,7 @@ def create_retry_job(body: CreateRetryJob) -> Response:
 @bp.operation("GET", "/errors/retry", summary="Retry jobs, newest first", role="viewer",
               query="ListRetryJobsQuery", response="RetryJobPage")
 def list_retry_jobs(query: ListRetryJobsQuery) -> dict[str, Any]:
+    """Retry jobs, newest first, optionally by status and service; without their attempts."""
     items, last = deps.retries().list(query.status, query.service, query.limit,
                                       position_of(query, "retry-jobs"))
     return page(items, cursor_for(last, query, "retry-jobs"))
@@ -68,12 +73,15 @@ def list_retry_jobs(query: ListRetryJobsQuery) -> dict[str, Any]:
 @bp.operation("GET", "/errors/retry/{job_id}", summary="One retry job with its attempts",
               role="viewer", response="RetryJob", errors=(404,))
 def get_retry_job(job_id: str) -> dict[str, Any]:
+    """One retry job with every attempt: when it ran, the status code or error, the response
+    excerpt and the delay before the next one."""
     return deps.retries().get(job_id)
 
 
 @bp.operation("GET", "/errors/retry/{job_id}/attempts", summary="A retry job's attempts, oldest first",
               role="viewer", query="PageQuery", response="AttemptPage", errors=(404,))
 def list_retry_attempts(job_id: str, query: PageQuery) -> dict[str, Any]:
+    """A retry job's attempts, oldest first, page by page."""
     position = position_of(query, "attempts", job_id)
     after = int(position) if position and position.isdigit() else 0
     items, next_index = deps.retries().attempts(job_id, query.limit, after)
@@ -84,12 +92,16 @@ def list_retry_attempts(job_id: str, query: PageQuery) -> dict[str, Any]:
 @bp.operation("POST", "/errors/resolve", summary="Resolve a retry job by hand",
               role="operator", body="ResolveRetryJob", response="RetryJob", errors=(404, 409))
 def resolve_retry_job(body: ResolveRetryJob) -> dict[str, Any]:
+    """Marks a retry job resolved by hand, with a note: no more attempts run, and its dead letter
+    (if any) is resolved too."""
     return deps.retries().resolve(body.id, body.note)
 
 
 @bp.operation("GET", "/errors/stats", summary="Counts, success rate, attempts to success",
               role="viewer", query="StatsQuery", response="RetryStats")
 def retry_stats(query: StatsQuery) -> dict[str, Any]:
+    """Retry counts, success rate and mean attempts to success over a range (default: the last 24
+    hours), in all and by service."""
     now = deps.clock()
     end = min(query.to or now, now)
     start = query.from_ or end - timedelta(hours=24)
@@ -105,6 +117,8 @@ def retry_stats(query: StatsQuery) -> dict[str, Any]:
 @bp.operation("GET", "/errors/circuit-breakers", summary="Every service's circuit breaker",
               role="viewer", query="PageQuery", response="BreakerPage")
 def list_breakers(query: PageQuery) -> dict[str, Any]:
+    """Every service's circuit breaker: state, the window of recent outcomes, when it opened and
+    when the next trial is due."""
     items, last = deps.breakers().list(query.limit, position_of(query, "breakers"))
     return page(items, cursor_for(last, query, "breakers"))
 
@@ -112,6 +126,7 @@ def list_breakers(query: PageQuery) -> dict[str, Any]:
 @bp.operation("GET", "/errors/circuit-breaker/{service}", summary="One service's breaker",
               role="viewer", response="Breaker")
 def get_breaker(service: str) -> dict[str, Any]:
+    """One service's circuit breaker. A service that never had a call answers a closed breaker."""
     return deps.breakers().describe(_service(service))
 
 
@@ -119,6 +134,8 @@ def get_breaker(service: str) -> dict[str, Any]:
               summary="Reset, force open or force close a breaker", role="operator",
               body="BreakerCommand", response="Breaker", errors=(409,))
 def command_breaker(service: str, body: BreakerCommand) -> dict[str, Any]:
+    """Resets a breaker (closed, empty window), forces it open (every call held) or forces it
+    closed (every call let through) until it is reset."""
     return deps.breakers().command(_service(service), body.action)
 
 
@@ -138,6 +155,8 @@ def _service(service: str) -> str:
 @bp.operation("GET", "/dlq", summary="Dead letters, newest first (one fingerprint = one group)",
               role="viewer", query="ListDeadLettersQuery", response="DeadLetterPage")
 def list_dead_letters(query: ListDeadLettersQuery) -> dict[str, Any]:
+    """Dead letters, newest first: by status (default `open`), source, service or fingerprint (one
+    fingerprint is one group of the same failure)."""
     items, last = deps.dead_letters().list(query.status, query.fingerprint, query.source,
                                            query.service, query.limit,
                                            position_of(query, "dead-letters"))
@@ -147,12 +166,15 @@ def list_dead_letters(query: ListDeadLettersQuery) -> dict[str, Any]:
 @bp.operation("GET", "/dlq/{dead_letter_id}", summary="One dead letter", role="viewer",
               response="DeadLetter", errors=(404,))
 def get_dead_letter(dead_letter_id: str) -> dict[str, Any]:
+    """One dead letter: the failure, the payload that can be replayed and what happened to it."""
     return deps.dead_letters().get(dead_letter_id)
 
 
 @bp.operation("POST", "/dlq/{dead_letter_id}/replay", summary="Re-run as a new retry job",
               role="operator", response="RetryJob", status=201, errors=(404, 409))
 def replay_dead_letter(dead_letter_id: str) -> Response:
+    """Runs an open dead letter again as a new retry job (linked both ways); the dead letter
+    becomes `replayed`. Replayed once only."""
     job = deps.retries().replay(dead_letter_id)
     return created(job, f"/v2/errors/retry/{job['id']}")
 
@@ -160,6 +182,7 @@ def replay_dead_letter(dead_letter_id: str) -> Response:
 @bp.operation("POST", "/dlq/{dead_letter_id}/resolve", summary="Resolve by hand, with a note",
               role="operator", body="Note", response="DeadLetter", errors=(404, 409))
 def resolve_dead_letter(dead_letter_id: str, body: Note) -> dict[str, Any]:
+    """Closes an open dead letter without running it again, with a note."""
     return deps.dead_letters().resolve(dead_letter_id, body.note)
 
 
@@ -169,6 +192,8 @@ def resolve_dead_letter(dead_letter_id: str, body: Note) -> dict[str, Any]:
 @bp.operation("POST", "/batch/errors/retry", summary="Hand over up to 100 failed operations",
               role="operator", rate_class="batch", body="BatchRequest", response="BatchResult")
 def batch_create_retry_jobs(body: BatchRequest) -> dict[str, Any]:
+    """Up to 100 retry jobs at once; each item is the body of `POST /v2/errors/retry` and is
+    answered on its own in `results`."""
     return run_batch(body.items, "CreateRetryJob",
                      lambda item: deps.retries().create(item.model_dump(mode="json"))[0]["id"])
 
@@ -176,6 +201,7 @@ def batch_create_retry_jobs(body: BatchRequest) -> dict[str, Any]:
 @bp.operation("POST", "/batch/errors/resolve", summary="Resolve up to 100 retry jobs",
               role="operator", rate_class="batch", body="BatchRequest", response="BatchResult")
 def batch_resolve_retry_jobs(body: BatchRequest) -> dict[str, Any]:
+    """Resolves up to 100 retry jobs, each with its own note and result."""
     return run_batch(body.items, "ResolveRetryJob",
                      lambda item: deps.retries().resolve(item.id, item.note)["id"])
 
@@ -183,6 +209,7 @@ def batch_resolve_retry_jobs(body: BatchRequest) -> dict[str, Any]:
 @bp.operation("POST", "/batch/dlq/resolve", summary="Resolve up to 100 dead letters",
               role="operator", rate_class="batch", body="BatchRequest", response="BatchResult")
 def batch_resolve_dead_letters(body: BatchRequest) -> dict[str, Any]:
+    """Resolves up to 100 dead letters, each with its own note and result."""
     return run_batch(body.items, "DeadLetterRef",
                      lambda item: deps.dead_letters().resolve(item.id, item.note)["id"])
 
@@ -190,5 +217,6 @@ def batch_resolve_dead_letters(body: BatchRequest) -> dict[str, Any]:
 @bp.operation("POST", "/batch/dlq/replay", summary="Replay up to 100 dead letters",
               role="operator", rate_class="batch", body="BatchRequest", response="BatchResult")
 def batch_replay_dead_letters(body: BatchRequest) -> dict[str, Any]:
+    """Replays up to 100 dead letters; each result names the new retry job."""
     return run_batch(body.items, "DeadLetterRef",
                      lambda item: deps.retries().replay(item.id)["id"])

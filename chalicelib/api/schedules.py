@@ -29,6 +29,9 @@ bp = ApiBlueprint(__name__)
 @bp.operation("POST", "/schedules", summary="Create a schedule", role="operator",
               body="ScheduleBody", response="Schedule", status=201)
 def create_schedule(body: ScheduleBody) -> Response:
+    """Creates a cron, rate or one-time (`at(...)`) schedule in an IANA time zone. Each due run
+    calls the target; a failed run is retried by the retry policy; missed runs follow the
+    catch-up policy; overlapping runs follow the overlap policy. Answers the next 5 run times."""
     schedule = deps.scheduler().create(body.model_dump(mode="json"))
     return created(schedule, f"/v2/schedules/{schedule['id']}")
 
@@ -36,12 +39,15 @@ def create_schedule(body: ScheduleBody) -> Response:
 @bp.operation("POST", "/schedules/preview", summary="The next run times of an expression",
               role="viewer", rate_class="read", body="SchedulePreview", response="NextRuns")
 def preview_schedule(body: SchedulePreview) -> dict[str, Any]:
+    """The next run times of an expression in a time zone, without creating anything: check an
+    expression before you save it."""
     return {"next_runs": deps.scheduler().preview(body.model_dump(mode="json"))}
 
 
 @bp.operation("GET", "/schedules", summary="Schedules, newest first", role="viewer",
               query="ListSchedulesQuery", response="SchedulePage")
 def list_schedules(query: ListSchedulesQuery) -> dict[str, Any]:
+    """Schedules, newest first, optionally enabled or paused only, or with a tag."""
     items, last = deps.scheduler().list(query.enabled, query.tag, query.limit,
                                         position_of(query, "schedules"))
     return page(items, cursor_for(last, query, "schedules"))
@@ -50,6 +56,8 @@ def list_schedules(query: ListSchedulesQuery) -> dict[str, Any]:
 @bp.operation("GET", "/schedules/{schedule_id}", summary="One schedule and its next 5 runs",
               role="viewer", response="Schedule", errors=(404,))
 def get_schedule(schedule_id: str) -> Response:
+    """One schedule, its next 5 runs and its counters. `ETag` is its version, for a conditional
+    update."""
     schedule = deps.scheduler().get(schedule_id)
     return Response(body=schedule, headers={"ETag": f'"{schedule["version"]}"'})
 
@@ -58,6 +66,8 @@ def get_schedule(schedule_id: str) -> Response:
               summary="Replace a schedule (optimistic: `version` or If-Match)", role="operator",
               body="UpdateSchedule", response="Schedule", errors=(404, 409))
 def update_schedule(schedule_id: str, body: UpdateSchedule) -> Response:
+    """Replaces a schedule. Send its `version` (or `If-Match: <version>`): a schedule changed since
+    you read it answers 409 instead of losing the other change."""
     expected = body.version
     if_match = (bp.current_request.headers.get("if-match") or "").strip().strip('"')
     if if_match:
@@ -73,6 +83,7 @@ def update_schedule(schedule_id: str, body: UpdateSchedule) -> Response:
 @bp.operation("DELETE", "/schedules/{schedule_id}", summary="Delete a schedule (no more runs)",
               role="operator", status=204, errors=(404,))
 def delete_schedule(schedule_id: str) -> Response:
+    """Deletes a schedule; no more runs start. Its history stays readable until it expires."""
     deps.scheduler().delete(schedule_id)
     return Response(body="", status_code=204)
 
@@ -80,18 +91,22 @@ def delete_schedule(schedule_id: str) -> Response:
 @bp.operation("POST", "/schedules/{schedule_id}/pause", summary="Pause, with a note",
               role="operator", body="Note", response="Schedule", errors=(404, 409))
 def pause_schedule(schedule_id: str, body: Note) -> dict[str, Any]:
+    """Pauses a schedule, with a note saying why; no runs start until it is resumed."""
     return deps.scheduler().set_enabled(schedule_id, False, body.note)
 
 
 @bp.operation("POST", "/schedules/{schedule_id}/resume", summary="Resume", role="operator",
               response="Schedule", errors=(404, 409))
 def resume_schedule(schedule_id: str) -> dict[str, Any]:
+    """Resumes a paused schedule from now; runs missed while paused are not made up."""
     return deps.scheduler().set_enabled(schedule_id, True, None)
 
 
 @bp.operation("POST", "/schedules/{schedule_id}/execute", summary="Run now", role="operator",
               response="Execution", status=202, errors=(404,))
 def execute_schedule(schedule_id: str) -> dict[str, Any]:
+    """Runs a schedule now (trigger `manual`), whatever its next time; the run appears in the
+    history."""
     return deps.scheduler().execute_now(schedule_id)
 
 
@@ -100,12 +115,16 @@ def execute_schedule(schedule_id: str) -> dict[str, Any]:
               role="operator", body="Backfill", response="BackfillResult", status=202,
               errors=(404,))
 def backfill_schedule(schedule_id: str, body: Backfill) -> dict[str, Any]:
+    """Runs the times a schedule would have run in a past range (at most 100 runs in 31 days),
+    trigger `backfill`."""
     return {"executions": deps.scheduler().backfill(schedule_id, body.from_, body.to)}
 
 
 @bp.operation("GET", "/schedules/{schedule_id}/history", summary="Runs, newest first",
               role="viewer", query="PageQuery", response="ExecutionPage", errors=(404,))
 def schedule_history(schedule_id: str, query: PageQuery) -> dict[str, Any]:
+    """A schedule's runs, newest first: status, trigger, timing, status code, error and the retry
+    job of a failed run."""
     items, last = deps.scheduler().history(schedule_id, query.limit,
                                              position_of(query, "history", schedule_id))
     return page(items, cursor_for(last, query, "history", schedule_id))
@@ -114,5 +133,6 @@ def schedule_history(schedule_id: str, query: PageQuery) -> dict[str, Any]:
 @bp.operation("POST", "/batch/schedules/execute", summary="Run up to 100 schedules now",
               role="operator", rate_class="batch", body="BatchRequest", response="BatchResult")
 def batch_execute_schedules(body: BatchRequest) -> dict[str, Any]:
+    """Runs up to 100 schedules now, each answered on its own."""
     return run_batch(body.items, "ScheduleRef",
                      lambda item: deps.scheduler().execute_now(item.id)["id"])

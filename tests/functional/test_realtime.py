@@ -170,8 +170,8 @@ def test_resume_replays_exactly_the_missed_events_in_order(app_module: Any) -> N
     ws(app_module, "$default", "R1=", json.dumps({"action": "subscribe", "events": ["custom.*"]}))
     seen = publish_and_fan_out(app_module, "custom.one", {"n": 1})
     ws(app_module, "$disconnect", "R1=")
-    missed = [publish_and_fan_out(app_module, kind, {"n": n}) for n, kind in
-              enumerate(["custom.two", "schedule.executed", "custom.three"], start=2)]
+    missed = [publish_and_fan_out(app_module, kind, {"n": n, "schedule_id": f"sch_{n}"})
+              for n, kind in enumerate(["custom.two", "schedule.deleted", "custom.three"], start=2)]
     # When it reconnects, resubscribes and resumes after the last event it saw
     ws(app_module, "$connect", "R2=")
     ws(app_module, "$default", "R2=", json.dumps({"action": "subscribe", "events": ["custom.*"]}))

@@ -61,8 +61,8 @@ def test_custom_types_are_known_but_only_well_formed() -> None:
 
 def test_event_envelope_shares_one_instant_between_id_and_timestamp() -> None:
     now = datetime(2026, 11, 29, 10, 0, 0, 999999, tzinfo=UTC)
-    event = make_event("schedule.executed", {"schedule_id": "sch_x"}, now)
-    assert event.to_dict() == {"id": event.id, "type": "schedule.executed",
+    event = make_event("schedule.deleted", {"schedule_id": "sch_x"}, now)
+    assert event.to_dict() == {"id": event.id, "type": "schedule.deleted",
                                "timestamp": "2026-11-29T10:00:00.999Z",
                                "data": {"schedule_id": "sch_x"}}
     assert id_time(event.id).isoformat().startswith("2026-11-29T10:00:00.999")
@@ -91,3 +91,21 @@ def test_every_catalog_type_has_a_publisher() -> None:
     published |= set(re.findall(r'"(circuit\.[a-z_]+)"', code))  # named from breaker states
     missing = [t.name for t in CATALOG if t.name not in published]
     assert missing == []
+
+
+def test_every_catalog_type_declares_its_data_and_drift_is_found() -> None:
+    from chalicelib.domain.events import CATALOG, data_problems, data_schema
+
+    # every type says what its data holds (the documented webhook payloads)
+    assert all(t.fields for t in CATALOG)
+    schema = data_schema("schedule.failed")
+    assert schema["properties"]["retry_job_id"] == {"type": ["string", "null"]}
+    assert "retry_job_id" in schema["required"]
+    assert "retry_job_id" not in data_schema("error.resolved")["required"]  # one of two shapes
+    assert data_schema("custom.order.shipped")["type"] == "object"
+    # a missing field, a wrong type, a bool where a number belongs are found; extras are fine
+    assert data_problems("schedule.updated", {"schedule_id": "sch_1", "version": 2, "x": 1}) == []
+    assert data_problems("schedule.updated", {"schedule_id": "sch_1"}) == ["version: missing"]
+    assert data_problems("schedule.updated", {"schedule_id": 1, "version": True}) == [
+        "schedule_id: int is not string", "version: bool is not integer"]
+    assert data_problems("error.resolved", {"dead_letter_id": "dlq_1", "note": None}) == []
