@@ -46,6 +46,8 @@ class RouteSpec:
     also: tuple[int, ...] = ()
     #: the view takes ``principal`` (the caller's key), e.g. to say who is signed in
     wants_principal: bool = False
+    #: what the operation does, for the reference docs: the view's docstring
+    description: str = ""
 
 
 ROUTES: list[RouteSpec] = []
@@ -115,7 +117,8 @@ class ApiBlueprint(Blueprint):
                 rate_class=CLASS_BY_METHOD.get(method) if rate_class == "default" else rate_class,
                 query=query, body=body, response=response, status=status,
                 versions=("v2", "v1") if v1 else ("v2",), errors=errors, also=also,
-                wants_principal="principal" in inspect.signature(view).parameters)
+                wants_principal="principal" in inspect.signature(view).parameters,
+                description=" ".join((inspect.getdoc(view) or "").split()))
             ROUTES.append(spec)
             guarded = self._guard(spec, view)
             self.route(path, methods=[method])(guarded)

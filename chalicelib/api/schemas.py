@@ -287,8 +287,9 @@ class AttemptPage(BaseModel):
 
 
 class ListRetryJobsQuery(PageQuery):
-    status: Literal["scheduled", "running", "succeeded", "dead_lettered", "resolved"] | None = None
-    service: Service | None = None
+    status: Literal["scheduled", "running", "succeeded", "dead_lettered", "resolved"] | None = Field(
+        None, description="Only jobs in this status.")
+    service: Service | None = Field(None, description="Only jobs of this downstream service.")
 
 
 class ResolveRetryJob(Strict):
@@ -363,10 +364,14 @@ class DeadLetterPage(BaseModel):
 
 
 class ListDeadLettersQuery(PageQuery):
-    status: Literal["open", "resolved", "replayed"] = "open"
-    fingerprint: str | None = Field(None, pattern=r"^[0-9a-f]{16}$")
-    source: str | None = Field(None, max_length=100)
-    service: Service | None = None
+    status: Literal["open", "resolved", "replayed"] = Field(
+        "open", description="Open (default), resolved by hand, or replayed.")
+    fingerprint: str | None = Field(None, pattern=r"^[0-9a-f]{16}$",
+                                    description="One group: the same failure of the same source.")
+    source: str | None = Field(None, max_length=100, description="Where it came from: "
+                               "`retry_job`, `webhook`, or `sqs:<queue>` (a message a handler "
+                               "gave up on).")
+    service: Service | None = Field(None, description="Only this downstream service's.")
 
 
 class Note(Strict):
@@ -496,8 +501,8 @@ class SchedulePage(BaseModel):
 
 
 class ListSchedulesQuery(PageQuery):
-    enabled: bool | None = None
-    tag: Tag | None = None
+    enabled: bool | None = Field(None, description="true: enabled only; false: paused only.")
+    tag: Tag | None = Field(None, description="Only schedules with this tag.")
 
 
 class Execution(BaseModel):
@@ -628,8 +633,9 @@ class DeliveryPage(BaseModel):
 
 
 class ListDeliveriesQuery(PageQuery):
-    status: Literal["pending", "delivered", "failed", "skipped"] | None = None
-    event_type: str | None = Field(None, max_length=200)
+    status: Literal["pending", "delivered", "failed", "skipped"] | None = Field(
+        None, description="Only deliveries in this status.")
+    event_type: str | None = Field(None, max_length=200, description="Only this event type.")
 
 
 class Recover(Strict):
@@ -652,10 +658,13 @@ class RangeQuery(Strict):
 
 
 class HistoryQuery(RangeQuery):
-    metric: Literal["api", "retries", "schedules", "webhooks", "breakers"]
-    window: Literal["minute", "hour", "day"] = "hour"
-    field: str | None = Field(None, max_length=100, pattern=r"^[A-Za-z0-9_.]+$")
+    metric: Literal["api", "retries", "schedules", "webhooks", "breakers"] = Field(
+        description="Which component's counters.")
+    window: Literal["minute", "hour", "day"] = Field(
+        "hour", description="Window size (minutes are kept 2 days, hours 35, days 400).")
+    field: str | None = Field(None, max_length=100, pattern=r"^[A-Za-z0-9_.]+$",
+                              description="One counter only, e.g. `succeeded`.")
 
 
 class TimelineQuery(RangeQuery, PageQuery):
-    type: KnownType | None = None
+    type: KnownType | None = Field(None, description="Only this event type.")

@@ -1,7 +1,9 @@
-"""``/dashboard``: the operators' page, static files shipped inside chalicelib/ with the Lambda.
+"""``/dashboard`` (the operators' page) and ``/docs`` (the API reference): static files shipped
+inside chalicelib/ with the Lambda.
 
-No build step: plain HTML, CSS and ES modules. The Content-Security-Policy lets the page talk
-only to this API and its WebSocket, and run only these files.
+No build step: plain HTML, CSS and ES modules; the reference is Swagger UI, vendored (no CDN).
+The Content-Security-Policy lets each page talk only to this API (and the dashboard to its
+WebSocket), and run only these files.
 """
 from __future__ import annotations
 
@@ -21,9 +23,23 @@ ASSETS = {name: TYPES[Path(name).suffix] for name in (
     "dashboard.css", "app.js", "api.js", "live.js", "views.js", "gantt.js", "charts.js", "ui.js")}
 
 
+#: the reference's files: our page and initializer, and the vendored Swagger UI
+DOCS_DIR = WEB / "docs"
+SWAGGER_UI = DOCS_DIR / "vendor" / "swagger-ui"
+DOCS = {"docs.js": (DOCS_DIR / "docs.js", TYPES[".js"]),
+        "docs.css": (DOCS_DIR / "docs.css", TYPES[".css"]),
+        "swagger-ui-bundle.js": (SWAGGER_UI / "swagger-ui-bundle.js", TYPES[".js"]),
+        "swagger-ui.css": (SWAGGER_UI / "swagger-ui.css", TYPES[".css"])}
+
+
 @functools.cache
 def _file(name: str) -> str:
     return (WEB / name).read_text(encoding="utf-8")
+
+
+@functools.cache
+def _read(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
 
 
 def content_security_policy(websocket_url: str | None) -> str:
@@ -51,3 +67,31 @@ def dashboard_asset(asset: str) -> Response:
     if content_type is None:
         return error_response("not_found", f"No dashboard file named {asset!r}.")
     return Response(body=_file(asset), status_code=200, headers=_headers(content_type))
+
+
+#: Swagger UI sets inline styles on its elements; nothing else is loosened.
+DOCS_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+               "img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; "
+               "frame-ancestors 'none'")
+
+
+def _docs_headers(content_type: str, cache: str) -> dict[str, str]:
+    return {"Content-Type": content_type, "Cache-Control": cache,
+            "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
+            "Content-Security-Policy": DOCS_POLICY}
+
+
+@bp.route("/docs", methods=["GET"])
+def docs() -> Response:
+    return Response(body=_read(DOCS_DIR / "docs.html"), status_code=200,
+                    headers=_docs_headers("text/html; charset=utf-8", "no-cache"))
+
+
+@bp.route("/docs/{asset}", methods=["GET"])
+def docs_asset(asset: str) -> Response:
+    found = DOCS.get(asset)
+    if found is None:
+        return error_response("not_found", f"No reference file named {asset!r}.")
+    path, content_type = found
+    return Response(body=_read(path), status_code=200,
+                    headers=_docs_headers(content_type, "public, max-age=3600"))

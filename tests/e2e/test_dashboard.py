@@ -484,3 +484,31 @@ def test_pause_resume_delete_and_breaker_controls(tab: Page, runtime: Runtime) -
     expect(row).to_have_count(0)
     gone = requests.get(f"{runtime.api}/v2/schedules/{schedule['id']}", headers=AUTH, timeout=10)
     assert gone.status_code == 404
+
+
+def test_the_api_reference_renders_every_operation_and_tries_one(tab: Page,
+                                                                runtime: Runtime) -> None:
+    document = requests.get(f"{runtime.api}/v2/openapi.json", timeout=10).json()
+    page = tab.page
+    page.goto(f"{runtime.api}/docs")
+    page.wait_for_selector("#operations-events-list_event_types")
+    rendered = page.locator("#swagger-ui .opblock").count()
+    # every operation, and every outgoing webhook, has its block
+    assert rendered == sum(len(ops) for ops in document["paths"].values()) + len(
+        document["webhooks"])
+    # authorize with the API key (bearer), then run GET /v2/events/types from the page
+    page.click("button.authorize")
+    page.locator(".auth-container input").first.fill(AUTH["Authorization"].split()[1])
+    page.locator(".auth-btn-wrapper button.authorize").first.click()
+    page.click("button.btn-done")
+    block = page.locator("#operations-events-list_event_types")
+    block.locator(".opblock-summary").click()
+    block.locator("button.try-out__btn").click()
+    block.locator("button.execute").click()
+    expect(block.locator(".live-responses-table tr.response .response-col_status").first
+           ).to_contain_text("200")
+    tab.shot("api-reference")
+    # everything came from this server: no CDN, no validator, no font service
+    assert tab.requests and all(url.startswith(runtime.api) for url in tab.requests), [
+        u for u in tab.requests if not u.startswith(runtime.api)]
+    assert not tab.errors

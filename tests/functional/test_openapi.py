@@ -59,7 +59,9 @@ def test_openapi_route_serves_the_document(client: Any) -> None:
 
     response = client.http.get("/v2/openapi.json")
     assert response.status_code == 200
-    assert json.loads(response.body) == json.loads(json.dumps(document()))
+    served = json.loads(response.body)
+    assert served["servers"] == [{"url": "/", "description": "This server"}]
+    assert served | {"servers": [{"url": "/"}]} == json.loads(json.dumps(document()))
 
 
 # --- property-based: schemathesis against a live local server -----------------------------------
@@ -123,3 +125,109 @@ def test_api_conforms_to_its_document(case: Any, live: dict[str, str]) -> None:
         return  # e.g. TRACE: API Gateway refuses it before any Lambda runs
     case.call_and_validate(base_url=live["base_url"], checks=CHECKS,
                            headers={"Authorization": f"Bearer {live['key']}"}, timeout=10)
+
+
+# --- the document as reference docs -----------------------------------------------------------
+
+def _operations(doc: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [(path, method, op) for path, ops in doc["paths"].items() for method, op in ops.items()]
+
+
+def _validator(doc: dict[str, Any], schema: dict[str, Any]) -> Any:
+    from jsonschema import Draft202012Validator
+
+    # refs are "#/components/schemas/X": resolve them against a root that holds the components
+    return Draft202012Validator({"components": doc["components"], "allOf": [schema]})
+
+
+def test_every_operation_and_parameter_is_described() -> None:
+    doc = document()
+    for path, method, op in _operations(doc):
+        assert op["description"] and op["description"] != op["summary"], (path, method)
+        for parameter in op["parameters"]:
+            assert parameter["description"], (path, method, parameter["name"])
+
+
+def test_every_request_and_answer_has_an_example_that_fits_its_schema() -> None:
+    doc = document()
+    checked = 0
+    for path, method, op in _operations(doc):
+        bodies = [op["requestBody"]["content"]["application/json"]] if "requestBody" in op else []
+        success = next(r for s, r in op["responses"].items() if s.startswith("2"))
+        bodies += [success["content"]["application/json"]] if "content" in success else []
+        errors = [r["content"]["application/json"] for s, r in op["responses"].items()
+                  if not s.startswith("2")]
+        for content in bodies + errors:
+            assert "example" in content, (path, method)
+            problems = [e.message for e in _validator(doc, content["schema"]).iter_errors(
+                content["example"])]
+            assert not problems, (path, method, problems[:3])
+            checked += 1
+    assert checked > 200
+
+
+def test_the_recorded_examples_are_exactly_the_declared_operations() -> None:
+    from chalicelib.api.openapi import examples
+
+    # a stale or missing entry means: run `python -m devserver.examples` again
+    assert set(examples()) == {spec.operation_id for spec in ROUTES}
+
+
+def test_response_headers_are_declared_where_they_are_sent() -> None:
+    paths = document()["paths"]
+    get = paths["/v2/schedules/{schedule_id}"]["get"]["responses"]
+    assert {"X-Request-Id", "API-Version", "RateLimit", "RateLimit-Policy", "ETag"} <= set(
+        get["200"]["headers"])
+    assert "Retry-After" in get["429"]["headers"]
+    assert "Location" in paths["/v2/schedules"]["post"]["responses"]["201"]["headers"]
+    deprecated = paths["/v1/events"]["get"]
+    assert deprecated["deprecated"] is True
+    assert {"Deprecation", "Sunset", "Link"} <= set(deprecated["responses"]["200"]["headers"])
+    assert set(document()["components"]["headers"]) >= {
+        "X-Request-Id", "RateLimit", "RateLimit-Policy", "Retry-After", "ETag", "Deprecation",
+        "Sunset"}
+
+
+def test_the_webhooks_section_is_every_event_type_with_its_data_schema() -> None:
+    from chalicelib.domain.events import CATALOG
+
+    doc = document()
+    assert set(doc["webhooks"]) == {t.name for t in CATALOG}
+    failed = doc["webhooks"]["schedule.failed"]["post"]
+    content = failed["requestBody"]["content"]["application/json"]
+    assert {p["name"] for p in failed["parameters"]} == {
+        "webhook-id", "webhook-timestamp", "webhook-signature"}
+    data = content["schema"]["allOf"][1]["properties"]["data"]
+    assert {"schedule_id", "execution_id", "error", "retry_job_id"} <= set(data["required"])
+    for name, hook in doc["webhooks"].items():
+        body = hook["post"]["requestBody"]["content"]["application/json"]
+        problems = list(_validator(doc, body["schema"]).iter_errors(body["example"]))
+        assert not problems, (name, problems[:2])
+
+
+def test_servers_name_the_url_the_document_was_fetched_through() -> None:
+    from chalicelib.api.openapi import servers_for
+
+    # API Gateway's own domain: the stage is the first path segment
+    assert servers_for({"domainName": "abc123.execute-api.eu-west-1.amazonaws.com",
+                        "stage": "api", "path": "/api/v2/openapi.json"}) == [
+        {"url": "https://abc123.execute-api.eu-west-1.amazonaws.com/api", "description": "stage api"}]
+    # a custom domain mapped at its root, and the local runtime
+    assert servers_for({"domainName": "conductor.example.com", "stage": "prod",
+                        "path": "/v2/openapi.json"})[0]["url"] == "https://conductor.example.com"
+    assert servers_for({"path": "/v2/openapi.json"})[0]["url"] == "/"
+
+
+def test_the_reference_page_and_its_files_are_served_without_a_cdn(client: Any) -> None:
+    page = client.http.get("/docs")
+    assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
+    html = page.body.decode()
+    assert 'src="docs/swagger-ui-bundle.js"' in html and "https://" not in html
+    policy = page.headers["Content-Security-Policy"]
+    assert "script-src 'self';" in policy and "connect-src 'self';" in policy
+    for name in ("docs.js", "docs.css", "swagger-ui-bundle.js", "swagger-ui.css"):
+        asset = client.http.get(f"/docs/{name}")
+        assert asset.status_code == 200 and len(asset.body) > 100, name
+    assert "validatorUrl: null" in client.http.get("/docs/docs.js").body.decode()
+    missing = client.http.get("/docs/../app.py")
+    assert missing.status_code == 404
