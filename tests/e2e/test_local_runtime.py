@@ -303,6 +303,27 @@ def test_no_secret_key_or_stack_trace_in_any_log_line(runtime: Runtime) -> None:
     assert "Traceback" not in text
 
 
+def test_one_log_line_per_request_joinable_by_request_id(runtime: Runtime) -> None:
+    request_id = f"join-{os.getpid()}-{time.monotonic_ns()}"
+    response = requests.get(f"{runtime.api}/v2/events/types", timeout=10,
+                            headers={**AUTH, "X-Request-Id": request_id})
+    assert response.headers["X-Request-Id"] == request_id
+
+    def lines() -> list[str]:
+        return [line for line in list(runtime.output) if "/v2/events/types" in line
+                and (request_id in line or "GET /v2/events/types HTTP" in line)]
+
+    assert wait_until(lines, 10)
+    time.sleep(0.5)  # a second line, if any, would be written right after the first
+    found = lines()
+    assert len(found) == 1, found  # no access-log line beside the JSON one
+    entry = json.loads(found[0])
+    assert entry["request_id"] == request_id and entry["status"] == 200
+    assert entry["message"] == "request" and entry["level"] == "INFO"
+    assert entry["function_request_id"] and isinstance(entry["cold_start"], bool)
+    assert entry["function_name"] and entry["timestamp"].endswith("Z")
+
+
 def test_sigterm_stops_everything_and_frees_the_ports(runtime: Runtime) -> None:
     runtime.process.send_signal(signal.SIGTERM)
     assert runtime.process.wait(timeout=30) == 0
@@ -377,23 +398,3 @@ def test_make_run_stops_within_ten_seconds(how: str) -> None:
             os.killpg(process.pid, signal.SIGKILL)
         os.close(master)
 
-
-def test_one_log_line_per_request_joinable_by_request_id(runtime: Runtime) -> None:
-    request_id = f"join-{os.getpid()}-{time.monotonic_ns()}"
-    response = requests.get(f"{runtime.api}/v2/events/types", timeout=10,
-                            headers={**AUTH, "X-Request-Id": request_id})
-    assert response.headers["X-Request-Id"] == request_id
-
-    def lines() -> list[str]:
-        return [line for line in list(runtime.output) if "/v2/events/types" in line
-                and (request_id in line or "GET /v2/events/types HTTP" in line)]
-
-    assert wait_until(lines, 10)
-    time.sleep(0.5)  # a second line, if any, would be written right after the first
-    found = lines()
-    assert len(found) == 1, found  # no access-log line beside the JSON one
-    entry = json.loads(found[0])
-    assert entry["request_id"] == request_id and entry["status"] == 200
-    assert entry["message"] == "request" and entry["level"] == "INFO"
-    assert entry["function_request_id"] and isinstance(entry["cold_start"], bool)
-    assert entry["function_name"] and entry["timestamp"].endswith("Z")
