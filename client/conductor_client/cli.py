@@ -1,4 +1,4 @@
-"""``conductor``: the API from a terminal. Tables for people, ``--json`` (one JSON document, or
+"""The API from a terminal. Tables for people, ``--json`` (one JSON document, or
 one JSON object per line for streams) for scripts. ``CONDUCTOR_URL`` and ``CONDUCTOR_KEY`` say
 which Conductor and which key; ``--url``/``--key`` override them."""
 from __future__ import annotations
