@@ -100,7 +100,7 @@ def walk(w: Walk, receivers: str) -> None:  # noqa: PLR0915 - one script, top to
     w.call("update_webhook", "PUT", f"/webhooks/{hook['id']}", {
         "url": f"{ok}/hooks/conductor", "event_types": ["schedule.*", "error.*"],
         "description": "Ops alerts (all errors)", "headers": {"X-Env": "********"},
-        "max_attempts": 5, "rate_limit": 20})
+        "retry_schedule": [10, 60, 600, 3600], "rate_limit": 20})
     w.call("list_webhooks", "GET", "/webhooks", query={"limit": 2})
     w.call("get_webhook", "GET", f"/webhooks/{hook['id']}")
     w.call("rotate_secret", "POST", f"/webhooks/{hook['id']}/rotate-secret")
@@ -119,7 +119,8 @@ def walk(w: Walk, receivers: str) -> None:  # noqa: PLR0915 - one script, top to
            {"expression": "cron(0 9 * * 1-5)", "timezone": "Europe/Berlin", "count": 3})
     body = {"name": "Nightly sales report", "description": "Builds yesterday's report",
             "expression": "cron(0 2 * * *)", "timezone": "Europe/Berlin", "target": target,
-            "retry_policy": policy, "tags": ["reports"], "catchup": "latest"}
+            "retry_policy": policy, "tags": ["reports"], "catchup": "latest",
+            "pause_after_failures": 5}
     schedule = w.call("create_schedule", "POST", "/schedules", body)
     schedule = w.call("update_schedule", "PUT", f"/schedules/{schedule['id']}",
                       {**body, "expression": "cron(30 2 * * *)", "version": schedule["version"],
@@ -134,6 +135,10 @@ def walk(w: Walk, receivers: str) -> None:  # noqa: PLR0915 - one script, top to
            {"from": "2026-11-27T00:00:00Z", "to": "2026-11-29T00:00:00Z"})
     w.call("batch_execute_schedules", "POST", "/batch/schedules/execute",
            {"items": [{"id": schedule["id"]}, {"id": "sch_01M8NOTAREALSCHEDULE0000000"}]})
+    w.call("batch_pause_schedules", "POST", "/batch/schedules/pause",
+           {"items": [{"id": schedule["id"], "note": "Warehouse migration"}]})
+    w.call("batch_resume_schedules", "POST", "/batch/schedules/resume",
+           {"items": [{"id": schedule["id"]}]})
     wait("the schedule's run", lambda: any(e["id"] == run["id"] and e["status"] == "succeeded" for e in
                      w.session.get(f"{w.api}/v2/schedules/{schedule['id']}/history",
                                    timeout=10).json()["items"]))

@@ -198,20 +198,28 @@ _EXAMPLE_VALUES: dict[str, Any] = {
     "error": {"type": "HTTP503", "message": "Service Unavailable"}, "next_attempt_at":
     "2026-11-30T09:00:04.000Z", "scheduled_for": "2026-11-30T09:00:00.000Z", "trigger": "scheduled",
     "name": "Nightly sales report", "next_run_at": "2026-12-01T01:00:00.000Z", "note": None,
-    "url": "https://hooks.example.com/conductor", "reason": "the endpoint answered 410 Gone",
+    "url": "https://hooks.example.com/conductor",
     "event_type": "schedule.executed", "status": "ok", "state": "open", "role": "operator",
     "window": {"size": 20, "failures": 12, "failure_rate": 0.6}, "failure_rate": 0.6,
     "outcome": "failed", "status_code": 503, "error_type": "HTTP503", "attempt": 2, "attempts": 3,
     "duration_ms": 84.2, "version": 4, "window_start": "2026-11-30T09:00:00.000Z",
     "totals": {"api": {"requests": 120}}, "down": [], "went_down": [], "came_back": ["queue:retries"],
-    "workflow_id": "order-1042",
+    "workflow_id": "order-1042", "failures": 5, "reason": "failures",
+}
+
+_EXAMPLE_OVERRIDES: dict[str, dict[str, Any]] = {
+    "webhook.disabled": {"reason": "the endpoint answered 410 Gone"},
+    "schedule.paused": {"note": "Paused after 5 failed runs in a row (pause_after_failures=5)."},
+    "error.succeeded": {"attempts": 2}, "circuit.closed": {"state": "closed"},
+    "circuit.half_opened": {"state": "half_open"}, "error.retry": {"outcome": "failed"},
 }
 
 
 def _webhook(kind: Any) -> dict[str, Any]:
     """One outgoing event as OpenAPI 3.1 describes a webhook: what Conductor POSTs to endpoints."""
     data = data_schema(kind.name)
-    example_data = {name: _EXAMPLE_VALUES.get(name, "...") for name in data["properties"]}
+    values = _EXAMPLE_VALUES | _EXAMPLE_OVERRIDES.get(kind.name, {})
+    example_data = {name: values.get(name, "...") for name in data["properties"]}
     envelope = {"$ref": REF.format(model="Event")}
     return {"post": {
         "operationId": f"webhook_{kind.name.replace('.', '_')}",

@@ -136,3 +136,20 @@ def batch_execute_schedules(body: BatchRequest) -> dict[str, Any]:
     """Runs up to 100 schedules now, each answered on its own."""
     return run_batch(body.items, "ScheduleRef",
                      lambda item: deps.scheduler().execute_now(item.id)["id"])
+
+
+@bp.operation("POST", "/batch/schedules/pause", summary="Pause up to 100 schedules",
+              role="operator", rate_class="batch", body="BatchRequest", response="BatchResult")
+def batch_pause_schedules(body: BatchRequest) -> dict[str, Any]:
+    """Pauses up to 100 schedules, each with its own optional note (`{"id", "note"}`) and result;
+    a paused one stays paused (its note replaced)."""
+    return run_batch(body.items, "SchedulePause",
+                     lambda item: deps.scheduler().set_enabled(item.id, False, item.note)["id"])
+
+
+@bp.operation("POST", "/batch/schedules/resume", summary="Resume up to 100 schedules",
+              role="operator", rate_class="batch", body="BatchRequest", response="BatchResult")
+def batch_resume_schedules(body: BatchRequest) -> dict[str, Any]:
+    """Resumes up to 100 schedules (`{"id"}`) from now, each answered on its own."""
+    return run_batch(body.items, "ScheduleRef",
+                     lambda item: deps.scheduler().set_enabled(item.id, True, None)["id"])

@@ -9,7 +9,7 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from chalicelib.domain import headers
 from chalicelib.domain.events import CATALOG
@@ -453,6 +453,10 @@ class ScheduleBody(Strict):
     retry_policy: RetryPolicyModel = Field(
         default_factory=lambda: RetryPolicyModel(max_attempts=3))
     tags: list[Tag] = Field(default_factory=list, max_length=20)
+    pause_after_failures: int | None = Field(
+        None, ge=1, le=100, strict=True,
+        description="Pause the schedule after this many runs in a row ended failed (after their "
+                    "retries); a `schedule.paused` event says why. Null: never.")
 
 
 class UpdateSchedule(ScheduleBody):
@@ -488,9 +492,11 @@ class Schedule(BaseModel):
     target: dict[str, Any]
     retry_policy: dict[str, Any]
     tags: list[str]
+    pause_after_failures: int | None
     version: int
     next_runs: list[str]
-    counters: dict[str, Any]
+    counters: dict[str, Any] = Field(description="runs, failures, running, last_run_at, "
+                                     "last_success_at, last_failure_at, consecutive_failures")
     created_at: str
     updated_at: str
 
@@ -541,6 +547,10 @@ class ScheduleRef(Strict):
     id: str = Field(pattern=r"^sch_[0-9A-Z]{26}$")
 
 
+class SchedulePause(ScheduleRef):
+    note: str | None = Field(None, max_length=2000, description="Why it is paused.")
+
+
 # --- webhooks --------------------------------------------------------------------------------
 
 EventPattern = Annotated[str, Field(
@@ -561,6 +571,23 @@ class WebhookBody(Strict):
                                    description="Deliveries per second.")
     max_attempts: int = Field(3, ge=1, le=8, strict=True,
                               description="Up to Svix's 8 attempts over a day.")
+    retry_schedule: list[Annotated[int, Field(ge=1, le=86_400, strict=True)]] | None = Field(
+        None, min_length=1, max_length=7,
+        description="This endpoint's own delays before each retry, in seconds (each +-20 % "
+                    "jitter; a receiver's Retry-After on 429/503 waits longer), e.g. "
+                    "[60, 600, 3600]: then max_attempts is its length + 1. Null: the default "
+                    "schedule, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.")
+
+    @model_validator(mode="after")
+    def _attempts_follow_the_schedule(self) -> WebhookBody:
+        if self.retry_schedule is None:
+            return self
+        attempts = len(self.retry_schedule) + 1
+        if "max_attempts" in self.model_fields_set and self.max_attempts != attempts:
+            raise ValueError(f"retry_schedule has {len(self.retry_schedule)} delays, so "
+                             f"max_attempts must be {attempts} (or left out)")
+        self.max_attempts = attempts
+        return self
 
 
 class Webhook(BaseModel):
@@ -573,6 +600,8 @@ class Webhook(BaseModel):
     disabled_reason: str | None
     rate_limit: int | None
     max_attempts: int
+    retry_schedule: list[int] | None = Field(description="Seconds before each retry; null: "
+                                             "the default schedule.")
     version: int
     consecutive_failures: int
     created_at: str

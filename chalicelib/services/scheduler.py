@@ -25,7 +25,7 @@ from chalicelib.domain.schedule import (
     runs_between,
 )
 from chalicelib.domain.timeutil import parse_iso, to_iso, utcnow
-from chalicelib.errors import NotFound, ValidationFailed
+from chalicelib.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.store.models import ExecutionRecord, ScheduleRecord
 from chalicelib.store.schedules import SHARDS, ExecutionStore, ScheduleStore
 from chalicelib.tracing import subsegment
@@ -149,13 +149,16 @@ class Scheduler:
             "enabled": record.enabled == "true", "paused_note": record.paused_note,
             "target": masked_target(record.target), "retry_policy": record.retry_policy,
             "tags": list(record.tags or []), "version": int(record.version),
+            "pause_after_failures": int(record.pause_after_failures)
+            if record.pause_after_failures is not None else None,
             "next_runs": [to_iso(t) for t in self._upcoming(record, now, 5)]
             if record.enabled == "true" else [],
             "counters": {"runs": int(record.runs or 0), "failures": int(record.failures or 0),
                          "running": int(record.running or 0),
                          "last_run_at": record.last_run_at,
                          "last_success_at": record.last_success_at,
-                         "last_failure_at": record.last_failure_at},
+                         "last_failure_at": record.last_failure_at,
+                         "consecutive_failures": int(record.failure_streak or 0)},
             "created_at": record.created_at, "updated_at": record.updated_at,
         }
 
@@ -181,6 +184,7 @@ class Scheduler:
             "enabled": "true" if body.get("enabled", True) else "false",
             "target": target, "retry_policy": body["retry_policy"],
             "tags": list(body.get("tags") or []),
+            "pause_after_failures": body.get("pause_after_failures"),
         }
 
     def create(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -242,7 +246,10 @@ class Scheduler:
         self._schedules.delete(schedule_id, to_iso(now), int((now + self._history).timestamp()))
         self._publish("schedule.deleted", {"schedule_id": schedule_id})
 
-    def set_enabled(self, schedule_id: str, enabled: bool, note: str | None) -> dict[str, Any]:
+    def set_enabled(self, schedule_id: str, enabled: bool, note: str | None,
+                    failures: int | None = None) -> dict[str, Any]:
+        """Pause or resume; ``failures`` says the scheduler paused it after that many failed
+        runs in a row (the event's ``reason`` is then ``failures``, else ``manual``)."""
         now = self._clock()
         record = self.require(schedule_id)
         expected = int(record.version)
@@ -250,11 +257,31 @@ class Scheduler:
         record.paused_note = None if enabled else (note or "")
         record.version = expected + 1
         record.updated_at = to_iso(now)
+        if enabled:
+            record.failure_streak = 0  # resumed: it starts counting again
         self._place(record, now)
         self._schedules.replace(record, expected)
-        self._publish("schedule.resumed" if enabled else "schedule.paused",
-                      {"schedule_id": schedule_id, "note": note})
+        if enabled:
+            self._publish("schedule.resumed", {"schedule_id": schedule_id, "note": note})
+        else:
+            data: dict[str, Any] = {"schedule_id": schedule_id, "note": note,
+                                    "reason": "failures" if failures else "manual"}
+            if failures:
+                data["failures"] = failures
+            self._publish("schedule.paused", data)
         return self.to_dict(record)
+
+    def _pause_if_failing(self, record: ScheduleRecord, streak: int) -> None:
+        """Temporal's pause-on-failure: after ``pause_after_failures`` runs in a row ended
+        failed, stop running into a broken target until someone looks (and resumes)."""
+        limit = int(record.pause_after_failures or 0)
+        if not limit or streak < limit or record.enabled != "true":
+            return
+        try:
+            self.set_enabled(record.id, False, f"Paused after {streak} failed runs in a row "
+                             f"(pause_after_failures={limit}).", failures=streak)
+        except (Conflict, NotFound):  # changed or deleted meanwhile: its next failure decides
+            log.info("schedule %s not auto-paused: it changed meanwhile", record.id)
 
     def preview(self, body: dict[str, Any]) -> list[str]:
         now = self._clock()
@@ -408,7 +435,7 @@ class Scheduler:
                     outcome.duration_ms)
         if outcome.success:
             self._executions.transition(execution, "running", "succeeded", **fields)
-            self._release(record.id, True)
+            self._release(record.id, True, settled=True)
             self._publish("schedule.executed", data)
             return "succeeded"
         error = {"type": outcome.error_type or "Error", "message": outcome.error_message or ""}
@@ -425,8 +452,10 @@ class Scheduler:
             status, job_id = "retrying", job["id"]
         self._executions.transition(execution, "running", status, error=error,
                                     retry_job_id=job_id, **fields)
-        self._release(record.id, False)
+        streak = self._release(record.id, False, settled=False if job_id is None else None)
         self._publish("schedule.failed", {**data, "error": error, "retry_job_id": job_id})
+        if job_id is None:
+            self._pause_if_failing(record, streak)
         return status
 
     def _count(self, schedule_id: str, fields: dict[str, float], ms: float | None) -> None:
@@ -437,17 +466,29 @@ class Scheduler:
             counted.update({f"duration_ms|{schedule_id}": ms, f"duration_count|{schedule_id}": 1})
         self._metrics.record("schedules", counted, ("duration", ms) if ms is not None else None)
 
-    def _release(self, schedule_id: str, succeeded: bool | None) -> None:
-        """Free the overlap slot; a run buffered meanwhile is queued now."""
-        buffered = self._schedules.finish_run(schedule_id, succeeded, to_iso(self._clock()),
-                                              held_slot=True)
+    def _release(self, schedule_id: str, succeeded: bool | None,
+                 settled: bool | None = None) -> int:
+        """Free the overlap slot; a run buffered meanwhile is queued now. Answers the failure
+        streak (see ``finish_run``)."""
+        buffered, streak = self._schedules.finish_run(schedule_id, succeeded,
+                                                      to_iso(self._clock()), held_slot=True,
+                                                      settled=settled)
         if buffered:
             self._sqs.send_message(QueueUrl=self._queue_url(), MessageBody=buffered)
+        return streak
 
     def retry_finished(self, execution_id_: str, succeeded: bool) -> None:
-        """A retry job of a failed run finished: the run's history says how it ended."""
+        """A retry job of a failed run finished: the run's history says how it ended, and the
+        schedule's failure streak moves (which may pause it)."""
         execution = self._executions.find(execution_id_)
-        if execution is not None:
-            self._executions.transition(execution, "retrying",
-                                        "succeeded" if succeeded else "failed")
+        if execution is None:
+            return
+        if not self._executions.transition(execution, "retrying",
+                                           "succeeded" if succeeded else "failed"):
+            return  # settled before (the job's end is delivered at least once)
+        streak = self._schedules.settle(execution.schedule_id, succeeded)
+        if not succeeded and streak:
+            record = self._schedules.get(execution.schedule_id)
+            if record is not None:
+                self._pause_if_failing(record, streak)
 

@@ -106,7 +106,10 @@ class WebhookService:
                 "event_types": list(record.event_types or []), "headers": masked(record.headers),
                 "enabled": record.enabled == "true", "disabled_reason": record.disabled_reason,
                 "rate_limit": int(record.rate_limit) if record.rate_limit else None,
-                "max_attempts": int(record.max_attempts), "version": int(record.version),
+                "max_attempts": int(record.max_attempts),
+                "retry_schedule": [int(d) for d in record.retry_schedule]
+                if record.retry_schedule else None,
+                "version": int(record.version),
                 "consecutive_failures": int(record.consecutive_failures or 0),
                 "created_at": record.created_at, "updated_at": record.updated_at}
 
@@ -126,7 +129,8 @@ class WebhookService:
             event_types=sorted(set(body["event_types"])), headers=headers,
             enabled="true" if body.get("enabled", True) else "false",
             rate_limit=body.get("rate_limit"),
-            max_attempts=body.get("max_attempts") or DEFAULT_ATTEMPTS, secret=new_secret(),
+            max_attempts=body.get("max_attempts") or DEFAULT_ATTEMPTS,
+            retry_schedule=body.get("retry_schedule"), secret=new_secret(),
             consecutive_failures=0, version=1, created_at=now,
             created_sk=f"{now}#{webhook_id}", updated_at=now)
         self._store.save(record, None, [])
@@ -154,6 +158,7 @@ class WebhookService:
             record.disabled_reason, record.consecutive_failures = None, 0
         record.rate_limit = body.get("rate_limit")
         record.max_attempts = body.get("max_attempts") or DEFAULT_ATTEMPTS
+        record.retry_schedule = body.get("retry_schedule")
         record.version, record.updated_at = expected + 1, to_iso(self._clock())
         self._store.save(record, expected, old_patterns)
         self._publish("webhook.updated", {"webhook_id": webhook_id})
@@ -343,7 +348,8 @@ class WebhookService:
             return "gone"
         final = attempt >= int(delivery.max_attempts) or (error or {}).get("type") == FORBIDDEN
         if not final:
-            delay = SCHEDULE_SECONDS[min(attempt - 1, len(SCHEDULE_SECONDS) - 1)]
+            schedule = [float(d) for d in endpoint.retry_schedule or SCHEDULE_SECONDS]
+            delay = schedule[min(attempt - 1, len(schedule) - 1)]
             delay *= 0.8 + 0.4 * self._rand()
             if response is not None and response.status_code in (429, 503):
                 from chalicelib.services.targets import parse_retry_after  # noqa: PLC0415

@@ -133,13 +133,18 @@ class ScheduleStore:
         return True
 
     def finish_run(self, schedule_id: str, succeeded: bool | None, now_iso: str,
-                   held_slot: bool) -> str | None:
-        """Free the slot, count the outcome and take a buffered run, in one conditional write."""
+                   held_slot: bool, settled: bool | None = None) -> tuple[str | None, int]:
+        """Free the slot, count the outcome and take a buffered run, in one conditional write.
+
+        ``settled``: the run ended for good — True succeeded (the failure streak restarts),
+        False failed after its retries (the streak grows); None: not yet (a retry job runs on).
+        Answers the buffered run taken and the failure streak after this write.
+        """
         m = self._model
         for _ in range(5):
             current = self.get(schedule_id)
             if current is None:
-                return None  # deleted meanwhile
+                return None, 0  # deleted meanwhile
             buffered = current.buffered
             actions = [m.last_run_at.set(now_iso), m.buffered.remove()]
             if held_slot:
@@ -148,15 +153,38 @@ class ScheduleStore:
                 actions += [m.runs.add(1), m.last_success_at.set(now_iso)]
             elif succeeded is False:
                 actions += [m.runs.add(1), m.failures.add(1), m.last_failure_at.set(now_iso)]
+            actions += self._streak(settled)
             # Condition: the buffered run we take is the one we read (another may arrive).
             same = m.buffered == buffered if buffered else m.buffered.does_not_exist()
             try:
                 current.update(actions=actions, condition=m.id.exists() & same)
-                return buffered
+                return buffered, int(current.failure_streak or 0)  # the item as written
             except UpdateError as exc:
                 if not conditional_failure(exc):
                     raise unavailable("schedules") from exc
         raise Conflict(f"Schedule {schedule_id} is changing too fast to record its run.")
+
+    def _streak(self, settled: bool | None) -> list[Any]:
+        m = self._model
+        if settled is True:
+            return [m.failure_streak.set(0)]
+        if settled is False:
+            return [m.failure_streak.add(1)]
+        return []
+
+    def settle(self, schedule_id: str, succeeded: bool) -> int | None:
+        """A run that a retry job carried on ended: move the failure streak; answer it (None
+        when the schedule is gone)."""
+        m = self._model
+        record = m(schedule_id)  # the key alone: one UpdateItem, the item comes back whole
+        try:
+            # Condition: the schedule still exists (an update on a gone id would create one).
+            record.update(actions=self._streak(succeeded), condition=m.id.exists())
+        except UpdateError as exc:
+            if conditional_failure(exc):
+                return None
+            raise unavailable("schedules") from exc
+        return int(record.failure_streak or 0)
 
     def list(self, enabled: bool | None, tag: str | None, limit: int,
              before: str | None) -> tuple[list[ScheduleRecord], str | None]:

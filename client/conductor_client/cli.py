@@ -105,8 +105,10 @@ def schedules_get(c: Conductor, a: argparse.Namespace, out: TextIO) -> None:
 
 
 def schedules_create(c: Conductor, a: argparse.Namespace, out: TextIO) -> None:
+    extra = ({"pause_after_failures": a.pause_after_failures}
+             if a.pause_after_failures is not None else {})
     show("schedule", c.schedules.create(a.name, a.expression, _target(a), timezone=a.timezone,
-                                        retry_policy=_policy(a)), a, out)
+                                        retry_policy=_policy(a), **extra), a, out)
 
 
 def schedules_run(c: Conductor, a: argparse.Namespace, out: TextIO) -> None:
@@ -114,11 +116,29 @@ def schedules_run(c: Conductor, a: argparse.Namespace, out: TextIO) -> None:
 
 
 def schedules_pause(c: Conductor, a: argparse.Namespace, out: TextIO) -> None:
-    show("schedule", c.schedules.pause(a.id, a.note), a, out)
+    if len(a.id) == 1:
+        show("schedule", c.schedules.pause(a.id[0], a.note), a, out)
+    else:
+        _batch_out(c.schedules.pause_many(a.id, a.note), a, out)
 
 
 def schedules_resume(c: Conductor, a: argparse.Namespace, out: TextIO) -> None:
-    show("schedule", c.schedules.resume(a.id), a, out)
+    if len(a.id) == 1:
+        show("schedule", c.schedules.resume(a.id[0]), a, out)
+    else:
+        _batch_out(c.schedules.resume_many(a.id), a, out)
+
+
+def _batch_out(result: dict[str, Any], a: argparse.Namespace, out: TextIO) -> None:
+    """A batch's per-item results: one line each, then the totals."""
+    if a.json:
+        print(json.dumps(result, indent=2, sort_keys=True), file=out)
+        return
+    for item in result["results"]:
+        problem = f"  {item['error']['code']}: {item['error']['message']}" if item.get("error") \
+            else ""
+        print(f"{item.get('id') or '-'}  {item['status']}{problem}", file=out)
+    print(f"{result['succeeded']} ok, {result['failed']} failed", file=out)
 
 
 def schedules_history(c: Conductor, a: argparse.Namespace, out: TextIO) -> None:
@@ -274,12 +294,15 @@ def _add_schedules(groups: Any) -> None:
     p.add_argument("--expression", required=True,
                    help="cron(0 9 * * 1-5) | rate(5 minutes) | at(2026-12-01T09:00:00)")
     p.add_argument("--timezone", default="UTC", help="an IANA zone, e.g. Europe/Berlin")
+    p.add_argument("--pause-after-failures", type=int,
+                   help="pause it after this many failed runs in a row")
     _target_options(p)
     _command(sub, "run", schedules_run, "run a schedule now").add_argument("id")
-    p = _command(sub, "pause", schedules_pause, "pause a schedule")
-    p.add_argument("id")
+    p = _command(sub, "pause", schedules_pause, "pause schedules (up to 100 ids at once)")
+    p.add_argument("id", nargs="+")
     p.add_argument("--note")
-    _command(sub, "resume", schedules_resume, "resume a paused schedule").add_argument("id")
+    _command(sub, "resume", schedules_resume, "resume paused schedules (up to 100 ids)"
+             ).add_argument("id", nargs="+")
     p = _command(sub, "history", schedules_history, "a schedule's runs, newest first")
     p.add_argument("id")
     _limit(p, 20)

@@ -38,7 +38,7 @@ class Schedules(_Resource):
                **fields: Any) -> Item:
         """``expression``: ``cron(0 9 * * 1-5)``, ``rate(5 minutes)`` or ``at(2026-12-01T09:00:00)``;
         ``fields``: description, start_at, end_at, jitter_seconds, overlap_policy, catchup,
-        catchup_window_seconds, tags."""
+        catchup_window_seconds, tags, pause_after_failures."""
         body = {"name": name, "expression": expression, "target": target, "timezone": timezone,
                 "enabled": enabled, **fields}
         if retry_policy is not None:
@@ -86,6 +86,15 @@ class Schedules(_Resource):
 
     def run_many(self, schedule_ids: list[str]) -> Item:
         return self._http.request("POST", "/batch/schedules/execute",
+                                  json_body=_batch([{"id": i} for i in schedule_ids]))
+
+    def pause_many(self, schedule_ids: list[str], note: str | None = None) -> Item:
+        """Up to 100 at once; each answered on its own in ``results``."""
+        return self._http.request("POST", "/batch/schedules/pause",
+                                  json_body=_batch([{"id": i, "note": note} for i in schedule_ids]))
+
+    def resume_many(self, schedule_ids: list[str]) -> Item:
+        return self._http.request("POST", "/batch/schedules/resume",
                                   json_body=_batch([{"id": i} for i in schedule_ids]))
 
 
@@ -178,7 +187,8 @@ class Webhooks(_Resource):
     def create(self, url: str, event_types: list[str], *, description: str | None = None,
                headers: dict[str, str] | None = None, enabled: bool = True,
                **fields: Any) -> Item:
-        """Answers the endpoint with its ``secret`` (``whsec_...``), shown this once."""
+        """Answers the endpoint with its ``secret`` (``whsec_...``), shown this once; ``fields``:
+        rate_limit, max_attempts, retry_schedule (seconds before each retry)."""
         body: Item = {"url": url, "event_types": event_types, "enabled": enabled, **fields}
         if description is not None:
             body["description"] = description
@@ -222,7 +232,7 @@ class Webhooks(_Resource):
 
 
 _WEBHOOK_WRITABLE = frozenset({"url", "event_types", "description", "headers", "enabled",
-                               "rate_limit", "max_attempts"})
+                               "rate_limit", "max_attempts", "retry_schedule"})
 
 
 class Events(_Resource):

@@ -264,3 +264,18 @@ def test_listen_creates_an_endpoint_verifies_deliveries_and_cleans_up(
     with pytest.raises(ConductorError) as gone:
         conductor.webhooks.get(endpoint_id)
     assert gone.value.status == 404
+
+
+def test_cli_pauses_and_resumes_many_schedules_at_once(conductor: Conductor,
+                                                       runtime: Runtime) -> None:
+    made = [conductor.schedules.create(f"bulk {n}", "rate(1 day)", http("http://127.0.0.1:9/"),
+                                       pause_after_failures=3)["id"] for n in range(3)]
+    code, out = cli(runtime, "schedules", "pause", *made, "--note", "freeze")
+    assert code == 0 and out.strip().splitlines()[-1] == "3 ok, 0 failed"
+    assert all(conductor.schedules.get(i)["paused_note"] == "freeze" for i in made)
+    code, out = cli(runtime, "--json", "schedules", "resume", *made, "sch_" + "0" * 26)
+    result = json.loads(out)
+    assert (result["succeeded"], result["failed"]) == (3, 1)
+    assert result["results"][3]["error"]["code"] == "not_found"
+    assert all(conductor.schedules.get(i)["enabled"] for i in made)
+    assert conductor.schedules.get(made[0])["pause_after_failures"] == 3

@@ -266,3 +266,78 @@ def test_preview(api: Api, clock: Clock) -> None:
     # now is 09:59:30 in Berlin: today's 09:00 has passed
     assert body(response)["next_runs"] == ["2026-12-01T08:00:00.000Z",
                                            "2026-12-02T08:00:00.000Z", "2026-12-03T08:00:00.000Z"]
+
+
+def test_a_schedule_pauses_itself_after_failed_runs_in_a_row(
+    api: Api, app_module: Any, clock: Clock, target: Receiver
+) -> None:
+    # Given a schedule that pauses after 3 failed runs in a row, and a target that fails twice,
+    # succeeds once, then fails for good
+    target.set_script([(500, {}), (500, {}), (200, {}), (500, {})])
+    created = schedule(api, target.url, pause_after_failures=3)
+    assert created["pause_after_failures"] == 3
+
+    def run_once() -> dict[str, Any]:
+        api.post(f"/v2/schedules/{created['id']}/execute")
+        run_executions(app_module)
+        return body(api.get(f"/v2/schedules/{created['id']}"))
+
+    # When it runs: fail, fail, succeed (the streak restarts), fail, fail
+    streaks = [run_once()["counters"]["consecutive_failures"] for _ in range(5)]
+    assert streaks == [1, 2, 0, 1, 2]
+    still = body(api.get(f"/v2/schedules/{created['id']}"))
+    assert still["enabled"] is True
+    # Then the third failure in a row pauses it, with the reason in the note and the event
+    paused = run_once()
+    assert paused["enabled"] is False and paused["next_runs"] == []
+    assert paused["paused_note"] == "Paused after 3 failed runs in a row (pause_after_failures=3)."
+    [event] = deps.event_bus().list(50, event_type="schedule.paused").events
+    assert event.data == {"schedule_id": created["id"], "note": paused["paused_note"],
+                          "reason": "failures", "failures": 3}
+    # and resuming starts the count again
+    resumed = body(api.post(f"/v2/schedules/{created['id']}/resume"))
+    assert resumed["enabled"] is True and resumed["counters"]["consecutive_failures"] == 0
+
+
+def test_a_run_counts_as_failed_only_when_its_retries_gave_up(
+    api: Api, app_module: Any, clock: Clock, target: Receiver
+) -> None:
+    # Given pause after 1 failed run, with one retry: a run whose retry succeeds is no failure
+    target.set_script([(500, {}), (200, {}), (500, {})])
+    created = schedule(api, target.url, pause_after_failures=1, retry_policy={
+        "max_attempts": 2, "strategy": "fixed", "initial_delay_seconds": 0, "jitter": "none"})
+    api.post(f"/v2/schedules/{created['id']}/execute")
+    run_executions(app_module)
+    retrying = body(api.get(f"/v2/schedules/{created['id']}"))
+    assert retrying["enabled"] is True and retrying["counters"]["consecutive_failures"] == 0
+    run_attempts(app_module)
+    assert body(api.get(f"/v2/schedules/{created['id']}"))["enabled"] is True
+    # When the next run fails and its retry gives up too
+    api.post(f"/v2/schedules/{created['id']}/execute")
+    run_executions(app_module)
+    run_attempts(app_module)
+    # Then the schedule is paused once the retry job dead-lettered
+    [latest, first] = history(api, created["id"])
+    assert (latest["status"], first["status"]) == ("failed", "succeeded")
+    paused = body(api.get(f"/v2/schedules/{created['id']}"))
+    assert paused["enabled"] is False and paused["counters"]["consecutive_failures"] == 1
+
+
+def test_batch_pause_and_resume(api: Api, clock: Clock, target: Receiver) -> None:
+    first, second = schedule(api, target.url), schedule(api, target.url)
+    missing = "sch_" + "0" * 26
+    response = api.post("/v2/batch/schedules/pause", {"items": [
+        {"id": first["id"], "note": "freeze"}, {"id": second["id"]}, {"id": missing},
+        {"id": "nope"}]})
+    assert response.status_code == 200
+    result = body(response)
+    assert [r["status"] for r in result["results"]] == ["ok", "ok", "error", "error"]
+    assert result["results"][2]["error"]["code"] == "not_found"
+    assert result["results"][3]["error"]["code"] == "validation_error"
+    assert (result["succeeded"], result["failed"]) == (2, 2)
+    assert body(api.get(f"/v2/schedules/{first['id']}"))["paused_note"] == "freeze"
+    resumed = body(api.post("/v2/batch/schedules/resume", {"items": [{"id": first["id"]},
+                                                                      {"id": second["id"]}]}))
+    assert resumed["succeeded"] == 2
+    assert all(body(api.get(f"/v2/schedules/{s['id']}"))["enabled"] for s in (first, second))
+    assert api.post("/v2/batch/schedules/pause", {"items": []}).status_code == 400

@@ -258,3 +258,40 @@ def test_bad_webhook_requests(api: Api, clock: Clock, payload: dict[str, Any], f
     response = api.post("/v2/webhooks", payload)
     assert response.status_code == 400
     assert field in {d["field"] for d in body(response)["error"]["details"]}
+
+
+def test_an_endpoint_can_have_its_own_retry_schedule(api: Api, app_module: Any, clock: Clock,
+                                                      target: Receiver) -> None:
+    # Given an endpoint that retries after 60 s, then 600 s (so 3 attempts)
+    target.set_script([(500, {})])
+    hook = endpoint(api, target.url, retry_schedule=[60, 600])
+    assert (hook["retry_schedule"], hook["max_attempts"]) == ([60, 600], 3)
+    # When its first attempt fails
+    api.post("/v2/events", {"type": "custom.x"})
+    pump(app_module)
+    [summary] = body(api.get(f"/v2/webhooks/{hook['id']}/deliveries"))["items"]
+    # Then the next one is due after its own first delay (+-20 % jitter), not the default 5 s
+    due = datetime.fromisoformat(summary["next_attempt_at"].replace("Z", "+00:00"))
+    assert timedelta(seconds=48) <= due - clock.now <= timedelta(seconds=72)
+    assert summary["max_attempts"] == 3
+    # and the schedule is part of the settings: shown, changed, removed
+    changed = body(api.request("PUT", f"/v2/webhooks/{hook['id']}", {
+        "url": target.url, "event_types": ["custom.*"], "retry_schedule": [30]}))
+    assert (changed["retry_schedule"], changed["max_attempts"]) == ([30], 2)
+    default = body(api.request("PUT", f"/v2/webhooks/{hook['id']}", {
+        "url": target.url, "event_types": ["custom.*"]}))
+    assert (default["retry_schedule"], default["max_attempts"]) == (None, 3)
+
+
+@pytest.mark.parametrize(("fields", "problem"), [
+    ({"retry_schedule": [60, 600], "max_attempts": 5}, "max_attempts must be 3"),
+    ({"retry_schedule": [0]}, "greater than or equal to 1"),
+    ({"retry_schedule": [1] * 8}, "at most 7"),
+    ({"retry_schedule": []}, "at least 1"),
+])
+def test_a_retry_schedule_that_does_not_add_up_is_refused(
+        api: Api, clock: Clock, fields: dict[str, Any], problem: str) -> None:
+    response = api.post("/v2/webhooks", {"url": "http://127.0.0.1:9/", "event_types": ["*"],
+                                         **fields})
+    assert response.status_code == 400
+    assert problem in json.dumps(body(response)["error"]["details"])
