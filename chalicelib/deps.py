@@ -9,7 +9,7 @@ import functools
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from chalicelib import aws
+from chalicelib import aws, reactions
 from chalicelib.config import get_settings
 from chalicelib.domain.timeutil import utcnow
 
@@ -124,7 +124,7 @@ def api_keys() -> ApiKeyService:
 
     return ApiKeyService(ApiKeyStore(), clock=lambda: clock(),
                          publish=lambda t, d: event_bus().publish(t, d),
-                         on_revoked=lambda key_id: realtime().close_key(key_id))
+                         on_revoked=reactions.hook("api_key.revoked"))
 
 
 @functools.cache
@@ -152,7 +152,7 @@ def breakers() -> BreakerService:
 
     return BreakerService(BreakerStore(), parse_settings(get_settings().breakers),
                           publish=lambda t, d: event_bus().publish(t, d), clock=lambda: clock(),
-                          metrics=metrics(), on_closed=lambda service: retries().release_held(service))
+                          metrics=metrics(), on_closed=reactions.hook("breaker.closed"))
 
 
 @functools.cache
@@ -162,8 +162,7 @@ def dead_letters() -> DeadLetterService:
 
     return DeadLetterService(DeadLetterStore(), publish=lambda t, d: event_bus().publish(t, d),
                              clock=lambda: clock(), metrics=metrics(),
-                             on_resolved=lambda job_id, note: retries().dead_letter_resolved(
-                                 job_id, note))
+                             on_resolved=reactions.hook("dead_letter.resolved"))
 
 
 @functools.cache
@@ -212,13 +211,7 @@ def retries() -> RetryService:
     return RetryService(RetryJobStore(), IdempotencyStore(), dead_letters(), breakers(),
                         target_runner(), metrics_store(), aws.client("sqs"),
                         lambda: queue_url("retries"), lambda t, d: event_bus().publish(t, d),
-                        clock=lambda: clock(), on_finished=_schedule_run_finished)
-
-
-def _schedule_run_finished(job: Any, succeeded: bool) -> None:
-    """A retry job that a failed schedule run handed over settles that run's status."""
-    if (job.workflow_id or "").startswith("sch_") and (job.execution_id or "").startswith("exe_"):
-        scheduler().retry_finished(job.execution_id, succeeded)
+                        clock=lambda: clock(), on_finished=reactions.hook("retry_job.finished"))
 
 
 @functools.cache

@@ -267,6 +267,10 @@ class RetryJobSummary(BaseModel):
     note: str | None
     dead_letter_id: str | None
     replay_of: str | None
+    origin: dict[str, Any] = Field(description="Who handed the job over: `{\"type\": \"api\"}`, "
+                                   "`{\"type\": \"schedule_run\", \"schedule_id\", "
+                                   "\"execution_id\"}` or `{\"type\": \"replay\", "
+                                   "\"dead_letter_id\"}`.")
     created_at: str
     updated_at: str
     finished_at: str | None

@@ -14,6 +14,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.domain.headers import kept, masked_target
 from chalicelib.domain.ids import new_id
+from chalicelib.domain.origins import origin_of
 from chalicelib.domain.retry import RetryPolicy, decide, first_delay, hop_delay
 from chalicelib.domain.timeutil import parse_iso, to_iso, utcnow
 from chalicelib.errors import (
@@ -55,7 +56,7 @@ def job_to_dict(job: RetryJobRecord, with_attempts: bool = True) -> dict[str, An
         "idempotency_key": job.idempotency_key, "workflow_id": job.workflow_id,
         "execution_id": job.execution_id, "note": job.note,
         "dead_letter_id": job.dead_letter_id, "replay_of": job.replay_of,
-        "created_at": job.created_at, "updated_at": job.updated_at,
+        "origin": origin_of(job), "created_at": job.created_at, "updated_at": job.updated_at,
         "finished_at": job.finished_at,
     }
     if with_attempts:
@@ -102,9 +103,13 @@ class RetryService:
 
     # --- accepting work ------------------------------------------------------------------------
 
-    def create(self, request: dict[str, Any], replay_of: str | None = None
-               ) -> tuple[dict[str, Any], bool]:
-        """Accept a failed operation; returns the job and whether it is new (idempotency)."""
+    def create(self, request: dict[str, Any], replay_of: str | None = None,
+               origin: dict[str, Any] | None = None) -> tuple[dict[str, Any], bool]:
+        """Accept a failed operation; returns the job and whether it is new (idempotency).
+
+        ``origin`` says who handed it over (a schedule run names itself); what reacts when the
+        job ends follows from it (reactions.py), never from ids a caller could choose.
+        """
         self._runner.validate(request["target"])
         kept(request["target"].get("headers"), None, "target.headers")
         now = self._clock()
@@ -133,7 +138,9 @@ class RetryService:
             created_sk=f"{created_at}#{job_id}", updated_at=created_at, target=request["target"],
             error=request["error"], policy=policy.to_dict(), attempts=[], attempt_count=0,
             idempotency_key=key, workflow_id=request.get("workflow_id"),
-            execution_id=request.get("execution_id"), replay_of=replay_of)
+            execution_id=request.get("execution_id"), replay_of=replay_of,
+            origin=origin or ({"type": "replay", "dead_letter_id": replay_of} if replay_of
+                              else {"type": "api"}))
         if request["error"]["type"] in policy.non_retryable:
             self._jobs.create(job)
             self._give_up(job, "non_retryable", request["error"], now)

@@ -448,7 +448,9 @@ class Scheduler:
                 "service": f"schedule:{record.id}", "target": record.target, "error": error,
                 "retry_policy": {**record.retry_policy, "max_attempts": attempts - 1},
                 "idempotency_key": f"execution:{execution.id}",
-                "workflow_id": record.id, "execution_id": execution.id})
+                "workflow_id": record.id, "execution_id": execution.id},
+                origin={"type": "schedule_run", "schedule_id": record.id,
+                        "execution_id": execution.id})
             status, job_id = "retrying", job["id"]
         self._executions.transition(execution, "running", status, error=error,
                                     retry_job_id=job_id, **fields)

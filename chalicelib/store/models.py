@@ -160,6 +160,8 @@ class RetryJobRecord(Model):
     note = UnicodeAttribute(null=True)
     dead_letter_id = UnicodeAttribute(null=True)
     replay_of = UnicodeAttribute(null=True)
+    #: where the job came from: {"type": "api" | "schedule_run" | "replay", ...}
+    origin = JSONAttribute(null=True)
     finished_at = UnicodeAttribute(null=True)
     expires_at = NumberAttribute(null=True)
     by_status = RetryJobStatusIndex()

@@ -341,3 +341,34 @@ def test_batch_pause_and_resume(api: Api, clock: Clock, target: Receiver) -> Non
     assert resumed["succeeded"] == 2
     assert all(body(api.get(f"/v2/schedules/{s['id']}"))["enabled"] for s in (first, second))
     assert api.post("/v2/batch/schedules/pause", {"items": []}).status_code == 400
+
+
+def test_only_the_runs_own_retry_job_settles_it_not_ids_a_caller_chose(
+    api: Api, app_module: Any, clock: Clock, target: Receiver
+) -> None:
+    from tests.functional.receivers import receiver
+
+    # Given a run that failed and handed over to its retry job (whose attempt waits 10 minutes)
+    target.set_script([(500, {})])
+    created = schedule(api, target.url, retry_policy={
+        "max_attempts": 2, "strategy": "fixed", "initial_delay_seconds": 600, "jitter": "none"})
+    api.post(f"/v2/schedules/{created['id']}/execute")
+    run_executions(app_module)
+    [run] = history(api, created["id"])
+    job = body(api.get(f"/v2/errors/retry/{run['retry_job_id']}"))
+    assert job["origin"] == {"type": "schedule_run", "schedule_id": created["id"],
+                             "execution_id": run["id"]}
+    # When a caller hands over a job naming the same schedule and run ids, and it succeeds
+    with receiver([(200, {})]) as ok:
+        impostor = body(api.post("/v2/errors/retry", {
+            "service": "other", "target": {"type": "http", "url": ok.url},
+            "error": {"type": "HTTP500"}, "workflow_id": created["id"],
+            "execution_id": run["id"], "retry_policy": {"max_attempts": 2,
+                                                         "initial_delay_seconds": 0}}))
+        assert impostor["origin"] == {"type": "api"}
+        run_attempts(app_module)
+        assert len(ok.requests) == 1
+    # Then the run is not settled by it (ids in a request are not a link): it still waits for
+    # its own retry job
+    assert body(api.get(f"/v2/errors/retry/{impostor['id']}"))["status"] == "succeeded"
+    assert history(api, created["id"])[0]["status"] == "retrying"

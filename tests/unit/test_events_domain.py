@@ -109,3 +109,24 @@ def test_every_catalog_type_declares_its_data_and_drift_is_found() -> None:
     assert data_problems("schedule.updated", {"schedule_id": 1, "version": True}) == [
         "schedule_id: int is not string", "version: bool is not integer"]
     assert data_problems("error.resolved", {"dead_letter_id": "dlq_1", "note": None}) == []
+
+
+def test_reactions_are_one_table_and_origins_are_explicit() -> None:
+    from types import SimpleNamespace
+
+    from chalicelib import reactions
+    from chalicelib.domain.origins import origin_of
+
+    assert set(reactions.REACTIONS) == {"retry_job.finished", "dead_letter.resolved",
+                                        "breaker.closed", "api_key.revoked"}
+    try:
+        reactions.hook("schedule.exploded")
+        raise AssertionError("an undeclared reaction must not be wired")
+    except KeyError:
+        pass
+    job = SimpleNamespace(origin=None, replay_of=None, workflow_id="sch_1", execution_id="exe_1")
+    # a job stored before `origin` existed is read the way it was made then
+    assert origin_of(job) == {"type": "schedule_run", "schedule_id": "sch_1",
+                              "execution_id": "exe_1"}
+    job.origin = {"type": "api"}
+    assert origin_of(job) == {"type": "api"}
