@@ -209,7 +209,7 @@ def retries() -> RetryService:
     from chalicelib.store.retry_jobs import RetryJobStore  # noqa: PLC0415
 
     return RetryService(RetryJobStore(), IdempotencyStore(), dead_letters(), breakers(),
-                        target_runner(), metrics_store(), aws.client("sqs"),
+                        target_runner(), metrics(), aws.client("sqs"),
                         lambda: queue_url("retries"), lambda t, d: event_bus().publish(t, d),
                         clock=lambda: clock(), on_finished=reactions.hook("retry_job.finished"))
 

@@ -71,7 +71,7 @@ class BreakerService:
                 return current, result
             if self._store.replace(service, new, current.version, to_iso(now)):
                 if transition is not None and self._metrics is not None:
-                    self._metrics.record("breakers", {f"{transition}|{service}": 1})
+                    self._metrics.count("breakers", service, {transition: 1})
                 if transition is not None:  # the window that led here (a new state's is empty)
                     self._publish(EVENT_BY_TRANSITION[transition], {
                         "service": service, "state": new.state,

@@ -53,6 +53,24 @@ class MetricsService:
         except DependencyUnavailable:
             log.warning("could not record %s %s", metric, sorted(counted), exc_info=True)
 
+    def count(self, metric: str, subject: str, fields: Mapping[str, float],
+              timing: tuple[str, float | None] | None = None) -> None:
+        """Counters of one subject (a service, a schedule, an endpoint) in ``metric``'s windows,
+        zeros left out. ``timing`` ``(name, ms)`` also adds the subject's ``<name>_ms`` and
+        ``<name>_count`` (its mean) and the metric's ``<name>`` histogram. Never raises."""
+        counted = {f"{name}|{subject}": value for name, value in fields.items() if value}
+        histogram = None
+        if timing is not None and timing[1] is not None:
+            name, ms = timing[0], float(timing[1])
+            counted.update({f"{name}_ms|{subject}": ms, f"{name}_count|{subject}": 1})
+            histogram = (name, ms)
+        if counted:
+            self.record(metric, counted, histogram)
+
+    def total(self, metric: str, start: datetime, end: datetime, window: str) -> dict[str, float]:
+        """Every counter of ``metric`` summed over the windows of a range (one Query)."""
+        return self._store.total(metric, start, end, window)
+
     def request(self, status: int, duration_ms: float) -> None:
         self.record("api", {"requests": 1, f"status_{status // 100}xx": 1},
                     ("latency", duration_ms))

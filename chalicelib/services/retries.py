@@ -26,9 +26,9 @@ from chalicelib.errors import (
 )
 from chalicelib.services.breakers import BreakerService
 from chalicelib.services.dead_letters import DeadLetterService
+from chalicelib.services.metrics import MetricsService
 from chalicelib.services.targets import TargetRunner
 from chalicelib.store.idempotency import IdempotencyStore
-from chalicelib.store.metrics import MetricsStore
 from chalicelib.store.models import RetryJobRecord
 from chalicelib.store.retry_jobs import TERMINAL, RetryJobStore
 from chalicelib.tracing import subsegment
@@ -80,7 +80,7 @@ class RetryService:
         dead_letters: DeadLetterService,
         breakers: BreakerService,
         runner: TargetRunner,
-        metrics: MetricsStore,
+        metrics: MetricsService,
         sqs: Any,
         queue_url: Callable[[], str],
         publish: Callable[[str, dict[str, Any]], Any],
@@ -382,11 +382,7 @@ class RetryService:
     # --- numbers ---------------------------------------------------------------------------------
 
     def _count(self, now: datetime, service: str, **fields: int) -> None:
-        try:
-            self._metrics.add(METRIC, now, {f"{name}|{service}": value
-                                            for name, value in fields.items()})
-        except DependencyUnavailable:  # metrics never fail the work they describe
-            log.warning("could not count %s for %s", fields, service, exc_info=True)
+        self._metrics.count(METRIC, service, fields)  # never fails the work it describes
 
     def stats(self, start: datetime, end: datetime) -> dict[str, Any]:
         """Counts by status and service, success rate, mean attempts to success: one Query."""

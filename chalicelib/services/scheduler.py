@@ -461,12 +461,8 @@ class Scheduler:
         return status
 
     def _count(self, schedule_id: str, fields: dict[str, float], ms: float | None) -> None:
-        if self._metrics is None:
-            return
-        counted = {f"{name}|{schedule_id}": value for name, value in fields.items() if value}
-        if ms is not None:
-            counted.update({f"duration_ms|{schedule_id}": ms, f"duration_count|{schedule_id}": 1})
-        self._metrics.record("schedules", counted, ("duration", ms) if ms is not None else None)
+        if self._metrics is not None:
+            self._metrics.count("schedules", schedule_id, fields, ("duration", ms))
 
     def _release(self, schedule_id: str, succeeded: bool | None,
                  settled: bool | None = None) -> int:

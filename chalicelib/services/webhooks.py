@@ -374,12 +374,8 @@ class WebhookService:
         return "failed"
 
     def _count(self, webhook_id: str, fields: dict[str, float], ms: float | None) -> None:
-        if self._metrics is None:
-            return
-        counted = {f"{name}|{webhook_id}": value for name, value in fields.items() if value}
-        if ms is not None:
-            counted.update({f"latency_ms|{webhook_id}": ms, f"latency_count|{webhook_id}": 1})
-        self._metrics.record("webhooks", counted, ("latency", ms) if ms is not None else None)
+        if self._metrics is not None:
+            self._metrics.count("webhooks", webhook_id, fields, ("latency", ms))
 
     def _disable(self, endpoint: WebhookRecord, reason: str) -> None:
         self._store.update_fields(endpoint, enabled="false", disabled_reason=reason,
