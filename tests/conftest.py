@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -82,16 +83,34 @@ def _events_match_the_catalog() -> Iterator[None]:
 
 @pytest.fixture
 def aws() -> Iterator[dict[str, str]]:
-    """moto in-process with every resource of infra/template.yaml created for stage ``test``."""
+    """moto in-process with every resource of infra/template.yaml created for stage ``test``.
+
+    AWS answers each call on its own; moto in-process shares dicts between the threads of one
+    handler (a webhook batch delivers in 10), and one call could see another's half-made change
+    ("dictionary changed size during iteration"). So each mocked call runs alone, as one
+    request to AWS does.
+    """
+    from moto.core.botocore_stubber import BotocoreStubber
+
     from chalicelib import aws as aws_factory
     from chalicelib import deps
     from devserver.provision import provision
 
-    with moto.mock_aws():
-        deps.reset()
-        created = provision(aws_factory.client("dynamodb"), aws_factory.client("sqs"), "test")
-        yield created
-        deps.reset()
+    lock, call = threading.RLock(), BotocoreStubber.__call__
+
+    def one_at_a_time(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return call(self, *args, **kwargs)
+
+    BotocoreStubber.__call__ = one_at_a_time  # type: ignore[method-assign]
+    try:
+        with moto.mock_aws():
+            deps.reset()
+            created = provision(aws_factory.client("dynamodb"), aws_factory.client("sqs"), "test")
+            yield created
+            deps.reset()
+    finally:
+        BotocoreStubber.__call__ = call  # type: ignore[method-assign]
 
 
 @pytest.fixture
