@@ -12,6 +12,7 @@ from chalicelib import deps
 from chalicelib.api.batch import run_batch
 from chalicelib.api.http import created, cursor_for, page, position_of
 from chalicelib.api.routing import ApiBlueprint
+from chalicelib.domain.breaker import SERVICE_PATTERN
 from chalicelib.errors import ValidationFailed
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -140,9 +141,6 @@ def command_breaker(service: str, body: BreakerCommand) -> dict[str, Any]:
 
 
 def _service(service: str) -> str:
-
-    from chalicelib.api.schemas import SERVICE_PATTERN  # noqa: PLC0415
-
     if not re.match(SERVICE_PATTERN, service):
         raise ValidationFailed("Invalid service name.", [
             {"field": "service", "problem": "1-64 of A-Z a-z 0-9 _ . : -"}])

@@ -12,10 +12,11 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from chalicelib.domain import headers
-from chalicelib.domain.events import CATALOG
+from chalicelib.domain.breaker import SERVICE_PATTERN
+from chalicelib.domain.events import CATALOG, CUSTOM_TYPE_PATTERN, SUBSCRIPTION_PATTERN
+from chalicelib.domain.ids import id_pattern
 
 Role = Literal["admin", "operator", "viewer"]
-CUSTOM_TYPE_PATTERN = r"^custom(\.[a-z0-9_]{1,40}){1,4}$"
 CustomType = Annotated[str, Field(pattern=CUSTOM_TYPE_PATTERN)]
 #: Exactly the types that exist: the catalog's, or a client's own under ``custom.``.
 KnownType = Literal[tuple(t.name for t in CATALOG)] | CustomType  # type: ignore[valid-type]
@@ -66,7 +67,7 @@ class PageQuery(Strict):
 
 
 class Event(BaseModel):
-    id: str = Field(pattern=r"^evt_[0-9A-Z]{26}$")
+    id: str = Field(pattern=id_pattern("evt"))
     type: str
     timestamp: str
     data: dict[str, Any]
@@ -173,7 +174,6 @@ class ApiKeyPage(BaseModel):
 
 # --- error recovery --------------------------------------------------------------------------
 
-SERVICE_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
 Service = Annotated[str, Field(pattern=SERVICE_PATTERN, description="The downstream service.")]
 
 
@@ -297,7 +297,7 @@ class ListRetryJobsQuery(PageQuery):
 
 
 class ResolveRetryJob(Strict):
-    id: str = Field(pattern=r"^rty_[0-9A-Z]{26}$")
+    id: str = Field(pattern=id_pattern("rty"))
     note: str | None = Field(None, max_length=2000)
 
 
@@ -392,7 +392,7 @@ class BatchRequest(Strict):
 
 
 class DeadLetterRef(Strict):
-    id: str = Field(pattern=r"^dlq_[0-9A-Z]{26}$")
+    id: str = Field(pattern=id_pattern("dlq"))
     note: str | None = Field(None, max_length=2000)
 
 
@@ -548,7 +548,7 @@ class BackfillResult(BaseModel):
 
 
 class ScheduleRef(Strict):
-    id: str = Field(pattern=r"^sch_[0-9A-Z]{26}$")
+    id: str = Field(pattern=id_pattern("sch"))
 
 
 class SchedulePause(ScheduleRef):
@@ -558,7 +558,7 @@ class SchedulePause(ScheduleRef):
 # --- webhooks --------------------------------------------------------------------------------
 
 EventPattern = Annotated[str, Field(
-    pattern=r"^(\*|[a-z0-9_]{1,40}(\.[a-z0-9_]{1,40}){0,4}(\.\*)?)$",
+    pattern=SUBSCRIPTION_PATTERN,
     description="An event type, `prefix.*` or `*`.")]
 
 

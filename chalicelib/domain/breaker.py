@@ -13,6 +13,8 @@ from dataclasses import dataclass, replace
 
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
 FORCED_OPEN, FORCED_CLOSED = "forced_open", "forced_closed"
+#: A downstream service's name, the key of its breaker (``payments``, ``schedule:sch_...``).
+SERVICE_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
 
 
 @dataclass(frozen=True)

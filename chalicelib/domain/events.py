@@ -110,8 +110,12 @@ CATALOG_BY_NAME: dict[str, EventType] = {t.name: t for t in CATALOG}
 
 #: Clients may publish their own events under this prefix (target type ``event``).
 CUSTOM_PREFIX = "custom."
-_CUSTOM_RE = re.compile(r"^custom(\.[a-z0-9_]{1,40}){1,4}$")
-_PATTERN_RE = re.compile(r"^(\*|[a-z0-9_]{1,40}(\.[a-z0-9_]{1,40}){0,4}(\.\*)?)$")
+#: A client's own event type: ``custom.`` and 1-4 lowercase segments (the API's schema uses it).
+CUSTOM_TYPE_PATTERN = r"^custom(\.[a-z0-9_]{1,40}){1,4}$"
+#: What a subscription names: ``*``, a type, or a prefix wildcard such as ``schedule.*``.
+SUBSCRIPTION_PATTERN = r"^(\*|[a-z0-9_]{1,40}(\.[a-z0-9_]{1,40}){0,4}(\.\*)?)$"
+_CUSTOM_RE = re.compile(CUSTOM_TYPE_PATTERN)
+_PATTERN_RE = re.compile(SUBSCRIPTION_PATTERN)
 
 
 def is_known_type(name: str) -> bool:

@@ -18,6 +18,11 @@ TIME_CHARS = 10
 RANDOM_CHARS = 16
 
 
+def id_pattern(prefix: str) -> str:
+    """The regular expression of an id with ``prefix`` (``sch`` -> ``^sch_`` + 26 characters)."""
+    return f"^{prefix}_[0-9A-Z]{{{TIME_CHARS + RANDOM_CHARS}}}$"
+
+
 def encode(value: int, length: int) -> str:
     """``value`` in ``length`` Crockford base32 characters."""
     chars = []
