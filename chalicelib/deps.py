@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from chalicelib.services.targets import TargetQueues, TargetRunner
     from chalicelib.services.webhooks import WebhookService
     from chalicelib.store.metrics import MetricsStore
+    from chalicelib.store.queues import Queue
 
 
 def clock() -> datetime:
@@ -202,6 +203,13 @@ def target_queues() -> TargetQueues:
                         deployed=settings.deployed)
 
 
+def own_queue(name: str) -> Queue:
+    """One of Conductor's own queues (``retries``, ``executions``, ``webhook_deliveries``)."""
+    from chalicelib.store.queues import Queue  # noqa: PLC0415
+
+    return Queue(aws.client("sqs"), lambda: queue_url(name), name.replace("_", "-"))
+
+
 @functools.cache
 def retries() -> RetryService:
     from chalicelib.services.retries import RetryService  # noqa: PLC0415
@@ -209,8 +217,8 @@ def retries() -> RetryService:
     from chalicelib.store.retry_jobs import RetryJobStore  # noqa: PLC0415
 
     return RetryService(RetryJobStore(), IdempotencyStore(), dead_letters(), breakers(),
-                        target_runner(), metrics(), aws.client("sqs"),
-                        lambda: queue_url("retries"), lambda t, d: event_bus().publish(t, d),
+                        target_runner(), metrics(), own_queue("retries"),
+                        lambda t, d: event_bus().publish(t, d),
                         clock=lambda: clock(), on_finished=reactions.hook("retry_job.finished"))
 
 
@@ -220,8 +228,7 @@ def scheduler() -> Scheduler:
     from chalicelib.store.schedules import ExecutionStore, ScheduleStore  # noqa: PLC0415
 
     return Scheduler(ScheduleStore(), ExecutionStore(), target_runner(), retries,
-                     aws.client("sqs"), lambda: queue_url("executions"),
-                     lambda t, d: event_bus().publish(t, d),
+                     own_queue("executions"), lambda t, d: event_bus().publish(t, d),
                      history_days=get_settings().execution_ttl_days, clock=lambda: clock(),
                      metrics=metrics())
 
@@ -236,8 +243,8 @@ def webhooks() -> WebhookService:
     init_tracing()
     guard = outbound_guard()
     return WebhookService(
-        WebhookStore(), DeliveryStore(), guarded_session(guard), aws.client("sqs"),
-        lambda: queue_url("webhook_deliveries"), lambda t, d: event_bus().publish(t, d),
+        WebhookStore(), DeliveryStore(), guarded_session(guard), own_queue("webhook_deliveries"),
+        lambda t, d: event_bus().publish(t, d),
         dead_letters(), rate_limiter(), guard=guard,
         disable_after=get_settings().webhook_disable_after, clock=lambda: clock(),
         metrics=metrics())

@@ -2,7 +2,6 @@
 dead-letter queue. Every step is safe to repeat, because SQS delivers at least once."""
 from __future__ import annotations
 
-import json
 import logging
 import random
 from collections import Counter
@@ -10,12 +9,13 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from chalicelib.domain.headers import kept, masked_target
 from chalicelib.domain.ids import new_id
+from chalicelib.domain.messages import MalformedMessage, RetryAttempt, decode
 from chalicelib.domain.origins import origin_of
-from chalicelib.domain.retry import RetryPolicy, decide, first_delay, hop_delay
+from chalicelib.domain.retry import RetryPolicy, decide, first_delay
 from chalicelib.domain.timeutil import parse_iso, to_iso, utcnow
 from chalicelib.errors import (
     Conflict,
@@ -30,6 +30,7 @@ from chalicelib.services.metrics import MetricsService
 from chalicelib.services.targets import TargetRunner
 from chalicelib.store.idempotency import IdempotencyStore
 from chalicelib.store.models import RetryJobRecord
+from chalicelib.store.queues import Queue
 from chalicelib.store.retry_jobs import TERMINAL, RetryJobStore
 from chalicelib.tracing import subsegment
 
@@ -81,8 +82,7 @@ class RetryService:
         breakers: BreakerService,
         runner: TargetRunner,
         metrics: MetricsService,
-        sqs: Any,
-        queue_url: Callable[[], str],
+        queue: Queue,
         publish: Callable[[str, dict[str, Any]], Any],
         clock: Callable[[], datetime] = utcnow,
         rand: Callable[[], float] = random.random,
@@ -94,8 +94,7 @@ class RetryService:
         self._breakers = breakers
         self._runner = runner
         self._metrics = metrics
-        self._sqs = sqs
-        self._queue_url = queue_url
+        self._queue = queue
         self._publish = publish
         self._clock = clock
         self._rand = rand
@@ -154,10 +153,10 @@ class RetryService:
         self._jobs.create(job)
         try:
             self._enqueue(job.id, 1, run_at, now)
-        except (ClientError, BotoCoreError) as exc:
+        except DependencyUnavailable:
             self._jobs.delete(job.id)  # never leave a job that no message will ever run
-            raise DependencyUnavailable("The retries queue could not be written.") from exc
-        self._count(now, job.service, created=1)
+            raise
+        self._count(job.service, created=1)
         self._publish("error.created", {"retry_job_id": job.id, "service": job.service,
                                         "error": job.error, "next_attempt_at": job.next_attempt_at,
                                         "workflow_id": job.workflow_id})
@@ -165,11 +164,7 @@ class RetryService:
 
     def _enqueue(self, job_id: str, attempt: int, run_at: datetime, now: datetime,
                  checks: int = 0) -> None:
-        body = {"job_id": job_id, "attempt": attempt, "run_at": to_iso(run_at)}
-        if checks:
-            body["missing_checks"] = checks
-        self._sqs.send_message(QueueUrl=self._queue_url(), MessageBody=json.dumps(body),
-                               DelaySeconds=hop_delay(run_at, now))
+        self._queue.send(RetryAttempt(job_id, attempt, run_at, checks), run_at=run_at, now=now)
 
     # --- running attempts ----------------------------------------------------------------------
 
@@ -179,16 +174,15 @@ class RetryService:
         Raises only for infrastructure failures (the batch then returns to SQS).
         """
         try:
-            message = json.loads(body)
-            job_id, attempt = str(message["job_id"]), int(message["attempt"])
-            run_at = parse_iso(message["run_at"])
-        except (ValueError, KeyError, TypeError):
+            message = decode(RetryAttempt, body)
+        except MalformedMessage:
             log.error("dropping a malformed retries message: %.200s", body)
             return "malformed"
+        job_id, attempt, run_at = message.job_id, message.attempt, message.run_at
         now = self._clock()
         job = self._jobs.get(job_id)
         if job is None:
-            checks = int(message.get("missing_checks", 0)) + 1
+            checks = message.missing_checks + 1
             if checks > MISSING_JOB_CHECKS:
                 log.error("retry job %s never appeared; dropping its message", job_id)
                 return "missing"
@@ -196,7 +190,7 @@ class RetryService:
             return "missing_requeued"
         if job.status in TERMINAL or int(job.attempt_count or 0) >= attempt:
             return "duplicate"
-        if hop_delay(run_at, now) > 0:
+        if self._queue.due_later(run_at, now):
             self._enqueue(job_id, attempt, run_at, now)
             return "hop"
         if not self._jobs.claim(job, attempt, int(now.timestamp()), LEASE_SECONDS, to_iso(now)):
@@ -241,7 +235,7 @@ class RetryService:
                 finished_at=to_iso(now),
                 expires_at=int((now + FINISHED_RETENTION).timestamp()))
             if finished:
-                self._count(now, job.service, succeeded=1, attempts_to_success=attempt)
+                self._count(job.service, succeeded=1, attempts_to_success=attempt)
                 self._publish("error.succeeded", {"retry_job_id": job.id, "service": job.service,
                                                   "attempts": attempt})
                 self._finished(job, True)
@@ -251,7 +245,7 @@ class RetryService:
         decision = decide(policy, attempt, error["type"], parse_iso(job.created_at), now,
                           self._rand, float(job.last_delay) if job.last_delay else None,
                           outcome.retry_after)
-        self._count(now, job.service, attempts=1)
+        self._count(job.service, attempts=1)
         if decision.retry:
             record["next_delay_seconds"] = round(decision.delay_seconds, 3)
             run_at = now + timedelta(seconds=decision.delay_seconds)
@@ -266,7 +260,7 @@ class RetryService:
                 job, record, "dead_lettered", to_iso(now), dead_letter_id=entry.id,
                 next_attempt_at=None, finished_at=to_iso(now),
                 expires_at=int((now + FINISHED_RETENTION).timestamp())):
-            self._count(now, job.service, dead_lettered=1)
+            self._count(job.service, dead_lettered=1)
             self._finished(job, False)
             return "dead_lettered"
         return "resolved"
@@ -283,7 +277,7 @@ class RetryService:
         self._jobs.mark_dead_lettered(job, entry.id, to_iso(now),
                                       int((now + FINISHED_RETENTION).timestamp()))
         job.status, job.dead_letter_id = "dead_lettered", entry.id
-        self._count(now, job.service, created=1, dead_lettered=1)
+        self._count(job.service, created=1, dead_lettered=1)
 
     # --- people ----------------------------------------------------------------------------------
 
@@ -319,7 +313,7 @@ class RetryService:
                            "only a scheduled, running or dead-lettered job can be resolved.")
         if was == "dead_lettered" and job.dead_letter_id:
             self._dead_letters.resolve_for_job(job.dead_letter_id, note)
-        self._count(now, job.service, resolved=1)
+        self._count(job.service, resolved=1)
         self._publish("error.resolved", {"retry_job_id": job_id, "service": job.service,
                                          "note": note})
         return job_to_dict(job)
@@ -340,7 +334,7 @@ class RetryService:
             return
         now = self._clock()
         if self._jobs.resolve(job, note, to_iso(now), int((now + FINISHED_RETENTION).timestamp())):
-            self._count(now, job.service, resolved=1)
+            self._count(job.service, resolved=1)
 
     def replay(self, entry_id: str) -> dict[str, Any]:
         """Re-run a dead letter as a new retry job, linked both ways."""
@@ -375,13 +369,13 @@ class RetryService:
 
     def _queue_url_for(self, queue: str) -> str:
         try:
-            return self._sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+            return self._queue.sqs.get_queue_url(QueueName=queue)["QueueUrl"]
         except ClientError as exc:
             raise ValidationFailed(f"Queue {queue} no longer exists.") from exc
 
     # --- numbers ---------------------------------------------------------------------------------
 
-    def _count(self, now: datetime, service: str, **fields: int) -> None:
+    def _count(self, service: str, **fields: int) -> None:
         self._metrics.count(METRIC, service, fields)  # never fails the work it describes
 
     def stats(self, start: datetime, end: datetime) -> dict[str, Any]:

@@ -7,14 +7,15 @@ may overlap), it is claimed once, queued, and started once.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from chalicelib.domain import messages
 from chalicelib.domain.headers import kept, masked_target
 from chalicelib.domain.ids import RANDOM_CHARS, TIME_CHARS, encode, new_id
+from chalicelib.domain.messages import MalformedMessage, ScheduledRun
 from chalicelib.domain.retry import NEVER_RETRIED
 from chalicelib.domain.schedule import (
     ExpressionError,
@@ -27,6 +28,7 @@ from chalicelib.domain.schedule import (
 from chalicelib.domain.timeutil import parse_iso, to_iso, utcnow
 from chalicelib.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.store.models import ExecutionRecord, ScheduleRecord
+from chalicelib.store.queues import Queue
 from chalicelib.store.schedules import SHARDS, ExecutionStore, ScheduleStore
 from chalicelib.tracing import subsegment
 
@@ -72,8 +74,7 @@ class Scheduler:
         executions: ExecutionStore,
         runner: Any,
         retries: Callable[[], Any],
-        sqs: Any,
-        queue_url: Callable[[], str],
+        queue: Queue,
         publish: Callable[[str, dict[str, Any]], Any],
         history_days: int = 30,
         clock: Callable[[], datetime] = utcnow,
@@ -84,8 +85,7 @@ class Scheduler:
         self._executions = executions
         self._runner = runner
         self._retries = retries
-        self._sqs = sqs
-        self._queue_url = queue_url
+        self._queue = queue
         self._publish = publish
         self._history = timedelta(days=history_days)
         self._clock = clock
@@ -304,9 +304,7 @@ class Scheduler:
             created_at=to_iso(now), expires_at=int((now + self._history).timestamp()))
         if new or execution.status == "pending":
             delay = jitter_offset(record.id, scheduled_for, int(record.jitter_seconds or 0))
-            message = {"schedule_id": record.id, "sort_key": sort_key}
-            self._sqs.send_message(QueueUrl=self._queue_url(), MessageBody=json.dumps(message),
-                                   DelaySeconds=0 if manual else min(900, delay))
+            self._queue.send(ScheduledRun(record.id, sort_key), delay=0 if manual else delay)
         return execution
 
     def tick(self) -> dict[str, int]:
@@ -390,11 +388,11 @@ class Scheduler:
     def run_execution(self, body: str) -> str:
         """Run one queued execution; returns what happened. Safe to deliver twice."""
         try:
-            message = json.loads(body)
-            schedule_id, sort_key = str(message["schedule_id"]), str(message["sort_key"])
-        except (ValueError, KeyError, TypeError):
+            message = messages.decode(ScheduledRun, body)
+        except MalformedMessage:
             log.error("dropping a malformed executions message: %.200s", body)
             return "malformed"
+        schedule_id, sort_key = message.schedule_id, message.sort_key
         execution = self._executions.get(schedule_id, sort_key)
         if execution is None or execution.status != "pending":
             return "duplicate"
@@ -406,7 +404,8 @@ class Scheduler:
             return "deleted"
         exclusive = record.overlap_policy != "allow"
         if not self._schedules.take_slot(schedule_id, exclusive):
-            if record.overlap_policy == "buffer_one" and self._schedules.buffer(schedule_id, body):
+            if record.overlap_policy == "buffer_one" and self._schedules.buffer(
+                    schedule_id, messages.encode(message)):
                 return "buffered"
             self._executions.transition(execution, "pending", "skipped", finished_at=to_iso(now),
                                         note="a previous run was still running")
@@ -421,10 +420,9 @@ class Scheduler:
             return "duplicate"
         with subsegment("schedule_run", schedule_id=schedule_id, execution_id=execution.id):
             outcome = self._runner.run(record.target)
-        return self._record(record, execution, outcome, now)
+        return self._record(record, execution, outcome)
 
-    def _record(self, record: ScheduleRecord, execution: ExecutionRecord, outcome: Any,
-                started: datetime) -> str:
+    def _record(self, record: ScheduleRecord, execution: ExecutionRecord, outcome: Any) -> str:
         now = self._clock()
         fields = {"finished_at": to_iso(now), "duration_ms": outcome.duration_ms,
                   "status_code": outcome.status_code}
@@ -472,7 +470,10 @@ class Scheduler:
                                                       to_iso(self._clock()), held_slot=True,
                                                       settled=settled)
         if buffered:
-            self._sqs.send_message(QueueUrl=self._queue_url(), MessageBody=buffered)
+            try:
+                self._queue.send(messages.decode(ScheduledRun, buffered))
+            except MalformedMessage:
+                log.error("dropping a malformed buffered run of %s", schedule_id)
         return streak
 
     def retry_finished(self, execution_id_: str, succeeded: bool) -> None:

@@ -16,13 +16,14 @@ from typing import Any
 from chalicelib.domain.events import Event, make_event, matching_patterns
 from chalicelib.domain.headers import kept, masked
 from chalicelib.domain.ids import RANDOM_CHARS, TIME_CHARS, encode, id_time, new_id
-from chalicelib.domain.retry import hop_delay
+from chalicelib.domain.messages import DeliveryAttempt, MalformedMessage, decode
 from chalicelib.domain.signing import new_secret, signed_headers
 from chalicelib.domain.ssrf import ERROR_TYPE as FORBIDDEN
 from chalicelib.domain.ssrf import ForbiddenTarget, OutboundGuard
 from chalicelib.domain.timeutil import parse_iso, to_iso, utcnow
 from chalicelib.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.store.models import DeliveryRecord, WebhookRecord
+from chalicelib.store.queues import Queue
 from chalicelib.store.webhooks import DeliveryStore, WebhookStore
 from chalicelib.tracing import subsegment
 
@@ -64,8 +65,7 @@ class WebhookService:
         store: WebhookStore,
         deliveries: DeliveryStore,
         session: Any,
-        sqs: Any,
-        queue_url: Callable[[], str],
+        queue: Queue,
         publish: Callable[[str, dict[str, Any]], Any],
         dead_letters: Any,
         limiter: Any,
@@ -81,8 +81,7 @@ class WebhookService:
         self._store = store
         self._deliveries = deliveries
         self._session = session
-        self._sqs = sqs
-        self._queue_url = queue_url
+        self._queue = queue
         self._publish = publish
         self._dead_letters = dead_letters
         self._limiter = limiter
@@ -211,9 +210,7 @@ class WebhookService:
         return record
 
     def _enqueue(self, dlv_id: str, attempt: int, run_at: datetime, now: datetime) -> None:
-        self._sqs.send_message(QueueUrl=self._queue_url(), DelaySeconds=hop_delay(run_at, now),
-                               MessageBody=json.dumps({"delivery_id": dlv_id, "attempt": attempt,
-                                                       "run_at": to_iso(run_at)}))
+        self._queue.send(DeliveryAttempt(dlv_id, attempt, run_at), run_at=run_at, now=now)
 
     def send_test(self, webhook_id: str) -> dict[str, Any]:
         endpoint = self.require(webhook_id)
@@ -239,12 +236,11 @@ class WebhookService:
 
     def deliver(self, body: str) -> str:
         try:
-            message = json.loads(body)
-            dlv_id, attempt = str(message["delivery_id"]), int(message["attempt"])
-            run_at = parse_iso(message["run_at"])
-        except (ValueError, KeyError, TypeError):
+            message = decode(DeliveryAttempt, body)
+        except MalformedMessage:
             log.error("dropping a malformed delivery message: %.200s", body)
             return "malformed"
+        dlv_id, attempt, run_at = message.delivery_id, message.attempt, message.run_at
         now = self._clock()
         delivery = self._deliveries.get(dlv_id)
         if delivery is None or delivery.status != "pending":
@@ -252,7 +248,7 @@ class WebhookService:
         claimed = int(delivery.attempt_count) >= attempt
         if claimed and (delivery.lease_until is None or delivery.lease_until >= now.timestamp()):
             return "duplicate"  # done, or being done now (a crashed claim is taken over later)
-        if hop_delay(run_at, now) > 0:
+        if self._queue.due_later(run_at, now):
             self._enqueue(dlv_id, attempt, run_at, now)
             return "hop"
         endpoint = self._store.get(delivery.webhook_id)

@@ -1,0 +1,92 @@
+"""The messages Conductor's own queues carry: one type per queue, built and read only here.
+
+The JSON of each is what the queue has always carried (field for field), so messages in flight
+during a deploy are read by the new code. A body that is not one of them is ``MalformedMessage``:
+the handler drops it with a log line (it would fail the same way on every delivery).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from chalicelib.domain.timeutil import parse_iso, to_iso
+
+
+class MalformedMessage(ValueError):
+    """A body that is none of our messages (bad JSON, a missing or mistyped field)."""
+
+
+@dataclass(frozen=True)
+class RetryAttempt:
+    """``retries``: run attempt ``attempt`` of a retry job, not before ``run_at``.
+    ``missing_checks``: how often the job was looked for and not found yet (a write still
+    on its way)."""
+
+    job_id: str
+    attempt: int
+    run_at: datetime
+    missing_checks: int = 0
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"job_id": self.job_id, "attempt": self.attempt,
+                                "run_at": to_iso(self.run_at)}
+        if self.missing_checks:
+            body["missing_checks"] = self.missing_checks
+        return body
+
+    @classmethod
+    def parse(cls, raw: dict[str, Any]) -> RetryAttempt:
+        return cls(str(raw["job_id"]), int(raw["attempt"]), parse_iso(raw["run_at"]),
+                   int(raw.get("missing_checks", 0)))
+
+
+@dataclass(frozen=True)
+class DeliveryAttempt:
+    """``webhook-deliveries``: attempt ``attempt`` of a delivery, not before ``run_at``."""
+
+    delivery_id: str
+    attempt: int
+    run_at: datetime
+
+    def body(self) -> dict[str, Any]:
+        return {"delivery_id": self.delivery_id, "attempt": self.attempt,
+                "run_at": to_iso(self.run_at)}
+
+    @classmethod
+    def parse(cls, raw: dict[str, Any]) -> DeliveryAttempt:
+        return cls(str(raw["delivery_id"]), int(raw["attempt"]), parse_iso(raw["run_at"]))
+
+
+@dataclass(frozen=True)
+class ScheduledRun:
+    """``executions``: run the execution ``sort_key`` of a schedule (claimed before it was sent)."""
+
+    schedule_id: str
+    sort_key: str
+
+    def body(self) -> dict[str, Any]:
+        return {"schedule_id": self.schedule_id, "sort_key": self.sort_key}
+
+    @classmethod
+    def parse(cls, raw: dict[str, Any]) -> ScheduledRun:
+        return cls(str(raw["schedule_id"]), str(raw["sort_key"]))
+
+
+Message = RetryAttempt | DeliveryAttempt | ScheduledRun
+M = TypeVar("M", RetryAttempt, DeliveryAttempt, ScheduledRun)
+
+
+def encode(message: Message) -> str:
+    return json.dumps(message.body())
+
+
+def decode(kind: type[M], body: str) -> M:
+    try:
+        raw = json.loads(body)
+        if not isinstance(raw, dict):
+            raise TypeError("not an object")
+        return kind.parse(raw)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise MalformedMessage(f"not a {kind.__name__}: {str(body)[:200]}") from exc
