@@ -26,8 +26,9 @@ $(RUN_STAMP): requirements.txt requirements-local.txt client/pyproject.toml | $(
 	$(UV) pip install --quiet --python $(BIN)/python -r requirements-local.txt
 	touch $@
 
-$(DEV_STAMP): $(RUN_STAMP) requirements-dev.txt
+$(DEV_STAMP): $(RUN_STAMP) requirements-dev.txt package.json package-lock.json
 	$(UV) pip install --quiet --python $(BIN)/python -r requirements-dev.txt
+	npm ci --no-audit --no-fund --silent  # Biome, the dashboard's JavaScript lint and format check
 	touch $@
 
 run: install-run  ## Conductor locally: moto, API :8000, workers, WebSocket :8001
@@ -45,6 +46,7 @@ fuzz: install  ## the API against its OpenAPI document, many generated cases per
 
 lint: install
 	$(BIN)/ruff check .
+	./node_modules/.bin/biome check
 	$(BIN)/cfn-lint infra/template.yaml
 
 bench: install  ## cold start and middleware cost, each measured side by side in one run
@@ -79,4 +81,4 @@ package: install  ## make package STAGE=prod: one SAM template (app + infra) in 
 	$(BIN)/cfn-lint build/package-$(STAGE)/sam.json
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache .hypothesis

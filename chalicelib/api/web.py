@@ -20,7 +20,9 @@ WEB = Path(__file__).resolve().parent.parent / "web"
 TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
 #: every file the page is made of, with its content type; nothing else under /dashboard/ is served
 ASSETS = {name: TYPES[Path(name).suffix] for name in (
-    "dashboard.css", "app.js", "api.js", "live.js", "views.js", "gantt.js", "charts.js", "ui.js")}
+    "dashboard.css", "app.js", "api.js", "live.js", "gantt.js", "charts.js", "ui.js", "view.js",
+    "view-overview.js", "view-errors.js", "view-dead-letters.js", "view-schedules.js",
+    "view-webhooks.js", "view-analytics.js")}
 
 
 #: the reference's files: our page and initializer, and the vendored Swagger UI

@@ -16,9 +16,18 @@ export const session = {
   role: null,
   name: null,
   websocketUrl: null,
-  get canWrite() { return this.role === "operator" || this.role === "admin"; },
-  save(key) { this.key = key; sessionStorage.setItem(KEY, key); },
-  clear() { this.key = ""; this.role = null; sessionStorage.removeItem(KEY); },
+  get canWrite() {
+    return this.role === "operator" || this.role === "admin";
+  },
+  save(key) {
+    this.key = key;
+    sessionStorage.setItem(KEY, key);
+  },
+  clear() {
+    this.key = "";
+    this.role = null;
+    sessionStorage.removeItem(KEY);
+  },
 };
 
 /** Call the API; resolves to the JSON body, rejects with an ApiError carrying the error shape. */

@@ -3,12 +3,21 @@
 import { api, session } from "./api.js";
 import { Live } from "./live.js";
 import { notify } from "./ui.js";
-import { Analytics, DeadLetters, Errors, Overview, Schedules, Webhooks } from "./views.js";
+import { Analytics } from "./view-analytics.js";
+import { DeadLetters } from "./view-dead-letters.js";
+import { Errors } from "./view-errors.js";
+import { Overview } from "./view-overview.js";
+import { Schedules } from "./view-schedules.js";
+import { Webhooks } from "./view-webhooks.js";
 
 const $ = (id) => document.getElementById(id);
 const views = {
-  overview: new Overview(), errors: new Errors(), "dead-letters": new DeadLetters(),
-  schedules: new Schedules(), webhooks: new Webhooks(), analytics: new Analytics(),
+  overview: new Overview(),
+  errors: new Errors(),
+  "dead-letters": new DeadLetters(),
+  schedules: new Schedules(),
+  webhooks: new Webhooks(),
+  analytics: new Analytics(),
 };
 let current = null;
 let poller = null;

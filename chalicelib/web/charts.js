@@ -27,14 +27,16 @@ export function chart({ id, title, times, series, from, to, step, kind = "line",
   const y = (v) => PAD.top + plotH - (v / top) * plotH;
   const grid = [0, 0.25, 0.5, 0.75, 1].map((f) => [
     s("line", { class: "grid", x1: PAD.left, x2: W - PAD.right, y1: y(top * f), y2: y(top * f) }),
-    s("text", { x: PAD.left - 6, y: y(top * f) + 4, "text-anchor": "end" }, format(top * f))]);
+    s("text", { x: PAD.left - 6, y: y(top * f) + 4, "text-anchor": "end" }, format(top * f)),
+  ]);
   const label = (t) => {
     const d = new Date(t);
     const hm = `${String(d.getHours()).padStart(2, "0")}:${String(d.getMinutes()).padStart(2, "0")}`;
     return step >= 86400e3 ? `${d.getMonth() + 1}/${d.getDate()}` : `${d.getMonth() + 1}/${d.getDate()} ${hm}`;
   };
   const xLabels = [start, start + Math.round(span / 2 / step) * step, start + span - step].map((t, i) =>
-    s("text", { x: x(t), y: H - 8, "text-anchor": ["start", "middle", "end"][i] }, label(t)));
+    s("text", { x: x(t), y: H - 8, "text-anchor": ["start", "middle", "end"][i] }, label(t)),
+  );
   const marks = [];
   const slot = (step / span) * plotW;
   series.forEach((se, k) => {
@@ -43,8 +45,13 @@ export function chart({ id, title, times, series, from, to, step, kind = "line",
       se.values.forEach((v, i) => {
         if (!v) return;
         const left = x(times[i]) + slot * 0.1 + k * bw;
-        marks.push(s("rect", { class: `s${k}`, x: left, y: y(v), width: bw, height: y(0) - y(v) },
-          s("title", {}, `${se.name} ${label(times[i])}: ${format(v)}`)));
+        marks.push(
+          s(
+            "rect",
+            { class: `s${k}`, x: left, y: y(v), width: bw, height: y(0) - y(v) },
+            s("title", {}, `${se.name} ${label(times[i])}: ${format(v)}`),
+          ),
+        );
       });
     } else {
       let d = "";
@@ -55,22 +62,34 @@ export function chart({ id, title, times, series, from, to, step, kind = "line",
         // a gap of empty windows breaks the line rather than drawing through it
         d += `${previous !== null && times[i] - previous <= step ? "L" : "M"}${cx},${y(v)}`;
         previous = times[i];
-        marks.push(s("circle", { class: `s${k}`, cx, cy: y(v), r: 2.5 },
-          s("title", {}, `${se.name} ${label(times[i])}: ${format(v)}`)));
+        marks.push(s("circle", { class: `s${k}`, cx, cy: y(v), r: 2.5 }, s("title", {}, `${se.name} ${label(times[i])}: ${format(v)}`)));
       });
       if (d) marks.push(s("path", { class: `line s${k}`, d }));
     }
   });
-  const summary = series.map((se) => {
-    const values = se.values.filter((v) => v !== null && v !== undefined);
-    return values.length ? `${se.name}: latest ${format(values[values.length - 1])}, highest ${format(Math.max(...values))}`
-      : `${se.name}: no data`;
-  }).join("; ");
-  return h("figure", { class: "chart", "data-chart": id },
+  const summary = series
+    .map((se) => {
+      const values = se.values.filter((v) => v !== null && v !== undefined);
+      return values.length
+        ? `${se.name}: latest ${format(values[values.length - 1])}, highest ${format(Math.max(...values))}`
+        : `${se.name}: no data`;
+    })
+    .join("; ");
+  return h(
+    "figure",
+    { class: "chart", "data-chart": id },
     h("figcaption", {}, title),
-    s("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": `${title}. ${summary}` },
-      s("g", { class: "axis" }, grid, xLabels), marks),
-    h("ul", { class: "legend" }, series.map((se, k) =>
-      h("li", {}, h("span", { class: `swatch s${k}`, "aria-hidden": "true" }), se.name))),
-    times.length ? null : h("p", { class: "empty" }, "No data in this range."));
+    s(
+      "svg",
+      { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": `${title}. ${summary}` },
+      s("g", { class: "axis" }, grid, xLabels),
+      marks,
+    ),
+    h(
+      "ul",
+      { class: "legend" },
+      series.map((se, k) => h("li", {}, h("span", { class: `swatch s${k}`, "aria-hidden": "true" }), se.name)),
+    ),
+    times.length ? null : h("p", { class: "empty" }, "No data in this range."),
+  );
 }

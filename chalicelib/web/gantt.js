@@ -17,26 +17,45 @@ export class Gantt {
     const now = Date.now();
     this.from = now - 2 * 3600 * 1000;
     this.to = now + 3600 * 1000;
-    this.svg = s("svg", { class: "gantt", role: "group", tabindex: "0",
-      "aria-label": "Gantt timeline of schedule runs. Plus and minus zoom, arrow keys pan." });
+    this.svg = s("svg", {
+      class: "gantt",
+      role: "group",
+      tabindex: "0",
+      "aria-label": "Gantt timeline of schedule runs. Plus and minus zoom, arrow keys pan.",
+    });
     this.tooltip = document.getElementById("tooltip");
-    this.svg.addEventListener("wheel", (e) => {
-      e.preventDefault();
-      this.zoom(e.deltaY < 0 ? 0.8 : 1.25, this.timeAt(e.clientX));
-    }, { passive: false });
+    this.svg.addEventListener(
+      "wheel",
+      (e) => {
+        e.preventDefault();
+        this.zoom(e.deltaY < 0 ? 0.8 : 1.25, this.timeAt(e.clientX));
+      },
+      { passive: false },
+    );
     this.svg.addEventListener("keydown", (e) => this.key(e));
     this.drag();
-    this.element = h("div", { class: "gantt-block" },
-      h("div", { class: "gantt-tools", role: "toolbar", "aria-label": "Timeline controls" },
+    this.element = h(
+      "div",
+      { class: "gantt-block" },
+      h(
+        "div",
+        { class: "gantt-tools", role: "toolbar", "aria-label": "Timeline controls" },
         this.tool("Zoom in", () => this.zoom(0.5)),
         this.tool("Zoom out", () => this.zoom(2)),
         this.tool("Earlier", () => this.pan(-0.25)),
         this.tool("Later", () => this.pan(0.25)),
         this.tool("Now", () => this.center(Date.now())),
-        h("span", { class: "muted", "data-range": "" })),
+        h("span", { class: "muted", "data-range": "" }),
+      ),
       this.svg,
-      h("ul", { class: "legend", "aria-label": "Legend" }, ["succeeded", "failed", "skipped", "upcoming"].map((st) =>
-        h("li", {}, h("span", { class: `swatch status-${st}`, "aria-hidden": "true" }), st))));
+      h(
+        "ul",
+        { class: "legend", "aria-label": "Legend" },
+        ["succeeded", "failed", "skipped", "upcoming"].map((st) =>
+          h("li", {}, h("span", { class: `swatch status-${st}`, "aria-hidden": "true" }), st),
+        ),
+      ),
+    );
   }
 
   tool(label, run) {
@@ -83,8 +102,13 @@ export class Gantt {
   }
 
   key(e) {
-    const moves = { "+": () => this.zoom(0.5), "=": () => this.zoom(0.5), "-": () => this.zoom(2),
-      ArrowLeft: () => this.pan(-0.1), ArrowRight: () => this.pan(0.1) };
+    const moves = {
+      "+": () => this.zoom(0.5),
+      "=": () => this.zoom(0.5),
+      "-": () => this.zoom(2),
+      ArrowLeft: () => this.pan(-0.1),
+      ArrowRight: () => this.pan(0.1),
+    };
     if (moves[e.key] && e.target === this.svg) {
       e.preventDefault();
       moves[e.key]();
@@ -106,15 +130,25 @@ export class Gantt {
       this.to = start.to + shift;
       this.render();
     });
-    const end = () => { start = null; };
+    const end = () => {
+      start = null;
+    };
     this.svg.addEventListener("pointerup", end);
     this.svg.addEventListener("pointercancel", end);
   }
 
-  width() { return Math.max(320, this.svg.parentElement?.clientWidth || 900); }
-  labelWidth() { return this.width() < 600 ? 96 : 170; }
-  plotWidth() { return this.width() - this.labelWidth() - 8; }
-  x(time) { return this.labelWidth() + ((time - this.from) / (this.to - this.from)) * this.plotWidth(); }
+  width() {
+    return Math.max(320, this.svg.parentElement?.clientWidth || 900);
+  }
+  labelWidth() {
+    return this.width() < 600 ? 96 : 170;
+  }
+  plotWidth() {
+    return this.width() - this.labelWidth() - 8;
+  }
+  x(time) {
+    return this.labelWidth() + ((time - this.from) / (this.to - this.from)) * this.plotWidth();
+  }
   timeAt(clientX) {
     const left = this.svg.getBoundingClientRect().left;
     return this.from + ((clientX - left - this.labelWidth()) / this.plotWidth()) * (this.to - this.from);
@@ -138,9 +172,14 @@ export class Gantt {
     const plotLeft = this.labelWidth();
     const children = [
       s("defs", {}, s("clipPath", { id: "gantt-plot" }, s("rect", { x: plotLeft, y: 0, width: this.plotWidth(), height }))),
-      s("g", { class: "axis", "aria-hidden": "true" }, ticks.map((t) => [
-        s("line", { class: "grid", x1: this.x(t), x2: this.x(t), y1: AXIS - 6, y2: height }),
-        s("text", { x: this.x(t) + 3, y: 14 }, label(t))])),
+      s(
+        "g",
+        { class: "axis", "aria-hidden": "true" },
+        ticks.map((t) => [
+          s("line", { class: "grid", x1: this.x(t), x2: this.x(t), y1: AXIS - 6, y2: height }),
+          s("text", { x: this.x(t) + 3, y: 14 }, label(t)),
+        ]),
+      ),
     ];
     this.rows.forEach((row, i) => {
       const y = AXIS + i * ROW;
@@ -156,11 +195,24 @@ export class Gantt {
       const x1 = this.x(bar.start);
       const w = Math.max(5, this.x(bar.end) - x1);
       const details = this.describe(bar);
-      const rect = s("rect", {
-        class: `bar status-${bar.status}`, x: x1, y: AXIS + i * ROW + 7, width: w, height: ROW - 14, rx: 2,
-        tabindex: "0", role: "img", "aria-label": details.replace(/\n/g, ", "),
-        "data-schedule": bar.scheduleId, "data-status": bar.status, "data-id": bar.id,
-      }, s("title", {}, details));
+      const rect = s(
+        "rect",
+        {
+          class: `bar status-${bar.status}`,
+          x: x1,
+          y: AXIS + i * ROW + 7,
+          width: w,
+          height: ROW - 14,
+          rx: 2,
+          tabindex: "0",
+          role: "img",
+          "aria-label": details.replace(/\n/g, ", "),
+          "data-schedule": bar.scheduleId,
+          "data-status": bar.status,
+          "data-id": bar.id,
+        },
+        s("title", {}, details),
+      );
       const show = (ev) => this.show(details, ev, rect);
       rect.addEventListener("mouseenter", show);
       rect.addEventListener("focus", show);
@@ -171,8 +223,7 @@ export class Gantt {
     children.push(s("g", { "clip-path": "url(#gantt-plot)" }, bars));
     const now = Date.now();
     if (now >= this.from && now <= this.to) {
-      children.push(s("line", { class: "now", x1: this.x(now), x2: this.x(now), y1: AXIS - 6, y2: height },
-        s("title", {}, "now")));
+      children.push(s("line", { class: "now", x1: this.x(now), x2: this.x(now), y1: AXIS - 6, y2: height }, s("title", {}, "now")));
     }
     this.svg.replaceChildren(...children);
     const range = this.element?.querySelector("[data-range]");

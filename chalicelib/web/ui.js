@@ -75,8 +75,11 @@ export const fmtNum = (n) => (n === null || n === undefined ? "—" : Number(n).
 export const statusBadge = (status) => h("span", { class: `status status-${status}` }, String(status).replace(/_/g, " "));
 
 export function cards(items) {
-  return h("dl", { class: "cards" }, items.map(([label, value, id]) =>
-    h("div", { class: "card", "data-card": id || null }, h("dt", {}, label), h("dd", {}, value))));
+  return h(
+    "dl",
+    { class: "cards" },
+    items.map(([label, value, id]) => h("div", { class: "card", "data-card": id || null }, h("dt", {}, label), h("dd", {}, value))),
+  );
 }
 
 // --- export -------------------------------------------------------------------------------------
@@ -121,24 +124,57 @@ export function dataTable({ name, title, columns, rows, rowId = (r) => r.id, bul
   selections.set(name, selected);
   const writeBulk = session.canWrite ? bulk : [];
   const selectable = writeBulk.length > 0;
-  const bulkButtons = writeBulk.map((b) => h("button", {
-    type: "button", "data-write": "", "data-bulk": b.label, disabled: selected.size === 0,
-    onclick: guarded(async () => {
-      const chosen = rows.filter((r) => selected.has(rowId(r)));
-      selected.clear();
-      await b.run(chosen);
-    }),
-  }, b.label));
-  const refreshBulk = () => bulkButtons.forEach((b) => { b.disabled = selected.size === 0; });
+  const bulkButtons = writeBulk.map((b) =>
+    h(
+      "button",
+      {
+        type: "button",
+        "data-write": "",
+        "data-bulk": b.label,
+        disabled: selected.size === 0,
+        onclick: guarded(async () => {
+          const chosen = rows.filter((r) => selected.has(rowId(r)));
+          selected.clear();
+          await b.run(chosen);
+        }),
+      },
+      b.label,
+    ),
+  );
+  const refreshBulk = () =>
+    bulkButtons.forEach((b) => {
+      b.disabled = selected.size === 0;
+    });
   const slug = name.replace(/[^a-z0-9]+/gi, "-");
-  const head = h("div", { class: "table-head" },
+  const head = h(
+    "div",
+    { class: "table-head" },
     h("h3", { id: `${slug}-title` }, title),
     tools,
     bulkButtons,
-    h("button", { type: "button", class: "quiet", "aria-label": `Export ${title} as CSV`, "data-export": "csv",
-      onclick: () => download(`${slug}.csv`, toCsv(columns, rows), "text/csv") }, "CSV"),
-    h("button", { type: "button", class: "quiet", "aria-label": `Export ${title} as JSON`, "data-export": "json",
-      onclick: () => download(`${slug}.json`, JSON.stringify(rows, null, 2), "application/json") }, "JSON"));
+    h(
+      "button",
+      {
+        type: "button",
+        class: "quiet",
+        "aria-label": `Export ${title} as CSV`,
+        "data-export": "csv",
+        onclick: () => download(`${slug}.csv`, toCsv(columns, rows), "text/csv"),
+      },
+      "CSV",
+    ),
+    h(
+      "button",
+      {
+        type: "button",
+        class: "quiet",
+        "aria-label": `Export ${title} as JSON`,
+        "data-export": "json",
+        onclick: () => download(`${slug}.json`, JSON.stringify(rows, null, 2), "application/json"),
+      },
+      "JSON",
+    ),
+  );
   const headerCells = columns.map((c) => h("th", { scope: "col" }, c.label));
   if (selectable) {
     const all = h("input", { type: "checkbox", "aria-label": `Select all rows of ${title}` });
@@ -151,22 +187,37 @@ export function dataTable({ name, title, columns, rows, rowId = (r) => r.id, bul
     headerCells.unshift(h("th", { scope: "col" }, all));
   }
   if (actions) headerCells.push(h("th", { scope: "col" }, "Actions"));
-  const body = h("tbody", {}, rows.length ? rows.map((row) => {
-    const cells = columns.map((c) => h("td", {}, c.cell ? c.cell(row) : fmtValue(row[c.key])));
-    if (selectable) {
-      const box = h("input", { type: "checkbox", "data-row": rowId(row), "aria-label": `Select ${rowId(row)}`, checked: selected.has(rowId(row)) });
-      box.addEventListener("change", () => {
-        if (box.checked) selected.add(rowId(row)); else selected.delete(rowId(row));
-        refreshBulk();
-      });
-      cells.unshift(h("td", {}, box));
-    }
-    if (actions) cells.push(h("td", { class: "actions" }, actions(row)));
-    return h("tr", { "data-id": rowId(row) }, cells);
-  }) : h("tr", {}, h("td", { colspan: headerCells.length, class: "empty" }, empty)));
-  return h("section", { class: "table-block", "data-table": name, "aria-labelledby": `${slug}-title` },
+  const body = h(
+    "tbody",
+    {},
+    rows.length
+      ? rows.map((row) => {
+          const cells = columns.map((c) => h("td", {}, c.cell ? c.cell(row) : fmtValue(row[c.key])));
+          if (selectable) {
+            const box = h("input", {
+              type: "checkbox",
+              "data-row": rowId(row),
+              "aria-label": `Select ${rowId(row)}`,
+              checked: selected.has(rowId(row)),
+            });
+            box.addEventListener("change", () => {
+              if (box.checked) selected.add(rowId(row));
+              else selected.delete(rowId(row));
+              refreshBulk();
+            });
+            cells.unshift(h("td", {}, box));
+          }
+          if (actions) cells.push(h("td", { class: "actions" }, actions(row)));
+          return h("tr", { "data-id": rowId(row) }, cells);
+        })
+      : h("tr", {}, h("td", { colspan: headerCells.length, class: "empty" }, empty)),
+  );
+  return h(
+    "section",
+    { class: "table-block", "data-table": name, "aria-labelledby": `${slug}-title` },
     head,
-    h("div", { class: "scroll" }, h("table", {}, h("caption", {}, title), h("thead", {}, h("tr", {}, headerCells)), body)));
+    h("div", { class: "scroll" }, h("table", {}, h("caption", {}, title), h("thead", {}, h("tr", {}, headerCells)), body)),
+  );
 }
 
 function fmtValue(value) {
@@ -179,10 +230,13 @@ function fmtValue(value) {
 export function field(label, control, hint) {
   const id = control.id || `f-${Math.random().toString(36).slice(2, 9)}`;
   control.id = id;
-  return h("div", { class: "field" }, h("label", { for: id }, label), control,
-    hint ? h("span", { class: "muted" }, hint) : null);
+  return h("div", { class: "field" }, h("label", { for: id }, label), control, hint ? h("span", { class: "muted" }, hint) : null);
 }
 
 export function select(name, options, value) {
-  return h("select", { name }, options.map(([v, label]) => h("option", { value: v, selected: v === value }, label)));
+  return h(
+    "select",
+    { name },
+    options.map(([v, label]) => h("option", { value: v, selected: v === value }, label)),
+  );
 }

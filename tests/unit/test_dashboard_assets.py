@@ -69,3 +69,16 @@ def test_the_policy_allows_only_this_origin_and_the_websocket() -> None:
 def test_assets_are_plain_files_without_a_build_step() -> None:
     for name in ASSETS:
         assert Path(WEB / name).stat().st_size < 60_000, name
+
+
+def test_the_javascript_passes_biome_lint_and_format_check() -> None:
+    """Biome (npm, pinned in package.json; `make install` runs `npm ci`) with biome.json: the
+    recommended rules plus undeclared/unused names, the formatter, sorted imports."""
+    import subprocess
+
+    root = WEB.parents[1]
+    biome = root / "node_modules" / ".bin" / "biome"
+    assert biome.exists(), "Biome is missing: `make install` (npm ci) installs it"
+    done = subprocess.run([str(biome), "check", "--colors=off"], cwd=root, capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]

@@ -1,0 +1,159 @@
+// Dead letters grouped by fingerprint: replay and resolve, one or a group.
+import { all, api } from "./api.js";
+import { dataTable, field, fmtTime, h, notify, select, statusBadge, writeButton } from "./ui.js";
+import { batch, batchDone, errorText, mono, short, View } from "./view.js";
+
+export class DeadLetters extends View {
+  constructor() {
+    super("Dead letters", ["error.", "webhook.failed", "schedule.failed"]);
+    this.status = "open";
+    this.fingerprint = null;
+  }
+
+  async load() {
+    const items = await all("dlq", { status: this.status }, 500);
+    const groups = new Map();
+    for (const item of items) {
+      const group = groups.get(item.fingerprint) || {
+        fingerprint: item.fingerprint,
+        count: 0,
+        services: new Set(),
+        source: item.source,
+        error: errorText(item.error),
+        first_seen: item.created_at,
+        last_seen: item.created_at,
+        ids: [],
+      };
+      group.count += 1;
+      group.services.add(item.service);
+      group.ids.push(item.id);
+      if (item.created_at < group.first_seen) group.first_seen = item.created_at;
+      if (item.created_at > group.last_seen) group.last_seen = item.created_at;
+      groups.set(item.fingerprint, group);
+    }
+    const groupRows = [...groups.values()].map((g) => ({ ...g, services: [...g.services].join(", ") })).sort((a, b) => b.count - a.count);
+    const shown = this.fingerprint ? items.filter((i) => i.fingerprint === this.fingerprint) : items;
+    const statusPicker = select(
+      "status",
+      [
+        ["open", "Open"],
+        ["resolved", "Resolved"],
+        ["replayed", "Replayed"],
+      ],
+      this.status,
+    );
+    statusPicker.addEventListener("change", () => {
+      this.status = statusPicker.value;
+      this.fingerprint = null;
+      this.refresh();
+    });
+    const isOpen = this.status === "open";
+    const bulk = (path, ids, verb) => async () => {
+      notify(batchDone(await batch(path, ids), verb), "ok");
+      await this.load();
+    };
+    this.show(
+      h("div", { class: "filters" }, field("Status", statusPicker)),
+      items.more
+        ? h(
+            "p",
+            { class: "muted", role: "note" },
+            `Grouped from the newest ${items.length} ${this.status} dead letters; resolve or replay some to see older ones.`,
+          )
+        : null,
+      dataTable({
+        name: "dead-letter-groups",
+        title: "Grouped by error fingerprint",
+        rows: groupRows,
+        rowId: (g) => g.fingerprint,
+        columns: [
+          { key: "fingerprint", label: "Fingerprint", cell: (g) => mono(g.fingerprint) },
+          { key: "count", label: "Count" },
+          { key: "services", label: "Services" },
+          { key: "source", label: "Source" },
+          { key: "error", label: "Error", cell: (g) => short(g.error) },
+          { key: "last_seen", label: "Last seen", cell: (g) => fmtTime(g.last_seen) },
+        ],
+        actions: (g) => [
+          h(
+            "button",
+            {
+              type: "button",
+              class: "quiet",
+              "aria-pressed": String(this.fingerprint === g.fingerprint),
+              onclick: () => {
+                this.fingerprint = this.fingerprint === g.fingerprint ? null : g.fingerprint;
+                this.refresh();
+              },
+            },
+            this.fingerprint === g.fingerprint ? "Show all" : "Show",
+          ),
+          isOpen ? writeButton("Replay group", bulk("batch/dlq/replay", g.ids, "replayed")) : null,
+          isOpen ? writeButton("Resolve group", bulk("batch/dlq/resolve", g.ids, "resolved")) : null,
+        ],
+        empty: `No ${this.status} dead letters.`,
+      }),
+      dataTable({
+        name: "dead-letters",
+        title: this.fingerprint ? `Dead letters with fingerprint ${this.fingerprint}` : "Dead letters",
+        rows: shown,
+        columns: [
+          { key: "id", label: "Id", cell: (r) => mono(r.id) },
+          { key: "service", label: "Service" },
+          { key: "source", label: "Source" },
+          { key: "attempts", label: "Attempts" },
+          {
+            key: "error",
+            label: "Error",
+            raw: (r) => errorText(r.error),
+            cell: (r) =>
+              h(
+                "details",
+                {},
+                h("summary", {}, short(errorText(r.error), 70)),
+                h("pre", { class: "mono" }, JSON.stringify(r.payload, null, 2)),
+              ),
+          },
+          { key: "created_at", label: "Created", cell: (r) => fmtTime(r.created_at) },
+          { key: "status", label: "Status", cell: (r) => statusBadge(r.status) },
+        ],
+        actions: (r) =>
+          r.status === "open"
+            ? [
+                writeButton(
+                  "Replay",
+                  this.act(() => api(`dlq/${r.id}/replay`, { method: "POST" }), `${r.id}: replayed.`),
+                ),
+                writeButton(
+                  "Resolve",
+                  this.act(() => api(`dlq/${r.id}/resolve`, { method: "POST", body: {} }), `${r.id}: resolved.`),
+                ),
+              ]
+            : [],
+        bulk: isOpen
+          ? [
+              {
+                label: "Replay selected",
+                run: (rows) =>
+                  bulk(
+                    "batch/dlq/replay",
+                    rows.map((r) => r.id),
+                    "replayed",
+                  )(),
+              },
+              {
+                label: "Resolve selected",
+                run: (rows) =>
+                  bulk(
+                    "batch/dlq/resolve",
+                    rows.map((r) => r.id),
+                    "resolved",
+                  )(),
+              },
+            ]
+          : [],
+        empty: `No ${this.status} dead letters.`,
+      }),
+    );
+  }
+}

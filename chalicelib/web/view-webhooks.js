@@ -1,0 +1,209 @@
+// Webhook endpoints and their delivery log: create, test, redeliver, rotate.
+import { all, api } from "./api.js";
+import { dataTable, explain, field, fmtMs, fmtTime, guarded, h, statusBadge, writeButton } from "./ui.js";
+import { errorText, mono, View } from "./view.js";
+
+export class Webhooks extends View {
+  constructor() {
+    super("Webhooks", ["webhook."]);
+    this.selected = null;
+    this.secret = null; // {id, secret}: shown once, after creation or rotation
+    this.creating = false;
+    this.formNode = null;
+  }
+
+  async load() {
+    const endpoints = await all("webhooks", {}, 200);
+    if (this.selected && !endpoints.some((e) => e.id === this.selected)) this.selected = null;
+    const deliveries = this.selected ? await api(`webhooks/${this.selected}/deliveries`, { query: { limit: 100 } }) : null;
+    if (this.creating && !this.formNode) this.formNode = this.form(); // kept while open
+    this.show(
+      h(
+        "div",
+        { class: "table-head" },
+        writeButton("New endpoint", () => {
+          this.creating = true;
+          this.formNode = null;
+          this.refresh();
+        }),
+      ),
+      this.secret
+        ? h(
+            "div",
+            { class: "panel", role: "alert" },
+            h("p", {}, `Signing secret for ${this.secret.id}. It is shown only now: store it with the receiver.`),
+            h("p", { class: "secret", "data-secret": "" }, this.secret.secret),
+            h(
+              "button",
+              {
+                type: "button",
+                class: "quiet",
+                onclick: () => {
+                  this.secret = null;
+                  this.refresh();
+                },
+              },
+              "I have stored it",
+            ),
+          )
+        : null,
+      this.creating ? this.formNode : null,
+      dataTable({
+        name: "webhooks",
+        title: "Endpoints",
+        rows: endpoints,
+        columns: [
+          { key: "url", label: "URL", cell: (r) => mono(r.url) },
+          { key: "event_types", label: "Events", raw: (r) => r.event_types.join(" "), cell: (r) => r.event_types.join(", ") },
+          {
+            key: "enabled",
+            label: "State",
+            raw: (r) => (r.enabled ? "enabled" : `disabled: ${r.disabled_reason || ""}`),
+            cell: (r) => (r.enabled ? statusBadge("enabled") : h("span", {}, statusBadge("disabled"), " ", r.disabled_reason || "")),
+          },
+          { key: "consecutive_failures", label: "Failures in a row" },
+        ],
+        actions: (r) => [
+          h(
+            "button",
+            {
+              type: "button",
+              class: "quiet",
+              "aria-pressed": String(this.selected === r.id),
+              onclick: () => {
+                this.selected = r.id;
+                this.refresh();
+              },
+            },
+            "Deliveries",
+          ),
+          writeButton(
+            "Send test",
+            this.act(() => api(`webhooks/${r.id}/test`, { method: "POST" }), "Test event sent."),
+          ),
+          writeButton("Rotate secret", async () => {
+            if (!window.confirm("Rotate the signing secret? The old one keeps working for 24 hours.")) return;
+            const rotated = await api(`webhooks/${r.id}/rotate-secret`, { method: "POST" });
+            this.secret = { id: r.id, secret: rotated.secret };
+            await this.load();
+          }),
+        ],
+        empty: "No webhook endpoints yet.",
+      }),
+      deliveries
+        ? dataTable({
+            name: "deliveries",
+            title: "Delivery log",
+            rows: deliveries.items,
+            columns: [
+              { key: "id", label: "Id", cell: (r) => mono(r.id) },
+              { key: "event_type", label: "Event" },
+              { key: "status", label: "Status", cell: (r) => statusBadge(r.status) },
+              { key: "attempt_count", label: "Attempts", cell: (r) => deliveryAttempts(r) },
+              { key: "next_attempt_at", label: "Next attempt", cell: (r) => fmtTime(r.next_attempt_at) },
+              { key: "created_at", label: "Created", cell: (r) => fmtTime(r.created_at) },
+            ],
+            actions: (r) => [
+              writeButton(
+                "Redeliver",
+                this.act(() => api(`webhooks/deliveries/${r.id}/redeliver`, { method: "POST" }), `${r.id}: queued again.`),
+              ),
+            ],
+            empty: "No deliveries to this endpoint yet.",
+          })
+        : h("p", { class: "muted" }, "Choose an endpoint's Deliveries to see its delivery log."),
+    );
+  }
+
+  form() {
+    const url = h("input", { id: "webhook-url", required: true, type: "url", placeholder: "https://…/hooks" });
+    const types = h("input", { id: "webhook-events", required: true, value: "*", "aria-describedby": "webhook-events-hint" });
+    const description = h("input", { id: "webhook-description", maxlength: 500 });
+    const problem = h("p", { class: "error-text", role: "alert" });
+    const form = h(
+      "form",
+      { class: "panel", "aria-label": "New endpoint" },
+      h("h3", {}, "New endpoint"),
+      h(
+        "div",
+        { class: "form-grid" },
+        field("URL", url),
+        field("Event types", types, "space-separated: *, schedule.*, error.dead_lettered"),
+        field("Description", description),
+      ),
+      problem,
+      h(
+        "div",
+        { class: "form-actions" },
+        h("button", { type: "submit" }, "Create"),
+        h(
+          "button",
+          {
+            type: "button",
+            class: "quiet",
+            onclick: () => {
+              this.creating = false;
+              this.formNode = null;
+              this.refresh();
+            },
+          },
+          "Cancel",
+        ),
+      ),
+    );
+    types.nextElementSibling.id = "webhook-events-hint";
+    form.addEventListener(
+      "submit",
+      guarded(async (e) => {
+        e.preventDefault();
+        try {
+          const created = await api("webhooks", {
+            method: "POST",
+            body: {
+              url: url.value.trim(),
+              event_types: types.value.split(/[\s,]+/).filter(Boolean),
+              description: description.value.trim() || null,
+            },
+          });
+          this.secret = { id: created.id, secret: created.secret };
+          this.selected = created.id;
+        } catch (err) {
+          problem.textContent = explain(err);
+          return;
+        }
+        this.creating = false;
+        this.formNode = null;
+        await this.load();
+      }),
+    );
+    return form;
+  }
+}
+
+function deliveryAttempts(delivery) {
+  const details = h("details", {}, h("summary", {}, `${delivery.attempt_count} of ${delivery.max_attempts}`));
+  details.addEventListener(
+    "toggle",
+    guarded(async () => {
+      if (!details.open || details.dataset.loaded) return;
+      const full = await api(`webhooks/deliveries/${delivery.id}`);
+      details.dataset.loaded = "1";
+      details.append(
+        h(
+          "ol",
+          { class: "attempts" },
+          full.attempts.map((a) =>
+            h(
+              "li",
+              {},
+              `${fmtTime(a.started_at)}: `,
+              a.status_code ? `HTTP ${a.status_code}` : errorText(a.error),
+              `, ${fmtMs(a.duration_ms)}`,
+            ),
+          ),
+        ),
+      );
+    }),
+  );
+  return details;
+}

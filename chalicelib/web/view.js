@@ -1,0 +1,78 @@
+// What every view shares: the View base class (render, live reload, actions) and small helpers.
+// Each view is a module of its own (view-*.js); app.js puts them in the navigation.
+import { api } from "./api.js";
+import { h, notify } from "./ui.js";
+
+export const mono = (text) => h("code", {}, text ?? "—");
+export const errorText = (e) => (e ? `${e.type || ""}${e.message ? ": " + e.message : ""}` : "—");
+export const short = (text, n = 90) => (text && text.length > n ? text.slice(0, n - 1) + "…" : text);
+
+/** Base for a view: one container, a debounced reload for live events. */
+export class View {
+  constructor(title, categories) {
+    this.title = title;
+    this.categories = categories; // event type prefixes that make this view reload
+    this.container = null;
+    this.pending = null;
+  }
+
+  async render(container) {
+    this.container = container;
+    await this.load();
+  }
+
+  /**
+   * Replaces the view's content; null parts (a closed form, a hidden button) are left out.
+   * A live reload must not pull the rug: open details stay open and focus stays on its control.
+   */
+  show(...parts) {
+    const keyOf = (node) => {
+      if (node.id) return `#${node.id}`;
+      const row = node.closest("[data-id]");
+      return `${row ? row.dataset.id : ""}|${node.tagName}|${node.getAttribute("aria-label") || node.textContent.slice(0, 40)}`;
+    };
+    const open = new Set([...this.container.querySelectorAll("details[open]")].map((d) => keyOf(d.querySelector("summary") || d)));
+    const active = this.container.contains(document.activeElement) ? keyOf(document.activeElement) : null;
+    this.container.replaceChildren(...parts.filter((p) => p !== null && p !== undefined && p !== false));
+    for (const summary of this.container.querySelectorAll("details > summary")) {
+      if (open.has(keyOf(summary))) summary.parentElement.open = true;
+    }
+    if (active) {
+      const again = [...this.container.querySelectorAll("button, a, input, select, summary, [tabindex]")].find((n) => keyOf(n) === active);
+      again?.focus();
+    }
+  }
+
+  onEvent(event) {
+    if (this.categories.some((c) => event.type.startsWith(c))) this.reloadSoon();
+  }
+
+  reloadSoon(delay = 400) {
+    clearTimeout(this.pending);
+    this.pending = setTimeout(() => this.container?.isConnected && this.refresh(), delay);
+  }
+
+  /** Loads again, reporting a failure as a notice (for event handlers, which nobody awaits). */
+  refresh() {
+    return this.load().catch((err) => notify(err.message, "error"));
+  }
+
+  /** Runs a write and reloads: the live event would too, but the operator sees it at once. */
+  act(run, done) {
+    return async () => {
+      await run();
+      if (done) notify(done, "ok");
+      await this.load();
+    };
+  }
+}
+
+/** One of the batch endpoints (``{"items": [{"id"}, ...]}``), for up to 100 ids. */
+export const batch = (path, ids) => api(path, { method: "POST", body: { items: ids.map((id) => ({ id })) } });
+
+export function batchDone(result, verb) {
+  const failed = result.results.filter((r) => r.status === "error");
+  return failed.length
+    ? `${result.succeeded} ${verb}, ${result.failed} failed: ${failed[0].error?.message}`
+    : `${result.succeeded} ${verb}.`;
+}
