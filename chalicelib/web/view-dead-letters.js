@@ -1,7 +1,7 @@
 // Dead letters grouped by fingerprint: replay and resolve, one or a group.
 import { all, api } from "./api.js";
-import { dataTable, field, fmtTime, h, notify, select, statusBadge, writeButton } from "./ui.js";
-import { batch, batchDone, errorText, mono, short, View } from "./view.js";
+import { dataTable, field, fmtTime, h, select, statusBadge, writeButton } from "./ui.js";
+import { errorText, mono, short, View } from "./view.js";
 
 export class DeadLetters extends View {
   constructor() {
@@ -48,10 +48,7 @@ export class DeadLetters extends View {
       this.refresh();
     });
     const isOpen = this.status === "open";
-    const bulk = (path, ids, verb) => async () => {
-      notify(batchDone(await batch(path, ids), verb), "ok");
-      await this.load();
-    };
+    const bulk = (path, ids, verb) => () => this.runBatch(path, ids, verb);
     this.show(
       h("div", { class: "filters" }, field("Status", statusPicker)),
       items.more

@@ -1,7 +1,7 @@
 // Retry jobs: filter, inspect attempts, resolve.
 import { all, api } from "./api.js";
-import { cards, dataTable, field, fmtMs, fmtNum, fmtRate, fmtTime, guarded, h, notify, select, statusBadge, writeButton } from "./ui.js";
-import { batch, batchDone, errorText, mono, short, View } from "./view.js";
+import { cards, dataTable, field, fmtMs, fmtNum, fmtRate, fmtTime, guarded, h, select, statusBadge, writeButton } from "./ui.js";
+import { errorText, mono, short, View } from "./view.js";
 
 const JOB_STATUSES = [
   ["", "Any status"],
@@ -84,33 +84,21 @@ export class Errors extends View {
             run: async (rows) => {
               const letters = rows.filter((r) => r.status === "dead_lettered" && r.dead_letter_id);
               if (!letters.length) throw new Error("Only dead-lettered jobs can be retried.");
-              notify(
-                batchDone(
-                  await batch(
-                    "batch/dlq/replay",
-                    letters.map((r) => r.dead_letter_id),
-                  ),
-                  "retried",
-                ),
-                "ok",
+              await this.runBatch(
+                "batch/dlq/replay",
+                letters.map((r) => r.dead_letter_id),
+                "retried",
               );
-              await this.load();
             },
           },
           {
             label: "Resolve selected",
             run: async (rows) => {
-              notify(
-                batchDone(
-                  await batch(
-                    "batch/errors/resolve",
-                    rows.map((r) => r.id),
-                  ),
-                  "resolved",
-                ),
-                "ok",
+              await this.runBatch(
+                "batch/errors/resolve",
+                rows.map((r) => r.id),
+                "resolved",
               );
-              await this.load();
             },
           },
         ],

@@ -2,7 +2,7 @@
 import { all, api } from "./api.js";
 import { Gantt } from "./gantt.js";
 import { dataTable, explain, field, fmtTime, guarded, h, notify, select, statusBadge, writeButton } from "./ui.js";
-import { batch, batchDone, mono, short, View } from "./view.js";
+import { mono, short, View } from "./view.js";
 
 const OUTCOME = { "schedule.executed": "succeeded", "schedule.failed": "failed", "schedule.skipped": "skipped" };
 
@@ -104,11 +104,11 @@ export class Schedules extends View {
           {
             label: "Run selected now",
             run: async (rows) => {
-              const result = await batch(
+              await this.runBatch(
                 "batch/schedules/execute",
                 rows.map((r) => r.id),
+                "started",
               );
-              notify(batchDone(result, "started"), "ok");
             },
           },
         ],

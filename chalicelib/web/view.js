@@ -65,12 +65,18 @@ export class View {
       await this.load();
     };
   }
+
+  /** Runs one of the batch endpoints for up to 100 ids, says what happened, and reloads. */
+  async runBatch(path, ids, verb) {
+    notify(batchDone(await batch(path, ids), verb), "ok");
+    await this.load();
+  }
 }
 
 /** One of the batch endpoints (``{"items": [{"id"}, ...]}``), for up to 100 ids. */
-export const batch = (path, ids) => api(path, { method: "POST", body: { items: ids.map((id) => ({ id })) } });
+const batch = (path, ids) => api(path, { method: "POST", body: { items: ids.map((id) => ({ id })) } });
 
-export function batchDone(result, verb) {
+function batchDone(result, verb) {
   const failed = result.results.filter((r) => r.status === "error");
   return failed.length
     ? `${result.succeeded} ${verb}, ${result.failed} failed: ${failed[0].error?.message}`
