@@ -25,7 +25,9 @@ export const s = (tag, attrs, ...children) => build(document.createElementNS(SVG
 /** A button that changes something: not rendered at all for viewer keys. */
 export function writeButton(label, onclick, attrs = {}) {
   if (!session.canWrite) return null;
-  return h("button", { type: "button", "data-write": "", ...attrs, onclick: guarded(onclick) }, label);
+  const { confirm: question, ...rest } = attrs; // a destructive action asks first
+  const run = question ? (event) => (window.confirm(question) ? onclick(event) : undefined) : onclick;
+  return h("button", { type: "button", "data-write": "", ...rest, onclick: guarded(run) }, label);
 }
 
 /** Runs an action with its button disabled, and reports its failure as a notice. */

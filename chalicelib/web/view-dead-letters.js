@@ -85,8 +85,16 @@ export class DeadLetters extends View {
             },
             this.fingerprint === g.fingerprint ? "Show all" : "Show",
           ),
-          isOpen ? writeButton("Replay group", bulk("batch/dlq/replay", g.ids, "replayed")) : null,
-          isOpen ? writeButton("Resolve group", bulk("batch/dlq/resolve", g.ids, "resolved")) : null,
+          isOpen
+            ? writeButton("Replay group", bulk("batch/dlq/replay", g.ids, "replayed"), {
+                confirm: `Replay all ${g.ids.length} dead letters of this group as new retry jobs?`,
+              })
+            : null,
+          isOpen
+            ? writeButton("Resolve group", bulk("batch/dlq/resolve", g.ids, "resolved"), {
+                confirm: `Resolve all ${g.ids.length} dead letters of this group without running them?`,
+              })
+            : null,
         ],
         empty: `No ${this.status} dead letters.`,
       }),

@@ -7,6 +7,16 @@ export class Overview extends View {
   constructor() {
     super("Overview", ["error.", "schedule.", "webhook.", "system.", "metrics."]);
     this.feed = h("ol", { class: "feed", "aria-label": "Events as they arrive", "data-feed": "" });
+    this.events = new Map(); // id -> event: the history and what arrived live, once each
+    this.showInternal = false;
+    this.internalToggle = h("input", {
+      type: "checkbox",
+      id: "feed-internal",
+      onchange: () => {
+        this.showInternal = this.internalToggle.checked;
+        this.drawFeed();
+      },
+    });
   }
 
   async load() {
@@ -30,6 +40,7 @@ export class Overview extends View {
           () => api(`errors/circuit-breaker/${row.service}`, { method: "POST", body: { action: "force_open" } }),
           `${row.service}: forced open.`,
         ),
+        { confirm: `Force the breaker of ${row.service} open? Every call to it is held until it is reset.` },
       ),
       writeButton(
         "Force close",
@@ -39,9 +50,7 @@ export class Overview extends View {
         ),
       ),
     ];
-    if (!this.feed.children.length) {
-      for (const event of events.items) this.feed.append(feedItem(event));
-    }
+    this.addToFeed(events.items); // also when a live event came first: none is skipped
     this.show(
       h("p", { class: "muted" }, `Last 24 hours, ${fmtTime(m.from)} – ${fmtTime(m.to)}.`),
       cards([
@@ -93,16 +102,32 @@ export class Overview extends View {
         empty: "No schedule is due.",
       }),
       h("h3", {}, "Live events"),
+      h("label", { class: "muted" }, this.internalToggle, ` Show internal events (${[...INTERNAL].join(", ")})`),
       this.feed,
     );
   }
 
+  addToFeed(events) {
+    for (const event of events) this.events.set(event.id, event);
+    const newest = [...this.events.values()].sort((a, b) => (a.id < b.id ? 1 : -1)).slice(0, FEED_SIZE);
+    this.events = new Map(newest.map((e) => [e.id, e]));
+    this.drawFeed();
+  }
+
+  drawFeed() {
+    const shown = [...this.events.values()].filter((e) => this.showInternal || !INTERNAL.has(e.type));
+    this.feed.replaceChildren(...shown.map(feedItem));
+  }
+
   onEvent(event) {
-    this.feed.prepend(feedItem(event));
-    while (this.feed.children.length > 50) this.feed.lastChild.remove();
+    this.addToFeed([event]);
     super.onEvent(event);
   }
 }
+
+/** Events about Conductor's own bookkeeping: hidden from the feed unless asked for. */
+const INTERNAL = new Set(["metrics.updated"]);
+const FEED_SIZE = 50;
 
 function feedItem(event) {
   return h(

@@ -278,6 +278,16 @@ def test_dead_letters_grouped_and_resolved(tab: Page, runtime: Runtime) -> None:
         state="detached")
     assert call(runtime, "GET", f"dlq/{second['id']}")["status"] == "resolved"
     assert call(runtime, "GET", f"dlq/{third['id']}")["status"] == "open"
+    # A whole group is resolved only once the operator confirms it
+    group = tab.page.locator(f"[data-table=dead-letter-groups] tr[data-id='{third['fingerprint']}']")
+    tab.page.once("dialog", lambda dialog: dialog.dismiss())
+    group.get_by_role("button", name="Resolve group").click()
+    tab.page.wait_for_timeout(300)
+    assert call(runtime, "GET", f"dlq/{third['id']}")["status"] == "open"
+    tab.page.once("dialog", lambda dialog: dialog.accept())
+    group.get_by_role("button", name="Resolve group").click()
+    until(lambda: call(runtime, "GET", f"dlq/{third['id']}")["status"] == "resolved", 10,
+          tab.page.wait_for_timeout)
 
 
 def test_a_viewer_key_sees_no_write_buttons(tab: Page, runtime: Runtime) -> None:
@@ -460,8 +470,15 @@ def test_pause_resume_delete_and_breaker_controls(tab: Page, runtime: Runtime) -
     schedule = make_schedule(runtime, "controls")
     call(runtime, "POST", "errors/circuit-breaker/inventory", {"action": "force_close"})
     tab.sign_in(new_key(runtime, "operator"))
-    # A breaker is forced open from the overview
+    # A breaker is forced open from the overview: it asks first, and dismissing changes nothing
     breaker = tab.page.locator("[data-table=breakers] tr[data-id='inventory']")
+    asked: list[str] = []
+    tab.page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    breaker.get_by_role("button", name="Force open").click()
+    until(lambda: asked, 10, tab.page.wait_for_timeout)
+    assert "inventory" in asked[0]
+    assert call(runtime, "GET", "errors/circuit-breaker/inventory")["state"] == "forced_closed"
+    tab.page.once("dialog", lambda dialog: dialog.accept())
     breaker.get_by_role("button", name="Force open").click()
     expect(breaker).to_contain_text("forced open")
     assert call(runtime, "GET", "errors/circuit-breaker/inventory")["state"] == "forced_open"
@@ -484,6 +501,35 @@ def test_pause_resume_delete_and_breaker_controls(tab: Page, runtime: Runtime) -
     expect(row).to_have_count(0)
     gone = requests.get(f"{runtime.api}/v2/schedules/{schedule['id']}", headers=AUTH, timeout=10)
     assert gone.status_code == 404
+
+
+def test_the_feed_keeps_history_and_live_events_and_hides_internal_ones(tab: Page,
+                                                                       runtime: Runtime) -> None:
+    # Given earlier events
+    earlier = [call(runtime, "POST", "events", {"type": "custom.feed", "data": {"n": n}})
+               for n in range(3)]
+    tab.sign_in(new_key(runtime, "viewer"))
+    feed = tab.page.locator("[data-feed]")
+    # Then the history is there
+    for event in earlier:
+        expect(feed.locator(f"li[data-event='{event['id']}']")).to_have_count(1)
+    # When one arrives live, it joins the history at the top (nothing of the history is lost)
+    live = call(runtime, "POST", "events", {"type": "custom.feed", "data": {"n": 9}})
+    expect(feed.locator("li").first).to_have_attribute("data-event", live["id"])
+    for event in earlier:
+        expect(feed.locator(f"li[data-event='{event['id']}']")).to_have_count(1)
+    # And Conductor's own minute totals (metrics.updated, published by the next tick: at most a
+    # minute away) arrive live but stay hidden until asked for
+    def fresh() -> Any:
+        items = call(runtime, "GET", "events?type=metrics.updated&limit=1")["items"]
+        return items if items and items[0]["id"] > live["id"] else None
+
+    internal = until(fresh, 75, tab.page.wait_for_timeout)
+    assert internal, "the minute tick publishes metrics.updated"
+    tab.page.wait_for_timeout(1000)  # the WebSocket has brought it by now
+    expect(feed.locator(f"li[data-event='{internal[0]['id']}']")).to_have_count(0)
+    tab.page.check("#feed-internal")
+    expect(feed.locator(f"li[data-event='{internal[0]['id']}']")).to_have_count(1)
 
 
 def test_the_api_reference_renders_every_operation_and_tries_one(tab: Page,
