@@ -24,10 +24,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-log = logging.getLogger("conductor.devserver")
+from chalicelib.domain.retry import MAX_SQS_DELAY
 
-#: SQS's longest delay; a message due later is sent with this and waits in the queue again.
-MAX_DELAY = 900
+log = logging.getLogger("conductor.devserver")
 
 
 def admin_key(data_dir: Path, make: Any) -> str:
@@ -36,10 +35,7 @@ def admin_key(data_dir: Path, make: Any) -> str:
     if path.exists():
         return path.read_text().strip()
     key = str(make())
-    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as file:
-        file.write(key + "\n")
+    _write_lines(path, iter([key]))
     return key
 
 
@@ -97,7 +93,7 @@ class Snapshots:
             for message in _read_lines(self.dir / "queues" / f"{queue}.jsonl"):
                 request: dict[str, Any] = {
                     "QueueUrl": url, "MessageBody": message["body"],
-                    "DelaySeconds": min(MAX_DELAY, max(0, math.ceil(message["due_in"])))}
+                    "DelaySeconds": min(MAX_SQS_DELAY, max(0, math.ceil(message["due_in"])))}
                 if message.get("attributes"):
                     request["MessageAttributes"] = message["attributes"]
                 self.sqs.send_message(**request)

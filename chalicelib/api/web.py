@@ -35,11 +35,6 @@ DOCS = {"docs.js": (DOCS_DIR / "docs.js", TYPES[".js"]),
 
 
 @functools.cache
-def _file(name: str) -> str:
-    return (WEB / name).read_text(encoding="utf-8")
-
-
-@functools.cache
 def _read(path: Path) -> str:
     return path.read_text(encoding="utf-8")
 
@@ -51,15 +46,18 @@ def content_security_policy(websocket_url: str | None) -> str:
             f"connect-src {connect}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 
 
-def _headers(content_type: str) -> dict[str, str]:
-    return {"Content-Type": content_type, "Cache-Control": "no-cache",
+def _headers(content_type: str, policy: str | None = None, cache: str = "no-cache"
+             ) -> dict[str, str]:
+    """A static file's headers; ``policy`` defaults to the dashboard's."""
+    return {"Content-Type": content_type, "Cache-Control": cache,
             "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
-            "Content-Security-Policy": content_security_policy(get_settings().websocket_url)}
+            "Content-Security-Policy": policy or content_security_policy(
+                get_settings().websocket_url)}
 
 
 @bp.route("/dashboard", methods=["GET"])
 def dashboard() -> Response:
-    return Response(body=_file("dashboard.html"), status_code=200,
+    return Response(body=_read(WEB / "dashboard.html"), status_code=200,
                     headers=_headers("text/html; charset=utf-8"))
 
 
@@ -68,7 +66,7 @@ def dashboard_asset(asset: str) -> Response:
     content_type = ASSETS.get(asset)
     if content_type is None:
         return error_response("not_found", f"No dashboard file named {asset!r}.")
-    return Response(body=_file(asset), status_code=200, headers=_headers(content_type))
+    return Response(body=_read(WEB / asset), status_code=200, headers=_headers(content_type))
 
 
 #: Swagger UI sets inline styles on its elements; nothing else is loosened.
@@ -77,16 +75,10 @@ DOCS_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-
                "frame-ancestors 'none'")
 
 
-def _docs_headers(content_type: str, cache: str) -> dict[str, str]:
-    return {"Content-Type": content_type, "Cache-Control": cache,
-            "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
-            "Content-Security-Policy": DOCS_POLICY}
-
-
 @bp.route("/docs", methods=["GET"])
 def docs() -> Response:
     return Response(body=_read(DOCS_DIR / "docs.html"), status_code=200,
-                    headers=_docs_headers("text/html; charset=utf-8", "no-cache"))
+                    headers=_headers("text/html; charset=utf-8", DOCS_POLICY))
 
 
 @bp.route("/docs/{asset}", methods=["GET"])
@@ -96,4 +88,4 @@ def docs_asset(asset: str) -> Response:
         return error_response("not_found", f"No reference file named {asset!r}.")
     path, content_type = found
     return Response(body=_read(path), status_code=200,
-                    headers=_docs_headers(content_type, "public, max-age=3600"))
+                    headers=_headers(content_type, DOCS_POLICY, "public, max-age=3600"))

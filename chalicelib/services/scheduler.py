@@ -485,9 +485,7 @@ class Scheduler:
         if not self._executions.transition(execution, "retrying",
                                            "succeeded" if succeeded else "failed"):
             return  # settled before (the job's end is delivered at least once)
-        streak = self._schedules.settle(execution.schedule_id, succeeded)
-        if not succeeded and streak:
-            record = self._schedules.get(execution.schedule_id)
-            if record is not None:
-                self._pause_if_failing(record, streak)
+        record = self._schedules.settle(execution.schedule_id, succeeded)
+        if record is not None and not succeeded:  # a deleted one's tombstone is not enabled
+            self._pause_if_failing(record, int(record.failure_streak or 0))
 

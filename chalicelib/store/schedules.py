@@ -172,9 +172,9 @@ class ScheduleStore:
             return [m.failure_streak.add(1)]
         return []
 
-    def settle(self, schedule_id: str, succeeded: bool) -> int | None:
-        """A run that a retry job carried on ended: move the failure streak; answer it (None
-        when the schedule is gone)."""
+    def settle(self, schedule_id: str, succeeded: bool) -> ScheduleRecord | None:
+        """A run that a retry job carried on ended: move the failure streak; answer the item as
+        written (None when the schedule is gone)."""
         m = self._model
         record = m(schedule_id)  # the key alone: one UpdateItem, the item comes back whole
         try:
@@ -184,7 +184,7 @@ class ScheduleStore:
             if conditional_failure(exc):
                 return None
             raise unavailable("schedules") from exc
-        return int(record.failure_streak or 0)
+        return record
 
     def list(self, enabled: bool | None, tag: str | None, limit: int,
              before: str | None) -> tuple[list[ScheduleRecord], str | None]:
