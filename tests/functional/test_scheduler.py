@@ -372,3 +372,13 @@ def test_only_the_runs_own_retry_job_settles_it_not_ids_a_caller_chose(
     # its own retry job
     assert body(api.get(f"/v2/errors/retry/{impostor['id']}"))["status"] == "succeeded"
     assert history(api, created["id"])[0]["status"] == "retrying"
+
+
+@pytest.mark.parametrize("value", [0, 101, "3", True])
+def test_pause_after_failures_must_be_a_count_of_1_to_100(api: Api, clock: Clock,
+                                                          target: Receiver, value: Any) -> None:
+    response = api.post("/v2/schedules", {
+        "name": "x", "expression": "rate(1 day)", "pause_after_failures": value,
+        "target": {"type": "http", "url": target.url}})
+    assert response.status_code == 400
+    assert body(response)["error"]["details"][0]["field"] == "pause_after_failures"
