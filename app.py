@@ -149,11 +149,11 @@ def fan_out_events(event: SQSEvent) -> None:
     then returns to SQS and is handed over again without duplicates."""
     for record in event:
         published = Event(**json.loads(record.body))
-        deps.webhooks().fan_out(published)
+        deps.deliveries().fan_out(published)
         deps.realtime().fan_out(published)
 
 
 @app.on_sqs_message(queue=queue_name("webhook_deliveries"), batch_size=10)
 def deliver_webhooks(event: SQSEvent) -> None:
     """Signed deliveries, the batch's run in parallel over one pooled session."""
-    deps.webhooks().deliver_batch([record.body for record in event])
+    deps.deliveries().deliver_batch([record.body for record in event])

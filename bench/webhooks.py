@@ -24,6 +24,7 @@ os.environ.pop("AWS_ENDPOINT_URL", None)
 
 import moto
 
+from chalicelib.domain.webhooks import Endpoint
 from tests.functional.aws_calls import count_calls
 
 ARN = "arn:aws:sqs:us-east-1:123456789012:conductor-bench-webhook-deliveries"
@@ -82,8 +83,8 @@ def main() -> int:
         provision(aws.client("dynamodb"), aws.client("sqs"), "bench")
         sqs = aws.client("sqs")
         url = sqs.get_queue_url(QueueName="conductor-bench-webhook-deliveries")["QueueUrl"]
-        service = deps.webhooks()
-        hook = service.create({"url": receiver, "event_types": ["custom.bench"]})
+        service = deps.deliveries()
+        hook = deps.webhooks().create({"url": receiver, "event_types": ["custom.bench"]})
         singles, tens, instant_tens = [], [], []
         for _ in range(args.rounds):
             for delay, sizes in ((0.2, (1, 10)), (0.0, (10,))):
@@ -94,10 +95,9 @@ def main() -> int:
                     taken = batch(service, sqs, url, size)
                     (singles if size == 1 else tens if delay else instant_tens).append(taken)
         for i in range(args.endpoints - 1):
-            service._store.save(service._store.new(
-                id=f"whk_{i:026d}", url=receiver, event_types=[f"custom.other{i % 50}"],
-                headers={}, enabled="true", max_attempts=3, secret="whsec_AAAA",
-                consecutive_failures=0, version=1, created_at="x", created_sk=f"x#{i}",
+            deps.webhook_store().save(Endpoint(
+                id=f"whk_{i:026d}", url=receiver, event_types=(f"custom.other{i % 50}",),
+                enabled=True, max_attempts=3, secret="whsec_AAAA", version=1, created_at="x",
                 updated_at="x"), None, [])
         event = deps.event_bus().publish("custom.bench", {})
         with count_calls() as calls:
@@ -105,7 +105,7 @@ def main() -> int:
     server.shutdown()
     single, ten = statistics.median(singles), statistics.median(tens)
     overhead = statistics.median(instant_tens)
-    print(f"receiver takes 200 ms; {args.rounds} rounds; moto in-process; endpoint {hook['id']}")
+    print(f"receiver takes 200 ms; {args.rounds} rounds; moto in-process; endpoint {hook.id}")
     print(f"  one delivery: {single * 1000:.0f} ms; a batch of 10: {ten * 1000:.0f} ms; "
           f"ratio {ten / single:.2f}x (10x if they ran one after another)")
     print(f"  the same batch of 10 to an instant receiver: {overhead * 1000:.0f} ms (moto's calls, "

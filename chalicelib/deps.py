@@ -16,9 +16,11 @@ from chalicelib.domain.timeutil import utcnow
 if TYPE_CHECKING:  # pragma: no cover
     from chalicelib.domain.ssrf import OutboundGuard
     from chalicelib.services.api_keys import ApiKeyService
+    from chalicelib.services.attempts import AttemptEngine
     from chalicelib.services.auth import Authenticator
     from chalicelib.services.breakers import BreakerService
     from chalicelib.services.dead_letters import DeadLetterService
+    from chalicelib.services.deliveries import Deliveries
     from chalicelib.services.events import EventBus
     from chalicelib.services.health import HealthChecker
     from chalicelib.services.metrics import MetricsService
@@ -27,9 +29,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from chalicelib.services.retries import RetryService
     from chalicelib.services.scheduler import Scheduler
     from chalicelib.services.targets import TargetQueues, TargetRunner
-    from chalicelib.services.webhooks import WebhookService
+    from chalicelib.services.webhooks import WebhookEndpoints
     from chalicelib.store.metrics import MetricsStore
     from chalicelib.store.queues import Queue
+    from chalicelib.store.webhooks import WebhookStore
 
 
 def clock() -> datetime:
@@ -234,20 +237,40 @@ def scheduler() -> Scheduler:
 
 
 @functools.cache
-def webhooks() -> WebhookService:
+def webhook_store() -> WebhookStore:
+    from chalicelib.store.webhooks import WebhookStore  # noqa: PLC0415
+
+    return WebhookStore()
+
+
+@functools.cache
+def webhooks() -> WebhookEndpoints:
+    from chalicelib.services.webhooks import WebhookEndpoints  # noqa: PLC0415
+
+    return WebhookEndpoints(webhook_store(), lambda t, d: event_bus().publish(t, d),
+                            guard=outbound_guard(), clock=lambda: clock())
+
+
+def attempt_engine(queue: str) -> AttemptEngine:
+    """The attempt loop over one of Conductor's own queues."""
+    from chalicelib.services.attempts import AttemptEngine  # noqa: PLC0415
+
+    return AttemptEngine(own_queue(queue), clock=lambda: clock())
+
+
+@functools.cache
+def deliveries() -> Deliveries:
+    from chalicelib.services.deliveries import Deliveries  # noqa: PLC0415
     from chalicelib.services.outbound import guarded_session  # noqa: PLC0415
-    from chalicelib.services.webhooks import WebhookService  # noqa: PLC0415
-    from chalicelib.store.webhooks import DeliveryStore, WebhookStore  # noqa: PLC0415
+    from chalicelib.store.webhooks import DeliveryStore  # noqa: PLC0415
     from chalicelib.tracing import init_tracing  # noqa: PLC0415
 
     init_tracing()
-    guard = outbound_guard()
-    return WebhookService(
-        WebhookStore(), DeliveryStore(), guarded_session(guard), own_queue("webhook_deliveries"),
-        lambda t, d: event_bus().publish(t, d),
-        dead_letters(), rate_limiter(), guard=guard,
-        disable_after=get_settings().webhook_disable_after, clock=lambda: clock(),
-        metrics=metrics())
+    return Deliveries(
+        DeliveryStore(), webhooks(), webhook_store(), guarded_session(outbound_guard()),
+        attempt_engine("webhook_deliveries"), lambda t, d: event_bus().publish(t, d),
+        dead_letters(), rate_limiter(), metrics=metrics(), clock=lambda: clock(),
+        disable_after=get_settings().webhook_disable_after)
 
 
 def idempotency_claim(key: str) -> bool:
@@ -263,7 +286,8 @@ def reset() -> None:
     """Forget every service and client (tests and the local runtime switch environments)."""
     for getter in (cursor_secret, outbound_guard, target_queues, queue_url, event_bus, realtime,
                    health, api_keys, authenticator, rate_limiter, breakers, dead_letters,
-                   metrics_store, metrics, target_runner, retries, scheduler, webhooks):
+                   metrics_store, metrics, target_runner, retries, scheduler, webhook_store,
+                   webhooks, deliveries):
         getter.cache_clear()
     aws.reset()
     from chalicelib.store.base import unbind_all  # noqa: PLC0415

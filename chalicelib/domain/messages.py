@@ -6,10 +6,11 @@ the handler drops it with a log line (it would fail the same way on every delive
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from chalicelib.domain.timeutil import parse_iso, to_iso
 
@@ -28,6 +29,11 @@ class RetryAttempt:
     attempt: int
     run_at: datetime
     missing_checks: int = 0
+
+    def again(self, attempt: int, run_at: datetime, missing_checks: int = 0) -> RetryAttempt:
+        """The same job's attempt ``attempt`` at ``run_at``."""
+        return dataclasses.replace(self, attempt=attempt, run_at=run_at,
+                                   missing_checks=missing_checks)
 
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = {"job_id": self.job_id, "attempt": self.attempt,
@@ -50,6 +56,10 @@ class DeliveryAttempt:
     attempt: int
     run_at: datetime
 
+    def again(self, attempt: int, run_at: datetime) -> DeliveryAttempt:
+        """The same delivery's attempt ``attempt`` at ``run_at``."""
+        return dataclasses.replace(self, attempt=attempt, run_at=run_at)
+
     def body(self) -> dict[str, Any]:
         return {"delivery_id": self.delivery_id, "attempt": self.attempt,
                 "run_at": to_iso(self.run_at)}
@@ -65,6 +75,9 @@ class ScheduledRun:
 
     schedule_id: str
     sort_key: str
+    #: a run is one attempt, due when it arrives (its retries are a retry job's attempts)
+    attempt: ClassVar[int] = 1
+    run_at: ClassVar[datetime | None] = None
 
     def body(self) -> dict[str, Any]:
         return {"schedule_id": self.schedule_id, "sort_key": self.sort_key}

@@ -14,6 +14,10 @@ from chalicelib.domain import ssrf
 
 STRATEGIES = ("exponential", "linear", "fixed")
 JITTERS = ("none", "full", "equal", "decorrelated")
+#: Not offered on the API: a webhook endpoint's list of delays ("schedule"), each spread +-20 %
+#: ("spread"), as Svix's are.
+INTERNAL_STRATEGIES = ("schedule",)
+INTERNAL_JITTERS = ("spread",)
 
 
 @dataclass(frozen=True)
@@ -27,9 +31,12 @@ class RetryPolicy:
     jitter: str = "full"
     non_retryable: tuple[str, ...] = field(default_factory=tuple)
     deadline_seconds: int = 86_400
+    #: the ``schedule`` strategy's delays after attempt 1, 2, ... (the last one repeats)
+    delays: tuple[float, ...] | None = None
 
     def to_dict(self) -> dict[str, object]:
-        return {
+        extra: dict[str, object] = {"delays": list(self.delays)} if self.delays else {}
+        return {**extra,
             "strategy": self.strategy, "max_attempts": self.max_attempts,
             "initial_delay_seconds": self.initial_delay_seconds,
             "max_delay_seconds": self.max_delay_seconds, "multiplier": self.multiplier,
@@ -41,6 +48,8 @@ class RetryPolicy:
     def from_dict(cls, data: dict[str, object]) -> RetryPolicy:
         values = dict(data)
         values["non_retryable"] = tuple(values.get("non_retryable") or ())  # type: ignore[arg-type]
+        if values.get("delays"):
+            values["delays"] = tuple(values["delays"])  # type: ignore[arg-type]
         return cls(**values)  # type: ignore[arg-type]
 
 
@@ -54,6 +63,8 @@ def base_delay(policy: RetryPolicy, attempt: int) -> float:
         increment = policy.increment_seconds if policy.increment_seconds is not None else (
             policy.initial_delay_seconds)
         raw = policy.initial_delay_seconds + increment * (n - 1)
+    elif policy.strategy == "schedule" and policy.delays:
+        raw = policy.delays[min(n - 1, len(policy.delays) - 1)]
     else:
         raw = policy.initial_delay_seconds
     return min(policy.max_delay_seconds, raw)
@@ -68,6 +79,8 @@ def jittered_delay(
         delay = rand() * base
     elif policy.jitter == "equal":
         delay = base / 2 + rand() * base / 2
+    elif policy.jitter == "spread":
+        delay = base * (0.8 + 0.4 * rand())
     elif policy.jitter == "decorrelated":
         low = policy.initial_delay_seconds
         high = max(low, (previous_delay if previous_delay is not None else low) * 3)

@@ -1,16 +1,26 @@
-"""Webhook endpoints, their pattern subscriptions, and deliveries."""
+"""Webhook endpoints, their pattern subscriptions, and deliveries: records in, entities out."""
 from __future__ import annotations
 
 from typing import Any
 
 from pynamodb.exceptions import DeleteError, PutError, PynamoDBException, UpdateError
 
+from chalicelib.domain.webhooks import Delivery, Endpoint
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.store.base import bind
 from chalicelib.store.common import conditional_failure, page_of, save_once, unavailable
+from chalicelib.store.mapping import entity_of, fields_of, stored_value
 from chalicelib.store.models import DeliveryRecord, SubscriptionRecord, WebhookRecord
 
 WEBHOOK_PREFIX = "whk#"
+
+
+def _endpoint(record: WebhookRecord) -> Endpoint:
+    return entity_of(Endpoint, record)
+
+
+def _delivery(record: DeliveryRecord) -> Delivery:
+    return entity_of(Delivery, record)
 
 
 class WebhookStore:
@@ -18,22 +28,20 @@ class WebhookStore:
         self._model = bind(WebhookRecord, "webhooks")
         self._subscriptions = bind(SubscriptionRecord, "subscriptions")
 
-    def new(self, **fields: Any) -> WebhookRecord:
-        return self._model(**fields)
-
-    def get(self, webhook_id: str) -> WebhookRecord | None:
+    def get(self, webhook_id: str) -> Endpoint | None:
         try:
-            return self._model.get(webhook_id, consistent_read=True)
+            return _endpoint(self._model.get(webhook_id, consistent_read=True))
         except self._model.DoesNotExist:
             return None
         except PynamoDBException as exc:
             raise unavailable("webhooks") from exc
 
-    def save(self, record: WebhookRecord, expected_version: int | None,
+    def save(self, endpoint: Endpoint, expected_version: int | None,
              old_patterns: list[str]) -> None:
         """Create (``expected_version`` None) or replace at a version, and make the pattern
         index agree with the endpoint's event types."""
         m = self._model
+        record = m(**fields_of(endpoint), created_sk=f"{endpoint.created_at}#{endpoint.id}")
         condition = m.id.does_not_exist() if expected_version is None else (
             m.version == expected_version)
         try:
@@ -55,28 +63,30 @@ class WebhookStore:
         except PynamoDBException as exc:
             raise unavailable("subscriptions") from exc
 
-    def delete(self, record: WebhookRecord) -> None:
+    def delete(self, endpoint: Endpoint) -> None:
         try:
-            record.delete(condition=self._model.id.exists())
+            self._model(endpoint.id).delete(condition=self._model.id.exists())
         except DeleteError as exc:
             if conditional_failure(exc):
-                raise NotFound(f"No webhook {record.id}.") from exc
+                raise NotFound(f"No webhook {endpoint.id}.") from exc
             raise unavailable("webhooks") from exc
-        self._index(record.id, list(record.event_types or []), [])
+        self._index(endpoint.id, list(endpoint.event_types), [])
 
-    def update_fields(self, record: WebhookRecord, **fields: Any) -> None:
+    def update_fields(self, webhook_id: str, **fields: Any) -> None:
         """Unconditional field changes (failure streaks, disabling): the last writer is right."""
         m = self._model
-        actions = [getattr(m, k).remove() if v is None else getattr(m, k).set(v)
+        actions = [getattr(m, k).remove() if v is None else getattr(m, k).set(stored_value(v))
                    for k, v in fields.items()]
         try:
-            record.update(actions=actions, condition=m.id.exists())
+            m(webhook_id).update(actions=actions, condition=m.id.exists())
         except UpdateError as exc:
             if not conditional_failure(exc):
                 raise unavailable("webhooks") from exc
 
-    def add_failure(self, record: WebhookRecord) -> int:
+    def add_failure(self, webhook_id: str) -> int:
+        """One more failure in a row; answers the streak (0: the endpoint is gone)."""
         m = self._model
+        record = m(webhook_id)
         try:
             record.update(actions=[m.consecutive_failures.add(1)], condition=m.id.exists())
         except UpdateError as exc:
@@ -85,7 +95,7 @@ class WebhookStore:
             raise unavailable("webhooks") from exc
         return int(record.consecutive_failures or 0)
 
-    def subscribed(self, patterns: list[str]) -> list[WebhookRecord]:
+    def subscribed(self, patterns: list[str]) -> list[Endpoint]:
         """Endpoints subscribed to any of ``patterns``: a Query per pattern, then one BatchGet."""
         ids: set[str] = set()
         try:
@@ -93,45 +103,52 @@ class WebhookStore:
                 for sub in self._subscriptions.query(
                         pattern, self._subscriptions.subscriber.startswith(WEBHOOK_PREFIX)):
                     ids.add(sub.subscriber[len(WEBHOOK_PREFIX):])
-            return list(self._model.batch_get(sorted(ids))) if ids else []
+            found = self._model.batch_get(sorted(ids)) if ids else []
+            return sorted((_endpoint(r) for r in found), key=lambda e: e.id)
         except PynamoDBException as exc:
             raise unavailable("webhooks") from exc
 
-    def list(self, limit: int, before: str | None) -> tuple[list[WebhookRecord], str | None]:
+    def list(self, limit: int, before: str | None) -> tuple[list[Endpoint], str | None]:
         m = self._model
         condition = m.created_sk < before if before else None
         try:
-            return page_of(m.by_created.query("webhook", condition, scan_index_forward=False,
-                                              page_size=limit + 1), limit)
+            records, last = page_of(m.by_created.query("webhook", condition,
+                                                       scan_index_forward=False,
+                                                       page_size=limit + 1), limit)
         except PynamoDBException as exc:
             raise unavailable("webhooks") from exc
+        return [_endpoint(r) for r in records], last
 
 
 class DeliveryStore:
     def __init__(self) -> None:
         self._model = bind(DeliveryRecord, "deliveries")
 
-    def create_once(self, **fields: Any) -> tuple[DeliveryRecord, bool]:
-        record = self._model(**fields)  # one per event and endpoint, however often it arrives
-        return save_once(record, self._model.id, "deliveries", lambda: self.get(record.id))
+    def create_once(self, delivery: Delivery) -> tuple[Delivery, bool]:
+        """One per event and endpoint, however often the event arrives: the stored one wins."""
+        record = self._model(**fields_of(delivery),
+                             created_sk=f"{delivery.created_at}#{delivery.id}")
+        stored, new = save_once(record, self._model.id, "deliveries",
+                                lambda: self._model.get(delivery.id, consistent_read=True))
+        return (delivery if new else _delivery(stored)), new
 
-    def get(self, delivery_id: str) -> DeliveryRecord | None:
+    def get(self, delivery_id: str) -> Delivery | None:
         try:
-            return self._model.get(delivery_id, consistent_read=True)
+            return _delivery(self._model.get(delivery_id, consistent_read=True))
         except self._model.DoesNotExist:
             return None
         except PynamoDBException as exc:
             raise unavailable("deliveries") from exc
 
-    def claim(self, record: DeliveryRecord, attempt: int, now_epoch: int, lease: int) -> bool:
+    def claim(self, delivery: Delivery, attempt: int, now_epoch: int, lease: int) -> bool:
         m = self._model
         # Condition, either: (a) this attempt is next, or (b) it was claimed and the claim expired.
         fresh = (m.status == "pending") & (m.attempt_count == attempt - 1)
         abandoned = (m.status == "pending") & (m.attempt_count == attempt) & (
             m.lease_until < now_epoch)
         try:
-            record.update(actions=[m.attempt_count.set(attempt),
-                                   m.lease_until.set(now_epoch + lease)],
+            m(delivery.id).update(actions=[m.attempt_count.set(attempt),
+                                           m.lease_until.set(now_epoch + lease)],
                           condition=fresh | abandoned)
         except UpdateError as exc:
             if conditional_failure(exc):
@@ -139,27 +156,27 @@ class DeliveryStore:
             raise unavailable("deliveries") from exc
         return True
 
-    def record_attempt(self, record: DeliveryRecord, attempt: dict[str, Any], status: str,
+    def record_attempt(self, delivery: Delivery, attempt: dict[str, Any], status: str,
                        now_iso: str, **fields: Any) -> None:
         m = self._model
-        actions = [m.attempts.set([*(record.attempts or []), attempt]), m.status.set(status),
+        actions = [m.attempts.set([*delivery.attempts, attempt]), m.status.set(status),
                    m.lease_until.remove(), m.updated_at.set(now_iso)]
         actions += [getattr(m, k).remove() if v is None else getattr(m, k).set(v)
                     for k, v in fields.items()]
         try:
             # Condition: still our claim on this attempt.
-            record.update(actions=actions, condition=m.attempt_count == attempt["number"])
+            m(delivery.id).update(actions=actions, condition=m.attempt_count == attempt["number"])
         except UpdateError as exc:
             if not conditional_failure(exc):
                 raise unavailable("deliveries") from exc
 
-    def skip(self, record: DeliveryRecord, reason: str, now_iso: str) -> bool:
+    def skip(self, delivery: Delivery, reason: str, now_iso: str) -> bool:
         """A pending delivery whose endpoint is disabled waits as ``skipped`` (recoverable)."""
         m = self._model
         try:
             # Condition: still pending and not claimed by a worker.
-            record.update(actions=[m.status.set("skipped"), m.skipped_reason.set(reason),
-                                   m.updated_at.set(now_iso)],
+            m(delivery.id).update(actions=[m.status.set("skipped"), m.skipped_reason.set(reason),
+                                           m.updated_at.set(now_iso)],
                           condition=(m.status == "pending") & m.lease_until.does_not_exist())
         except UpdateError as exc:
             if conditional_failure(exc):
@@ -167,31 +184,31 @@ class DeliveryStore:
             raise unavailable("deliveries") from exc
         return True
 
-    def reopen(self, record: DeliveryRecord, extra_attempts: int, now_iso: str) -> None:
+    def reopen(self, delivery: Delivery, extra_attempts: int, now_iso: str) -> None:
         """Redeliver: a finished delivery gets more attempts, keeping its id (``webhook-id``)."""
         m = self._model
         try:
-            record.update(actions=[m.status.set("pending"),
-                                   m.max_attempts.set(int(record.attempt_count) + extra_attempts),
-                                   m.skipped_reason.remove(), m.updated_at.set(now_iso)],
+            m(delivery.id).update(actions=[
+                m.status.set("pending"), m.max_attempts.set(delivery.attempt_count + extra_attempts),
+                m.skipped_reason.remove(), m.updated_at.set(now_iso)],
                           condition=m.status.is_in("delivered", "failed", "skipped"))
         except UpdateError as exc:
             if conditional_failure(exc):
-                raise Conflict(f"Delivery {record.id} is still being delivered.") from exc
+                raise Conflict(f"Delivery {delivery.id} is still being delivered.") from exc
             raise unavailable("deliveries") from exc
 
-    def failed_since(self, webhook_id: str, since: str, limit: int) -> list[DeliveryRecord]:
+    def failed_since(self, webhook_id: str, since: str, limit: int) -> list[Delivery]:
         """Failed or skipped deliveries of an endpoint made at or after ``since``, oldest first."""
         m = self._model
         try:
-            return list(m.by_webhook.query(webhook_id, m.created_sk >= since,
-                                           filter_condition=m.status.is_in("failed", "skipped"),
-                                           limit=limit))
+            return [_delivery(r) for r in m.by_webhook.query(
+                webhook_id, m.created_sk >= since,
+                filter_condition=m.status.is_in("failed", "skipped"), limit=limit)]
         except PynamoDBException as exc:
             raise unavailable("deliveries") from exc
 
     def list(self, webhook_id: str, status: str | None, event_type: str | None,
-             limit: int, before: str | None) -> tuple[list[DeliveryRecord], str | None]:
+             limit: int, before: str | None) -> tuple[list[Delivery], str | None]:
         m = self._model
         condition = m.created_sk < before if before else None
         filters = None
@@ -200,8 +217,10 @@ class DeliveryStore:
                 clause = attribute == value
                 filters = clause if filters is None else filters & clause
         try:
-            return page_of(m.by_webhook.query(webhook_id, condition, scan_index_forward=False,
-                                              filter_condition=filters, page_size=limit + 1),
-                           limit)
+            records, last = page_of(m.by_webhook.query(webhook_id, condition,
+                                                       scan_index_forward=False,
+                                                       filter_condition=filters,
+                                                       page_size=limit + 1), limit)
         except PynamoDBException as exc:
             raise unavailable("deliveries") from exc
+        return [_delivery(r) for r in records], last

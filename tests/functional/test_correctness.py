@@ -301,7 +301,7 @@ def test_a_failing_queue_is_a_503_with_retry_after(api: Api, clock: Clock, targe
 
     hook = body(api.post("/v2/webhooks", {"url": target.url, "event_types": ["custom.*"]}))
     monkeypatch.setattr(deps.scheduler()._queue.sqs, "send_message", refuse)  # one client: all SQS
-    monkeypatch.setattr(deps.webhooks()._queue.sqs, "send_message", refuse)
+    monkeypatch.setattr(deps.deliveries().engine.queue.sqs, "send_message", refuse)
     for path in (f"/v2/schedules/{created['id']}/execute", f"/v2/webhooks/{hook['id']}/test"):
         response = api.post(path)
         assert response.status_code == 503, (path, response.body)

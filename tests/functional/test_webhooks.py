@@ -24,7 +24,7 @@ def body(response: Any) -> Any:
 @pytest.fixture
 def fast(monkeypatch: pytest.MonkeyPatch) -> None:
     """No waiting between attempts (the schedule itself is unit-sized in docs/webhooks.md)."""
-    monkeypatch.setattr("chalicelib.services.webhooks.SCHEDULE_SECONDS", (0,) * 7)
+    monkeypatch.setattr("chalicelib.domain.webhooks.SCHEDULE_SECONDS", (0,) * 7)
 
 
 def verified(secret: str, request: dict[str, Any]) -> Any:
@@ -84,7 +84,7 @@ def test_always_500_fails_with_a_dead_letter_and_an_event(
 def test_a_timeout_is_a_failed_attempt(api: Api, app_module: Any, clock: Clock,
                                        target: Receiver, monkeypatch: pytest.MonkeyPatch) -> None:
     # Given a receiver slower than the read timeout (shortened from 15 s for the test)
-    monkeypatch.setattr(deps.webhooks(), "_timeouts", (1.0, 0.3))
+    monkeypatch.setattr(deps.deliveries(), "timeouts", (1.0, 0.3))
     target.delay_seconds = 0.8
     hook = endpoint(api, target.url, max_attempts=1)
     api.post("/v2/events", {"type": "custom.x"})
@@ -207,7 +207,7 @@ def test_redeliver_and_recover(api: Api, app_module: Any, clock: Clock, target: 
 def test_a_failure_streak_disables_the_endpoint(api: Api, app_module: Any, clock: Clock,
                                                 target: Receiver, fast: None,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(deps.webhooks(), "_disable_after", 2)
+    monkeypatch.setattr(deps.deliveries(), "disable_after", 2)
     target.set_script([(500, {})])
     hook = endpoint(api, target.url, max_attempts=1)
     for _ in range(3):
@@ -237,7 +237,7 @@ def test_fan_out_reads_only_the_matching_subscriptions(api: Api, app_module: Any
     endpoint(api, target.url, event_types=["custom.wanted"])
     published = deps.event_bus().publish("custom.wanted", {})
     with count_calls() as calls:
-        assert deps.webhooks().fan_out(published) == 1
+        assert deps.deliveries().fan_out(published) == 1
     assert calls["Scan"] == 0 and calls["Query"] == 3 and calls["BatchGetItem"] == 1
     assert calls["PutItem"] == 1 and calls["SendMessage"] == 1
 

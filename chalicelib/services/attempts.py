@@ -1,0 +1,152 @@
+"""The one durable-attempt loop: retry jobs, webhook deliveries and schedule runs go through it.
+
+SQS delivers a message at least once and holds it back at most 15 minutes, so every kind of work
+takes the same steps: read the message → load the item → skip it if that attempt is done →
+hop on if its time is ahead → check the gates → claim the attempt with a lease (a conditional
+write: one worker runs it) → run → record, then queue the next attempt or give up. What differs
+(what "done" means, which gates, what running is) is the ``Work`` a caller hands in.
+"""
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Generic, TypeVar
+
+from chalicelib.domain.messages import DeliveryAttempt, MalformedMessage, RetryAttempt, decode
+from chalicelib.domain.retry import RetryPolicy, decide
+from chalicelib.store.queues import Queue
+
+log = logging.getLogger("conductor.attempts")
+M = TypeVar("M", bound=Any)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Result:
+    """What one attempt did, as the work's executor tells it."""
+
+    success: bool
+    record: dict[str, Any]  # the attempt as the item keeps it
+    error: dict[str, Any] | None = None
+    retry_after: float | None = None  # the receiver's Retry-After, in seconds
+    final: bool = False  # no retry can help (410 Gone)
+
+
+class Work(Generic[M, T]):
+    """One kind of durable work. The defaults are the common case; each kind overrides what
+    differs. Every method may be called again for the same message (at-least-once)."""
+
+    message: type[M]
+    name: str
+
+    def load(self, message: M) -> T | None:
+        raise NotImplementedError
+
+    def missing(self, message: M, now: datetime) -> str:
+        """The item is not there (deleted, or its write not visible yet)."""
+        return "duplicate"
+
+    def done(self, item: T, message: M, now: datetime) -> bool:
+        raise NotImplementedError
+
+    def before_claim(self, item: T, message: M, now: datetime) -> str | None:
+        """A gate before the claim; an answer ends the handling with it."""
+        return None
+
+    def claim(self, item: T, message: M, now: datetime) -> bool:
+        raise NotImplementedError
+
+    def lost_claim(self, item: T, message: M, now: datetime) -> str:
+        return "duplicate"
+
+    def after_claim(self, item: T, message: M, now: datetime) -> str | None:
+        """A gate after the claim (a breaker holding the service); an answer ends it."""
+        return None
+
+    def run(self, item: T, message: M, now: datetime) -> str:
+        raise NotImplementedError
+
+    # the end of an attempt that may be retried (``AttemptEngine.settle``)
+    def policy(self, item: T) -> RetryPolicy:
+        raise NotImplementedError
+
+    def created_at(self, item: T) -> datetime:
+        raise NotImplementedError
+
+    def last_delay(self, item: T) -> float | None:
+        return None
+
+    def succeeded(self, item: T, message: M, result: Result, now: datetime) -> str:
+        raise NotImplementedError
+
+    def retrying(self, item: T, message: M, result: Result, delay: float, run_at: datetime,
+                 now: datetime) -> str:
+        raise NotImplementedError
+
+    def gave_up(self, item: T, message: M, result: Result, reason: str, now: datetime) -> str:
+        raise NotImplementedError
+
+
+class AttemptEngine:
+    """Runs ``Work`` from its queue's messages; answers what happened (for logs and tests).
+
+    Raises only for infrastructure failures: the batch then returns to SQS, and the steps done
+    already are found done on the next delivery.
+    """
+
+    def __init__(self, queue: Queue, clock: Callable[[], datetime],
+                 rand: Callable[[], float] = random.random) -> None:
+        self.queue = queue
+        self._clock = clock
+        self._rand = rand
+
+    def handle(self, work: Work[Any, Any], body: str) -> str:
+        try:
+            message = decode(work.message, body)
+        except MalformedMessage:
+            log.error("dropping a malformed %s message: %.200s", work.name, body)
+            return "malformed"
+        now = self._clock()
+        item = work.load(message)
+        if item is None:
+            return work.missing(message, now)
+        if work.done(item, message, now):
+            return "duplicate"
+        if message.run_at is not None and self.queue.due_later(message.run_at, now):
+            self.later(message, message.run_at, now)
+            return "hop"
+        gate = work.before_claim(item, message, now)
+        if gate is not None:
+            return gate
+        if not work.claim(item, message, now):
+            return work.lost_claim(item, message, now)
+        gate = work.after_claim(item, message, now)
+        if gate is not None:
+            return gate
+        return work.run(item, message, now)
+
+    def later(self, message: RetryAttempt | DeliveryAttempt, run_at: datetime,
+              now: datetime) -> None:
+        """The same attempt again at ``run_at`` (a lease, a breaker or a rate limit held it)."""
+        self.queue.send(message.again(message.attempt, run_at), run_at=run_at, now=now)
+
+    def settle(self, work: Work[Any, Any], item: Any, message: RetryAttempt | DeliveryAttempt,
+               result: Result, now: datetime) -> str:
+        """Record an attempt's end: done, the next attempt queued (before the item says so, so
+        none is lost), or given up with the reason the policy gives."""
+        if result.success:
+            return work.succeeded(item, message, result, now)
+        reason = "gone"
+        if not result.final:
+            decision = decide(work.policy(item), message.attempt,
+                              (result.error or {}).get("type", "Error"), work.created_at(item),
+                              now, self._rand, work.last_delay(item), result.retry_after)
+            if decision.retry:
+                run_at = now + timedelta(seconds=decision.delay_seconds)
+                self.queue.send(message.again(message.attempt + 1, run_at), run_at=run_at, now=now)
+                return work.retrying(item, message, result, decision.delay_seconds, run_at, now)
+            reason = decision.reason or "exhausted"
+        return work.gave_up(item, message, result, reason, now)

@@ -1,0 +1,330 @@
+"""Webhook deliveries: each matching event becomes a delivery, signed per Standard Webhooks,
+carried by SQS through the attempt engine, retried on its endpoint's schedule, recorded attempt
+by attempt, and dead-lettered when it gives up."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from chalicelib.domain.events import Event, make_event, matching_patterns
+from chalicelib.domain.messages import DeliveryAttempt
+from chalicelib.domain.retry import RetryPolicy
+from chalicelib.domain.signing import signed_headers
+from chalicelib.domain.ssrf import ERROR_TYPE as FORBIDDEN
+from chalicelib.domain.timeutil import parse_iso, to_iso, utcnow
+from chalicelib.domain.webhooks import Delivery, Endpoint, delivery_id
+from chalicelib.errors import Conflict, NotFound
+from chalicelib.services.attempts import AttemptEngine, Result, Work
+from chalicelib.services.webhooks import WebhookEndpoints
+from chalicelib.store.webhooks import DeliveryStore
+from chalicelib.tracing import subsegment
+
+log = logging.getLogger("conductor.webhooks")
+LEASE_SECONDS = 120
+RESPONSE_BYTES = 4096
+RETENTION = timedelta(days=30)
+#: Events about deliveries are not themselves delivered to webhooks: a failing endpoint
+#: subscribed to them would feed itself forever. They reach WebSockets and the timeline.
+NOT_DELIVERED = frozenset({"webhook.delivered", "webhook.failed"})
+MAX_RECOVER = 1000
+#: A delivery never attempted this long after it was made lost its message (the fan-out crashed
+#: between the two writes); the redelivered event, which comes after the visibility timeout
+#: (180 s), queues it again.
+ORPHAN_AFTER = timedelta(seconds=60)
+KEPT_HEADERS = ("content-type", "retry-after", "x-request-id", "date", "server")
+
+
+@dataclass
+class _Pending:
+    """One message's delivery, and its endpoint once a gate has read it."""
+
+    delivery: Delivery
+    endpoint: Endpoint | None = None
+
+
+def _attempt(number: int, started: datetime, finished: datetime, response: Any,
+             error: dict[str, str] | None, duration_ms: float = 0.0) -> dict[str, Any]:
+    """One attempt as a delivery keeps it (the receiver's status, kept headers, body excerpt)."""
+    return {
+        "number": number, "started_at": to_iso(started), "finished_at": to_iso(finished),
+        "duration_ms": duration_ms,
+        "status_code": response.status_code if response is not None else None,
+        "response_headers": {k: v for k, v in (response.headers.items() if response is not None
+                                               else []) if k.lower() in KEPT_HEADERS},
+        "response_body": response.text[:RESPONSE_BYTES] if response is not None else None,
+        "error": error, "next_attempt_at": None,
+    }
+
+
+class DeliveryWork(Work[DeliveryAttempt, _Pending]):
+    """The executor: what a delivery attempt is, for the attempt engine."""
+
+    message = DeliveryAttempt
+    name = "webhook-deliveries"
+
+    def __init__(self, owner: Deliveries) -> None:
+        self._o = owner
+
+    def load(self, message: DeliveryAttempt) -> _Pending | None:
+        delivery = self._o.store.get(message.delivery_id)
+        return _Pending(delivery) if delivery is not None else None
+
+    def done(self, item: _Pending, message: DeliveryAttempt, now: datetime) -> bool:
+        return item.delivery.status != "pending" or item.delivery.leased(message.attempt, now)
+
+    def before_claim(self, item: _Pending, message: DeliveryAttempt, now: datetime) -> str | None:
+        o, delivery = self._o, item.delivery
+        endpoint = item.endpoint = o.endpoints_store.get(delivery.webhook_id)
+        if endpoint is not None and not endpoint.enabled:
+            # kept, not failed: recover (once the endpoint is enabled again) sends it
+            o.store.skip(delivery, endpoint.skip_reason, to_iso(now))
+            return "skipped"
+        if endpoint is None:  # nobody to recover it for: it ends in the dead-letter queue
+            if self.claim(item, message, now):
+                error = {"type": "EndpointDeleted", "message": "the endpoint was deleted"}
+                entry = o.dead_letters.from_delivery(item.delivery, None, error,
+                                                     webhook_id=delivery.webhook_id)
+                o.store.record_attempt(item.delivery, _attempt(message.attempt, now, now, None,
+                                                               error), "failed", to_iso(now),
+                                       dead_letter_id=entry.id)
+            return "dropped"
+        if endpoint.rate_limit:
+            _, decision = o.limiter.check(f"whk:{endpoint.id}", "webhook", {
+                "webhook": {"quota": endpoint.rate_limit, "window_seconds": 1}})
+            if not decision.allowed:
+                o.engine.later(message, now + timedelta(seconds=decision.retry_after), now)
+                return "throttled"
+        return None
+
+    def claim(self, item: _Pending, message: DeliveryAttempt, now: datetime) -> bool:
+        epoch = int(now.timestamp())
+        if not self._o.store.claim(item.delivery, message.attempt, epoch, LEASE_SECONDS):
+            return False
+        item.delivery = dataclasses.replace(item.delivery, attempt_count=message.attempt,
+                                            lease_until=epoch + LEASE_SECONDS)
+        return True
+
+    def run(self, item: _Pending, message: DeliveryAttempt, now: datetime) -> str:
+        import requests  # noqa: PLC0415
+
+        from chalicelib.services.outbound import ForbiddenRequest, describe  # noqa: PLC0415
+        from chalicelib.services.targets import parse_retry_after, status_text  # noqa: PLC0415
+
+        o, delivery, endpoint = self._o, item.delivery, item.endpoint
+        assert endpoint is not None  # before_claim read it
+        with subsegment("webhook_delivery", webhook_id=endpoint.id, delivery_id=delivery.id):
+            headers = {"Content-Type": "application/json",
+                       "User-Agent": "Conductor-Webhooks/2", **endpoint.headers,
+                       **signed_headers(endpoint.secrets(now), delivery.id,
+                                        int(now.timestamp()), delivery.payload)}
+            response, error = None, None
+            started = time.perf_counter()
+            try:
+                # the session's adapter checks the URL and connects to the address it checked
+                response = o.session.post(endpoint.url, data=delivery.payload.encode(),
+                                          headers=headers, timeout=o.timeouts,
+                                          allow_redirects=False)
+            except ForbiddenRequest as exc:
+                error = {"type": FORBIDDEN, "message": str(exc)}
+            except requests.Timeout as exc:
+                error = {"type": "Timeout", "message": describe(exc, endpoint.url)}
+            except requests.RequestException as exc:
+                error = {"type": "ConnectionError", "message": describe(exc, endpoint.url)}
+            finished = o.clock()
+            record = _attempt(message.attempt, now, finished, response, error,
+                              round((time.perf_counter() - started) * 1000, 2))
+            ok = response is not None and 200 <= response.status_code < 300
+            o.count(endpoint.id, {"attempts": 1, "delivered": int(ok)}, record["duration_ms"])
+            retry_after = None
+            if response is not None and not ok:
+                error = {"type": f"HTTP{response.status_code}",
+                         "message": status_text(response.status_code)}
+                if response.status_code in (429, 503):
+                    retry_after = parse_retry_after(response.headers.get("Retry-After"), finished)
+            status = response.status_code if response is not None else None
+            return o.engine.settle(self, item, message, Result(
+                ok, record, error, retry_after, final=status == 410), finished)
+
+    def policy(self, item: _Pending) -> RetryPolicy:
+        assert item.endpoint is not None
+        return item.endpoint.retry_policy(item.delivery.max_attempts)
+
+    def created_at(self, item: _Pending) -> datetime:
+        return parse_iso(item.delivery.created_at)
+
+    def succeeded(self, item: _Pending, message: DeliveryAttempt, result: Result,
+                  now: datetime) -> str:
+        o, delivery, endpoint = self._o, item.delivery, item.endpoint
+        assert endpoint is not None
+        o.store.record_attempt(delivery, result.record, "delivered", to_iso(now),
+                               next_attempt_at=None)
+        o.endpoints.delivered(endpoint)
+        o.publish("webhook.delivered", {
+            "webhook_id": endpoint.id, "delivery_id": delivery.id, "event_id": delivery.event_id,
+            "event_type": delivery.event_type, "attempts": message.attempt,
+            "status_code": result.record["status_code"],
+            "duration_ms": result.record["duration_ms"]})
+        return "delivered"
+
+    def retrying(self, item: _Pending, message: DeliveryAttempt, result: Result, delay: float,
+                 run_at: datetime, now: datetime) -> str:
+        record = {**result.record, "next_attempt_at": to_iso(run_at)}
+        self._o.store.record_attempt(item.delivery, record, "pending", to_iso(now),
+                                     next_attempt_at=to_iso(run_at))
+        return "retrying"
+
+    def gave_up(self, item: _Pending, message: DeliveryAttempt, result: Result, reason: str,
+                now: datetime) -> str:
+        o, delivery, endpoint = self._o, item.delivery, item.endpoint
+        assert endpoint is not None
+        error = result.error or {}
+        if reason != "gone":
+            o.count(endpoint.id, {"failed": 1}, None)
+        entry = o.dead_letters.from_delivery(delivery, endpoint, error)
+        o.store.record_attempt(delivery, result.record, "failed", to_iso(now),
+                               next_attempt_at=None, dead_letter_id=entry.id)
+        if reason == "gone":
+            o.endpoints.disable(endpoint, "the endpoint answered 410 Gone")
+            return "gone"
+        o.publish("webhook.failed", {"webhook_id": endpoint.id, "delivery_id": delivery.id,
+                                     "event_id": delivery.event_id, "error": result.error,
+                                     "attempts": message.attempt})
+        o.endpoints.failed(endpoint, o.disable_after)
+        return "failed"
+
+
+class Deliveries:
+    """Fan-out, the delivery worker, and what people do with deliveries (read, redeliver,
+    recover)."""
+
+    def __init__(
+        self,
+        store: DeliveryStore,
+        endpoints: WebhookEndpoints,
+        endpoints_store: Any,
+        session: Any,
+        engine: AttemptEngine,
+        publish: Callable[[str, dict[str, Any]], Any],
+        dead_letters: Any,
+        limiter: Any,
+        metrics: Any = None,
+        clock: Callable[[], datetime] = utcnow,
+        disable_after: int = 20,
+        timeouts: tuple[float, float] = (5.0, 15.0),
+    ) -> None:
+        self.store = store
+        self.endpoints = endpoints
+        self.endpoints_store = endpoints_store
+        self.session = session
+        self.engine = engine
+        self.publish = publish
+        self.dead_letters = dead_letters
+        self.limiter = limiter
+        self.metrics = metrics
+        self.clock = clock
+        self.disable_after = disable_after
+        self.timeouts = timeouts  # (connect, read) seconds
+        self._work = DeliveryWork(self)
+
+    def count(self, webhook_id: str, fields: dict[str, float], ms: float | None) -> None:
+        if self.metrics is not None:
+            self.metrics.count("webhooks", webhook_id, fields, ("latency", ms))
+
+    # --- making deliveries -------------------------------------------------------------------
+
+    def fan_out(self, event: Event) -> int:
+        """One delivery per enabled endpoint subscribed to the event's type (no scan)."""
+        if event.type in NOT_DELIVERED:
+            return 0
+        endpoints = self.endpoints_store.subscribed(matching_patterns(event.type))
+        for endpoint in endpoints:  # a disabled endpoint's delivery waits, skipped, for recover
+            self._new_delivery(endpoint, event, skipped=not endpoint.enabled)
+        return len(endpoints)
+
+    def _new_delivery(self, endpoint: Endpoint, event: Event, skipped: bool = False) -> Delivery:
+        now = self.clock()
+        created = to_iso(now)
+        delivery, new = self.store.create_once(Delivery(
+            id=delivery_id(event.id, endpoint.id), webhook_id=endpoint.id, event_id=event.id,
+            event_type=event.type, payload=json.dumps(event.to_dict(), separators=(",", ":")),
+            status="skipped" if skipped else "pending",
+            skipped_reason=endpoint.skip_reason if skipped else None,
+            max_attempts=endpoint.max_attempts, created_at=created, updated_at=created,
+            expires_at=int((now + RETENTION).timestamp())))
+        orphaned = (delivery.status == "pending" and delivery.attempt_count == 0
+                    and now - parse_iso(delivery.created_at) > ORPHAN_AFTER)
+        if new or orphaned:  # orphaned: made by a run that crashed before queuing it
+            self._enqueue(delivery.id, 1, now)
+        return delivery
+
+    def _enqueue(self, dlv_id: str, attempt: int, now: datetime) -> None:
+        self.engine.queue.send(DeliveryAttempt(dlv_id, attempt, now), run_at=now, now=now)
+
+    def send_test(self, webhook_id: str) -> Delivery:
+        endpoint = self.endpoints.require(webhook_id)
+        event = make_event("webhook.test", {"webhook_id": webhook_id}, self.clock())
+        return self._new_delivery(endpoint, event)
+
+    # --- the worker ------------------------------------------------------------------------------
+
+    def deliver_batch(self, bodies: list[str]) -> list[str]:
+        """Deliver a batch in parallel over the pooled session; an infrastructure failure of
+        any one is raised after all finished, so SQS redelivers the batch (idempotently)."""
+        if not bodies:
+            return []
+        with ThreadPoolExecutor(max_workers=min(10, len(bodies))) as pool:
+            futures = [pool.submit(self.deliver, body) for body in bodies]
+        results, errors = [], []
+        for future in futures:
+            try:
+                results.append(future.result())
+            except Exception as exc:  # noqa: BLE001 - collected, then the first is raised
+                errors.append(exc)
+        if errors:
+            raise errors[0]
+        return results
+
+    def deliver(self, body: str) -> str:
+        """One message of the deliveries queue; answers what happened."""
+        return self.engine.handle(self._work, body)
+
+    # --- people ------------------------------------------------------------------------------------
+
+    def require(self, dlv_id: str) -> Delivery:
+        delivery = self.store.get(dlv_id) if dlv_id.startswith("dlv_") else None
+        if delivery is None:
+            raise NotFound(f"No delivery {dlv_id}.")
+        return delivery
+
+    def list(self, webhook_id: str, status: str | None, event_type: str | None,
+             limit: int, before: str | None) -> tuple[list[Delivery], str | None]:
+        self.endpoints.require(webhook_id)
+        return self.store.list(webhook_id, status, event_type, limit, before)
+
+    def redeliver(self, dlv_id: str) -> Delivery:
+        """Send a finished delivery again, with the same ``webhook-id`` (the receiver's key)."""
+        delivery = self.require(dlv_id)
+        endpoint = self.endpoints.require(delivery.webhook_id)
+        now = self.clock()
+        self.store.reopen(delivery, endpoint.max_attempts, to_iso(now))
+        self._enqueue(dlv_id, delivery.attempt_count + 1, now)
+        return self.require(dlv_id)
+
+    def recover(self, webhook_id: str, since: datetime) -> dict[str, Any]:
+        """Send again every failed or skipped delivery since a time; the answer counts what was
+        queued. A disabled endpoint would refuse them all: enable it first."""
+        endpoint = self.endpoints.require(webhook_id)
+        if not endpoint.enabled:
+            raise Conflict(f"Webhook {webhook_id} is disabled ({endpoint.disabled_reason or 'by hand'}"
+                           "); enable it (PUT with enabled: true), then recover.")
+        failed = self.store.failed_since(webhook_id, to_iso(since), MAX_RECOVER)
+        for delivery in failed:
+            self.redeliver(delivery.id)
+        return {"webhook_id": webhook_id, "since": to_iso(since), "redelivered": len(failed)}
