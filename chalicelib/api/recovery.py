@@ -13,6 +13,7 @@ from chalicelib.api.batch import run_batch
 from chalicelib.api.http import created, cursor_for, page, position_of
 from chalicelib.api.routing import ApiBlueprint
 from chalicelib.domain.breaker import SERVICE_PATTERN
+from chalicelib.domain.headers import masked_target
 from chalicelib.errors import ValidationFailed
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -27,14 +28,33 @@ if TYPE_CHECKING:  # pragma: no cover
         ResolveRetryJob,
         StatsQuery,
     )
+    from chalicelib.domain.jobs import RetryJob
 
 bp = ApiBlueprint(__name__)
 
 
-def _job_response(job: dict[str, Any], new: bool) -> Response:
+def job_json(job: RetryJob, with_attempts: bool = True) -> dict[str, Any]:
+    """A job as ``RetryJob`` shows it; lists leave its attempts out (a job keeps up to 50, each
+    with a 2 KB excerpt: a page of them could pass Lambda's 6 MB response limit)."""
+    data: dict[str, Any] = {
+        "id": job.id, "status": job.status, "service": job.service,
+        "target": masked_target(job.target), "error": job.error, "retry_policy": job.policy,
+        "attempt_count": job.attempt_count, "next_attempt_at": job.next_attempt_at,
+        "idempotency_key": job.idempotency_key, "workflow_id": job.workflow_id,
+        "execution_id": job.execution_id, "note": job.note,
+        "dead_letter_id": job.dead_letter_id, "replay_of": job.replay_of,
+        "origin": job.source(), "created_at": job.created_at, "updated_at": job.updated_at,
+        "finished_at": job.finished_at,
+    }
+    if with_attempts:
+        data["attempts"] = list(job.attempts)
+    return data
+
+
+def _job_response(job: RetryJob, new: bool) -> Response:
     if new:
-        return created(job, f"/v2/errors/retry/{job['id']}")
-    return Response(body=job, status_code=200)  # the same idempotency key: the first job
+        return created(job_json(job), f"/v2/errors/retry/{job.id}")
+    return Response(body=job_json(job), status_code=200)  # the same key: the first job
 
 
 # --- retry jobs -----------------------------------------------------------------------------------
@@ -68,7 +88,8 @@ def list_retry_jobs(query: ListRetryJobsQuery) -> dict[str, Any]:
     """Retry jobs, newest first, optionally by status and service; without their attempts."""
     items, last = deps.retries().list(query.status, query.service, query.limit,
                                       position_of(query, "retry-jobs"))
-    return page(items, cursor_for(last, query, "retry-jobs"))
+    return page([job_json(j, with_attempts=False) for j in items],
+                cursor_for(last, query, "retry-jobs"))
 
 
 @bp.operation("GET", "/errors/retry/{job_id}", summary="One retry job with its attempts",
@@ -76,7 +97,7 @@ def list_retry_jobs(query: ListRetryJobsQuery) -> dict[str, Any]:
 def get_retry_job(job_id: str) -> dict[str, Any]:
     """One retry job with every attempt: when it ran, the status code or error, the response
     excerpt and the delay before the next one."""
-    return deps.retries().get(job_id)
+    return job_json(deps.retries().require(job_id))
 
 
 @bp.operation("GET", "/errors/retry/{job_id}/attempts", summary="A retry job's attempts, oldest first",
@@ -95,7 +116,7 @@ def list_retry_attempts(job_id: str, query: PageQuery) -> dict[str, Any]:
 def resolve_retry_job(body: ResolveRetryJob) -> dict[str, Any]:
     """Marks a retry job resolved by hand, with a note: no more attempts run, and its dead letter
     (if any) is resolved too."""
-    return deps.retries().resolve(body.id, body.note)
+    return job_json(deps.retries().resolve(body.id, body.note))
 
 
 @bp.operation("GET", "/errors/stats", summary="Counts, success rate, attempts to success",
@@ -174,7 +195,7 @@ def replay_dead_letter(dead_letter_id: str) -> Response:
     """Runs an open dead letter again as a new retry job (linked both ways); the dead letter
     becomes `replayed`. Replayed once only."""
     job = deps.retries().replay(dead_letter_id)
-    return created(job, f"/v2/errors/retry/{job['id']}")
+    return created(job_json(job), f"/v2/errors/retry/{job.id}")
 
 
 @bp.operation("POST", "/dlq/{dead_letter_id}/resolve", summary="Resolve by hand, with a note",
@@ -193,7 +214,7 @@ def batch_create_retry_jobs(body: BatchRequest) -> dict[str, Any]:
     """Up to 100 retry jobs at once; each item is the body of `POST /v2/errors/retry` and is
     answered on its own in `results`."""
     return run_batch(body.items, "CreateRetryJob",
-                     lambda item: deps.retries().create(item.model_dump(mode="json"))[0]["id"])
+                     lambda item: deps.retries().create(item.model_dump(mode="json"))[0].id)
 
 
 @bp.operation("POST", "/batch/errors/resolve", summary="Resolve up to 100 retry jobs",
@@ -201,7 +222,7 @@ def batch_create_retry_jobs(body: BatchRequest) -> dict[str, Any]:
 def batch_resolve_retry_jobs(body: BatchRequest) -> dict[str, Any]:
     """Resolves up to 100 retry jobs, each with its own note and result."""
     return run_batch(body.items, "ResolveRetryJob",
-                     lambda item: deps.retries().resolve(item.id, item.note)["id"])
+                     lambda item: deps.retries().resolve(item.id, item.note).id)
 
 
 @bp.operation("POST", "/batch/dlq/resolve", summary="Resolve up to 100 dead letters",
@@ -217,4 +238,4 @@ def batch_resolve_dead_letters(body: BatchRequest) -> dict[str, Any]:
 def batch_replay_dead_letters(body: BatchRequest) -> dict[str, Any]:
     """Replays up to 100 dead letters; each result names the new retry job."""
     return run_batch(body.items, "DeadLetterRef",
-                     lambda item: deps.retries().replay(item.id)["id"])
+                     lambda item: deps.retries().replay(item.id).id)

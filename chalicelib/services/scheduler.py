@@ -449,7 +449,7 @@ class Scheduler:
                 "workflow_id": record.id, "execution_id": execution.id},
                 origin={"type": "schedule_run", "schedule_id": record.id,
                         "execution_id": execution.id})
-            status, job_id = "retrying", job["id"]
+            status, job_id = "retrying", job.id
         self._executions.transition(execution, "running", status, error=error,
                                     retry_job_id=job_id, **fields)
         streak = self._release(record.id, False, settled=False if job_id is None else None)

@@ -2,35 +2,39 @@
 delivery never runs an attempt twice, and a crashed attempt is taken over once its lease ends."""
 from __future__ import annotations
 
+import dataclasses
 import heapq
 from itertools import islice
 from typing import Any
 
 from pynamodb.exceptions import PutError, PynamoDBException, UpdateError
 
+from chalicelib.domain.jobs import STATUSES, TERMINAL, RetryJob
 from chalicelib.errors import Conflict
 from chalicelib.store.base import bind
 from chalicelib.store.common import conditional_failure, page_of, unavailable
+from chalicelib.store.mapping import entity_of, fields_of, stored_value
 from chalicelib.store.models import RetryJobRecord
 
-TERMINAL = ("succeeded", "dead_lettered", "resolved")
-STATUSES = ("scheduled", "running", *TERMINAL)
+__all__ = ["TERMINAL", "RetryJobStore"]
+
+
+def _job(record: RetryJobRecord) -> RetryJob:
+    return entity_of(RetryJob, record)
 
 
 class RetryJobStore:
     def __init__(self) -> None:
         self._model = bind(RetryJobRecord, "retry_jobs")
 
-    def new(self, **fields: Any) -> RetryJobRecord:
-        return self._model(**fields)
-
-    def create(self, record: RetryJobRecord) -> None:
+    def create(self, job: RetryJob) -> None:
+        record = self._model(**fields_of(job), created_sk=f"{job.created_at}#{job.id}")
         try:
             # Condition: a new id (ids carry 80 random bits: a clash is a bug, never overwritten).
             record.save(condition=self._model.id.does_not_exist())
         except PutError as exc:
             if conditional_failure(exc):
-                raise Conflict(f"Retry job {record.id} exists already.") from exc
+                raise Conflict(f"Retry job {job.id} exists already.") from exc
             raise unavailable("retry jobs") from exc
 
     def delete(self, job_id: str) -> None:
@@ -39,17 +43,17 @@ class RetryJobStore:
         except PynamoDBException as exc:
             raise unavailable("retry jobs") from exc
 
-    def get(self, job_id: str) -> RetryJobRecord | None:
+    def get(self, job_id: str) -> RetryJob | None:
         try:
-            return self._model.get(job_id, consistent_read=True)
+            return _job(self._model.get(job_id, consistent_read=True))
         except self._model.DoesNotExist:
             return None
         except PynamoDBException as exc:
             raise unavailable("retry jobs") from exc
 
-    def claim(self, record: RetryJobRecord, attempt: int, now_epoch: int, lease_seconds: int,
-              now_iso: str) -> bool:
-        """Take attempt ``attempt`` of the job for this worker; False if it is not ours to run."""
+    def claim(self, job: RetryJob, attempt: int, now_epoch: int, lease_seconds: int,
+              now_iso: str) -> RetryJob | None:
+        """Take attempt ``attempt`` of the job for this worker; None if it is not ours to run."""
         m = self._model
         # Condition, either:
         #  (a) the job waits for exactly this attempt (the previous one is recorded), or
@@ -58,39 +62,43 @@ class RetryJobStore:
         abandoned = ((m.status == "running") & (m.claimed_attempt == attempt)
                      & (m.lease_until < now_epoch))
         try:
-            record.update(actions=[m.status.set("running"), m.claimed_attempt.set(attempt),
-                                   m.lease_until.set(now_epoch + lease_seconds),
-                                   m.held.remove(), m.updated_at.set(now_iso)],
-                          condition=fresh | abandoned)
+            m(job.id).update(actions=[m.status.set("running"), m.claimed_attempt.set(attempt),
+                                      m.lease_until.set(now_epoch + lease_seconds),
+                                      m.held.remove(), m.updated_at.set(now_iso)],
+                             condition=fresh | abandoned)
         except UpdateError as exc:
             if conditional_failure(exc):
-                return False
+                return None
             raise unavailable("retry jobs") from exc
-        return True
+        return dataclasses.replace(job, status="running", claimed_attempt=attempt,
+                                   lease_until=now_epoch + lease_seconds, held=None,
+                                   updated_at=now_iso)
 
-    def release(self, record: RetryJobRecord, next_attempt_at: str, now_iso: str) -> None:
+    def release(self, job: RetryJob, next_attempt_at: str, now_iso: str) -> None:
         """Give a claimed attempt back unrun (the breaker refused it): it is not used up."""
         m = self._model
         try:
-            record.update(actions=[m.status.set("scheduled"), m.next_attempt_at.set(next_attempt_at),
-                                   m.claimed_attempt.remove(), m.lease_until.remove(),
-                                   m.held.set("breaker"), m.updated_at.set(now_iso)],
-                          condition=(m.status == "running") & (m.claimed_attempt == record.claimed_attempt))
+            m(job.id).update(
+                actions=[m.status.set("scheduled"), m.next_attempt_at.set(next_attempt_at),
+                         m.claimed_attempt.remove(), m.lease_until.remove(),
+                         m.held.set("breaker"), m.updated_at.set(now_iso)],
+                # Condition: still our claim.
+                condition=(m.status == "running") & (m.claimed_attempt == job.claimed_attempt))
         except UpdateError as exc:
             if not conditional_failure(exc):
                 raise unavailable("retry jobs") from exc
 
-    def held_by_breaker(self, service: str, limit: int) -> list[RetryJobRecord]:
+    def held_by_breaker(self, service: str, limit: int) -> list[RetryJob]:
         """The scheduled jobs of ``service`` whose next attempt waits for its breaker."""
         m = self._model
         try:
-            return list(islice(m.by_service.query(
+            return [_job(r) for r in islice(m.by_service.query(
                 service, filter_condition=(m.status == "scheduled") & (m.held == "breaker")),
-                limit))
+                limit)]
         except PynamoDBException as exc:
             raise unavailable("retry jobs") from exc
 
-    def finish_attempt(self, record: RetryJobRecord, attempt: dict[str, Any], status: str,
+    def finish_attempt(self, job: RetryJob, attempt: dict[str, Any], status: str,
                        now_iso: str, **fields: Any) -> bool:
         """Record a finished attempt and the job's next status, if the claim still holds.
 
@@ -98,58 +106,63 @@ class RetryJobStore:
         to its history and the resolution stands.
         """
         m = self._model
-        attempts = [*(record.attempts or []), attempt]
-        actions = [m.attempts.set(attempts), m.attempt_count.set(attempt["number"]),
+        actions = [m.attempts.set([*job.attempts, attempt]), m.attempt_count.set(attempt["number"]),
                    m.status.set(status), m.claimed_attempt.remove(), m.lease_until.remove(),
                    m.updated_at.set(now_iso)]
         for name, value in fields.items():
             attribute = getattr(m, name)
-            actions.append(attribute.remove() if value is None else attribute.set(value))
+            actions.append(attribute.remove() if value is None
+                           else attribute.set(stored_value(value)))
         try:
             # Condition: we still hold the claim on this attempt.
-            record.update(actions=actions, condition=(m.status == "running")
-                          & (m.claimed_attempt == attempt["number"]))
+            m(job.id).update(actions=actions, condition=(m.status == "running")
+                             & (m.claimed_attempt == attempt["number"]))
             return True
         except UpdateError as exc:
             if not conditional_failure(exc):
                 raise unavailable("retry jobs") from exc
-        current = self.get(record.id)
+        current = self.get(job.id)
         if current is not None and current.status == "resolved":
             try:
-                current.update(actions=[m.attempts.set([*(current.attempts or []), attempt]),
-                                        m.attempt_count.set(attempt["number"])])
+                m(job.id).update(actions=[m.attempts.set([*current.attempts, attempt]),
+                                          m.attempt_count.set(attempt["number"])])
             except PynamoDBException as exc:
                 raise unavailable("retry jobs") from exc
         return False
 
-    def mark_dead_lettered(self, record: RetryJobRecord, dead_letter_id: str, now_iso: str,
-                           expires_at: int) -> None:
+    def mark_dead_lettered(self, job: RetryJob, dead_letter_id: str, now_iso: str,
+                           expires_at: int) -> RetryJob:
         m = self._model
         try:
-            record.update(actions=[m.status.set("dead_lettered"), m.dead_letter_id.set(dead_letter_id),
-                                   m.next_attempt_at.remove(), m.finished_at.set(now_iso),
-                                   m.updated_at.set(now_iso), m.expires_at.set(expires_at)])
+            m(job.id).update(actions=[
+                m.status.set("dead_lettered"), m.dead_letter_id.set(dead_letter_id),
+                m.next_attempt_at.remove(), m.finished_at.set(now_iso), m.updated_at.set(now_iso),
+                m.expires_at.set(expires_at)])
         except PynamoDBException as exc:
             raise unavailable("retry jobs") from exc
+        return dataclasses.replace(job, status="dead_lettered", dead_letter_id=dead_letter_id,
+                                   next_attempt_at=None, finished_at=now_iso, updated_at=now_iso,
+                                   expires_at=expires_at)
 
-    def resolve(self, record: RetryJobRecord, note: str | None, now_iso: str,
-                expires_at: int) -> bool:
-        """Resolve by hand; False if it had already finished (succeeded or resolved)."""
+    def resolve(self, job: RetryJob, note: str | None, now_iso: str,
+                expires_at: int) -> RetryJob | None:
+        """Resolve by hand; None if it had already finished (succeeded or resolved)."""
         m = self._model
         try:
             # Condition: not finished yet (a dead-lettered job may still be resolved).
-            record.update(actions=[m.status.set("resolved"), m.note.set(note or ""),
-                                   m.finished_at.set(now_iso), m.updated_at.set(now_iso),
-                                   m.expires_at.set(expires_at)],
-                          condition=m.status.is_in("scheduled", "running", "dead_lettered"))
+            m(job.id).update(actions=[m.status.set("resolved"), m.note.set(note or ""),
+                                      m.finished_at.set(now_iso), m.updated_at.set(now_iso),
+                                      m.expires_at.set(expires_at)],
+                             condition=m.status.is_in("scheduled", "running", "dead_lettered"))
         except UpdateError as exc:
             if conditional_failure(exc):
-                return False
+                return None
             raise unavailable("retry jobs") from exc
-        return True
+        return dataclasses.replace(job, status="resolved", note=note or "", finished_at=now_iso,
+                                   updated_at=now_iso, expires_at=expires_at)
 
     def list(self, status: str | None, service: str | None, limit: int,
-             before: str | None) -> tuple[list[RetryJobRecord], str | None]:
+             before: str | None) -> tuple[list[RetryJob], str | None]:
         """Newest first: by service (status as a filter), by status, or every status (one Query
         per status, merged: the cost follows the page, not the stored jobs)."""
         m = self._model
@@ -167,6 +180,7 @@ class RetryJobStore:
                                          page_size=limit + 1), limit + 1)
                 for each in STATUSES), key=lambda r: r.created_sk, reverse=True)
         try:
-            return page_of(query, limit)
+            records, last = page_of(query, limit)
         except PynamoDBException as exc:
             raise unavailable("retry jobs") from exc
+        return [_job(r) for r in records], last

@@ -167,7 +167,7 @@ def test_an_open_breaker_defers_attempts_without_using_them(
                                            half_open_trials=1)}
     service = BreakerService(BreakerStore(), settings,
                              lambda t, d: deps.event_bus().publish(t, d), clock=clock)
-    monkeypatch.setattr(deps.retries(), "_breakers", service)
+    monkeypatch.setattr(deps.retries(), "breakers", service)
     target.set_script([(500, {}), (500, {}), (200, {})])
     first = new_job(api, target.url, retry_policy={**FAST, "max_attempts": 1})
     second = new_job(api, target.url, retry_policy={**FAST, "max_attempts": 1})
@@ -218,7 +218,7 @@ def test_two_concurrent_breaker_updates_never_lose_a_transition(clock: Clock) ->
 def test_a_crash_mid_batch_loses_no_job(api: Api, app_module: Any, clock: Clock,
                                         target: Receiver, monkeypatch: pytest.MonkeyPatch) -> None:
     jobs = [new_job(api, target.url) for _ in range(8)]
-    runner = deps.retries()._runner
+    runner = deps.retries().runner
     real_run = runner.run
     calls = {"n": 0}
 

@@ -1,7 +1,7 @@
 """The delivery worker on the in-memory store twins: no AWS, a real receiver on 127.0.0.1."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.domain.events import make_event
@@ -42,7 +42,7 @@ def build(now: list[datetime]) -> tuple[WebhookEndpoints, Deliveries, MemoryQueu
 
 
 def test_a_failed_attempt_is_retried_on_the_endpoints_schedule_then_delivered() -> None:
-    now = [datetime(2026, 11, 30, 10, tzinfo=timezone.utc)]
+    now = [datetime(2026, 11, 30, 10, tzinfo=UTC)]
     endpoints, deliveries, queue, events, _ = build(now)
     with receiver([(500, {}), (200, {})]) as hook:
         # Given an endpoint with its own schedule, and an event it subscribes to
@@ -69,7 +69,7 @@ def test_a_failed_attempt_is_retried_on_the_endpoints_schedule_then_delivered() 
 
 
 def test_gone_dead_letters_and_disables_and_a_malformed_message_is_dropped() -> None:
-    now = [datetime(2026, 11, 30, 10, tzinfo=timezone.utc)]
+    now = [datetime(2026, 11, 30, 10, tzinfo=UTC)]
     endpoints, deliveries, queue, events, dead = build(now)
     with receiver([(410, {})]) as hook:
         endpoint = endpoints.create({"url": hook.url, "event_types": ["custom.*"]})
