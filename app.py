@@ -104,7 +104,7 @@ def scheduler_tick(event: CloudWatchEvent) -> None:
 @app.on_sqs_message(queue=queue_name("executions"), batch_size=10)
 def run_schedule_executions(event: SQSEvent) -> None:
     for record in event:
-        deps.scheduler().run_execution(record.body)
+        deps.runs().run_execution(record.body)
 
 
 @app.on_sqs_message(queue=queue_name("retries"), batch_size=10)

@@ -41,7 +41,7 @@ def add_data(schedules: int, dead_letters: int, offset: int) -> None:
             # a run far ahead: runs firing during the bench would be timed as the views' cost
             "name": f"bench {offset + i}", "expression": "at(2027-06-01T00:00:00)",
             "target": {"type": "event", "event_type": "custom.bench"}}, "body")
-        deps.scheduler().create(body.model_dump(mode="json"))
+        deps.schedules().create(body.model_dump(mode="json"))
     letters = deps.dead_letters()
     for i in range(dead_letters):  # three queues: three fingerprints to group by
         letters.from_sqs(f"bench-{i % 3}-dlq", {"messageId": f"m-{offset + i}", "body": "{}",

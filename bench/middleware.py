@@ -109,7 +109,7 @@ def main() -> int:
     with moto.mock_aws():
         deps.reset()
         provision(aws.client("dynamodb"), aws.client("sqs"), "bench")
-        key = deps.api_keys().create("bench", "viewer")["key"]
+        key = deps.api_keys().create("bench", "viewer")[1]
         moto_auth, moto_limiter = deps.authenticator(), deps.rate_limiter()
         moto_metrics = deps.metrics()
         memory_keys = MemoryKeys()

@@ -37,21 +37,21 @@ class Clock:
         return self.now
 
 
-def populate(scheduler: Any, store: Any, total: int, due: int) -> None:
+def populate(service: Any, store: Any, total: int, due: int) -> None:
     """``due`` schedules at 09:00, the rest at 18:00, written straight to the table (fast)."""
+    from chalicelib.domain.schedule import Schedule
+
     target = {"type": "event", "event_type": "custom.bench", "data": {}}
     body = {"name": "b", "expression": "cron(0 9 * * *)", "timezone": "UTC", "target": target,
             "retry_policy": {"max_attempts": 1}}
     with store._model.batch_write() as batch:
         for i in range(total):
-            record = scheduler._schedules.new(
+            schedule = Schedule(
                 id=f"sch_{i:026d}".replace("0", "A", 1)[:30], version=1,
-                anchor=T0.isoformat(), created_at="2026-11-30T08:00:00.000Z",
-                created_sk=f"2026-11-30T08:00:00.000Z#{i}", updated_at="x", running=0, runs=0,
-                failures=0, **scheduler._fields({**body, "expression": "cron(0 9 * * *)"
-                                                 if i < due else "cron(0 18 * * *)"}))
-            scheduler._place(record, T0)
-            batch.save(record)
+                anchor=T0.isoformat(), created_at="2026-11-30T08:00:00.000Z", updated_at="x",
+                **service._settings({**body, "expression": "cron(0 9 * * *)"
+                                     if i < due else "cron(0 18 * * *)"}))
+            batch.save(store._record(schedule.placed(T0)))
 
 
 def measure(total: int, due: int) -> tuple[Counter[str], float]:
@@ -64,7 +64,7 @@ def measure(total: int, due: int) -> tuple[Counter[str], float]:
         deps.clock = clock
         provision(aws.client("dynamodb"), aws.client("sqs"), "bench")
         scheduler = deps.scheduler()
-        populate(scheduler, scheduler._schedules, total, due)
+        populate(deps.schedules(), scheduler.store, total, due)
         clock.now = T0 + timedelta(seconds=40)
         with count_calls() as calls:
             started = time.perf_counter()

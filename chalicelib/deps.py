@@ -27,11 +27,14 @@ if TYPE_CHECKING:  # pragma: no cover
     from chalicelib.services.ratelimits import RateLimiter
     from chalicelib.services.realtime import Realtime
     from chalicelib.services.retries import RetryService
+    from chalicelib.services.runs import RunExecutor
     from chalicelib.services.scheduler import Scheduler
+    from chalicelib.services.schedules import ScheduleService
     from chalicelib.services.targets import TargetQueues, TargetRunner
     from chalicelib.services.webhooks import WebhookEndpoints
     from chalicelib.store.metrics import MetricsStore
     from chalicelib.store.queues import Queue
+    from chalicelib.store.schedules import ExecutionStore, ScheduleStore
     from chalicelib.store.webhooks import WebhookStore
 
 
@@ -226,14 +229,36 @@ def retries() -> RetryService:
 
 
 @functools.cache
-def scheduler() -> Scheduler:
-    from chalicelib.services.scheduler import Scheduler  # noqa: PLC0415
+def schedule_stores() -> tuple[ScheduleStore, ExecutionStore]:
     from chalicelib.store.schedules import ExecutionStore, ScheduleStore  # noqa: PLC0415
 
-    return Scheduler(ScheduleStore(), ExecutionStore(), target_runner(), retries,
-                     own_queue("executions"), lambda t, d: event_bus().publish(t, d),
-                     history_days=get_settings().execution_ttl_days, clock=lambda: clock(),
-                     metrics=metrics())
+    return ScheduleStore(), ExecutionStore()
+
+
+@functools.cache
+def schedules() -> ScheduleService:
+    from chalicelib.services.schedules import ScheduleService  # noqa: PLC0415
+
+    return ScheduleService(*schedule_stores(), target_runner(),
+                           lambda t, d: event_bus().publish(t, d),
+                           history_days=get_settings().execution_ttl_days, clock=lambda: clock())
+
+
+@functools.cache
+def scheduler() -> Scheduler:
+    from chalicelib.services.scheduler import Scheduler  # noqa: PLC0415
+
+    return Scheduler(schedules(), *schedule_stores(), own_queue("executions"),
+                     history_days=get_settings().execution_ttl_days, clock=lambda: clock())
+
+
+@functools.cache
+def runs() -> RunExecutor:
+    from chalicelib.services.runs import RunExecutor  # noqa: PLC0415
+
+    return RunExecutor(schedules(), *schedule_stores(), target_runner(), retries,
+                       attempt_engine("executions"), lambda t, d: event_bus().publish(t, d),
+                       clock=lambda: clock(), metrics=metrics())
 
 
 @functools.cache
@@ -286,7 +311,8 @@ def reset() -> None:
     """Forget every service and client (tests and the local runtime switch environments)."""
     for getter in (cursor_secret, outbound_guard, target_queues, queue_url, event_bus, realtime,
                    health, api_keys, authenticator, rate_limiter, breakers, dead_letters,
-                   metrics_store, metrics, target_runner, retries, scheduler, webhook_store,
+                   metrics_store, metrics, target_runner, retries, schedule_stores, schedules,
+                   scheduler, runs, webhook_store,
                    webhooks, deliveries):
         getter.cache_clear()
     aws.reset()

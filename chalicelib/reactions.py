@@ -23,7 +23,7 @@ def _settle_schedule_run(job: Any, succeeded: bool) -> None:
 
     origin = origin_of(job)
     if origin.get("type") == "schedule_run":
-        deps.scheduler().retry_finished(str(origin["execution_id"]), succeeded)
+        deps.runs().retry_finished(str(origin["execution_id"]), succeeded)
 
 
 def _resolve_job_of_dead_letter(job_id: str, note: str | None) -> None:

@@ -212,7 +212,7 @@ def keys(aws: dict[str, str]) -> dict[str, str]:
     from chalicelib.store.api_keys import ApiKeyStore
 
     service = ApiKeyService(ApiKeyStore())
-    return {role: service.create(f"test {role}", role)["key"]
+    return {role: service.create(f"test {role}", role)[1]
             for role in ("admin", "operator", "viewer")}
 
 

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from chalicelib import deps
+from chalicelib.api.recovery import dead_letter_json
 from chalicelib.api.routing import ApiBlueprint
 from chalicelib.domain.timeutil import to_iso
 from chalicelib.errors import ValidationFailed
@@ -85,7 +86,7 @@ def dashboard_errors() -> dict[str, Any]:
     dead, _ = deps.dead_letters().list("open", None, None, None, 20, None)
     breakers, _ = deps.breakers().list(50, None)
     return {"stats": deps.retries().stats(end - timedelta(hours=24), end),
-            "open_dead_letters": dead, "breakers": breakers}
+            "open_dead_letters": [dead_letter_json(e) for e in dead], "breakers": breakers}
 
 
 @bp.operation("GET", "/dashboard/schedules",

@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover
         ResolveRetryJob,
         StatsQuery,
     )
+    from chalicelib.domain.dead_letters import DeadLetter
     from chalicelib.domain.jobs import RetryJob
 
 bp = ApiBlueprint(__name__)
@@ -49,6 +50,19 @@ def job_json(job: RetryJob, with_attempts: bool = True) -> dict[str, Any]:
     if with_attempts:
         data["attempts"] = list(job.attempts)
     return data
+
+
+def dead_letter_json(entry: DeadLetter) -> dict[str, Any]:
+    """A dead letter as ``DeadLetter`` shows it: a retry job's target headers masked (a replay
+    uses the stored ones)."""
+    payload = entry.payload
+    if payload and isinstance(payload.get("target"), dict):
+        payload = {**payload, "target": masked_target(payload["target"])}
+    return {"id": entry.id, "status": entry.status, "source": entry.source,
+            "service": entry.service, "fingerprint": entry.fingerprint, "error": entry.error,
+            "payload": payload, "attempts": entry.attempts, "retry_job_id": entry.retry_job_id,
+            "replay_job_id": entry.replay_job_id, "note": entry.note,
+            "created_at": entry.created_at, "resolved_at": entry.resolved_at}
 
 
 def _job_response(job: RetryJob, new: bool) -> Response:
@@ -179,14 +193,14 @@ def list_dead_letters(query: ListDeadLettersQuery) -> dict[str, Any]:
     items, last = deps.dead_letters().list(query.status, query.fingerprint, query.source,
                                            query.service, query.limit,
                                            position_of(query, "dead-letters"))
-    return page(items, cursor_for(last, query, "dead-letters"))
+    return page([dead_letter_json(e) for e in items], cursor_for(last, query, "dead-letters"))
 
 
 @bp.operation("GET", "/dlq/{dead_letter_id}", summary="One dead letter", role="viewer",
               response="DeadLetter", errors=(404,))
 def get_dead_letter(dead_letter_id: str) -> dict[str, Any]:
     """One dead letter: the failure, the payload that can be replayed and what happened to it."""
-    return deps.dead_letters().get(dead_letter_id)
+    return dead_letter_json(deps.dead_letters().require(dead_letter_id))
 
 
 @bp.operation("POST", "/dlq/{dead_letter_id}/replay", summary="Re-run as a new retry job",
@@ -202,7 +216,7 @@ def replay_dead_letter(dead_letter_id: str) -> Response:
               role="operator", body="Note", response="DeadLetter", errors=(404, 409))
 def resolve_dead_letter(dead_letter_id: str, body: Note) -> dict[str, Any]:
     """Closes an open dead letter without running it again, with a note."""
-    return deps.dead_letters().resolve(dead_letter_id, body.note)
+    return dead_letter_json(deps.dead_letters().resolve(dead_letter_id, body.note))
 
 
 # --- batches -----------------------------------------------------------------------------------------
@@ -230,7 +244,7 @@ def batch_resolve_retry_jobs(body: BatchRequest) -> dict[str, Any]:
 def batch_resolve_dead_letters(body: BatchRequest) -> dict[str, Any]:
     """Resolves up to 100 dead letters, each with its own note and result."""
     return run_batch(body.items, "DeadLetterRef",
-                     lambda item: deps.dead_letters().resolve(item.id, item.note)["id"])
+                     lambda item: deps.dead_letters().resolve(item.id, item.note).id)
 
 
 @bp.operation("POST", "/batch/dlq/replay", summary="Replay up to 100 dead letters",

@@ -14,14 +14,19 @@ computes the same offset.
 """
 from __future__ import annotations
 
+import dataclasses
+import functools
 import hashlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import CroniterBadDateError, croniter
+
+from chalicelib.domain.timeutil import parse_iso, to_iso
 
 _RATE = re.compile(r"^rate\((\d{1,6})\s+(minute|minutes|hour|hours|day|days)\)$")
 _CRON = re.compile(r"^cron\((.+)\)$")
@@ -226,3 +231,135 @@ def catch_up(missed: list[datetime], policy: str) -> list[datetime]:
     if policy == "latest":
         return missed[-1:]
     return []
+
+
+def _time(value: str | None) -> datetime | None:
+    return parse_iso(value) if value else None
+
+
+ON_TIME = timedelta(seconds=120)  # a run this late is still "on time" for a minute tick
+MAX_CATCHUP = 100  # runs one tick starts for ``catchup: all``
+MAX_SCAN_RUNS = 10_000  # run times one tick looks at (a week of minutes)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A schedule definition with its counters; the timing rules need nothing but its fields."""
+
+    id: str
+    name: str
+    expression: str
+    timezone: str
+    overlap_policy: str  # skip | allow | buffer_one
+    catchup: str  # skip | latest | all
+    catchup_window_seconds: int
+    enabled: bool
+    target: dict[str, Any]
+    retry_policy: dict[str, Any]
+    version: int
+    anchor: str  # where a rate's steps are counted from
+    created_at: str
+    updated_at: str
+    description: str | None = None
+    start_at: str | None = None
+    end_at: str | None = None
+    jitter_seconds: int = 0
+    paused_note: str | None = None
+    tags: tuple[str, ...] = ()
+    next_run_at: str | None = None
+    running: int = 0
+    buffered: str | None = None  # the one run waiting (buffer_one), as its queue message
+    runs: int = 0
+    failures: int = 0
+    last_run_at: str | None = None
+    last_success_at: str | None = None
+    last_failure_at: str | None = None
+    pause_after_failures: int | None = None
+    failure_streak: int = 0  # runs in a row that ended failed, after their retries
+    deleted_at: str | None = None  # a tombstone, kept while its history is
+    expires_at: int | None = None
+
+    @functools.cached_property
+    def parsed(self) -> Expression:
+        """The expression, parsed once per schedule value (ExpressionError if it is bad)."""
+        return parse_expression(self.expression)
+
+    def _bounds(self) -> tuple[datetime, datetime | None, datetime | None]:
+        anchor = _time(self.anchor)
+        assert anchor is not None
+        return anchor, _time(self.start_at), _time(self.end_at)
+
+    def upcoming(self, after: datetime, count: int) -> list[datetime]:
+        """The next ``count`` run times after ``after``."""
+        anchor, start, end = self._bounds()
+        return next_runs(self.parsed, self.timezone, after, count, anchor, start, end)
+
+    def runs_in(self, start: datetime, end: datetime, limit: int) -> list[datetime]:
+        """Run times in (start, end], at most ``limit``."""
+        anchor, start_at, end_at = self._bounds()
+        return runs_between(self.parsed, self.timezone, start, end, anchor, limit, start_at,
+                            end_at)
+
+    def late_once(self, now: datetime) -> datetime | None:
+        """The time of an ``at()`` that has passed but lies within the catch-up window, when the
+        catch-up policy runs missed runs: it is due at once (the next tick runs it as catch-up)."""
+        if self.parsed.kind != "at" or self.catchup == "skip":
+            return None
+        missed = self.runs_in(now - timedelta(seconds=self.catchup_window_seconds), now, 1)
+        return missed[0] if missed else None
+
+    def placed(self, now: datetime) -> Schedule:
+        """With its next run set (none when paused or finished)."""
+        upcoming = self.upcoming(now, 1) if self.enabled else []
+        if not upcoming and self.enabled and not self.runs:
+            late = self.late_once(now)  # a past at() the catch-up policy still runs
+            upcoming = [late] if late else []
+        return dataclasses.replace(self, next_run_at=to_iso(upcoming[0]) if upcoming else None)
+
+    def never_runs(self, now: datetime) -> tuple[str, str] | None:
+        """(field, problem) when no run lies ahead: a definition that is a mistake."""
+        if self.upcoming(now, 1) or self.late_once(now):
+            return None
+        end = _time(self.end_at)
+        if end and end <= now:
+            return "end_at", "is in the past: no run is left"
+        return "expression", (
+            "is in the past; to run it once now, set catchup to 'latest' or 'all' with a "
+            "catchup_window_seconds that reaches back to it" if self.parsed.kind == "at"
+            else "has no run after now (its year field is over)")
+
+    def due_runs(self, now: datetime) -> tuple[list[tuple[datetime, str]], int]:
+        """The runs a tick at ``now`` fires (on-time ones, and missed ones as the catch-up policy
+        says), and how many missed ones it skips."""
+        first = _time(self.next_run_at)
+        assert first is not None
+        lower = max(first, now - timedelta(seconds=self.catchup_window_seconds))
+        times = [first] if first >= lower else []  # older than the catch-up window: not looked at
+        times += self.runs_in(lower, now, MAX_SCAN_RUNS)
+        on_time = [t for t in times if now - t < ON_TIME]
+        missed = [t for t in times if now - t >= ON_TIME]
+        chosen = catch_up(missed, self.catchup)[-MAX_CATCHUP:]
+        runs = [(t, "catchup") for t in chosen] + [(t, "scheduled") for t in on_time]
+        return runs, len(times) - len(runs)
+
+
+@dataclass(frozen=True)
+class Execution:
+    """One run of a schedule; its key is derived from the schedule and the scheduled time, so a
+    run is claimed once however many ticks see it."""
+
+    schedule_id: str
+    sort_key: str  # "<scheduled_for>#<execution id>"
+    id: str
+    scheduled_for: str
+    trigger: str  # scheduled | manual | catchup | backfill
+    status: str  # pending | running | succeeded | failed | skipped | retrying
+    created_at: str
+    expires_at: int
+    started_at: str | None = None
+    finished_at: str | None = None
+    duration_ms: float | None = None
+    status_code: int | None = None
+    error: dict[str, Any] | None = None
+    retry_job_id: str | None = None
+    note: str | None = None

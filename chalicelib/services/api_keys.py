@@ -6,18 +6,10 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.domain.ids import new_id
-from chalicelib.domain.keys import ROLES, generate_key, hash_key
+from chalicelib.domain.keys import ROLES, ApiKey, generate_key, hash_key
 from chalicelib.domain.timeutil import to_iso, utcnow
 from chalicelib.errors import ValidationFailed
 from chalicelib.store.api_keys import ApiKeyStore, require
-from chalicelib.store.models import ApiKeyRecord
-
-
-def to_dict(record: ApiKeyRecord) -> dict[str, Any]:
-    """The public view of a key: never its secret, never its hash."""
-    return {"id": record.id, "name": record.name, "role": record.role,
-            "created_at": record.created_at, "revoked_at": record.revoked_at,
-            "rate_limits": record.rate_limits}
 
 
 class ApiKeyService:
@@ -30,8 +22,8 @@ class ApiKeyService:
         self._on_revoked = on_revoked
 
     def create(self, name: str, role: str, key: str | None = None,
-               rate_limits: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Create a key; the returned ``key`` is the only time the secret is ever shown."""
+               rate_limits: dict[str, Any] | None = None) -> tuple[ApiKey, str]:
+        """Create a key; the secret returned with it is the only time it is ever shown."""
         if role not in ROLES:
             raise ValidationFailed(
                 "Unknown role.", [{"field": "role", "problem": f"must be one of {', '.join(ROLES)}"}])
@@ -40,21 +32,20 @@ class ApiKeyService:
                                     to_iso(self._clock()), rate_limits)
         if self._publish is not None:
             self._publish("api_key.created", {"key_id": record.id, "name": name, "role": role})
-        return {**to_dict(record), "key": secret}
+        return record, secret
 
     def ensure(self, key: str, name: str, role: str) -> str:
         """Make sure ``key`` exists (idempotent across restarts); return its id."""
         existing = self._store.get_by_hash(hash_key(key))
         if existing is not None:
             return existing.id
-        return self.create(name, role, key=key)["id"]
+        return self.create(name, role, key=key)[0].id
 
-    def get(self, key_id: str) -> dict[str, Any]:
-        return to_dict(require(self._store.get_by_id(key_id), key_id))
+    def get(self, key_id: str) -> ApiKey:
+        return require(self._store.get_by_id(key_id), key_id)
 
-    def list(self, limit: int, before: str | None) -> tuple[list[dict[str, Any]], str | None]:
-        records, last = self._store.list(limit, before)
-        return [to_dict(r) for r in records], last
+    def list(self, limit: int, before: str | None) -> tuple[list[ApiKey], str | None]:
+        return self._store.list(limit, before)
 
     def revoke(self, key_id: str) -> None:
         """Idempotent: revoking a revoked key changes nothing and is not an error. The key's

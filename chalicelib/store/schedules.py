@@ -1,52 +1,74 @@
 """Schedules and their executions. Claims, advances and counters are conditional or atomic writes."""
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 from typing import Any
 
 from pynamodb.exceptions import PutError, PynamoDBException, UpdateError
 
+from chalicelib.domain.schedule import Execution, Schedule
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.store.base import bind
 from chalicelib.store.common import conditional_failure, page_of, save_once, unavailable
+from chalicelib.store.mapping import entity_of, fields_of, stored_value
 from chalicelib.store.models import ExecutionRecord, ScheduleRecord
 
+#: The due index is split over this many partitions (a tick queries each).
 SHARDS = 4
+
+
+def shard_of(schedule_id: str) -> str:
+    return str(int(hashlib.sha256(schedule_id.encode()).hexdigest(), 16) % SHARDS)
+
+
+def _schedule(record: ScheduleRecord) -> Schedule:
+    return entity_of(Schedule, record)
+
+
+def _execution(record: ExecutionRecord) -> Execution:
+    return entity_of(Execution, record)
 
 
 class ScheduleStore:
     def __init__(self) -> None:
         self._model = bind(ScheduleRecord, "schedules")
 
-    def new(self, **fields: Any) -> ScheduleRecord:
-        return self._model(**fields)
+    def _record(self, schedule: Schedule) -> ScheduleRecord:
+        """The item: the entity's fields, and the index keys (in the due index only while a next
+        run is set)."""
+        return self._model(**fields_of(schedule),
+                           created_sk=f"{schedule.created_at}#{schedule.id}",
+                           due_shard=shard_of(schedule.id) if schedule.next_run_at else None)
 
-    def create(self, record: ScheduleRecord) -> None:
+    def create(self, schedule: Schedule) -> None:
         try:
-            record.save(condition=self._model.id.does_not_exist())
+            # Condition: a new id.
+            self._record(schedule).save(condition=self._model.id.does_not_exist())
         except PutError as exc:
             if conditional_failure(exc):
-                raise Conflict(f"Schedule {record.id} exists already.") from exc
+                raise Conflict(f"Schedule {schedule.id} exists already.") from exc
             raise unavailable("schedules") from exc
 
-    def get(self, schedule_id: str) -> ScheduleRecord | None:
+    def get(self, schedule_id: str) -> Schedule | None:
         """A live schedule (a deleted one's tombstone is None here: see ``get_any``)."""
-        record = self.get_any(schedule_id)
-        return None if record is None or record.deleted_at else record
+        schedule = self.get_any(schedule_id)
+        return None if schedule is None or schedule.deleted_at else schedule
 
-    def get_any(self, schedule_id: str) -> ScheduleRecord | None:
+    def get_any(self, schedule_id: str) -> Schedule | None:
         """The schedule or its tombstone."""
         try:
-            return self._model.get(schedule_id, consistent_read=True)
+            return _schedule(self._model.get(schedule_id, consistent_read=True))
         except self._model.DoesNotExist:
             return None
         except PynamoDBException as exc:
             raise unavailable("schedules") from exc
 
-    def replace(self, record: ScheduleRecord, expected_version: int) -> None:
+    def replace(self, schedule: Schedule, expected_version: int) -> None:
         """Write a changed definition; 409 when someone changed it since ``expected_version``."""
         try:
             # Condition: optimistic concurrency on the version the writer read.
-            record.save(condition=self._model.version == expected_version)
+            self._record(schedule).save(condition=self._model.version == expected_version)
         except PutError as exc:
             if conditional_failure(exc):
                 raise Conflict("The schedule changed since you read it (stale version).", [
@@ -70,34 +92,36 @@ class ScheduleStore:
                 raise NotFound(f"No schedule {schedule_id}.") from exc
             raise unavailable("schedules") from exc
 
-    def due(self, shard: str, now_iso: str, limit: int = 500) -> list[ScheduleRecord]:
+    def due(self, shard: str, now_iso: str, limit: int = 500) -> list[Schedule]:
         """Schedules of one shard whose next run is at or before now (the sparse ``due`` index)."""
         m = self._model
         try:
-            return list(m.due.query(shard, m.next_run_at <= now_iso, limit=limit))
+            return [_schedule(r) for r in m.due.query(shard, m.next_run_at <= now_iso,
+                                                      limit=limit)]
         except PynamoDBException as exc:
             raise unavailable("schedules") from exc
 
-    def upcoming(self, shard: str, now_iso: str, limit: int) -> list[ScheduleRecord]:
+    def upcoming(self, shard: str, now_iso: str, limit: int) -> list[Schedule]:
         """The next ``limit`` runs of one shard, soonest first."""
         m = self._model
         try:
-            return list(m.due.query(shard, m.next_run_at >= now_iso, limit=limit))
+            return [_schedule(r) for r in m.due.query(shard, m.next_run_at >= now_iso,
+                                                      limit=limit)]
         except PynamoDBException as exc:
             raise unavailable("schedules") from exc
 
-    def advance(self, record: ScheduleRecord, expected_next: str | None, next_run_at: str | None,
-                shard: str | None, now_iso: str) -> bool:
+    def advance(self, schedule: Schedule, expected_next: str | None, next_run_at: str | None,
+                now_iso: str) -> bool:
         """Move the next run on; False if another tick already did (both computed the same)."""
         m = self._model
         actions = [m.updated_at.set(now_iso)]
         if next_run_at is None:
             actions += [m.next_run_at.remove(), m.due_shard.remove()]
         else:
-            actions += [m.next_run_at.set(next_run_at), m.due_shard.set(shard)]
+            actions += [m.next_run_at.set(next_run_at), m.due_shard.set(shard_of(schedule.id))]
         try:
             # Condition: the next run is still the one this tick read.
-            record.update(actions=actions, condition=m.next_run_at == expected_next)
+            m(schedule.id).update(actions=actions, condition=m.next_run_at == expected_next)
         except UpdateError as exc:
             if conditional_failure(exc):
                 return False
@@ -145,6 +169,7 @@ class ScheduleStore:
             current = self.get(schedule_id)
             if current is None:
                 return None, 0  # deleted meanwhile
+            record = m(schedule_id)
             buffered = current.buffered
             actions = [m.last_run_at.set(now_iso), m.buffered.remove()]
             if held_slot:
@@ -157,8 +182,8 @@ class ScheduleStore:
             # Condition: the buffered run we take is the one we read (another may arrive).
             same = m.buffered == buffered if buffered else m.buffered.does_not_exist()
             try:
-                current.update(actions=actions, condition=m.id.exists() & same)
-                return buffered, int(current.failure_streak or 0)  # the item as written
+                record.update(actions=actions, condition=m.id.exists() & same)
+                return buffered, int(record.failure_streak or 0)  # the item as written
             except UpdateError as exc:
                 if not conditional_failure(exc):
                     raise unavailable("schedules") from exc
@@ -172,7 +197,7 @@ class ScheduleStore:
             return [m.failure_streak.add(1)]
         return []
 
-    def settle(self, schedule_id: str, succeeded: bool) -> ScheduleRecord | None:
+    def settle(self, schedule_id: str, succeeded: bool) -> Schedule | None:
         """A run that a retry job carried on ended: move the failure streak; answer the item as
         written (None when the schedule is gone)."""
         m = self._model
@@ -184,10 +209,10 @@ class ScheduleStore:
             if conditional_failure(exc):
                 return None
             raise unavailable("schedules") from exc
-        return record
+        return _schedule(record)
 
     def list(self, enabled: bool | None, tag: str | None, limit: int,
-             before: str | None) -> tuple[list[ScheduleRecord], str | None]:
+             before: str | None) -> tuple[list[Schedule], str | None]:
         m = self._model
         condition = m.created_sk < before if before else None
         filters = None
@@ -197,62 +222,69 @@ class ScheduleStore:
             clause = m.tags.contains(tag)
             filters = clause if filters is None else filters & clause
         try:
-            return page_of(m.by_created.query("schedule", condition, scan_index_forward=False,
-                                              filter_condition=filters, page_size=limit + 1), limit)
+            records, last = page_of(m.by_created.query(
+                "schedule", condition, scan_index_forward=False, filter_condition=filters,
+                page_size=limit + 1), limit)
         except PynamoDBException as exc:
             raise unavailable("schedules") from exc
+        return [_schedule(r) for r in records], last
 
 
 class ExecutionStore:
     def __init__(self) -> None:
         self._model = bind(ExecutionRecord, "executions")
 
-    def claim(self, **fields: Any) -> tuple[ExecutionRecord, bool]:
+    def claim(self, execution: Execution) -> tuple[Execution, bool]:
         """Create the run's record unless it exists; return it and whether this call made it."""
-        record = self._model(**fields)  # the first tick (or request) creates it; others find it
-        return save_once(record, self._model.sort_key, "executions",
-                         lambda: self.get(fields["schedule_id"], fields["sort_key"]))
+        record = self._model(**fields_of(execution))  # the first tick creates it; others find it
+        stored, new = save_once(record, self._model.sort_key, "executions", lambda: self._model.get(
+            execution.schedule_id, execution.sort_key, consistent_read=True))
+        return (execution if new else _execution(stored)), new
 
-    def get(self, schedule_id: str, sort_key: str) -> ExecutionRecord | None:
+    def get(self, schedule_id: str, sort_key: str) -> Execution | None:
         try:
-            return self._model.get(schedule_id, sort_key, consistent_read=True)
+            return _execution(self._model.get(schedule_id, sort_key, consistent_read=True))
         except self._model.DoesNotExist:
             return None
         except PynamoDBException as exc:
             raise unavailable("executions") from exc
 
-    def find(self, execution_id: str) -> ExecutionRecord | None:
+    def find(self, execution_id: str) -> Execution | None:
         try:
             for record in self._model.by_id.query(execution_id, limit=1):
-                return record
+                return _execution(record)
         except PynamoDBException as exc:
             raise unavailable("executions") from exc
         return None
 
-    def transition(self, record: ExecutionRecord, from_status: str | tuple[str, ...],
-                   to_status: str, **fields: Any) -> bool:
+    def transition(self, execution: Execution, from_status: str | tuple[str, ...],
+                   to_status: str, **fields: Any) -> Execution | None:
+        """Move a run on; None when it was not in ``from_status`` any more."""
         m = self._model
         allowed = (from_status,) if isinstance(from_status, str) else from_status
         actions = [m.status.set(to_status)]
         for name, value in fields.items():
             attribute = getattr(m, name)
-            actions.append(attribute.remove() if value is None else attribute.set(value))
+            actions.append(attribute.remove() if value is None
+                           else attribute.set(stored_value(value)))
         try:
             # Condition: the run is still in the state this step expects (no double start).
-            record.update(actions=actions, condition=m.status.is_in(*allowed))
+            m(execution.schedule_id, execution.sort_key).update(
+                actions=actions, condition=m.status.is_in(*allowed))
         except UpdateError as exc:
             if conditional_failure(exc):
-                return False
+                return None
             raise unavailable("executions") from exc
-        return True
+        return dataclasses.replace(execution, status=to_status, **fields)
 
     def history(self, schedule_id: str, limit: int, before: str | None, now_epoch: int
-                ) -> tuple[list[ExecutionRecord], str | None]:
+                ) -> tuple[list[Execution], str | None]:
         m = self._model
         condition = m.sort_key < before if before else None
         try:
-            return page_of(m.query(schedule_id, condition, scan_index_forward=False,
-                                   filter_condition=m.expires_at > now_epoch, page_size=limit + 1),
-                           limit, key="sort_key")
+            records, last = page_of(m.query(schedule_id, condition, scan_index_forward=False,
+                                            filter_condition=m.expires_at > now_epoch,
+                                            page_size=limit + 1), limit, key="sort_key")
         except PynamoDBException as exc:
             raise unavailable("executions") from exc
+        return [_execution(r) for r in records], last

@@ -300,7 +300,7 @@ def test_a_failing_queue_is_a_503_with_retry_after(api: Api, clock: Clock, targe
                           "SendMessage")
 
     hook = body(api.post("/v2/webhooks", {"url": target.url, "event_types": ["custom.*"]}))
-    monkeypatch.setattr(deps.scheduler()._queue.sqs, "send_message", refuse)  # one client: all SQS
+    monkeypatch.setattr(deps.scheduler().queue.sqs, "send_message", refuse)  # one client: all SQS
     monkeypatch.setattr(deps.deliveries().engine.queue.sqs, "send_message", refuse)
     for path in (f"/v2/schedules/{created['id']}/execute", f"/v2/webhooks/{hook['id']}/test"):
         response = api.post(path)

@@ -85,7 +85,7 @@ def live() -> Iterator[dict[str, str]]:
     with moto.mock_aws():
         deps.reset()
         provision(factory.client("dynamodb"), factory.client("sqs"), "test")
-        admin = deps.api_keys().create("schemathesis", "admin")["key"]
+        admin = deps.api_keys().create("schemathesis", "admin")[1]
         port = free_port()
         server = create_local_server(conductor.app, Config(chalice_stage="dev"), "127.0.0.1", port)
         thread = threading.Thread(target=server.server.serve_forever, daemon=True)

@@ -59,7 +59,7 @@ def test_two_racing_ticks_start_one_run(api: Api, app_module: Any, clock: Clock,
     created = schedule(api, target.url)
     clock.now = T0 + timedelta(seconds=40)
     scheduler = deps.scheduler()
-    store = scheduler._schedules
+    store = scheduler.store
     stale = {str(s): store.due(str(s), "2026-11-30T09:00:10.000Z") for s in range(SHARDS)}
     tick(app_module, clock)  # the first tick claims, queues and advances
     original_due = store.due
@@ -176,7 +176,7 @@ def test_invalid_definitions_are_400_with_the_reason(api: Api, clock: Clock, pat
 def test_overlap_skip_and_allow(api: Api, app_module: Any, clock: Clock, target: Receiver) -> None:
     skipping = schedule(api, target.url, overlap_policy="skip")
     allowing = schedule(api, target.url, overlap_policy="allow")
-    store = deps.scheduler()._schedules
+    store = deps.scheduler().store
     for created in (skipping, allowing):
         assert store.take_slot(created["id"], exclusive=False)  # a run is still going
         api.post(f"/v2/schedules/{created['id']}/execute")
@@ -190,13 +190,13 @@ def test_overlap_buffer_one_runs_the_waiting_run_after(api: Api, app_module: Any
                                                        target: Receiver) -> None:
     created = schedule(api, target.url, overlap_policy="buffer_one")
     scheduler = deps.scheduler()
-    assert scheduler._schedules.take_slot(created["id"], exclusive=True)  # run A is going
+    assert scheduler.store.take_slot(created["id"], exclusive=True)  # run A is going
     api.post(f"/v2/schedules/{created['id']}/execute")  # run B: buffered
     api.post(f"/v2/schedules/{created['id']}/execute")  # run C: skipped (one may wait)
     run_executions(app_module)
     statuses = sorted(run["status"] for run in history(api, created["id"]))
     assert statuses == ["pending", "skipped"]
-    scheduler._release(created["id"], True)  # run A finishes: B is queued
+    deps.runs().release(created["id"], True)  # run A finishes: B is queued
     run_executions(app_module)
     assert sorted(run["status"] for run in history(api, created["id"])) == ["skipped", "succeeded"]
 
