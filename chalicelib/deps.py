@@ -45,27 +45,10 @@ def clock() -> datetime:
 
 @functools.cache
 def cursor_secret() -> str:
-    """The key of cursor MACs, read once per container.
+    """The key of cursor MACs, read once per container (``store/secrets.py`` says from where)."""
+    from chalicelib.store.secrets import cursor_secret as read  # noqa: PLC0415
 
-    Deployed stages read the random secret the infra stack generated (Secrets Manager) and refuse
-    to sign cursors without one; local and test runs make a random key per process. Never a
-    string derived from public values: anyone who reads the code could forge cursors with it.
-    """
-    settings = get_settings()
-    if settings.cursor_secret:
-        return settings.cursor_secret
-    if settings.deployed:
-        if not settings.cursor_secret_name:
-            raise RuntimeError("CONDUCTOR_CURSOR_SECRET_NAME is not set: a deployed stage needs the "
-                               "cursor secret its infra stack creates")
-        value = aws.client("secretsmanager").get_secret_value(
-            SecretId=settings.cursor_secret_name)["SecretString"]
-        if len(value) < 32:
-            raise RuntimeError("the cursor secret is shorter than 32 characters")
-        return str(value)
-    import secrets  # noqa: PLC0415
-
-    return secrets.token_urlsafe(32)
+    return read(get_settings(), lambda: aws.client("secretsmanager"))
 
 
 @functools.cache
@@ -300,11 +283,11 @@ def deliveries() -> Deliveries:
 
 def idempotency_claim(key: str) -> bool:
     """Claim ``key`` for a day; False if it was claimed already (work done once)."""
+    from datetime import timedelta  # noqa: PLC0415
+
     from chalicelib.store.idempotency import IdempotencyStore  # noqa: PLC0415
 
-    now = clock()
-    return IdempotencyStore().claim(key, key, now.isoformat(), int(now.timestamp()) + 86_400,
-                                    int(now.timestamp())) is None
+    return IdempotencyStore().once(key, clock(), timedelta(days=1))
 
 
 def reset() -> None:

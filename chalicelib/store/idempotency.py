@@ -1,6 +1,8 @@
 """Idempotency keys: the first request with a key wins; later ones learn what it produced."""
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from pynamodb.exceptions import PutError, PynamoDBException
 
 from chalicelib.store.base import bind
@@ -29,3 +31,8 @@ class IdempotencyStore:
             return model.get(key, consistent_read=True).result_id
         except PynamoDBException as exc:
             raise unavailable("idempotency") from exc
+
+    def once(self, key: str, now: datetime, ttl: timedelta) -> bool:
+        """Claim ``key`` for ``ttl``; False if it was claimed already (the work is done once)."""
+        return self.claim(key, key, now.isoformat(), int((now + ttl).timestamp()),
+                          int(now.timestamp())) is None
