@@ -6,6 +6,7 @@ the invoked handler uses (pynamodb and boto3 are not imported by ``import app``)
 from __future__ import annotations
 
 import functools
+import sys
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +37,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from chalicelib.store.queues import Queue
     from chalicelib.store.schedules import ExecutionStore, ScheduleStore
     from chalicelib.store.webhooks import WebhookStore
+
+
+#: this module, as reactions reach the services (reactions.py imports no service)
+_SERVICES = sys.modules[__name__]
 
 
 def clock() -> datetime:
@@ -114,7 +119,7 @@ def api_keys() -> ApiKeyService:
 
     return ApiKeyService(ApiKeyStore(), clock=lambda: clock(),
                          publish=lambda t, d: event_bus().publish(t, d),
-                         on_revoked=reactions.hook("api_key.revoked"))
+                         on_revoked=reactions.hook("api_key.revoked", _SERVICES))
 
 
 @functools.cache
@@ -142,7 +147,7 @@ def breakers() -> BreakerService:
 
     return BreakerService(BreakerStore(), parse_settings(get_settings().breakers),
                           publish=lambda t, d: event_bus().publish(t, d), clock=lambda: clock(),
-                          metrics=metrics(), on_closed=reactions.hook("breaker.closed"))
+                          metrics=metrics(), on_closed=reactions.hook("breaker.closed", _SERVICES))
 
 
 @functools.cache
@@ -152,7 +157,7 @@ def dead_letters() -> DeadLetterService:
 
     return DeadLetterService(DeadLetterStore(), publish=lambda t, d: event_bus().publish(t, d),
                              clock=lambda: clock(), metrics=metrics(),
-                             on_resolved=reactions.hook("dead_letter.resolved"))
+                             on_resolved=reactions.hook("dead_letter.resolved", _SERVICES))
 
 
 @functools.cache
@@ -208,7 +213,7 @@ def retries() -> RetryService:
     return RetryService(RetryJobStore(), IdempotencyStore(), dead_letters(), breakers(),
                         target_runner(), metrics(), attempt_engine("retries"),
                         lambda t, d: event_bus().publish(t, d),
-                        clock=lambda: clock(), on_finished=reactions.hook("retry_job.finished"))
+                        clock=lambda: clock(), on_finished=reactions.hook("retry_job.finished", _SERVICES))
 
 
 @functools.cache

@@ -120,7 +120,7 @@ def test_reactions_are_one_table_and_origins_are_explicit() -> None:
     assert set(reactions.REACTIONS) == {"retry_job.finished", "dead_letter.resolved",
                                         "breaker.closed", "api_key.revoked"}
     try:
-        reactions.hook("schedule.exploded")
+        reactions.hook("schedule.exploded", None)
         raise AssertionError("an undeclared reaction must not be wired")
     except KeyError:
         pass
