@@ -11,6 +11,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.domain import strict_json
+from chalicelib.domain.connections import Connection
 from chalicelib.domain.events import Event, is_valid_pattern, matching_patterns
 from chalicelib.domain.timeutil import to_iso, utcnow
 from chalicelib.store.connections import ConnectionStore
@@ -97,7 +98,7 @@ class Realtime:
                     "validation_error",
                     "'events' must be a non-empty list of event types or patterns like 'schedule.*'."))
                 return
-            current = set(record.patterns or [])
+            current = set(record.patterns)
             wanted = current | set(patterns) if action == "subscribe" else current - set(patterns)
             if len(wanted) > MAX_PATTERNS:
                 self._reply(record.endpoint, connection_id, _error(
@@ -110,7 +111,7 @@ class Realtime:
             self._reply(record.endpoint, connection_id, _error(
                 "unknown_action", "Known actions: subscribe, unsubscribe, resume, ping."))
 
-    def _resume(self, record: Any, after: Any) -> None:
+    def _resume(self, record: Connection, after: Any) -> None:
         """Replay, oldest first, the subscribed events published after event ``after``, then ack:
         a client that lost its socket reconnects, resubscribes and resumes without a gap."""
         from chalicelib.domain.events import pattern_matches  # noqa: PLC0415
@@ -133,7 +134,7 @@ class Realtime:
             self._reply(record.endpoint, record.id, _error(
                 "too_many_missed", f"More than {MAX_REPLAY} events were missed; reload instead."))
             return
-        patterns = record.patterns or []
+        patterns = list(record.patterns)
         replayed = 0
         for event in reversed(missed):  # the timeline is newest first
             if any(pattern_matches(p, event.type) for p in patterns):

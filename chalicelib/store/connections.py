@@ -3,8 +3,11 @@ from __future__ import annotations
 
 from pynamodb.exceptions import DoesNotExist, PynamoDBException
 
+from chalicelib.domain.connections import Connection
 from chalicelib.errors import DependencyUnavailable
 from chalicelib.store.base import bind
+from chalicelib.store.common import conditional_failure
+from chalicelib.store.mapping import entity_of
 from chalicelib.store.models import ConnectionRecord, SubscriptionRecord
 
 CONNECTION_PREFIX = "con#"
@@ -29,28 +32,34 @@ class ConnectionStore:
         except PynamoDBException as exc:
             raise DependencyUnavailable("The connections table could not be written.") from exc
 
-    def get(self, connection_id: str, now_epoch: int) -> ConnectionRecord | None:
+    def get(self, connection_id: str, now_epoch: int) -> Connection | None:
         try:
             record = self._connections.get(connection_id)
         except DoesNotExist:
             return None
         except PynamoDBException as exc:
             raise DependencyUnavailable("The connections table could not be read.") from exc
-        return record if record.expires_at > now_epoch else None
+        return entity_of(Connection, record) if record.expires_at > now_epoch else None
 
-    def set_patterns(self, record: ConnectionRecord, patterns: list[str]) -> None:
+    def set_patterns(self, connection: Connection, patterns: list[str]) -> None:
         """Store the connection's patterns and make the index agree with them."""
-        old, new = set(record.patterns or []), set(patterns)
-        subscriber = CONNECTION_PREFIX + record.id
+        old, new = set(connection.patterns), set(patterns)
+        subscriber = CONNECTION_PREFIX + connection.id
         try:
             with self._subscriptions.batch_write() as batch:
                 for pattern in new - old:
                     batch.save(self._subscriptions(
-                        pattern=pattern, subscriber=subscriber, expires_at=record.expires_at))
+                        pattern=pattern, subscriber=subscriber, expires_at=connection.expires_at))
                 for pattern in old - new:
                     batch.delete(self._subscriptions(pattern=pattern, subscriber=subscriber))
-            record.update(actions=[self._connections.patterns.set(sorted(new))])
+            # Condition: still connected (an update of a gone id would make a partial item).
+            self._connections(connection.id).update(
+                actions=[self._connections.patterns.set(sorted(new))],
+                condition=self._connections.id.exists())
         except PynamoDBException as exc:
+            if conditional_failure(exc):
+                return  # disconnected meanwhile: its $disconnect removes the index entries
+
             raise DependencyUnavailable("The subscriptions could not be written.") from exc
 
     def remove(self, connection_id: str) -> None:

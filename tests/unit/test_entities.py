@@ -12,6 +12,7 @@ from chalicelib.api.api_keys import api_key_json
 from chalicelib.api.recovery import dead_letter_json, job_json
 from chalicelib.api.schedules import execution_json, schedule_json
 from chalicelib.api.webhooks import delivery_json, webhook_json
+from chalicelib.domain.connections import Connection
 from chalicelib.domain.dead_letters import DeadLetter
 from chalicelib.domain.jobs import RetryJob
 from chalicelib.domain.keys import ApiKey
@@ -38,9 +39,12 @@ EXECUTION = Execution(schedule_id="sch_1", sort_key=f"{T}#exe_1", id="exe_1", sc
 DEAD = DeadLetter(id="dlq_1", status="open", source="retry_job", service="s", fingerprint="f",
                   error={"type": "E"}, payload={"target": {"type": "http"}}, created_at=T)
 KEY = ApiKey(id="key_1", key_hash="h", name="n", role="viewer", created_at=T)
+SOCKET = Connection(id="A=", endpoint="https://x/api", connected_at=T, expires_at=9,
+                    patterns=("a.*",))
 
 
-@pytest.mark.parametrize("entity", [ENDPOINT, DELIVERY, JOB, SCHEDULE, EXECUTION, DEAD, KEY],
+@pytest.mark.parametrize("entity", [ENDPOINT, DELIVERY, JOB, SCHEDULE, EXECUTION, DEAD, KEY,
+                                    SOCKET],
                          ids=lambda e: type(e).__name__)
 def test_an_entity_survives_the_trip_through_a_records_types(entity: Any) -> None:
     # Given the entity as a record stores it (bools as "true"/"false", lists, Decimals-as-floats)
