@@ -217,7 +217,7 @@ def admin_key(stage: str, name: str) -> str:
     from chalicelib import deps  # noqa: PLC0415
 
     deps.reset()
-    return str(deps.api_keys().create(name, "admin")["key"])
+    return deps.api_keys().create(name, "admin")[1]
 
 
 def main(argv: list[str] | None = None) -> int:
