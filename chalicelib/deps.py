@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -284,6 +285,16 @@ def deliveries() -> Deliveries:
         attempt_engine("webhook_deliveries"), lambda t, d: event_bus().publish(t, d),
         dead_letters(), rate_limiter(), metrics=metrics(), clock=lambda: clock(),
         disable_after=get_settings().webhook_disable_after)
+
+
+def after_invocation(event: Any, get_response: Callable[[Any], Any]) -> Any:
+    """Chalice middleware for every handler: once it answered, write the container's pending
+    metrics if they are due (only when metrics were used: a cold handler builds nothing)."""
+    try:
+        return get_response(event)
+    finally:
+        if metrics.cache_info().currsize:
+            metrics().flush_if_due()
 
 
 def idempotency_claim(key: str) -> bool:

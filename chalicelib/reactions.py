@@ -35,6 +35,11 @@ def _release_held_attempts(services: Any, service: str) -> None:
     services.retries().release_held(service)
 
 
+def _forget_cached_key(services: Any, key_id: str) -> None:
+    """This container stops trusting the key at once (others within ``KEY_CACHE_SECONDS``)."""
+    services.authenticator().forget(key_id)
+
+
 def _close_sockets_of_key(services: Any, key_id: str) -> None:
     services.realtime().close_key(key_id)
 
@@ -44,7 +49,7 @@ REACTIONS: dict[str, tuple[Reaction, ...]] = {
     "retry_job.finished": (_settle_schedule_run,),
     "dead_letter.resolved": (_resolve_job_of_dead_letter,),
     "breaker.closed": (_release_held_attempts,),
-    "api_key.revoked": (_close_sockets_of_key,),
+    "api_key.revoked": (_forget_cached_key, _close_sockets_of_key),
 }
 
 

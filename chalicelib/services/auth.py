@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import secrets
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,6 +21,12 @@ if TYPE_CHECKING:  # pragma: no cover - the route guard imports this module on c
 TICKET_PREFIX = "wst_"
 #: Long enough to open a socket after asking for it, short enough that a logged URL is stale.
 TICKET_TTL = timedelta(seconds=60)
+
+#: How long a container trusts a key it looked up. A key revoked in another container is refused
+#: here at most this much later (in the container that revoked it: at once); a request pays no
+#: read for its key while it is cached.
+KEY_CACHE_SECONDS = 10.0
+KEY_CACHE_SIZE = 1000
 
 #: Each role can do everything the roles before it can.
 ROLE_RANK = {role: rank for rank, role in enumerate(reversed(ROLES))}  # viewer 0 .. admin 2
@@ -47,16 +56,44 @@ def key_from_headers(headers: Any) -> str | None:
 
 class Authenticator:
     def __init__(self, store: ApiKeyStore, tickets: TicketStore | None = None,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Callable[[], datetime] = utcnow,
+                 cache_seconds: float = KEY_CACHE_SECONDS,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self._store = store
         self._tickets = tickets
         self._clock = clock
+        self._cache_seconds = cache_seconds
+        self._monotonic = monotonic
+        #: key hash -> (principal, until): valid keys only (a new key works at once)
+        self._cache: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
+        self._lock = threading.Lock()
 
     def identify(self, key: str | None) -> Principal | None:
         """The principal a key belongs to; None for no key, an unknown one or a revoked one."""
         if not key or not key.startswith(KEY_PREFIX) or len(key) > 200:
             return None
-        return self._by_hash(hash_key(key))
+        key_hash = hash_key(key)
+        now = self._monotonic()
+        with self._lock:
+            cached = self._cache.get(key_hash)
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        principal = self._by_hash(key_hash)
+        with self._lock:
+            if principal is None:
+                self._cache.pop(key_hash, None)
+            else:
+                self._cache[key_hash] = (principal, now + self._cache_seconds)
+                self._cache.move_to_end(key_hash)
+                while len(self._cache) > KEY_CACHE_SIZE:
+                    self._cache.popitem(last=False)
+        return principal
+
+    def forget(self, key_id: str) -> None:
+        """A key was revoked (in this container): refuse it from the next request on."""
+        with self._lock:
+            for key_hash in [h for h, (p, _) in self._cache.items() if p.key_id == key_id]:
+                del self._cache[key_hash]
 
     def _by_hash(self, key_hash: str) -> Principal | None:
         record = self._store.get_by_hash(key_hash)

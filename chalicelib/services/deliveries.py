@@ -3,7 +3,6 @@ carried by SQS through the attempt engine, retried on its endpoint's schedule, r
 by attempt, and dead-lettered when it gives up."""
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import time
@@ -104,12 +103,11 @@ class DeliveryWork(Work[DeliveryAttempt, _Pending]):
         return None
 
     def claim(self, item: _Pending, message: DeliveryAttempt, now: datetime) -> bool:
-        epoch = int(now.timestamp())
-        if not self._o.store.claim(item.delivery, message.attempt, epoch, LEASE_SECONDS):
-            return False
-        item.delivery = dataclasses.replace(item.delivery, attempt_count=message.attempt,
-                                            lease_until=epoch + LEASE_SECONDS)
-        return True
+        claimed = self._o.store.claim(item.delivery, message.attempt, int(now.timestamp()),
+                                      LEASE_SECONDS)
+        if claimed is not None:
+            item.delivery = claimed  # as the claim left it: attempts recorded by now included
+        return claimed is not None
 
     def run(self, item: _Pending, message: DeliveryAttempt, now: datetime) -> str:
         import requests  # noqa: PLC0415

@@ -78,14 +78,16 @@ class MemoryDeliveryStore:
     def _set(self, delivery_id: str, **fields: Any) -> None:
         self.items[delivery_id] = dataclasses.replace(self.items[delivery_id], **fields)
 
-    def claim(self, delivery: Delivery, attempt: int, now_epoch: int, lease: int) -> bool:
+    def claim(self, delivery: Delivery, attempt: int, now_epoch: int,
+              lease: int) -> Delivery | None:
         d = self.items.get(delivery.id)
         fresh = d is not None and d.status == "pending" and d.attempt_count == attempt - 1
         abandoned = (d is not None and d.status == "pending" and d.attempt_count == attempt
                      and d.lease_until is not None and d.lease_until < now_epoch)
-        if fresh or abandoned:
-            self._set(delivery.id, attempt_count=attempt, lease_until=now_epoch + lease)
-        return fresh or abandoned
+        if not (fresh or abandoned):
+            return None
+        self._set(delivery.id, attempt_count=attempt, lease_until=now_epoch + lease)
+        return self.items[delivery.id]
 
     def record_attempt(self, delivery: Delivery, attempt: dict[str, Any], status: str,
                        now_iso: str, **fields: Any) -> None:

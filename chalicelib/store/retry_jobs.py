@@ -61,18 +61,19 @@ class RetryJobStore:
         fresh = (m.status == "scheduled") & (m.attempt_count == attempt - 1)
         abandoned = ((m.status == "running") & (m.claimed_attempt == attempt)
                      & (m.lease_until < now_epoch))
+        record = m(job.id)
         try:
-            m(job.id).update(actions=[m.status.set("running"), m.claimed_attempt.set(attempt),
-                                      m.lease_until.set(now_epoch + lease_seconds),
-                                      m.held.remove(), m.updated_at.set(now_iso)],
-                             condition=fresh | abandoned)
+            record.update(actions=[m.status.set("running"), m.claimed_attempt.set(attempt),
+                                   m.lease_until.set(now_epoch + lease_seconds),
+                                   m.held.remove(), m.updated_at.set(now_iso)],
+                          condition=fresh | abandoned)
         except UpdateError as exc:
             if conditional_failure(exc):
                 return None
             raise unavailable("retry jobs") from exc
-        return dataclasses.replace(job, status="running", claimed_attempt=attempt,
-                                   lease_until=now_epoch + lease_seconds, held=None,
-                                   updated_at=now_iso)
+        # the item as the claim left it (ALL_NEW): its attempts as recorded by now, never the
+        # ones read before an earlier attempt finished
+        return _job(record)
 
     def release(self, job: RetryJob, next_attempt_at: str, now_iso: str) -> None:
         """Give a claimed attempt back unrun (the breaker refused it): it is not used up."""

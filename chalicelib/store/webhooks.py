@@ -140,21 +140,24 @@ class DeliveryStore:
         except PynamoDBException as exc:
             raise unavailable("deliveries") from exc
 
-    def claim(self, delivery: Delivery, attempt: int, now_epoch: int, lease: int) -> bool:
+    def claim(self, delivery: Delivery, attempt: int, now_epoch: int,
+              lease: int) -> Delivery | None:
+        """Take attempt ``attempt``; the delivery as the claim left it, or None if not ours."""
         m = self._model
         # Condition, either: (a) this attempt is next, or (b) it was claimed and the claim expired.
         fresh = (m.status == "pending") & (m.attempt_count == attempt - 1)
         abandoned = (m.status == "pending") & (m.attempt_count == attempt) & (
             m.lease_until < now_epoch)
+        record = m(delivery.id)
         try:
-            m(delivery.id).update(actions=[m.attempt_count.set(attempt),
-                                           m.lease_until.set(now_epoch + lease)],
+            record.update(actions=[m.attempt_count.set(attempt),
+                                   m.lease_until.set(now_epoch + lease)],
                           condition=fresh | abandoned)
         except UpdateError as exc:
             if conditional_failure(exc):
-                return False
+                return None
             raise unavailable("deliveries") from exc
-        return True
+        return _delivery(record)  # ALL_NEW: its attempts as recorded by now
 
     def record_attempt(self, delivery: Delivery, attempt: dict[str, Any], status: str,
                        now_iso: str, **fields: Any) -> None:

@@ -80,10 +80,10 @@ def test_deliveries_claim_once_record_skip_reopen_and_filter(stores: Any) -> Non
     again, new_again = deliveries.create_once(delivery(1, payload='{"other":1}'))
     assert (new, new_again) == (True, False) and again == made == delivery(1)
     # When attempt 1 is claimed: only once, and an expired claim is taken over
-    assert deliveries.claim(made, 1, 1000, 120) is True
-    assert deliveries.claim(made, 1, 1000, 120) is False
-    assert deliveries.claim(made, 3, 1000, 120) is False  # not next
-    assert deliveries.claim(made, 1, 1121, 120) is True
+    assert deliveries.claim(made, 1, 1000, 120) is not None
+    assert deliveries.claim(made, 1, 1000, 120) is None
+    assert deliveries.claim(made, 3, 1000, 120) is None  # not next
+    assert deliveries.claim(made, 1, 1121, 120) is not None
     # Then recording the attempt ends the lease; a stale record (attempt 2) is ignored
     deliveries.record_attempt(made, {"number": 1}, "failed", "t1", dead_letter_id="dlq_1")
     deliveries.record_attempt(made, {"number": 2}, "delivered", "t2")
@@ -96,6 +96,12 @@ def test_deliveries_claim_once_record_skip_reopen_and_filter(stores: Any) -> Non
     with pytest.raises(Conflict):
         deliveries.reopen(deliveries.get(made.id), 3, "t4")
     # And only an unclaimed pending delivery is skipped
+    # And a claim answers the delivery as it is now, even to a worker holding an old copy
+    # (whose next attempt must not write over the attempts recorded since it read)
+    third, _ = deliveries.create_once(delivery(3, event_type="x.y"))
+    claimed = deliveries.claim(third, 1, 2000, 120)
+    deliveries.record_attempt(claimed, {"number": 1}, "pending", "t1")
+    assert deliveries.claim(third, 2, 2000, 120).attempts == ({"number": 1},)
     second, _ = deliveries.create_once(delivery(2, event_type="c.d"))
     assert deliveries.skip(second, "disabled", "t5") is True
     assert deliveries.skip(deliveries.get(made.id), "disabled", "t5") is True
@@ -107,3 +113,23 @@ def test_deliveries_claim_once_record_skip_reopen_and_filter(stores: Any) -> Non
     assert [d.id for d in items] == [second.id]
     since = [d.id for d in deliveries.failed_since(endpoint(1).id, "2026-11-30T10:00:02Z", 10)]
     assert since == [second.id]
+
+
+def test_a_retry_job_claim_answers_the_attempts_recorded_since_it_was_read(aws: Any) -> None:
+    from chalicelib.domain.jobs import RetryJob
+    from chalicelib.store.retry_jobs import RetryJobStore
+
+    jobs = RetryJobStore()
+    job = RetryJob(id="rty_1", status="scheduled", service="s", target={}, error={},
+                   policy={}, created_at="t", updated_at="t")
+    jobs.create(job)
+    # Given attempt 1 claimed and recorded while another worker still holds the job as created
+    first = jobs.claim(job, 1, 1000, 120, "t1")
+    assert first is not None and jobs.claim(job, 1, 1000, 120, "t1") is None
+    assert jobs.finish_attempt(first, {"number": 1}, "scheduled", "t2")
+    # When that worker claims attempt 2 with its old copy
+    second = jobs.claim(job, 2, 1001, 120, "t3")
+    # Then the claim answers the job as it is now, and attempt 2 is added to attempt 1
+    assert second is not None and second.attempts == ({"number": 1},)
+    assert jobs.finish_attempt(second, {"number": 2}, "succeeded", "t4")
+    assert [a["number"] for a in jobs.get("rty_1").attempts] == [1, 2]
