@@ -31,6 +31,8 @@ logs.configure(app.log)
 app.experimental_feature_flags.update(["WEBSOCKETS"])
 app.register_middleware(logs.with_lambda_context, "all")  # before envelope: its line has them
 app.register_middleware(deps.after_invocation, "all")  # pending metrics, every few seconds
+app.register_middleware(deps.with_outbox, "sqs")  # a batch's events, written together
+app.register_middleware(deps.with_outbox, "scheduled")
 app.register_middleware(envelope, "http")
 for module in (events, dashboard, realtime, api_keys, recovery, schedules, webhooks, metrics,
                openapi):

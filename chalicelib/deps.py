@@ -297,6 +297,19 @@ def after_invocation(event: Any, get_response: Callable[[Any], Any]) -> Any:
             metrics().flush_if_due()
 
 
+def with_outbox(event: Any, get_response: Callable[[Any], Any]) -> Any:
+    """Chalice middleware for event handlers (SQS batches, the tick): the events they publish
+    are written together when they end, also when one failed (its batch then returns to SQS)."""
+    from chalicelib import outbox  # noqa: PLC0415
+
+    with outbox.collecting() as box:
+        try:
+            return get_response(event)
+        finally:
+            if box.events:
+                event_bus().write(box)
+
+
 def idempotency_claim(key: str) -> bool:
     """Claim ``key`` for a day; False if it was claimed already (work done once)."""
     from datetime import timedelta  # noqa: PLC0415

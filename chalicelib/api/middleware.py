@@ -10,9 +10,10 @@ from typing import Any
 
 from chalice import Response
 
-from chalicelib import deps
+from chalicelib import deps, outbox
 from chalicelib.api import versioning
 from chalicelib.api.errors import error_response, reshape_chalice_error
+from chalicelib.errors import DependencyUnavailable
 from chalicelib.logs import request_id_var
 
 log = logging.getLogger("conductor.http")
@@ -58,6 +59,21 @@ def _version_gate(request: Any, path: str) -> tuple[str, Response | None, dict[s
     return version, None, extra
 
 
+def _collecting(request: Any, get_response: Callable[[Any], Response]) -> Response:
+    """The request's events are written together once it is answered (``outbox.py``); when that
+    fails, the answer says so (503), as a failed ``publish`` did."""
+    with outbox.collecting() as box:
+        response = get_response(request)
+    if box.events:
+        try:
+            deps.event_bus().write(box)
+        except DependencyUnavailable as exc:
+            log.warning("events of %s could not be written", request_path(request),
+                        exc_info=True)
+            return error_response(exc.code, exc.message)
+    return response
+
+
 def envelope(request: Any, get_response: Callable[[Any], Response]) -> Response:
     """Wrap every HTTP request: take or make ``X-Request-Id``, gate the version, shape errors."""
     request_id = _request_id(getattr(request, "headers", None))
@@ -66,7 +82,7 @@ def envelope(request: Any, get_response: Callable[[Any], Response]) -> Response:
     path = request_path(request) or "/"
     try:
         version, early, extra = _version_gate(request, path)
-        response = early or reshape_chalice_error(get_response(request))
+        response = early or reshape_chalice_error(_collecting(request, get_response))
         response.headers.update(extra)
         response.headers["X-Request-Id"] = request_id
         response.headers["API-Version"] = versioning.header_value(version)

@@ -3,6 +3,7 @@ carried by SQS through the attempt engine, retried on its endpoint's schedule, r
 by attempt, and dead-lettered when it gives up."""
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import time
@@ -278,7 +279,9 @@ class Deliveries:
         if not bodies:
             return []
         with ThreadPoolExecutor(max_workers=min(10, len(bodies))) as pool:
-            futures = [pool.submit(self.deliver, body) for body in bodies]
+            # each thread runs in a copy of this context: their events join the batch's outbox
+            futures = [pool.submit(contextvars.copy_context().run, self.deliver, body)
+                       for body in bodies]
         results, errors = [], []
         for future in futures:
             try:

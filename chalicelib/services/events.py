@@ -7,6 +7,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from chalicelib import outbox as outboxes
 from chalicelib.domain.events import Event, make_event
 from chalicelib.domain.timeutil import utcnow
 from chalicelib.errors import DependencyUnavailable, PayloadTooLarge, ValidationFailed
@@ -14,6 +15,8 @@ from chalicelib.store.events import EventPage, EventStore, encode_event
 
 #: An event is a webhook body and a WebSocket message: keep it well under both limits.
 MAX_EVENT_BYTES = 64 * 1024
+#: SQS takes at most 10 messages (and 256 KB) in one SendMessageBatch.
+SQS_BATCH = 10
 
 
 class EventBus:
@@ -35,6 +38,7 @@ class EventBus:
         self._clock = clock
 
     def publish(self, event_type: str, data: dict[str, Any]) -> Event:
+        """Record and queue an event; within an open outbox (``outbox.py``), when it is written."""
         now = self._clock()
         event = make_event(event_type, data, now)
         size = len(encode_event(event).encode())
@@ -42,17 +46,48 @@ class EventBus:
             raise PayloadTooLarge(
                 f"The event is {size} bytes; events (webhook payloads) may be {MAX_EVENT_BYTES}.",
                 [{"field": "data", "problem": f"must serialize to at most {MAX_EVENT_BYTES} bytes"}])
-        self._store.put(event, expires_at=int((now + self._ttl).timestamp()))
-        try:
-            self._sqs.send_message(
-                QueueUrl=self._queue_url(),
-                MessageBody=encode_event(event),
-                MessageAttributes={
-                    "event_type": {"DataType": "String", "StringValue": event.type}},
-            )
-        except (ClientError, BotoCoreError) as exc:
-            raise DependencyUnavailable("The events queue could not be written.") from exc
+        expires_at = int((now + self._ttl).timestamp())
+        outbox = outboxes.current()
+        if outbox is not None:
+            outbox.add(event, expires_at)
+            return event
+        self._store.put(event, expires_at=expires_at)
+        self._send([event])
         return event
+
+    def write(self, outbox: outboxes.Outbox) -> None:
+        """What an outbox collected: 25 events a BatchWriteItem, 10 a SendMessageBatch (the
+        timeline first, as ``publish`` does)."""
+        if outbox.events:
+            self._store.put_many(outbox.events)
+            self._send([event for event, _ in outbox.events])
+
+    def _send(self, events: list[Event]) -> None:
+        """The events to the fan-out queue, 10 a call; a message SQS refused is sent again once."""
+        for i in range(0, len(events), SQS_BATCH):
+            entries = [{"Id": str(n), "MessageBody": encode_event(event),
+                        "MessageAttributes": {"event_type": {"DataType": "String",
+                                                             "StringValue": event.type}}}
+                       for n, event in enumerate(events[i:i + SQS_BATCH])]
+            for _ in range(2):
+                try:
+                    if len(entries) == 1:
+                        entry = entries[0]
+                        self._sqs.send_message(QueueUrl=self._queue_url(),
+                                               MessageBody=entry["MessageBody"],
+                                               MessageAttributes=entry["MessageAttributes"])
+                        failed: list[str] = []
+                    else:
+                        answer = self._sqs.send_message_batch(QueueUrl=self._queue_url(),
+                                                              Entries=entries)
+                        failed = [f["Id"] for f in answer.get("Failed", [])]
+                except (ClientError, BotoCoreError) as exc:
+                    raise DependencyUnavailable("The events queue could not be written.") from exc
+                entries = [e for e in entries if e["Id"] in failed]
+                if not entries:
+                    break
+            if entries:
+                raise DependencyUnavailable("The events queue refused some events.")
 
     def get(self, event_id: str) -> Event | None:
         return self._store.get(event_id, int(self._clock().timestamp()))

@@ -45,18 +45,23 @@ class EventStore:
     def __init__(self) -> None:
         self._model = bind(EventRecord, "events")
 
+    def _record(self, event: Event, expires_at: int) -> EventRecord:
+        return self._model(day=event.timestamp[:10], sort_key=f"{event.timestamp}#{event.id}",
+                           id=event.id, type=event.type, timestamp=event.timestamp,
+                           data=event.data, expires_at=expires_at)
+
     def put(self, event: Event, expires_at: int) -> None:
-        record = self._model(
-            day=event.timestamp[:10],
-            sort_key=f"{event.timestamp}#{event.id}",
-            id=event.id,
-            type=event.type,
-            timestamp=event.timestamp,
-            data=event.data,
-            expires_at=expires_at,
-        )
         try:
-            record.save()
+            self._record(event, expires_at).save()
+        except PynamoDBException as exc:
+            raise DependencyUnavailable("The events table could not be written.") from exc
+
+    def put_many(self, events: list[tuple[Event, int]]) -> None:
+        """Many events, 25 a BatchWriteItem (unprocessed items are written again)."""
+        try:
+            with self._model.batch_write() as batch:
+                for event, expires_at in events:
+                    batch.save(self._record(event, expires_at))
         except PynamoDBException as exc:
             raise DependencyUnavailable("The events table could not be written.") from exc
 

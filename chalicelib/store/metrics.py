@@ -17,7 +17,9 @@ WINDOWS: dict[str, tuple[str, timedelta]] = {
     "hour": ("%Y-%m-%dT%H:00:00Z", timedelta(days=35)),
     "day": ("%Y-%m-%dT00:00:00Z", timedelta(days=400)),
 }
-GAUGES = "gauge"  # a window that never rolls over (levels such as open dead letters)
+GAUGES = "gauge"
+#: fields one UpdateItem adds (DynamoDB caps an update expression at 4 KB)
+FIELDS_PER_WRITE = 100  # a window that never rolls over (levels such as open dead letters)
 
 
 def window_start(moment: datetime, window: str) -> str:
@@ -47,11 +49,14 @@ class MetricsStore:
         """Count ``fields`` in each window containing ``moment`` (one UpdateItem per window)."""
         if not fields:
             return
+        names = list(fields)
         for window in windows:
             fmt, keep = WINDOWS[window]
-            self._add({"metric": {"S": f"{metric}#{window}"},
-                       "window_start": {"S": moment.strftime(fmt)}},
-                      fields, int((moment + keep).timestamp()))
+            for i in range(0, len(names), FIELDS_PER_WRITE):  # an expression holds 4 KB at most
+                self._add({"metric": {"S": f"{metric}#{window}"},
+                           "window_start": {"S": moment.strftime(fmt)}},
+                          {n: fields[n] for n in names[i:i + FIELDS_PER_WRITE]},
+                          int((moment + keep).timestamp()))
 
     def adjust_gauge(self, name: str, delta: float) -> None:
         self._add({"metric": {"S": GAUGES}, "window_start": {"S": name}}, {"value": delta}, None)

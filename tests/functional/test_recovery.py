@@ -321,3 +321,52 @@ def test_aws_calls_per_attempt(api: Api, app_module: Any, clock: Clock, target: 
     # job get + claim + breaker reads (2) and, while its window fills, a write + finish +
     # 2 events (PutItem + SendMessage each) + the success counted in 3 windows (minute/hour/day)
     assert sum(calls.values()) <= 13, calls
+
+
+def test_a_batch_of_attempts_writes_its_events_together(
+    api: Api, app_module: Any, clock: Clock, target: Receiver
+) -> None:
+    # Given 10 jobs whose attempts are due, queued as one SQS batch
+    jobs = [new_job(api, target.url)["id"] for _ in range(10)]
+    batches = receive("conductor-test-retries")
+    messages = [m for batch in batches for m in batch][:10]
+    assert len(messages) == 10
+    # When the batch runs through the handler
+    with count_calls() as calls:
+        app_module.run_retry_attempts(sqs_event(messages, ARN + "conductor-test-retries",
+                                                "us-east-1"), context_for("run_retry_attempts"))
+    delete("conductor-test-retries", messages)
+    # Then its 20 events (error.retry and error.succeeded of each) were written together:
+    # one BatchWriteItem and two SendMessageBatch, not 20 PutItem and 20 SendMessage
+    assert calls["BatchWriteItem"] == 1 and calls["SendMessageBatch"] == 2
+    assert calls["PutItem"] <= 10  # the breaker's window (one per attempt), no event
+    succeeded = deps.event_bus().list(50, event_type="error.succeeded").events
+    assert {e.data["retry_job_id"] for e in succeeded} == set(jobs)
+    assert len(deps.event_bus().list(50, event_type="error.retry").events) == 10
+
+
+def test_events_of_finished_work_are_written_when_a_later_record_fails(
+    api: Api, app_module: Any, clock: Clock, target: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given two due attempts, the second of which meets a failing table
+    first, second = new_job(api, target.url)["id"], new_job(api, target.url)["id"]
+    messages = [m for batch in receive("conductor-test-retries") for m in batch]
+    real = deps.retries().process
+    calls = {"n": 0}
+
+    def flaky(body: str) -> str:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            from chalicelib.errors import DependencyUnavailable
+            raise DependencyUnavailable("the retry jobs table could not be reached")
+        return real(body)
+
+    monkeypatch.setattr(deps.retries(), "process", flaky)
+    # When the batch fails on its second record (SQS will hand it over again)
+    with pytest.raises(Exception, match="could not be reached"):
+        app_module.run_retry_attempts(sqs_event(messages, ARN + "conductor-test-retries",
+                                                "us-east-1"), context_for("run_retry_attempts"))
+    # Then the first job's events are written all the same
+    done = {e.data["retry_job_id"] for e in deps.event_bus().list(
+        50, event_type="error.succeeded").events}
+    assert first in done and second not in done
