@@ -48,7 +48,8 @@ REQUEST_GOAL = "<= 1 + its own"
 GOALS = {
     "GET /v2/events/types": "<= 1", "GET /v2/schedules/{schedule_id}": "<= 2",
     "POST /v2/errors/retry": "<= 4", "GET /v2/events": "<= 3 + 1",
-    "retry attempt": "<= 5", "webhook delivery": "<= 3", "batch of 100, per item": "<= 2.5",
+    "retry attempt": "<= 5 (a batch of 10)", "webhook delivery": "<= 3 (a batch of 10)",
+    "batch of 100, per item": "<= 2.5",
     "fan-out to 3 endpoints + 20 sockets": "20 + <= 3 + 1",
 }
 
@@ -257,24 +258,37 @@ def handlers(world: World) -> dict[str, float]:
 
     for queue in ("retries", "webhook-deliveries", "executions"):
         take(queue)  # what setting up queued
+    import app as conductor
+    from devserver.lambdas import context_for, sqs_event
+
+    def batch_of(queue: str, handler: str, make: Callable[[], Any]) -> float:
+        """One SQS batch of 10 through its Lambda handler: calls per message."""
+        for _ in range(10):
+            make()
+        url = sqs.get_queue_url(QueueName=f"conductor-bench-{queue}")["QueueUrl"]
+        messages: list[dict[str, Any]] = []
+        for _ in range(10):  # bounded: at most 10 receives
+            messages += sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
+                                            AttributeNames=["All"]).get("Messages", [])
+            if len(messages) >= 10:
+                break
+        event = sqs_event(messages[:10], f"arn:aws:sqs:us-east-1:123456789012:conductor-bench-"
+                                         f"{queue}", "us-east-1")
+        calls = world.measure(lambda: getattr(conductor, handler)(event, context_for(handler)))
+        DETAIL[queue] = world.last
+        return round(total(calls) / len(messages[:10]), 2)
+
     http = {"type": "http", "url": world.target, "method": "POST"}
-    world.call("POST", "/v2/errors/retry", {"service": "bench-attempt", "target": http,
-                                            "error": {"type": "E", "message": "m"},
-                                            "retry_policy": {"initial_delay_seconds": 0,
-                                                             "jitter": "none"}})
-    bodies = take("retries")
-    rows["retry attempt"] = total(world.measure(lambda: deps.retries().process(bodies[0])))
-    DETAIL["retry attempt"] = world.last
+    rows["retry attempt"] = batch_of("retries", "run_retry_attempts", lambda: world.call(
+        "POST", "/v2/errors/retry", {"service": "bench-attempt", "target": http,
+                                     "error": {"type": "E", "message": "m"},
+                                     "retry_policy": {"initial_delay_seconds": 0,
+                                                      "jitter": "none"}}))
     world.call("POST", "/v2/webhooks", {"url": world.target, "event_types": ["custom.bench"]})
-    event = deps.event_bus().publish("custom.bench", {})
-    deps.deliveries().fan_out(event)
-    bodies = take("webhook-deliveries")
-    rows["webhook delivery"] = total(world.measure(lambda: deps.deliveries().deliver(bodies[0])))
-    DETAIL["webhook delivery"] = world.last
-    world.call("POST", f"/v2/schedules/{world.samples['schedule_id']}/execute")
-    bodies = take("executions")
-    rows["schedule run"] = total(world.measure(lambda: deps.runs().run_execution(bodies[0])))
-    DETAIL["schedule run"] = world.last
+    rows["webhook delivery"] = batch_of("webhook-deliveries", "deliver_webhooks", lambda: (
+        deps.deliveries().fan_out(deps.event_bus().publish("custom.bench", {}))))
+    rows["schedule run"] = batch_of("executions", "run_schedule_executions", lambda: world.call(
+        "POST", f"/v2/schedules/{world.samples['schedule_id']}/execute"))
     rows["minute tick"] = total(world.measure(lambda: deps.scheduler().tick()))
     DETAIL.update({name: world.last for name in ("minute tick",)})
     items = [{"service": "batch", "target": http, "error": {"type": "E", "message": "m"},

@@ -41,8 +41,15 @@ class Work(Generic[M, T]):
 
     message: type[M]
     name: str
+    #: claim straight from the message (one conditional write that answers the item) and read
+    #: only when the claim fails; for work with no gate before its claim
+    claim_first: bool = False
 
     def load(self, message: M) -> T | None:
+        raise NotImplementedError
+
+    def claim_message(self, message: M, now: datetime) -> T | None:
+        """``claim_first``: claim the message's attempt; the item as claimed, or None."""
         raise NotImplementedError
 
     def missing(self, message: M, now: datetime) -> str:
@@ -110,6 +117,8 @@ class AttemptEngine:
             log.error("dropping a malformed %s message: %.200s", work.name, body)
             return "malformed"
         now = self._clock()
+        if work.claim_first:
+            return self._claim_first(work, message, now)
         item = work.load(message)
         if item is None:
             return work.missing(message, now)
@@ -122,6 +131,25 @@ class AttemptEngine:
         if gate is not None:
             return gate
         if not work.claim(item, message, now):
+            return work.lost_claim(item, message, now)
+        gate = work.after_claim(item, message, now)
+        if gate is not None:
+            return gate
+        return work.run(item, message, now)
+
+    def _claim_first(self, work: Work[Any, Any], message: Any, now: datetime) -> str:
+        """The common case in one write: hop on if early, else claim; a failed claim reads the
+        item to say why (gone, done, or held by another worker)."""
+        if message.run_at is not None and self.queue.due_later(message.run_at, now):
+            self.later(message, message.run_at, now)
+            return "hop"
+        item = work.claim_message(message, now)
+        if item is None:
+            item = work.load(message)
+            if item is None:
+                return work.missing(message, now)
+            if work.done(item, message, now):
+                return "duplicate"
             return work.lost_claim(item, message, now)
         gate = work.after_claim(item, message, now)
         if gate is not None:

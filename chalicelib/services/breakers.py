@@ -1,6 +1,7 @@
 """Circuit breakers shared by every Lambda: pure transitions, optimistic writes, events."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import time
@@ -59,17 +60,20 @@ class BreakerService:
         return self._settings.get(service, self._settings["default"])
 
     def _update(self, service: str,
-                change: Callable[[sm.BreakerState, float], tuple[sm.BreakerState, Any, str | None]]
-                ) -> tuple[sm.BreakerState, Any]:
+                change: Callable[[sm.BreakerState, float], tuple[sm.BreakerState, Any, str | None]],
+                known: sm.BreakerState | None = None) -> tuple[sm.BreakerState, Any]:
+        """Apply ``change`` with a write conditioned on the version it saw; ``known``: a state
+        the caller just read or wrote, tried first without reading (a lost race reads again)."""
         for tries in range(MAX_ATTEMPTS):
             if tries:  # a lost race: wait a little (random, growing) before reading again
                 self._pause(self._rand() * min(0.2, 0.005 * 2 ** tries))
             now = self._clock()
-            current = self._store.get(service)
+            current = known if known is not None and not tries else self._store.get(service)
             new, result, transition = change(current, now.timestamp())
             if new == current:
                 return current, result
             if self._store.replace(service, new, current.version, to_iso(now)):
+                new = dataclasses.replace(new, version=current.version + 1)  # as stored
                 if transition is not None and self._metrics is not None:
                     self._metrics.count("breakers", service, {transition: 1})
                 if transition is not None:  # the window that led here (a new state's is empty)
@@ -88,16 +92,19 @@ class BreakerService:
             admission = sm.admit(state, settings, now)
             return admission.state, admission, admission.transition
 
-        return self._update(service, change)[1]
+        state, admission = self._update(service, change)
+        return dataclasses.replace(admission, state=state)  # the state as stored, its version too
 
-    def record(self, service: str, failed: bool) -> sm.BreakerState:
+    def record(self, service: str, failed: bool,
+               known: sm.BreakerState | None = None) -> sm.BreakerState:
+        """An outcome into the window; ``known``: the state ``admit`` answered (one read less)."""
         settings = self.settings_for(service)
 
         def change(state: sm.BreakerState, now: float) -> tuple[sm.BreakerState, Any, str | None]:
             new, transition = sm.record(state, settings, now, failed)
             return new, None, transition
 
-        return self._update(service, change)[0]
+        return self._update(service, change, known)[0]
 
     def command(self, service: str, action: str) -> dict[str, Any]:
         def change(state: sm.BreakerState, now: float) -> tuple[sm.BreakerState, Any, str | None]:

@@ -68,6 +68,7 @@ class DeliveryWork(Work[DeliveryAttempt, _Pending]):
 
     message = DeliveryAttempt
     name = "webhook-deliveries"
+    claim_first = True  # its gates need the endpoint, which the claimed delivery names
 
     def __init__(self, owner: Deliveries) -> None:
         self._o = owner
@@ -79,36 +80,35 @@ class DeliveryWork(Work[DeliveryAttempt, _Pending]):
     def done(self, item: _Pending, message: DeliveryAttempt, now: datetime) -> bool:
         return item.delivery.status != "pending" or item.delivery.leased(message.attempt, now)
 
-    def before_claim(self, item: _Pending, message: DeliveryAttempt, now: datetime) -> str | None:
+    def claim_message(self, message: DeliveryAttempt, now: datetime) -> _Pending | None:
+        claimed = self._o.store.claim(message.delivery_id, message.attempt, int(now.timestamp()),
+                                      LEASE_SECONDS)
+        return _Pending(claimed) if claimed is not None else None  # attempts recorded included
+
+    def after_claim(self, item: _Pending, message: DeliveryAttempt, now: datetime) -> str | None:
+        """The endpoint's gates, the attempt held: a disabled endpoint's delivery is kept as
+        skipped, a deleted one's dead-lettered, a rate-limited one given back for later."""
         o, delivery = self._o, item.delivery
         endpoint = item.endpoint = o.endpoints_store.get(delivery.webhook_id)
         if endpoint is not None and not endpoint.enabled:
             # kept, not failed: recover (once the endpoint is enabled again) sends it
-            o.store.skip(delivery, endpoint.skip_reason, to_iso(now))
+            o.store.release(delivery, message.attempt, skipped_reason=endpoint.skip_reason)
             return "skipped"
         if endpoint is None:  # nobody to recover it for: it ends in the dead-letter queue
-            if self.claim(item, message, now):
-                error = {"type": "EndpointDeleted", "message": "the endpoint was deleted"}
-                entry = o.dead_letters.from_delivery(item.delivery, None, error,
-                                                     webhook_id=delivery.webhook_id)
-                o.store.record_attempt(item.delivery, _attempt(message.attempt, now, now, None,
-                                                               error), "failed", to_iso(now),
-                                       dead_letter_id=entry.id)
+            error = {"type": "EndpointDeleted", "message": "the endpoint was deleted"}
+            entry = o.dead_letters.from_delivery(delivery, None, error,
+                                                 webhook_id=delivery.webhook_id)
+            o.store.record_attempt(delivery, _attempt(message.attempt, now, now, None, error),
+                                   "failed", to_iso(now), dead_letter_id=entry.id)
             return "dropped"
         if endpoint.rate_limit:
             _, decision = o.limiter.check(f"whk:{endpoint.id}", "webhook", {
                 "webhook": {"quota": endpoint.rate_limit, "window_seconds": 1}})
             if not decision.allowed:
+                o.store.release(delivery, message.attempt)
                 o.engine.later(message, now + timedelta(seconds=decision.retry_after), now)
                 return "throttled"
         return None
-
-    def claim(self, item: _Pending, message: DeliveryAttempt, now: datetime) -> bool:
-        claimed = self._o.store.claim(item.delivery, message.attempt, int(now.timestamp()),
-                                      LEASE_SECONDS)
-        if claimed is not None:
-            item.delivery = claimed  # as the claim left it: attempts recorded by now included
-        return claimed is not None
 
     def run(self, item: _Pending, message: DeliveryAttempt, now: datetime) -> str:
         import requests  # noqa: PLC0415
@@ -320,12 +320,20 @@ class Deliveries:
 
     def recover(self, webhook_id: str, since: datetime) -> dict[str, Any]:
         """Send again every failed or skipped delivery since a time; the answer counts what was
-        queued. A disabled endpoint would refuse them all: enable it first."""
+        queued. A disabled endpoint would refuse them all: enable it first. Each costs one
+        conditional write; their messages go 10 a call. One being delivered right now is left
+        to that delivery."""
         endpoint = self.endpoints.require(webhook_id)
         if not endpoint.enabled:
             raise Conflict(f"Webhook {webhook_id} is disabled ({endpoint.disabled_reason or 'by hand'}"
                            "); enable it (PUT with enabled: true), then recover.")
-        failed = self.store.failed_since(webhook_id, to_iso(since), MAX_RECOVER)
-        for delivery in failed:
-            self.redeliver(delivery.id)
-        return {"webhook_id": webhook_id, "since": to_iso(since), "redelivered": len(failed)}
+        now = self.clock()
+        queued: list[DeliveryAttempt] = []
+        for delivery in self.store.failed_since(webhook_id, to_iso(since), MAX_RECOVER):
+            try:
+                self.store.reopen(delivery, endpoint.max_attempts, to_iso(now))
+            except Conflict:
+                continue
+            queued.append(DeliveryAttempt(delivery.id, delivery.attempt_count + 1, now))
+        self.engine.queue.send_many(queued, run_at=now, now=now)
+        return {"webhook_id": webhook_id, "since": to_iso(since), "redelivered": len(queued)}

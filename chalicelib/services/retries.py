@@ -13,6 +13,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from chalicelib.domain.breaker import BreakerState
 from chalicelib.domain.headers import kept
 from chalicelib.domain.ids import new_id
 from chalicelib.domain.jobs import RetryJob
@@ -57,9 +58,11 @@ def _same_request(job: RetryJob, request: dict[str, Any], policy: RetryPolicy) -
 
 @dataclass
 class _Claimed:
-    """One message's job (the claimed version once claimed)."""
+    """One message's job (the claimed version once claimed), and the breaker state that let
+    its attempt through (recorded into without reading it again)."""
 
     job: RetryJob
+    breaker: BreakerState | None = None
 
 
 class RetryWork(Work[RetryAttempt, _Claimed]):
@@ -67,6 +70,7 @@ class RetryWork(Work[RetryAttempt, _Claimed]):
 
     message = RetryAttempt
     name = "retries"
+    claim_first = True  # no gate before the claim: one write answers the job
 
     def __init__(self, owner: RetryService) -> None:
         self._o = owner
@@ -89,8 +93,13 @@ class RetryWork(Work[RetryAttempt, _Claimed]):
     def done(self, item: _Claimed, message: RetryAttempt, now: datetime) -> bool:
         return item.job.finished or item.job.attempt_count >= message.attempt
 
+    def claim_message(self, message: RetryAttempt, now: datetime) -> _Claimed | None:
+        claimed = self._o.jobs.claim(message.job_id, message.attempt, int(now.timestamp()),
+                                     LEASE_SECONDS, to_iso(now))
+        return _Claimed(claimed) if claimed is not None else None
+
     def claim(self, item: _Claimed, message: RetryAttempt, now: datetime) -> bool:
-        claimed = self._o.jobs.claim(item.job, message.attempt, int(now.timestamp()),
+        claimed = self._o.jobs.claim(item.job.id, message.attempt, int(now.timestamp()),
                                      LEASE_SECONDS, to_iso(now))
         if claimed is not None:
             item.job = claimed
@@ -108,6 +117,7 @@ class RetryWork(Work[RetryAttempt, _Claimed]):
     def after_claim(self, item: _Claimed, message: RetryAttempt, now: datetime) -> str | None:
         admission = self._o.breakers.admit(item.job.service)
         if admission.allowed:
+            item.breaker = admission.state
             return None
         retry_at = datetime.fromtimestamp(admission.retry_at or now.timestamp() + 1,
                                           tz=now.tzinfo)
@@ -119,7 +129,7 @@ class RetryWork(Work[RetryAttempt, _Claimed]):
         o, job = self._o, item.job
         with subsegment("retry_attempt", service=job.service, retry_job_id=job.id):
             outcome = o.runner.run(job.target)
-        o.breakers.record(job.service, failed=not outcome.success)
+        o.breakers.record(job.service, failed=not outcome.success, known=item.breaker)
         finished = o.clock()
         record = {
             "number": message.attempt, "started_at": to_iso(now), "finished_at": to_iso(finished),

@@ -78,16 +78,24 @@ class MemoryDeliveryStore:
     def _set(self, delivery_id: str, **fields: Any) -> None:
         self.items[delivery_id] = dataclasses.replace(self.items[delivery_id], **fields)
 
-    def claim(self, delivery: Delivery, attempt: int, now_epoch: int,
+    def claim(self, delivery_id: str, attempt: int, now_epoch: int,
               lease: int) -> Delivery | None:
-        d = self.items.get(delivery.id)
+        d = self.items.get(delivery_id)
         fresh = d is not None and d.status == "pending" and d.attempt_count == attempt - 1
         abandoned = (d is not None and d.status == "pending" and d.attempt_count == attempt
                      and d.lease_until is not None and d.lease_until < now_epoch)
         if not (fresh or abandoned):
             return None
-        self._set(delivery.id, attempt_count=attempt, lease_until=now_epoch + lease)
-        return self.items[delivery.id]
+        self._set(delivery_id, attempt_count=attempt, lease_until=now_epoch + lease)
+        return self.items[delivery_id]
+
+    def release(self, delivery: Delivery, attempt: int, skipped_reason: str | None = None
+                ) -> None:
+        d = self.items.get(delivery.id)
+        if d is None or d.status != "pending" or d.attempt_count != attempt:
+            return
+        extra = {"status": "skipped", "skipped_reason": skipped_reason} if skipped_reason else {}
+        self._set(delivery.id, attempt_count=attempt - 1, lease_until=None, **extra)
 
     def record_attempt(self, delivery: Delivery, attempt: dict[str, Any], status: str,
                        now_iso: str, **fields: Any) -> None:
@@ -96,13 +104,6 @@ class MemoryDeliveryStore:
             return
         self._set(delivery.id, attempts=(*delivery.attempts, attempt), status=status,
                   lease_until=None, updated_at=now_iso, **fields)
-
-    def skip(self, delivery: Delivery, reason: str, now_iso: str) -> bool:
-        d = self.items.get(delivery.id)
-        if d is None or d.status != "pending" or d.lease_until is not None:
-            return False
-        self._set(delivery.id, status="skipped", skipped_reason=reason, updated_at=now_iso)
-        return True
 
     def reopen(self, delivery: Delivery, extra_attempts: int, now_iso: str) -> None:
         d = self.items.get(delivery.id)
@@ -136,6 +137,10 @@ class MemoryQueue:
         due = run_at if run_at is not None else (
             now + timedelta(seconds=delay) if now is not None else None)
         self.sent.append((message, due))
+
+    def send_many(self, messages: list[Any], *, run_at: datetime, now: datetime) -> None:
+        for message in messages:
+            self.send(message, run_at=run_at, now=now)
 
     @staticmethod
     def due_later(run_at: datetime, now: datetime) -> bool:

@@ -31,6 +31,26 @@ class Queue:
             raise DependencyUnavailable(
                 f"The {self.name} queue could not be written; retry in a moment.") from exc
 
+    def send_many(self, messages: list[Message], *, run_at: datetime, now: datetime) -> None:
+        """Messages due at the same time, 10 a SendMessageBatch; an entry SQS refused is sent
+        again once, then ``DependencyUnavailable``."""
+        delay = max(0, min(MAX_SQS_DELAY, hop_delay(run_at, now)))
+        for i in range(0, len(messages), 10):
+            entries = [{"Id": str(n), "MessageBody": encode(m), "DelaySeconds": delay}
+                       for n, m in enumerate(messages[i:i + 10])]
+            for _ in range(2):
+                try:
+                    answer = self.sqs.send_message_batch(QueueUrl=self._url(), Entries=entries)
+                except (ClientError, BotoCoreError) as exc:
+                    raise DependencyUnavailable(
+                        f"The {self.name} queue could not be written; retry in a moment.") from exc
+                failed = {f["Id"] for f in answer.get("Failed", [])}
+                entries = [e for e in entries if e["Id"] in failed]
+                if not entries:
+                    break
+            if entries:
+                raise DependencyUnavailable(f"The {self.name} queue refused some messages.")
+
     @staticmethod
     def due_later(run_at: datetime, now: datetime) -> bool:
         """Whether a message received now must hop on (its time is still ahead)."""

@@ -51,7 +51,7 @@ class RetryJobStore:
         except PynamoDBException as exc:
             raise unavailable("retry jobs") from exc
 
-    def claim(self, job: RetryJob, attempt: int, now_epoch: int, lease_seconds: int,
+    def claim(self, job_id: str, attempt: int, now_epoch: int, lease_seconds: int,
               now_iso: str) -> RetryJob | None:
         """Take attempt ``attempt`` of the job for this worker; None if it is not ours to run."""
         m = self._model
@@ -61,7 +61,7 @@ class RetryJobStore:
         fresh = (m.status == "scheduled") & (m.attempt_count == attempt - 1)
         abandoned = ((m.status == "running") & (m.claimed_attempt == attempt)
                      & (m.lease_until < now_epoch))
-        record = m(job.id)
+        record = m(job_id)
         try:
             record.update(actions=[m.status.set("running"), m.claimed_attempt.set(attempt),
                                    m.lease_until.set(now_epoch + lease_seconds),

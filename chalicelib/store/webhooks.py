@@ -140,7 +140,7 @@ class DeliveryStore:
         except PynamoDBException as exc:
             raise unavailable("deliveries") from exc
 
-    def claim(self, delivery: Delivery, attempt: int, now_epoch: int,
+    def claim(self, delivery_id: str, attempt: int, now_epoch: int,
               lease: int) -> Delivery | None:
         """Take attempt ``attempt``; the delivery as the claim left it, or None if not ours."""
         m = self._model
@@ -148,7 +148,7 @@ class DeliveryStore:
         fresh = (m.status == "pending") & (m.attempt_count == attempt - 1)
         abandoned = (m.status == "pending") & (m.attempt_count == attempt) & (
             m.lease_until < now_epoch)
-        record = m(delivery.id)
+        record = m(delivery_id)
         try:
             record.update(actions=[m.attempt_count.set(attempt),
                                    m.lease_until.set(now_epoch + lease)],
@@ -158,6 +158,22 @@ class DeliveryStore:
                 return None
             raise unavailable("deliveries") from exc
         return _delivery(record)  # ALL_NEW: its attempts as recorded by now
+
+    def release(self, delivery: Delivery, attempt: int, skipped_reason: str | None = None
+                ) -> None:
+        """Give a claimed attempt back unrun (a rate limit held it), or keep the delivery as
+        ``skipped`` (its endpoint is disabled: recover sends it)."""
+        m = self._model
+        actions = [m.attempt_count.set(attempt - 1), m.lease_until.remove()]
+        if skipped_reason is not None:
+            actions += [m.status.set("skipped"), m.skipped_reason.set(skipped_reason)]
+        try:
+            # Condition: still our claim on this attempt.
+            m(delivery.id).update(actions=actions, condition=(m.status == "pending")
+                                  & (m.attempt_count == attempt))
+        except UpdateError as exc:
+            if not conditional_failure(exc):
+                raise unavailable("deliveries") from exc
 
     def record_attempt(self, delivery: Delivery, attempt: dict[str, Any], status: str,
                        now_iso: str, **fields: Any) -> None:
@@ -172,20 +188,6 @@ class DeliveryStore:
         except UpdateError as exc:
             if not conditional_failure(exc):
                 raise unavailable("deliveries") from exc
-
-    def skip(self, delivery: Delivery, reason: str, now_iso: str) -> bool:
-        """A pending delivery whose endpoint is disabled waits as ``skipped`` (recoverable)."""
-        m = self._model
-        try:
-            # Condition: still pending and not claimed by a worker.
-            m(delivery.id).update(actions=[m.status.set("skipped"), m.skipped_reason.set(reason),
-                                           m.updated_at.set(now_iso)],
-                          condition=(m.status == "pending") & m.lease_until.does_not_exist())
-        except UpdateError as exc:
-            if conditional_failure(exc):
-                return False
-            raise unavailable("deliveries") from exc
-        return True
 
     def reopen(self, delivery: Delivery, extra_attempts: int, now_iso: str) -> None:
         """Redeliver: a finished delivery gets more attempts, keeping its id (``webhook-id``)."""

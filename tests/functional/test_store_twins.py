@@ -80,10 +80,10 @@ def test_deliveries_claim_once_record_skip_reopen_and_filter(stores: Any) -> Non
     again, new_again = deliveries.create_once(delivery(1, payload='{"other":1}'))
     assert (new, new_again) == (True, False) and again == made == delivery(1)
     # When attempt 1 is claimed: only once, and an expired claim is taken over
-    assert deliveries.claim(made, 1, 1000, 120) is not None
-    assert deliveries.claim(made, 1, 1000, 120) is None
-    assert deliveries.claim(made, 3, 1000, 120) is None  # not next
-    assert deliveries.claim(made, 1, 1121, 120) is not None
+    assert deliveries.claim(made.id, 1, 1000, 120) is not None
+    assert deliveries.claim(made.id, 1, 1000, 120) is None
+    assert deliveries.claim(made.id, 3, 1000, 120) is None  # not next
+    assert deliveries.claim(made.id, 1, 1121, 120) is not None
     # Then recording the attempt ends the lease; a stale record (attempt 2) is ignored
     deliveries.record_attempt(made, {"number": 1}, "failed", "t1", dead_letter_id="dlq_1")
     deliveries.record_attempt(made, {"number": 2}, "delivered", "t2")
@@ -95,17 +95,25 @@ def test_deliveries_claim_once_record_skip_reopen_and_filter(stores: Any) -> Non
     assert (deliveries.get(made.id).status, deliveries.get(made.id).max_attempts) == ("pending", 4)
     with pytest.raises(Conflict):
         deliveries.reopen(deliveries.get(made.id), 3, "t4")
-    # And only an unclaimed pending delivery is skipped
+    # And a claimed attempt is given back (rate limit), or kept as skipped (endpoint disabled)
     # And a claim answers the delivery as it is now, even to a worker holding an old copy
     # (whose next attempt must not write over the attempts recorded since it read)
     third, _ = deliveries.create_once(delivery(3, event_type="x.y"))
-    claimed = deliveries.claim(third, 1, 2000, 120)
+    claimed = deliveries.claim(third.id, 1, 2000, 120)
     deliveries.record_attempt(claimed, {"number": 1}, "pending", "t1")
-    assert deliveries.claim(third, 2, 2000, 120).attempts == ({"number": 1},)
+    assert deliveries.claim(third.id, 2, 2000, 120).attempts == ({"number": 1},)
     second, _ = deliveries.create_once(delivery(2, event_type="c.d"))
-    assert deliveries.skip(second, "disabled", "t5") is True
-    assert deliveries.skip(deliveries.get(made.id), "disabled", "t5") is True
-    assert deliveries.skip(deliveries.get(second.id), "disabled", "t6") is False
+    held = deliveries.claim(second.id, 1, 3000, 120)
+    deliveries.release(held, 1)
+    assert (deliveries.get(second.id).attempt_count, deliveries.get(second.id).lease_until) == (
+        0, None)
+    deliveries.release(held, 1, skipped_reason="disabled")  # not ours any more: no change
+    assert deliveries.get(second.id).status == "pending"
+    held = deliveries.claim(second.id, 1, 3000, 120)
+    deliveries.release(held, 1, skipped_reason="disabled")
+    assert deliveries.get(second.id).status == "skipped"
+    held = deliveries.claim(made.id, 2, 3000, 120)  # the reopened delivery's next attempt
+    deliveries.release(held, 2, skipped_reason="disabled")
     # And lists filter within the endpoint's deliveries, newest first
     items, _ = deliveries.list(endpoint(1).id, "skipped", None, 10, None)
     assert [d.id for d in items] == [second.id, made.id]
@@ -124,11 +132,11 @@ def test_a_retry_job_claim_answers_the_attempts_recorded_since_it_was_read(aws: 
                    policy={}, created_at="t", updated_at="t")
     jobs.create(job)
     # Given attempt 1 claimed and recorded while another worker still holds the job as created
-    first = jobs.claim(job, 1, 1000, 120, "t1")
-    assert first is not None and jobs.claim(job, 1, 1000, 120, "t1") is None
+    first = jobs.claim(job.id, 1, 1000, 120, "t1")
+    assert first is not None and jobs.claim(job.id, 1, 1000, 120, "t1") is None
     assert jobs.finish_attempt(first, {"number": 1}, "scheduled", "t2")
     # When that worker claims attempt 2 with its old copy
-    second = jobs.claim(job, 2, 1001, 120, "t3")
+    second = jobs.claim(job.id, 2, 1001, 120, "t3")
     # Then the claim answers the job as it is now, and attempt 2 is added to attempt 1
     assert second is not None and second.attempts == ({"number": 1},)
     assert jobs.finish_attempt(second, {"number": 2}, "succeeded", "t4")

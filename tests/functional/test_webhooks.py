@@ -295,3 +295,28 @@ def test_a_retry_schedule_that_does_not_add_up_is_refused(
                                          **fields})
     assert response.status_code == 400
     assert problem in json.dumps(body(response)["error"]["details"])
+
+
+def test_recover_costs_one_write_per_delivery_and_a_send_per_ten(
+    api: Api, clock: Clock, target: Receiver
+) -> None:
+    from chalicelib.domain.webhooks import Delivery
+    from chalicelib.store.webhooks import DeliveryStore
+
+    # Given an endpoint with 25 failed deliveries
+    hook = endpoint(api, target.url)
+    store = DeliveryStore()
+    for i in range(25):
+        store.create_once(Delivery(
+            id=f"dlv_{i:026d}", webhook_id=hook["id"], event_id=f"evt_{i}", event_type="custom.x",
+            payload="{}", status="failed", max_attempts=3, attempt_count=3,
+            created_at="2026-11-30T08:00:00.000Z", updated_at="t", expires_at=2_000_000_000))
+    # When they are recovered
+    with count_calls() as calls:
+        answer = api.post(f"/v2/webhooks/{hook['id']}/recover", {"since": "2026-11-30T00:00:00Z"})
+    # Then each cost one conditional write, and their messages went 10 a call
+    assert answer.status_code == 202 and json.loads(answer.body)["redelivered"] == 25
+    assert calls["UpdateItem"] == 25 + 1  # + the request's rate-limit bucket
+    assert calls["SendMessageBatch"] == 3 and calls["SendMessage"] == 0
+    assert sum(calls.values()) <= 1.2 * 25 + 3  # + endpoint read, the Query, the bucket
+    assert {m["Body"] for batch in receive("conductor-test-webhook-deliveries") for m in batch}
