@@ -57,6 +57,7 @@ bench: install  ## cold start and middleware cost, each measured side by side in
 	$(BIN)/python bench/webhooks.py
 	$(BIN)/python bench/fanout.py
 	$(BIN)/python bench/dashboard.py
+	$(BIN)/python bench/calls.py
 
 STAGE ?= dev
 export AWS_DEFAULT_REGION ?= us-east-1

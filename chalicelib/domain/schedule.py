@@ -50,7 +50,10 @@ class Expression:
     years: frozenset[int] | None = None  # EventBridge's year field (None: every year)
 
 
+@functools.lru_cache(maxsize=1024)
 def parse_expression(text: str) -> Expression:
+    """One parse per distinct expression per container (a list of schedules re-reads the same
+    few); an invalid one raises ``ExpressionError`` every time."""
     text = (text or "").strip()
     if match := _RATE.match(text):
         amount, unit = int(match.group(1)), match.group(2).rstrip("s")

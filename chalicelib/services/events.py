@@ -108,7 +108,7 @@ class EventBus:
             raise ValidationFailed(
                 "The time range is empty.", [{"field": "from", "problem": "must not be after 'to'"}])
         if position is not None:
-            wanted = {"t"} if event_type else {"d"}
+            wanted = {"t"} if event_type else ({"m"} if "m" in position else {"d"})
             if (not wanted <= position.keys() or (event_type and position["t"] != event_type)
                     or not all(isinstance(v, str) for v in position.values())):
                 raise ValidationFailed(

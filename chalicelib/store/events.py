@@ -1,14 +1,15 @@
 """The events timeline: one partition per UTC day, newest first, optionally by type.
 
-Listing without a type walks day partitions from the newest in range back to the oldest, one Query
-each, stopping as soon as a page is full; with a type it is one Query on the ``by-type`` index.
+Listing without a type walks the ``by-month`` index from the newest month in range back to the
+oldest, one Query each (a 30-day range: at most 2), stopping as soon as a page is full; with a type
+it is one Query on the ``by-type`` index. Reading one event by id is one Query of its day.
 """
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from pynamodb.exceptions import PynamoDBException
@@ -26,6 +27,15 @@ _HIGH = "#\uffff"
 
 def _day(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d")
+
+
+def _month(moment: datetime) -> str:
+    return moment.strftime("%Y-%m")
+
+
+def _previous_month(month: str) -> str:
+    year, number = int(month[:4]), int(month[5:7])
+    return f"{year - 1}-12" if number == 1 else f"{year}-{number - 1:02d}"
 
 
 @dataclass(frozen=True)
@@ -48,7 +58,7 @@ class EventStore:
     def _record(self, event: Event, expires_at: int) -> EventRecord:
         return self._model(day=event.timestamp[:10], sort_key=f"{event.timestamp}#{event.id}",
                            id=event.id, type=event.type, timestamp=event.timestamp,
-                           data=event.data, expires_at=expires_at)
+                           data=event.data, expires_at=expires_at, month=event.timestamp[:7])
 
     def put(self, event: Event, expires_at: int) -> None:
         try:
@@ -102,8 +112,9 @@ class EventStore:
         try:
             if event_type is not None:
                 return self._list_by_type(event_type, low, high, limit, now_epoch)
-            day = datetime.strptime(position["d"], "%Y-%m-%d") if position else end
-            return self._list_by_day(day, start, low, high, limit, now_epoch)
+            # a cursor names the month it stopped in (older cursors: the day)
+            month = (position.get("m") or position["d"][:7]) if position else _month(end)
+            return self._list_by_month(month, _month(start), low, high, limit, now_epoch)
         except PynamoDBException as exc:
             raise DependencyUnavailable("The events table could not be read.") from exc
 
@@ -131,19 +142,21 @@ class EventStore:
             events.append(_to_event(record))
         return EventPage(events, None)
 
-    def _list_by_day(
-        self, day: datetime, start: datetime, low: str, high: str, limit: int, now_epoch: int
+    def _list_by_month(
+        self, month: str, first: str, low: str, high: str, limit: int, now_epoch: int
     ) -> EventPage:
+        """Month partitions of the by-month index, newest first, until the page is full: a
+        30-day range is 2 partitions (a Query each), however the events are spread."""
         events: list[Event] = []
-        current = day
-        while _day(current) >= _day(start):
-            for record in self._newest_first(self._model, _day(current), low, high, limit,
+        current = month
+        while current >= first:
+            for record in self._newest_first(self._model.by_month, current, low, high, limit,
                                              now_epoch):
                 if len(events) == limit:
                     last = events[-1]
-                    return EventPage(events, {"d": last.timestamp[:10], "k": _sort_key(last)})
+                    return EventPage(events, {"m": last.timestamp[:7], "k": _sort_key(last)})
                 events.append(_to_event(record))
-            current = current - timedelta(days=1)
+            current = _previous_month(current)
         return EventPage(events, None)
 
 

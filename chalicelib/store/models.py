@@ -22,6 +22,15 @@ class EventTypeIndex(GlobalSecondaryIndex["EventRecord"]):
     sort_key = UnicodeAttribute(range_key=True)
 
 
+class EventMonthIndex(GlobalSecondaryIndex["EventRecord"]):
+    class Meta:
+        index_name = "by-month"
+        projection = AllProjection()
+
+    month = UnicodeAttribute(hash_key=True)
+    sort_key = UnicodeAttribute(range_key=True)
+
+
 class EventRecord(Model):
     """One timeline event, partitioned by UTC day and sorted by ``timestamp#id``."""
 
@@ -35,7 +44,10 @@ class EventRecord(Model):
     timestamp = UnicodeAttribute()
     data = JSONAttribute()
     expires_at = NumberAttribute()
+    #: "YYYY-MM" (UTC): the by-month index lists the timeline a month per Query
+    month = UnicodeAttribute(null=True)
     by_type = EventTypeIndex()
+    by_month = EventMonthIndex()
 
 
 class ConnectionKeyIndex(GlobalSecondaryIndex["ConnectionRecord"]):
