@@ -74,3 +74,18 @@ def test_deps_reset_forgets_services(aws: dict) -> None:
     first = deps.event_bus()
     deps.reset()
     assert deps.event_bus() is not first
+
+
+def test_every_table_model_uses_the_one_dynamodb_client(aws: dict[str, str]) -> None:
+    from chalicelib import aws as factory
+    from chalicelib.store.models import DeliveryRecord, RetryJobRecord, WebhookRecord
+    from chalicelib.store.retry_jobs import RetryJobStore
+    from chalicelib.store.webhooks import DeliveryStore, WebhookStore
+
+    # Given three stores, each binding its own pynamodb model(s)
+    RetryJobStore(), WebhookStore(), DeliveryStore()
+    shared = factory.client("dynamodb")
+    # Then no model made a botocore session and client of its own
+    for model in (RetryJobRecord, WebhookRecord, DeliveryRecord):
+        assert model._get_connection().connection.client is shared
+    assert RetryJobStore().get("rty_missing") is None  # and it answers through it
