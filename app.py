@@ -151,9 +151,7 @@ def fan_out_events(event: SQSEvent) -> None:
     it to subscribed WebSockets (best effort). Only an infrastructure failure raises: the batch
     then returns to SQS and is handed over again without duplicates."""
     for record in event:
-        published = Event(**json.loads(record.body))
-        deps.deliveries().fan_out(published)
-        deps.realtime().fan_out(published)
+        deps.fan_out().publish(Event(**json.loads(record.body)))
 
 
 @app.on_sqs_message(queue=queue_name("webhook_deliveries"), batch_size=10)

@@ -125,7 +125,7 @@ class World:
         endpoint = self.call("POST", "/v2/webhooks", {"url": self.target,
                                                       "event_types": ["custom.*"]})
         event = self.call("POST", "/v2/events", {"type": "custom.sample", "data": {}})
-        delivery = self.deps.deliveries().fan_out(self.deps.event_bus().get(event["id"]))
+        delivery = self.deps.fan_out().publish(self.deps.event_bus().get(event["id"]))[0]
         assert delivery == 1
         deliveries = self.call("GET", f"/v2/webhooks/{endpoint['id']}/deliveries")["items"]
         job = self.call("POST", "/v2/errors/retry", {
@@ -286,7 +286,7 @@ def handlers(world: World) -> dict[str, float]:
                                                       "jitter": "none"}}))
     world.call("POST", "/v2/webhooks", {"url": world.target, "event_types": ["custom.bench"]})
     rows["webhook delivery"] = batch_of("webhook-deliveries", "deliver_webhooks", lambda: (
-        deps.deliveries().fan_out(deps.event_bus().publish("custom.bench", {}))))
+        deps.fan_out().publish(deps.event_bus().publish("custom.bench", {}))))
     rows["schedule run"] = batch_of("executions", "run_schedule_executions", lambda: world.call(
         "POST", f"/v2/schedules/{world.samples['schedule_id']}/execute"))
     rows["minute tick"] = total(world.measure(lambda: deps.scheduler().tick()))

@@ -91,7 +91,7 @@ def main() -> int:
                 Slow.delay = delay
                 for size in sizes:
                     for _ in range(size):
-                        service.fan_out(deps.event_bus().publish("custom.bench", {}))
+                        deps.fan_out().publish(deps.event_bus().publish("custom.bench", {}))
                     taken = batch(service, sqs, url, size)
                     (singles if size == 1 else tens if delay else instant_tens).append(taken)
         for i in range(args.endpoints - 1):
@@ -101,7 +101,7 @@ def main() -> int:
                 updated_at="x"), None, [])
         event = deps.event_bus().publish("custom.bench", {})
         with count_calls() as calls:
-            matched = service.fan_out(event)
+            matched = deps.fan_out().publish(event)[0]
     server.shutdown()
     single, ten = statistics.median(singles), statistics.median(tens)
     overhead = statistics.median(instant_tens)

@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from chalicelib.services.dead_letters import DeadLetterService
     from chalicelib.services.deliveries import Deliveries
     from chalicelib.services.events import EventBus
+    from chalicelib.services.fanout import FanOut
     from chalicelib.services.health import HealthChecker
     from chalicelib.services.metrics import MetricsService
     from chalicelib.services.ratelimits import RateLimiter
@@ -265,6 +266,14 @@ def webhooks() -> WebhookEndpoints:
                             guard=outbound_guard(), clock=lambda: clock())
 
 
+@functools.cache
+def fan_out() -> FanOut:
+    from chalicelib.services.fanout import FanOut  # noqa: PLC0415
+    from chalicelib.store.subscriptions import SubscriptionIndex  # noqa: PLC0415
+
+    return FanOut(SubscriptionIndex(), deliveries, realtime, clock=lambda: clock())
+
+
 def attempt_engine(queue: str) -> AttemptEngine:
     """The attempt loop over one of Conductor's own queues."""
     from chalicelib.services.attempts import AttemptEngine  # noqa: PLC0415
@@ -324,7 +333,7 @@ def reset() -> None:
     for getter in (cursor_secret, outbound_guard, target_queues, queue_url, event_bus, realtime,
                    health, api_keys, authenticator, rate_limiter, breakers, dead_letters,
                    metrics_store, metrics, target_runner, retries, schedule_stores, schedules,
-                   scheduler, runs, webhook_store,
+                   scheduler, runs, webhook_store, fan_out,
                    webhooks, deliveries):
         getter.cache_clear()
     aws.reset()

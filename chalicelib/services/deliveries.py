@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib.domain.events import Event, make_event, matching_patterns
+from chalicelib.domain.events import Event, make_event
 from chalicelib.domain.messages import DeliveryAttempt
 from chalicelib.domain.retry import RetryPolicy
 from chalicelib.domain.signing import signed_headers
@@ -238,11 +238,12 @@ class Deliveries:
 
     # --- making deliveries -------------------------------------------------------------------
 
-    def fan_out(self, event: Event) -> int:
-        """One delivery per enabled endpoint subscribed to the event's type (no scan)."""
-        if event.type in NOT_DELIVERED:
+    def fan_out(self, event: Event, webhook_ids: frozenset[str]) -> int:
+        """One delivery per endpoint subscribed to the event's type (``services/fanout.py``
+        found them); a disabled endpoint's waits, skipped, for recover."""
+        if event.type in NOT_DELIVERED or not webhook_ids:
             return 0
-        endpoints = self.endpoints_store.subscribed(matching_patterns(event.type))
+        endpoints = self.endpoints_store.get_many(webhook_ids)
         for endpoint in endpoints:  # a disabled endpoint's delivery waits, skipped, for recover
             self._new_delivery(endpoint, event, skipped=not endpoint.enabled)
         return len(endpoints)

@@ -12,7 +12,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.domain import strict_json
 from chalicelib.domain.connections import Connection
-from chalicelib.domain.events import Event, is_valid_pattern, matching_patterns
+from chalicelib.domain.events import Event, is_valid_pattern
 from chalicelib.domain.timeutil import to_iso, utcnow
 from chalicelib.store.connections import ConnectionStore
 
@@ -152,9 +152,10 @@ class Realtime:
             "id": event.id, "type": event.type, "timestamp": event.timestamp, "trimmed": True,
             "link": f"/v2/events/{event.id}"}}
 
-    def fan_out(self, event: Event) -> int:
-        """Push ``event`` to every subscribed connection in parallel; return how many got it."""
-        targets = self._store.subscribers(matching_patterns(event.type), self._now_epoch())
+    def fan_out(self, event: Event, connection_ids: frozenset[str]) -> int:
+        """Push ``event`` to the subscribed connections (``services/fanout.py`` found them) in
+        parallel; return how many got it."""
+        targets = self._store.endpoints_of(connection_ids, self._now_epoch())
         if not targets:
             return 0
         message = self._event_message(event)

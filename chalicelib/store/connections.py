@@ -84,21 +84,12 @@ class ConnectionStore:
         except PynamoDBException as exc:
             raise DependencyUnavailable("The connections table could not be read.") from exc
 
-    def subscribers(self, patterns: list[str], now_epoch: int) -> dict[str, str]:
-        """Connection id -> endpoint for every live connection subscribed to one of ``patterns``.
-
-        One Query per pattern plus one BatchGet per 100 connections: the cost follows the
-        subscribers of this event, not the number of connections.
-        """
-        ids: set[str] = set()
+    def endpoints_of(self, connection_ids: set[str] | frozenset[str],
+                     now_epoch: int) -> dict[str, str]:
+        """Connection id -> endpoint of the live ones among ``connection_ids`` (100 a
+        BatchGetItem)."""
         try:
-            for pattern in patterns:
-                for sub in self._subscriptions.query(
-                    pattern, self._subscriptions.subscriber.startswith(CONNECTION_PREFIX)
-                ):
-                    if sub.expires_at is None or sub.expires_at > now_epoch:
-                        ids.add(sub.subscriber[len(CONNECTION_PREFIX):])
-            found = self._connections.batch_get(list(ids)) if ids else []
+            found = self._connections.batch_get(list(connection_ids)) if connection_ids else []
             return {c.id: c.endpoint for c in found if c.expires_at > now_epoch}
         except PynamoDBException as exc:
-            raise DependencyUnavailable("The subscriptions could not be read.") from exc
+            raise DependencyUnavailable("The connections table could not be read.") from exc

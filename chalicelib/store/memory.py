@@ -54,8 +54,8 @@ class MemoryWebhookStore:
         self.update_fields(webhook_id, consecutive_failures=streak)
         return streak
 
-    def subscribed(self, patterns: list[str]) -> list[Endpoint]:
-        return sorted((e for e in self.items.values() if set(e.event_types) & set(patterns)),
+    def get_many(self, webhook_ids: set[str] | frozenset[str]) -> list[Endpoint]:
+        return sorted((self.items[i] for i in webhook_ids if i in self.items),
                       key=lambda e: e.id)
 
     def list(self, limit: int, before: str | None) -> tuple[list[Endpoint], str | None]:

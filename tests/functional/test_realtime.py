@@ -125,7 +125,7 @@ def test_a_gone_connection_is_removed(app_module: Any, monkeypatch: pytest.Monke
     monkeypatch.setattr(realtime, "_sender", lambda _endpoint: GoneSender())
     publish_and_fan_out(app_module, "custom.bye", {})
     assert realtime._store.get("I=", 0) is None
-    assert realtime._store.subscribers(["*"], 0) == {}
+    assert deps.fan_out()._index.matching(["*"], 0).connections == frozenset()
 
 
 def test_fan_out_cost_follows_subscribers_not_connections(app_module: Any) -> None:
@@ -138,7 +138,7 @@ def test_fan_out_cost_follows_subscribers_not_connections(app_module: Any) -> No
     event = deps.event_bus().publish("custom.count", {})
     # When one event is fanned out, Then: a Query per matching pattern, one BatchGet, 3 posts
     with count_calls() as calls:
-        assert deps.realtime().fan_out(event) == 3
+        assert deps.fan_out().publish(event) == (0, 3)
     assert calls["Scan"] == 0
     assert calls["Query"] == 3  # custom.count, custom.*, *
     assert calls["BatchGetItem"] == 1
@@ -197,3 +197,26 @@ def test_oversized_events_are_sent_as_a_reference(app_module: Any) -> None:
     assert pushed == {"action": "event", "event": {
         "id": event["id"], "type": "custom.big", "timestamp": event["timestamp"],
         "trimmed": True, "link": f"/v2/events/{event['id']}"}}
+
+
+def test_webhooks_and_sockets_of_an_event_share_one_read_of_the_index(app_module: Any) -> None:
+    from chalicelib.domain.webhooks import Endpoint
+
+    # Given 2 endpoints and 3 sockets subscribed to custom.*
+    for i in range(2):
+        deps.webhook_store().save(Endpoint(
+            id=f"whk_{i:026d}", url="https://hooks.example.test/x", event_types=("custom.*",),
+            enabled=True, max_attempts=3, secret="whsec_AAAA", version=1, created_at="t",
+            updated_at="t"), None, [])
+    for i in range(3):
+        ws(app_module, "$connect", f"S{i}=")
+        ws(app_module, "$default", f"S{i}=", json.dumps(
+            {"action": "subscribe", "events": ["custom.*"]}))
+    event = deps.event_bus().publish("custom.count", {})
+    # When the event is fanned out
+    with count_calls() as calls:
+        assert deps.fan_out().publish(event) == (2, 3)
+    # Then the index is read once for both: a Query per matching pattern, not two
+    assert calls["Query"] == 3  # custom.count, custom.*, *
+    assert calls["BatchGetItem"] == 2  # the endpoints, the connections
+    assert calls["PostToConnection"] == 3 and calls["PutItem"] == 2  # a delivery each
