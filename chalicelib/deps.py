@@ -169,10 +169,15 @@ def metrics_store() -> MetricsStore:
     return MetricsStore(aws.client("dynamodb"), get_settings().tables["metrics"])
 
 
+#: which lazily built services exist in this container (a cold handler builds nothing more)
+_built = {"metrics": False}
+
+
 @functools.cache
 def metrics() -> MetricsService:
     from chalicelib.services.metrics import MetricsService  # noqa: PLC0415
 
+    _built["metrics"] = True
     return MetricsService(metrics_store(), clock=lambda: clock())
 
 
@@ -302,7 +307,7 @@ def after_invocation(event: Any, get_response: Callable[[Any], Any]) -> Any:
     try:
         return get_response(event)
     finally:
-        if metrics.cache_info().currsize:
+        if _built["metrics"]:
             metrics().flush_if_due()
 
 
@@ -330,6 +335,7 @@ def idempotency_claim(key: str) -> bool:
 
 def reset() -> None:
     """Forget every service and client (tests and the local runtime switch environments)."""
+    _built["metrics"] = False
     for getter in (cursor_secret, outbound_guard, target_queues, queue_url, event_bus, realtime,
                    health, api_keys, authenticator, rate_limiter, breakers, dead_letters,
                    metrics_store, metrics, target_runner, retries, schedule_stores, schedules,
