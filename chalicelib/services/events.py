@@ -5,18 +5,15 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from chalicelib import outbox as outboxes
 from chalicelib.domain.events import Event, make_event
 from chalicelib.domain.timeutil import utcnow
-from chalicelib.errors import DependencyUnavailable, PayloadTooLarge, ValidationFailed
+from chalicelib.errors import PayloadTooLarge, ValidationFailed
 from chalicelib.store.events import EventPage, EventStore, encode_event
+from chalicelib.store.queues import Queue
 
 #: An event is a webhook body and a WebSocket message: keep it well under both limits.
 MAX_EVENT_BYTES = 64 * 1024
-#: SQS takes at most 10 messages (and 256 KB) in one SendMessageBatch.
-SQS_BATCH = 10
 
 
 class EventBus:
@@ -32,8 +29,7 @@ class EventBus:
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._store = store
-        self._sqs = sqs
-        self._queue_url = queue_url
+        self._queue = Queue(sqs, queue_url, "events")
         self._ttl = timedelta(days=ttl_days)
         self._clock = clock
 
@@ -63,31 +59,11 @@ class EventBus:
             self._send([event for event, _ in outbox.events])
 
     def _send(self, events: list[Event]) -> None:
-        """The events to the fan-out queue, 10 a call; a message SQS refused is sent again once."""
-        for i in range(0, len(events), SQS_BATCH):
-            entries = [{"Id": str(n), "MessageBody": encode_event(event),
-                        "MessageAttributes": {"event_type": {"DataType": "String",
-                                                             "StringValue": event.type}}}
-                       for n, event in enumerate(events[i:i + SQS_BATCH])]
-            for _ in range(2):
-                try:
-                    if len(entries) == 1:
-                        entry = entries[0]
-                        self._sqs.send_message(QueueUrl=self._queue_url(),
-                                               MessageBody=entry["MessageBody"],
-                                               MessageAttributes=entry["MessageAttributes"])
-                        failed: list[str] = []
-                    else:
-                        answer = self._sqs.send_message_batch(QueueUrl=self._queue_url(),
-                                                              Entries=entries)
-                        failed = [f["Id"] for f in answer.get("Failed", [])]
-                except (ClientError, BotoCoreError) as exc:
-                    raise DependencyUnavailable("The events queue could not be written.") from exc
-                entries = [e for e in entries if e["Id"] in failed]
-                if not entries:
-                    break
-            if entries:
-                raise DependencyUnavailable("The events queue refused some events.")
+        """The events to the fan-out queue (10 a call), with their type as an attribute."""
+        self._queue.send_entries([
+            {"MessageBody": encode_event(event), "MessageAttributes": {
+                "event_type": {"DataType": "String", "StringValue": event.type}}}
+            for event in events])
 
     def get(self, event_id: str) -> Event | None:
         return self._store.get(event_id, int(self._clock().timestamp()))

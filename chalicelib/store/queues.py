@@ -32,26 +32,54 @@ class Queue:
                 f"The {self.name} queue could not be written; retry in a moment.") from exc
 
     def send_many(self, messages: list[Message], *, run_at: datetime, now: datetime) -> None:
-        """Messages due at the same time, 10 a SendMessageBatch; an entry SQS refused is sent
-        again once, then ``DependencyUnavailable``."""
+        """Messages due at the same time, 10 a SendMessageBatch."""
         delay = max(0, min(MAX_SQS_DELAY, hop_delay(run_at, now)))
-        for i in range(0, len(messages), 10):
-            entries = [{"Id": str(n), "MessageBody": encode(m), "DelaySeconds": delay}
-                       for n, m in enumerate(messages[i:i + 10])]
+        self.send_entries([{"MessageBody": encode(m), "DelaySeconds": delay} for m in messages])
+
+    def send_entries(self, entries: list[dict[str, Any]]) -> None:
+        """SQS message entries (``MessageBody``, optional ``MessageAttributes`` and
+        ``DelaySeconds``), one SendMessage for one, else 10 a SendMessageBatch; an entry SQS
+        refused is sent again once, then ``DependencyUnavailable``."""
+        for group in _batches(entries):
+            chunk = [{"Id": str(n), **entry} for n, entry in enumerate(group)]
             for _ in range(2):
                 try:
-                    answer = self.sqs.send_message_batch(QueueUrl=self._url(), Entries=entries)
+                    if len(chunk) == 1:
+                        self.sqs.send_message(QueueUrl=self._url(), **{
+                            k: v for k, v in chunk[0].items() if k != "Id"})
+                        failed: set[str] = set()
+                    else:
+                        answer = self.sqs.send_message_batch(QueueUrl=self._url(), Entries=chunk)
+                        failed = {f["Id"] for f in answer.get("Failed", [])}
                 except (ClientError, BotoCoreError) as exc:
                     raise DependencyUnavailable(
                         f"The {self.name} queue could not be written; retry in a moment.") from exc
-                failed = {f["Id"] for f in answer.get("Failed", [])}
-                entries = [e for e in entries if e["Id"] in failed]
-                if not entries:
+                chunk = [entry for entry in chunk if entry["Id"] in failed]
+                if not chunk:
                     break
-            if entries:
+            if chunk:
                 raise DependencyUnavailable(f"The {self.name} queue refused some messages.")
 
     @staticmethod
     def due_later(run_at: datetime, now: datetime) -> bool:
         """Whether a message received now must hop on (its time is still ahead)."""
         return hop_delay(run_at, now) > 0
+
+
+#: SendMessageBatch takes 10 entries and 256 KB of bodies at most
+BATCH_ENTRIES, BATCH_BYTES = 10, 240 * 1024
+
+
+def _batches(entries: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Entries in order, grouped within SQS's batch limits."""
+    groups: list[list[dict[str, Any]]] = []
+    size = 0
+    for entry in entries:
+        body = len(entry["MessageBody"].encode())
+        if not groups or len(groups[-1]) == BATCH_ENTRIES or size + body > BATCH_BYTES:
+            groups.append([])
+            size = 0
+        groups[-1].append(entry)
+        size += body
+    return groups
+

@@ -43,3 +43,13 @@ def test_the_json_is_what_the_queues_always_carried() -> None:
 def test_anything_else_is_malformed(body: str) -> None:
     with pytest.raises(MalformedMessage):
         decode(RetryAttempt, body)
+
+
+def test_batches_keep_order_within_ten_entries_and_240_kb() -> None:
+    from chalicelib.store.queues import _batches
+
+    small = [{"MessageBody": "x" * 10} for _ in range(23)]
+    assert [len(g) for g in _batches(small)] == [10, 10, 3]
+    big = [{"MessageBody": "y" * 64 * 1024} for _ in range(5)]  # events may be 64 KB each
+    assert [len(g) for g in _batches(big)] == [3, 2]
+    assert [e for g in _batches(small) for e in g] == small
