@@ -409,6 +409,15 @@ class DeliveryWebhookIndex(GlobalSecondaryIndex["DeliveryRecord"]):
     created_sk = UnicodeAttribute(range_key=True)
 
 
+class DeliveryStatusIndex(GlobalSecondaryIndex["DeliveryRecord"]):
+    class Meta:
+        index_name = "by-webhook-status"
+        projection = AllProjection()
+
+    webhook_status = UnicodeAttribute(hash_key=True)
+    created_sk = UnicodeAttribute(range_key=True)
+
+
 class DeliveryRecord(Model):
     """One event to one endpoint, with every attempt; its id is the receiver's dedupe key."""
 
@@ -432,4 +441,7 @@ class DeliveryRecord(Model):
     created_sk = UnicodeAttribute()
     updated_at = UnicodeAttribute()
     expires_at = NumberAttribute()
+    #: "<webhook id>#<status>", kept with every status change (the by-webhook-status index)
+    webhook_status = UnicodeAttribute(null=True)
     by_webhook = DeliveryWebhookIndex()
+    by_webhook_status = DeliveryStatusIndex()

@@ -23,6 +23,10 @@ def _delivery(record: DeliveryRecord) -> Delivery:
     return entity_of(Delivery, record)
 
 
+def _status_key(webhook_id: str, status: str) -> str:
+    return f"{webhook_id}#{status}"
+
+
 class WebhookStore:
     def __init__(self) -> None:
         self._model = bind(WebhookRecord, "webhooks")
@@ -122,7 +126,8 @@ class DeliveryStore:
     def create_once(self, delivery: Delivery) -> tuple[Delivery, bool]:
         """One per event and endpoint, however often the event arrives: the stored one wins."""
         record = self._model(**fields_of(delivery),
-                             created_sk=f"{delivery.created_at}#{delivery.id}")
+                             created_sk=f"{delivery.created_at}#{delivery.id}",
+                             webhook_status=_status_key(delivery.webhook_id, delivery.status))
         stored, new = save_once(record, self._model.id, "deliveries",
                                 lambda: self._model.get(delivery.id, consistent_read=True))
         return (delivery if new else _delivery(stored)), new
@@ -161,7 +166,8 @@ class DeliveryStore:
         m = self._model
         actions = [m.attempt_count.set(attempt - 1), m.lease_until.remove()]
         if skipped_reason is not None:
-            actions += [m.status.set("skipped"), m.skipped_reason.set(skipped_reason)]
+            actions += [m.status.set("skipped"), m.skipped_reason.set(skipped_reason),
+                        m.webhook_status.set(_status_key(delivery.webhook_id, "skipped"))]
         try:
             # Condition: still our claim on this attempt.
             m(delivery.id).update(actions=actions, condition=(m.status == "pending")
@@ -174,6 +180,7 @@ class DeliveryStore:
                        now_iso: str, **fields: Any) -> None:
         m = self._model
         actions = [m.attempts.set([*delivery.attempts, attempt]), m.status.set(status),
+                   m.webhook_status.set(_status_key(delivery.webhook_id, status)),
                    m.lease_until.remove(), m.updated_at.set(now_iso)]
         actions += [getattr(m, k).remove() if v is None else getattr(m, k).set(v)
                     for k, v in fields.items()]
@@ -190,6 +197,7 @@ class DeliveryStore:
         try:
             m(delivery.id).update(actions=[
                 m.status.set("pending"), m.max_attempts.set(delivery.attempt_count + extra_attempts),
+                m.webhook_status.set(_status_key(delivery.webhook_id, "pending")),
                 m.skipped_reason.remove(), m.updated_at.set(now_iso)],
                           condition=m.status.is_in("delivered", "failed", "skipped"))
         except UpdateError as exc:
@@ -201,26 +209,26 @@ class DeliveryStore:
         """Failed or skipped deliveries of an endpoint made at or after ``since``, oldest first."""
         m = self._model
         try:
-            return [_delivery(r) for r in m.by_webhook.query(
-                webhook_id, m.created_sk >= since,
-                filter_condition=m.status.is_in("failed", "skipped"), limit=limit)]
+            found = [r for status in ("failed", "skipped") for r in m.by_webhook_status.query(
+                _status_key(webhook_id, status), m.created_sk >= since, limit=limit)]
         except PynamoDBException as exc:
             raise unavailable("deliveries") from exc
+        found.sort(key=lambda r: r.created_sk)  # the two statuses' Queries, merged
+        return [_delivery(r) for r in found[:limit]]
 
     def list(self, webhook_id: str, status: str | None, event_type: str | None,
              limit: int, before: str | None) -> tuple[list[Delivery], str | None]:
         m = self._model
         condition = m.created_sk < before if before else None
-        filters = None
-        for attribute, value in ((m.status, status), (m.event_type, event_type)):
-            if value is not None:
-                clause = attribute == value
-                filters = clause if filters is None else filters & clause
+        # by status: its own partition of the by-webhook-status index (a rare status reads only
+        # its deliveries); the event type stays a filter
+        index, key = ((m.by_webhook_status, _status_key(webhook_id, status)) if status
+                      else (m.by_webhook, webhook_id))
+        filters = m.event_type == event_type if event_type is not None else None
         try:
-            records, last = page_of(m.by_webhook.query(webhook_id, condition,
-                                                       scan_index_forward=False,
-                                                       filter_condition=filters,
-                                                       page_size=limit + 1), limit)
+            records, last = page_of(index.query(key, condition, scan_index_forward=False,
+                                                filter_condition=filters,
+                                                page_size=limit + 1), limit)
         except PynamoDBException as exc:
             raise unavailable("deliveries") from exc
         return [_delivery(r) for r in records], last

@@ -320,3 +320,24 @@ def test_recover_costs_one_write_per_delivery_and_a_send_per_ten(
     assert calls["SendMessageBatch"] == 3 and calls["SendMessage"] == 0
     assert sum(calls.values()) <= 1.2 * 25 + 3  # + endpoint read, the Query, the bucket
     assert {m["Body"] for batch in receive("conductor-test-webhook-deliveries") for m in batch}
+
+
+def test_a_rare_status_is_listed_without_reading_the_others(api: Api, target: Receiver) -> None:
+    from chalicelib.domain.webhooks import Delivery
+    from chalicelib.store.webhooks import DeliveryStore
+
+    # Given 100 delivered deliveries and one failed one
+    hook = endpoint(api, target.url)
+    for i in range(101):
+        DeliveryStore().create_once(Delivery(
+            id=f"dlv_{i:026d}", webhook_id=hook["id"], event_id=f"evt_{i}",
+            event_type="custom.x", payload="{}", status="failed" if i == 3 else "delivered",
+            max_attempts=3, created_at=f"2026-11-30T08:{i // 60:02d}:{i % 60:02d}.000Z",
+            updated_at="t", expires_at=2_000_000_000))
+    # When the failed ones are listed
+    with count_calls() as calls:
+        page = json.loads(api.get(f"/v2/webhooks/{hook['id']}/deliveries?status=failed&limit=5")
+                          .body)
+    # Then one Query of that status's partition finds it
+    assert [d["id"] for d in page["items"]] == [f"dlv_{3:026d}"]
+    assert calls["Query"] == 1
