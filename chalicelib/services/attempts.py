@@ -4,7 +4,9 @@ SQS delivers a message at least once and holds it back at most 15 minutes, so ev
 takes the same steps: read the message → load the item → skip it if that attempt is done →
 hop on if its time is ahead → check the gates → claim the attempt with a lease (a conditional
 write: one worker runs it) → run → record, then queue the next attempt or give up. What differs
-(what "done" means, which gates, what running is) is the ``Work`` a caller hands in.
+(what "done" means, which gates, what running is) is the ``Work`` a caller hands in. Work with
+no gate before its claim sets ``claim_first``: the claim is then the first call (it answers the
+item), and the item is read only to explain a claim that failed.
 """
 from __future__ import annotations
 
