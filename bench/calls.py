@@ -165,7 +165,8 @@ class World:
                 id=f"dlv_F{i:025d}", webhook_id=self.samples["webhook_id"], event_id="evt_x",
                 event_type="custom.filler", payload="{}", status="failed", max_attempts=3,
                 created_at=stamp, created_sk=f"{stamp}#{i:08d}", updated_at=stamp,
-                expires_at=int(now.timestamp()) + 86400),
+                expires_at=int(now.timestamp()) + 86400,
+                webhook_status=f"{self.samples['webhook_id']}#failed"),
             "executions": lambda i: models.ExecutionRecord(
                 schedule_id=self.samples["schedule_id"], sort_key=f"{stamp}#exe_F{i:025d}",
                 id=f"exe_F{i:025d}", scheduled_for=stamp, trigger="scheduled", status="failed",
