@@ -119,44 +119,37 @@ class AttemptEngine:
             log.error("dropping a malformed %s message: %.200s", work.name, body)
             return "malformed"
         now = self._clock()
-        if work.claim_first:
-            return self._claim_first(work, message, now)
+        item = None
+        if not work.claim_first:  # its gates before the claim need the item
+            item, answer = self._read(work, message, now)
+            if answer is not None:
+                return answer
+        if message.run_at is not None and self.queue.due_later(message.run_at, now):
+            self.later(message, message.run_at, now)
+            return "hop"
+        if work.claim_first:  # one write claims and answers the item; a failed one reads why
+            item = work.claim_message(message, now)
+            if item is None:
+                item, answer = self._read(work, message, now)
+                return answer if answer is not None else work.lost_claim(item, message, now)
+        else:
+            gate = work.before_claim(item, message, now)
+            if gate is not None:
+                return gate
+            if not work.claim(item, message, now):
+                return work.lost_claim(item, message, now)
+        gate = work.after_claim(item, message, now)
+        return gate if gate is not None else work.run(item, message, now)
+
+    @staticmethod
+    def _read(work: Work[Any, Any], message: Any, now: datetime) -> tuple[Any, str | None]:
+        """The message's item, or the answer when there is nothing to do: gone, or done."""
         item = work.load(message)
         if item is None:
-            return work.missing(message, now)
+            return None, work.missing(message, now)
         if work.done(item, message, now):
-            return "duplicate"
-        if message.run_at is not None and self.queue.due_later(message.run_at, now):
-            self.later(message, message.run_at, now)
-            return "hop"
-        gate = work.before_claim(item, message, now)
-        if gate is not None:
-            return gate
-        if not work.claim(item, message, now):
-            return work.lost_claim(item, message, now)
-        gate = work.after_claim(item, message, now)
-        if gate is not None:
-            return gate
-        return work.run(item, message, now)
-
-    def _claim_first(self, work: Work[Any, Any], message: Any, now: datetime) -> str:
-        """The common case in one write: hop on if early, else claim; a failed claim reads the
-        item to say why (gone, done, or held by another worker)."""
-        if message.run_at is not None and self.queue.due_later(message.run_at, now):
-            self.later(message, message.run_at, now)
-            return "hop"
-        item = work.claim_message(message, now)
-        if item is None:
-            item = work.load(message)
-            if item is None:
-                return work.missing(message, now)
-            if work.done(item, message, now):
-                return "duplicate"
-            return work.lost_claim(item, message, now)
-        gate = work.after_claim(item, message, now)
-        if gate is not None:
-            return gate
-        return work.run(item, message, now)
+            return item, "duplicate"
+        return item, None
 
     def later(self, message: RetryAttempt | DeliveryAttempt, run_at: datetime,
               now: datetime) -> None:

@@ -117,7 +117,7 @@ class DeliveryWork(Work[DeliveryAttempt, _Pending]):
         from chalicelib.services.targets import parse_retry_after, status_text  # noqa: PLC0415
 
         o, delivery, endpoint = self._o, item.delivery, item.endpoint
-        assert endpoint is not None  # before_claim read it
+        assert endpoint is not None  # after_claim read it
         with subsegment("webhook_delivery", webhook_id=endpoint.id, delivery_id=delivery.id):
             headers = {"Content-Type": "application/json",
                        "User-Agent": "Conductor-Webhooks/2", **endpoint.headers,

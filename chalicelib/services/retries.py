@@ -98,16 +98,9 @@ class RetryWork(Work[RetryAttempt, _Claimed]):
                                      LEASE_SECONDS, to_iso(now))
         return _Claimed(claimed) if claimed is not None else None
 
-    def claim(self, item: _Claimed, message: RetryAttempt, now: datetime) -> bool:
-        claimed = self._o.jobs.claim(item.job.id, message.attempt, int(now.timestamp()),
-                                     LEASE_SECONDS, to_iso(now))
-        if claimed is not None:
-            item.job = claimed
-        return claimed is not None
-
     def lost_claim(self, item: _Claimed, message: RetryAttempt, now: datetime) -> str:
-        current = self._o.jobs.get(item.job.id)
-        lease_end = current.lease_end(now.tzinfo) if current is not None else None
+        """``item`` was read after the claim failed: it says who holds the attempt."""
+        lease_end = item.job.lease_end(now.tzinfo)
         if lease_end is None:
             return "duplicate"
         # Someone holds this attempt now (or crashed holding it): look again after the lease.

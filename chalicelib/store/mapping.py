@@ -64,12 +64,4 @@ def stored_value(value: Any) -> Any:
 
 def fields_of(entity: Any) -> dict[str, Any]:
     """An entity's fields in a record's types (bools as "true"/"false", tuples as lists)."""
-    out: dict[str, Any] = {}
-    for name, kind, _ in _plan(type(entity)):
-        value = getattr(entity, name)
-        if kind == "bool":
-            value = "true" if value else "false"
-        elif isinstance(value, tuple):
-            value = list(value)
-        out[name] = value
-    return out
+    return {name: stored_value(getattr(entity, name)) for name, _, _ in _plan(type(entity))}

@@ -24,12 +24,8 @@ class Queue:
              now: datetime | None = None, delay: int = 0) -> None:
         """Send ``message`` to arrive at ``run_at`` (as seen at ``now``), or after ``delay`` s."""
         seconds = hop_delay(run_at, now) if run_at is not None and now is not None else delay
-        try:
-            self.sqs.send_message(QueueUrl=self._url(), MessageBody=encode(message),
-                                  DelaySeconds=max(0, min(MAX_SQS_DELAY, int(seconds))))
-        except (ClientError, BotoCoreError) as exc:
-            raise DependencyUnavailable(
-                f"The {self.name} queue could not be written; retry in a moment.") from exc
+        self.send_entries([{"MessageBody": encode(message),
+                            "DelaySeconds": max(0, min(MAX_SQS_DELAY, int(seconds)))}])
 
     def send_many(self, messages: list[Message], *, run_at: datetime, now: datetime) -> None:
         """Messages due at the same time, 10 a SendMessageBatch."""
