@@ -100,7 +100,13 @@ class RetryWork(Work[RetryAttempt, _Claimed]):
 
     def lost_claim(self, item: _Claimed, message: RetryAttempt, now: datetime) -> str:
         """``item`` was read after the claim failed: it says who holds the attempt."""
-        lease_end = item.job.lease_end(now.tzinfo)
+        job = item.job
+        if job.status == "scheduled" and job.attempt_count == message.attempt - 1:
+            # The previous attempt was recorded between our claim and this read (its next
+            # message is sent before it records: none is lost): ours is claimable now.
+            self._o.engine.later(message, now, now)
+            return "requeued"
+        lease_end = job.lease_end(now.tzinfo)
         if lease_end is None:
             return "duplicate"
         # Someone holds this attempt now (or crashed holding it): look again after the lease.

@@ -370,3 +370,31 @@ def test_events_of_finished_work_are_written_when_a_later_record_fails(
     done = {e.data["retry_job_id"] for e in deps.event_bus().list(
         50, event_type="error.succeeded").events}
     assert first in done and second not in done
+
+
+def test_the_next_attempt_arriving_before_the_last_is_recorded_is_not_lost(
+    api: Api, app_module: Any, clock: Clock, target: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib.domain.messages import RetryAttempt, encode
+
+    # Given a job whose attempt 2 message arrives while attempt 1 is still being recorded: its
+    # claim fails (the job is still running), and attempt 1 is recorded before the job is read
+    job = new_job(api, target.url)
+    delete("conductor-test-retries", [m for b in receive("conductor-test-retries") for m in b])
+    jobs = deps.retries().jobs
+    first = jobs.claim(job["id"], 1, int(clock.now.timestamp()), 120, "t")
+    real_claim = jobs.claim
+
+    def claim_while_running(*args: Any) -> Any:
+        jobs.finish_attempt(first, {"number": 1}, "scheduled", "t")  # recorded just after
+        monkeypatch.setattr(jobs, "claim", real_claim)
+        return None
+
+    monkeypatch.setattr(jobs, "claim", claim_while_running)
+    # When attempt 2's message is handled
+    outcome = deps.retries().process(encode(RetryAttempt(job["id"], 2, clock.now)))
+    # Then it is sent again shortly (not dropped as a duplicate), and then runs
+    assert outcome == "requeued"
+    [again] = [json.loads(m["Body"]) for b in receive("conductor-test-retries") for m in b]
+    assert again["attempt"] == 2
+    assert deps.retries().process(encode(RetryAttempt(job["id"], 2, clock.now))) == "succeeded"
