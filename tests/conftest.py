@@ -10,6 +10,13 @@ from typing import Any
 
 import moto
 import pytest
+from hypothesis import settings
+
+#: Property tests check what code does, not how fast: hypothesis's per-example deadline (200 ms)
+#: failed a pure cursor test once when the shared 2-core machine stalled (428 ms, then 0.11 ms).
+#: Speed is measured in bench/, never in tests.
+settings.register_profile("conductor", deadline=None)
+settings.load_profile("conductor")
 
 # Tests never reach AWS: fake credentials, a fixed region, no endpoint override, no X-Ray.
 os.environ.update({
