@@ -50,23 +50,31 @@ class RetryAttempt:
 
 @dataclass(frozen=True)
 class DeliveryAttempt:
-    """``webhook-deliveries``: attempt ``attempt`` of a delivery, not before ``run_at``."""
+    """``webhook-deliveries``: attempt ``attempt`` of a delivery, not before ``run_at``.
+    ``webhook_id``: the delivery's endpoint, so a batch reads its endpoints in one call (None in
+    messages sent before it was carried: the endpoint is then read by the delivery's own)."""
 
     delivery_id: str
     attempt: int
     run_at: datetime
+    webhook_id: str | None = None
 
     def again(self, attempt: int, run_at: datetime) -> DeliveryAttempt:
         """The same delivery's attempt ``attempt`` at ``run_at``."""
         return dataclasses.replace(self, attempt=attempt, run_at=run_at)
 
     def body(self) -> dict[str, Any]:
-        return {"delivery_id": self.delivery_id, "attempt": self.attempt,
-                "run_at": to_iso(self.run_at)}
+        body: dict[str, Any] = {"delivery_id": self.delivery_id, "attempt": self.attempt,
+                                "run_at": to_iso(self.run_at)}
+        if self.webhook_id is not None:
+            body["webhook_id"] = self.webhook_id
+        return body
 
     @classmethod
     def parse(cls, raw: dict[str, Any]) -> DeliveryAttempt:
-        return cls(str(raw["delivery_id"]), int(raw["attempt"]), parse_iso(raw["run_at"]))
+        webhook_id = raw.get("webhook_id")
+        return cls(str(raw["delivery_id"]), int(raw["attempt"]), parse_iso(raw["run_at"]),
+                   str(webhook_id) if webhook_id is not None else None)
 
 
 @dataclass(frozen=True)

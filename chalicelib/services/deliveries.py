@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.domain.events import Event, make_event
-from chalicelib.domain.messages import DeliveryAttempt
+from chalicelib.domain.messages import DeliveryAttempt, MalformedMessage, decode
 from chalicelib.domain.retry import RetryPolicy
 from chalicelib.domain.signing import signed_headers
 from chalicelib.domain.ssrf import ERROR_TYPE as FORBIDDEN
@@ -39,6 +39,9 @@ MAX_RECOVER = 1000
 #: (180 s), queues it again.
 ORPHAN_AFTER = timedelta(seconds=60)
 KEPT_HEADERS = ("content-type", "retry-after", "x-request-id", "date", "server")
+#: the endpoints the SQS batch being delivered names, read together (``_endpoints_of``)
+_batch_endpoints: contextvars.ContextVar[dict[str, Endpoint | None] | None] = (
+    contextvars.ContextVar("batch_endpoints", default=None))
 
 
 @dataclass
@@ -89,7 +92,7 @@ class DeliveryWork(Work[DeliveryAttempt, _Pending]):
         """The endpoint's gates, the attempt held: a disabled endpoint's delivery is kept as
         skipped, a deleted one's dead-lettered, a rate-limited one given back for later."""
         o, delivery = self._o, item.delivery
-        endpoint = item.endpoint = o.endpoints_store.get(delivery.webhook_id)
+        endpoint = item.endpoint = o.endpoint(delivery.webhook_id)
         if endpoint is not None and not endpoint.enabled:
             # kept, not failed: recover (once the endpoint is enabled again) sends it
             o.store.release(delivery, message.attempt, skipped_reason=endpoint.skip_reason)
@@ -261,11 +264,12 @@ class Deliveries:
         orphaned = (delivery.status == "pending" and delivery.attempt_count == 0
                     and now - parse_iso(delivery.created_at) > ORPHAN_AFTER)
         if new or orphaned:  # orphaned: made by a run that crashed before queuing it
-            self._enqueue(delivery.id, 1, now)
+            self._enqueue(delivery.id, endpoint.id, 1, now)
         return delivery
 
-    def _enqueue(self, dlv_id: str, attempt: int, now: datetime) -> None:
-        self.engine.queue.send(DeliveryAttempt(dlv_id, attempt, now), run_at=now, now=now)
+    def _enqueue(self, dlv_id: str, webhook_id: str, attempt: int, now: datetime) -> None:
+        self.engine.queue.send(DeliveryAttempt(dlv_id, attempt, now, webhook_id), run_at=now,
+                               now=now)
 
     def send_test(self, webhook_id: str) -> Delivery:
         endpoint = self.endpoints.require(webhook_id)
@@ -279,10 +283,15 @@ class Deliveries:
         any one is raised after all finished, so SQS redelivers the batch (idempotently)."""
         if not bodies:
             return []
-        with ThreadPoolExecutor(max_workers=min(10, len(bodies))) as pool:
-            # each thread runs in a copy of this context: their events join the batch's outbox
-            futures = [pool.submit(contextvars.copy_context().run, self.deliver, body)
-                       for body in bodies]
+        token = _batch_endpoints.set(self._endpoints_of(bodies))
+        try:
+            with ThreadPoolExecutor(max_workers=min(10, len(bodies))) as pool:
+                # each thread runs in a copy of this context: its events join the batch's
+                # outbox, and it sees the batch's endpoints
+                futures = [pool.submit(contextvars.copy_context().run, self.deliver, body)
+                           for body in bodies]
+        finally:  # the next invocation of this container reads its own
+            _batch_endpoints.reset(token)
         results, errors = [], []
         for future in futures:
             try:
@@ -292,6 +301,28 @@ class Deliveries:
         if errors:
             raise errors[0]
         return results
+
+    def _endpoints_of(self, bodies: list[str]) -> dict[str, Endpoint | None]:
+        """The endpoints a batch's messages name, in one BatchGetItem (None: deleted). A
+        message that names none (sent before they did) reads its endpoint itself."""
+        ids = set()
+        for body in bodies:
+            try:
+                webhook_id = decode(DeliveryAttempt, body).webhook_id
+            except MalformedMessage:
+                continue  # the engine drops it with a log line
+            if webhook_id is not None:
+                ids.add(webhook_id)
+        found: dict[str, Endpoint | None] = dict.fromkeys(ids)
+        found.update((e.id, e) for e in self.endpoints_store.get_many(frozenset(ids)))
+        return found
+
+    def endpoint(self, webhook_id: str) -> Endpoint | None:
+        """The endpoint as this batch read it, or as it is now outside a batch."""
+        batch = _batch_endpoints.get()
+        if batch is not None and webhook_id in batch:
+            return batch[webhook_id]
+        return self.endpoints_store.get(webhook_id)
 
     def deliver(self, body: str) -> str:
         """One message of the deliveries queue; answers what happened."""
@@ -316,7 +347,7 @@ class Deliveries:
         endpoint = self.endpoints.require(delivery.webhook_id)
         now = self.clock()
         self.store.reopen(delivery, endpoint.max_attempts, to_iso(now))
-        self._enqueue(dlv_id, delivery.attempt_count + 1, now)
+        self._enqueue(dlv_id, endpoint.id, delivery.attempt_count + 1, now)
         return self.require(dlv_id)
 
     def recover(self, webhook_id: str, since: datetime) -> dict[str, Any]:
@@ -335,6 +366,7 @@ class Deliveries:
                 self.store.reopen(delivery, endpoint.max_attempts, to_iso(now))
             except Conflict:
                 continue
-            queued.append(DeliveryAttempt(delivery.id, delivery.attempt_count + 1, now))
+            queued.append(DeliveryAttempt(delivery.id, delivery.attempt_count + 1, now,
+                                          webhook_id))
         self.engine.queue.send_many(queued, run_at=now, now=now)
         return {"webhook_id": webhook_id, "since": to_iso(since), "redelivered": len(queued)}

@@ -242,6 +242,52 @@ def test_fan_out_reads_only_the_matching_subscriptions(api: Api, app_module: Any
     assert calls["PutItem"] == 1 and calls["SendMessage"] == 1
 
 
+def test_a_batch_of_deliveries_reads_its_endpoints_in_one_call(
+    api: Api, app_module: Any, clock: Clock, target: Receiver
+) -> None:
+    # Given two endpoints and three events: six deliveries queued, each naming its endpoint
+    hooks = {endpoint(api, target.url)["id"], endpoint(api, target.url)["id"]}
+    for _ in range(3):
+        api.post("/v2/events", {"type": "custom.x"})
+    for messages in receive("conductor-test-events"):
+        app_module.fan_out_events(sqs_event(messages, ARN + "conductor-test-events", "us-east-1"),
+                                  context_for("x"))
+        delete("conductor-test-events", messages)
+    [messages] = receive("conductor-test-webhook-deliveries")
+    assert {json.loads(m["Body"])["webhook_id"] for m in messages} == hooks
+    # When the deliveries handler takes them as one batch
+    with count_calls() as calls:
+        app_module.deliver_webhooks(sqs_event(messages, ARN + "conductor-test-webhook-deliveries",
+                                              "us-east-1"), context_for("x"))
+    # Then both endpoints were read in one call, none one by one
+    assert len(target.requests) == len(messages) == 6
+    assert calls["BatchGetItem"] == 1 and calls["GetItem"] == 0
+    assert calls["UpdateItem"] == 2 * 6  # each delivery's claim and its record
+
+
+def test_a_delivery_message_without_its_endpoint_id_still_delivers(
+    api: Api, app_module: Any, clock: Clock, target: Receiver
+) -> None:
+    from chalicelib.domain.messages import DeliveryAttempt, encode
+
+    # Given a delivery whose message was sent before messages named the endpoint
+    endpoint(api, target.url)
+    api.post("/v2/events", {"type": "custom.x"})
+    for messages in receive("conductor-test-events"):
+        app_module.fan_out_events(sqs_event(messages, ARN + "conductor-test-events", "us-east-1"),
+                                  context_for("x"))
+        delete("conductor-test-events", messages)
+    [[message]] = receive("conductor-test-webhook-deliveries")
+    sent = json.loads(message["Body"])
+    old = {**message, "Body": encode(DeliveryAttempt(sent["delivery_id"], 1, clock.now))}
+    assert "webhook_id" not in json.loads(old["Body"])
+    # When it is handled, Then its endpoint is read by the delivery's own id, and it is delivered
+    with count_calls() as calls:
+        app_module.deliver_webhooks(sqs_event([old], ARN + "conductor-test-webhook-deliveries",
+                                              "us-east-1"), context_for("x"))
+    assert len(target.requests) == 1 and calls["GetItem"] == 1
+
+
 def test_events_over_the_size_limit_are_refused_at_publish(api: Api, clock: Clock) -> None:
     response = api.post("/v2/events", {"type": "custom.big", "data": {"x": "a" * 70_000}})
     assert response.status_code == 413
