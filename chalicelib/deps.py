@@ -218,8 +218,7 @@ def retries() -> RetryService:
     from chalicelib.store.retry_jobs import RetryJobStore  # noqa: PLC0415
 
     return RetryService(RetryJobStore(), IdempotencyStore(), dead_letters(), breakers(),
-                        target_runner(), metrics(), attempt_engine("retries"),
-                        lambda t, d: event_bus().publish(t, d),
+                        target_runner(), metrics(), attempt_engine("retries"), event_bus,
                         clock=lambda: clock(), on_finished=reactions.hook("retry_job.finished", _SERVICES))
 
 

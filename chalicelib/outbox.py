@@ -19,11 +19,16 @@ from typing import Any
 class Outbox:
     def __init__(self) -> None:
         self.events: list[tuple[Any, int]] = []  # (event, expires_at)
+        #: ids of events already in the timeline (written with what they are about, in one
+        #: transaction): only to be sent
+        self.written: set[str] = set()
         self._lock = threading.Lock()
 
-    def add(self, event: Any, expires_at: int) -> None:
+    def add(self, event: Any, expires_at: int, written: bool = False) -> None:
         with self._lock:
             self.events.append((event, expires_at))
+            if written:
+                self.written.add(event.id)
 
 
 _current: ContextVar[Outbox | None] = ContextVar("conductor_outbox", default=None)

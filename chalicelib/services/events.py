@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -9,11 +10,21 @@ from chalicelib import outbox as outboxes
 from chalicelib.domain.events import Event, make_event
 from chalicelib.domain.timeutil import utcnow
 from chalicelib.errors import PayloadTooLarge, ValidationFailed
+from chalicelib.store.common import Write
 from chalicelib.store.events import EventPage, EventStore, encode_event
 from chalicelib.store.queues import Queue
 
 #: An event is a webhook body and a WebSocket message: keep it well under both limits.
 MAX_EVENT_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Staged:
+    """An event made but not yet published, and its timeline write."""
+
+    event: Event
+    expires_at: int
+    write: Write
 
 
 class EventBus:
@@ -35,6 +46,18 @@ class EventBus:
 
     def publish(self, event_type: str, data: dict[str, Any]) -> Event:
         """Record and queue an event; within an open outbox (``outbox.py``), when it is written."""
+        staged = self.stage(event_type, data)
+        outbox = outboxes.current()
+        if outbox is not None:
+            outbox.add(staged.event, staged.expires_at)
+            return staged.event
+        self._store.put(staged.event, expires_at=staged.expires_at)
+        self._send([staged.event])
+        return staged.event
+
+    def stage(self, event_type: str, data: dict[str, Any]) -> Staged:
+        """An event to be written together with what it is about (``staged.write`` in that
+        transaction), then handed to ``published``."""
         now = self._clock()
         event = make_event(event_type, data, now)
         size = len(encode_event(event).encode())
@@ -43,19 +66,27 @@ class EventBus:
                 f"The event is {size} bytes; events (webhook payloads) may be {MAX_EVENT_BYTES}.",
                 [{"field": "data", "problem": f"must serialize to at most {MAX_EVENT_BYTES} bytes"}])
         expires_at = int((now + self._ttl).timestamp())
+        return Staged(event, expires_at, self._store.put_write(event, expires_at))
+
+    def published(self, staged: Staged) -> None:
+        """A staged event is in the timeline: queue it (with the outbox's, if one is open)."""
         outbox = outboxes.current()
         if outbox is not None:
-            outbox.add(event, expires_at)
-            return event
-        self._store.put(event, expires_at=expires_at)
-        self._send([event])
-        return event
+            outbox.add(staged.event, staged.expires_at, written=True)
+        else:
+            self._send([staged.event])
+
+    def take_back(self, staged: Staged) -> None:
+        """A staged event was written but what it is about was undone."""
+        self._store.delete(staged.event)
 
     def write(self, outbox: outboxes.Outbox) -> None:
         """What an outbox collected: 25 events a BatchWriteItem, 10 a SendMessageBatch (the
-        timeline first, as ``publish`` does)."""
+        timeline first, as ``publish`` does; staged events are there already)."""
         if outbox.events:
-            self._store.put_many(outbox.events)
+            unwritten = [(e, x) for e, x in outbox.events if e.id not in outbox.written]
+            if unwritten:
+                self._store.put_many(unwritten)
             self._send([event for event, _ in outbox.events])
 
     def _send(self, events: list[Event]) -> None:

@@ -30,8 +30,10 @@ from chalicelib.errors import (
 from chalicelib.services.attempts import AttemptEngine, Result, Work
 from chalicelib.services.breakers import BreakerService
 from chalicelib.services.dead_letters import DeadLetterService
+from chalicelib.services.events import EventBus
 from chalicelib.services.metrics import MetricsService
 from chalicelib.services.targets import TargetRunner
+from chalicelib.store.common import transact
 from chalicelib.store.idempotency import IdempotencyStore
 from chalicelib.store.retry_jobs import RetryJobStore
 from chalicelib.tracing import subsegment
@@ -54,6 +56,12 @@ def _same_request(job: RetryJob, request: dict[str, Any], policy: RetryPolicy) -
             and job.error == request["error"] and job.policy == policy.to_dict()
             and job.workflow_id == request.get("workflow_id")
             and job.execution_id == request.get("execution_id"))
+
+
+def _created(job: RetryJob) -> dict[str, Any]:
+    """The ``error.created`` event's data."""
+    return {"retry_job_id": job.id, "service": job.service, "error": job.error,
+            "next_attempt_at": job.next_attempt_at, "workflow_id": job.workflow_id}
 
 
 @dataclass
@@ -202,7 +210,7 @@ class RetryService:
         runner: TargetRunner,
         metrics: MetricsService,
         engine: AttemptEngine,
-        publish: Callable[[str, dict[str, Any]], Any],
+        events: Callable[[], EventBus],
         clock: Callable[[], datetime] = utcnow,
         rand: Callable[[], float] = random.random,
         on_finished: Callable[[RetryJob, bool], None] | None = None,
@@ -214,7 +222,7 @@ class RetryService:
         self.runner = runner
         self._metrics = metrics
         self.engine = engine
-        self.publish = publish
+        self._events = events
         self.clock = clock
         self._rand = rand
         self._on_finished = on_finished
@@ -232,16 +240,38 @@ class RetryService:
         self.runner.validate(request["target"])
         kept(request["target"].get("headers"), None, "target.headers")
         now = self.clock()
-        job_id = new_id("rty")
         key = request.get("idempotency_key")
-        earlier = None
-        if key:
-            earlier = self._idempotency.claim(f"retry:{key}", job_id, to_iso(now),
-                                              int((now + IDEMPOTENCY_TTL).timestamp()),
-                                              int(now.timestamp()))
         policy = RetryPolicy.from_dict(request["retry_policy"])
-        if key and earlier is not None:
-            existing = self.jobs.get(earlier)
+        created_at = to_iso(now)
+        job = RetryJob(
+            id=new_id("rty"), status="scheduled", service=request["service"],
+            created_at=created_at, updated_at=created_at, target=request["target"],
+            error=request["error"], policy=policy.to_dict(), idempotency_key=key,
+            workflow_id=request.get("workflow_id"), execution_id=request.get("execution_id"),
+            replay_of=replay_of,
+            origin=origin or ({"type": "replay", "dead_letter_id": replay_of} if replay_of
+                              else {"type": "api"}))
+        refused = request["error"]["type"] in policy.non_retryable
+        run_at = now + timedelta(seconds=first_delay(policy, self._rand))
+        if not refused:
+            job = dataclasses.replace(job, next_attempt_at=to_iso(run_at))
+        claim = key is not None
+        for _ in range(2):  # bounded: a second round only remakes a job its key outlived
+            # the job, its key and (for a job that will run) its event: one transaction
+            staged = None if refused else self._events().stage("error.created", _created(job))
+            writes = [self.jobs.create_write(job)] + ([staged.write] if staged else [])
+            if claim:
+                writes.insert(0, self._idempotency.claim_write(
+                    f"retry:{key}", job.id, created_at,
+                    int((now + IDEMPOTENCY_TTL).timestamp()), int(now.timestamp())))
+            failed = transact(writes, "retry jobs")
+            if failed is None:
+                break
+            if failed == "job":
+                raise Conflict(f"Retry job {job.id} exists already.")
+            # the key was used before: answer what it made
+            earlier = self._idempotency.result_of(f"retry:{key}")
+            existing = self.jobs.get(earlier) if earlier is not None else None
             if existing is not None:
                 if not _same_request(existing, request, policy):
                     raise IdempotencyKeyReused(
@@ -250,36 +280,27 @@ class RetryService:
                             {"field": "idempotency_key",
                              "problem": "was used before with another body"}])
                 return existing, False
-            job_id = earlier  # the first request died before writing its job: finish it
-        created_at = to_iso(now)
-        job = RetryJob(
-            id=job_id, status="scheduled", service=request["service"], created_at=created_at,
-            updated_at=created_at, target=request["target"], error=request["error"],
-            policy=policy.to_dict(), idempotency_key=key, workflow_id=request.get("workflow_id"),
-            execution_id=request.get("execution_id"), replay_of=replay_of,
-            origin=origin or ({"type": "replay", "dead_letter_id": replay_of} if replay_of
-                              else {"type": "api"}))
-        if request["error"]["type"] in policy.non_retryable:
-            self.jobs.create(job)
+            # the key's job is gone (it expired before its key): make it again under that id
+            job, claim = dataclasses.replace(job, id=earlier or job.id), earlier is None
+        else:
+            raise Conflict(f"The idempotency key {key!r} is being used by another request.")
+        if refused:
             job = self._give_up(job, "non_retryable", request["error"], now)
-            self._created(job)
+            self.publish("error.created", _created(job))
             return job, True
-        run_at = now + timedelta(seconds=first_delay(policy, self._rand))
-        job = dataclasses.replace(job, next_attempt_at=to_iso(run_at))
-        self.jobs.create(job)
         try:
             self.engine.queue.send(RetryAttempt(job.id, 1, run_at), run_at=run_at, now=now)
         except DependencyUnavailable:
-            self.jobs.delete(job.id)  # never leave a job that no message will ever run
+            # never leave a job that no message will ever run (nor its event, nor its key)
+            transact([w.undo() for w in writes], "retry jobs")
             raise
+        assert staged is not None
+        self._events().published(staged)
         self.count(job.service, created=1)
-        self._created(job)
         return job, True
 
-    def _created(self, job: RetryJob) -> None:
-        self.publish("error.created", {"retry_job_id": job.id, "service": job.service,
-                                       "error": job.error, "next_attempt_at": job.next_attempt_at,
-                                       "workflow_id": job.workflow_id})
+    def publish(self, event_type: str, data: dict[str, Any]) -> None:
+        self._events().publish(event_type, data)
 
     # --- running attempts ----------------------------------------------------------------------
 

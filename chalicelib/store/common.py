@@ -1,10 +1,13 @@
-"""Helpers every store shares: conditional-failure detection and newest-first index pages."""
+"""Helpers every store shares: conditional-failure detection, newest-first index pages, and
+writes to several tables that take effect together."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
-from pynamodb.exceptions import PutError, PynamoDBException
+from pynamodb.exceptions import PutError, PynamoDBException, TransactWriteError
+from pynamodb.transactions import TransactWrite
 
 from chalicelib.errors import DependencyUnavailable
 
@@ -43,3 +46,40 @@ def save_once(record: Any, key_attribute: Any, table: str,
         if not conditional_failure(exc):
             raise unavailable(table) from exc
     return (reread() or record), False
+
+
+@dataclass(frozen=True)
+class Write:
+    """One put of a transaction, made by the store that owns the record; ``name`` says what its
+    condition failing means to the caller."""
+
+    record: Any
+    condition: Any = None
+    name: str = ""
+    delete: bool = False  # take the record away instead (undoing an earlier transaction)
+
+    def undo(self) -> Write:
+        return Write(self.record, None, self.name, delete=True)
+
+
+def transact(writes: list[Write], table: str) -> str | None:
+    """Put (or delete) every record or none, in one TransactWriteItems (up to 100, across
+    tables).
+
+    Returns the name of the write whose condition failed (nothing was written), or None.
+    """
+    connection = writes[0].record._get_connection().connection  # the one shared client
+    try:
+        with TransactWrite(connection=connection) as transaction:
+            for write in writes:
+                if write.delete:
+                    transaction.delete(write.record, condition=write.condition)
+                else:
+                    transaction.save(write.record, condition=write.condition)
+    except TransactWriteError as exc:
+        if exc.cause_response_code == "TransactionCanceledException":
+            for write, reason in zip(writes, exc.cancellation_reasons, strict=False):
+                if reason is not None and reason.code == "ConditionalCheckFailed":
+                    return write.name
+        raise unavailable(table) from exc
+    return None

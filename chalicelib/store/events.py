@@ -19,6 +19,7 @@ from chalicelib.domain.ids import id_time
 from chalicelib.domain.timeutil import to_iso
 from chalicelib.errors import DependencyUnavailable
 from chalicelib.store.base import bind
+from chalicelib.store.common import Write
 from chalicelib.store.models import EventRecord
 
 #: Sorts after any "timestamp#id" of the same instant, so an upper bound includes that instant.
@@ -63,6 +64,17 @@ class EventStore:
     def put(self, event: Event, expires_at: int) -> None:
         try:
             self._record(event, expires_at).save()
+        except PynamoDBException as exc:
+            raise DependencyUnavailable("The events table could not be written.") from exc
+
+    def put_write(self, event: Event, expires_at: int) -> Write:
+        """``put`` as one write of a transaction (with the item the event is about)."""
+        return Write(self._record(event, expires_at), None, "event")
+
+    def delete(self, event: Event) -> None:
+        """Take back an event whose subject was taken back (its work could not be queued)."""
+        try:
+            self._model(event.timestamp[:10], f"{event.timestamp}#{event.id}").delete()
         except PynamoDBException as exc:
             raise DependencyUnavailable("The events table could not be written.") from exc
 

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from pynamodb.exceptions import PutError, PynamoDBException
 
 from chalicelib.store.base import bind
-from chalicelib.store.common import conditional_failure, unavailable
+from chalicelib.store.common import Write, conditional_failure, unavailable
 from chalicelib.store.models import IdempotencyRecord
 
 
@@ -29,6 +29,25 @@ class IdempotencyStore:
                 raise unavailable("idempotency") from exc
         try:
             return model.get(key, consistent_read=True).result_id
+        except PynamoDBException as exc:
+            raise unavailable("idempotency") from exc
+
+    def claim_write(self, key: str, result_id: str, created_at: str, expires_at: int,
+                    now_epoch: int) -> Write:
+        """``claim`` as one write of a transaction (``store.common.transact``): named
+        "idempotency" when the key was claimed before; ``result_of`` then says for what."""
+        model = self._model
+        return Write(model(key=key, result_id=result_id, created_at=created_at,
+                           expires_at=expires_at),
+                     # Condition: the key is new, or its earlier claim has expired.
+                     model.key.does_not_exist() | (model.expires_at < now_epoch), "idempotency")
+
+    def result_of(self, key: str) -> str | None:
+        """What the claim of ``key`` produced (None: no claim)."""
+        try:
+            return self._model.get(key, consistent_read=True).result_id
+        except self._model.DoesNotExist:
+            return None
         except PynamoDBException as exc:
             raise unavailable("idempotency") from exc
 

@@ -12,7 +12,7 @@ from pynamodb.exceptions import PutError, PynamoDBException, UpdateError
 from chalicelib.domain.jobs import STATUSES, TERMINAL, RetryJob
 from chalicelib.errors import Conflict
 from chalicelib.store.base import bind
-from chalicelib.store.common import conditional_failure, page_of, unavailable
+from chalicelib.store.common import Write, conditional_failure, page_of, unavailable
 from chalicelib.store.mapping import entity_of, fields_of, stored_value
 from chalicelib.store.models import RetryJobRecord
 
@@ -36,6 +36,12 @@ class RetryJobStore:
             if conditional_failure(exc):
                 raise Conflict(f"Retry job {job.id} exists already.") from exc
             raise unavailable("retry jobs") from exc
+
+    def create_write(self, job: RetryJob) -> Write:
+        """``create`` as one write of a transaction, named "job"."""
+        # Condition: a new id (as in create).
+        return Write(self._model(**fields_of(job), created_sk=f"{job.created_at}#{job.id}"),
+                     self._model.id.does_not_exist(), "job")
 
     def delete(self, job_id: str) -> None:
         try:

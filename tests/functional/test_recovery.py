@@ -104,6 +104,55 @@ def test_idempotency_key_returns_the_first_job(api: Api, clock: Clock, target: R
     assert len(body(api.get("/v2/errors/retry?service=s"))["items"]) == 1
 
 
+def test_accepting_a_failed_operation_costs_four_calls(api: Api, clock: Clock,
+                                                       target: Receiver) -> None:
+    request = {"service": "s", "target": {"type": "http", "url": target.url},
+               "error": {"type": "E"}, "idempotency_key": "order-8"}
+    # Given a warm container (its key cached, its queue URLs known)
+    api.post("/v2/errors/retry", {**request, "idempotency_key": "warm-up"})
+    receive("conductor-test-events")  # the warm-up's event, out of the way
+    # When a failed operation is handed over with an idempotency key
+    with count_calls() as calls:
+        created = api.post("/v2/errors/retry", request)
+    # Then the key, the job and its event were written in one transaction: with the request's
+    # rate-limit bucket and the two messages (its first attempt, its event), four calls
+    assert created.status_code == 201
+    assert calls["TransactWriteItems"] == 1 and calls["SendMessage"] == 2
+    assert calls["UpdateItem"] == 1 and sum(calls.values()) == 4, calls
+    [event] = [e for e in deps.event_bus().list(10, event_type="error.created").events
+               if e.data["retry_job_id"] == body(created)["id"]]
+    sent = [json.loads(m["Body"])["id"] for batch in receive("conductor-test-events")
+            for m in batch]
+    assert event.id in sent
+
+
+def test_a_job_whose_attempt_cannot_be_queued_leaves_nothing_behind(
+    api: Api, clock: Clock, target: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib.errors import DependencyUnavailable
+
+    request = {"service": "s", "target": {"type": "http", "url": target.url},
+               "error": {"type": "E"}, "idempotency_key": "order-9"}
+    queue = deps.retries().engine.queue
+
+    def down(*_: Any, **__: Any) -> None:
+        raise DependencyUnavailable("The retries queue could not be reached.")
+
+    # Given a retries queue that cannot be reached
+    monkeypatch.setattr(queue, "send", down)
+    # When a failed operation is handed over, Then it is refused (503) and no job, event or
+    # claimed key is left (a job no message would ever run)
+    assert api.post("/v2/errors/retry", request).status_code == 503
+    assert body(api.get("/v2/errors/retry?service=s"))["items"] == []
+    assert deps.event_bus().list(10, event_type="error.created").events == []
+    # and once the queue is back, the same key makes the job
+    monkeypatch.undo()
+    again = api.post("/v2/errors/retry", request)
+    assert again.status_code == 201
+    assert [j["id"] for j in body(api.get("/v2/errors/retry?service=s"))["items"]] == [
+        body(again)["id"]]
+
+
 def test_non_retryable_errors_go_straight_to_the_dlq(
     api: Api, app_module: Any, clock: Clock, target: Receiver
 ) -> None:
