@@ -151,7 +151,7 @@ class World:
             "retry_jobs": lambda i: models.RetryJobRecord(
                 id=f"rty_F{i:025d}", status="scheduled", service="rare", created_at=stamp,
                 created_sk=f"{stamp}#{i:08d}", updated_at=stamp, target={}, error={},
-                policy={}, attempts=[], attempt_count=0),
+                policy={}, attempts=[], attempt_count=0, service_status="rare#scheduled"),
             "dead_letters": lambda i: models.DeadLetterRecord(
                 id=f"dlq_F{i:025d}", status="open", source="sqs:filler", service="filler",
                 fingerprint="f", created_at=stamp, created_sk=f"{stamp}#{i:08d}", error={},

@@ -23,12 +23,14 @@ class MalformedMessage(ValueError):
 class RetryAttempt:
     """``retries``: run attempt ``attempt`` of a retry job, not before ``run_at``.
     ``missing_checks``: how often the job was looked for and not found yet (a write still
-    on its way)."""
+    on its way). ``service``: the job's, so the claim keeps its service-and-status index key
+    (None in messages sent before it was carried: the claim then sets that key after)."""
 
     job_id: str
     attempt: int
     run_at: datetime
     missing_checks: int = 0
+    service: str | None = None
 
     def again(self, attempt: int, run_at: datetime, missing_checks: int = 0) -> RetryAttempt:
         """The same job's attempt ``attempt`` at ``run_at``."""
@@ -40,12 +42,15 @@ class RetryAttempt:
                                 "run_at": to_iso(self.run_at)}
         if self.missing_checks:
             body["missing_checks"] = self.missing_checks
+        if self.service is not None:
+            body["service"] = self.service
         return body
 
     @classmethod
     def parse(cls, raw: dict[str, Any]) -> RetryAttempt:
+        service = raw.get("service")
         return cls(str(raw["job_id"]), int(raw["attempt"]), parse_iso(raw["run_at"]),
-                   int(raw.get("missing_checks", 0)))
+                   int(raw.get("missing_checks", 0)), str(service) if service is not None else None)
 
 
 @dataclass(frozen=True)

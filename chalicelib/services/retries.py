@@ -103,7 +103,7 @@ class RetryWork(Work[RetryAttempt, _Claimed]):
 
     def claim_message(self, message: RetryAttempt, now: datetime) -> _Claimed | None:
         claimed = self._o.jobs.claim(message.job_id, message.attempt, int(now.timestamp()),
-                                     LEASE_SECONDS, to_iso(now))
+                                     LEASE_SECONDS, to_iso(now), message.service)
         return _Claimed(claimed) if claimed is not None else None
 
     def lost_claim(self, item: _Claimed, message: RetryAttempt, now: datetime) -> str:
@@ -289,7 +289,8 @@ class RetryService:
             self.publish("error.created", _created(job))
             return job, True
         try:
-            self.engine.queue.send(RetryAttempt(job.id, 1, run_at), run_at=run_at, now=now)
+            self.engine.queue.send(RetryAttempt(job.id, 1, run_at, service=job.service),
+                                   run_at=run_at, now=now)
         except DependencyUnavailable:
             # never leave a job that no message will ever run (nor its event, nor its key)
             transact([w.undo() for w in writes], "retry jobs")
@@ -365,7 +366,7 @@ class RetryService:
         now = self.clock()
         held = self.jobs.held_by_breaker(service, MAX_RELEASED)
         for job in held:
-            self.engine.queue.send(RetryAttempt(job.id, job.attempt_count + 1, now),
+            self.engine.queue.send(RetryAttempt(job.id, job.attempt_count + 1, now, service=job.service),
                                    run_at=now, now=now)
         return len(held)
 

@@ -142,6 +142,15 @@ class RetryJobServiceIndex(GlobalSecondaryIndex["RetryJobRecord"]):
     created_sk = UnicodeAttribute(range_key=True)
 
 
+class RetryJobServiceStatusIndex(GlobalSecondaryIndex["RetryJobRecord"]):
+    class Meta:
+        index_name = "by-service-status"
+        projection = AllProjection()
+
+    service_status = UnicodeAttribute(hash_key=True)
+    created_sk = UnicodeAttribute(range_key=True)
+
+
 class RetryJobRecord(Model):
     """A failed operation being retried, with every attempt it made."""
 
@@ -176,8 +185,11 @@ class RetryJobRecord(Model):
     origin = JSONAttribute(null=True)
     finished_at = UnicodeAttribute(null=True)
     expires_at = NumberAttribute(null=True)
+    #: "<service>#<status>", kept with every status change (the by-service-status index)
+    service_status = UnicodeAttribute(null=True)
     by_status = RetryJobStatusIndex()
     by_service = RetryJobServiceIndex()
+    by_service_status = RetryJobServiceStatusIndex()
 
 
 class BreakerListIndex(GlobalSecondaryIndex["BreakerRecord"]):

@@ -19,6 +19,10 @@ from chalicelib.store.models import RetryJobRecord
 __all__ = ["TERMINAL", "RetryJobStore"]
 
 
+def _status_key(service: str, status: str) -> str:
+    return f"{service}#{status}"
+
+
 def _job(record: RetryJobRecord) -> RetryJob:
     return entity_of(RetryJob, record)
 
@@ -27,8 +31,12 @@ class RetryJobStore:
     def __init__(self) -> None:
         self._model = bind(RetryJobRecord, "retry_jobs")
 
+    def _record(self, job: RetryJob) -> RetryJobRecord:
+        return self._model(**fields_of(job), created_sk=f"{job.created_at}#{job.id}",
+                           service_status=_status_key(job.service, job.status))
+
     def create(self, job: RetryJob) -> None:
-        record = self._model(**fields_of(job), created_sk=f"{job.created_at}#{job.id}")
+        record = self._record(job)
         try:
             # Condition: a new id (ids carry 80 random bits: a clash is a bug, never overwritten).
             record.save(condition=self._model.id.does_not_exist())
@@ -40,8 +48,7 @@ class RetryJobStore:
     def create_write(self, job: RetryJob) -> Write:
         """``create`` as one write of a transaction, named "job"."""
         # Condition: a new id (as in create).
-        return Write(self._model(**fields_of(job), created_sk=f"{job.created_at}#{job.id}"),
-                     self._model.id.does_not_exist(), "job")
+        return Write(self._record(job), self._model.id.does_not_exist(), "job")
 
     def delete(self, job_id: str) -> None:
         try:
@@ -58,8 +65,9 @@ class RetryJobStore:
             raise unavailable("retry jobs") from exc
 
     def claim(self, job_id: str, attempt: int, now_epoch: int, lease_seconds: int,
-              now_iso: str) -> RetryJob | None:
-        """Take attempt ``attempt`` of the job for this worker; None if it is not ours to run."""
+              now_iso: str, service: str | None) -> RetryJob | None:
+        """Take attempt ``attempt`` of the job for this worker; None if it is not ours to run.
+        ``service``: the job's, as its message says (None: an older message; one more write)."""
         m = self._model
         # Condition, either:
         #  (a) the job waits for exactly this attempt (the previous one is recorded), or
@@ -68,15 +76,26 @@ class RetryJobStore:
         abandoned = ((m.status == "running") & (m.claimed_attempt == attempt)
                      & (m.lease_until < now_epoch))
         record = m(job_id)
+        actions = [m.status.set("running"), m.claimed_attempt.set(attempt),
+                   m.lease_until.set(now_epoch + lease_seconds), m.held.remove(),
+                   m.updated_at.set(now_iso)]
+        if service is not None:
+            actions.append(m.service_status.set(_status_key(service, "running")))
         try:
-            record.update(actions=[m.status.set("running"), m.claimed_attempt.set(attempt),
-                                   m.lease_until.set(now_epoch + lease_seconds),
-                                   m.held.remove(), m.updated_at.set(now_iso)],
-                          condition=fresh | abandoned)
+            record.update(actions=actions, condition=fresh | abandoned)
         except UpdateError as exc:
             if conditional_failure(exc):
                 return None
             raise unavailable("retry jobs") from exc
+        if service is None:
+            try:
+                # Condition: still our claim (the claimed item names its service).
+                record.update(actions=[m.service_status.set(_status_key(record.service,
+                                                                        "running"))],
+                              condition=(m.status == "running") & (m.claimed_attempt == attempt))
+            except UpdateError as exc:
+                if not conditional_failure(exc):
+                    raise unavailable("retry jobs") from exc
         # the item as the claim left it (ALL_NEW): its attempts as recorded by now, never the
         # ones read before an earlier attempt finished
         return _job(record)
@@ -87,6 +106,7 @@ class RetryJobStore:
         try:
             m(job.id).update(
                 actions=[m.status.set("scheduled"), m.next_attempt_at.set(next_attempt_at),
+                         m.service_status.set(_status_key(job.service, "scheduled")),
                          m.claimed_attempt.remove(), m.lease_until.remove(),
                          m.held.set("breaker"), m.updated_at.set(now_iso)],
                 # Condition: still our claim.
@@ -99,9 +119,8 @@ class RetryJobStore:
         """The scheduled jobs of ``service`` whose next attempt waits for its breaker."""
         m = self._model
         try:
-            return [_job(r) for r in islice(m.by_service.query(
-                service, filter_condition=(m.status == "scheduled") & (m.held == "breaker")),
-                limit)]
+            return [_job(r) for r in islice(m.by_service_status.query(
+                _status_key(service, "scheduled"), filter_condition=m.held == "breaker"), limit)]
         except PynamoDBException as exc:
             raise unavailable("retry jobs") from exc
 
@@ -114,7 +133,8 @@ class RetryJobStore:
         """
         m = self._model
         actions = [m.attempts.set([*job.attempts, attempt]), m.attempt_count.set(attempt["number"]),
-                   m.status.set(status), m.claimed_attempt.remove(), m.lease_until.remove(),
+                   m.status.set(status), m.service_status.set(_status_key(job.service, status)),
+                   m.claimed_attempt.remove(), m.lease_until.remove(),
                    m.updated_at.set(now_iso)]
         for name, value in fields.items():
             attribute = getattr(m, name)
@@ -143,6 +163,7 @@ class RetryJobStore:
         try:
             m(job.id).update(actions=[
                 m.status.set("dead_lettered"), m.dead_letter_id.set(dead_letter_id),
+                m.service_status.set(_status_key(job.service, "dead_lettered")),
                 m.next_attempt_at.remove(), m.finished_at.set(now_iso), m.updated_at.set(now_iso),
                 m.expires_at.set(expires_at)])
         except PynamoDBException as exc:
@@ -158,6 +179,7 @@ class RetryJobStore:
         try:
             # Condition: not finished yet (a dead-lettered job may still be resolved).
             m(job.id).update(actions=[m.status.set("resolved"), m.note.set(note or ""),
+                                      m.service_status.set(_status_key(job.service, "resolved")),
                                       m.finished_at.set(now_iso), m.updated_at.set(now_iso),
                                       m.expires_at.set(expires_at)],
                              condition=m.status.is_in("scheduled", "running", "dead_lettered"))
@@ -170,14 +192,16 @@ class RetryJobStore:
 
     def list(self, status: str | None, service: str | None, limit: int,
              before: str | None) -> tuple[list[RetryJob], str | None]:
-        """Newest first: by service (status as a filter), by status, or every status (one Query
-        per status, merged: the cost follows the page, not the stored jobs)."""
+        """Newest first: by service and status, by service, by status, or every status (one
+        Query per status, merged): the cost follows the page, not the stored jobs."""
         m = self._model
         condition = m.created_sk < before if before else None
-        if service is not None:
-            query = m.by_service.query(
-                service, condition, scan_index_forward=False, page_size=limit + 1,
-                filter_condition=(m.status == status) if status else None)
+        if service is not None and status is not None:
+            query = m.by_service_status.query(_status_key(service, status), condition,
+                                              scan_index_forward=False, page_size=limit + 1)
+        elif service is not None:
+            query = m.by_service.query(service, condition, scan_index_forward=False,
+                                       page_size=limit + 1)
         elif status is not None:
             query = m.by_status.query(status, condition, scan_index_forward=False,
                                       page_size=limit + 1)

@@ -153,6 +153,48 @@ def test_a_job_whose_attempt_cannot_be_queued_leaves_nothing_behind(
         body(again)["id"]]
 
 
+def test_a_rare_status_of_a_busy_service_is_listed_with_one_query(api: Api, clock: Clock) -> None:
+    from chalicelib.domain.jobs import RetryJob
+    from chalicelib.store.retry_jobs import RetryJobStore
+
+    # Given a service with 120 scheduled jobs and one dead-lettered one among them
+    store = RetryJobStore()
+    for i in range(121):
+        at = f"2026-11-30T08:{i // 60:02d}:{i % 60:02d}.000Z"
+        store.create(RetryJob(id=f"rty_{i:026d}", status="dead_lettered" if i == 7 else "scheduled",
+                              service="busy", target={}, error={}, policy={}, created_at=at,
+                              updated_at=at))
+    # When its dead-lettered jobs are listed
+    with count_calls() as calls:
+        page = body(api.get("/v2/errors/retry?service=busy&status=dead_lettered&limit=5"))
+    # Then one Query of that service's status partition found it
+    assert [j["id"] for j in page["items"]] == [f"rty_{7:026d}"]
+    assert calls["Query"] == 1
+
+
+def test_a_job_claimed_from_an_older_message_keeps_its_service_and_status_key(
+    api: Api, app_module: Any, clock: Clock, target: Receiver
+) -> None:
+    from chalicelib.domain.messages import RetryAttempt, encode
+
+    # Given a job whose attempt message was sent before messages named the service
+    target.set_script([(503, {})])
+    job = new_job(api, target.url)
+    [[message]] = receive("conductor-test-retries")
+    assert json.loads(message["Body"])["service"] == "payments"
+    old = {**message, "Body": encode(RetryAttempt(job["id"], 1, clock.now))}
+    # When it runs (and fails), Then its listing by service and status follows each change
+    app_module.run_retry_attempts(sqs_event([old], ARN + "conductor-test-retries", "us-east-1"),
+                                  context_for("x"))
+    listed = body(api.get("/v2/errors/retry?service=payments&status=scheduled"))["items"]
+    assert [j["id"] for j in listed] == [job["id"]] and listed[0]["attempt_count"] == 1
+    assert deps.retries().jobs.claim(job["id"], 2, int(clock.now.timestamp()) + 3600, 60,
+                                     "t", None) is not None
+    running = body(api.get("/v2/errors/retry?service=payments&status=running"))["items"]
+    assert [j["id"] for j in running] == [job["id"]]
+    assert body(api.get("/v2/errors/retry?service=payments&status=scheduled"))["items"] == []
+
+
 def test_non_retryable_errors_go_straight_to_the_dlq(
     api: Api, app_module: Any, clock: Clock, target: Receiver
 ) -> None:
@@ -431,7 +473,7 @@ def test_the_next_attempt_arriving_before_the_last_is_recorded_is_not_lost(
     job = new_job(api, target.url)
     delete("conductor-test-retries", [m for b in receive("conductor-test-retries") for m in b])
     jobs = deps.retries().jobs
-    first = jobs.claim(job["id"], 1, int(clock.now.timestamp()), 120, "t")
+    first = jobs.claim(job["id"], 1, int(clock.now.timestamp()), 120, "t", "payments")
     real_claim = jobs.claim
 
     def claim_while_running(*args: Any) -> Any:
