@@ -85,12 +85,16 @@ class MetricsService:
             self.flush()
 
     def flush(self) -> None:
-        """Write every pending count now: one UpdateItem per metric, minute and window."""
+        """Write every pending count now: one UpdateItem per metric, minute and window, and one
+        per subject counted since the last write."""
         with self._lock:
             pending, self._pending, self._since = self._pending, {}, None
         for (metric, _), (moment, fields) in pending.items():
-            try:
-                self._store.add(metric, moment, fields)
+            try:  # the metric's totals in its windows, each subject's in an item of its own
+                self._store.add(metric, moment, _fold(fields))
+                subjects = _by_subject(fields)
+                if subjects:
+                    self._store.add_subjects(metric, moment, subjects)
             except DependencyUnavailable:
                 log.warning("could not record %s %s", metric, sorted(fields), exc_info=True)
 
@@ -111,7 +115,19 @@ class MetricsService:
     def total(self, metric: str, start: datetime, end: datetime, window: str) -> dict[str, float]:
         """Every counter of ``metric`` summed over the windows of a range (one Query)."""
         self.flush()
-        return self._store.total(metric, start, end, window)
+        return _fold(self._store.total(metric, start, end, window))
+
+    def by_subject(self, metric: str, start: datetime, end: datetime
+                   ) -> tuple[Counter[str], dict[str, Counter[str]]]:
+        """The metric's totals over the hours of a range, and each subject's (two Queries).
+        Windows written before subjects had items of their own hold them as ``name|subject``
+        fields: those are read from the totals, so nothing counted before is lost."""
+        self.flush()
+        totals = self._store.total(metric, start, end, "hour")
+        subjects = self._store.subjects(metric, start, end)
+        for subject, counts in _by_subject(totals).items():
+            subjects.setdefault(subject, Counter()).update(counts)
+        return _fold(totals), subjects
 
     def request(self, status: int, duration_ms: float) -> None:
         self.record("api", {"requests": 1, f"status_{status // 100}xx": 1},
@@ -196,13 +212,13 @@ class MetricsService:
 
     def per_subject(self, metric: str, start: datetime | None, end: datetime | None,
                     good: str, bad: str, bad_within_good: bool = False) -> dict[str, Any]:
-        """Counts and success rate per subject. ``bad_within_good``: ``good`` counts every
+        """Counts and success rate per subject (two Queries whatever their number).
+        ``bad_within_good``: ``good`` counts every
         outcome (a schedule's runs include its failed runs), so success is (good - bad) / good."""
         start, end = self._range(start, end)
-        self.flush()
-        totals = self._store.total(metric, start, end, "hour")
+        totals, subjects = self.by_subject(metric, start, end)
         rows = []
-        for subject, counts in sorted(_by_subject(totals).items()):
+        for subject, counts in sorted(subjects.items()):
             count = counts.get("latency_count", 0) or counts.get("duration_count", 0)
             total_ms = counts.get("latency_ms", 0) or counts.get("duration_ms", 0)
             rows.append({"id": subject, good: int(counts[good]), bad: int(counts[bad]),

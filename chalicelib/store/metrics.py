@@ -1,5 +1,12 @@
 """Counters in time windows: one item per metric, window size and window start, one attribute
-per counted field. Writes are ``UpdateItem ADD`` (atomic, no read); a range is one Query."""
+per counted field. Writes are ``UpdateItem ADD`` (atomic, no read); a range is one Query.
+
+A subject's counters (a service's, a schedule's, an endpoint's) have items of their own, one per
+hour: ``metric = "<metric>#subjects#hour"``, ``window_start = "<hour>|<subject>"``. A window's
+item then holds only the metric's totals (a bounded set of fields), so no count is ever refused
+for DynamoDB's 400 KB item limit however many subjects there are, and every subject of a range
+is one Query (newest hours' items side by side).
+"""
 from __future__ import annotations
 
 from collections import Counter
@@ -57,6 +64,41 @@ class MetricsStore:
                            "window_start": {"S": moment.strftime(fmt)}},
                           {n: fields[n] for n in names[i:i + FIELDS_PER_WRITE]},
                           int((moment + keep).timestamp()))
+
+    def add_subjects(self, metric: str, moment: datetime,
+                     by_subject: Mapping[str, Mapping[str, float]]) -> None:
+        """Each subject's counters in the hour containing ``moment`` (an UpdateItem each)."""
+        fmt, keep = WINDOWS["hour"]
+        hour, ttl = moment.strftime(fmt), int((moment + keep).timestamp())
+        for subject, fields in by_subject.items():
+            names = list(fields)
+            for i in range(0, len(names), FIELDS_PER_WRITE):
+                self._add({"metric": {"S": f"{metric}#subjects#hour"},
+                           "window_start": {"S": f"{hour}|{subject}"}},
+                          {n: fields[n] for n in names[i:i + FIELDS_PER_WRITE]}, ttl)
+
+    def subjects(self, metric: str, start: datetime, end: datetime) -> dict[str, Counter[str]]:
+        """Every subject's counters summed over the hours from ``start`` to ``end`` (one Query,
+        paged by DynamoDB's 1 MB)."""
+        request = {
+            "TableName": self._table,
+            "KeyConditionExpression": "metric = :m AND window_start BETWEEN :a AND :b",
+            "ExpressionAttributeValues": {":m": {"S": f"{metric}#subjects#hour"},
+                                          ":a": {"S": window_start(start, "hour") + "|"},
+                                          ":b": {"S": window_start(end, "hour") + "|\uffff"}},
+        }
+        found: dict[str, Counter[str]] = {}
+        try:
+            for page in self._db.get_paginator("query").paginate(**request):
+                for item in page["Items"]:
+                    subject = item["window_start"]["S"].partition("|")[2]
+                    values = found.setdefault(subject, Counter())
+                    for name, value in item.items():
+                        if name.startswith("n:"):
+                            values[name[2:]] += float(value["N"])
+        except (ClientError, BotoCoreError) as exc:
+            raise DependencyUnavailable("The metrics table could not be read.") from exc
+        return found
 
     def adjust_gauge(self, name: str, delta: float) -> None:
         self._add({"metric": {"S": GAUGES}, "window_start": {"S": name}}, {"value": delta}, None)

@@ -115,3 +115,32 @@ def test_dashboard_reads_stay_small(api: Api, app_module: Any, clock: Clock,
             assert api.get(path).status_code == 200, path
         assert calls["Scan"] == 0, path
         assert sum(calls.values()) <= 20, (path, calls)
+
+
+def test_counts_of_thousands_of_subjects_are_all_kept_and_read_in_constant_calls(
+    api: Api, clock: Clock
+) -> None:
+    from chalicelib import aws
+    from chalicelib.config import get_settings
+
+    # Given 3,000 endpoints counted within one minute (a window item with a field per endpoint
+    # passed DynamoDB's 400 KB near that and its write was refused: those counts were lost)
+    metrics = deps.metrics()
+    for i in range(3000):
+        metrics.count("webhooks", f"whk_{i:05d}", {"attempts": 1, "delivered": 1 + i % 2},
+                      ("latency", 10.0))
+    metrics.flush()
+    # When they are read per endpoint
+    with count_calls() as calls:
+        page = json.loads(api.get("/v2/metrics/webhooks").body)
+    # Then every endpoint's counts are there, read with the totals in two Queries
+    rows = {row["id"]: row for row in page["items"]}
+    assert len(rows) == 3000 and rows["whk_00001"]["delivered"] == 2
+    assert sum(row["delivered"] for row in rows.values()) == 4500
+    assert calls["Query"] == 2, calls
+    # and the window's own item holds the totals only: small whatever the number of subjects
+    table = get_settings().tables["metrics"]
+    hour = clock.now.strftime("%Y-%m-%dT%H:00:00Z")
+    item = aws.client("dynamodb").get_item(TableName=table, Key={
+        "metric": {"S": "webhooks#hour"}, "window_start": {"S": hour}})["Item"]
+    assert len(item) < 40 and float(item["n:delivered"]["N"]) == 4500

@@ -56,12 +56,17 @@ class Store:
 
     def __init__(self) -> None:
         self.adds: list[tuple[str, datetime, dict[str, float]]] = []
+        self.subjects: list[tuple[str, datetime, dict[str, dict[str, float]]]] = []
         self.fail = False
 
     def add(self, metric: str, moment: datetime, fields: dict[str, float]) -> None:
         if self.fail:
             raise DependencyUnavailable("down")
         self.adds.append((metric, moment, dict(fields)))
+
+    def add_subjects(self, metric: str, moment: datetime,
+                     by_subject: dict[str, dict[str, float]]) -> None:
+        self.subjects.append((metric, moment, {k: dict(v) for k, v in by_subject.items()}))
 
     def total(self, *_: Any) -> Counter[str]:
         return Counter()
@@ -83,8 +88,10 @@ def test_counts_are_summed_in_memory_and_written_once_per_period() -> None:
     tick[0] = 10.0
     metrics.flush_if_due()
     written = {metric: fields for metric, _, fields in store.adds}
-    assert written["api"]["requests"] == 100 and written["retries"] == {"created|billing": 3}
+    assert written["api"]["requests"] == 100 and written["retries"] == {"created": 3}
     assert len(store.adds) == 2
+    # (the subject's own counts in its own item, the metric's window only its totals)
+    assert [(m, s) for m, _, s in store.subjects] == [("retries", {"billing": {"created": 3}})]
     # And counts of another minute are written with their own minute
     clock[0] += timedelta(minutes=1)
     metrics.request(200, 1.0)
