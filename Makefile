@@ -13,7 +13,7 @@ DEV_STAMP  := $(VENV)/.installed-dev
 WORKERS ?= 4
 PYTEST := $(BIN)/python -m pytest -n $(WORKERS) --dist loadfile
 
-.PHONY: install install-run run test test-fast fuzz lint bench clean deploy destroy package admin-key
+.PHONY: install install-run run test test-fast fuzz lint bench clean deploy destroy package admin-key backfill
 
 install: $(DEV_STAMP)
 install-run: $(RUN_STAMP)
@@ -72,6 +72,9 @@ destroy: install-run  ## make destroy STAGE=dev [DELETE_TABLES=1]: the app, the 
 
 admin-key: install-run  ## make admin-key STAGE=dev: a new admin API key in a deployed stage
 	$(BIN)/python -m infra.build admin-key --stage $(STAGE)
+
+backfill: install-run  ## make backfill STAGE=prod: after an upgrade, index keys for older items
+	$(BIN)/python -m infra.build backfill --stage $(STAGE)
 
 package: install  ## make package STAGE=prod: one SAM template (app + infra) in build/package-$(STAGE)
 	mkdir -p build

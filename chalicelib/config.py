@@ -26,6 +26,7 @@ TABLES: dict[str, str] = {
     "deliveries": "CONDUCTOR_TABLE_DELIVERIES",
     "connections": "CONDUCTOR_TABLE_CONNECTIONS",
     "subscriptions": "CONDUCTOR_TABLE_SUBSCRIPTIONS",
+    "lists": "CONDUCTOR_TABLE_LISTS",
     "events": "CONDUCTOR_TABLE_EVENTS",
     "metrics": "CONDUCTOR_TABLE_METRICS",
     "idempotency": "CONDUCTOR_TABLE_IDEMPOTENCY",

@@ -4,6 +4,7 @@
     python -m infra.build merge --stage prod      # the template chalice package merges
     python -m infra.build deploy-infra --stage dev   # create/update the infra stack (boto3)
     python -m infra.build destroy-infra --stage dev [--delete-tables]
+    python -m infra.build backfill --stage prod   # index keys for items from before an upgrade
 """
 from __future__ import annotations
 
@@ -208,28 +209,42 @@ def destroy_infra(stage: str, cfn: Any, dynamodb: Any, delete_tables: bool) -> l
     return deleted
 
 
-def admin_key(stage: str, name: str) -> str:
-    """Create an admin key in a deployed stage's table (there is no bootstrap key on AWS)."""
+def _stage_environment(stage: str) -> None:
     import os  # noqa: PLC0415
 
     config = json.loads((ROOT / ".chalice" / "config.json").read_text())
     os.environ.update(config["stages"][stage]["environment_variables"])
+
+
+def admin_key(stage: str, name: str) -> str:
+    """Create an admin key in a deployed stage's table (there is no bootstrap key on AWS)."""
+    _stage_environment(stage)
     from chalicelib import deps  # noqa: PLC0415
 
     deps.reset()
     return deps.api_keys().create(name, "admin")[1]
 
 
+def backfill(stage: str) -> dict[str, int]:
+    """Index keys for items written before an upgrade added them (chalicelib/store/backfill.py)."""
+    _stage_environment(stage)
+    from chalicelib.store.backfill import backfill as run  # noqa: PLC0415
+
+    return dict(run())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.build")
     parser.add_argument("command", choices=["policy", "merge", "deploy-infra", "destroy-infra",
-                                            "admin-key"])
+                                            "admin-key", "backfill"])
     parser.add_argument("--stage", default="dev")
     parser.add_argument("--delete-tables", action="store_true")
     parser.add_argument("--name", default="first admin")
     args = parser.parse_args(argv)
     if args.command == "admin-key":
         print(admin_key(args.stage, args.name))
+    elif args.command == "backfill":
+        print(json.dumps(backfill(args.stage), indent=2))
     elif args.command == "policy":
         print(json.dumps(policy(args.stage), indent=2))
     elif args.command == "merge":

@@ -131,14 +131,14 @@ class ScheduleService:
             updated_at=to_iso(now), paused_note=None if schedule.enabled else stored.paused_note)
         with _expression_problems():
             schedule = schedule.placed(now)
-        self._store.replace(schedule, expected)
+        self._store.replace(schedule, stored, expected)
         self._publish("schedule.updated", {"schedule_id": schedule_id, "version": expected + 1})
         return schedule
 
     def delete(self, schedule_id: str) -> None:
         now = self._clock()
-        self.require(schedule_id)
-        self._store.delete(schedule_id, to_iso(now), int((now + self._history).timestamp()))
+        schedule = self.require(schedule_id)
+        self._store.delete(schedule, to_iso(now), int((now + self._history).timestamp()))
         self._publish("schedule.deleted", {"schedule_id": schedule_id})
 
     def set_enabled(self, schedule_id: str, enabled: bool, note: str | None,
@@ -154,7 +154,7 @@ class ScheduleService:
             failure_streak=0 if enabled else stored.failure_streak)
         with _expression_problems():
             schedule = schedule.placed(now)
-        self._store.replace(schedule, stored.version)
+        self._store.replace(schedule, stored, stored.version)
         if enabled:
             self._publish("schedule.resumed", {"schedule_id": schedule_id, "note": note})
         else:

@@ -57,6 +57,8 @@ class Write:
     condition: Any = None
     name: str = ""
     delete: bool = False  # take the record away instead (undoing an earlier transaction)
+    #: update the record's item with these actions instead of putting it whole
+    actions: list[Any] | None = None
 
     def undo(self) -> Write:
         return Write(self.record, None, self.name, delete=True)
@@ -74,6 +76,8 @@ def transact(writes: list[Write], table: str) -> str | None:
             for write in writes:
                 if write.delete:
                     transaction.delete(write.record, condition=write.condition)
+                elif write.actions is not None:
+                    transaction.update(write.record, write.actions, condition=write.condition)
                 else:
                     transaction.save(write.record, condition=write.condition)
     except TransactWriteError as exc:

@@ -1,14 +1,18 @@
-"""The dead-letter table: retry jobs that gave up and messages SQS dead-lettered."""
+"""The dead-letter table: retry jobs that gave up and messages SQS dead-lettered.
+
+Lists by status are the ``by-status`` index; by source, service or fingerprint (any of them,
+with the status) one list of ``store/lists.py``, kept in the same transaction as the entry."""
 from __future__ import annotations
 
 import dataclasses
 from typing import Any
 
-from pynamodb.exceptions import PynamoDBException, UpdateError
+from pynamodb.exceptions import PynamoDBException
 
 from chalicelib.domain.dead_letters import DeadLetter
+from chalicelib.store import lists
 from chalicelib.store.base import bind
-from chalicelib.store.common import conditional_failure, page_of, save_once, unavailable
+from chalicelib.store.common import Write, page_of, transact, unavailable
 from chalicelib.store.mapping import entity_of, fields_of
 from chalicelib.store.models import DeadLetterRecord
 
@@ -17,17 +21,28 @@ def _entry(record: DeadLetterRecord) -> DeadLetter:
     return entity_of(DeadLetter, record)
 
 
+def _lists(entry: DeadLetter, status: str) -> set[str]:
+    return lists.keys("dlq", {"status": status}, {
+        "source": entry.source, "service": entry.service, "fingerprint": entry.fingerprint})
+
+
 class DeadLetterStore:
     def __init__(self) -> None:
         self._model = bind(DeadLetterRecord, "dead_letters")
+        self._lists = lists.Lists()
 
     def put_once(self, entry: DeadLetter) -> tuple[DeadLetter, bool]:
         """Write an entry unless its (derived) id exists; return the stored one and whether it
-        is new."""
-        record = self._model(**fields_of(entry), created_sk=f"{entry.created_at}#{entry.id}")
-        stored, new = save_once(record, self._model.id, "dead letters",
-                                lambda: self._model.get(entry.id, consistent_read=True))
-        return (entry if new else _entry(stored)), new
+        is new. The entry and its lists are one transaction."""
+        position = f"{entry.created_at}#{entry.id}"
+        record = self._model(**fields_of(entry), created_sk=position)
+        # Condition: nothing with this id yet (derived ids make repeated deliveries write once).
+        writes = [Write(record, self._model.id.does_not_exist(), "entry"),
+                  *self._lists.changes(set(), _lists(entry, entry.status), position, entry.id,
+                                       entry.expires_at)]
+        if transact(writes, "dead letters") is None:
+            return entry, True
+        return self.get(entry.id) or entry, False
 
     def get(self, entry_id: str) -> DeadLetter | None:
         try:
@@ -43,33 +58,31 @@ class DeadLetterStore:
         m = self._model
         actions = [m.status.set(status), m.resolved_at.set(now_iso)]
         actions += [getattr(m, name).set(value) for name, value in fields.items()]
-        try:
-            # Condition: only an open entry changes (no double replay, no replay of a resolved one).
-            m(entry.id).update(actions=actions, condition=m.status == "open")
-        except UpdateError as exc:
-            if conditional_failure(exc):
-                return None
-            raise unavailable("dead letters") from exc
+        position = f"{entry.created_at}#{entry.id}"
+        # Condition: only an open entry changes (no double replay, no replay of a resolved one).
+        writes = [Write(m(entry.id), m.status == "open", "entry", actions=actions),
+                  *self._lists.changes(_lists(entry, "open"), _lists(entry, status), position,
+                                       entry.id, entry.expires_at)]
+        if transact(writes, "dead letters") is not None:
+            return None
         return dataclasses.replace(entry, status=status, resolved_at=now_iso, **fields)
 
     def list(self, status: str, fingerprint: str | None, source: str | None,
              service: str | None, limit: int,
              before: str | None) -> tuple[list[DeadLetter], str | None]:
         m = self._model
-        condition = m.created_sk < before if before else None
-        filters = None
-        for attribute, value in ((m.source, source), (m.service, service)):
-            if value is not None:
-                clause = attribute == value
-                filters = clause if filters is None else filters & clause
-        if fingerprint is not None:
-            status_clause = m.status == status
-            filters = status_clause if filters is None else filters & status_clause
-            query = m.by_fingerprint.query(fingerprint, condition, scan_index_forward=False,
-                                           filter_condition=filters, page_size=limit + 1)
-        else:
-            query = m.by_status.query(status, condition, scan_index_forward=False,
-                                      filter_condition=filters, page_size=limit + 1)
+        if fingerprint is not None or source is not None or service is not None:
+            ids, last = self._lists.page(lists.key("dlq", {k: v for k, v in (
+                ("status", status), ("fingerprint", fingerprint), ("source", source),
+                ("service", service)) if v is not None}), limit, before)
+            try:
+                found = {r.id: _entry(r) for r in m.batch_get(ids)} if ids else {}
+            except PynamoDBException as exc:
+                raise unavailable("dead letters") from exc
+            # an entry gone (TTL) before its pointer is left out
+            return [found[i] for i in ids if i in found], last
+        query = m.by_status.query(status, m.created_sk < before if before else None,
+                                  scan_index_forward=False, page_size=limit + 1)
         try:
             records, last = page_of(query, limit)
         except PynamoDBException as exc:

@@ -86,6 +86,18 @@ class SubscriptionRecord(Model):
     expires_at = NumberAttribute(null=True)
 
 
+class ListRecord(Model):
+    """One item in one filtered list (``store/lists.py``): which list, where in it, and what."""
+
+    class Meta:
+        table_name = UNBOUND
+
+    list = UnicodeAttribute(hash_key=True)  # "<kind>?<filter>=<value>&..."
+    position = UnicodeAttribute(range_key=True)  # the item's created_sk: newest first
+    id = UnicodeAttribute()
+    expires_at = NumberAttribute(null=True)  # the item's own, so both go together
+
+
 class ApiKeyIdIndex(GlobalSecondaryIndex["ApiKeyRecord"]):
     class Meta:
         index_name = "by-id"

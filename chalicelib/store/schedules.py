@@ -9,8 +9,16 @@ from pynamodb.exceptions import PutError, PynamoDBException, UpdateError
 
 from chalicelib.domain.schedule import Execution, Schedule
 from chalicelib.errors import Conflict, NotFound
+from chalicelib.store import lists
 from chalicelib.store.base import bind
-from chalicelib.store.common import conditional_failure, page_of, save_once, unavailable
+from chalicelib.store.common import (
+    Write,
+    conditional_failure,
+    page_of,
+    save_once,
+    transact,
+    unavailable,
+)
 from chalicelib.store.mapping import entity_of, fields_of, stored_value
 from chalicelib.store.models import ExecutionRecord, ScheduleRecord
 
@@ -26,6 +34,14 @@ def _schedule(record: ScheduleRecord) -> Schedule:
     return entity_of(Schedule, record)
 
 
+def _lists(schedule: Schedule | None) -> set[str]:
+    """The filtered lists a schedule is in (enabled, each tag, both); a deleted one in none."""
+    if schedule is None or schedule.deleted_at:
+        return set()
+    return lists.keys("sch", {}, {"enabled": "true" if schedule.enabled else "false",
+                                  "tag": schedule.tags})
+
+
 def _execution(record: ExecutionRecord) -> Execution:
     return entity_of(Execution, record)
 
@@ -33,6 +49,7 @@ def _execution(record: ExecutionRecord) -> Execution:
 class ScheduleStore:
     def __init__(self) -> None:
         self._model = bind(ScheduleRecord, "schedules")
+        self._lists = lists.Lists()
 
     def _record(self, schedule: Schedule) -> ScheduleRecord:
         """The item: the entity's fields, and the index keys (in the due index only while a next
@@ -41,14 +58,18 @@ class ScheduleStore:
                            created_sk=f"{schedule.created_at}#{schedule.id}",
                            due_shard=shard_of(schedule.id) if schedule.next_run_at else None)
 
+    def _changes(self, before: Schedule | None, after: Schedule | None,
+                 schedule: Schedule) -> list[Write]:
+        return self._lists.changes(_lists(before), _lists(after),
+                                   f"{schedule.created_at}#{schedule.id}", schedule.id)
+
     def create(self, schedule: Schedule) -> None:
-        try:
-            # Condition: a new id.
-            self._record(schedule).save(condition=self._model.id.does_not_exist())
-        except PutError as exc:
-            if conditional_failure(exc):
-                raise Conflict(f"Schedule {schedule.id} exists already.") from exc
-            raise unavailable("schedules") from exc
+        """The schedule and its filtered lists, in one transaction."""
+        # Condition: a new id.
+        writes = [Write(self._record(schedule), self._model.id.does_not_exist(), "schedule"),
+                  *self._changes(None, schedule, schedule)]
+        if transact(writes, "schedules") is not None:
+            raise Conflict(f"Schedule {schedule.id} exists already.")
 
     def get(self, schedule_id: str) -> Schedule | None:
         """A live schedule (a deleted one's tombstone is None here: see ``get_any``)."""
@@ -64,33 +85,40 @@ class ScheduleStore:
         except PynamoDBException as exc:
             raise unavailable("schedules") from exc
 
-    def replace(self, schedule: Schedule, expected_version: int) -> None:
-        """Write a changed definition; 409 when someone changed it since ``expected_version``."""
+    def replace(self, schedule: Schedule, previous: Schedule, expected_version: int) -> None:
+        """Write a changed definition; 409 when someone changed it since ``expected_version``.
+        ``previous``: the schedule as read, whose lists it leaves when paused or retagged (the
+        same transaction); a change that moves no list is one PutItem."""
+        # Condition: optimistic concurrency on the version the writer read.
+        condition = self._model.version == expected_version
+        moves = self._changes(previous, schedule, schedule)
         try:
-            # Condition: optimistic concurrency on the version the writer read.
-            self._record(schedule).save(condition=self._model.version == expected_version)
+            if moves:
+                failed = transact([Write(self._record(schedule), condition, "schedule"), *moves],
+                                  "schedules")
+            else:
+                self._record(schedule).save(condition=condition)
+                failed = None
         except PutError as exc:
-            if conditional_failure(exc):
-                raise Conflict("The schedule changed since you read it (stale version).", [
-                    {"field": "version", "problem": "reload the schedule and apply your change"}
-                ]) from exc
-            raise unavailable("schedules") from exc
+            if not conditional_failure(exc):
+                raise unavailable("schedules") from exc
+            failed = "schedule"
+        if failed is not None:
+            raise Conflict("The schedule changed since you read it (stale version).", [
+                {"field": "version", "problem": "reload the schedule and apply your change"}])
 
-    def delete(self, schedule_id: str, deleted_at: str, expires_at: int) -> None:
-        """Leave a tombstone: out of the due and list indexes, readable for its history's sake
-        until ``expires_at`` (TTL)."""
+    def delete(self, schedule: Schedule, deleted_at: str, expires_at: int) -> None:
+        """Leave a tombstone: out of the due and list indexes and out of its filtered lists (one
+        transaction), readable for its history's sake until ``expires_at`` (TTL)."""
         m = self._model
-        try:
-            # Condition: the schedule exists and is not deleted already.
-            m(id=schedule_id).update(
-                actions=[m.deleted_at.set(deleted_at), m.expires_at.set(expires_at),
-                         m.enabled.set("false"), m.due_shard.remove(), m.next_run_at.remove(),
-                         m.list_pk.remove()],
-                condition=m.id.exists() & m.deleted_at.does_not_exist())
-        except UpdateError as exc:
-            if conditional_failure(exc):
-                raise NotFound(f"No schedule {schedule_id}.") from exc
-            raise unavailable("schedules") from exc
+        actions = [m.deleted_at.set(deleted_at), m.expires_at.set(expires_at),
+                   m.enabled.set("false"), m.due_shard.remove(), m.next_run_at.remove(),
+                   m.list_pk.remove()]
+        # Condition: the schedule exists and is not deleted already.
+        writes = [Write(m(id=schedule.id), m.id.exists() & m.deleted_at.does_not_exist(),
+                        "schedule", actions=actions), *self._changes(schedule, None, schedule)]
+        if transact(writes, "schedules") is not None:
+            raise NotFound(f"No schedule {schedule.id}.")
 
     def due(self, shard: str, now_iso: str, limit: int = 500) -> list[Schedule]:
         """Schedules of one shard whose next run is at or before now (the sparse ``due`` index)."""
@@ -213,17 +241,22 @@ class ScheduleStore:
 
     def list(self, enabled: bool | None, tag: str | None, limit: int,
              before: str | None) -> tuple[list[Schedule], str | None]:
+        """Newest first: every schedule (the by-created index), or one filtered list (a Query
+        and a BatchGetItem, whatever else is stored)."""
         m = self._model
-        condition = m.created_sk < before if before else None
-        filters = None
-        if enabled is not None:
-            filters = m.enabled == ("true" if enabled else "false")
-        if tag is not None:
-            clause = m.tags.contains(tag)
-            filters = clause if filters is None else filters & clause
+        if enabled is not None or tag is not None:
+            filters = {"enabled": None if enabled is None else ("true" if enabled else "false"),
+                       "tag": tag}
+            ids, last = self._lists.page(lists.key("sch", {k: v for k, v in filters.items()
+                                                           if v is not None}), limit, before)
+            try:
+                found = {r.id: _schedule(r) for r in m.batch_get(ids)} if ids else {}
+            except PynamoDBException as exc:
+                raise unavailable("schedules") from exc
+            return [found[i] for i in ids if i in found and not found[i].deleted_at], last
         try:
             records, last = page_of(m.by_created.query(
-                "schedule", condition, scan_index_forward=False, filter_condition=filters,
+                "schedule", m.created_sk < before if before else None, scan_index_forward=False,
                 page_size=limit + 1), limit)
         except PynamoDBException as exc:
             raise unavailable("schedules") from exc

@@ -195,6 +195,43 @@ def test_a_job_claimed_from_an_older_message_keeps_its_service_and_status_key(
     assert body(api.get("/v2/errors/retry?service=payments&status=scheduled"))["items"] == []
 
 
+def test_dead_letters_of_a_rare_source_service_or_group_are_listed_in_two_calls(
+    api: Api, clock: Clock
+) -> None:
+    from chalicelib.domain.dead_letters import DeadLetter
+    from chalicelib.store.dead_letters import DeadLetterStore
+
+    # Given 120 open dead letters of one source and service, and one of another of each
+    store = DeadLetterStore()
+    for i in range(121):
+        rare = i == 40
+        store.put_once(DeadLetter(
+            id=f"dlq_{i:026d}", status="open", source="sqs:rare" if rare else "retry_job",
+            service="ledger" if rare else "payments",
+            fingerprint="00000000000000aa" if rare else "00000000000000bb", error={}, payload={},
+            created_at=f"2026-11-30T08:{i // 60:02d}:{i % 60:02d}.000Z"))
+    # When each filter (and two together) asks for the rare one
+    for query in ("source=sqs:rare", "service=ledger", "fingerprint=00000000000000aa",
+                  "source=sqs:rare&service=ledger"):
+        with count_calls() as calls:
+            page = body(api.get(f"/v2/dlq?{query}&limit=5"))
+        # Then one Query of its list and one BatchGetItem found it, nothing else was read
+        assert [e["id"] for e in page["items"]] == [f"dlq_{40:026d}"], query
+        assert calls["Query"] == 1 and calls["BatchGetItem"] == 1, (query, calls)
+    # And resolving it moves it from the open lists to the resolved ones, in one transaction
+    with count_calls() as calls:
+        assert api.post(f"/v2/dlq/dlq_{40:026d}/resolve", {"note": "n"}).status_code == 200
+    assert calls["TransactWriteItems"] == 1
+    assert body(api.get("/v2/dlq?source=sqs:rare"))["items"] == []
+    [resolved] = body(api.get("/v2/dlq?source=sqs:rare&status=resolved"))["items"]
+    assert resolved["note"] == "n"
+    # and a long list pages newest first, each page a Query and a BatchGetItem
+    first = body(api.get("/v2/dlq?service=payments&limit=100"))
+    rest = body(api.get(f"/v2/dlq?service=payments&limit=100&cursor={first['next_cursor']}"))
+    ids = [e["id"] for e in first["items"] + rest["items"]]
+    assert len(ids) == 120 == len(set(ids)) and ids == sorted(ids, reverse=True)
+
+
 def test_non_retryable_errors_go_straight_to_the_dlq(
     api: Api, app_module: Any, clock: Clock, target: Receiver
 ) -> None:

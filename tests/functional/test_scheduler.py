@@ -246,6 +246,37 @@ def test_tick_cost_follows_due_schedules_not_all(api: Api, app_module: Any, cloc
     assert calls["Scan"] == 0 and calls["Query"] == SHARDS + 5  # one Query per metric
 
 
+def test_a_rare_tag_is_listed_in_two_calls_and_follows_every_change(
+    api: Api, clock: Clock, target: Receiver
+) -> None:
+    # Given 60 schedules tagged "bulk" and one tagged "rare"
+    for _ in range(60):
+        schedule(api, target.url, tags=["bulk"])
+    rare = schedule(api, target.url, tags=["rare", "team:core"])
+    # When the rare tag is listed, Then one Query of its list and one BatchGetItem find it
+    with count_calls() as calls:
+        found = body(api.get("/v2/schedules?tag=rare&limit=5"))["items"]
+    assert [s["id"] for s in found] == [rare["id"]]
+    assert calls["Query"] == 1 and calls["BatchGetItem"] == 1, calls
+    # And pausing, retagging and deleting move it between lists (each one transaction)
+    with count_calls() as calls:
+        api.post(f"/v2/schedules/{rare['id']}/pause", {"note": "n"})
+    assert calls["TransactWriteItems"] == 1 and calls["PutItem"] == 0
+    assert body(api.get("/v2/schedules?tag=rare&enabled=true"))["items"] == []
+    assert [s["id"] for s in body(api.get("/v2/schedules?tag=rare&enabled=false"))["items"]] == [
+        rare["id"]]
+    paused = body(api.get(f"/v2/schedules/{rare['id']}"))
+    api.request("PUT", f"/v2/schedules/{rare['id']}", {
+        "name": paused["name"], "expression": paused["expression"], "target": paused["target"],
+        "tags": ["renamed"], "enabled": False})
+    assert body(api.get("/v2/schedules?tag=rare"))["items"] == []
+    assert len(body(api.get("/v2/schedules?tag=renamed&enabled=false"))["items"]) == 1
+    assert len(body(api.get("/v2/schedules?enabled=true&limit=100"))["items"]) == 60
+    assert api.request("DELETE", f"/v2/schedules/{rare['id']}").status_code == 204
+    assert body(api.get("/v2/schedules?tag=renamed"))["items"] == []
+    assert body(api.get("/v2/schedules?enabled=false"))["items"] == []
+
+
 def test_list_filters_and_batch_execute(api: Api, app_module: Any, clock: Clock,
                                         target: Receiver) -> None:
     a = schedule(api, target.url, tags=["team:core"])

@@ -1,0 +1,59 @@
+"""Index keys for items written before their index existed (run once after an upgrade).
+
+A new index or filtered list only sees items written with its key; an item written before has
+none and is missing from that list (still readable by id). ``backfill`` scans each table once
+and adds what is missing: ``events.month``, ``deliveries.webhook_status``,
+``retry-jobs.service_status``, and the ``lists`` pointers of dead letters and schedules. It is
+an admin step (``make backfill STAGE=...``), the one place a Scan is right: every write is
+idempotent (the same key, the same pointer), so running it twice, or while Conductor runs,
+does no harm. Never on a request or tick path.
+"""
+from __future__ import annotations
+
+from collections import Counter
+
+from chalicelib.store.base import bind
+from chalicelib.store.dead_letters import _entry
+from chalicelib.store.dead_letters import _lists as dead_letter_lists
+from chalicelib.store.models import (
+    DeadLetterRecord,
+    DeliveryRecord,
+    EventRecord,
+    ListRecord,
+    RetryJobRecord,
+    ScheduleRecord,
+)
+from chalicelib.store.schedules import _lists as schedule_lists
+from chalicelib.store.schedules import _schedule
+
+
+def backfill() -> Counter[str]:
+    """Add the missing index keys and list pointers; answers how many of each were added."""
+    added: Counter[str] = Counter()
+    events = bind(EventRecord, "events")
+    for record in events.scan(filter_condition=events.month.does_not_exist()):
+        record.update(actions=[events.month.set(record.timestamp[:7])])
+        added["events.month"] += 1
+    deliveries = bind(DeliveryRecord, "deliveries")
+    for record in deliveries.scan(filter_condition=deliveries.webhook_status.does_not_exist()):
+        record.update(actions=[deliveries.webhook_status.set(
+            f"{record.webhook_id}#{record.status}")])
+        added["deliveries.webhook_status"] += 1
+    jobs = bind(RetryJobRecord, "retry_jobs")
+    for record in jobs.scan(filter_condition=jobs.service_status.does_not_exist()):
+        record.update(actions=[jobs.service_status.set(f"{record.service}#{record.status}")])
+        added["retry_jobs.service_status"] += 1
+    pointers = bind(ListRecord, "lists")
+    with pointers.batch_write() as batch:  # puts of the same pointer are idempotent
+        for dead in bind(DeadLetterRecord, "dead_letters").scan():
+            entry = _entry(dead)
+            for key in dead_letter_lists(entry, entry.status):
+                batch.save(pointers(list=key, position=dead.created_sk, id=entry.id,
+                                    expires_at=entry.expires_at))
+                added["lists.dead_letters"] += 1
+        for record in bind(ScheduleRecord, "schedules").scan():
+            for key in schedule_lists(_schedule(record)):
+                batch.save(pointers(list=key, position=record.created_sk, id=record.id))
+                added["lists.schedules"] += 1
+    return added
+

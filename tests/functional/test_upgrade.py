@@ -1,0 +1,67 @@
+"""Upgrading: items written before an index or filtered list existed are found after the backfill
+(``make backfill STAGE=...``), and running it again adds nothing twice."""
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+from chalicelib.domain.timeutil import to_iso
+from chalicelib.store import models
+from chalicelib.store.backfill import backfill
+from chalicelib.store.base import bind
+from tests.conftest import Api, Clock
+
+
+def body(response: Any) -> Any:
+    return json.loads(response.body)
+
+
+def test_items_from_before_the_indexes_are_listed_after_the_backfill(api: Api,
+                                                                     clock: Clock) -> None:
+    # Given items as the previous version wrote them: no index keys, no list pointers
+    AT = to_iso(clock.now - timedelta(days=1))
+    bind(models.EventRecord, "events")(
+        day=AT[:10], sort_key=f"{AT}#evt_01OLD0000000000000000000AA",
+        id="evt_01OLD0000000000000000000AA", type="custom.old", timestamp=AT, data={},
+        expires_at=2_000_000_000).save()
+    hook = body(api.post("/v2/webhooks", {"url": "http://127.0.0.1:9/hook",
+                                          "event_types": ["custom.*"]}))
+    bind(models.DeadLetterRecord, "dead_letters")(
+        id="dlq_01OLD0000000000000000000AA", status="open", source="sqs:old", service="ledger",
+        fingerprint="00000000000000cc", created_at=AT, created_sk=f"{AT}#dlq_old", error={},
+        payload={}).save()
+    bind(models.ScheduleRecord, "schedules")(
+        id="sch_01OLD0000000000000000000AA", name="old", expression="rate(1 day)",
+        timezone="UTC", overlap_policy="skip", catchup="skip", catchup_window_seconds=60,
+        enabled="true", target={"type": "http", "url": "http://127.0.0.1:9/"}, retry_policy={},
+        tags=["legacy"], version=1, anchor=AT, created_at=AT, created_sk=f"{AT}#sch_old",
+        updated_at=AT).save()
+    bind(models.RetryJobRecord, "retry_jobs")(
+        id="rty_01OLD0000000000000000000AA", status="dead_lettered", service="ledger",
+        created_at=AT, created_sk=f"{AT}#rty_old", updated_at=AT, target={}, error={},
+        policy={}).save()
+    bind(models.DeliveryRecord, "deliveries")(
+        id="dlv_01OLD0000000000000000000AA", webhook_id=hook["id"], event_id="evt_old",
+        event_type="custom.old", payload="{}", status="failed", max_attempts=3, created_at=AT,
+        created_sk=f"{AT}#dlv_old", updated_at=AT, expires_at=2_000_000_000).save()
+    def timeline() -> set[str]:
+        return {e["id"] for e in body(api.get("/v2/events?limit=100"))["items"]}
+
+    assert "evt_01OLD0000000000000000000AA" not in timeline()
+    lists_before = [
+        "/v2/dlq?source=sqs:old", "/v2/schedules?tag=legacy",
+        "/v2/errors/retry?service=ledger&status=dead_lettered",
+        f"/v2/webhooks/{hook['id']}/deliveries?status=failed"]
+    assert all(body(api.get(path))["items"] == [] for path in lists_before)
+    # When the backfill runs (twice: it is idempotent)
+    added = backfill()
+    assert added["lists.dead_letters"] == 7 and added["lists.schedules"] == 3
+    assert added["retry_jobs.service_status"] == 1 and added["deliveries.webhook_status"] == 1
+    assert added["events.month"] >= 1
+    again = backfill()
+    assert again["retry_jobs.service_status"] == again["deliveries.webhook_status"] == 0
+    # Then the timeline and each filtered list find their old item
+    assert "evt_01OLD0000000000000000000AA" in timeline()
+    for path in lists_before:
+        assert len(body(api.get(path))["items"]) == 1, path
