@@ -3,10 +3,10 @@
 A new index or filtered list only sees items written with its key; an item written before has
 none and is missing from that list (still readable by id). ``backfill`` scans each table once
 and adds what is missing: ``events.month``, ``deliveries.webhook_status``,
-``retry-jobs.service_status``, and the ``lists`` pointers of dead letters and schedules. It is
-an admin step (``make backfill STAGE=...``), the one place a Scan is right: every write is
-idempotent (the same key, the same pointer), so running it twice, or while Conductor runs,
-does no harm. Never on a request or tick path.
+``retry-jobs.service_status``, ``executions.live_sk``, and the ``lists`` pointers of dead
+letters and schedules. It is an admin step (``make backfill STAGE=...``), the one place a
+Scan is right: every write is idempotent (the same key, the same pointer), so running it twice,
+or while Conductor runs, does no harm. Never on a request or tick path.
 """
 from __future__ import annotations
 
@@ -19,12 +19,13 @@ from chalicelib.store.models import (
     DeadLetterRecord,
     DeliveryRecord,
     EventRecord,
+    ExecutionRecord,
     ListRecord,
     RetryJobRecord,
     ScheduleRecord,
 )
 from chalicelib.store.schedules import _lists as schedule_lists
-from chalicelib.store.schedules import _schedule
+from chalicelib.store.schedules import _live_key, _schedule
 
 
 def backfill() -> Counter[str]:
@@ -43,6 +44,10 @@ def backfill() -> Counter[str]:
     for record in jobs.scan(filter_condition=jobs.service_status.does_not_exist()):
         record.update(actions=[jobs.service_status.set(f"{record.service}#{record.status}")])
         added["retry_jobs.service_status"] += 1
+    runs = bind(ExecutionRecord, "executions")
+    for record in runs.scan(filter_condition=runs.live_sk.does_not_exist()):
+        record.update(actions=[runs.live_sk.set(_live_key(record.expires_at, record.sort_key))])
+        added["executions.live_sk"] += 1
     pointers = bind(ListRecord, "lists")
     with pointers.batch_write() as batch:  # puts of the same pointer are idempotent
         for dead in bind(DeadLetterRecord, "dead_letters").scan():

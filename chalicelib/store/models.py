@@ -360,6 +360,18 @@ class ExecutionIdIndex(GlobalSecondaryIndex["ExecutionRecord"]):
     id = UnicodeAttribute(hash_key=True)
 
 
+class ExecutionLiveIndex(GlobalSecondaryIndex["ExecutionRecord"]):
+    """A schedule's runs by when they expire (made + retention): the history reads only runs
+    not yet expired, never the ones waiting for TTL to delete them."""
+
+    class Meta:
+        index_name = "by-schedule-live"
+        projection = AllProjection()
+
+    schedule_id = UnicodeAttribute(hash_key=True)
+    live_sk = UnicodeAttribute(range_key=True)
+
+
 class ExecutionRecord(Model):
     """One run of a schedule; its key is derived from the schedule and the scheduled time, so a
     run is claimed once however many ticks see it."""
@@ -382,7 +394,10 @@ class ExecutionRecord(Model):
     retry_job_id = UnicodeAttribute(null=True)
     note = UnicodeAttribute(null=True)
     expires_at = NumberAttribute()
+    #: "<expires_at, 12 digits>#<sort_key>" (the by-schedule-live index)
+    live_sk = UnicodeAttribute(null=True)
     by_id = ExecutionIdIndex()
+    by_schedule_live = ExecutionLiveIndex()
 
 
 class WebhookListIndex(GlobalSecondaryIndex["WebhookRecord"]):

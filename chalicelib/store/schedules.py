@@ -46,6 +46,10 @@ def _execution(record: ExecutionRecord) -> Execution:
     return entity_of(Execution, record)
 
 
+def _live_key(expires_at: int, sort_key: str) -> str:
+    return f"{expires_at:012d}#{sort_key}"
+
+
 class ScheduleStore:
     def __init__(self) -> None:
         self._model = bind(ScheduleRecord, "schedules")
@@ -269,7 +273,9 @@ class ExecutionStore:
 
     def claim(self, execution: Execution) -> tuple[Execution, bool]:
         """Create the run's record unless it exists; return it and whether this call made it."""
-        record = self._model(**fields_of(execution))  # the first tick creates it; others find it
+        # the first tick creates it; others find it
+        record = self._model(**fields_of(execution), live_sk=_live_key(execution.expires_at,
+                                                                       execution.sort_key))
         stored, new = save_once(record, self._model.sort_key, "executions", lambda: self._model.get(
             execution.schedule_id, execution.sort_key, consistent_read=True))
         return (execution if new else _execution(stored)), new
@@ -312,12 +318,16 @@ class ExecutionStore:
 
     def history(self, schedule_id: str, limit: int, before: str | None, now_epoch: int
                 ) -> tuple[list[Execution], str | None]:
+        """Runs not yet expired, the latest made first (the ``by-schedule-live`` index: runs
+        expired and waiting for TTL are outside the key range, never read)."""
         m = self._model
-        condition = m.sort_key < before if before else None
+        live = _live_key(now_epoch, "\uffff")  # after every run that expires by now
+        condition = (m.live_sk.between(live, before) if before else m.live_sk > live)
         try:
-            records, last = page_of(m.query(schedule_id, condition, scan_index_forward=False,
-                                            filter_condition=m.expires_at > now_epoch,
-                                            page_size=limit + 1), limit, key="sort_key")
+            records = (r for r in m.by_schedule_live.query(
+                schedule_id, condition, scan_index_forward=False, page_size=limit + 2)
+                if r.live_sk != before)  # BETWEEN includes the cursor's own run
+            records, last = page_of(records, limit, key="live_sk")
         except PynamoDBException as exc:
             raise unavailable("executions") from exc
         return [_execution(r) for r in records], last

@@ -150,7 +150,7 @@ def test_health_reports_every_table_and_queue(api: Any) -> None:
     assert response.status_code == 200
     report = json.loads(response.body)
     assert report["status"] == "ok" and report["down"] == []
-    assert len(report["components"]) == 14 + 4
+    assert len(report["components"]) == 15 + 4  # every table, every queue
 
 
 def test_health_names_what_is_down(api: Any) -> None:

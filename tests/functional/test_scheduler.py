@@ -277,6 +277,40 @@ def test_a_rare_tag_is_listed_in_two_calls_and_follows_every_change(
     assert body(api.get("/v2/schedules?enabled=false"))["items"] == []
 
 
+def test_history_never_reads_runs_waiting_for_ttl_and_pages_through_the_live_ones(
+    api: Api, clock: Clock, target: Receiver
+) -> None:
+    from chalicelib.domain.schedule import Execution
+    from chalicelib.domain.timeutil import to_iso
+
+    # Given a schedule with 150 expired runs still stored (TTL deletes late) and 25 live ones
+    created = schedule(api, target.url)
+    runs = deps.schedule_stores()[1]
+    now = int(clock.now.timestamp())
+    for i in range(175):
+        at = to_iso(clock.now - timedelta(minutes=i))
+        runs.claim(Execution(schedule_id=created["id"], sort_key=f"{at}#exe_{i:026d}",
+                             id=f"exe_{i:026d}", scheduled_for=at, trigger="scheduled",
+                             status="succeeded", created_at=at,
+                             expires_at=now - 60 if i % 7 else now + 86400 - i))
+    live = {f"exe_{i:026d}" for i in range(175) if not i % 7}
+    # When its history is read, Then one Query reads live runs only
+    with count_calls() as calls:
+        first = body(api.get(f"/v2/schedules/{created['id']}/history?limit=10"))
+    assert calls["Query"] == 1 and len(first["items"]) == 10
+    # and the pages together hold every live run once, the latest made first
+    seen = [r["id"] for r in first["items"]]
+    cursor = first["next_cursor"]
+    for _ in range(5):  # bounded
+        if not cursor:
+            break
+        page = body(api.get(f"/v2/schedules/{created['id']}/history?limit=10&cursor={cursor}"))
+        seen += [r["id"] for r in page["items"]]
+        cursor = page["next_cursor"]
+    assert set(seen) == live and len(seen) == len(live) == 25
+    assert seen == sorted(seen)  # exe_0 expires last: it was made last
+
+
 def test_list_filters_and_batch_execute(api: Api, app_module: Any, clock: Clock,
                                         target: Receiver) -> None:
     a = schedule(api, target.url, tags=["team:core"])

@@ -133,11 +133,11 @@ def test_a_retry_job_claim_answers_the_attempts_recorded_since_it_was_read(aws: 
                    policy={}, created_at="t", updated_at="t")
     jobs.create(job)
     # Given attempt 1 claimed and recorded while another worker still holds the job as created
-    first = jobs.claim(job.id, 1, 1000, 120, "t1")
-    assert first is not None and jobs.claim(job.id, 1, 1000, 120, "t1") is None
+    first = jobs.claim(job.id, 1, 1000, 120, "t1", job.service)
+    assert first is not None and jobs.claim(job.id, 1, 1000, 120, "t1", job.service) is None
     assert jobs.finish_attempt(first, {"number": 1}, "scheduled", "t2")
     # When that worker claims attempt 2 with its old copy
-    second = jobs.claim(job.id, 2, 1001, 120, "t3")
+    second = jobs.claim(job.id, 2, 1001, 120, "t3", job.service)
     # Then the claim answers the job as it is now, and attempt 2 is added to attempt 1
     assert second is not None and second.attempts == ({"number": 1},)
     assert jobs.finish_attempt(second, {"number": 2}, "succeeded", "t4")

@@ -49,8 +49,13 @@ def test_items_from_before_the_indexes_are_listed_after_the_backfill(api: Api,
         return {e["id"] for e in body(api.get("/v2/events?limit=100"))["items"]}
 
     assert "evt_01OLD0000000000000000000AA" not in timeline()
+    bind(models.ExecutionRecord, "executions")(
+        schedule_id="sch_01OLD0000000000000000000AA", sort_key=f"{AT}#exe_old", id="exe_old",
+        scheduled_for=AT, trigger="scheduled", status="succeeded", created_at=AT,
+        expires_at=2_000_000_000).save()
     lists_before = [
-        "/v2/dlq?source=sqs:old", "/v2/schedules?tag=legacy",
+        "/v2/schedules/sch_01OLD0000000000000000000AA/history", "/v2/dlq?source=sqs:old",
+        "/v2/schedules?tag=legacy",
         "/v2/errors/retry?service=ledger&status=dead_lettered",
         f"/v2/webhooks/{hook['id']}/deliveries?status=failed"]
     assert all(body(api.get(path))["items"] == [] for path in lists_before)
@@ -58,7 +63,7 @@ def test_items_from_before_the_indexes_are_listed_after_the_backfill(api: Api,
     added = backfill()
     assert added["lists.dead_letters"] == 7 and added["lists.schedules"] == 3
     assert added["retry_jobs.service_status"] == 1 and added["deliveries.webhook_status"] == 1
-    assert added["events.month"] >= 1
+    assert added["events.month"] >= 1 and added["executions.live_sk"] == 1
     again = backfill()
     assert again["retry_jobs.service_status"] == again["deliveries.webhook_status"] == 0
     # Then the timeline and each filtered list find their old item
