@@ -166,11 +166,13 @@ class World:
                 event_type="custom.filler", payload="{}", status="failed", max_attempts=3,
                 created_at=stamp, created_sk=f"{stamp}#{i:08d}", updated_at=stamp,
                 expires_at=int(now.timestamp()) + 86400,
-                webhook_status=f"{self.samples['webhook_id']}#failed"),
+                webhook_status=f"{self.samples['webhook_id']}#failed",
+                type_status=f"{self.samples['webhook_id']}#custom.filler#failed"),
             "executions": lambda i: models.ExecutionRecord(
                 schedule_id=self.samples["schedule_id"], sort_key=f"{stamp}#exe_F{i:025d}",
                 id=f"exe_F{i:025d}", scheduled_for=stamp, trigger="scheduled", status="failed",
-                created_at=stamp, expires_at=int(now.timestamp()) - 60),  # expired, not gone
+                created_at=stamp, expires_at=int(now.timestamp()) - 60,  # expired, not gone
+                live_sk=f"{int(now.timestamp()) - 60:012d}#{stamp}#exe_F{i:025d}"),
         }
         classes = {"retry_jobs": models.RetryJobRecord, "dead_letters": models.DeadLetterRecord,
                    "schedules": models.ScheduleRecord, "deliveries": models.DeliveryRecord,

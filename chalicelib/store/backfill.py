@@ -2,7 +2,7 @@
 
 A new index or filtered list only sees items written with its key; an item written before has
 none and is missing from that list (still readable by id). ``backfill`` scans each table once
-and adds what is missing: ``events.month``, ``deliveries.webhook_status``,
+and adds what is missing: ``events.month``, ``deliveries.webhook_status`` and ``type_status``,
 ``retry-jobs.service_status``, ``executions.live_sk``, and the ``lists`` pointers of dead
 letters and schedules. It is an admin step (``make backfill STAGE=...``), the one place a
 Scan is right: every write is idempotent (the same key, the same pointer), so running it twice,
@@ -36,9 +36,11 @@ def backfill() -> Counter[str]:
         record.update(actions=[events.month.set(record.timestamp[:7])])
         added["events.month"] += 1
     deliveries = bind(DeliveryRecord, "deliveries")
-    for record in deliveries.scan(filter_condition=deliveries.webhook_status.does_not_exist()):
-        record.update(actions=[deliveries.webhook_status.set(
-            f"{record.webhook_id}#{record.status}")])
+    for record in deliveries.scan(filter_condition=deliveries.webhook_status.does_not_exist()
+                                  | deliveries.type_status.does_not_exist()):
+        record.update(actions=[
+            deliveries.webhook_status.set(f"{record.webhook_id}#{record.status}"),
+            deliveries.type_status.set(f"{record.webhook_id}#{record.event_type}#{record.status}")])
         added["deliveries.webhook_status"] += 1
     jobs = bind(RetryJobRecord, "retry_jobs")
     for record in jobs.scan(filter_condition=jobs.service_status.does_not_exist()):

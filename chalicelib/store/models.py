@@ -457,6 +457,15 @@ class DeliveryStatusIndex(GlobalSecondaryIndex["DeliveryRecord"]):
     created_sk = UnicodeAttribute(range_key=True)
 
 
+class DeliveryTypeStatusIndex(GlobalSecondaryIndex["DeliveryRecord"]):
+    class Meta:
+        index_name = "by-webhook-type-status"
+        projection = AllProjection()
+
+    type_status = UnicodeAttribute(hash_key=True)
+    created_sk = UnicodeAttribute(range_key=True)
+
+
 class DeliveryRecord(Model):
     """One event to one endpoint, with every attempt; its id is the receiver's dedupe key."""
 
@@ -482,5 +491,8 @@ class DeliveryRecord(Model):
     expires_at = NumberAttribute()
     #: "<webhook id>#<status>", kept with every status change (the by-webhook-status index)
     webhook_status = UnicodeAttribute(null=True)
+    #: "<webhook id>#<event type>#<status>", kept with every status change
+    type_status = UnicodeAttribute(null=True)
     by_webhook = DeliveryWebhookIndex()
     by_webhook_status = DeliveryStatusIndex()
+    by_webhook_type_status = DeliveryTypeStatusIndex()

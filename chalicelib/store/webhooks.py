@@ -1,6 +1,8 @@
 """Webhook endpoints, their pattern subscriptions, and deliveries: records in, entities out."""
 from __future__ import annotations
 
+import heapq
+from itertools import islice
 from typing import Any
 
 from pynamodb.exceptions import DeleteError, PutError, PynamoDBException, UpdateError
@@ -23,8 +25,16 @@ def _delivery(record: DeliveryRecord) -> Delivery:
     return entity_of(Delivery, record)
 
 
+#: every status a delivery can be in (``Delivery.status``)
+DELIVERY_STATUSES = ("pending", "delivered", "failed", "skipped")
+
+
 def _status_key(webhook_id: str, status: str) -> str:
     return f"{webhook_id}#{status}"
+
+
+def _type_key(delivery: Delivery, status: str) -> str:
+    return f"{delivery.webhook_id}#{delivery.event_type}#{status}"
 
 
 class WebhookStore:
@@ -127,7 +137,8 @@ class DeliveryStore:
         """One per event and endpoint, however often the event arrives: the stored one wins."""
         record = self._model(**fields_of(delivery),
                              created_sk=f"{delivery.created_at}#{delivery.id}",
-                             webhook_status=_status_key(delivery.webhook_id, delivery.status))
+                             webhook_status=_status_key(delivery.webhook_id, delivery.status),
+                             type_status=_type_key(delivery, delivery.status))
         stored, new = save_once(record, self._model.id, "deliveries",
                                 lambda: self._model.get(delivery.id, consistent_read=True))
         return (delivery if new else _delivery(stored)), new
@@ -167,7 +178,8 @@ class DeliveryStore:
         actions = [m.attempt_count.set(attempt - 1), m.lease_until.remove()]
         if skipped_reason is not None:
             actions += [m.status.set("skipped"), m.skipped_reason.set(skipped_reason),
-                        m.webhook_status.set(_status_key(delivery.webhook_id, "skipped"))]
+                        m.webhook_status.set(_status_key(delivery.webhook_id, "skipped")),
+                        m.type_status.set(_type_key(delivery, "skipped"))]
         try:
             # Condition: still our claim on this attempt.
             m(delivery.id).update(actions=actions, condition=(m.status == "pending")
@@ -181,6 +193,7 @@ class DeliveryStore:
         m = self._model
         actions = [m.attempts.set([*delivery.attempts, attempt]), m.status.set(status),
                    m.webhook_status.set(_status_key(delivery.webhook_id, status)),
+                   m.type_status.set(_type_key(delivery, status)),
                    m.lease_until.remove(), m.updated_at.set(now_iso)]
         actions += [getattr(m, k).remove() if v is None else getattr(m, k).set(v)
                     for k, v in fields.items()]
@@ -198,6 +211,7 @@ class DeliveryStore:
             m(delivery.id).update(actions=[
                 m.status.set("pending"), m.max_attempts.set(delivery.attempt_count + extra_attempts),
                 m.webhook_status.set(_status_key(delivery.webhook_id, "pending")),
+                m.type_status.set(_type_key(delivery, "pending")),
                 m.skipped_reason.remove(), m.updated_at.set(now_iso)],
                           condition=m.status.is_in("delivered", "failed", "skipped"))
         except UpdateError as exc:
@@ -218,17 +232,28 @@ class DeliveryStore:
 
     def list(self, webhook_id: str, status: str | None, event_type: str | None,
              limit: int, before: str | None) -> tuple[list[Delivery], str | None]:
+        """Newest first, one partition whatever the filters: by status (by-webhook-status), by
+        event type and status (by-webhook-type-status), by event type alone (that index's four
+        status partitions, merged), or all (by-webhook)."""
         m = self._model
         condition = m.created_sk < before if before else None
-        # by status: its own partition of the by-webhook-status index (a rare status reads only
-        # its deliveries); the event type stays a filter
-        index, key = ((m.by_webhook_status, _status_key(webhook_id, status)) if status
-                      else (m.by_webhook, webhook_id))
-        filters = m.event_type == event_type if event_type is not None else None
+
+        def newest(index: Any, key: str) -> Any:
+            return index.query(key, condition, scan_index_forward=False, page_size=limit + 1)
+
+        if event_type is not None and status is None:
+            query: Any = heapq.merge(*(
+                islice(newest(m.by_webhook_type_status, f"{webhook_id}#{event_type}#{each}"),
+                       limit + 1) for each in DELIVERY_STATUSES),
+                key=lambda r: r.created_sk, reverse=True)
+        elif event_type is not None:
+            query = newest(m.by_webhook_type_status, f"{webhook_id}#{event_type}#{status}")
+        elif status is not None:
+            query = newest(m.by_webhook_status, _status_key(webhook_id, status))
+        else:
+            query = newest(m.by_webhook, webhook_id)
         try:
-            records, last = page_of(index.query(key, condition, scan_index_forward=False,
-                                                filter_condition=filters,
-                                                page_size=limit + 1), limit)
+            records, last = page_of(query, limit)
         except PynamoDBException as exc:
             raise unavailable("deliveries") from exc
         return [_delivery(r) for r in records], last

@@ -387,3 +387,31 @@ def test_a_rare_status_is_listed_without_reading_the_others(api: Api, target: Re
     # Then one Query of that status's partition finds it
     assert [d["id"] for d in page["items"]] == [f"dlv_{3:026d}"]
     assert calls["Query"] == 1
+
+
+def test_a_rare_event_type_is_listed_without_reading_the_others(api: Api,
+                                                                target: Receiver) -> None:
+    from chalicelib.domain.webhooks import Delivery
+    from chalicelib.store.webhooks import DeliveryStore
+
+    # Given 100 deliveries of one event type and two of a rare one (one failed, one delivered)
+    hook = endpoint(api, target.url)
+    store = DeliveryStore()
+    for i in range(102):
+        rare = i in (3, 50)
+        store.create_once(Delivery(
+            id=f"dlv_{i:026d}", webhook_id=hook["id"], event_id=f"evt_{i}",
+            event_type="custom.rare" if rare else "custom.x",
+            payload="{}", status="failed" if i == 3 else "delivered", max_attempts=3,
+            created_at=f"2026-11-30T08:{i // 60:02d}:{i % 60:02d}.000Z", updated_at="t",
+            expires_at=2_000_000_000))
+    path = f"/v2/webhooks/{hook['id']}/deliveries"
+    # When the rare type is listed with a status, Then one Query of that partition finds it
+    with count_calls() as calls:
+        page = json.loads(api.get(f"{path}?event_type=custom.rare&status=failed&limit=5").body)
+    assert [d["id"] for d in page["items"]] == [f"dlv_{3:026d}"] and calls["Query"] == 1
+    # and without a status, one Query per status (4), newest first
+    with count_calls() as calls:
+        page = json.loads(api.get(f"{path}?event_type=custom.rare&limit=5").body)
+    assert [d["id"] for d in page["items"]] == [f"dlv_{50:026d}", f"dlv_{3:026d}"]
+    assert calls["Query"] == 4
