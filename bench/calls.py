@@ -39,6 +39,7 @@ os.environ.pop("AWS_ENDPOINT_URL", None)
 
 import moto
 
+from devserver.motofix import serialize_dynamodb
 from tests.functional.aws_calls import count_calls
 
 EXAMPLES = json.loads((Path(__file__).resolve().parent.parent / "chalicelib" / "api"
@@ -313,6 +314,7 @@ def main() -> int:
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     results: dict[int, dict[str, float]] = {}
+    serialize_dynamodb()  # moto's transactions are not thread-safe (devserver/motofix.py)
     with receiver() as target:
         for n in sizes:
             with moto.mock_aws():

@@ -30,6 +30,7 @@ os.environ.pop("AWS_ENDPOINT_URL", None)
 import moto
 
 from devserver import routing
+from devserver.motofix import serialize_dynamodb
 
 routing.install()
 
@@ -108,6 +109,8 @@ def main() -> int:
 
     bare = Chalice(app_name="bare")
     bare.route("/v2/events/types", methods=["GET"])(list_event_types)
+
+    serialize_dynamodb()  # moto's transactions are not thread-safe
 
     with moto.mock_aws():
         deps.reset()

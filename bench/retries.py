@@ -26,6 +26,7 @@ os.environ.pop("AWS_ENDPOINT_URL", None)
 
 import moto
 
+from devserver.motofix import serialize_dynamodb
 from tests.functional.aws_calls import count_calls
 
 
@@ -45,6 +46,7 @@ def main() -> int:
         handler.stream = open(os.devnull, "w")  # noqa: SIM115
 
     rates, per_attempt = [], []
+    serialize_dynamodb()  # moto's transactions are not thread-safe
     with receiver([(200, {})]) as target, moto.mock_aws():
         deps.reset()
         provision(aws.client("dynamodb"), aws.client("sqs"), "bench")

@@ -24,6 +24,7 @@ os.environ.pop("AWS_ENDPOINT_URL", None)
 
 import moto
 
+from devserver.motofix import serialize_dynamodb
 from tests.functional.aws_calls import count_calls
 
 T0 = datetime(2026, 11, 30, 8, 59, 30, tzinfo=UTC)
@@ -59,6 +60,7 @@ def measure(total: int, due: int) -> tuple[Counter[str], float]:
     from devserver.provision import provision
 
     clock = Clock()
+    serialize_dynamodb()  # moto's transactions are not thread-safe
     with moto.mock_aws():
         deps.reset()
         deps.clock = clock

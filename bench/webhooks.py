@@ -25,6 +25,7 @@ os.environ.pop("AWS_ENDPOINT_URL", None)
 import moto
 
 from chalicelib.domain.webhooks import Endpoint
+from devserver.motofix import serialize_dynamodb
 from tests.functional.aws_calls import count_calls
 
 ARN = "arn:aws:sqs:us-east-1:123456789012:conductor-bench-webhook-deliveries"
@@ -78,6 +79,7 @@ def main() -> int:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
     Thread(target=server.serve_forever, daemon=True).start()
     receiver = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    serialize_dynamodb()  # moto's transactions are not thread-safe
     with moto.mock_aws():
         deps.reset()
         provision(aws.client("dynamodb"), aws.client("sqs"), "bench")

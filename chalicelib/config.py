@@ -18,6 +18,7 @@ TABLES: dict[str, str] = {
     "api_keys": "CONDUCTOR_TABLE_API_KEYS",
     "rate_limits": "CONDUCTOR_TABLE_RATE_LIMITS",
     "retry_jobs": "CONDUCTOR_TABLE_RETRY_JOBS",
+    "attempts": "CONDUCTOR_TABLE_ATTEMPTS",
     "breakers": "CONDUCTOR_TABLE_BREAKERS",
     "dead_letters": "CONDUCTOR_TABLE_DEAD_LETTERS",
     "schedules": "CONDUCTOR_TABLE_SCHEDULES",

@@ -90,6 +90,9 @@ class LocalRuntime:
     def start(self) -> None:
         from moto.server import ThreadedMotoServer  # noqa: PLC0415
 
+        from devserver.motofix import serialize_dynamodb  # noqa: PLC0415
+
+        serialize_dynamodb()
         host = self.options.host
         moto_port = self.options.moto_port or free_port(host)
         self._moto = ThreadedMotoServer(ip_address=host, port=moto_port, verbose=False)

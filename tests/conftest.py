@@ -33,8 +33,10 @@ for _var in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN", "CONDUCTOR_
     os.environ.pop(_var, None)
 
 from devserver import routing  # noqa: E402
+from devserver.motofix import serialize_dynamodb  # noqa: E402
 
 routing.install()
+serialize_dynamodb()  # moto's transactions are not thread-safe (devserver/motofix.py)
 
 
 @pytest.fixture(autouse=True)

@@ -68,7 +68,8 @@ def dead_letter_json(entry: DeadLetter) -> dict[str, Any]:
 def _job_response(job: RetryJob, new: bool) -> Response:
     if new:
         return created(job_json(job), f"/v2/errors/retry/{job.id}")
-    return Response(body=job_json(job), status_code=200)  # the same key: the first job
+    # the same key: the first job, with the attempts it made since
+    return Response(body=job_json(deps.retries().with_attempts(job.id)), status_code=200)
 
 
 # --- retry jobs -----------------------------------------------------------------------------------
@@ -111,7 +112,7 @@ def list_retry_jobs(query: ListRetryJobsQuery) -> dict[str, Any]:
 def get_retry_job(job_id: str) -> dict[str, Any]:
     """One retry job with every attempt: when it ran, the status code or error, the response
     excerpt and the delay before the next one."""
-    return job_json(deps.retries().require(job_id))
+    return job_json(deps.retries().with_attempts(job_id))
 
 
 @bp.operation("GET", "/errors/retry/{job_id}/attempts", summary="A retry job's attempts, oldest first",
@@ -130,7 +131,8 @@ def list_retry_attempts(job_id: str, query: PageQuery) -> dict[str, Any]:
 def resolve_retry_job(body: ResolveRetryJob) -> dict[str, Any]:
     """Marks a retry job resolved by hand, with a note: no more attempts run, and its dead letter
     (if any) is resolved too."""
-    return job_json(deps.retries().resolve(body.id, body.note))
+    deps.retries().resolve(body.id, body.note)
+    return job_json(deps.retries().with_attempts(body.id))
 
 
 @bp.operation("GET", "/errors/stats", summary="Counts, success rate, attempts to success",

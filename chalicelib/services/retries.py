@@ -340,9 +340,12 @@ class RetryService:
     def attempts(self, job_id: str, limit: int, after: int
                  ) -> tuple[list[dict[str, Any]], int | None]:
         """A page of a job's attempts, oldest first, after the first ``after`` of them."""
-        attempts = self.require(job_id).attempts
-        page = list(attempts[after:after + limit])
-        return page, after + limit if after + limit < len(attempts) else None
+        return self.jobs.attempts(self.require(job_id), after, limit)
+
+    def with_attempts(self, job_id: str) -> RetryJob:
+        """The job and every attempt it made (at most the policy's 50: one Query)."""
+        job = self.require(job_id)
+        return dataclasses.replace(job, attempts=tuple(self.jobs.attempts(job, 0, None)[0]))
 
     def resolve(self, job_id: str, note: str | None) -> RetryJob:
         """Resolve by hand: pending attempts are cancelled (their messages find it resolved)."""

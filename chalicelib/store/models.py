@@ -164,7 +164,8 @@ class RetryJobServiceStatusIndex(GlobalSecondaryIndex["RetryJobRecord"]):
 
 
 class RetryJobRecord(Model):
-    """A failed operation being retried, with every attempt it made."""
+    """A failed operation being retried. Its attempts are ``AttemptRecord`` items; ``attempts``
+    holds only those of jobs written before they were (read with them)."""
 
     class Meta:
         table_name = UNBOUND
@@ -202,6 +203,18 @@ class RetryJobRecord(Model):
     by_status = RetryJobStatusIndex()
     by_service = RetryJobServiceIndex()
     by_service_status = RetryJobServiceStatusIndex()
+
+
+class AttemptRecord(Model):
+    """One attempt of a retry job, in an item of its own: the job never grows with them."""
+
+    class Meta:
+        table_name = UNBOUND
+
+    owner = UnicodeAttribute(hash_key=True)  # the job's id
+    number = NumberAttribute(range_key=True)
+    attempt = JSONAttribute()  # the attempt as the API shows it
+    expires_at = NumberAttribute(null=True)
 
 
 class BreakerListIndex(GlobalSecondaryIndex["BreakerRecord"]):

@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import dataclasses
 import heapq
+from datetime import timedelta
 from itertools import islice
 from typing import Any
 
 from pynamodb.exceptions import PutError, PynamoDBException, UpdateError
 
 from chalicelib.domain.jobs import STATUSES, TERMINAL, RetryJob
+from chalicelib.domain.timeutil import parse_iso
 from chalicelib.errors import Conflict
 from chalicelib.store.base import bind
-from chalicelib.store.common import Write, conditional_failure, page_of, unavailable
+from chalicelib.store.common import Write, conditional_failure, page_of, transact, unavailable
 from chalicelib.store.mapping import entity_of, fields_of, stored_value
-from chalicelib.store.models import RetryJobRecord
+from chalicelib.store.models import AttemptRecord, RetryJobRecord
 
 __all__ = ["TERMINAL", "RetryJobStore"]
+#: how long an attempt's item outlives its job's deadline (TTL)
+ATTEMPTS_KEPT = timedelta(days=60)
 
 
 def _status_key(service: str, status: str) -> str:
@@ -30,6 +34,7 @@ def _job(record: RetryJobRecord) -> RetryJob:
 class RetryJobStore:
     def __init__(self) -> None:
         self._model = bind(RetryJobRecord, "retry_jobs")
+        self._attempts = bind(AttemptRecord, "attempts")
 
     def _record(self, job: RetryJob) -> RetryJobRecord:
         return self._model(**fields_of(job), created_sk=f"{job.created_at}#{job.id}",
@@ -126,36 +131,57 @@ class RetryJobStore:
 
     def finish_attempt(self, job: RetryJob, attempt: dict[str, Any], status: str,
                        now_iso: str, **fields: Any) -> bool:
-        """Record a finished attempt and the job's next status, if the claim still holds.
+        """Record a finished attempt (an item of its own) and the job's next status, if the
+        claim still holds: one transaction.
 
-        Returns False when the job was resolved by hand meanwhile: the attempt is then appended
-        to its history and the resolution stands.
+        Returns False when the job was resolved by hand meanwhile: the attempt is then kept
+        with its others and the resolution stands.
         """
         m = self._model
-        actions = [m.attempts.set([*job.attempts, attempt]), m.attempt_count.set(attempt["number"]),
-                   m.status.set(status), m.service_status.set(_status_key(job.service, status)),
-                   m.claimed_attempt.remove(), m.lease_until.remove(),
-                   m.updated_at.set(now_iso)]
+        number = attempt["number"]
+        actions = [m.attempt_count.set(number), m.status.set(status),
+                   m.service_status.set(_status_key(job.service, status)),
+                   m.claimed_attempt.remove(), m.lease_until.remove(), m.updated_at.set(now_iso)]
         for name, value in fields.items():
             attribute = getattr(m, name)
             actions.append(attribute.remove() if value is None
                            else attribute.set(stored_value(value)))
-        try:
-            # Condition: we still hold the claim on this attempt.
-            m(job.id).update(actions=actions, condition=(m.status == "running")
-                             & (m.claimed_attempt == attempt["number"]))
+        kept = self._attempt(job, attempt)
+        # Condition: we still hold the claim on this attempt.
+        claim = (m.status == "running") & (m.claimed_attempt == number)
+        if transact([Write(m(job.id), claim, "job", actions=actions), kept], "retry jobs") is None:
             return True
-        except UpdateError as exc:
-            if not conditional_failure(exc):
-                raise unavailable("retry jobs") from exc
         current = self.get(job.id)
         if current is not None and current.status == "resolved":
-            try:
-                m(job.id).update(actions=[m.attempts.set([*current.attempts, attempt]),
-                                          m.attempt_count.set(attempt["number"])])
-            except PynamoDBException as exc:
-                raise unavailable("retry jobs") from exc
+            transact([Write(m(job.id), m.status == "resolved", "job",
+                            actions=[m.attempt_count.set(number)]), kept], "retry jobs")
         return False
+
+    def _attempt(self, job: RetryJob, attempt: dict[str, Any]) -> Write:
+        """An attempt's own item, kept 60 days past the job's deadline (a finished job is kept 30
+        days after it ends, which is before that deadline or at it)."""
+        created = parse_iso(job.created_at)
+        keep = created + timedelta(seconds=job.retry_policy.deadline_seconds) + ATTEMPTS_KEPT
+        return Write(self._attempts(owner=job.id, number=attempt["number"], attempt=attempt,
+                                    expires_at=int(keep.timestamp())))
+
+    def attempts(self, job: RetryJob, after: int, limit: int | None
+                 ) -> tuple[list[dict[str, Any]], int | None]:
+        """A job's attempts numbered after ``after``, oldest first (one Query), with those a job
+        written before attempts had items keeps in its own; the last number when more follow."""
+        a = self._attempts
+        try:
+            found = [r.attempt for r in a.query(job.id, a.number > after,
+                                                limit=None if limit is None else limit + 1)]
+        except PynamoDBException as exc:
+            raise unavailable("retry jobs") from exc
+        numbers = {item["number"] for item in found}
+        found += [item for item in job.attempts
+                  if item["number"] > after and item["number"] not in numbers]
+        found.sort(key=lambda item: item["number"])
+        if limit is None or len(found) <= limit:
+            return found, None
+        return found[:limit], found[limit - 1]["number"]
 
     def mark_dead_lettered(self, job: RetryJob, dead_letter_id: str, now_iso: str,
                            expires_at: int) -> RetryJob:

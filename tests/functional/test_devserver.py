@@ -152,3 +152,33 @@ def test_posting_to_an_unknown_connection_is_gone(gateway: WebSocketGateway) -> 
     with pytest.raises(ClientError) as info:
         client.post_to_connection(ConnectionId="nobody=", Data=b"x")
     assert info.value.response["Error"]["Code"] == "GoneException"
+
+
+def test_moto_dynamodb_takes_one_action_at_a_time(aws: dict[str, str]) -> None:
+    """moto's TransactWriteItems deep-copies the tables it touches, and another thread's write
+    during the copy failed it ('dictionary changed size during iteration': a 500 from the batch
+    route, 10 creates at a time). devserver/motofix.py has every moto DynamoDB action take one
+    lock; shown here by holding it: a write from another thread waits for it."""
+    import threading
+
+    from chalicelib import aws as factory
+    from chalicelib.config import get_settings
+    from devserver import motofix
+
+    db, table = factory.client("dynamodb"), get_settings().tables["idempotency"]
+    done = threading.Event()
+
+    def write() -> None:
+        db.transact_write_items(TransactItems=[{"Put": {"TableName": table, "Item": {
+            "key": {"S": "k"}, "result_id": {"S": "x"}, "created_at": {"S": "t"},
+            "expires_at": {"N": "2000000000"}}}}])
+        done.set()
+
+    # Given the lock held here, When another thread writes, Then it waits until it is released
+    with motofix._LOCK:
+        writer = threading.Thread(target=write)
+        writer.start()
+        assert not done.wait(0.5)
+    assert done.wait(10)
+    writer.join(timeout=10)
+    assert db.get_item(TableName=table, Key={"key": {"S": "k"}}).get("Item")

@@ -232,6 +232,59 @@ def test_dead_letters_of_a_rare_source_service_or_group_are_listed_in_two_calls(
     assert len(ids) == 120 == len(set(ids)) and ids == sorted(ids, reverse=True)
 
 
+def test_a_job_item_stays_the_same_size_however_many_attempts_it_makes(
+    api: Api, app_module: Any, clock: Clock, target: Receiver
+) -> None:
+    from chalicelib import aws
+    from chalicelib.config import get_settings
+
+    def item_bytes(job_id: str) -> int:
+        item = aws.client("dynamodb").get_item(TableName=get_settings().tables["retry_jobs"],
+                                               Key={"id": {"S": job_id}})["Item"]
+        return len(json.dumps(item))
+
+    # Given a job whose target answers 503 with a 1 KB body, 9 attempts allowed (fewer than
+    # its breaker's minimum calls: none is held)
+    target.set_script([(503, {"detail": "x" * 1000})])
+    job = new_job(api, target.url, retry_policy={**FAST, "max_attempts": 9})
+    run_attempts(app_module, rounds=1)
+    after_one = item_bytes(job["id"])
+    # When it makes all 9
+    run_attempts(app_module, rounds=15)
+    shown = body(api.get(f"/v2/errors/retry/{job['id']}"))
+    assert shown["status"] == "dead_lettered" and len(shown["attempts"]) == 9
+    # Then its own item grew by its final fields only, not by the attempts (each is its own item)
+    assert item_bytes(job["id"]) - after_one < 400
+    # and the attempts page in order
+    page = body(api.get(f"/v2/errors/retry/{job['id']}/attempts?limit=5"))
+    rest = body(api.get(f"/v2/errors/retry/{job['id']}/attempts?limit=10"
+                        f"&cursor={page['next_cursor']}"))
+    assert [a["number"] for a in page["items"] + rest["items"]] == list(range(1, 10))
+    assert rest["next_cursor"] is None
+
+
+def test_attempts_of_a_job_written_before_they_had_items_of_their_own_are_shown(
+    api: Api, app_module: Any, clock: Clock, target: Receiver
+) -> None:
+    from chalicelib.store import models
+    from chalicelib.store.base import bind
+
+    # Given a job as the previous version kept it: its first attempt inside its own item
+    target.set_script([(503, {}), (200, {})])
+    job = new_job(api, target.url)
+    run_attempts(app_module, rounds=1)
+    record = bind(models.RetryJobRecord, "retry_jobs").get(job["id"])
+    first = body(api.get(f"/v2/errors/retry/{job['id']}"))["attempts"][0]
+    record.update(actions=[models.RetryJobRecord.attempts.set([first])])
+    bind(models.AttemptRecord, "attempts")(owner=job["id"], number=1).delete()
+    # When its next attempt is recorded the new way
+    run_attempts(app_module)
+    # Then both show, in order
+    shown = body(api.get(f"/v2/errors/retry/{job['id']}"))
+    assert shown["status"] == "succeeded"
+    assert [a["status_code"] for a in shown["attempts"]] == [503, 200]
+
+
 def test_non_retryable_errors_go_straight_to_the_dlq(
     api: Api, app_module: Any, clock: Clock, target: Receiver
 ) -> None:
