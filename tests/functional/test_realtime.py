@@ -150,7 +150,9 @@ def test_health_reports_every_table_and_queue(api: Any) -> None:
     assert response.status_code == 200
     report = json.loads(response.body)
     assert report["status"] == "ok" and report["down"] == []
-    assert len(report["components"]) == 15 + 4  # every table, every queue
+    from chalicelib.config import QUEUES, TABLES
+
+    assert len(report["components"]) == len(TABLES) + len(QUEUES) == 16 + 4
 
 
 def test_health_names_what_is_down(api: Any) -> None:
