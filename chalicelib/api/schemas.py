@@ -33,24 +33,31 @@ def _iso_only(value: Any) -> Any:
 IsoDateTime = Annotated[datetime, BeforeValidator(_iso_only)]
 
 
-class Strict(BaseModel):
+class Model(BaseModel):
+    """Every schema builds its validator on first use, not at import: a cold container's first
+    request pays for the models it touches only (bench/coldstart.py)."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
+class Strict(Model):
     """Unknown fields are errors: a typo must not be silently ignored."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
-class ErrorDetail(BaseModel):
+class ErrorDetail(Model):
     field: str
     problem: str
 
 
-class ErrorInfo(BaseModel):
+class ErrorInfo(Model):
     code: str
     message: str
     details: list[ErrorDetail]
 
 
-class ErrorResponse(BaseModel):
+class ErrorResponse(Model):
     error: ErrorInfo
 
 
@@ -66,25 +73,25 @@ class PageQuery(Strict):
 # --- events ----------------------------------------------------------------------------------
 
 
-class Event(BaseModel):
+class Event(Model):
     id: str = Field(pattern=id_pattern("evt"))
     type: str
     timestamp: str
     data: dict[str, Any]
 
 
-class EventPage(BaseModel):
+class EventPage(Model):
     items: list[Event]
     next_cursor: str | None
 
 
-class EventType(BaseModel):
+class EventType(Model):
     type: str
     category: Literal["errors", "schedules", "webhooks", "system"]
     description: str
 
 
-class EventTypes(BaseModel):
+class EventTypes(Model):
     categories: list[str]
     items: list[EventType]
     custom_prefix: str
@@ -105,7 +112,7 @@ class PublishEvent(Strict):
 # --- health ----------------------------------------------------------------------------------
 
 
-class HealthComponent(BaseModel):
+class HealthComponent(Model):
     kind: Literal["table", "queue"]
     name: str
     resource: str
@@ -113,25 +120,25 @@ class HealthComponent(BaseModel):
     detail: str | None
 
 
-class HealthReport(BaseModel):
+class HealthReport(Model):
     status: Literal["ok", "degraded"]
     components: list[HealthComponent]
     down: list[str]
 
 
-class SessionKey(BaseModel):
+class SessionKey(Model):
     id: str
     name: str
     role: Role
 
 
-class DashboardSession(BaseModel):
+class DashboardSession(Model):
     key: SessionKey = Field(description="The key this request was made with.")
     websocket_url: str | None = Field(description="Where to subscribe (null: not configured).")
     server_time: str
 
 
-class RealtimeTicket(BaseModel):
+class RealtimeTicket(Model):
     ticket: str = Field(description="Open the WebSocket with ?ticket=<this>; works once.")
     expires_at: str = Field(description="Unused after this (60 s), it is refused.")
     url: str | None = Field(description="The WebSocket URL with the ticket (null: not configured).")
@@ -154,7 +161,7 @@ class CreateApiKey(Strict):
     rate_limits: RateLimits | None = Field(None, description="Overrides per route class.")
 
 
-class ApiKey(BaseModel):
+class ApiKey(Model):
     id: str
     name: str
     role: Role
@@ -167,7 +174,7 @@ class ApiKeyCreated(ApiKey):
     key: str = Field(description="The secret; shown only in this response.")
 
 
-class ApiKeyPage(BaseModel):
+class ApiKeyPage(Model):
     items: list[ApiKey]
     next_cursor: str | None
 
@@ -236,7 +243,7 @@ class CreateRetryJob(Strict):
     execution_id: str | None = Field(None, max_length=128)
 
 
-class Attempt(BaseModel):
+class Attempt(Model):
     number: int
     started_at: str
     finished_at: str
@@ -250,7 +257,7 @@ class Attempt(BaseModel):
     next_delay_seconds: float | None
 
 
-class RetryJobSummary(BaseModel):
+class RetryJobSummary(Model):
     """A retry job as lists show it: without its attempts (GET the job, or its /attempts)."""
 
     id: str
@@ -280,12 +287,12 @@ class RetryJob(RetryJobSummary):
     attempts: list[Attempt]
 
 
-class RetryJobPage(BaseModel):
+class RetryJobPage(Model):
     items: list[RetryJobSummary]
     next_cursor: str | None
 
 
-class AttemptPage(BaseModel):
+class AttemptPage(Model):
     items: list[Attempt]
     next_cursor: str | None
 
@@ -307,7 +314,7 @@ class StatsQuery(Strict):
     to: IsoDateTime | None = Field(None, description="Default: now.")
 
 
-class StatsSummary(BaseModel):
+class StatsSummary(Model):
     counts: dict[str, int]
     failed_attempts: int
     success_rate: float | None
@@ -320,13 +327,13 @@ class RetryStats(StatsSummary):
     services: dict[str, StatsSummary]
 
 
-class BreakerWindow(BaseModel):
+class BreakerWindow(Model):
     size: int
     failures: int
     failure_rate: float
 
 
-class Breaker(BaseModel):
+class Breaker(Model):
     service: str
     state: Literal["closed", "open", "half_open", "forced_open", "forced_closed"]
     window: BreakerWindow
@@ -337,7 +344,7 @@ class Breaker(BaseModel):
     updated_at: str | None
 
 
-class BreakerPage(BaseModel):
+class BreakerPage(Model):
     items: list[Breaker]
     next_cursor: str | None
 
@@ -346,7 +353,7 @@ class BreakerCommand(Strict):
     action: Literal["reset", "force_open", "force_close"]
 
 
-class DeadLetter(BaseModel):
+class DeadLetter(Model):
     id: str
     status: Literal["open", "resolved", "replayed"]
     source: str
@@ -362,7 +369,7 @@ class DeadLetter(BaseModel):
     resolved_at: str | None
 
 
-class DeadLetterPage(BaseModel):
+class DeadLetterPage(Model):
     items: list[DeadLetter]
     next_cursor: str | None
 
@@ -396,21 +403,21 @@ class DeadLetterRef(Strict):
     note: str | None = Field(None, max_length=2000)
 
 
-class BatchItemError(BaseModel):
+class BatchItemError(Model):
     code: str
     message: str
     details: list[ErrorDetail] = Field(default_factory=list,
                                        description="Field-level problems, as the single route says.")
 
 
-class BatchItemResult(BaseModel):
+class BatchItemResult(Model):
     index: int
     id: str | None
     status: Literal["ok", "error"]
     error: BatchItemError | None = None
 
 
-class BatchResult(BaseModel):
+class BatchResult(Model):
     results: list[BatchItemResult]
     succeeded: int
     failed: int
@@ -475,11 +482,11 @@ class SchedulePreview(Strict):
     count: int = Field(5, ge=1, le=50, strict=True)
 
 
-class NextRuns(BaseModel):
+class NextRuns(Model):
     next_runs: list[str]
 
 
-class Schedule(BaseModel):
+class Schedule(Model):
     id: str
     name: str
     description: str | None
@@ -505,7 +512,7 @@ class Schedule(BaseModel):
     updated_at: str
 
 
-class SchedulePage(BaseModel):
+class SchedulePage(Model):
     items: list[Schedule]
     next_cursor: str | None
 
@@ -515,7 +522,7 @@ class ListSchedulesQuery(PageQuery):
     tag: Tag | None = Field(None, description="Only schedules with this tag.")
 
 
-class Execution(BaseModel):
+class Execution(Model):
     id: str
     schedule_id: str
     scheduled_for: str
@@ -533,7 +540,7 @@ class Execution(BaseModel):
     created_at: str
 
 
-class ExecutionPage(BaseModel):
+class ExecutionPage(Model):
     items: list[Execution]
     next_cursor: str | None
 
@@ -543,7 +550,7 @@ class Backfill(Strict):
     to: IsoDateTime
 
 
-class BackfillResult(BaseModel):
+class BackfillResult(Model):
     executions: list[Execution]
 
 
@@ -594,7 +601,7 @@ class WebhookBody(Strict):
         return self
 
 
-class Webhook(BaseModel):
+class Webhook(Model):
     id: str
     url: str
     description: str | None
@@ -616,18 +623,18 @@ class WebhookCreated(Webhook):
     secret: str = Field(description="whsec_...; shown only here and on rotation.")
 
 
-class WebhookPage(BaseModel):
+class WebhookPage(Model):
     items: list[Webhook]
     next_cursor: str | None
 
 
-class RotatedSecret(BaseModel):
+class RotatedSecret(Model):
     id: str
     secret: str
     previous_secret_expires_at: str
 
 
-class DeliveryAttempt(BaseModel):
+class DeliveryAttempt(Model):
     number: int
     started_at: str
     finished_at: str
@@ -639,7 +646,7 @@ class DeliveryAttempt(BaseModel):
     next_attempt_at: str | None
 
 
-class DeliverySummary(BaseModel):
+class DeliverySummary(Model):
     id: str
     webhook_id: str
     event_id: str
@@ -660,7 +667,7 @@ class Delivery(DeliverySummary):
     payload: dict[str, Any]
 
 
-class DeliveryPage(BaseModel):
+class DeliveryPage(Model):
     items: list[DeliverySummary]
     next_cursor: str | None
 
@@ -675,7 +682,7 @@ class Recover(Strict):
     since: IsoDateTime
 
 
-class Recovered(BaseModel):
+class Recovered(Model):
     webhook_id: str
     since: str
     redelivered: int
