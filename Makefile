@@ -49,8 +49,9 @@ lint: install
 	./node_modules/.bin/biome check
 	$(BIN)/cfn-lint infra/template.yaml
 
-bench: install  ## cold start and middleware cost, each measured side by side in one run
+bench: install  ## cold start, middleware, AWS calls, hot items: each measured side by side in one run
 	$(BIN)/python bench/coldstart.py
+	$(BIN)/python bench/first_request.py
 	$(BIN)/python bench/middleware.py
 	$(BIN)/python bench/retries.py
 	$(BIN)/python bench/tick.py
@@ -58,6 +59,7 @@ bench: install  ## cold start and middleware cost, each measured side by side in
 	$(BIN)/python bench/fanout.py
 	$(BIN)/python bench/dashboard.py
 	$(BIN)/python bench/calls.py
+	$(BIN)/python bench/hot_items.py
 
 STAGE ?= dev
 export AWS_DEFAULT_REGION ?= us-east-1
