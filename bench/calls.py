@@ -51,7 +51,7 @@ GOALS = {
     "POST /v2/errors/retry": "<= 4", "GET /v2/events": "<= 3 + 1",
     "retry attempt": "<= 5 (a batch of 10)", "webhook delivery": "<= 3 (a batch of 10)",
     "batch of 100, per item": "<= 2.5",
-    "fan-out to 3 endpoints + 20 sockets": "20 + <= 3 + 1",
+    "fan-out to 3 endpoints + 20 sockets": "20 + <= 3 + 3 / 10",
 }
 
 
@@ -291,6 +291,19 @@ def handlers(world: World) -> dict[str, float]:
                                      "error": {"type": "E", "message": "m"},
                                      "retry_policy": {"initial_delay_seconds": 0,
                                                       "jitter": "none"}}))
+    for _ in range(3):
+        world.call("POST", "/v2/webhooks", {"url": world.target, "event_types": ["custom.fan"]})
+    realtime = deps.realtime()
+    for i in range(20):
+        # moto answers this host in-process (tests use the same): nothing leaves the machine
+        realtime.connect(f"bench-{i}=", "https://bench.execute-api.us-east-1.amazonaws.com/api")
+        realtime.handle_message(f"bench-{i}=", json.dumps({"action": "subscribe",
+                                                           "events": ["custom.fan"]}))
+    from chalicelib.domain.events import make_event  # made, not published: only the fan-out
+    fanned = make_event("custom.fan", {}, datetime.now(UTC))
+    rows["fan-out to 3 endpoints + 20 sockets"] = total(world.measure(
+        lambda: deps.fan_out().publish(fanned)))
+    DETAIL["fan-out"] = world.last
     world.call("POST", "/v2/webhooks", {"url": world.target, "event_types": ["custom.bench"]})
     rows["webhook delivery"] = batch_of("webhook-deliveries", "deliver_webhooks", lambda: (
         deps.fan_out().publish(deps.event_bus().publish("custom.bench", {}))))

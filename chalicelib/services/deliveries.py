@@ -243,27 +243,44 @@ class Deliveries:
 
     def fan_out(self, event: Event, webhook_ids: frozenset[str]) -> int:
         """One delivery per endpoint subscribed to the event's type (``services/fanout.py``
-        found them); a disabled endpoint's waits, skipped, for recover."""
+        found them); a disabled endpoint's waits, skipped, for recover. Written 100 a
+        transaction and queued 10 a SendMessageBatch."""
         if event.type in NOT_DELIVERED or not webhook_ids:
             return 0
         endpoints = self.endpoints_store.get_many(webhook_ids)
-        for endpoint in endpoints:  # a disabled endpoint's delivery waits, skipped, for recover
-            self._new_delivery(endpoint, event, skipped=not endpoint.enabled)
+        now = self.clock()
+        made = self.store.create_many([self._delivery(endpoint, event, now,
+                                                      skipped=not endpoint.enabled)
+                                       for endpoint in endpoints])
+        self.engine.queue.send_many([DeliveryAttempt(d.id, 1, now, d.webhook_id)
+                                     for d, new in made if self._to_queue(d, new, now)],
+                                    run_at=now, now=now)
         return len(endpoints)
 
-    def _new_delivery(self, endpoint: Endpoint, event: Event, skipped: bool = False) -> Delivery:
-        now = self.clock()
+    @staticmethod
+    def _delivery(endpoint: Endpoint, event: Event, now: datetime,
+                  skipped: bool = False) -> Delivery:
         created = to_iso(now)
-        delivery, new = self.store.create_once(Delivery(
+        return Delivery(
             id=delivery_id(event.id, endpoint.id), webhook_id=endpoint.id, event_id=event.id,
             event_type=event.type, payload=json.dumps(event.to_dict(), separators=(",", ":")),
             status="skipped" if skipped else "pending",
             skipped_reason=endpoint.skip_reason if skipped else None,
             max_attempts=endpoint.max_attempts, created_at=created, updated_at=created,
-            expires_at=int((now + RETENTION).timestamp())))
+            expires_at=int((now + RETENTION).timestamp()))
+
+    @staticmethod
+    def _to_queue(delivery: Delivery, new: bool, now: datetime) -> bool:
+        """A new pending delivery is queued; so is one made by a run that crashed before
+        queuing it (never attempted, older than ``ORPHAN_AFTER``)."""
         orphaned = (delivery.status == "pending" and delivery.attempt_count == 0
                     and now - parse_iso(delivery.created_at) > ORPHAN_AFTER)
-        if new or orphaned:  # orphaned: made by a run that crashed before queuing it
+        return (new and delivery.status == "pending") or orphaned
+
+    def _new_delivery(self, endpoint: Endpoint, event: Event) -> Delivery:
+        now = self.clock()
+        delivery, new = self.store.create_once(self._delivery(endpoint, event, now))
+        if self._to_queue(delivery, new, now):
             self._enqueue(delivery.id, endpoint.id, 1, now)
         return delivery
 

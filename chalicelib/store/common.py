@@ -70,6 +70,13 @@ def transact(writes: list[Write], table: str) -> str | None:
 
     Returns the name of the write whose condition failed (nothing was written), or None.
     """
+    failed = transact_all(writes, table)
+    return failed[0] if failed else None
+
+
+def transact_all(writes: list[Write], table: str) -> list[str]:
+    """``transact``, answering the names of every write whose condition failed (none: all
+    written)."""
     connection = writes[0].record._get_connection().connection  # the one shared client
     try:
         with TransactWrite(connection=connection) as transaction:
@@ -82,8 +89,10 @@ def transact(writes: list[Write], table: str) -> str | None:
                     transaction.save(write.record, condition=write.condition)
     except TransactWriteError as exc:
         if exc.cause_response_code == "TransactionCanceledException":
-            for write, reason in zip(writes, exc.cancellation_reasons, strict=False):
-                if reason is not None and reason.code == "ConditionalCheckFailed":
-                    return write.name
+            failed = [write.name for write, reason in zip(writes, exc.cancellation_reasons,
+                                                          strict=False)
+                      if reason is not None and reason.code == "ConditionalCheckFailed"]
+            if failed:
+                return failed
         raise unavailable(table) from exc
-    return None
+    return []

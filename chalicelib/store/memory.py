@@ -72,6 +72,9 @@ class MemoryDeliveryStore:
         self.items[delivery.id] = delivery
         return delivery, True
 
+    def create_many(self, deliveries: list[Delivery]) -> list[tuple[Delivery, bool]]:
+        return [self.create_once(delivery) for delivery in deliveries]
+
     def get(self, delivery_id: str) -> Delivery | None:
         return self.items.get(delivery_id)
 

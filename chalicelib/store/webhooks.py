@@ -10,7 +10,14 @@ from pynamodb.exceptions import DeleteError, PutError, PynamoDBException, Update
 from chalicelib.domain.webhooks import Delivery, Endpoint
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.store.base import bind
-from chalicelib.store.common import conditional_failure, page_of, save_once, unavailable
+from chalicelib.store.common import (
+    Write,
+    conditional_failure,
+    page_of,
+    save_once,
+    transact_all,
+    unavailable,
+)
 from chalicelib.store.mapping import entity_of, fields_of, stored_value
 from chalicelib.store.models import DeliveryRecord, SubscriptionRecord, WebhookRecord
 
@@ -35,6 +42,24 @@ def _status_key(webhook_id: str, status: str) -> str:
 
 def _type_key(delivery: Delivery, status: str) -> str:
     return f"{delivery.webhook_id}#{delivery.event_type}#{status}"
+
+
+#: a TransactWriteItems holds 100 items and 4 MB in all
+TRANSACTION_ITEMS, TRANSACTION_BYTES = 100, 3_500_000
+
+
+def _chunks(deliveries: list[Delivery]) -> list[list[Delivery]]:
+    chunks: list[list[Delivery]] = [[]]
+    size = 0
+    for delivery in deliveries:
+        weight = len(delivery.payload) + 1024  # the payload and the other fields
+        if chunks[-1] and (len(chunks[-1]) == TRANSACTION_ITEMS
+                           or size + weight > TRANSACTION_BYTES):
+            chunks.append([])
+            size = 0
+        chunks[-1].append(delivery)
+        size += weight
+    return [chunk for chunk in chunks if chunk]
 
 
 class WebhookStore:
@@ -135,13 +160,45 @@ class DeliveryStore:
 
     def create_once(self, delivery: Delivery) -> tuple[Delivery, bool]:
         """One per event and endpoint, however often the event arrives: the stored one wins."""
-        record = self._model(**fields_of(delivery),
-                             created_sk=f"{delivery.created_at}#{delivery.id}",
-                             webhook_status=_status_key(delivery.webhook_id, delivery.status),
-                             type_status=_type_key(delivery, delivery.status))
+        record = self._record(delivery)
         stored, new = save_once(record, self._model.id, "deliveries",
                                 lambda: self._model.get(delivery.id, consistent_read=True))
         return (delivery if new else _delivery(stored)), new
+
+    def create_many(self, deliveries: list[Delivery]) -> list[tuple[Delivery, bool]]:
+        """``create_once`` for many (an event's deliveries): 100 (and at most ~3.5 MB) a
+        TransactWriteItems. An event fanned out again finds its deliveries: the transaction is
+        refused, those are read (one BatchGetItem) and the others written again."""
+        done: dict[str, tuple[Delivery, bool]] = {}
+        for chunk in _chunks(deliveries):
+            pending = {d.id: d for d in chunk}
+            for _ in range(3):  # bounded: each round takes out the deliveries found made
+                if not pending:
+                    break
+                failed = transact_all([Write(self._record(d), self._model.id.does_not_exist(),
+                                             d.id) for d in pending.values()], "deliveries")
+                if not failed:
+                    done.update((i, (d, True)) for i, d in pending.items())
+                    pending = {}
+                    break
+                for found in self.get_many(set(failed)):
+                    done[found.id] = (found, False)
+                    pending.pop(found.id, None)
+            for delivery in pending.values():  # still contended: one by one
+                done[delivery.id] = self.create_once(delivery)
+        return [done[d.id] for d in deliveries]
+
+    def get_many(self, ids: set[str]) -> list[Delivery]:
+        try:
+            return [_delivery(r) for r in self._model.batch_get(sorted(ids), consistent_read=True)]
+        except PynamoDBException as exc:
+            raise unavailable("deliveries") from exc
+
+    def _record(self, delivery: Delivery) -> DeliveryRecord:
+        return self._model(**fields_of(delivery),
+                           created_sk=f"{delivery.created_at}#{delivery.id}",
+                           webhook_status=_status_key(delivery.webhook_id, delivery.status),
+                           type_status=_type_key(delivery, delivery.status))
 
     def get(self, delivery_id: str) -> Delivery | None:
         try:

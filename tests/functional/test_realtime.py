@@ -221,4 +221,5 @@ def test_webhooks_and_sockets_of_an_event_share_one_read_of_the_index(app_module
     # Then the index is read once for both: a Query per matching pattern, not two
     assert calls["Query"] == 3  # custom.count, custom.*, *
     assert calls["BatchGetItem"] == 2  # the endpoints, the connections
-    assert calls["PostToConnection"] == 3 and calls["PutItem"] == 2  # a delivery each
+    assert calls["PostToConnection"] == 3
+    assert calls["TransactWriteItems"] == 1 and calls["SendMessageBatch"] == 1  # 2 deliveries

@@ -239,7 +239,8 @@ def test_fan_out_reads_only_the_matching_subscriptions(api: Api, app_module: Any
     with count_calls() as calls:
         assert deps.fan_out().publish(published)[0] == 1
     assert calls["Scan"] == 0 and calls["Query"] == 3 and calls["BatchGetItem"] == 1
-    assert calls["PutItem"] == 1 and calls["SendMessage"] == 1
+    assert calls["TransactWriteItems"] == 1 and calls["SendMessage"] == 1  # one: not a batch
+    assert sum(calls.values()) - calls["GetQueueUrl"] == 6, calls  # the URL: once a container
 
 
 def test_a_batch_of_deliveries_reads_its_endpoints_in_one_call(
@@ -286,6 +287,33 @@ def test_a_delivery_message_without_its_endpoint_id_still_delivers(
         app_module.deliver_webhooks(sqs_event([old], ARN + "conductor-test-webhook-deliveries",
                                               "us-east-1"), context_for("x"))
     assert len(target.requests) == 1 and calls["GetItem"] == 1
+
+
+def test_an_event_for_25_endpoints_is_written_and_queued_in_a_few_calls(
+    api: Api, app_module: Any, clock: Clock, target: Receiver
+) -> None:
+    # Given 25 endpoints subscribed to an event (one of them disabled)
+    hooks = [endpoint(api, target.url)["id"] for _ in range(25)]
+    api.request("PUT", f"/v2/webhooks/{hooks[0]}", {"url": target.url,
+                                                    "event_types": ["custom.*"], "enabled": False})
+    published = deps.event_bus().publish("custom.many", {})
+    # When it is fanned out
+    with count_calls() as calls:
+        assert deps.fan_out().publish(published)[0] == 25
+    # Then its 25 deliveries were one transaction and their 24 messages three batches
+    assert calls["TransactWriteItems"] == 1 and calls["PutItem"] == 0
+    assert calls["SendMessageBatch"] == 3 and calls["SendMessage"] == 0
+    # patterns, endpoints, writes, sends (and the queue's URL: once a container)
+    assert sum(calls.values()) - calls["GetQueueUrl"] == 3 + 1 + 1 + 3, calls
+    # And fanned out again (SQS delivered the event twice), nothing is made or sent twice
+    with count_calls() as again:
+        assert deps.fan_out().publish(published)[0] == 25
+    assert again["SendMessageBatch"] == 0 and again["BatchGetItem"] == 2  # endpoints, found
+    pump(app_module)
+    assert len(target.requests) == 24
+    statuses = [json.loads(api.get(f"/v2/webhooks/{h}/deliveries").body)["items"][0]["status"]
+                for h in hooks]
+    assert statuses == ["skipped"] + ["delivered"] * 24
 
 
 def test_events_over_the_size_limit_are_refused_at_publish(api: Api, clock: Clock) -> None:
