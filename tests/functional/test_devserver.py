@@ -182,3 +182,37 @@ def test_moto_dynamodb_takes_one_action_at_a_time(aws: dict[str, str]) -> None:
     assert done.wait(10)
     writer.join(timeout=10)
     assert db.get_item(TableName=table, Key={"key": {"S": "k"}}).get("Item")
+
+
+def test_a_refused_moto_transaction_leaves_every_item_as_it_was(aws: dict[str, str]) -> None:
+    """devserver/motofix.py rolls a refused transaction back item by item (moto copied whole
+    tables for it): what it wrote before the refusal is undone, what it replaced comes back."""
+    import pytest
+    from botocore.exceptions import ClientError
+
+    from chalicelib import aws as factory
+    from chalicelib.config import get_settings
+
+    db, table = factory.client("dynamodb"), get_settings().tables["idempotency"]
+
+    def item(name: str, result: str) -> dict[str, Any]:
+        return {"key": {"S": name}, "result_id": {"S": result}, "created_at": {"S": "t"},
+                "expires_at": {"N": "2000000000"}}
+
+    db.put_item(TableName=table, Item=item("kept", "before"))
+    db.put_item(TableName=table, Item=item("taken", "first"))
+    # When a transaction writes a new item, replaces one, then fails a condition on a third
+    with pytest.raises(ClientError, match="TransactionCanceled"):
+        db.transact_write_items(TransactItems=[
+            {"Put": {"TableName": table, "Item": item("new", "x")}},
+            {"Put": {"TableName": table, "Item": item("kept", "after")}},
+            {"Put": {"TableName": table, "Item": item("taken", "second"),
+                     "ConditionExpression": "attribute_not_exists(#k)",
+                     "ExpressionAttributeNames": {"#k": "key"}}}])
+
+    # Then nothing of it remains
+    def result(name: str) -> str | None:
+        found = db.get_item(TableName=table, Key={"key": {"S": name}}).get("Item")
+        return found["result_id"]["S"] if found else None
+
+    assert (result("new"), result("kept"), result("taken")) == (None, "before", "first")
