@@ -11,6 +11,7 @@ import json
 import re
 from typing import Any
 
+from chalicelib.store.pattern_sets import READY
 from infra.template import load_template
 
 
@@ -61,7 +62,10 @@ def provision(
         if spec["Type"] == "AWS::SQS::Queue":
             _create_queue(sqs, logical, props, resolver)
         elif spec["Type"] == "AWS::DynamoDB::Table":
-            _create_table(dynamodb, props)
+            if _create_table(dynamodb, props) and logical == "SubscriptionsTable":
+                # made empty: every pattern's set is complete (store/pattern_sets.py)
+                dynamodb.put_item(TableName=props["TableName"], Item={
+                    "pattern": {"S": READY[0]}, "subscriber": {"S": READY[1]}})
             resolver.physical[logical] = props["TableName"]
         elif spec["Type"] == "AWS::SecretsManager::Secret":
             # not created locally: local and test runs make their keys per process
@@ -86,7 +90,8 @@ def _create_queue(sqs: Any, logical: str, props: dict[str, Any], resolver: _Reso
     resolver.arns[logical] = arn
 
 
-def _create_table(dynamodb: Any, props: dict[str, Any]) -> None:
+def _create_table(dynamodb: Any, props: dict[str, Any]) -> bool:
+    """Create a table as the template says; False if it existed already."""
     name = props["TableName"]
     request: dict[str, Any] = {
         "TableName": name,
@@ -99,7 +104,7 @@ def _create_table(dynamodb: Any, props: dict[str, Any]) -> None:
     try:
         dynamodb.create_table(**request)
     except dynamodb.exceptions.ResourceInUseException:
-        return
+        return False
     dynamodb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1})
     ttl = props.get("TimeToLiveSpecification")
     if ttl and ttl.get("Enabled"):
@@ -109,3 +114,4 @@ def _create_table(dynamodb: Any, props: dict[str, Any]) -> None:
     if pitr.get("PointInTimeRecoveryEnabled"):
         dynamodb.update_continuous_backups(TableName=name, PointInTimeRecoverySpecification={
             "PointInTimeRecoveryEnabled": True})
+    return True

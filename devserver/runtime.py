@@ -139,6 +139,10 @@ class LocalRuntime:
             queues=[n for logical, n in resources.items() if kinds[logical] == "AWS::SQS::Queue"],
             region=get_settings().region)
         self.restored = self._snapshots.load()
+        # a snapshot of an older version lacks newer index keys: add them (idempotent)
+        from chalicelib.store.backfill import backfill  # noqa: PLC0415
+
+        backfill()
 
     def _bootstrap_admin_key(self) -> str:
         from chalicelib import deps  # noqa: PLC0415

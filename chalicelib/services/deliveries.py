@@ -241,13 +241,12 @@ class Deliveries:
 
     # --- making deliveries -------------------------------------------------------------------
 
-    def fan_out(self, event: Event, webhook_ids: frozenset[str]) -> int:
+    def fan_out(self, event: Event, endpoints: list[Endpoint]) -> int:
         """One delivery per endpoint subscribed to the event's type (``services/fanout.py``
-        found them); a disabled endpoint's waits, skipped, for recover. Written 100 a
+        found and read them); a disabled endpoint's waits, skipped, for recover. Written 100 a
         transaction and queued 10 a SendMessageBatch."""
-        if event.type in NOT_DELIVERED or not webhook_ids:
+        if event.type in NOT_DELIVERED or not endpoints:
             return 0
-        endpoints = self.endpoints_store.get_many(webhook_ids)
         now = self.clock()
         made = self.store.create_many([self._delivery(endpoint, event, now,
                                                       skipped=not endpoint.enabled)

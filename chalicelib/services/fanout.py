@@ -1,5 +1,6 @@
 """One event to everyone subscribed to it: its webhook endpoints (a delivery each) and its
-WebSocket connections (pushed now). The subscription index is read once for both."""
+WebSocket connections (pushed now). The subscription index is read once for both (its patterns'
+sets: one BatchGetItem), and the endpoints and connections together (one more)."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -7,9 +8,9 @@ from datetime import datetime
 
 from chalicelib.domain.events import Event, matching_patterns
 from chalicelib.domain.timeutil import utcnow
-from chalicelib.services.deliveries import Deliveries
+from chalicelib.services.deliveries import NOT_DELIVERED, Deliveries
 from chalicelib.services.realtime import Realtime
-from chalicelib.store.subscriptions import SubscriptionIndex
+from chalicelib.store.subscriptions import Subscribers, SubscriptionIndex
 
 
 class FanOut:
@@ -24,9 +25,13 @@ class FanOut:
     def publish(self, event: Event) -> tuple[int, int]:
         """(endpoints handed a delivery, connections that got it). Idempotent for webhooks
         (a delivery per event and endpoint); best effort for sockets (``resume`` catches up)."""
-        subscribers = self._index.matching(matching_patterns(event.type),
-                                           int(self._clock().timestamp()))
-        endpoints = self._deliveries().fan_out(event, subscribers.webhooks)
-        pushed = self._realtime().fan_out(event, subscribers.connections) \
-            if subscribers.connections else 0
-        return endpoints, pushed
+        now_epoch = int(self._clock().timestamp())
+        subscribers = self._index.matching(matching_patterns(event.type), now_epoch)
+        if event.type in NOT_DELIVERED:  # to sockets only (no webhook feeds on its failures)
+            subscribers = Subscribers(connections=subscribers.connections)
+        if not subscribers.webhooks and not subscribers.connections:
+            return 0, 0
+        endpoints, connections = self._index.records(subscribers, now_epoch)
+        made = self._deliveries().fan_out(event, endpoints)
+        pushed = self._realtime().fan_out(event, connections) if connections else 0
+        return made, pushed

@@ -152,10 +152,9 @@ class Realtime:
             "id": event.id, "type": event.type, "timestamp": event.timestamp, "trimmed": True,
             "link": f"/v2/events/{event.id}"}}
 
-    def fan_out(self, event: Event, connection_ids: frozenset[str]) -> int:
-        """Push ``event`` to the subscribed connections (``services/fanout.py`` found them) in
-        parallel; return how many got it."""
-        targets = self._store.endpoints_of(connection_ids, self._now_epoch())
+    def fan_out(self, event: Event, targets: dict[str, str]) -> int:
+        """Push ``event`` to the subscribed connections (``services/fanout.py`` found and read
+        them: id -> management endpoint) in parallel; return how many got it."""
         if not targets:
             return 0
         message = self._event_message(event)

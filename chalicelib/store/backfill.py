@@ -3,9 +3,9 @@
 A new index or filtered list only sees items written with its key; an item written before has
 none and is missing from that list (still readable by id). ``backfill`` scans each table once
 and adds what is missing: ``events.month``, ``deliveries.webhook_status`` and ``type_status``,
-``retry-jobs.service_status``, ``executions.live_sk``, and the ``lists`` pointers of dead
-letters and schedules. It is an admin step (``make backfill STAGE=...``), the one place a
-Scan is right: every write is idempotent (the same key, the same pointer), so running it twice,
+``retry-jobs.service_status``, ``executions.live_sk``, the ``lists`` pointers of dead letters
+and schedules, and each pattern's subscriber set (then marked complete). It is an admin step
+(``make backfill STAGE=...``), the one place a Scan is right: every write is idempotent (the same key, the same pointer), so running it twice,
 or while Conductor runs, does no harm. Never on a request or tick path.
 """
 from __future__ import annotations
@@ -23,7 +23,9 @@ from chalicelib.store.models import (
     ListRecord,
     RetryJobRecord,
     ScheduleRecord,
+    SubscriptionRecord,
 )
+from chalicelib.store.pattern_sets import mark_ready, update_sets_of
 from chalicelib.store.schedules import _lists as schedule_lists
 from chalicelib.store.schedules import _live_key, _schedule
 
@@ -50,6 +52,15 @@ def backfill() -> Counter[str]:
     for record in runs.scan(filter_condition=runs.live_sk.does_not_exist()):
         record.update(actions=[runs.live_sk.set(_live_key(record.expires_at, record.sort_key))])
         added["executions.live_sk"] += 1
+    subscriptions = bind(SubscriptionRecord, "subscriptions")
+    sets: dict[str, set[str]] = {}
+    for record in subscriptions.scan():  # each pattern's set, from its subscriber items
+        if record.subscriber.startswith(("whk#", "con#")):
+            sets.setdefault(record.pattern, set()).add(record.subscriber)
+    for pattern, members in sets.items():
+        update_sets_of(subscriptions, pattern, members)
+        added["subscriptions.sets"] += 1
+    mark_ready(subscriptions)
     pointers = bind(ListRecord, "lists")
     with pointers.batch_write() as batch:  # puts of the same pointer are idempotent
         for dead in bind(DeadLetterRecord, "dead_letters").scan():

@@ -9,6 +9,7 @@ from chalicelib.store.base import bind
 from chalicelib.store.common import conditional_failure
 from chalicelib.store.mapping import entity_of
 from chalicelib.store.models import ConnectionRecord, SubscriptionRecord
+from chalicelib.store.pattern_sets import update_sets
 
 CONNECTION_PREFIX = "con#"
 
@@ -61,6 +62,7 @@ class ConnectionStore:
                 return  # disconnected meanwhile: its $disconnect removes the index entries
 
             raise DependencyUnavailable("The subscriptions could not be written.") from exc
+        update_sets(self._subscriptions, subscriber, new - old, old - new)
 
     def remove(self, connection_id: str) -> None:
         """Delete a connection and its index entries; a second call finds nothing and is a no-op."""
@@ -73,6 +75,8 @@ class ConnectionStore:
                 for pattern in record.patterns or []:
                     batch.delete(self._subscriptions(
                         pattern=pattern, subscriber=CONNECTION_PREFIX + connection_id))
+            update_sets(self._subscriptions, CONNECTION_PREFIX + connection_id, (),
+                        record.patterns or [])
             record.delete()
         except PynamoDBException as exc:
             raise DependencyUnavailable("The connection could not be removed.") from exc
@@ -81,15 +85,5 @@ class ConnectionStore:
         """Connection id -> endpoint of every connection opened with API key ``key_id``."""
         try:
             return {c.id: c.endpoint for c in self._connections.by_key.query(key_id)}
-        except PynamoDBException as exc:
-            raise DependencyUnavailable("The connections table could not be read.") from exc
-
-    def endpoints_of(self, connection_ids: set[str] | frozenset[str],
-                     now_epoch: int) -> dict[str, str]:
-        """Connection id -> endpoint of the live ones among ``connection_ids`` (100 a
-        BatchGetItem)."""
-        try:
-            found = self._connections.batch_get(list(connection_ids)) if connection_ids else []
-            return {c.id: c.endpoint for c in found if c.expires_at > now_epoch}
         except PynamoDBException as exc:
             raise DependencyUnavailable("The connections table could not be read.") from exc

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 from pynamodb.attributes import (
+    BooleanAttribute,
     JSONAttribute,
     ListAttribute,
     NumberAttribute,
     UnicodeAttribute,
+    UnicodeSetAttribute,
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
@@ -76,14 +78,19 @@ class ConnectionRecord(Model):
 
 
 class SubscriptionRecord(Model):
-    """Who listens to a pattern: the fan-out reads one partition per matching pattern."""
+    """Who listens to a pattern: an item per subscriber, and one per pattern holding them all
+    (``subscriber = "#all"``, ``store/pattern_sets.py``) that the fan-out reads."""
 
     class Meta:
         table_name = UNBOUND
 
     pattern = UnicodeAttribute(hash_key=True)
-    subscriber = UnicodeAttribute(range_key=True)  # "con#<id>" or "whk#<id>"
+    subscriber = UnicodeAttribute(range_key=True)  # "con#<id>", "whk#<id>", or "#all"
     expires_at = NumberAttribute(null=True)
+    #: the "#all" item's subscribers ("con#<id>", "whk#<id>")
+    subscribers = UnicodeSetAttribute(null=True)
+    #: the "#all" item reached DynamoDB's item size: this pattern is read by its items instead
+    overflow = BooleanAttribute(null=True)
 
 
 class ListRecord(Model):

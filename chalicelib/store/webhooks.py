@@ -20,6 +20,7 @@ from chalicelib.store.common import (
 )
 from chalicelib.store.mapping import entity_of, fields_of, stored_value
 from chalicelib.store.models import DeliveryRecord, SubscriptionRecord, WebhookRecord
+from chalicelib.store.pattern_sets import update_sets
 
 WEBHOOK_PREFIX = "whk#"
 
@@ -93,14 +94,16 @@ class WebhookStore:
 
     def _index(self, webhook_id: str, old: list[str], new: list[str]) -> None:
         subscriber = WEBHOOK_PREFIX + webhook_id
+        added, removed = set(new) - set(old), set(old) - set(new)
         try:
             with self._subscriptions.batch_write() as batch:
-                for pattern in set(new) - set(old):
+                for pattern in added:
                     batch.save(self._subscriptions(pattern=pattern, subscriber=subscriber))
-                for pattern in set(old) - set(new):
+                for pattern in removed:
                     batch.delete(self._subscriptions(pattern=pattern, subscriber=subscriber))
         except PynamoDBException as exc:
             raise unavailable("subscriptions") from exc
+        update_sets(self._subscriptions, subscriber, added, removed)
 
     def delete(self, endpoint: Endpoint) -> None:
         try:

@@ -10,6 +10,7 @@ from typing import Any
 import boto3
 import pytest
 import websockets
+import websockets.exceptions
 from botocore.exceptions import ClientError
 from moto import mock_aws
 

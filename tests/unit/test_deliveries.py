@@ -49,7 +49,7 @@ def test_a_failed_attempt_is_retried_on_the_endpoints_schedule_then_delivered() 
         endpoint = endpoints.create({"url": hook.url, "event_types": ["custom.*"],
                                      "retry_schedule": [60], "max_attempts": 2})
         event = make_event("custom.thing", {"n": 1}, now[0])
-        assert deliveries.fan_out(event, frozenset({endpoint.id})) == 1
+        assert deliveries.fan_out(event, [endpoint]) == 1
         (first, due), = queue.sent
         # When the first attempt meets a 500
         assert deliveries.deliver(encode(first)) == "retrying"
@@ -74,7 +74,7 @@ def test_gone_dead_letters_and_disables_and_a_malformed_message_is_dropped() -> 
     endpoints, deliveries, queue, events, dead = build(now)
     with receiver([(410, {})]) as hook:
         endpoint = endpoints.create({"url": hook.url, "event_types": ["custom.*"]})
-        deliveries.fan_out(make_event("custom.thing", {}, now[0]), frozenset({endpoint.id}))
+        deliveries.fan_out(make_event("custom.thing", {}, now[0]), [endpoint])
         # When the receiver answers 410 Gone
         assert deliveries.deliver(encode(queue.sent[0][0])) == "gone"
     # Then the delivery is dead-lettered at once and the endpoint disabled
