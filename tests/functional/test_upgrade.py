@@ -70,3 +70,36 @@ def test_items_from_before_the_indexes_are_listed_after_the_backfill(api: Api,
     assert "evt_01OLD0000000000000000000AA" in timeline()
     for path in lists_before:
         assert len(body(api.get(path))["items"]) == 1, path
+
+
+def test_subscribers_are_found_before_the_sets_are_built_and_by_one_read_after(
+    api: Api, clock: Clock
+) -> None:
+    from chalicelib import deps
+    from chalicelib.domain.events import make_event
+    from tests.functional.aws_calls import count_calls
+
+    # Given an endpoint subscribed as the previous version did it: its item, no set, and a
+    # stage whose sets were never marked complete
+    subscriptions = bind(models.SubscriptionRecord, "subscriptions")
+    hook = body(api.post("/v2/webhooks", {"url": "http://127.0.0.1:9/hook",
+                                          "event_types": ["custom.*"]}))
+    subscriptions(pattern="custom.*", subscriber="#all").delete()
+    subscriptions(pattern="#meta", subscriber="pattern-sets").delete()
+    event = make_event("custom.old", {}, clock.now)
+    # When an event is fanned out, Then the endpoint is found by its pattern's items
+    with count_calls() as calls:
+        assert deps.fan_out().publish(event)[0] == 1
+    assert calls["Query"] == 3  # custom.old, custom.*, *
+    # And once the backfill built the sets, by one read of them
+    backfill()
+    with count_calls() as calls:
+        assert deps.fan_out().publish(make_event("custom.old", {}, clock.now))[0] == 1
+    assert calls["Query"] == 0 and calls["BatchGetItem"] == 2
+    # And a pattern whose set outgrew its item is read by its items again
+    subscriptions(pattern="custom.*", subscriber="#all").update(
+        actions=[models.SubscriptionRecord.overflow.set(True)])
+    with count_calls() as calls:
+        assert deps.fan_out().publish(make_event("custom.old", {}, clock.now))[0] == 1
+    assert calls["Query"] == 1
+    assert hook["id"]
