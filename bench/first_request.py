@@ -32,6 +32,12 @@ client.get_item(TableName={table!r}, Key={{"id": {{"S": {schedule_id!r}}}}})
 
 FIRST_REQUEST = """
 import json
+import os
+if os.environ.get("BENCH_CLIENTS"):  # which clients the request makes, to stdout
+    import boto3.session
+    made = boto3.session.Session.client
+    boto3.session.Session.client = lambda self, name, **kw: print("client", name) or made(
+        self, name, **kw)
 import app
 event = {event!r}
 response = app.app(json.loads(event), type("Context", (), {{"aws_request_id": "r",
@@ -59,8 +65,13 @@ def api_event(schedule_id: str, key: str) -> str:
 def once(code: str, env: dict[str, str]) -> float:
     started = time.perf_counter()
     flags = ["-X", "importtime"] if env.get("BENCH_IMPORTTIME") else []  # to stderr, per module
+    if env.get("BENCH_PROFILE"):  # where the time goes, by cumulative time, to stdout
+        code = ("import cProfile, pstats\nprofile = cProfile.Profile()\nprofile.enable()\n"
+                + code + "\nprofile.disable()\n"
+                "pstats.Stats(profile).sort_stats('cumulative').print_stats(45)\n")
     subprocess.run([sys.executable, *flags, "-c", code], cwd=ROOT, env=env, check=True,
-                   stdout=subprocess.DEVNULL)
+                   stdout=None if env.get("BENCH_PROFILE") or env.get("BENCH_CLIENTS")
+                   else subprocess.DEVNULL)
     return time.perf_counter() - started
 
 

@@ -46,6 +46,21 @@ def client(service: str, endpoint_url: str | None = None) -> Any:
     return _client(service, endpoint_url or get_settings().endpoint_url)
 
 
+class LazyClient:
+    """A client made on its first use: wiring a service that may send to SQS does not make an
+    SQS client (~0.1 s of a cold start) for a request that never sends."""
+
+    def __init__(self, service: str) -> None:
+        self._service = service
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(client(self._service), name)
+
+
+def lazy_client(service: str) -> Any:
+    return LazyClient(service)
+
+
 def reset() -> None:
     """Drop cached clients and settings so the next call sees the current environment."""
     _client.cache_clear()

@@ -83,7 +83,7 @@ def event_bus() -> EventBus:
 
     return EventBus(
         EventStore(),
-        aws.client("sqs"),
+        aws.lazy_client("sqs"),
         lambda: queue_url("events"),
         ttl_days=get_settings().event_ttl_days,
         clock=lambda: clock(),
@@ -189,7 +189,7 @@ def target_runner() -> TargetRunner:
 
     init_tracing()  # requests is patched before its session exists
     guard = outbound_guard()
-    return TargetRunner(guarded_session(guard), aws.client("sqs"),
+    return TargetRunner(guarded_session(guard), aws.lazy_client("sqs"),
                         lambda t, d: event_bus().publish(t, d), clock=lambda: clock(),
                         queues=target_queues(), guard=guard)
 
@@ -208,7 +208,7 @@ def own_queue(name: str) -> Queue:
     """One of Conductor's own queues (``retries``, ``executions``, ``webhook_deliveries``)."""
     from chalicelib.store.queues import Queue  # noqa: PLC0415
 
-    return Queue(aws.client("sqs"), lambda: queue_url(name), name.replace("_", "-"))
+    return Queue(aws.lazy_client("sqs"), lambda: queue_url(name), name.replace("_", "-"))
 
 
 @functools.cache

@@ -5,8 +5,9 @@ none and is missing from that list (still readable by id). ``backfill`` scans ea
 and adds what is missing: ``events.month``, ``deliveries.webhook_status`` and ``type_status``,
 ``retry-jobs.service_status``, ``executions.live_sk``, the ``lists`` pointers of dead letters
 and schedules, and each pattern's subscriber set (then marked complete). It is an admin step
-(``make backfill STAGE=...``), the one place a Scan is right: every write is idempotent (the same key, the same pointer), so running it twice,
-or while Conductor runs, does no harm. Never on a request or tick path.
+(``make backfill STAGE=...``), the one place a Scan is right: every write is idempotent (the
+same key, the same pointer), so running it twice, or while Conductor runs, does no harm. Never
+on a request or tick path.
 """
 from __future__ import annotations
 
