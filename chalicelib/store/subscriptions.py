@@ -17,7 +17,7 @@ from chalicelib.store.base import bind
 from chalicelib.store.connections import CONNECTION_PREFIX
 from chalicelib.store.models import ConnectionRecord, SubscriptionRecord, WebhookRecord
 from chalicelib.store.pattern_sets import ALL, READY
-from chalicelib.store.webhooks import WEBHOOK_PREFIX, _endpoint
+from chalicelib.store.webhooks import WEBHOOK_PREFIX, endpoint_of
 
 #: keys a BatchGetItem takes
 BATCH_KEYS = 100
@@ -91,7 +91,7 @@ class SubscriptionIndex:
                 request = answer.get("UnprocessedKeys") or {}
             if request:
                 raise DependencyUnavailable("The subscribers could not be read.")
-        endpoints = sorted((_endpoint(self._webhooks.from_raw_data(item))
+        endpoints = sorted((endpoint_of(self._webhooks.from_raw_data(item))
                             for item in items.get(tables["webhooks"], [])), key=lambda e: e.id)
         connections = {}
         for item in items.get(tables["connections"], []):

@@ -25,7 +25,8 @@ from chalicelib.store.pattern_sets import update_sets
 WEBHOOK_PREFIX = "whk#"
 
 
-def _endpoint(record: WebhookRecord) -> Endpoint:
+def endpoint_of(record: WebhookRecord) -> Endpoint:
+    """An endpoint from its item (also for the fan-out's read of endpoints with connections)."""
     return entity_of(Endpoint, record)
 
 
@@ -70,7 +71,7 @@ class WebhookStore:
 
     def get(self, webhook_id: str) -> Endpoint | None:
         try:
-            return _endpoint(self._model.get(webhook_id, consistent_read=True))
+            return endpoint_of(self._model.get(webhook_id, consistent_read=True))
         except self._model.DoesNotExist:
             return None
         except PynamoDBException as exc:
@@ -141,7 +142,7 @@ class WebhookStore:
         """Endpoints by id, 100 a BatchGetItem, in id order (a deleted one is left out)."""
         try:
             found = self._model.batch_get(sorted(webhook_ids)) if webhook_ids else []
-            return sorted((_endpoint(r) for r in found), key=lambda e: e.id)
+            return sorted((endpoint_of(r) for r in found), key=lambda e: e.id)
         except PynamoDBException as exc:
             raise unavailable("webhooks") from exc
 
@@ -154,7 +155,7 @@ class WebhookStore:
                                                        page_size=limit + 1), limit)
         except PynamoDBException as exc:
             raise unavailable("webhooks") from exc
-        return [_endpoint(r) for r in records], last
+        return [endpoint_of(r) for r in records], last
 
 
 class DeliveryStore:
