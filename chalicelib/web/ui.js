@@ -74,6 +74,25 @@ export const fmtBound = (summary, q) => {
 export const fmtMs = (ms) => (ms === null || ms === undefined ? "—" : ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${Math.round(ms)} ms`);
 export const fmtNum = (n) => (n === null || n === undefined ? "—" : Number(n).toLocaleString("en"));
 
+/**
+ * An empty state that teaches the next step: what it means, a command to copy (the key stays a
+ * placeholder: it is never written into the page) and a link to the API reference.
+ */
+export function teach(text, { method, path, body } = {}) {
+  const url = new URL(`v2/${path ?? ""}`, document.baseURI).href;
+  const command = path
+    ? `curl -X ${method} ${url} -H "Authorization: Bearer $CONDUCTOR_KEY"` +
+      (body ? ` -H "Content-Type: application/json" -d '${JSON.stringify(body)}'` : "")
+    : null;
+  return h(
+    "div",
+    { class: "teach" },
+    h("p", {}, text),
+    command ? h("pre", { class: "mono", "data-command": "" }, command) : null,
+    h("a", { href: "docs", target: "_blank", rel: "noopener" }, "API reference"),
+  );
+}
+
 export const statusBadge = (status) => h("span", { class: `status status-${status}` }, String(status).replace(/_/g, " "));
 
 export function cards(items) {

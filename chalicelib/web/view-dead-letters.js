@@ -1,6 +1,6 @@
 // Dead letters grouped by fingerprint: replay and resolve, one or a group.
 import { all, api } from "./api.js";
-import { dataTable, field, fmtTime, h, select, statusBadge, writeButton } from "./ui.js";
+import { dataTable, field, fmtTime, h, select, statusBadge, teach, writeButton } from "./ui.js";
 import { errorText, mono, short, View } from "./view.js";
 
 export class DeadLetters extends View {
@@ -96,7 +96,9 @@ export class DeadLetters extends View {
               })
             : null,
         ],
-        empty: `No ${this.status} dead letters.`,
+        empty: teach(
+          `No ${this.status} dead letters. A retry job that exhausts its attempts, a webhook delivery that gives up and a message a handler could not process land here.`,
+        ),
       }),
       dataTable({
         name: "dead-letters",
@@ -157,7 +159,9 @@ export class DeadLetters extends View {
               },
             ]
           : [],
-        empty: `No ${this.status} dead letters.`,
+        empty: teach(
+          `No ${this.status} dead letters. A retry job that exhausts its attempts, a webhook delivery that gives up and a message a handler could not process land here.`,
+        ),
       }),
     );
   }

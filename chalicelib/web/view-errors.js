@@ -1,6 +1,6 @@
 // Retry jobs: filter, inspect attempts, resolve.
 import { all, api } from "./api.js";
-import { cards, dataTable, field, fmtMs, fmtNum, fmtRate, fmtTime, guarded, h, select, statusBadge, writeButton } from "./ui.js";
+import { cards, dataTable, field, fmtMs, fmtNum, fmtRate, fmtTime, guarded, h, select, statusBadge, teach, writeButton } from "./ui.js";
 import { errorText, mono, short, View } from "./view.js";
 
 const JOB_STATUSES = [
@@ -102,7 +102,11 @@ export class Errors extends View {
             },
           },
         ],
-        empty: "No retry jobs match.",
+        empty: teach("No retry jobs match. A failed operation is handed over like this:", {
+          method: "POST",
+          path: "errors/retry",
+          body: { service: "payments", target: { type: "http", url: "https://example.com/charge" }, error: { type: "Timeout" } },
+        }),
       }),
       jobs.next_cursor ? h("p", { class: "muted" }, "Showing the newest 100; narrow the filters to see others.") : null,
     );

@@ -1,6 +1,6 @@
 // The overview: totals and rates, breakers, health, next runs and the live feed.
 import { api } from "./api.js";
-import { cards, dataTable, fmtBound, fmtNum, fmtRate, fmtTime, h, statusBadge, writeButton } from "./ui.js";
+import { cards, dataTable, fmtBound, fmtNum, fmtRate, fmtTime, h, statusBadge, teach, writeButton } from "./ui.js";
 import { mono, short, View } from "./view.js";
 
 export class Overview extends View {
@@ -75,7 +75,7 @@ export class Overview extends View {
           { key: "state", label: "State", cell: (r) => statusBadge(r.state) },
         ],
         actions: breakerActions,
-        empty: "No breaker has seen a call yet.",
+        empty: teach("No breaker has seen a call yet: a service's breaker appears with its first retry attempt."),
       }),
       dataTable({
         name: "health",
@@ -99,7 +99,11 @@ export class Overview extends View {
           { key: "name", label: "Schedule" },
           { key: "next_run_at", label: "Next run", cell: (r) => fmtTime(r.next_run_at) },
         ],
-        empty: "No schedule is due.",
+        empty: teach("No schedule is due. Schedules are made in the Schedules view, or:", {
+          method: "POST",
+          path: "schedules",
+          body: { name: "nightly", expression: "cron(0 2 * * *)", target: { type: "http", url: "https://example.com/job" } },
+        }),
       }),
       h("h3", {}, "Live events"),
       h("label", { class: "muted" }, this.internalToggle, ` Show internal events (${[...INTERNAL].join(", ")})`),

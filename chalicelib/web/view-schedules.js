@@ -1,7 +1,7 @@
 // Schedules: the Gantt timeline, the form with a live preview, pause/resume/run/delete.
 import { all, api } from "./api.js";
 import { Gantt } from "./gantt.js";
-import { dataTable, explain, field, fmtTime, guarded, h, notify, select, statusBadge, writeButton } from "./ui.js";
+import { dataTable, explain, field, fmtTime, guarded, h, notify, select, statusBadge, teach, writeButton } from "./ui.js";
 import { mono, short, View } from "./view.js";
 
 const OUTCOME = { "schedule.executed": "succeeded", "schedule.failed": "failed", "schedule.skipped": "skipped" };
@@ -112,7 +112,16 @@ export class Schedules extends View {
             },
           },
         ],
-        empty: "No schedules yet.",
+        empty: teach("No schedules yet. Create one with the form above, or:", {
+          method: "POST",
+          path: "schedules",
+          body: {
+            name: "nightly",
+            expression: "cron(0 2 * * *)",
+            timezone: "UTC",
+            target: { type: "http", url: "https://example.com/job" },
+          },
+        }),
       }),
       schedules.more ? h("p", { class: "muted", role: "note" }, `Showing the first ${schedules.length} schedules.`) : null,
       h("h3", {}, "Timeline"),

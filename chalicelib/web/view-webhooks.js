@@ -1,6 +1,6 @@
 // Webhook endpoints and their delivery log: create, test, redeliver, rotate.
 import { all, api } from "./api.js";
-import { dataTable, explain, field, fmtMs, fmtTime, guarded, h, statusBadge, writeButton } from "./ui.js";
+import { dataTable, explain, field, fmtMs, fmtTime, guarded, h, statusBadge, teach, writeButton } from "./ui.js";
 import { errorText, mono, View } from "./view.js";
 
 export class Webhooks extends View {
@@ -88,7 +88,11 @@ export class Webhooks extends View {
             await this.load();
           }),
         ],
-        empty: "No webhook endpoints yet.",
+        empty: teach("No webhook endpoints yet. Add one above (conductor listen makes one on your machine), or:", {
+          method: "POST",
+          path: "webhooks",
+          body: { url: "https://example.com/hooks", event_types: ["error.*", "schedule.*"] },
+        }),
       }),
       deliveries
         ? dataTable({
@@ -109,7 +113,11 @@ export class Webhooks extends View {
                 this.act(() => api(`webhooks/deliveries/${r.id}/redeliver`, { method: "POST" }), `${r.id}: queued again.`),
               ),
             ],
-            empty: "No deliveries to this endpoint yet.",
+            empty: teach("No deliveries to this endpoint yet. Send a test, or publish an event it listens to:", {
+              method: "POST",
+              path: "events",
+              body: { type: "custom.hello", data: {} },
+            }),
           })
         : h("p", { class: "muted" }, "Choose an endpoint's Deliveries to see its delivery log."),
     );

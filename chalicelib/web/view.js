@@ -23,7 +23,8 @@ export class View {
 
   /**
    * Replaces the view's content; null parts (a closed form, a hidden button) are left out.
-   * A live reload must not pull the rug: open details stay open and focus stays on its control.
+   * A live reload must not pull the rug: open details stay open, focus stays on its control, and
+   * a filter typed but not applied yet stays typed.
    */
   show(...parts) {
     const keyOf = (node) => {
@@ -33,7 +34,13 @@ export class View {
     };
     const open = new Set([...this.container.querySelectorAll("details[open]")].map((d) => keyOf(d.querySelector("summary") || d)));
     const active = this.container.contains(document.activeElement) ? keyOf(document.activeElement) : null;
+    // what is typed into a filter form and not applied yet survives a live reload
+    const filterKey = (control) => `${control.form?.getAttribute("aria-label")}|${control.name}`;
+    const typed = new Map([...this.container.querySelectorAll("form.filters [name]")].map((c) => [filterKey(c), c.value]));
     this.container.replaceChildren(...parts.filter((p) => p !== null && p !== undefined && p !== false));
+    for (const control of this.container.querySelectorAll("form.filters [name]")) {
+      if (typed.has(filterKey(control))) control.value = typed.get(filterKey(control));
+    }
     for (const summary of this.container.querySelectorAll("details > summary")) {
       if (open.has(keyOf(summary))) summary.parentElement.open = true;
     }

@@ -429,6 +429,37 @@ def test_errors_view_filters_retries_and_resolves(tab: Page, runtime: Runtime) -
     expect(jobs).to_have_count(1)
 
 
+def test_an_empty_list_teaches_the_next_step_without_the_key(tab: Page, runtime: Runtime) -> None:
+    # Given an operator on the errors view, filtered to a service that has no jobs
+    key = new_key(runtime, "operator")
+    tab.sign_in(key)
+    tab.open("errors")
+    tab.page.fill("input[name=service]", "never-seen")
+    tab.page.get_by_role("button", name="Apply").click()
+    empty = tab.page.locator("[data-table=retry-jobs] .teach")
+    # Then the empty list says what to do: a command to copy against this API, and the reference
+    command = empty.locator("[data-command]")
+    expect(command).to_contain_text(f"curl -X POST {runtime.api}/v2/errors/retry")
+    expect(command).to_contain_text("Bearer $CONDUCTOR_KEY")
+    expect(empty.get_by_role("link", name="API reference")).to_have_attribute("href", "docs")
+    # and the key itself is never written into the page
+    assert key not in tab.page.content()
+    tab.shot("empty-state")
+
+
+def test_a_filter_typed_but_not_applied_survives_a_live_reload(tab: Page,
+                                                               runtime: Runtime) -> None:
+    # Given the errors view with a service typed into its filter, not applied yet
+    tab.sign_in(new_key(runtime, "operator"))
+    tab.open("errors")
+    tab.page.fill("input[name=service]", "typed-not-applied")
+    # When a new job's event reloads the view live
+    job = make_dead_letter(runtime, "live-reload")["retry_job_id"]
+    expect(tab.page.locator(f"[data-table=retry-jobs] tr[data-id='{job}']")).to_have_count(1)
+    # Then what was typed is still there (a live reload once put the applied filter back)
+    expect(tab.page.locator("input[name=service]")).to_have_value("typed-not-applied")
+
+
 def test_webhooks_view_creates_tests_redelivers_and_rotates(tab: Page, runtime: Runtime) -> None:
     from tests.functional.receivers import receiver
 
