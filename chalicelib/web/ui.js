@@ -58,11 +58,31 @@ export function notify(text, kind = "info") {
 }
 
 const pad = (n) => String(n).padStart(2, "0");
+/** The viewer's zone as the browser names it at that moment ("UTC", "GMT+1"): times say where. */
+const zoneAt = (d) =>
+  new Intl.DateTimeFormat("en", { timeZoneName: "short" }).formatToParts(d).find((p) => p.type === "timeZoneName")?.value ?? "";
+/** A moment in the viewer's zone, labelled with it; no-break spaces keep it on one line. */
 export function fmtTime(iso) {
   if (!iso) return "—";
   const d = new Date(iso);
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}\u00a0${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}\u00a0${zoneAt(d)}`;
 }
+/** How far a moment is from now, in words: "in 2 min", "3 h ago", "now". */
+export function fmtRelative(iso, now = Date.now()) {
+  if (!iso) return "";
+  const seconds = Math.round((new Date(iso).getTime() - now) / 1000);
+  const size = Math.abs(seconds);
+  if (size < 30) return "now";
+  const [value, unit] =
+    size < 5400
+      ? [Math.max(1, Math.round(size / 60)), "min"]
+      : size < 129600
+        ? [Math.round(size / 3600), "h"]
+        : [Math.round(size / 86400), "d"];
+  return seconds > 0 ? `in ${value}\u00a0${unit}` : `${value}\u00a0${unit} ago`;
+}
+/** A moment ahead or just behind (a next run, a next attempt): the time and how far it is. */
+export const fmtWhen = (iso) => (iso ? `${fmtTime(iso)} (${fmtRelative(iso)})` : "—");
 export const fmtRate = (r) => (r === null || r === undefined ? "—" : `${(r * 100).toFixed(1)} %`);
 /** A percentile read from histogram buckets: "≤ 250 ms" (an upper bound), "> 30.00 s" beyond them. */
 export const fmtBound = (summary, q) => {

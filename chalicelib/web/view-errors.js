@@ -1,6 +1,21 @@
 // Retry jobs: filter, inspect attempts, resolve.
 import { all, api } from "./api.js";
-import { cards, dataTable, field, fmtMs, fmtNum, fmtRate, fmtTime, guarded, h, select, statusBadge, teach, writeButton } from "./ui.js";
+import {
+  cards,
+  dataTable,
+  field,
+  fmtMs,
+  fmtNum,
+  fmtRate,
+  fmtTime,
+  fmtWhen,
+  guarded,
+  h,
+  select,
+  statusBadge,
+  teach,
+  writeButton,
+} from "./ui.js";
 import { errorText, mono, short, View } from "./view.js";
 
 const JOB_STATUSES = [
@@ -61,7 +76,7 @@ export class Errors extends View {
           { key: "status", label: "Status", cell: (r) => statusBadge(r.status) },
           { key: "attempt_count", label: "Attempts", raw: (r) => r.attempt_count, cell: attemptsCell },
           { key: "error", label: "Error", raw: (r) => errorText(r.error), cell: (r) => short(errorText(r.error)) },
-          { key: "next_attempt_at", label: "Next attempt", cell: (r) => fmtTime(r.next_attempt_at) },
+          { key: "next_attempt_at", label: "Next attempt", cell: (r) => fmtWhen(r.next_attempt_at) },
           { key: "updated_at", label: "Updated", cell: (r) => fmtTime(r.updated_at) },
         ],
         actions: (r) => [

@@ -1,6 +1,6 @@
 // The overview: totals and rates, breakers, health, next runs and the live feed.
 import { api } from "./api.js";
-import { cards, dataTable, fmtBound, fmtNum, fmtRate, fmtTime, h, statusBadge, teach, writeButton } from "./ui.js";
+import { cards, dataTable, fmtBound, fmtNum, fmtRate, fmtTime, fmtWhen, h, statusBadge, teach, writeButton } from "./ui.js";
 import { mono, short, View } from "./view.js";
 
 export class Overview extends View {
@@ -97,7 +97,7 @@ export class Overview extends View {
         rowId: (r) => r.schedule_id,
         columns: [
           { key: "name", label: "Schedule" },
-          { key: "next_run_at", label: "Next run", cell: (r) => fmtTime(r.next_run_at) },
+          { key: "next_run_at", label: "Next run", cell: (r) => fmtWhen(r.next_run_at) },
         ],
         empty: teach("No schedule is due. Schedules are made in the Schedules view, or:", {
           method: "POST",

@@ -1,7 +1,7 @@
 // Schedules: the Gantt timeline, the form with a live preview, pause/resume/run/delete.
 import { all, api } from "./api.js";
 import { Gantt } from "./gantt.js";
-import { dataTable, explain, field, fmtTime, guarded, h, notify, select, statusBadge, teach, writeButton } from "./ui.js";
+import { dataTable, explain, field, fmtTime, fmtWhen, guarded, h, notify, select, statusBadge, teach, writeButton } from "./ui.js";
 import { mono, short, View } from "./view.js";
 
 const OUTCOME = { "schedule.executed": "succeeded", "schedule.failed": "failed", "schedule.skipped": "skipped" };
@@ -66,7 +66,7 @@ export class Schedules extends View {
             key: "next_runs",
             label: "Next run",
             raw: (r) => r.next_runs[0] || null,
-            cell: (r) => fmtTime(r.enabled ? r.next_runs[0] : null),
+            cell: (r) => fmtWhen(r.enabled ? r.next_runs[0] : null),
           },
           { key: "target", label: "Target", raw: (r) => JSON.stringify(r.target), cell: (r) => short(targetText(r.target), 50) },
         ],

@@ -1,6 +1,6 @@
 // Webhook endpoints and their delivery log: create, test, redeliver, rotate.
 import { all, api } from "./api.js";
-import { dataTable, explain, field, fmtMs, fmtTime, guarded, h, statusBadge, teach, writeButton } from "./ui.js";
+import { dataTable, explain, field, fmtMs, fmtTime, fmtWhen, guarded, h, statusBadge, teach, writeButton } from "./ui.js";
 import { errorText, mono, View } from "./view.js";
 
 export class Webhooks extends View {
@@ -104,7 +104,7 @@ export class Webhooks extends View {
               { key: "event_type", label: "Event" },
               { key: "status", label: "Status", cell: (r) => statusBadge(r.status) },
               { key: "attempt_count", label: "Attempts", cell: (r) => deliveryAttempts(r) },
-              { key: "next_attempt_at", label: "Next attempt", cell: (r) => fmtTime(r.next_attempt_at) },
+              { key: "next_attempt_at", label: "Next attempt", cell: (r) => fmtWhen(r.next_attempt_at) },
               { key: "created_at", label: "Created", cell: (r) => fmtTime(r.created_at) },
             ],
             actions: (r) => [

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
@@ -458,6 +461,27 @@ def test_a_filter_typed_but_not_applied_survives_a_live_reload(tab: Page,
     expect(tab.page.locator(f"[data-table=retry-jobs] tr[data-id='{job}']")).to_have_count(1)
     # Then what was typed is still there (a live reload once put the applied filter back)
     expect(tab.page.locator("input[name=service]")).to_have_value("typed-not-applied")
+
+
+def test_times_say_their_zone_and_how_far_ahead_they_are(browser: Any, runtime: Runtime) -> None:
+    # Given a schedule due within 5 minutes, and a viewer in Berlin
+    schedule = make_schedule(runtime, "zone-label")
+    context = browser.new_context(viewport={"width": 1280, "height": 900},
+                                  timezone_id="Europe/Berlin")
+    try:
+        tab = Page(context.new_page(), runtime)
+        tab.sign_in(new_key(runtime, "viewer"))
+        # When the overview lists the next runs
+        row = tab.page.locator(f"[data-table=next-runs] tr[data-id='{schedule['id']}']")
+        # Then the time is in the viewer's zone, labelled with it, and says how far ahead it is
+        expect(row).to_contain_text("GMT+1")
+        expect(row).to_contain_text(re.compile(r"\(in \d+\u00a0min\)|\(now\)"))
+        due = datetime.fromisoformat(schedule["next_runs"][0].replace("Z", "+00:00"))
+        local = due.astimezone(ZoneInfo("Europe/Berlin")).strftime("%H:%M:%S")
+        expect(row).to_contain_text(local)
+        assert tab.errors == []
+    finally:
+        context.close()
 
 
 def test_webhooks_view_creates_tests_redelivers_and_rotates(tab: Page, runtime: Runtime) -> None:
