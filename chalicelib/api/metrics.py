@@ -2,12 +2,14 @@
 small, fixed set of key lookups and queries (docs/data-model.md lists them)."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from chalicelib import deps
 from chalicelib.api.recovery import dead_letter_json
 from chalicelib.api.routing import ApiBlueprint
+from chalicelib.domain.origins import SCHEDULE_SERVICE
 from chalicelib.domain.timeutil import to_iso
 from chalicelib.errors import ValidationFailed
 
@@ -55,16 +57,25 @@ def metrics_errors(query: RangeQuery) -> dict[str, Any]:
 @bp.operation("GET", "/metrics/schedules", summary="Runs, failures and durations by schedule",
               role="viewer", query="RangeQuery")
 def metrics_schedules(query: RangeQuery) -> dict[str, Any]:
-    """Runs, failures and skips by schedule over a range."""
-    return deps.metrics().per_subject("schedules", *_range(query), good="runs", bad="failures",
-                                     bad_within_good=True)
+    """Runs, failures and skips by schedule over a range, each with its schedule's name."""
+    found = deps.metrics().per_subject("schedules", *_range(query), good="runs", bad="failures",
+                                       bad_within_good=True)
+    return _named(found, deps.schedules().names)
 
 
 @bp.operation("GET", "/metrics/webhooks", summary="Success rate and latency by endpoint",
               role="viewer", query="RangeQuery")
 def metrics_webhooks(query: RangeQuery) -> dict[str, Any]:
-    """Deliveries, failures and latency by webhook endpoint over a range."""
-    return deps.metrics().per_subject("webhooks", *_range(query), good="delivered", bad="failed")
+    """Deliveries, failures and latency by webhook endpoint over a range, each with what names it
+    (its description, else its URL)."""
+    found = deps.metrics().per_subject("webhooks", *_range(query), good="delivered", bad="failed")
+    return _named(found, deps.webhooks().names)
+
+
+def _named(found: dict[str, Any], names: Callable[[set[str]], dict[str, str]]) -> dict[str, Any]:
+    """Each row's ``name`` beside its id (None: the subject is gone)."""
+    known = names({row["id"] for row in found["items"]})
+    return {**found, "items": [{**row, "name": known.get(row["id"])} for row in found["items"]]}
 
 
 @bp.operation("GET", "/dashboard/overview",
@@ -73,8 +84,13 @@ def dashboard_overview() -> dict[str, Any]:
     """What the dashboard's overview shows in one answer: the last 24 hours' totals and rates,
     breaker states, open dead letters and the next runs."""
     breakers, _ = deps.breakers().list(50, None)
+    # a schedule's breaker is "schedule:<id>": named by its schedule
+    names = deps.schedules().names({b["service"].removeprefix(SCHEDULE_SERVICE) for b in breakers
+                                    if b["service"].startswith(SCHEDULE_SERVICE)})
     return {"metrics": deps.metrics().summary(),
-            "breakers": [{"service": b["service"], "state": b["state"]} for b in breakers],
+            "breakers": [{"service": b["service"], "state": b["state"],
+                          "name": names.get(b["service"].removeprefix(SCHEDULE_SERVICE))}
+                         for b in breakers],
             "next_runs": deps.scheduler().upcoming(10)}
 
 

@@ -3,6 +3,9 @@ from __future__ import annotations
 
 from typing import Any
 
+#: the service (and breaker) name a schedule's failed run retries under: "schedule:<id>"
+SCHEDULE_SERVICE = "schedule:"
+
 
 def origin_of(job: Any) -> dict[str, Any]:
     """Where a retry job came from: its ``origin`` (``{"type": "api"}``, ``{"type":

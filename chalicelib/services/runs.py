@@ -14,6 +14,7 @@ from typing import Any
 
 from chalicelib.domain import messages
 from chalicelib.domain.messages import MalformedMessage, ScheduledRun
+from chalicelib.domain.origins import SCHEDULE_SERVICE
 from chalicelib.domain.retry import NEVER_RETRIED
 from chalicelib.domain.schedule import Execution, Schedule
 from chalicelib.domain.timeutil import to_iso, utcnow
@@ -135,7 +136,8 @@ class RunExecutor:
             # max_attempts counts every attempt, this run's included (as Temporal's does): the
             # retry engine makes the rest
             job, _ = self._retries().create({
-                "service": f"schedule:{schedule.id}", "target": schedule.target, "error": error,
+                "service": SCHEDULE_SERVICE + schedule.id, "target": schedule.target,
+                "error": error,
                 "retry_policy": {**schedule.retry_policy, "max_attempts": attempts - 1},
                 "idempotency_key": f"execution:{execution.id}",
                 "workflow_id": schedule.id, "execution_id": execution.id},

@@ -2,7 +2,7 @@
 import { api } from "./api.js";
 import { chart } from "./charts.js";
 import { dataTable, field, fmtMs, fmtRate, h, select } from "./ui.js";
-import { mono, View } from "./view.js";
+import { named, View } from "./view.js";
 
 const RANGES = { hour: ["minute", 3600e3], day: ["hour", 86400e3], month: ["day", 30 * 86400e3] };
 
@@ -141,7 +141,7 @@ export class Analytics extends View {
         title: "Runs by schedule",
         rows: perSchedule.items,
         columns: [
-          { key: "id", label: "Schedule", cell: (r) => mono(r.id) },
+          { key: "id", label: "Schedule", cell: (r) => named(r.name, r.id) },
           { key: "runs", label: "Runs" },
           { key: "failures", label: "Failures" },
           { key: "success_rate", label: "Success", cell: (r) => fmtRate(r.success_rate) },
@@ -153,7 +153,7 @@ export class Analytics extends View {
         title: "Deliveries by endpoint",
         rows: perHook.items,
         columns: [
-          { key: "id", label: "Endpoint", cell: (r) => mono(r.id) },
+          { key: "id", label: "Endpoint", cell: (r) => named(r.name, r.id) },
           { key: "delivered", label: "Delivered" },
           { key: "failed", label: "Failed" },
           { key: "success_rate", label: "Success", cell: (r) => fmtRate(r.success_rate) },

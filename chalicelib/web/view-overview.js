@@ -1,7 +1,7 @@
 // The overview: totals and rates, breakers, health, next runs and the live feed.
 import { api } from "./api.js";
 import { cards, dataTable, fmtBound, fmtNum, fmtRate, fmtTime, fmtWhen, h, statusBadge, teach, writeButton } from "./ui.js";
-import { mono, short, View } from "./view.js";
+import { mono, named, short, View } from "./view.js";
 
 export class Overview extends View {
   constructor() {
@@ -71,7 +71,12 @@ export class Overview extends View {
         rows: overview.breakers,
         rowId: (r) => r.service,
         columns: [
-          { key: "service", label: "Service" },
+          {
+            key: "service",
+            label: "Service",
+
+            cell: (r) => (r.name ? named(`Schedule ${r.name}`, r.service) : r.service),
+          },
           { key: "state", label: "State", cell: (r) => statusBadge(r.state) },
         ],
         actions: breakerActions,

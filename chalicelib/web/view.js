@@ -5,6 +5,8 @@ import { h, notify } from "./ui.js";
 
 export const mono = (text) => h("code", {}, text ?? "—");
 export const errorText = (e) => (e ? `${e.type || ""}${e.message ? ": " + e.message : ""}` : "—");
+/** A thing's name, with its id on a second, monospace line (a gone one: its id alone). */
+export const named = (name, id) => (name ? h("span", { class: "named" }, name, h("br"), mono(id)) : mono(id));
 export const short = (text, n = 90) => (text && text.length > n ? text.slice(0, n - 1) + "…" : text);
 
 /** Base for a view: one container, a debounced reload for live events. */

@@ -45,8 +45,9 @@ def test_summary_counts_what_happened(api: Api, app_module: Any, clock: Clock,
     assert summary["schedules"]["runs"] == 1 and summary["schedules"]["success_rate"] == 1.0
     assert summary["webhooks"]["delivered"] == 1 and summary["webhooks"]["latency"]["p50_ms"]
     per_schedule = body(api.get("/v2/metrics/schedules"))["items"]
-    assert per_schedule == [{"id": made["schedule"]["id"], "runs": 1, "failures": 0,
-                             "success_rate": 1.0, "mean_ms": per_schedule[0]["mean_ms"]}]
+    assert per_schedule == [{"id": made["schedule"]["id"], "name": "nightly", "runs": 1,
+                             "failures": 0, "success_rate": 1.0,
+                             "mean_ms": per_schedule[0]["mean_ms"]}]
     hooks = body(api.get("/v2/dashboard/webhooks"))["items"]
     assert [h["id"] for h in hooks] == [made["webhook"]["id"]] and hooks[0]["delivered"] == 1
 
@@ -74,7 +75,7 @@ def test_dashboard_overview_and_schedules(api: Api, app_module: Any, clock: Cloc
     made = activity(api, app_module, clock, target)
     api.post("/v2/errors/circuit-breaker/payments", {"action": "force_open"})
     overview = body(api.get("/v2/dashboard/overview"))
-    assert overview["breakers"] == [{"service": "payments", "state": "forced_open"}]
+    assert overview["breakers"] == [{"service": "payments", "state": "forced_open", "name": None}]
     assert overview["next_runs"][0] == {"schedule_id": made["schedule"]["id"], "name": "nightly",
                                         "next_run_at": "2026-11-30T09:00:00.000Z"}
     assert overview["metrics"]["dead_letters_open"] == 0
@@ -144,3 +145,25 @@ def test_counts_of_thousands_of_subjects_are_all_kept_and_read_in_constant_calls
     item = aws.client("dynamodb").get_item(TableName=table, Key={
         "metric": {"S": "webhooks#hour"}, "window_start": {"S": hour}})["Item"]
     assert len(item) < 40 and float(item["n:delivered"]["N"]) == 4500
+
+
+def test_per_subject_rows_and_schedule_breakers_are_named(api: Api, app_module: Any, clock: Clock,
+                                                          target: Receiver) -> None:
+    # Given a schedule and an endpoint with counts, and a schedule's breaker
+    sched = schedule(api, target.url, name="nightly billing")
+    hook = endpoint(api, target.url, description="billing hooks")
+    metrics = deps.metrics()
+    metrics.count("schedules", sched["id"], {"runs": 1})
+    metrics.count("webhooks", hook["id"], {"delivered": 1})
+    metrics.count("schedules", "sch_01GONE00000000000000000000", {"runs": 1})
+    deps.breakers().command(f"schedule:{sched['id']}", "force_open")
+    # When the per-subject reads and the overview are asked for
+    runs = json.loads(api.get("/v2/metrics/schedules").body)["items"]
+    hooks = json.loads(api.get("/v2/metrics/webhooks").body)["items"]
+    breakers = json.loads(api.get("/v2/dashboard/overview").body)["breakers"]
+    # Then each row says whose it is (a gone schedule: no name), not only an id
+    assert {r["id"]: r["name"] for r in runs} == {sched["id"]: "nightly billing",
+                                                  "sch_01GONE00000000000000000000": None}
+    assert [(r["id"], r["name"]) for r in hooks] == [(hook["id"], "billing hooks")]
+    assert [(b["service"], b["name"]) for b in breakers] == [
+        (f"schedule:{sched['id']}", "nightly billing")]
