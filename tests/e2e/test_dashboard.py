@@ -484,6 +484,21 @@ def test_times_say_their_zone_and_how_far_ahead_they_are(browser: Any, runtime: 
         context.close()
 
 
+def test_analytics_names_each_schedule_with_its_id_below(tab: Page, runtime: Runtime) -> None:
+    # Given a schedule that ran once
+    made = make_schedule(runtime, "analytics-named")
+    call(runtime, "POST", f"schedules/{made['id']}/execute")
+    until(lambda: any(r["id"] == made["id"] for r in call(runtime, "GET",
+                                                           "metrics/schedules")["items"]))
+    # When the analytics view lists runs by schedule
+    tab.sign_in(new_key(runtime, "viewer"))
+    tab.open("analytics")
+    row = tab.page.locator("[data-table=schedule-stats] tbody tr", has_text=made["id"])
+    # Then the row says the schedule's name, its id on the line below
+    expect(row.locator(".named")).to_contain_text("analytics-named")
+    expect(row.locator(".named code")).to_have_text(made["id"])
+
+
 def test_webhooks_view_creates_tests_redelivers_and_rotates(tab: Page, runtime: Runtime) -> None:
     from tests.functional.receivers import receiver
 
