@@ -2,7 +2,6 @@
 small, fixed set of key lookups and queries (docs/data-model.md lists them)."""
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -57,25 +56,18 @@ def metrics_errors(query: RangeQuery) -> dict[str, Any]:
 @bp.operation("GET", "/metrics/schedules", summary="Runs, failures and durations by schedule",
               role="viewer", query="RangeQuery")
 def metrics_schedules(query: RangeQuery) -> dict[str, Any]:
-    """Runs, failures and skips by schedule over a range, each with its schedule's name."""
-    found = deps.metrics().per_subject("schedules", *_range(query), good="runs", bad="failures",
-                                       bad_within_good=True)
-    return _named(found, deps.schedules().names)
+    """Runs, failures and skips by schedule over a range, each with its schedule's name (as
+    it was when it last ran)."""
+    return deps.metrics().per_subject("schedules", *_range(query), good="runs", bad="failures",
+                                     bad_within_good=True)
 
 
 @bp.operation("GET", "/metrics/webhooks", summary="Success rate and latency by endpoint",
               role="viewer", query="RangeQuery")
 def metrics_webhooks(query: RangeQuery) -> dict[str, Any]:
-    """Deliveries, failures and latency by webhook endpoint over a range, each with what names it
-    (its description, else its URL)."""
-    found = deps.metrics().per_subject("webhooks", *_range(query), good="delivered", bad="failed")
-    return _named(found, deps.webhooks().names)
-
-
-def _named(found: dict[str, Any], names: Callable[[set[str]], dict[str, str]]) -> dict[str, Any]:
-    """Each row's ``name`` beside its id (None: the subject is gone)."""
-    known = names({row["id"] for row in found["items"]})
-    return {**found, "items": [{**row, "name": known.get(row["id"])} for row in found["items"]]}
+    """Deliveries, failures and latency by webhook endpoint over a range, each with what named
+    it when it was last counted (its description, else its URL)."""
+    return deps.metrics().per_subject("webhooks", *_range(query), good="delivered", bad="failed")
 
 
 @bp.operation("GET", "/dashboard/overview",

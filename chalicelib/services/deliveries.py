@@ -143,7 +143,7 @@ class DeliveryWork(Work[DeliveryAttempt, _Pending]):
             record = _attempt(message.attempt, now, finished, response, error,
                               round((time.perf_counter() - started) * 1000, 2))
             ok = response is not None and 200 <= response.status_code < 300
-            o.count(endpoint.id, {"attempts": 1, "delivered": int(ok)}, record["duration_ms"])
+            o.count(endpoint, {"attempts": 1, "delivered": int(ok)}, record["duration_ms"])
             retry_after = None
             if response is not None and not ok:
                 error = {"type": f"HTTP{response.status_code}",
@@ -188,7 +188,7 @@ class DeliveryWork(Work[DeliveryAttempt, _Pending]):
         assert endpoint is not None
         error = result.error or {}
         if reason != "gone":
-            o.count(endpoint.id, {"failed": 1}, None)
+            o.count(endpoint, {"failed": 1}, None)
         entry = o.dead_letters.from_delivery(delivery, endpoint, error)
         o.store.record_attempt(delivery, result.record, "failed", to_iso(now),
                                next_attempt_at=None, dead_letter_id=entry.id)
@@ -235,9 +235,11 @@ class Deliveries:
         self.timeouts = timeouts  # (connect, read) seconds
         self._work = DeliveryWork(self)
 
-    def count(self, webhook_id: str, fields: dict[str, float], ms: float | None) -> None:
+    def count(self, endpoint: Endpoint, fields: dict[str, float], ms: float | None) -> None:
+        """An endpoint's counters, with what names it (its description, else its URL)."""
         if self.metrics is not None:
-            self.metrics.count("webhooks", webhook_id, fields, ("latency", ms))
+            self.metrics.count("webhooks", endpoint.id, fields, ("latency", ms),
+                               name=endpoint.description or endpoint.url)
 
     # --- making deliveries -------------------------------------------------------------------
 

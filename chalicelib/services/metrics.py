@@ -57,6 +57,8 @@ class MetricsService:
         self._flush_seconds = flush_seconds
         self._monotonic = monotonic
         self._pending: dict[tuple[str, str], tuple[datetime, Counter[str]]] = {}
+        #: (metric, subject) -> the subject's name, written with its next counts
+        self._names: dict[tuple[str, str], str] = {}
         self._since: float | None = None  # when the oldest pending count was made
         self._lock = threading.Lock()
 
@@ -89,27 +91,34 @@ class MetricsService:
         per subject counted since the last write."""
         with self._lock:
             pending, self._pending, self._since = self._pending, {}, None
+            names, self._names = self._names, {}
         for (metric, _), (moment, fields) in pending.items():
             try:  # the metric's totals in its windows, each subject's in an item of its own
                 self._store.add(metric, moment, _fold(fields))
                 subjects = _by_subject(fields)
                 if subjects:
-                    self._store.add_subjects(metric, moment, subjects)
+                    self._store.add_subjects(metric, moment, subjects, {
+                        subject: names[(metric, subject)] for subject in subjects
+                        if (metric, subject) in names})
             except DependencyUnavailable:
                 log.warning("could not record %s %s", metric, sorted(fields), exc_info=True)
 
     def count(self, metric: str, subject: str, fields: Mapping[str, float],
-              timing: tuple[str, float | None] | None = None) -> None:
+              timing: tuple[str, float | None] | None = None, name: str | None = None) -> None:
         """Counters of one subject (a service, a schedule, an endpoint) in ``metric``'s windows,
         zeros left out. ``timing`` ``(name, ms)`` also adds the subject's ``<name>_ms`` and
-        ``<name>_count`` (its mean) and the metric's ``<name>`` histogram. Never raises."""
-        counted = {f"{name}|{subject}": value for name, value in fields.items() if value}
+        ``<name>_count`` (its mean) and the metric's ``<name>`` histogram; ``name`` is kept with
+        the subject's counts (what lists show beside its id). Never raises."""
+        counted = {f"{field}|{subject}": value for field, value in fields.items() if value}
         histogram = None
         if timing is not None and timing[1] is not None:
-            name, ms = timing[0], float(timing[1])
-            counted.update({f"{name}_ms|{subject}": ms, f"{name}_count|{subject}": 1})
-            histogram = (name, ms)
+            prefix, ms = timing[0], float(timing[1])
+            counted.update({f"{prefix}_ms|{subject}": ms, f"{prefix}_count|{subject}": 1})
+            histogram = (prefix, ms)
         if counted:
+            if name is not None:  # lists show it beside the id, with no read of the subject
+                with self._lock:
+                    self._names[(metric, subject)] = name
             self.record(metric, counted, histogram)
 
     def total(self, metric: str, start: datetime, end: datetime, window: str) -> dict[str, float]:
@@ -118,16 +127,16 @@ class MetricsService:
         return _fold(self._store.total(metric, start, end, window))
 
     def by_subject(self, metric: str, start: datetime, end: datetime
-                   ) -> tuple[Counter[str], dict[str, Counter[str]]]:
+                   ) -> tuple[Counter[str], dict[str, Counter[str]], dict[str, str]]:
         """The metric's totals over the hours of a range, and each subject's (two Queries).
         Windows written before subjects had items of their own hold them as ``name|subject``
         fields: those are read from the totals, so nothing counted before is lost."""
         self.flush()
         totals = self._store.total(metric, start, end, "hour")
-        subjects = self._store.subjects(metric, start, end)
+        subjects, names = self._store.subjects(metric, start, end)
         for subject, counts in _by_subject(totals).items():
             subjects.setdefault(subject, Counter()).update(counts)
-        return _fold(totals), subjects
+        return _fold(totals), subjects, names
 
     def request(self, status: int, duration_ms: float) -> None:
         self.record("api", {"requests": 1, f"status_{status // 100}xx": 1},
@@ -216,12 +225,13 @@ class MetricsService:
         ``bad_within_good``: ``good`` counts every
         outcome (a schedule's runs include its failed runs), so success is (good - bad) / good."""
         start, end = self._range(start, end)
-        totals, subjects = self.by_subject(metric, start, end)
+        totals, subjects, names = self.by_subject(metric, start, end)
         rows = []
         for subject, counts in sorted(subjects.items()):
             count = counts.get("latency_count", 0) or counts.get("duration_count", 0)
             total_ms = counts.get("latency_ms", 0) or counts.get("duration_ms", 0)
-            rows.append({"id": subject, good: int(counts[good]), bad: int(counts[bad]),
+            rows.append({"id": subject, "name": names.get(subject),
+                         good: int(counts[good]), bad: int(counts[bad]),
                          "success_rate": _rate(counts[good] - counts[bad], counts[bad])
                          if bad_within_good else _rate(counts[good], counts[bad]),
                          "mean_ms": round(total_ms / count, 2) if count else None})

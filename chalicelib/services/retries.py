@@ -427,7 +427,7 @@ class RetryService:
 
     def stats(self, start: datetime, end: datetime) -> dict[str, Any]:
         """Counts by status and service, success rate, mean attempts to success: two Queries."""
-        overall, by_service = self._metrics.by_subject(METRIC, start, end)
+        overall, by_service, _ = self._metrics.by_subject(METRIC, start, end)
         return {"from": to_iso(start), "to": to_iso(end), **_summary(overall),
                 "services": {s: _summary(c) for s, c in sorted(by_service.items())}}
 

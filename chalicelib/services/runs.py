@@ -63,7 +63,7 @@ class RunWork(Work[ScheduledRun, _Run]):
             return "buffered"
         o.executions.transition(execution, "pending", "skipped", finished_at=to_iso(now),
                                 note="a previous run was still running")
-        o.count(schedule.id, {"skipped": 1}, None)
+        o.count(schedule, {"skipped": 1}, None)
         o.publish("schedule.skipped", {"schedule_id": schedule.id, "execution_id": execution.id,
                                        "scheduled_for": execution.scheduled_for})
         return "skipped"
@@ -122,7 +122,7 @@ class RunExecutor:
         data = {"schedule_id": schedule.id, "execution_id": execution.id,
                 "scheduled_for": execution.scheduled_for, "trigger": execution.trigger,
                 "status_code": outcome.status_code, "duration_ms": outcome.duration_ms}
-        self.count(schedule.id, {"runs": 1, "failures": int(not outcome.success)},
+        self.count(schedule, {"runs": 1, "failures": int(not outcome.success)},
                    outcome.duration_ms)
         if outcome.success:
             self.executions.transition(execution, "running", "succeeded", **fields)
@@ -152,9 +152,11 @@ class RunExecutor:
             self._schedules.pause_if_failing(schedule, streak)
         return status
 
-    def count(self, schedule_id: str, fields: dict[str, float], ms: float | None) -> None:
+    def count(self, schedule: Schedule, fields: dict[str, float], ms: float | None) -> None:
+        """A schedule's counters, with its name."""
         if self._metrics is not None:
-            self._metrics.count("schedules", schedule_id, fields, ("duration", ms))
+            self._metrics.count("schedules", schedule.id, fields, ("duration", ms),
+                                name=schedule.name)
 
     def release(self, schedule_id: str, succeeded: bool | None,
                 settled: bool | None = None) -> int:

@@ -47,10 +47,6 @@ class WebhookEndpoints:
                 "max_attempts": body.get("max_attempts") or DEFAULT_ATTEMPTS,
                 "retry_schedule": tuple(schedule) if schedule else None}
 
-    def names(self, webhook_ids: set[str]) -> dict[str, str]:
-        """Id -> what names the endpoint (its description, else its URL): one read per 100."""
-        return {e.id: e.description or e.url for e in self._store.get_many(frozenset(webhook_ids))}
-
     def require(self, webhook_id: str) -> Endpoint:
         endpoint = self._store.get(webhook_id) if webhook_id.startswith("whk_") else None
         if endpoint is None:

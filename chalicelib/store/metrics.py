@@ -38,13 +38,20 @@ class MetricsStore:
         self._db = dynamodb
         self._table = table
 
-    def _add(self, key: dict[str, Any], fields: Mapping[str, float], ttl: int | None) -> None:
+    def _add(self, key: dict[str, Any], fields: Mapping[str, float], ttl: int | None,
+             label: str | None = None) -> None:
         names = {f"#f{i}": f"n:{name}" for i, name in enumerate(fields)}
         values: dict[str, Any] = {f":v{i}": {"N": str(v)} for i, v in enumerate(fields.values())}
         expression = "ADD " + ", ".join(f"#f{i} :v{i}" for i in range(len(fields)))
+        sets = []
         if ttl is not None:
             names["#ttl"], values[":ttl"] = "expires_at", {"N": str(ttl)}
-            expression += " SET #ttl = :ttl"
+            sets.append("#ttl = :ttl")
+        if label is not None:  # a subject's name, beside its counts
+            names["#label"], values[":label"] = "label", {"S": label}
+            sets.append("#label = :label")
+        if sets:
+            expression += " SET " + ", ".join(sets)
         try:
             self._db.update_item(TableName=self._table, Key=key, UpdateExpression=expression,
                                  ExpressionAttributeNames=names, ExpressionAttributeValues=values)
@@ -66,8 +73,10 @@ class MetricsStore:
                           int((moment + keep).timestamp()))
 
     def add_subjects(self, metric: str, moment: datetime,
-                     by_subject: Mapping[str, Mapping[str, float]]) -> None:
-        """Each subject's counters in the hour containing ``moment`` (an UpdateItem each)."""
+                     by_subject: Mapping[str, Mapping[str, float]],
+                     labels: Mapping[str, str] | None = None) -> None:
+        """Each subject's counters in the hour containing ``moment`` (an UpdateItem each), and its
+        name where ``labels`` gives one."""
         fmt, keep = WINDOWS["hour"]
         hour, ttl = moment.strftime(fmt), int((moment + keep).timestamp())
         for subject, fields in by_subject.items():
@@ -75,11 +84,13 @@ class MetricsStore:
             for i in range(0, len(names), FIELDS_PER_WRITE):
                 self._add({"metric": {"S": f"{metric}#subjects#hour"},
                            "window_start": {"S": f"{hour}|{subject}"}},
-                          {n: fields[n] for n in names[i:i + FIELDS_PER_WRITE]}, ttl)
+                          {n: fields[n] for n in names[i:i + FIELDS_PER_WRITE]}, ttl,
+                          (labels or {}).get(subject) if i == 0 else None)
 
-    def subjects(self, metric: str, start: datetime, end: datetime) -> dict[str, Counter[str]]:
-        """Every subject's counters summed over the hours from ``start`` to ``end`` (one Query,
-        paged by DynamoDB's 1 MB)."""
+    def subjects(self, metric: str, start: datetime, end: datetime
+                 ) -> tuple[dict[str, Counter[str]], dict[str, str]]:
+        """Every subject's counters summed over the hours from ``start`` to ``end``, and each
+        one's latest name (one Query, paged by DynamoDB's 1 MB)."""
         request = {
             "TableName": self._table,
             "KeyConditionExpression": "metric = :m AND window_start BETWEEN :a AND :b",
@@ -88,17 +99,20 @@ class MetricsStore:
                                           ":b": {"S": window_start(end, "hour") + "|\uffff"}},
         }
         found: dict[str, Counter[str]] = {}
+        labels: dict[str, str] = {}
         try:
             for page in self._db.get_paginator("query").paginate(**request):
-                for item in page["Items"]:
+                for item in page["Items"]:  # oldest hour first: a later name wins
                     subject = item["window_start"]["S"].partition("|")[2]
+                    if "label" in item:
+                        labels[subject] = item["label"]["S"]
                     values = found.setdefault(subject, Counter())
                     for name, value in item.items():
                         if name.startswith("n:"):
                             values[name[2:]] += float(value["N"])
         except (ClientError, BotoCoreError) as exc:
             raise DependencyUnavailable("The metrics table could not be read.") from exc
-        return found
+        return found, labels
 
     def adjust_gauge(self, name: str, delta: float) -> None:
         self._add({"metric": {"S": GAUGES}, "window_start": {"S": name}}, {"value": delta}, None)

@@ -152,16 +152,17 @@ def test_per_subject_rows_and_schedule_breakers_are_named(api: Api, app_module: 
     # Given a schedule and an endpoint with counts, and a schedule's breaker
     sched = schedule(api, target.url, name="nightly billing")
     hook = endpoint(api, target.url, description="billing hooks")
-    metrics = deps.metrics()
-    metrics.count("schedules", sched["id"], {"runs": 1})
-    metrics.count("webhooks", hook["id"], {"delivered": 1})
+    metrics = deps.metrics()  # counted as the run and delivery workers count them: named
+    metrics.count("schedules", sched["id"], {"runs": 1}, name=sched["name"])
+    metrics.count("webhooks", hook["id"], {"delivered": 1}, name=hook["description"])
     metrics.count("schedules", "sch_01GONE00000000000000000000", {"runs": 1})
     deps.breakers().command(f"schedule:{sched['id']}", "force_open")
     # When the per-subject reads and the overview are asked for
     runs = json.loads(api.get("/v2/metrics/schedules").body)["items"]
     hooks = json.loads(api.get("/v2/metrics/webhooks").body)["items"]
     breakers = json.loads(api.get("/v2/dashboard/overview").body)["breakers"]
-    # Then each row says whose it is (a gone schedule: no name), not only an id
+    # Then each row says whose it is (one counted with no name: None), not only an id, with no
+    # read of the schedules or endpoints
     assert {r["id"]: r["name"] for r in runs} == {sched["id"]: "nightly billing",
                                                   "sch_01GONE00000000000000000000": None}
     assert [(r["id"], r["name"]) for r in hooks] == [(hook["id"], "billing hooks")]

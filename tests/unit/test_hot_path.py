@@ -65,7 +65,8 @@ class Store:
         self.adds.append((metric, moment, dict(fields)))
 
     def add_subjects(self, metric: str, moment: datetime,
-                     by_subject: dict[str, dict[str, float]]) -> None:
+                     by_subject: dict[str, dict[str, float]],
+                     labels: dict[str, str] | None = None) -> None:
         self.subjects.append((metric, moment, {k: dict(v) for k, v in by_subject.items()}))
 
     def total(self, *_: Any) -> Counter[str]:
