@@ -57,15 +57,37 @@ export function notify(text, kind = "info") {
   notice.dataset.kind = kind;
 }
 
-const pad = (n) => String(n).padStart(2, "0");
-/** The viewer's zone as the browser names it at that moment ("UTC", "GMT+1"): times say where. */
-const zoneAt = (d) =>
-  new Intl.DateTimeFormat("en", { timeZoneName: "short" }).formatToParts(d).find((p) => p.type === "timeZoneName")?.value ?? "";
-/** A moment in the viewer's zone, labelled with it; no-break spaces keep it on one line. */
-export function fmtTime(iso) {
+const clock = new Map(); // zone -> its formatter (building one is the costly part)
+/**
+ * A moment in a zone (the viewer's by default, or a schedule's: what its cron means), labelled
+ * with the zone as the browser names it then ("UTC", "GMT+1"); no-break spaces keep it on one line.
+ */
+export function fmtTime(iso, timeZone) {
   if (!iso) return "—";
-  const d = new Date(iso);
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}\u00a0${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}\u00a0${zoneAt(d)}`;
+  const key = timeZone ?? "";
+  if (!clock.has(key)) {
+    clock.set(
+      key,
+      new Intl.DateTimeFormat("en-US", {
+        timeZone,
+        year: "numeric",
+        month: "2-digit",
+        day: "2-digit",
+        hour: "2-digit",
+        minute: "2-digit",
+        second: "2-digit",
+        hourCycle: "h23",
+        timeZoneName: "short",
+      }),
+    );
+  }
+  const p = Object.fromEntries(
+    clock
+      .get(key)
+      .formatToParts(new Date(iso))
+      .map((part) => [part.type, part.value]),
+  );
+  return `${p.year}-${p.month}-${p.day}\u00a0${p.hour}:${p.minute}:${p.second}\u00a0${p.timeZoneName}`;
 }
 /** How far a moment is from now, in words: "in 2 min", "3 h ago", "now". */
 export function fmtRelative(iso, now = Date.now()) {
@@ -82,7 +104,7 @@ export function fmtRelative(iso, now = Date.now()) {
   return seconds > 0 ? `in ${value}\u00a0${unit}` : `${value}\u00a0${unit} ago`;
 }
 /** A moment ahead or just behind (a next run, a next attempt): the time and how far it is. */
-export const fmtWhen = (iso) => (iso ? `${fmtTime(iso)} (${fmtRelative(iso)})` : "—");
+export const fmtWhen = (iso, timeZone) => (iso ? `${fmtTime(iso, timeZone)} (${fmtRelative(iso)})` : "—");
 export const fmtRate = (r) => (r === null || r === undefined ? "—" : `${(r * 100).toFixed(1)} %`);
 /** A percentile read from histogram buckets: "≤ 250 ms" (an upper bound), "> 30.00 s" beyond them. */
 export const fmtBound = (summary, q) => {

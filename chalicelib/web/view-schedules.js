@@ -66,7 +66,8 @@ export class Schedules extends View {
             key: "next_runs",
             label: "Next run",
             raw: (r) => r.next_runs[0] || null,
-            cell: (r) => fmtWhen(r.enabled ? r.next_runs[0] : null),
+            // in the schedule's own zone: a 09:00 Europe/Berlin cron reads 09:00
+            cell: (r) => fmtWhen(r.enabled ? r.next_runs[0] : null, r.timezone),
           },
           { key: "target", label: "Target", raw: (r) => JSON.stringify(r.target), cell: (r) => short(targetText(r.target), 50) },
         ],

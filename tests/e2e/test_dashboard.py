@@ -499,6 +499,21 @@ def test_analytics_names_each_schedule_with_its_id_below(tab: Page, runtime: Run
     expect(row.locator(".named code")).to_have_text(made["id"])
 
 
+def test_a_schedules_next_run_reads_in_its_own_zone(tab: Page, runtime: Runtime) -> None:
+    # Given a 09:00 Europe/Berlin schedule, and a viewer whose browser is in UTC
+    made = call(runtime, "POST", "schedules", {
+        "name": "berlin-nine", "expression": "cron(0 9 * * *)", "timezone": "Europe/Berlin",
+        "target": {"type": "event", "event_type": "custom.dashboard", "data": {}}})
+    tab.sign_in(new_key(runtime, "viewer"))
+    tab.open("schedules")
+    # When the schedules table lists it, Then its next run reads 09:00 in Berlin's zone (it was
+    # shown as 08:00:00, the viewer's clock, with no zone)
+    row = tab.page.locator(f"[data-table=schedules] tr[data-id='{made['id']}']")
+    due = datetime.fromisoformat(made["next_runs"][0].replace("Z", "+00:00"))
+    zone = "GMT+2" if due.astimezone(ZoneInfo("Europe/Berlin")).dst() else "GMT+1"
+    expect(row).to_contain_text(f"09:00:00\u00a0{zone}")
+
+
 def test_webhooks_view_creates_tests_redelivers_and_rotates(tab: Page, runtime: Runtime) -> None:
     from tests.functional.receivers import receiver
 
