@@ -76,10 +76,6 @@ class EventBus:
         else:
             self._send([staged.event])
 
-    def take_back(self, staged: Staged) -> None:
-        """A staged event was written but what it is about was undone."""
-        self._store.delete(staged.event)
-
     def write(self, outbox: outboxes.Outbox) -> None:
         """What an outbox collected: 25 events a BatchWriteItem, 10 a SendMessageBatch (the
         timeline first, as ``publish`` does; staged events are there already)."""

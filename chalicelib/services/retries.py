@@ -252,8 +252,8 @@ class RetryService:
             origin=origin or ({"type": "replay", "dead_letter_id": replay_of} if replay_of
                               else {"type": "api"}))
         refused = request["error"]["type"] in policy.non_retryable
-        run_at = now + timedelta(seconds=first_delay(policy, self._rand))
-        if not refused:
+        if not refused:  # its first attempt's time (a refused job has none)
+            run_at = now + timedelta(seconds=first_delay(policy, self._rand))
             job = dataclasses.replace(job, next_attempt_at=to_iso(run_at))
         claim = key is not None
         for _ in range(2):  # bounded: a second round only remakes a job its key outlived

@@ -72,15 +72,9 @@ class DeadLetterStore:
              before: str | None) -> tuple[list[DeadLetter], str | None]:
         m = self._model
         if fingerprint is not None or source is not None or service is not None:
-            ids, last = self._lists.page(lists.key("dlq", {k: v for k, v in (
+            return self._lists.items(lists.key("dlq", {k: v for k, v in (
                 ("status", status), ("fingerprint", fingerprint), ("source", source),
-                ("service", service)) if v is not None}), limit, before)
-            try:
-                found = {r.id: _entry(r) for r in m.batch_get(ids)} if ids else {}
-            except PynamoDBException as exc:
-                raise unavailable("dead letters") from exc
-            # an entry gone (TTL) before its pointer is left out
-            return [found[i] for i in ids if i in found], last
+                ("service", service)) if v is not None}), limit, before, m, "dead letters", _entry)
         query = m.by_status.query(status, m.created_sk < before if before else None,
                                   scan_index_forward=False, page_size=limit + 1)
         try:

@@ -71,13 +71,6 @@ class EventStore:
         """``put`` as one write of a transaction (with the item the event is about)."""
         return Write(self._record(event, expires_at), None, "event")
 
-    def delete(self, event: Event) -> None:
-        """Take back an event whose subject was taken back (its work could not be queued)."""
-        try:
-            self._model(event.timestamp[:10], f"{event.timestamp}#{event.id}").delete()
-        except PynamoDBException as exc:
-            raise DependencyUnavailable("The events table could not be written.") from exc
-
     def put_many(self, events: list[tuple[Event, int]]) -> None:
         """Many events, 25 a BatchWriteItem (unprocessed items are written again)."""
         try:

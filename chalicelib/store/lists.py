@@ -12,17 +12,19 @@ field such as tags: pointers need neither, and any number of filters combine.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from itertools import combinations, product
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from pynamodb.exceptions import PynamoDBException
 
 from chalicelib.store.base import bind
-from chalicelib.store.common import Write, unavailable
+from chalicelib.store.common import Write, page_of, unavailable
 from chalicelib.store.models import ListRecord
 
 Values = str | Iterable[str] | None
+T = TypeVar("T")
 
 
 def keys(kind: str, required: Mapping[str, str], optional: Mapping[str, Values]) -> set[str]:
@@ -65,10 +67,20 @@ class Lists:
         """Ids in one list, newest first; the last one's position when more follow."""
         m = self._model
         try:
-            found = list(m.query(list_key, m.position < before if before else None,
-                                 scan_index_forward=False, limit=limit + 1))
+            found, last = page_of(m.query(list_key, m.position < before if before else None,
+                                          scan_index_forward=False, limit=limit + 1),
+                                  limit, key="position")
         except PynamoDBException as exc:
             raise unavailable("lists") from exc
-        more = len(found) > limit
-        found = found[:limit]
-        return [r.id for r in found], (found[-1].position if more and found else None)
+        return [r.id for r in found], last
+
+    def items(self, list_key: str, limit: int, before: str | None, model: Any, table: str,
+              entity: Callable[[Any], T]) -> tuple[list[T], str | None]:
+        """A page of one list's items themselves, newest first: a Query of the list and one
+        BatchGetItem of ``model`` (an item gone by TTL before its pointer is left out)."""
+        ids, last = self.page(list_key, limit, before)
+        try:
+            found = {r.id: entity(r) for r in model.batch_get(ids)} if ids else {}
+        except PynamoDBException as exc:
+            raise unavailable(table) from exc
+        return [found[i] for i in ids if i in found], last

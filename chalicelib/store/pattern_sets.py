@@ -29,29 +29,35 @@ READY = ("#meta", "pattern-sets")
 def update_sets(model: Any, subscriber: str, added: Iterable[str],
                 removed: Iterable[str]) -> None:
     """Add ``subscriber`` to the sets of ``added`` patterns, take it out of ``removed``'s."""
-    for pattern, add in [*((p, True) for p in added), *((p, False) for p in removed)]:
-        record = model(pattern=pattern, subscriber=ALL)
-        action = (model.subscribers.add({subscriber}) if add
-                  else model.subscribers.delete({subscriber}))
-        try:
-            record.update(actions=[action])
-        except UpdateError as exc:
-            if not add or "size" not in str(exc.cause).lower():
-                raise unavailable("subscriptions") from exc
-            # past DynamoDB's item size: this pattern is read by its items from now on
-            log.warning("pattern %s has too many subscribers for one item", pattern)
-            try:
-                record.update(actions=[model.overflow.set(True)])
-            except PynamoDBException as again:
-                raise unavailable("subscriptions") from again
-        except PynamoDBException as exc:
-            raise unavailable("subscriptions") from exc
+    for pattern in added:
+        _change(model, pattern, {subscriber}, add=True)
+    for pattern in removed:
+        _change(model, pattern, {subscriber}, add=False)
 
 
 def update_sets_of(model: Any, pattern: str, subscribers: set[str]) -> None:
     """Add every one of ``subscribers`` to ``pattern``'s set (the backfill's step: idempotent)."""
-    for subscriber in sorted(subscribers):
-        update_sets(model, subscriber, [pattern], [])
+    if subscribers:
+        _change(model, pattern, subscribers, add=True)
+
+
+def _change(model: Any, pattern: str, members: set[str], add: bool) -> None:
+    """One UpdateItem of a pattern's set; a set that would pass DynamoDB's item size instead
+    marks the pattern ``overflow`` (read by its items from then on)."""
+    record = model(pattern=pattern, subscriber=ALL)
+    action = model.subscribers.add(members) if add else model.subscribers.delete(members)
+    try:
+        record.update(actions=[action])
+    except UpdateError as exc:
+        if not add or "size" not in str(exc.cause).lower():
+            raise unavailable("subscriptions") from exc
+        log.warning("pattern %s has too many subscribers for one item", pattern)
+        try:
+            record.update(actions=[model.overflow.set(True)])
+        except PynamoDBException as again:
+            raise unavailable("subscriptions") from again
+    except PynamoDBException as exc:
+        raise unavailable("subscriptions") from exc
 
 
 def mark_ready(model: Any) -> None:

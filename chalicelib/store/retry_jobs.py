@@ -40,25 +40,19 @@ class RetryJobStore:
         return self._model(**fields_of(job), created_sk=f"{job.created_at}#{job.id}",
                            service_status=_status_key(job.service, job.status))
 
+    def create_write(self, job: RetryJob) -> Write:
+        """A new job, as one write of a transaction, named "job"."""
+        # Condition: a new id (ids carry 80 random bits: a clash is a bug, never overwritten).
+        return Write(self._record(job), self._model.id.does_not_exist(), "job")
+
     def create(self, job: RetryJob) -> None:
-        record = self._record(job)
+        """A new job on its own (one PutItem, ``create_write``'s condition)."""
+        write = self.create_write(job)
         try:
-            # Condition: a new id (ids carry 80 random bits: a clash is a bug, never overwritten).
-            record.save(condition=self._model.id.does_not_exist())
+            write.record.save(condition=write.condition)
         except PutError as exc:
             if conditional_failure(exc):
                 raise Conflict(f"Retry job {job.id} exists already.") from exc
-            raise unavailable("retry jobs") from exc
-
-    def create_write(self, job: RetryJob) -> Write:
-        """``create`` as one write of a transaction, named "job"."""
-        # Condition: a new id (as in create).
-        return Write(self._record(job), self._model.id.does_not_exist(), "job")
-
-    def delete(self, job_id: str) -> None:
-        try:
-            self._model(id=job_id).delete()
-        except PynamoDBException as exc:
             raise unavailable("retry jobs") from exc
 
     def get(self, job_id: str) -> RetryJob | None:

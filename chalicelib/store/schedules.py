@@ -259,13 +259,10 @@ class ScheduleStore:
         if enabled is not None or tag is not None:
             filters = {"enabled": None if enabled is None else ("true" if enabled else "false"),
                        "tag": tag}
-            ids, last = self._lists.page(lists.key("sch", {k: v for k, v in filters.items()
-                                                           if v is not None}), limit, before)
-            try:
-                found = {r.id: _schedule(r) for r in m.batch_get(ids)} if ids else {}
-            except PynamoDBException as exc:
-                raise unavailable("schedules") from exc
-            return [found[i] for i in ids if i in found and not found[i].deleted_at], last
+            found, last = self._lists.items(
+                lists.key("sch", {k: v for k, v in filters.items() if v is not None}), limit,
+                before, m, "schedules", _schedule)
+            return [s for s in found if not s.deleted_at], last
         try:
             records, last = page_of(m.by_created.query(
                 "schedule", m.created_sk < before if before else None, scan_index_forward=False,

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import PynamoDBException
 
 from chalicelib import aws
@@ -84,7 +85,7 @@ class SubscriptionIndex:
                     break
                 try:
                     answer = client.batch_get_item(RequestItems=request)
-                except Exception as exc:  # botocore's errors: the table could not be read
+                except (ClientError, BotoCoreError) as exc:
                     raise DependencyUnavailable("The subscribers could not be read.") from exc
                 for table, found in answer.get("Responses", {}).items():
                     items.setdefault(table, []).extend(found)
