@@ -9,6 +9,7 @@ server on 127.0.0.1 holding the same tables:
   calls, where the floor makes one).
 
     python bench/first_request.py [--rounds 9]
+    python bench/first_request.py --modules   # the packages a cold first request loads, as JSON
 """
 from __future__ import annotations
 
@@ -34,16 +35,19 @@ FIRST_REQUEST = """
 import json
 import os
 if os.environ.get("BENCH_CLIENTS"):  # which clients the request makes, to stdout
-    import boto3.session
-    made = boto3.session.Session.client
-    boto3.session.Session.client = lambda self, name, **kw: print("client", name) or made(
-        self, name, **kw)
+    import botocore.session
+    made = botocore.session.Session.create_client
+    botocore.session.Session.create_client = lambda self, name, **kw: print(
+        "client", name) or made(self, name, **kw)
 import app
 event = {event!r}
 response = app.app(json.loads(event), type("Context", (), {{"aws_request_id": "r",
     "function_name": "api_handler", "memory_limit_in_mb": 512,
     "invoked_function_arn": "arn", "get_remaining_time_in_millis": lambda self: 29000}})())
 assert response["statusCode"] == 200, response
+if os.environ.get("BENCH_MODULES"):  # which packages the cold request loaded, to stdout
+    import sys
+    print(json.dumps(sorted({{name.split(".")[0] for name in sys.modules}})))
 """
 
 
@@ -71,6 +75,7 @@ def once(code: str, env: dict[str, str]) -> float:
                 "pstats.Stats(profile).sort_stats('cumulative').print_stats(45)\n")
     subprocess.run([sys.executable, *flags, "-c", code], cwd=ROOT, env=env, check=True,
                    stdout=None if env.get("BENCH_PROFILE") or env.get("BENCH_CLIENTS")
+                   or env.get("BENCH_MODULES")
                    else subprocess.DEVNULL)
     return time.perf_counter() - started
 
@@ -78,6 +83,8 @@ def once(code: str, env: dict[str, str]) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--modules", action="store_true",
+                        help="run the first request once and print the packages it loaded")
     args = parser.parse_args()
     from moto.server import ThreadedMotoServer
 
@@ -111,6 +118,10 @@ def main() -> int:
             "first request: import app + GET /v2/schedules/{id}": FIRST_REQUEST.format(
                 event=api_event(schedule.id, key)),
         }
+        if args.modules:
+            once(cases["first request: import app + GET /v2/schedules/{id}"],
+                 {**env, "BENCH_MODULES": "1"})
+            return 0
         for code in cases.values():  # warm the bytecode caches, as a deployed package has them
             once(code, env)
         samples: dict[str, list[float]] = {name: [] for name in cases}

@@ -1,4 +1,7 @@
-"""The one place boto3 clients are made: lazily, cached, pointed at moto or AWS by configuration.
+"""The one place AWS clients are made: lazily, cached, pointed at moto or AWS by configuration.
+
+Clients come from one botocore session, not boto3's: boto3 adds nothing a client needs and its
+import (~20-25 ms on top of botocore's, s3transfer among it) would be paid on every cold start.
 
 ``AWS_ENDPOINT_URL`` (read through the settings) sends every client to the same endpoint, which is
 how the local runtime and the end-to-end tests talk to moto's server. Tracing is switched on before
@@ -14,16 +17,16 @@ from chalicelib.config import get_settings, reset_settings
 from chalicelib.tracing import init_tracing
 
 if TYPE_CHECKING:  # pragma: no cover
-    import boto3
+    import botocore.session
 
 _lock = threading.Lock()
 
 
 @functools.cache
-def _session() -> boto3.session.Session:
-    import boto3  # noqa: PLC0415 - imported on first use, not on cold start
+def _session() -> botocore.session.Session:
+    import botocore.session  # noqa: PLC0415 - imported on first use, not on cold start
 
-    return boto3.session.Session(region_name=get_settings().region)
+    return botocore.session.get_session()
 
 
 @functools.cache
@@ -37,12 +40,13 @@ def _client(service: str, endpoint_url: str | None) -> Any:
         retries={"max_attempts": 3, "mode": "standard"},
         max_pool_connections=32,
     )
-    with _lock:  # boto3 sessions are not thread-safe while they build clients
-        return _session().client(service, endpoint_url=endpoint_url, config=config)
+    with _lock:  # botocore sessions are not thread-safe while they build clients
+        return _session().create_client(service, region_name=get_settings().region,
+                                        endpoint_url=endpoint_url, config=config)
 
 
 def client(service: str, endpoint_url: str | None = None) -> Any:
-    """A cached boto3 client; ``endpoint_url`` overrides the configured one (WebSocket endpoints)."""
+    """A cached client; ``endpoint_url`` overrides the configured one (WebSocket endpoints)."""
     return _client(service, endpoint_url or get_settings().endpoint_url)
 
 

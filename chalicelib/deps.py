@@ -233,7 +233,9 @@ def schedule_stores() -> tuple[ScheduleStore, ExecutionStore]:
 def schedules() -> ScheduleService:
     from chalicelib.services.schedules import ScheduleService  # noqa: PLC0415
 
-    return ScheduleService(*schedule_stores(), target_runner(),
+    # the runner (a requests session: ~20 ms of imports) is made when a target is validated,
+    # not for every schedule read
+    return ScheduleService(*schedule_stores(), target_runner,
                            lambda t, d: event_bus().publish(t, d),
                            history_days=get_settings().execution_ttl_days, clock=lambda: clock())
 

@@ -42,7 +42,7 @@ class ScheduleService:
         self,
         store: ScheduleStore,
         executions: ExecutionStore,
-        runner: Any,
+        runner: Callable[[], Any],
         publish: Callable[[str, dict[str, Any]], Any],
         history_days: int = 30,
         clock: Callable[[], datetime] = utcnow,
@@ -57,7 +57,7 @@ class ScheduleService:
     def _settings(self, body: dict[str, Any], stored_target: dict[str, Any] | None = None
                   ) -> dict[str, Any]:
         """What a create or a replace sets, from a validated body."""
-        self._runner.validate(body["target"])
+        self._runner().validate(body["target"])
         target = body["target"]
         if target.get("headers"):  # a masked value sent back keeps the stored one
             target = {**target, "headers": kept(target["headers"],

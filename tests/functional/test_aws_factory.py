@@ -1,6 +1,7 @@
 """The client factory: lazy, cached, honouring the endpoint override; X-Ray off in tests."""
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -89,3 +90,15 @@ def test_every_table_model_uses_the_one_dynamodb_client(aws: dict[str, str]) -> 
     for model in (RetryJobRecord, WebhookRecord, DeliveryRecord):
         assert model._get_connection().connection.client is shared
     assert RetryJobStore().get("rty_missing") is None  # and it answers through it
+
+
+def test_a_cold_schedule_read_loads_neither_boto3_nor_requests() -> None:
+    # A cold container's first GET (bench/first_request.py, a fresh interpreter against a moto
+    # server on 127.0.0.1): botocore is the SDK it needs; boto3 (s3transfer among it) and the
+    # outbound HTTP session (requests) were ~45 ms of it and serve no read.
+    out = subprocess.run([sys.executable, "bench/first_request.py", "--modules"],
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert out.returncode == 0, out.stderr[-2000:]
+    loaded = set(json.loads(out.stdout.strip().splitlines()[-1]))
+    assert {"botocore", "pynamodb", "chalicelib"} <= loaded
+    assert not loaded & {"boto3", "s3transfer", "requests", "aws_xray_sdk", "pydantic"}
