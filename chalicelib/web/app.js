@@ -1,6 +1,7 @@
-// The dashboard's entry point: sign-in, the view router (#overview, #errors, …), the theme, and
-// the live subscription that feeds every view.
+// The dashboard's entry point: sign-in, the view router (#overview, #errors, … and a thing's own
+// page: #errors/rty_…, #schedules/sch_…), the theme, and the live subscription that feeds every view.
 import { api, session } from "./api.js";
+import { DETAIL_VIEWS, detailFor } from "./detail.js";
 import { Live } from "./live.js";
 import { notify } from "./ui.js";
 import { Analytics } from "./view-analytics.js";
@@ -109,17 +110,19 @@ $("signout").addEventListener("click", () => {
 
 async function route() {
   if (!session.role) return;
-  const name = location.hash.slice(1);
-  const view = views[name] || (current ? null : views.overview);
+  const [name, id] = location.hash.slice(1).split("/");
+  const detail = id ? detailFor(decodeURIComponent(id)) : null;
+  const view = detail || views[name] || (current ? null : views.overview);
   if (!view) return; // an in-page anchor (the skip link): stay where we are
   current = view;
-  const viewName = Object.keys(views).find((k) => views[k] === view);
+  const viewName = detail ? DETAIL_VIEWS[detail.id.split("_")[0]] : Object.keys(views).find((k) => views[k] === view);
   for (const link of document.querySelectorAll("#nav a")) {
     if (link.dataset.view === viewName) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
   $("view").hidden = false;
   $("view").dataset.view = viewName;
+  $("view").dataset.detail = detail ? detail.kind : "";
   $("view-title").textContent = view.title;
   document.title = `${view.title} · Conductor`;
   const body = document.createElement("div");

@@ -1,7 +1,7 @@
 // Dead letters grouped by fingerprint: replay and resolve, one or a group.
 import { all, api } from "./api.js";
 import { dataTable, field, fmtTime, h, select, statusBadge, teach, writeButton } from "./ui.js";
-import { errorText, mono, short, View } from "./view.js";
+import { errorText, linkTo, mono, short, View } from "./view.js";
 
 export class DeadLetters extends View {
   constructor() {
@@ -105,7 +105,7 @@ export class DeadLetters extends View {
         title: this.fingerprint ? `Dead letters with fingerprint ${this.fingerprint}` : "Dead letters",
         rows: shown,
         columns: [
-          { key: "id", label: "Id", cell: (r) => mono(r.id) },
+          { key: "id", label: "Id", cell: (r) => linkTo(r.id, mono(r.id)) },
           { key: "service", label: "Service" },
           { key: "source", label: "Source" },
           { key: "attempts", label: "Attempts" },

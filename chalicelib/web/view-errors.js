@@ -16,7 +16,7 @@ import {
   teach,
   writeButton,
 } from "./ui.js";
-import { errorText, mono, short, View } from "./view.js";
+import { errorText, linkTo, mono, short, View } from "./view.js";
 
 const JOB_STATUSES = [
   ["", "Any status"],
@@ -71,7 +71,7 @@ export class Errors extends View {
         title: "Retry jobs",
         rows: jobs.items,
         columns: [
-          { key: "id", label: "Id", cell: (r) => mono(r.id) },
+          { key: "id", label: "Id", cell: (r) => linkTo(r.id, mono(r.id)) },
           { key: "service", label: "Service" },
           { key: "status", label: "Status", cell: (r) => statusBadge(r.status) },
           { key: "attempt_count", label: "Attempts", raw: (r) => r.attempt_count, cell: attemptsCell },

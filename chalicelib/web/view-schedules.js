@@ -2,7 +2,7 @@
 import { all, api } from "./api.js";
 import { Gantt } from "./gantt.js";
 import { dataTable, explain, field, fmtTime, fmtWhen, guarded, h, notify, select, statusBadge, teach, writeButton } from "./ui.js";
-import { mono, short, View } from "./view.js";
+import { mono, named, short, View } from "./view.js";
 
 const OUTCOME = { "schedule.executed": "succeeded", "schedule.failed": "failed", "schedule.skipped": "skipped" };
 
@@ -53,7 +53,7 @@ export class Schedules extends View {
         title: "Schedules",
         rows: schedules,
         columns: [
-          { key: "name", label: "Name" },
+          { key: "name", label: "Name", cell: (r) => named(r.name, r.id) },
           { key: "expression", label: "Expression", cell: (r) => mono(r.expression) },
           { key: "timezone", label: "Time zone" },
           {

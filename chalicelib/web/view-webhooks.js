@@ -1,7 +1,7 @@
 // Webhook endpoints and their delivery log: create, test, redeliver, rotate.
 import { all, api } from "./api.js";
 import { dataTable, explain, field, fmtMs, fmtTime, fmtWhen, guarded, h, statusBadge, teach, writeButton } from "./ui.js";
-import { errorText, mono, View } from "./view.js";
+import { errorText, linkTo, mono, View } from "./view.js";
 
 export class Webhooks extends View {
   constructor() {
@@ -53,7 +53,11 @@ export class Webhooks extends View {
         title: "Endpoints",
         rows: endpoints,
         columns: [
-          { key: "url", label: "URL", cell: (r) => mono(r.url) },
+          {
+            key: "url",
+            label: "URL",
+            cell: (r) => h("span", { class: "named" }, linkTo(r.id, r.description || r.url), h("br"), mono(r.url)),
+          },
           { key: "event_types", label: "Events", raw: (r) => r.event_types.join(" "), cell: (r) => r.event_types.join(", ") },
           {
             key: "enabled",
@@ -100,7 +104,7 @@ export class Webhooks extends View {
             title: "Delivery log",
             rows: deliveries.items,
             columns: [
-              { key: "id", label: "Id", cell: (r) => mono(r.id) },
+              { key: "id", label: "Id", cell: (r) => linkTo(r.id, mono(r.id)) },
               { key: "event_type", label: "Event" },
               { key: "status", label: "Status", cell: (r) => statusBadge(r.status) },
               { key: "attempt_count", label: "Attempts", cell: (r) => deliveryAttempts(r) },

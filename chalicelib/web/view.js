@@ -5,8 +5,17 @@ import { h, notify } from "./ui.js";
 
 export const mono = (text) => h("code", {}, text ?? "—");
 export const errorText = (e) => (e ? `${e.type || ""}${e.message ? ": " + e.message : ""}` : "—");
-/** A thing's name, with its id on a second, monospace line (a gone one: its id alone). */
-export const named = (name, id) => (name ? h("span", { class: "named" }, name, h("br"), mono(id)) : mono(id));
+const ROUTE = { rty: "errors", dlq: "dead-letters", sch: "schedules", whk: "webhooks", dlv: "deliveries" };
+/** The hash of a thing's own page (detail.js), from its id alone; null for ids without one. */
+export const hrefOf = (id) => {
+  const route = ROUTE[String(id ?? "").split("_")[0]];
+  return route ? `#${route}/${id}` : null;
+};
+/** A link to a thing's page, labelled with its name (or its id). */
+export const linkTo = (id, label) =>
+  id ? (hrefOf(id) ? h("a", { href: hrefOf(id), "data-link": id }, label ?? id) : (label ?? mono(id))) : "—";
+/** A thing's name (a link to its page), with its id on a second, monospace line (a gone one: its id alone). */
+export const named = (name, id) => (name ? h("span", { class: "named" }, linkTo(id, name), h("br"), mono(id)) : linkTo(id, mono(id)));
 export const short = (text, n = 90) => (text && text.length > n ? text.slice(0, n - 1) + "…" : text);
 
 /** Base for a view: one container, a debounced reload for live events. */

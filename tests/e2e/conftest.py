@@ -93,3 +93,40 @@ def local_runtime(*args: str, admin_key: str | None = ADMIN_KEY,
 def runtime() -> Iterator[Runtime]:
     with local_runtime() as handle:
         yield handle
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.e2e import chromium
+    from tests.e2e.dashboard_page import WAIT_MS
+
+    path = chromium.executable()
+    if path is None:
+        if os.environ.get("CONDUCTOR_SKIP_BROWSER") == "1":
+            pytest.skip("CONDUCTOR_SKIP_BROWSER=1 and no Chromium")
+        pytest.fail(chromium.MISSING)
+    expect.set_options(timeout=WAIT_MS)
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=path, args=chromium.ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def tab(browser: Any, runtime: Runtime) -> Iterator[Any]:
+    from tests.e2e.dashboard_page import Page
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    page = Page(context.new_page(), runtime)
+    yield page
+    context.close()
+    # The page talks to the Conductor API and its WebSocket, and to nothing else.
+    strays = [u for u in page.requests
+              if not u.startswith((f"{runtime.api}/", "data:", "blob:"))]
+    assert strays == [], strays
+    assert all(u.startswith(runtime.ws) for u in page.sockets), page.sockets
+    # a single-use ticket opens the socket: the API key never goes into a URL
+    assert all("ticket=wst_" in u and "cnd_" not in u for u in page.sockets), page.sockets
+    assert page.errors == []

@@ -6,10 +6,7 @@ Screenshots of every view go to artifacts/dashboard/ (git-ignored), for people t
 from __future__ import annotations
 
 import json
-import os
 import re
-import time
-from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -20,103 +17,11 @@ import requests
 from playwright.sync_api import expect
 
 from devserver.runtime import free_port
-from tests.e2e import chromium
-from tests.e2e.conftest import AUTH, ROOT, Runtime
+from tests.e2e.conftest import AUTH, Runtime
+from tests.e2e.dashboard_page import Page, call, new_key, until
 
 pytestmark = pytest.mark.e2e
-SHOTS = ROOT / "artifacts" / "dashboard"
 VIEWS = ("overview", "errors", "dead-letters", "schedules", "webhooks", "analytics")
-WAIT_MS = 20_000
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    path = chromium.executable()
-    if path is None:
-        if os.environ.get("CONDUCTOR_SKIP_BROWSER") == "1":
-            pytest.skip("CONDUCTOR_SKIP_BROWSER=1 and no Chromium")
-        pytest.fail(chromium.MISSING)
-    expect.set_options(timeout=WAIT_MS)
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=path, args=chromium.ARGS)
-        yield instance
-        instance.close()
-
-
-class Page:
-    """A browser tab on the dashboard that records every request it makes."""
-
-    def __init__(self, page: Any, runtime: Runtime) -> None:
-        self.page = page
-        self.runtime = runtime
-        self.requests: list[str] = []
-        self.sockets: list[str] = []
-        self.errors: list[str] = []
-        page.on("request", lambda r: self.requests.append(r.url))
-        page.on("websocket", lambda ws: self.sockets.append(ws.url))
-        page.on("pageerror", lambda e: self.errors.append(str(e)))
-        page.set_default_timeout(WAIT_MS)
-
-    def sign_in(self, key: str) -> None:
-        self.page.goto(f"{self.runtime.api}/dashboard")
-        self.page.fill("#key", key)
-        self.page.click("#signin button[type=submit]")
-        self.page.wait_for_selector("#view[data-view=overview] [data-card]")
-        self.page.wait_for_selector("#live[data-state=live]")
-
-    def open(self, view: str) -> None:
-        self.page.click(f"#nav a[data-view={view}]")
-        self.page.wait_for_selector(f"#view[data-view={view}] #view-body[aria-busy=false]")
-
-    def shot(self, name: str) -> None:
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        self.page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-
-
-@pytest.fixture
-def tab(browser: Any, runtime: Runtime) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
-    page = Page(context.new_page(), runtime)
-    yield page
-    context.close()
-    # The page talks to the Conductor API and its WebSocket, and to nothing else.
-    strays = [u for u in page.requests
-              if not u.startswith((f"{runtime.api}/", "data:", "blob:"))]
-    assert strays == [], strays
-    assert all(u.startswith(runtime.ws) for u in page.sockets), page.sockets
-    # a single-use ticket opens the socket: the API key never goes into a URL
-    assert all("ticket=wst_" in u and "cnd_" not in u for u in page.sockets), page.sockets
-    assert page.errors == []
-
-
-def call(runtime: Runtime, method: str, path: str, body: Any = None,
-         key_headers: dict[str, str] = AUTH) -> Any:
-    response = requests.request(method, f"{runtime.api}/v2/{path}", json=body,
-                                headers=key_headers, timeout=10)
-    assert response.status_code < 300, response.text
-    return response.json() if response.content else None
-
-
-def new_key(runtime: Runtime, role: str) -> str:
-    return call(runtime, "POST", "api-keys", {"name": f"e2e {role}", "role": role})["key"]
-
-
-def until(check: Callable[[], Any], timeout: float = 30,
-          sleep: Callable[[float], Any] | None = None) -> Any:
-    """Polls ``check``; pass the page's wait_for_timeout as ``sleep`` where Playwright's own
-    handlers must run meanwhile (time.sleep would block them)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        if sleep is None:
-            time.sleep(0.3)
-        else:
-            sleep(300)
-    raise AssertionError(f"not true within {timeout}s")
 
 
 def make_schedule(runtime: Runtime, name: str) -> dict[str, Any]:

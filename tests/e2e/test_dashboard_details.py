@@ -1,0 +1,202 @@
+"""The console's detail pages (their own URLs) and the chain from a failed schedule run to its
+replay's outcome, walked in Debian's Chromium against the local runtime.
+
+A receiver on 127.0.0.1 answers 500 until the test lets it succeed: the schedule's run fails, its
+retry job fails and dead-letters, and the replay made from the dead letter's page succeeds.
+"""
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import ADMIN_KEY, Runtime
+from tests.e2e.dashboard_page import Page, call, new_key, until
+
+pytestmark = pytest.mark.e2e
+PHONE = {"width": 390, "height": 844}
+#: elements that reach past the right edge of the screen (a page wider than a phone's)
+WIDER_THAN_THE_SCREEN = """document.documentElement.scrollWidth <= innerWidth ? [] :
+  [...document.querySelectorAll('body *')]
+  .filter((e) => e.getBoundingClientRect().right > innerWidth + 1 || e.scrollWidth > e.clientWidth + 1)
+  .filter((e, _, wide) => !wide.some((other) => other !== e && e.contains(other)))
+  .map((e) => `${e.tagName.toLowerCase()}.${e.className}: ${e.textContent.slice(0, 40)}`).slice(-8)"""
+
+
+class Flaky:
+    """An HTTP receiver on 127.0.0.1 answering ``status`` to every POST."""
+
+    def __init__(self) -> None:
+        self.status = 500
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                body = json.dumps({"ok": owner.status < 300}).encode()
+                self.send_response(owner.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture(scope="module")
+def receiver() -> Iterator[Flaky]:
+    flaky = Flaky()
+    yield flaky
+    flaky.server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def failed_run(runtime: Runtime, receiver: Flaky) -> dict[str, Any]:
+    """A schedule whose run failed, was retried once, and dead-lettered."""
+    schedule = call(runtime, "POST", "schedules", {
+        "name": "Nightly invoices", "expression": "cron(0 9 * * ? *)", "timezone": "Europe/Berlin",
+        "target": {"type": "http", "url": receiver.url},
+        "retry_policy": {"max_attempts": 2, "initial_delay_seconds": 0}})
+    call(runtime, "POST", f"schedules/{schedule['id']}/execute")
+    run = until(lambda: next((r for r in call(runtime, "GET", f"schedules/{schedule['id']}/history")["items"]
+                              if r.get("retry_job_id")), None))
+    job_id = run["retry_job_id"]
+    letter_id = until(lambda: call(runtime, "GET", f"errors/retry/{job_id}")["dead_letter_id"])
+    return {"schedule": schedule, "run": run, "job_id": job_id, "letter_id": letter_id}
+
+
+def wait_for_page(tab: Page, kind: str) -> None:
+    tab.page.wait_for_selector(f"#view[data-detail='{kind}'] #view-body[aria-busy=false]")
+
+
+def test_the_chain_walks_from_a_failed_run_to_its_replays_outcome(
+        tab: Page, runtime: Runtime, receiver: Flaky, failed_run: dict[str, Any]) -> None:
+    page = tab.page
+    tab.sign_in(ADMIN_KEY)
+    schedule, job_id, letter_id = failed_run["schedule"], failed_run["job_id"], failed_run["letter_id"]
+    # the schedule's page has its own URL, its upcoming runs in both zones and the failed run
+    page.goto(f"{runtime.api}/dashboard#schedules/{schedule['id']}")
+    wait_for_page(tab, "Schedule")
+    expect(page.locator("#view-title")).to_have_text("Nightly invoices")
+    expect(page.locator("#nav a[data-view=schedules]")).to_have_attribute("aria-current", "page")
+    expect(page.locator(".upcoming th").first).to_have_text("In Europe/Berlin")
+    expect(page.locator(".upcoming tbody td").first).to_contain_text("09:00:00")
+    tab.shot("detail-schedule")
+    # from the run to its retry job: each attempt with its status
+    page.click(f".runs a[data-link='{job_id}']")
+    wait_for_page(tab, "Retry job")
+    assert page.url.endswith(f"#errors/{job_id}")
+    expect(page.locator("#view-title")).to_have_text("Nightly invoices: retry job")
+    expect(page.locator(".attempt-timeline li")).to_have_count(1)
+    expect(page.locator(".attempt-timeline li").first).to_contain_text("HTTP 500")
+    steps = page.locator(".chain li")
+    expect(steps.nth(0)).to_contain_text("Schedule run")
+    expect(steps.nth(0).locator("a")).to_have_text("Nightly invoices")
+    expect(page.locator(".chain li[aria-current=step]")).to_contain_text(job_id)
+    expect(page.locator(".chain li[data-step=Breaker]")).to_contain_text("closed")
+    tab.shot("detail-job")
+    # to the dead letter, which is replayed once the receiver works again
+    page.click(f".chain a[data-link='{letter_id}']")
+    wait_for_page(tab, "Dead letter")
+    expect(page.locator(".payload")).to_contain_text(receiver.url)
+    tab.shot("detail-dead-letter")
+    receiver.status = 200
+    page.click("button:text-is('Replay')")
+    replay = until(lambda: call(runtime, "GET", f"dlq/{letter_id}")["replay_job_id"])
+    until(lambda: call(runtime, "GET", f"errors/retry/{replay}")["status"] == "succeeded")
+    # the chain now ends in the replay's outcome, and every step links both ways
+    replay_step = page.locator(".chain li[data-step=Replay]")
+    expect(replay_step).to_contain_text("succeeded")
+    replay_step.locator("a").click()
+    wait_for_page(tab, "Retry job")
+    assert page.url.endswith(f"#errors/{replay}")
+    expect(page.locator(".chain li[aria-current=step]")).to_contain_text("succeeded")
+    page.locator(".chain li").nth(0).locator("a").click()
+    wait_for_page(tab, "Schedule")
+    assert page.url.endswith(f"#schedules/{schedule['id']}")
+    # the browser's back button walks the same way back
+    page.go_back()
+    wait_for_page(tab, "Retry job")
+    assert page.url.endswith(f"#errors/{replay}")
+
+
+def test_list_rows_link_to_their_pages_and_ids_copy(tab: Page, runtime: Runtime,
+                                                     failed_run: dict[str, Any]) -> None:
+    page = tab.page
+    tab.page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    tab.sign_in(ADMIN_KEY)
+    tab.open("errors")
+    page.click(f"[data-table=retry-jobs] a[data-link='{failed_run['job_id']}']")
+    wait_for_page(tab, "Retry job")
+    page.click(f"button[aria-label='Copy {failed_run['job_id']}']")
+    expect(page.locator("#notice")).to_have_text(f"Copied {failed_run['job_id']}.")
+    assert page.evaluate("navigator.clipboard.readText()") == failed_run["job_id"]
+    tab.open("schedules")
+    page.click(f"[data-table=schedules] a[data-link='{failed_run['schedule']['id']}']")
+    wait_for_page(tab, "Schedule")
+    expect(page.locator("#view-title")).to_have_text("Nightly invoices")
+
+
+def test_an_endpoints_page_filters_and_pages_its_deliveries(tab: Page, runtime: Runtime,
+                                                            receiver: Flaky) -> None:
+    receiver.status = 200
+    endpoint = call(runtime, "POST", "webhooks", {"url": receiver.url, "event_types": ["custom.*"],
+                                                  "description": "Billing receiver"})
+    for i in range(27):
+        call(runtime, "POST", "events", {"type": "custom.page" if i % 3 else "custom.other",
+                                         "data": {"i": i}})
+    until(lambda: len(call(runtime, "GET", f"webhooks/{endpoint['id']}/deliveries",
+                           )["items"]) >= 25 and not any(
+        d["status"] == "pending" for d in call(runtime, "GET", f"webhooks/{endpoint['id']}/deliveries",
+                                               )["items"]))
+    page = tab.page
+    tab.sign_in(ADMIN_KEY)
+    page.goto(f"{runtime.api}/dashboard#webhooks/{endpoint['id']}")
+    wait_for_page(tab, "Webhook endpoint")
+    expect(page.locator("#view-title")).to_have_text("Billing receiver")
+    expect(page.locator(".deliveries tbody tr")).to_have_count(25)
+    page.click("button:text-is('Older')")
+    expect(page.locator(".deliveries tbody tr")).to_have_count(2)
+    page.click("button:text-is('Newer')")
+    expect(page.locator(".deliveries tbody tr")).to_have_count(25)
+    page.fill("form[aria-label='Filter deliveries'] [name=event_type]", "custom.other")
+    page.click("form[aria-label='Filter deliveries'] button[type=submit]")
+    expect(page.locator(".deliveries tbody tr")).to_have_count(9)
+    tab.shot("detail-endpoint")
+    page.locator(".deliveries tbody a").first.click()
+    wait_for_page(tab, "Delivery")
+    expect(page.locator(".attempt-timeline li").first).to_contain_text("HTTP 200")
+    expect(page.locator("section[aria-label=Payload] .payload")).to_contain_text("custom.other")
+    tab.shot("detail-delivery")
+
+
+def test_detail_pages_fit_a_phone_in_dark_and_show_a_viewer_no_actions(
+        browser: Any, runtime: Runtime, failed_run: dict[str, Any]) -> None:
+    viewer = new_key(runtime, "viewer")
+    context = browser.new_context(viewport=PHONE, color_scheme="dark")
+    tab = Page(context.new_page(), runtime)
+    try:
+        tab.sign_in(viewer)
+        for hash_, kind in ((f"schedules/{failed_run['schedule']['id']}", "Schedule"),
+                            (f"errors/{failed_run['job_id']}", "Retry job"),
+                            (f"dead-letters/{failed_run['letter_id']}", "Dead letter")):
+            tab.page.goto(f"{runtime.api}/dashboard#{hash_}")
+            wait_for_page(tab, kind)
+            # nothing wider than the screen, no write button for a viewer
+            assert tab.page.evaluate(WIDER_THAN_THE_SCREEN) == []
+            expect(tab.page.locator("#view-body [data-write]")).to_have_count(0)
+            assert tab.page.evaluate("document.documentElement.dataset.theme") == "dark"
+        tab.shot("detail-dead-letter-phone-dark")
+        assert tab.errors == []
+    finally:
+        context.close()
