@@ -34,6 +34,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from chalicelib.services.scheduler import Scheduler
     from chalicelib.services.schedules import ScheduleService
     from chalicelib.services.targets import TargetQueues, TargetRunner
+    from chalicelib.services.triage import Triage
     from chalicelib.services.webhooks import WebhookEndpoints
     from chalicelib.store.metrics import MetricsStore
     from chalicelib.store.queues import Queue
@@ -262,6 +263,13 @@ def webhook_store() -> WebhookStore:
     from chalicelib.store.webhooks import WebhookStore  # noqa: PLC0415
 
     return WebhookStore()
+
+
+@functools.cache
+def triage() -> Triage:
+    from chalicelib.services.triage import Triage  # noqa: PLC0415
+
+    return Triage(metrics(), schedules(), webhook_store(), event_bus, clock=lambda: clock())
 
 
 @functools.cache

@@ -71,19 +71,21 @@ def metrics_webhooks(query: RangeQuery) -> dict[str, Any]:
 
 
 @bp.operation("GET", "/dashboard/overview",
-              summary="Totals, rates, breaker states, DLQ size, next runs", role="viewer")
+              summary="What needs attention, totals, rates, breakers, DLQ size, next runs",
+              role="viewer")
 def dashboard_overview() -> dict[str, Any]:
-    """What the dashboard's overview shows in one answer: the last 24 hours' totals and rates,
-    breaker states, open dead letters and the next runs."""
+    """What the dashboard's overview shows in one answer: what needs attention (breakers not
+    closed, schedules and endpoints that failed in the last 24 hours, paused schedules, disabled
+    endpoints), the last 24 hours' totals and rates, breaker states, open dead letters and the
+    next runs."""
     breakers, _ = deps.breakers().list(50, None)
     # a schedule's breaker is "schedule:<id>": named by its schedule
     names = deps.schedules().names({b["service"].removeprefix(SCHEDULE_SERVICE) for b in breakers
                                     if b["service"].startswith(SCHEDULE_SERVICE)})
-    return {"metrics": deps.metrics().summary(),
-            "breakers": [{"service": b["service"], "state": b["state"],
-                          "name": names.get(b["service"].removeprefix(SCHEDULE_SERVICE))}
-                         for b in breakers],
-            "next_runs": deps.scheduler().upcoming(10)}
+    named = [{"service": b["service"], "state": b["state"],
+              "name": names.get(b["service"].removeprefix(SCHEDULE_SERVICE))} for b in breakers]
+    return {"metrics": deps.metrics().summary(), "attention": deps.triage().report(named),
+            "breakers": named, "next_runs": deps.scheduler().upcoming(10)}
 
 
 @bp.operation("GET", "/dashboard/errors", summary="Retry stats, open dead letters, breakers",

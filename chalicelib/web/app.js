@@ -110,11 +110,15 @@ $("signout").addEventListener("click", () => {
 
 async function route() {
   if (!session.role) return;
-  const [name, id] = location.hash.slice(1).split("/");
+  const [path, query] = location.hash.slice(1).split("?");
+  const [name, id] = path.split("/");
   const detail = id ? detailFor(decodeURIComponent(id)) : null;
-  const view = detail || views[name] || (current ? null : views.overview);
-  if (!view) return; // an in-page anchor (the skip link): stay where we are
+  // no hash (back to where the session began) is the overview; an in-page anchor (the skip
+  // link) is not a view: stay where we are
+  const view = detail || views[name] || (name === "" || !current ? views.overview : null);
+  if (!view) return;
   current = view;
+  if (query !== undefined) view.applyQuery(new URLSearchParams(query)); // #errors?service=payments
   const viewName = detail ? DETAIL_VIEWS[detail.id.split("_")[0]] : Object.keys(views).find((k) => views[k] === view);
   for (const link of document.querySelectorAll("#nav a")) {
     if (link.dataset.view === viewName) link.setAttribute("aria-current", "page");

@@ -1,7 +1,8 @@
-// The overview: totals and rates, breakers, health, next runs and the live feed.
+// The overview: what needs attention first (each a link into its page or a filtered view), then
+// totals and rates, breakers, health (one line unless something is down), next runs, the feed.
 import { api } from "./api.js";
 import { cards, dataTable, fmtBound, fmtNum, fmtRate, fmtTime, fmtWhen, h, statusBadge, teach, writeButton } from "./ui.js";
-import { mono, named, short, View } from "./view.js";
+import { linkTo, mono, named, short, View } from "./view.js";
 
 export class Overview extends View {
   constructor() {
@@ -33,6 +34,7 @@ export class Overview extends View {
           () => api(`errors/circuit-breaker/${row.service}`, { method: "POST", body: { action: "reset" } }),
           `${row.service}: reset.`,
         ),
+        row.state === "closed" ? { class: "quiet" } : {},
       ),
       writeButton(
         "Force open",
@@ -40,7 +42,7 @@ export class Overview extends View {
           () => api(`errors/circuit-breaker/${row.service}`, { method: "POST", body: { action: "force_open" } }),
           `${row.service}: forced open.`,
         ),
-        { confirm: `Force the breaker of ${row.service} open? Every call to it is held until it is reset.` },
+        { class: "quiet", confirm: `Force the breaker of ${row.service} open? Every call to it is held until it is reset.` },
       ),
       writeButton(
         "Force close",
@@ -48,10 +50,12 @@ export class Overview extends View {
           () => api(`errors/circuit-breaker/${row.service}`, { method: "POST", body: { action: "force_close" } }),
           `${row.service}: forced closed.`,
         ),
+        { class: "quiet" },
       ),
     ];
     this.addToFeed(events.items); // also when a live event came first: none is skipped
     this.show(
+      attentionPanel(overview.attention, m, health),
       h("p", { class: "muted" }, `Last 24 hours, ${fmtTime(m.from)} – ${fmtTime(m.to)}.`),
       cards([
         ["API requests", fmtNum(m.api.requests), "requests"],
@@ -82,26 +86,14 @@ export class Overview extends View {
         actions: breakerActions,
         empty: teach("No breaker has seen a call yet: a service's breaker appears with its first retry attempt."),
       }),
-      dataTable({
-        name: "health",
-        title: `Dependencies (${health.status})`,
-        rows: health.components,
-        rowId: (r) => r.name,
-        columns: [
-          { key: "kind", label: "Kind" },
-          { key: "name", label: "Name" },
-          { key: "resource", label: "Resource", cell: (r) => mono(r.resource) },
-          { key: "status", label: "Status", cell: (r) => statusBadge(r.status) },
-        ],
-        empty: health.error || "No components.",
-      }),
+      healthLine(health),
       dataTable({
         name: "next-runs",
         title: "Next runs",
         rows: overview.next_runs,
         rowId: (r) => r.schedule_id,
         columns: [
-          { key: "name", label: "Schedule" },
+          { key: "name", label: "Schedule", cell: (r) => linkTo(r.schedule_id, r.name) },
           { key: "next_run_at", label: "Next run", cell: (r) => fmtWhen(r.next_run_at) },
         ],
         empty: teach("No schedule is due. Schedules are made in the Schedules view, or:", {
@@ -132,6 +124,69 @@ export class Overview extends View {
     this.addToFeed([event]);
     super.onEvent(event);
   }
+}
+
+/** What is not well, worst first: each line says what and links where to act on it. */
+function attentionPanel(a, m, health) {
+  const line = (kind, what, ...text) => h("li", { "data-attention": kind }, what, " ", ...text);
+  const errorsOf = (service) => h("a", { href: `#errors?service=${encodeURIComponent(service)}` }, "its retry jobs");
+  const items = [
+    ...(health.down || []).map((name) => line("health", statusBadge("down"), `${name} is unreachable`)),
+    ...a.breakers.map((b) =>
+      line("breaker", statusBadge(b.state), `breaker of ${b.name ? `schedule ${b.name}` : b.service} holds `, errorsOf(b.service)),
+    ),
+    ...a.failing_schedules.map((s) => line("schedule", linkTo(s.id, s.name || s.id), `${s.failures} of ${s.runs} runs failed`)),
+    ...a.paused_schedules.map((s) => line("paused", linkTo(s.id, s.name), "is paused", s.note ? `: ${s.note}` : "")),
+    ...a.disabled_endpoints.map((e) => line("disabled", linkTo(e.id, e.name), "is disabled", e.reason ? `: ${e.reason}` : "")),
+    ...a.failing_endpoints.map((e) =>
+      line("endpoint", linkTo(e.id, e.name || e.id), `${e.failed} deliveries failed, ${e.delivered} delivered`),
+    ),
+  ];
+  if (m.dead_letters_open) {
+    items.push(
+      line(
+        "dead-letters",
+        h("a", { href: "#dead-letters" }, `${fmtNum(m.dead_letters_open)} open dead letter${m.dead_letters_open === 1 ? "" : "s"}`),
+        `(${fmtNum(m.retries.dead_lettered)} new in 24 h)`,
+      ),
+    );
+  }
+  return h(
+    "section",
+    { class: "attention", "aria-labelledby": "attention-title", "data-state": items.length ? "attention" : "ok" },
+    h("h3", { id: "attention-title" }, items.length ? "Needs attention" : "All clear"),
+    items.length
+      ? h("ul", {}, items)
+      : h("p", {}, "Every breaker is closed, no run or delivery failed in the last 24 hours and no dead letter is open."),
+  );
+}
+
+/** Health in one line that opens into every dependency (open already when one is down). */
+function healthLine(health) {
+  const down = health.down || [];
+  const summary = health.error
+    ? `Health: could not be read (${health.error})`
+    : down.length
+      ? `Health: ${down.length} of ${health.components.length} dependencies down (${down.join(", ")})`
+      : `Health: all ${health.components.length} dependencies ok`;
+  return h(
+    "details",
+    { class: "health", open: down.length > 0 },
+    h("summary", {}, summary),
+    dataTable({
+      name: "health",
+      title: `Dependencies (${health.status})`,
+      rows: health.components,
+      rowId: (r) => r.name,
+      columns: [
+        { key: "kind", label: "Kind" },
+        { key: "name", label: "Name" },
+        { key: "resource", label: "Resource", cell: (r) => mono(r.resource) },
+        { key: "status", label: "Status", cell: (r) => statusBadge(r.status) },
+      ],
+      empty: health.error || "No components.",
+    }),
+  );
 }
 
 /** Events about Conductor's own bookkeeping: hidden from the feed unless asked for. */

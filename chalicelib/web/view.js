@@ -27,6 +27,12 @@ export class View {
     this.pending = null;
   }
 
+  /** Filters given in the URL (``#errors?service=payments``): a link can open a filtered list. */
+  applyQuery(params) {
+    if (!this.filters) return;
+    for (const key of Object.keys(this.filters)) this.filters[key] = params.get(key) ?? "";
+  }
+
   async render(container) {
     this.container = container;
     await this.load();

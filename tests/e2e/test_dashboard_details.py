@@ -7,6 +7,7 @@ retry job fails and dead-letters, and the replay made from the dead letter's pag
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -69,9 +70,10 @@ def failed_run(runtime: Runtime, receiver: Flaky) -> dict[str, Any]:
         "retry_policy": {"max_attempts": 2, "initial_delay_seconds": 0}})
     call(runtime, "POST", f"schedules/{schedule['id']}/execute")
     run = until(lambda: next((r for r in call(runtime, "GET", f"schedules/{schedule['id']}/history")["items"]
-                              if r.get("retry_job_id")), None))
+                              if r.get("retry_job_id")), None), timeout=60)
     job_id = run["retry_job_id"]
-    letter_id = until(lambda: call(runtime, "GET", f"errors/retry/{job_id}")["dead_letter_id"])
+    letter_id = until(lambda: call(runtime, "GET", f"errors/retry/{job_id}")["dead_letter_id"],
+                      timeout=60)
     return {"schedule": schedule, "run": run, "job_id": job_id, "letter_id": letter_id}
 
 
@@ -200,3 +202,32 @@ def test_detail_pages_fit_a_phone_in_dark_and_show_a_viewer_no_actions(
         assert tab.errors == []
     finally:
         context.close()
+
+
+def test_the_overview_leads_with_what_needs_attention_and_links_to_it(
+        tab: Page, runtime: Runtime, failed_run: dict[str, Any]) -> None:
+    call(runtime, "POST", "errors/circuit-breaker/ledger-e2e", {"action": "force_open"})
+    page = tab.page
+    tab.sign_in(ADMIN_KEY)
+    panel = page.locator("section.attention")
+    expect(panel.locator("h3")).to_have_text("Needs attention")
+    # the failed schedule, by name, links to its page
+    schedule_line = panel.locator("li[data-attention=schedule]", has_text="Nightly invoices")
+    expect(schedule_line).to_contain_text("of 1 runs failed")
+    # health is one line until opened
+    expect(page.locator("details.health > summary")).to_have_text(
+        re.compile(r"Health: all \d+ dependencies ok"))
+    expect(page.locator("details.health")).not_to_have_attribute("open", "")
+    tab.shot("overview-attention")
+    # a breaker's line opens its service's retry jobs, filtered
+    panel.locator("li[data-attention=breaker]", has_text="ledger-e2e").locator("a").click()
+    tab.page.wait_for_selector("#view[data-view=errors] #view-body[aria-busy=false]")
+    assert page.url.endswith("#errors?service=ledger-e2e")
+    expect(page.locator("form[aria-label='Filter retry jobs'] [name=service]")).to_have_value("ledger-e2e")
+    page.go_back()
+    tab.page.wait_for_selector("#view[data-view=overview] #view-body[aria-busy=false]")
+    page.locator("section.attention li[data-attention=schedule]",
+                 has_text="Nightly invoices").locator("a").click()
+    wait_for_page(tab, "Schedule")
+    expect(page.locator("#view-title")).to_have_text("Nightly invoices")
+    call(runtime, "POST", "errors/circuit-breaker/ledger-e2e", {"action": "reset"})

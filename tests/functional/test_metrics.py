@@ -110,12 +110,15 @@ def test_dashboard_reads_stay_small(api: Api, app_module: Any, clock: Clock,
                                     target: Receiver) -> None:
     activity(api, app_module, clock, target)
     deps.metrics().flush()  # the activity's own counts, written as its container would
-    for path in ("/v2/dashboard/overview", "/v2/dashboard/errors", "/v2/dashboard/schedules",
-                 "/v2/dashboard/webhooks", "/v2/metrics/summary"):
+    # the overview also reads what needs attention: per-subject counts of schedules and
+    # endpoints (4 Queries), the paused schedules (a filtered list) and the disabled endpoints
+    for path, bound in (("/v2/dashboard/overview", 30), ("/v2/dashboard/errors", 20),
+                        ("/v2/dashboard/schedules", 20), ("/v2/dashboard/webhooks", 20),
+                        ("/v2/metrics/summary", 20)):
         with count_calls() as calls:
             assert api.get(path).status_code == 200, path
         assert calls["Scan"] == 0, path
-        assert sum(calls.values()) <= 20, (path, calls)
+        assert sum(calls.values()) <= bound, (path, calls)
 
 
 def test_counts_of_thousands_of_subjects_are_all_kept_and_read_in_constant_calls(
@@ -168,3 +171,37 @@ def test_per_subject_rows_and_schedule_breakers_are_named(api: Api, app_module: 
     assert [(r["id"], r["name"]) for r in hooks] == [(hook["id"], "billing hooks")]
     assert [(b["service"], b["name"]) for b in breakers] == [
         (f"schedule:{sched['id']}", "nightly billing")]
+
+
+def test_the_overview_leads_with_what_needs_attention(api: Api, app_module: Any, clock: Clock,
+                                                      target: Receiver) -> None:
+    # Given a schedule that failed twice and one that ran well, a paused schedule, an endpoint
+    # that failed and was disabled, one that delivered, and a forced-open breaker
+    bad, good = schedule(api, target.url, name="flaky export"), schedule(api, target.url, name="ok")
+    paused = schedule(api, target.url, name="on hold")
+    api.post(f"/v2/schedules/{paused['id']}/pause", {"note": "vendor maintenance"})
+    broken, fine = endpoint(api, target.url, description="billing"), endpoint(api, target.url)
+    metrics = deps.metrics()
+    metrics.count("schedules", bad["id"], {"runs": 3, "failures": 2}, name=bad["name"])
+    metrics.count("schedules", good["id"], {"runs": 5}, name=good["name"])
+    metrics.count("webhooks", broken["id"], {"delivered": 1, "failed": 4}, name="billing")
+    metrics.count("webhooks", fine["id"], {"delivered": 9})
+    deps.webhooks().disable(deps.webhooks().require(broken["id"]), "410 Gone")
+    deps.breakers().command("payments", "force_open")
+    deps.breakers().command("search", "reset")
+    metrics.flush()  # written as the workers' containers would
+    # When the overview is read
+    with count_calls() as calls:
+        attention = body(api.get("/v2/dashboard/overview"))["attention"]
+    # Then it names each thing that is not well, and nothing that is
+    assert [b["service"] for b in attention["breakers"]] == ["payments"]
+    assert attention["failing_schedules"] == [
+        {"id": bad["id"], "name": "flaky export", "runs": 3, "failures": 2}]
+    assert attention["paused_schedules"] == [
+        {"id": paused["id"], "name": "on hold", "note": "vendor maintenance"}]
+    assert attention["failing_endpoints"] == [
+        {"id": broken["id"], "name": "billing", "delivered": 1, "failed": 4}]
+    assert [(e["id"], e["reason"]) for e in attention["disabled_endpoints"]] == [
+        (broken["id"], "410 Gone")]
+    # in a bounded number of reads (none a Scan), whatever is stored
+    assert calls["Scan"] == 0 and sum(calls.values()) <= 30, calls
