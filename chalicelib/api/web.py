@@ -22,7 +22,7 @@ TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf
 ASSETS = {name: TYPES[Path(name).suffix] for name in (
     "dashboard.css", "app.js", "api.js", "live.js", "gantt.js", "charts.js", "ui.js", "view.js",
     "view-overview.js", "view-errors.js", "view-dead-letters.js", "view-schedules.js",
-    "view-webhooks.js", "view-analytics.js", "detail.js")}
+    "view-webhooks.js", "view-analytics.js", "detail.js", "forms.js")}
 
 
 #: the reference's files: our page and initializer, and the vendored Swagger UI

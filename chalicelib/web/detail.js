@@ -5,6 +5,7 @@
 import { all, api } from "./api.js";
 import { fmtMs, fmtNum, fmtTime, fmtWhen, h, notify, statusBadge, writeButton } from "./ui.js";
 import { errorText, linkTo, mono, View } from "./view.js";
+import { endpointFields } from "./view-webhooks.js";
 
 /** The page of a thing of each id prefix (and the view that lists it: its navigation entry). */
 export const DETAIL_VIEWS = { rty: "errors", dlq: "dead-letters", sch: "schedules", whk: "webhooks", dlv: "webhooks" };
@@ -440,14 +441,17 @@ export class EndpointPage extends Detail {
             )
           : writeButton(
               "Enable",
-              this.act(() => api(`webhooks/${endpoint.id}`, { method: "PUT", body: { ...editable(endpoint), enabled: true } }), "Enabled."),
+              this.act(
+                () => api(`webhooks/${endpoint.id}`, { method: "PUT", body: { ...endpointFields(endpoint), enabled: true } }),
+                "Enabled.",
+              ),
               { class: "primary" },
             ),
         endpoint.enabled
           ? writeButton(
               "Disable",
               this.act(
-                () => api(`webhooks/${endpoint.id}`, { method: "PUT", body: { ...editable(endpoint), enabled: false } }),
+                () => api(`webhooks/${endpoint.id}`, { method: "PUT", body: { ...endpointFields(endpoint), enabled: false } }),
                 "Disabled.",
               ),
               { class: "quiet", confirm: "Disable this endpoint? Events stop reaching it." },
@@ -508,18 +512,6 @@ export class EndpointPage extends Detail {
     );
   }
 }
-
-/** What a PUT of an endpoint sends back unchanged (every field it accepts). */
-const editable = (e) => ({
-  url: e.url,
-  event_types: e.event_types,
-  description: e.description,
-  headers: e.headers,
-  rate_limit: e.rate_limit,
-  max_attempts: e.max_attempts,
-  retry_schedule: e.retry_schedule,
-  version: e.version,
-});
 
 export class DeliveryPage extends Detail {
   constructor(id) {

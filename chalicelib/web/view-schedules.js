@@ -1,5 +1,6 @@
 // Schedules: the Gantt timeline, the form with a live preview, pause/resume/run/delete.
 import { all, api } from "./api.js";
+import { headerLines, jsonText, numberOr, parseHeaders, parseJson, zonePicker } from "./forms.js";
 import { Gantt } from "./gantt.js";
 import { dataTable, explain, field, fmtTime, fmtWhen, guarded, h, notify, select, statusBadge, teach, writeButton } from "./ui.js";
 import { mono, named, short, View } from "./view.js";
@@ -176,24 +177,21 @@ export class Schedules extends View {
   form(schedule) {
     const isNew = !schedule.id;
     const target = schedule.target || { type: "http", method: "POST", url: "" };
-    const name = h("input", { id: "schedule-name", required: true, maxlength: 200, value: schedule.name || "" });
-    const expression = h("input", {
-      id: "schedule-expression",
+    const policy = schedule.retry_policy || {};
+    const input = (id, value, attrs = {}) => h("input", { id, value: value ?? "", ...attrs });
+    const number = (id, value, attrs = {}) => input(id, value, { type: "number", inputmode: "decimal", ...attrs });
+    const area = (id, value, attrs = {}) => h("textarea", { id, rows: 3, spellcheck: "false", ...attrs }, value ?? "");
+    const name = input("schedule-name", schedule.name, { required: true, maxlength: 200 });
+    const description = input("schedule-description", schedule.description, { maxlength: 2000 });
+    const tags = input("schedule-tags", (schedule.tags || []).join(", "), { placeholder: "billing, nightly" });
+    const expression = input("schedule-expression", schedule.expression || "rate(5 minutes)", {
       required: true,
-      value: schedule.expression || "rate(5 minutes)",
       "aria-describedby": "schedule-preview",
     });
-    const timezone = h("input", { id: "schedule-timezone", required: true, value: schedule.timezone || "UTC" });
-    const targetType = select(
-      "target_type",
-      [
-        ["http", "HTTP request"],
-        ["event", "Conductor event"],
-      ],
-      target.type === "event" ? "event" : "http",
-    );
-    const url = h("input", { id: "schedule-url", value: target.url || "", placeholder: "https://…" });
-    const eventType = h("input", { id: "schedule-event", value: target.event_type || "", placeholder: "custom.nightly" });
+    const [timezone, zones] = zonePicker("schedule-timezone", schedule.timezone);
+    const startAt = input("schedule-start", schedule.start_at, { placeholder: "2026-12-01T09:00:00Z" });
+    const endAt = input("schedule-end", schedule.end_at, { placeholder: "none" });
+    const jitter = number("schedule-jitter", schedule.jitter_seconds ?? 0, { min: 0, max: 900 });
     const overlap = select(
       "overlap_policy",
       [
@@ -203,7 +201,73 @@ export class Schedules extends View {
       ],
       schedule.overlap_policy || "skip",
     );
-    const preview = h("ol", { id: "schedule-preview", class: "preview", "aria-live": "polite", "aria-label": "Next run times" });
+    const catchup = select(
+      "catchup",
+      [
+        ["latest", "Run the latest missed"],
+        ["all", "Run every missed"],
+        ["skip", "Skip missed runs"],
+      ],
+      schedule.catchup || "latest",
+    );
+    const catchupWindow = number("schedule-catchup-window", schedule.catchup_window_seconds ?? 3600, { min: 60, max: 604800 });
+    const targetType = select(
+      "target_type",
+      [
+        ["http", "HTTP request"],
+        ["sqs", "SQS message"],
+        ["event", "Conductor event"],
+      ],
+      target.type,
+    );
+    const method = select(
+      "method",
+      ["POST", "GET", "PUT", "PATCH", "DELETE"].map((m) => [m, m]),
+      target.method || "POST",
+    );
+    const url = input("schedule-url", target.url, { placeholder: "https://…" });
+    const headers = area("schedule-headers", headerLines(target.headers), { placeholder: "X-Token: …" });
+    const body = area("schedule-body", jsonText(target.body), { placeholder: '{"report": "daily"}' });
+    const timeout = number("schedule-timeout", target.timeout_seconds ?? 10, { min: 1, max: 30 });
+    const queue = input("schedule-queue", target.queue_url, { placeholder: "https://…/queue" });
+    const message = area("schedule-message", jsonText(target.message));
+    const eventType = input("schedule-event", target.event_type, { placeholder: "custom.nightly" });
+    const eventData = area("schedule-event-data", jsonText(target.data));
+    const maxAttempts = number("schedule-max-attempts", policy.max_attempts ?? 5, { min: 1, max: 50 });
+    const strategy = select(
+      "strategy",
+      ["exponential", "linear", "fixed"].map((v) => [v, v]),
+      policy.strategy || "exponential",
+    );
+    const initialDelay = number("schedule-initial-delay", policy.initial_delay_seconds ?? 1, { min: 0, max: 3600, step: "any" });
+    const maxDelay = number("schedule-max-delay", policy.max_delay_seconds ?? 300, { min: 0, max: 86400, step: "any" });
+    const retryJitter = select(
+      "jitter",
+      ["full", "equal", "decorrelated", "none"].map((v) => [v, v]),
+      policy.jitter || "full",
+    );
+    const pauseAfter = number("schedule-pause-after", schedule.pause_after_failures, { min: 1, placeholder: "never" });
+    const parts = {
+      http: [
+        field("Method", method),
+        field("URL", url),
+        field("Headers", headers, "one Name: value a line"),
+        field("Body (JSON)", body),
+        field("Timeout (s)", timeout),
+      ],
+      sqs: [field("Queue URL", queue), field("Message (JSON)", message)],
+      event: [field("Event type", eventType, "custom.…"), field("Data (JSON)", eventData)],
+    };
+    const targetFields = h("div", { class: "form-grid" });
+    const showTarget = () => targetFields.replaceChildren(...parts[targetType.value]);
+    targetType.addEventListener("change", showTarget);
+    showTarget();
+    const preview = h("table", {
+      id: "schedule-preview",
+      class: "stack preview-runs",
+      "aria-live": "polite",
+      "aria-label": "Next run times",
+    });
     const problem = h("p", { class: "error-text", role: "alert" });
     let timer = null;
     let asked = 0; // only the newest question's answer is shown, whatever order answers come in
@@ -211,13 +275,24 @@ export class Schedules extends View {
       clearTimeout(timer);
       timer = setTimeout(async () => {
         const question = ++asked;
+        const zone = timezone.value.trim();
         try {
           const result = await api("schedules/preview", {
             method: "POST",
-            body: { expression: expression.value.trim(), timezone: timezone.value.trim(), count: 5 },
+            body: { expression: expression.value.trim(), timezone: zone, count: 5 },
           });
           if (question !== asked) return;
-          preview.replaceChildren(...result.next_runs.map((t) => h("li", {}, `${fmtTime(t)} (${t})`)));
+          // each run in the schedule's zone (what its cron means) and the viewer's
+          preview.replaceChildren(
+            h("thead", {}, h("tr", {}, h("th", { scope: "col" }, `In ${zone}`), h("th", { scope: "col" }, "In your zone"))),
+            h(
+              "tbody",
+              {},
+              result.next_runs.map((t) =>
+                h("tr", {}, h("td", { "data-label": zone }, fmtTime(t, zone)), h("td", { "data-label": "Yours" }, fmtWhen(t))),
+              ),
+            ),
+          );
           problem.textContent = "";
         } catch (err) {
           if (question !== asked) return;
@@ -229,23 +304,43 @@ export class Schedules extends View {
     expression.addEventListener("input", refreshPreview);
     timezone.addEventListener("input", refreshPreview);
     refreshPreview();
+    const group = (legend, ...fields) =>
+      h("fieldset", { class: "form-group" }, h("legend", {}, legend), h("div", { class: "form-grid" }, fields));
     const form = h(
       "form",
       { class: "panel", "aria-label": isNew ? "New schedule" : `Edit ${schedule.name}`, "data-form": "schedule" },
       h("h3", {}, isNew ? "New schedule" : `Edit ${schedule.name}`),
-      h(
-        "div",
-        { class: "form-grid" },
-        field("Name", name),
+      group("Schedule", field("Name", name), field("Description", description), field("Tags", tags, "comma-separated")),
+      group(
+        "When",
         field("Expression", expression, "cron(…), rate(…) or at(…)"),
         field("Time zone", timezone, "IANA, e.g. Europe/Berlin"),
-        field("Target", targetType),
-        field("URL (HTTP target)", url),
-        field("Event type (event target)", eventType),
+        zones,
+        field("Starts at", startAt, "ISO 8601, optional"),
+        field("Ends at", endAt, "ISO 8601, optional"),
+        field("Jitter (s)", jitter, "a random delay up to this"),
         field("When a run is still going", overlap),
+        field("Missed runs", catchup),
+        field("Catch up within (s)", catchupWindow),
       ),
       h("p", { class: "muted" }, "Next runs:"),
       preview,
+      h(
+        "fieldset",
+        { class: "form-group" },
+        h("legend", {}, "Target"),
+        h("div", { class: "form-grid" }, field("Kind", targetType)),
+        targetFields,
+      ),
+      group(
+        "When a run fails",
+        field("Attempts in all", maxAttempts, "this run's included"),
+        field("Backoff", strategy),
+        field("First delay (s)", initialDelay),
+        field("Longest delay (s)", maxDelay),
+        field("Jitter", retryJitter),
+        field("Pause after failed runs in a row", pauseAfter, "empty: never"),
+      ),
       problem,
       h(
         "div",
@@ -266,34 +361,67 @@ export class Schedules extends View {
         ),
       ),
     );
+    const targetBody = () => {
+      if (targetType.value === "event")
+        return { type: "event", event_type: eventType.value.trim(), data: parseJson("Data", eventData.value, {}) };
+      if (targetType.value === "sqs") return { type: "sqs", queue_url: queue.value.trim(), message: parseJson("Message", message.value) };
+      return {
+        type: "http",
+        method: method.value,
+        url: url.value.trim(),
+        headers: parseHeaders(headers.value),
+        body: parseJson("Body", body.value),
+        timeout_seconds: numberOr(timeout, 10),
+      };
+    };
     form.addEventListener(
       "submit",
       guarded(async (e) => {
         e.preventDefault();
-        const body = {
-          name: name.value.trim(),
-          expression: expression.value.trim(),
-          timezone: timezone.value.trim(),
-          overlap_policy: overlap.value,
-          target:
-            targetType.value === "event"
-              ? { type: "event", event_type: eventType.value.trim() }
-              : { ...target, type: "http", url: url.value.trim() },
-        };
-        if (targetType.value === "http") delete body.target.event_type;
-        if (targetType.value === "http" && target.type !== "http") delete body.target.data;
+        let payload;
         try {
-          if (isNew) await api("schedules", { method: "POST", body });
+          payload = {
+            name: name.value.trim(),
+            description: description.value.trim() || null,
+            tags: tags.value
+              .split(",")
+              .map((t) => t.trim())
+              .filter(Boolean),
+            expression: expression.value.trim(),
+            timezone: timezone.value.trim(),
+            start_at: startAt.value.trim() || null,
+            end_at: endAt.value.trim() || null,
+            jitter_seconds: numberOr(jitter, 0),
+            overlap_policy: overlap.value,
+            catchup: catchup.value,
+            catchup_window_seconds: numberOr(catchupWindow, 3600),
+            target: targetBody(),
+            retry_policy: {
+              ...policy,
+              max_attempts: numberOr(maxAttempts, 5),
+              strategy: strategy.value,
+              initial_delay_seconds: numberOr(initialDelay, 1),
+              max_delay_seconds: numberOr(maxDelay, 300),
+              jitter: retryJitter.value,
+            },
+            pause_after_failures: numberOr(pauseAfter),
+          };
+        } catch (err) {
+          problem.textContent = err.message; // a JSON or header line the form could not read
+          return;
+        }
+        try {
+          if (isNew) await api("schedules", { method: "POST", body: payload });
           else
             await api(`schedules/${schedule.id}`, {
               method: "PUT",
-              body: { ...writableFields(schedule), ...body, version: schedule.version },
+              body: { ...writableFields(schedule), ...payload, version: schedule.version },
             });
         } catch (err) {
           problem.textContent = explain(err);
           return;
         }
-        notify(`${body.name}: ${isNew ? "created" : "saved"}.`, "ok");
+        notify(`${payload.name}: ${isNew ? "created" : "saved"}.`, "ok");
         this.editing = null;
         this.formNode = null;
         await this.load();
@@ -320,6 +448,7 @@ function writableFields(sc) {
     "target",
     "retry_policy",
     "tags",
+    "pause_after_failures",
   ];
   return Object.fromEntries(keep.filter((k) => sc[k] !== null && sc[k] !== undefined).map((k) => [k, sc[k]]));
 }

@@ -1,6 +1,7 @@
 // Webhook endpoints and their delivery log: create, test, redeliver, rotate.
 import { all, api } from "./api.js";
-import { dataTable, explain, field, fmtMs, fmtTime, fmtWhen, guarded, h, statusBadge, teach, writeButton } from "./ui.js";
+import { eventTypePicker, headerLines, numberOr, parseHeaders } from "./forms.js";
+import { dataTable, explain, field, fmtMs, fmtTime, fmtWhen, guarded, h, notify, statusBadge, teach, writeButton } from "./ui.js";
 import { errorText, linkTo, mono, View } from "./view.js";
 
 export class Webhooks extends View {
@@ -16,7 +17,7 @@ export class Webhooks extends View {
     const endpoints = await all("webhooks", {}, 200);
     if (this.selected && !endpoints.some((e) => e.id === this.selected)) this.selected = null;
     const deliveries = this.selected ? await api(`webhooks/${this.selected}/deliveries`, { query: { limit: 100 } }) : null;
-    if (this.creating && !this.formNode) this.formNode = this.form(); // kept while open
+    if (this.creating && !this.formNode) this.formNode = this.form(this.creating === true ? {} : this.creating); // kept while open
     this.show(
       h(
         "div",
@@ -67,7 +68,20 @@ export class Webhooks extends View {
           },
           { key: "consecutive_failures", label: "Failures in a row" },
         ],
+        // one primary action (test a working endpoint, enable a disabled one), the rest quiet
         actions: (r) => [
+          r.enabled
+            ? writeButton(
+                "Send test",
+                this.act(() => api(`webhooks/${r.id}/test`, { method: "POST" }), "Test event sent."),
+              )
+            : writeButton(
+                "Enable",
+                this.act(
+                  () => api(`webhooks/${r.id}`, { method: "PUT", body: { ...endpointFields(r), enabled: true } }),
+                  `${r.url}: enabled.`,
+                ),
+              ),
           h(
             "button",
             {
@@ -82,15 +96,28 @@ export class Webhooks extends View {
             "Deliveries",
           ),
           writeButton(
-            "Send test",
-            this.act(() => api(`webhooks/${r.id}/test`, { method: "POST" }), "Test event sent."),
+            "Edit",
+            () => {
+              this.creating = r;
+              this.formNode = null;
+              this.refresh().then(() => this.container.querySelector("#webhook-url")?.focus());
+            },
+            { class: "quiet" },
           ),
-          writeButton("Rotate secret", async () => {
-            if (!window.confirm("Rotate the signing secret? The old one keeps working for 24 hours.")) return;
-            const rotated = await api(`webhooks/${r.id}/rotate-secret`, { method: "POST" });
-            this.secret = { id: r.id, secret: rotated.secret };
-            await this.load();
-          }),
+          writeButton(
+            "Rotate secret",
+            async () => {
+              const rotated = await api(`webhooks/${r.id}/rotate-secret`, { method: "POST" });
+              this.secret = { id: r.id, secret: rotated.secret };
+              await this.load();
+            },
+            { class: "quiet", confirm: "Rotate the signing secret? The old one keeps working for 24 hours." },
+          ),
+          writeButton(
+            "Delete",
+            this.act(() => api(`webhooks/${r.id}`, { method: "DELETE" }), `${r.url}: deleted.`),
+            { class: "quiet", confirm: `Delete the endpoint ${r.url}? Its deliveries stop at once.` },
+          ),
         ],
         empty: teach("No webhook endpoints yet. Add one above (conductor listen makes one on your machine), or:", {
           method: "POST",
@@ -127,27 +154,58 @@ export class Webhooks extends View {
     );
   }
 
-  form() {
-    const url = h("input", { id: "webhook-url", required: true, type: "url", placeholder: "https://…/hooks" });
-    const types = h("input", { id: "webhook-events", required: true, value: "*", "aria-describedby": "webhook-events-hint" });
-    const description = h("input", { id: "webhook-description", maxlength: 500 });
+  form(endpoint) {
+    const isNew = !endpoint.id;
+    const url = h("input", { id: "webhook-url", required: true, type: "url", placeholder: "https://…/hooks", value: endpoint.url || "" });
+    const types = h("input", {
+      id: "webhook-events",
+      required: true,
+      value: (endpoint.event_types || ["*"]).join(" "),
+      "aria-describedby": "webhook-events-hint",
+    });
+    const description = h("input", { id: "webhook-description", maxlength: 500, value: endpoint.description || "" });
+    const headers = h(
+      "textarea",
+      { id: "webhook-headers", rows: 2, spellcheck: "false", placeholder: "X-Team: billing" },
+      headerLines(endpoint.headers),
+    );
+    const rateLimit = h("input", {
+      id: "webhook-rate-limit",
+      type: "number",
+      min: 1,
+      max: 1000,
+      value: endpoint.rate_limit ?? "",
+      placeholder: "none",
+    });
+    const maxAttempts = h("input", { id: "webhook-max-attempts", type: "number", min: 1, max: 8, value: endpoint.max_attempts ?? 3 });
+    const retrySchedule = h("input", {
+      id: "webhook-retry-schedule",
+      value: (endpoint.retry_schedule || []).join(", "),
+      placeholder: "default: exponential with jitter",
+    });
     const problem = h("p", { class: "error-text", role: "alert" });
+    const title = isNew ? "New endpoint" : `Edit ${endpoint.description || endpoint.url}`;
     const form = h(
       "form",
-      { class: "panel", "aria-label": "New endpoint" },
-      h("h3", {}, "New endpoint"),
+      { class: "panel", "aria-label": title, "data-form": "webhook" },
+      h("h3", {}, title),
       h(
         "div",
         { class: "form-grid" },
         field("URL", url),
         field("Event types", types, "space-separated: *, schedule.*, error.dead_lettered"),
         field("Description", description),
+        field("Headers", headers, "one Name: value a line, sent with every delivery"),
+        field("Rate limit (per second)", rateLimit, "empty: none"),
+        field("Attempts", maxAttempts, "1–8; with a retry schedule, its length + 1"),
+        field("Retry after (s)", retrySchedule, "comma-separated seconds before each retry"),
       ),
+      eventTypePicker(types),
       problem,
       h(
         "div",
         { class: "form-actions" },
-        h("button", { type: "submit" }, "Create"),
+        h("button", { type: "submit" }, isNew ? "Create" : "Save"),
         h(
           "button",
           {
@@ -168,17 +226,34 @@ export class Webhooks extends View {
       "submit",
       guarded(async (e) => {
         e.preventDefault();
+        let body;
         try {
-          const created = await api("webhooks", {
-            method: "POST",
-            body: {
-              url: url.value.trim(),
-              event_types: types.value.split(/[\s,]+/).filter(Boolean),
-              description: description.value.trim() || null,
-            },
-          });
-          this.secret = { id: created.id, secret: created.secret };
-          this.selected = created.id;
+          const schedule = retrySchedule.value
+            .split(",")
+            .map((v) => v.trim())
+            .filter(Boolean)
+            .map(Number);
+          body = {
+            url: url.value.trim(),
+            event_types: types.value.split(/[\s,]+/).filter(Boolean),
+            description: description.value.trim() || null,
+            headers: parseHeaders(headers.value),
+            rate_limit: numberOr(rateLimit),
+            max_attempts: numberOr(maxAttempts, 3),
+            retry_schedule: schedule.length ? schedule : null,
+          };
+          if (schedule.length) delete body.max_attempts; // a schedule sets them: its length + 1
+          if (isNew) {
+            const created = await api("webhooks", { method: "POST", body });
+            this.secret = { id: created.id, secret: created.secret };
+            this.selected = created.id;
+          } else {
+            await api(`webhooks/${endpoint.id}`, {
+              method: "PUT",
+              body: { ...body, enabled: endpoint.enabled },
+            });
+            notify(`${body.url}: saved.`, "ok");
+          }
         } catch (err) {
           problem.textContent = explain(err);
           return;
@@ -191,6 +266,17 @@ export class Webhooks extends View {
     return form;
   }
 }
+
+/** The writable fields of an endpoint, for a full PUT that changes one of them. */
+export const endpointFields = (e) => ({
+  url: e.url,
+  event_types: e.event_types,
+  description: e.description,
+  headers: e.headers,
+  rate_limit: e.rate_limit,
+  max_attempts: e.max_attempts,
+  retry_schedule: e.retry_schedule,
+});
 
 function deliveryAttempts(delivery) {
   const details = h("details", {}, h("summary", {}, `${delivery.attempt_count} of ${delivery.max_attempts}`));

@@ -123,9 +123,10 @@ def test_schedule_form_previews_next_runs_and_explains_a_bad_expression(tab: Pag
     tab.page.fill("#schedule-name", "weekday digest")
     tab.page.fill("#schedule-expression", "cron(0 9 * * 1-5)")
     tab.page.fill("#schedule-timezone", "Europe/Berlin")
-    # the preview lists the next five 09:00 Berlin times (08:00 UTC in winter)
-    expect(tab.page.locator("#schedule-preview li")).to_have_count(5)
-    expect(tab.page.locator("#schedule-preview li").first).to_contain_text("T08:00:00")
+    # the preview lists the next five 09:00 Berlin times, and each in the viewer's zone (08:00 UTC)
+    expect(tab.page.locator("#schedule-preview tbody tr")).to_have_count(5)
+    expect(tab.page.locator("#schedule-preview tbody tr").first).to_contain_text("09:00:00")
+    expect(tab.page.locator("#schedule-preview tbody tr").first).to_contain_text("08:00:00\u00a0UTC")
     # a live update while typing (someone else creates a schedule) keeps what was typed
     other = make_schedule(runtime, "made meanwhile")
     tab.page.locator(f"[data-table=schedules] tr[data-id='{other['id']}']").wait_for()
@@ -134,7 +135,7 @@ def test_schedule_form_previews_next_runs_and_explains_a_bad_expression(tab: Pag
     assert tab.page.evaluate("document.activeElement.id") == "schedule-timezone"  # still typing
     tab.page.fill("#schedule-expression", "cron(61 * * * *)")
     tab.page.wait_for_selector("[data-form=schedule] .error-text:has-text('invalid')")
-    assert tab.page.locator("#schedule-preview li").count() == 0
+    assert tab.page.locator("#schedule-preview tbody tr").count() == 0
     tab.page.fill("#schedule-expression", "rate(1 hour)")
     tab.page.select_option("select[name=target_type]", "event")
     tab.page.fill("#schedule-event", "custom.digest")
@@ -154,6 +155,31 @@ def test_schedule_form_previews_next_runs_and_explains_a_bad_expression(tab: Pag
     edited = call(runtime, "GET", f"schedules/{created[0]['id']}")
     assert edited["version"] == created[0]["version"] + 1
     assert edited["timezone"] == "Europe/Berlin" and edited["retry_policy"] == created[0]["retry_policy"]
+    # every field the API takes is in the form: an HTTP target with headers and a JSON body,
+    # retries, jitter, catch-up and auto-pause; a body that is not JSON is explained, not sent
+    row.get_by_role("button", name="Edit").click()
+    tab.page.select_option("select[name=target_type]", "http")
+    tab.page.select_option("select[name=method]", "PUT")
+    tab.page.fill("#schedule-url", "http://127.0.0.1:9/digest")
+    tab.page.fill("#schedule-headers", "X-Team: billing")
+    tab.page.fill("#schedule-body", "{not json")
+    tab.page.get_by_role("button", name="Save").click()
+    expect(tab.page.locator("[data-form=schedule] .error-text")).to_contain_text("Body is not JSON")
+    tab.page.fill("#schedule-body", '{"digest": true}')
+    tab.page.fill("#schedule-max-attempts", "3")
+    tab.page.select_option("select[name=strategy]", "linear")
+    tab.page.fill("#schedule-jitter", "30")
+    tab.page.select_option("select[name=catchup]", "skip")
+    tab.page.fill("#schedule-pause-after", "4")
+    tab.page.fill("#schedule-tags", "billing, digest")
+    tab.page.get_by_role("button", name="Save").click()
+    expect(row).to_contain_text("PUT")
+    full = call(runtime, "GET", f"schedules/{created[0]['id']}")
+    assert full["target"]["method"] == "PUT" and full["target"]["body"] == {"digest": True}
+    assert full["target"]["headers"] == {"X-Team": "********"}  # write-only, masked
+    assert (full["retry_policy"]["max_attempts"], full["retry_policy"]["strategy"]) == (3, "linear")
+    assert (full["jitter_seconds"], full["catchup"], full["pause_after_failures"]) == (30, "skip", 4)
+    assert full["tags"] == ["billing", "digest"]
 
 
 def test_dead_letters_grouped_and_resolved(tab: Page, runtime: Runtime) -> None:
@@ -454,6 +480,29 @@ def test_webhooks_view_creates_tests_redelivers_and_rotates(tab: Page, runtime: 
         hook.get_by_role("button", name="Rotate secret").click()
         expect(secret).to_contain_text("whsec_")
         assert secret.inner_text() != first_secret
+        tab.page.get_by_role("button", name="I have stored it").click()
+        # Edit: event types picked from the catalog, headers, attempts and a retry schedule
+        hook.get_by_role("button", name="Edit").click()
+        picker = tab.page.locator("[data-form=webhook] .type-picker")
+        expect(picker.locator("input[value='webhook.test']")).to_be_checked()
+        picker.locator("input[value='schedule.failed']").check()
+        assert tab.page.input_value("#webhook-events") == "webhook.test schedule.failed"
+        tab.page.fill("#webhook-headers", "X-Team: billing")
+        tab.page.fill("#webhook-max-attempts", "5")
+        tab.page.fill("#webhook-retry-schedule", "5, 60")
+        tab.page.get_by_role("button", name="Save").click()
+        expect(tab.page.locator("[data-form=webhook] .error-text")).to_have_text("")
+        expect(tab.page.locator("#notice")).to_contain_text("saved")
+        saved = call(runtime, "GET", f"webhooks/{hooks[0]['id']}")
+        assert sorted(saved["event_types"]) == ["schedule.failed", "webhook.test"]
+        assert (saved["max_attempts"], saved["retry_schedule"]) == (3, [5, 60])  # set by it
+        assert saved["headers"] == {"X-Team": "********"}
+        # Delete asks first
+        tab.page.once("dialog", lambda dialog: dialog.accept())
+        hook.get_by_role("button", name="Delete").click()
+        expect(hook).to_have_count(0)
+        assert requests.get(f"{runtime.api}/v2/webhooks/{hooks[0]['id']}", headers=AUTH,
+                            timeout=10).status_code == 404
 
 
 def test_pause_resume_delete_and_breaker_controls(tab: Page, runtime: Runtime) -> None:

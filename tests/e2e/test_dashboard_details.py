@@ -175,6 +175,13 @@ def test_an_endpoints_page_filters_and_pages_its_deliveries(tab: Page, runtime: 
     page.click("form[aria-label='Filter deliveries'] button[type=submit]")
     expect(page.locator(".deliveries tbody tr")).to_have_count(9)
     tab.shot("detail-endpoint")
+    # Disable asks first; a disabled endpoint's primary action is Enable
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("button:text-is('Disable')")
+    expect(page.locator(".detail-head .status")).to_have_text("disabled")
+    page.click("button:text-is('Enable')")
+    expect(page.locator(".detail-head .status")).to_have_text("enabled")
+    assert call(runtime, "GET", f"webhooks/{endpoint['id']}")["enabled"] is True
     page.locator(".deliveries tbody a").first.click()
     wait_for_page(tab, "Delivery")
     expect(page.locator(".attempt-timeline li").first).to_contain_text("HTTP 200")
