@@ -255,7 +255,8 @@ export function dataTable({ name, title, columns, rows, rowId = (r) => r.id, bul
     {},
     rows.length
       ? rows.map((row) => {
-          const cells = columns.map((c) => h("td", {}, c.cell ? c.cell(row) : fmtValue(row[c.key])));
+          // each cell names its column: on a phone the rows stack and show it beside the value
+          const cells = columns.map((c) => h("td", { "data-label": c.label }, c.cell ? c.cell(row) : fmtValue(row[c.key])));
           if (selectable) {
             const box = h("input", {
               type: "checkbox",
@@ -268,9 +269,9 @@ export function dataTable({ name, title, columns, rows, rowId = (r) => r.id, bul
               else selected.delete(rowId(row));
               refreshBulk();
             });
-            cells.unshift(h("td", {}, box));
+            cells.unshift(h("td", { "data-label": "Select" }, box));
           }
-          if (actions) cells.push(h("td", { class: "actions" }, actions(row)));
+          if (actions) cells.push(h("td", { class: "actions", "data-label": "Actions" }, actions(row)));
           return h("tr", { "data-id": rowId(row) }, cells);
         })
       : h("tr", {}, h("td", { colspan: headerCells.length, class: "empty" }, empty)),
@@ -279,7 +280,7 @@ export function dataTable({ name, title, columns, rows, rowId = (r) => r.id, bul
     "section",
     { class: "table-block", "data-table": name, "aria-labelledby": `${slug}-title` },
     head,
-    h("div", { class: "scroll" }, h("table", {}, h("caption", {}, title), h("thead", {}, h("tr", {}, headerCells)), body)),
+    h("div", { class: "scroll" }, h("table", { class: "stack" }, h("caption", {}, title), h("thead", {}, h("tr", {}, headerCells)), body)),
   );
 }
 

@@ -92,6 +92,7 @@ export class DeadLetters extends View {
             : null,
           isOpen
             ? writeButton("Resolve group", bulk("batch/dlq/resolve", g.ids, "resolved"), {
+                class: "quiet",
                 confirm: `Resolve all ${g.ids.length} dead letters of this group without running them?`,
               })
             : null,
@@ -134,6 +135,7 @@ export class DeadLetters extends View {
                 writeButton(
                   "Resolve",
                   this.act(() => api(`dlq/${r.id}/resolve`, { method: "POST", body: {} }), `${r.id}: resolved.`),
+                  { class: "quiet", confirm: `Resolve ${r.id}? It will not be replayed.` },
                 ),
               ]
             : [],

@@ -90,6 +90,7 @@ export class Errors extends View {
             ? writeButton(
                 "Resolve",
                 this.act(() => api("errors/resolve", { method: "POST", body: { id: r.id } }), `${r.id}: resolved.`),
+                { class: "quiet", confirm: `Resolve ${r.id}? It will not be retried again.` },
               )
             : null,
         ],

@@ -85,12 +85,14 @@ export class Schedules extends View {
                   () => api(`schedules/${r.id}/pause`, { method: "POST", body: { note: "paused from the dashboard" } }),
                   `${r.name}: paused.`,
                 ),
+                { class: "quiet" },
               )
             : writeButton(
                 "Resume",
                 this.act(() => api(`schedules/${r.id}/resume`, { method: "POST" }), `${r.name}: resumed.`),
+                { class: "quiet" },
               ),
-          writeButton("Edit", () => this.openForm(r)),
+          writeButton("Edit", () => this.openForm(r), { class: "quiet" }),
           writeButton(
             "Delete",
             async () => {
@@ -99,7 +101,7 @@ export class Schedules extends View {
               notify(`${r.name}: deleted.`, "ok");
               await this.load();
             },
-            { class: "danger" },
+            { class: "quiet danger-text" },
           ),
         ],
         bulk: [

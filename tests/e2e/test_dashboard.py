@@ -195,6 +195,7 @@ def test_dead_letters_grouped_and_resolved(tab: Page, runtime: Runtime) -> None:
     tab.shot("dead-letters")
     # When one is resolved from its row
     row = tab.page.locator(f"[data-table=dead-letters] tr[data-id='{first['id']}']")
+    tab.page.once("dialog", lambda dialog: dialog.accept())  # a secondary, confirmed action
     row.get_by_role("button", name="Resolve").click()
     # Then it leaves the open list, and the API agrees
     row.wait_for(state="detached")

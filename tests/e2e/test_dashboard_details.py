@@ -238,3 +238,48 @@ def test_the_overview_leads_with_what_needs_attention_and_links_to_it(
     wait_for_page(tab, "Schedule")
     expect(page.locator("#view-title")).to_have_text("Nightly invoices")
     call(runtime, "POST", "errors/circuit-breaker/ledger-e2e", {"action": "reset"})
+
+
+VIEWS = ("overview", "errors", "dead-letters", "schedules", "webhooks", "analytics")
+#: tables whose content is wider than their box (a clipped column, a hidden action)
+CLIPPED_TABLES = """[...document.querySelectorAll('.scroll')]
+  .filter((box) => box.scrollWidth > box.clientWidth + 1)
+  .map((box) => box.closest('[data-table]')?.dataset.table)"""
+#: rows whose first action button is not on the screen (a phone's stacked row must show it)
+HIDDEN_ACTIONS = """[...document.querySelectorAll('tr[data-id] td.actions button:first-child')]
+  .filter((b) => { const r = b.getBoundingClientRect(); return r.right > innerWidth || r.width === 0; })
+  .map((b) => b.closest('tr').dataset.id)"""
+
+
+@pytest.mark.parametrize("width", [1280, 1920])
+def test_no_table_is_clipped_on_a_desktop(browser: Any, runtime: Runtime,
+                                          failed_run: dict[str, Any], width: int) -> None:
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    tab = Page(context.new_page(), runtime)
+    try:
+        tab.sign_in(ADMIN_KEY)
+        for view in VIEWS:
+            tab.open(view)
+            assert tab.page.evaluate(CLIPPED_TABLES) == [], (view, width)
+    finally:
+        context.close()
+
+
+def test_on_a_phone_list_rows_stack_with_their_state_and_primary_action(
+        browser: Any, runtime: Runtime, failed_run: dict[str, Any]) -> None:
+    context = browser.new_context(viewport=PHONE)
+    tab = Page(context.new_page(), runtime)
+    try:
+        tab.sign_in(ADMIN_KEY)
+        for view in VIEWS:
+            tab.open(view)
+            assert tab.page.evaluate(WIDER_THAN_THE_SCREEN) == [], view
+            assert tab.page.evaluate(HIDDEN_ACTIONS) == [], view
+            tab.shot(f"{view}-phone")
+        # a stacked row names each value (the state among them)
+        tab.open("schedules")
+        row = tab.page.locator(f"[data-table=schedules] tr[data-id='{failed_run['schedule']['id']}']")
+        assert row.locator("td[data-label=State]").is_visible()
+        assert tab.errors == []
+    finally:
+        context.close()
