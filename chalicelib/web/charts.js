@@ -6,36 +6,53 @@ const W = 560;
 const H = 220;
 const PAD = { left: 52, right: 12, top: 12, bottom: 28 };
 
-function niceMax(value) {
-  if (!(value > 0)) return 1;
-  const power = 10 ** Math.floor(Math.log10(value));
-  return [1, 2, 2.5, 5, 10].map((m) => m * power).find((m) => m >= value);
+/**
+ * Round tick values for an axis up to ``max``: at most 5 intervals of 1, 2, 2.5 or 5 × 10^k
+ * (counts: whole steps only), so labels read 0, 2, 4, 6 or 0, 100, 200 ms, never 0, 1, 3, 4, 5.
+ */
+export function niceTicks(max, integer = false) {
+  const value = max > 0 ? max : 1;
+  const raw = value / 5;
+  const power = 10 ** Math.floor(Math.log10(raw));
+  const steps = [1, 2, 2.5, 5, 10].map((m) => m * power).filter((m) => !integer || Number.isInteger(m));
+  const step = Math.max(integer ? 1 : 0, steps.find((m) => m >= raw) ?? 10 * power);
+  const top = Math.max(step, Math.ceil(value / step - 1e-9) * step);
+  const ticks = [];
+  for (let t = 0; t <= top + step / 2; t += step) ticks.push(Number(t.toPrecision(12)));
+  return { top, ticks };
 }
 
 /**
  * series: [{name, values: [number|null per time]}]; times: window starts (ms) within [from, to];
- * step: the window's length (ms). kind: "line" | "bars"; format(y) labels the axis.
+ * step: the window's length (ms). kind: "line" | "bars" (counts: whole ticks); format(y) labels
+ * the axis. The time axis starts at the first window with data (a day of data that began an hour
+ * ago fills the chart rather than sitting at its right edge), and says so.
  */
 export function chart({ id, title, times, series, from, to, step, kind = "line", format = String, max, minTop = 0 }) {
   const plotW = W - PAD.left - PAD.right;
   const plotH = H - PAD.top - PAD.bottom;
   const all = series.flatMap((se) => se.values).filter((v) => v !== null && v !== undefined);
-  const top = max ?? niceMax(Math.max(minTop, ...all));
-  const start = Math.floor(from / step) * step;
+  const { top, ticks } = niceTicks(max ?? Math.max(minTop, ...all), kind === "bars");
+  const firstData = times.find((t, i) => series.some((se) => se.values[i] !== null && se.values[i] !== undefined));
+  const fitted = firstData !== undefined && firstData - step > from;
+  const start = Math.floor((fitted ? firstData - step : from) / step) * step;
   const span = Math.max(step, to - start + step);
   const x = (t) => PAD.left + ((t - start) / span) * plotW;
   const y = (v) => PAD.top + plotH - (v / top) * plotH;
-  const grid = [0, 0.25, 0.5, 0.75, 1].map((f) => [
-    s("line", { class: "grid", x1: PAD.left, x2: W - PAD.right, y1: y(top * f), y2: y(top * f) }),
-    s("text", { x: PAD.left - 6, y: y(top * f) + 4, "text-anchor": "end" }, format(top * f)),
+  const grid = ticks.map((v) => [
+    s("line", { class: "grid", x1: PAD.left, x2: W - PAD.right, y1: y(v), y2: y(v) }),
+    s("text", { x: PAD.left - 6, y: y(v) + 4, "text-anchor": "end", "data-tick": v }, format(v)),
   ]);
   const label = (t) => {
     const d = new Date(t);
     const hm = `${String(d.getHours()).padStart(2, "0")}:${String(d.getMinutes()).padStart(2, "0")}`;
     return step >= 86400e3 ? `${d.getMonth() + 1}/${d.getDate()}` : `${d.getMonth() + 1}/${d.getDate()} ${hm}`;
   };
-  const xLabels = [start, start + Math.round(span / 2 / step) * step, start + span - step].map((t, i) =>
-    s("text", { x: x(t), y: H - 8, "text-anchor": ["start", "middle", "end"][i] }, label(t)),
+  // start, middle and end; a span of few windows labels its two ends only (no overlapping text)
+  const at = span >= 4 * step ? [start, start + Math.round(span / 2 / step) * step, start + span - step] : [start, start + span - step];
+  const anchors = at.length === 3 ? ["start", "middle", "end"] : ["start", "end"];
+  const xLabels = at.map((t, i) =>
+    s("text", { x: i === at.length - 1 ? W - PAD.right : x(t), y: H - 8, "text-anchor": anchors[i] }, label(t)),
   );
   const marks = [];
   const slot = (step / span) * plotW;
@@ -91,5 +108,6 @@ export function chart({ id, title, times, series, from, to, step, kind = "line",
       series.map((se, k) => h("li", {}, h("span", { class: `swatch s${k}`, "aria-hidden": "true" }), se.name)),
     ),
     times.length ? null : h("p", { class: "empty" }, "No data in this range."),
+    fitted ? h("p", { class: "muted", "data-fitted": "" }, `No data before ${label(firstData)}: the chart starts there.`) : null,
   );
 }

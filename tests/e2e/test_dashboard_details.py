@@ -6,7 +6,9 @@ retry job fails and dead-letters, and the replay made from the dead letter's pag
 """
 from __future__ import annotations
 
+import itertools
 import json
+import math
 import re
 import threading
 from collections.abc import Iterator
@@ -283,3 +285,23 @@ def test_on_a_phone_list_rows_stack_with_their_state_and_primary_action(
         assert tab.errors == []
     finally:
         context.close()
+
+
+def test_charts_use_round_ticks_and_start_where_their_data_does(
+        tab: Page, runtime: Runtime, failed_run: dict[str, Any]) -> None:
+    tab.sign_in(ADMIN_KEY)
+    tab.open("analytics")
+    for chart in ("error-rate", "retry-success", "schedule-runs", "webhook-latency"):
+        ticks = [float(t) for t in tab.page.locator(f"[data-chart={chart}] text[data-tick]")
+                 .evaluate_all("(nodes) => nodes.map((n) => n.dataset.tick)")]
+        steps = {round(b - a, 9) for a, b in itertools.pairwise(ticks)}
+        assert ticks[0] == 0 and len(steps) == 1 and 2 <= len(ticks) <= 6, (chart, ticks)
+        step = steps.pop()
+        mantissa = step / 10 ** math.floor(math.log10(step))
+        assert round(mantissa, 6) in (1, 2, 2.5, 5), (chart, ticks)
+        if chart == "schedule-runs":  # counts: whole numbers only
+            assert all(t == int(t) for t in ticks), ticks
+    # a day's range whose data began minutes ago is drawn from there, and says so
+    expect(tab.page.locator("[data-chart=schedule-runs] [data-fitted]")).to_contain_text(
+        "the chart starts there")
+    tab.shot("analytics-ticks")
