@@ -5,6 +5,8 @@
    link until it has rendered, with little data (10 schedules, 10 dead letters) and with more
    (200 schedules, 300 dead letters) in the same runtime; the ratio is printed. The views that
    list everything (schedules, dead letters) are expected to grow; the others should not.
+3. The same for a schedule's and a dead letter's own page (#schedules/sch_…, #dead-letters/dlq_…):
+   a fixed number of requests whatever is stored.
 """
 from __future__ import annotations
 
@@ -65,6 +67,16 @@ def settle(page: Any, socket: Any, quiet_ms: int = 5000, limit_s: float = 300) -
     return time.monotonic() - started
 
 
+def detail_pages() -> dict[str, tuple[str, str]]:
+    """One schedule's and one dead letter's page: name -> (hash, the page's kind)."""
+    from chalicelib import deps
+
+    schedules, _ = deps.schedules().list(None, None, 1, None)
+    letters, _ = deps.dead_letters().list("open", None, None, None, 1, None)
+    return {"schedule page": (f"schedules/{schedules[0].id}", "Schedule"),
+            "dead letter page": (f"dead-letters/{letters[0].id}", "Dead letter")}
+
+
 def measure(page: Any, rounds: int) -> dict[str, tuple[float, int]]:
     requests: list[str] = []
 
@@ -83,8 +95,15 @@ def measure(page: Any, rounds: int) -> dict[str, tuple[float, int]]:
             page.wait_for_selector(f"#view[data-view={view}] #view-body[aria-busy=false]")
             times[view].append(time.perf_counter() - started)
             counts[view] = len(requests)
+        for name, (hash_, kind) in detail_pages().items():
+            requests.clear()
+            started = time.perf_counter()
+            page.evaluate(f"location.hash = {hash_!r}")
+            page.wait_for_selector(f"#view[data-detail='{kind}'] #view-body[aria-busy=false]")
+            times.setdefault(name, []).append(time.perf_counter() - started)
+            counts[name] = len(requests)
     page.remove_listener("request", record)
-    return {v: (statistics.median(times[v]), counts[v]) for v in VIEWS}
+    return {v: (statistics.median(t), counts[v]) for v, t in times.items()}
 
 
 def main() -> int:
@@ -130,10 +149,10 @@ def main() -> int:
     finally:
         runtime.stop()
     print(f"time to render each view (median of {args.rounds}), API requests it made:")
-    print(f"  {'view':14s} {'10 sch / 10 dlq':>18s} {'200 sch / 300 dlq':>20s}  ratio")
-    for view in VIEWS:
+    print(f"  {'view':16s} {'10 sch / 10 dlq':>18s} {'200 sch / 300 dlq':>20s}  ratio")
+    for view in small:
         (t1, n1), (t2, n2) = small[view], large[view]
-        print(f"  {view:14s} {t1 * 1000:9.0f} ms {n1:3d} req {t2 * 1000:10.0f} ms {n2:3d} req"
+        print(f"  {view:16s} {t1 * 1000:9.0f} ms {n1:3d} req {t2 * 1000:10.0f} ms {n2:3d} req"
               f"  {t2 / t1:5.2f}x")
     return 0
 
