@@ -109,7 +109,7 @@ def main() -> int:
         deps.reset()
         _, key = deps.api_keys().create("bench", "admin")
         schedule = deps.schedules().create({
-            "name": "bench", "expression": "rate(5 minutes)",
+            "name": "bench", "expression": "cron(0/5 * * * ? *)",
             "target": {"type": "http", "url": "http://127.0.0.1:9/"},
             "retry_policy": {"max_attempts": 1}})
         cases = {

@@ -34,7 +34,8 @@ def schedule_json(schedule: Schedule) -> dict[str, Any]:
     next_runs = schedule.upcoming(deps.clock(), 5) if schedule.enabled else []
     return {
         "id": schedule.id, "name": schedule.name, "description": schedule.description,
-        "expression": schedule.expression, "timezone": schedule.timezone,
+        "expression": schedule.expression, "expression_words": schedule.expression_words,
+        "timezone": schedule.timezone,
         "start_at": schedule.start_at, "end_at": schedule.end_at,
         "jitter_seconds": schedule.jitter_seconds, "overlap_policy": schedule.overlap_policy,
         "catchup": schedule.catchup, "catchup_window_seconds": schedule.catchup_window_seconds,
@@ -80,7 +81,8 @@ def create_schedule(body: ScheduleBody) -> Response:
 def preview_schedule(body: SchedulePreview) -> dict[str, Any]:
     """The next run times of an expression in a time zone, without creating anything: check an
     expression before you save it."""
-    return {"next_runs": deps.schedules().preview(body.model_dump(mode="json"))}
+    runs, words = deps.schedules().preview(body.model_dump(mode="json"))
+    return {"next_runs": runs, "expression_words": words}
 
 
 @bp.operation("GET", "/schedules", summary="Schedules, newest first", role="viewer",

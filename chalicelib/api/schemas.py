@@ -484,6 +484,8 @@ class SchedulePreview(Strict):
 
 class NextRuns(Model):
     next_runs: list[str]
+    expression_words: str | None = Field(description="The expression in words, e.g. \"At 09:00, "
+                                         "Monday through Friday\".")
 
 
 class Schedule(Model):
@@ -491,6 +493,8 @@ class Schedule(Model):
     name: str
     description: str | None
     expression: str
+    expression_words: str | None = Field(description="The expression in words, made when the "
+                                         "schedule was written (null before that existed).")
     timezone: str
     start_at: str | None
     end_at: str | None

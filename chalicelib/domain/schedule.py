@@ -78,6 +78,28 @@ def parse_expression(text: str) -> Expression:
     raise ExpressionError("use cron(...), rate(...) or at(...)")
 
 
+@functools.lru_cache(maxsize=1024)
+def describe(text: str) -> str:
+    """An expression in words for people reading a schedule: "Every 5 minutes", "At 09:00,
+    Monday through Friday", "Once, at 2026-12-01 09:00". The cron part is worded by
+    cron-descriptor (imported here, on a write or a preview: ~50 ms a container, never on a read)."""
+    expression = parse_expression(text)
+    if expression.every is not None:
+        amount, unit = next((int(expression.every.total_seconds()) // size, name)
+                            for name, size in (("day", 86400), ("hour", 3600), ("minute", 60))
+                            if expression.every.total_seconds() % size == 0)
+        return f"Every {unit}" if amount == 1 else f"Every {amount} {unit}s"
+    if expression.at is not None:
+        return f"Once, at {expression.at:%Y-%m-%d %H:%M}" + (" UTC" if expression.at_is_utc else "")
+    from cron_descriptor import Options, get_description  # noqa: PLC0415
+
+    options = Options()
+    options.use_24hour_time_format = True
+    words = get_description(expression.cron, options)  # Unix fields: weekdays already from 0
+    year = text.strip()[len("cron("):-1].split()[5:]
+    return f"{words}, only in {year[0]}" if year and year[0] not in ("*", "?") else words
+
+
 _YEAR_PART = re.compile(r"^(\*|\d{4}(-\d{4})?)(/\d{1,3})?$")
 FIRST_YEAR, LAST_YEAR = 1970, 2199  # EventBridge's range
 
@@ -278,6 +300,8 @@ class Schedule:
     last_success_at: str | None = None
     last_failure_at: str | None = None
     pause_after_failures: int | None = None
+    #: the expression in words (``describe``), made when the schedule is written
+    expression_words: str | None = None
     failure_streak: int = 0  # runs in a row that ended failed, after their retries
     deleted_at: str | None = None  # a tombstone, kept while its history is
     expires_at: int | None = None

@@ -18,6 +18,7 @@ from chalicelib.domain.schedule import (
     Execution,
     ExpressionError,
     Schedule,
+    describe,
     next_runs,
     parse_expression,
 )
@@ -78,6 +79,7 @@ class ScheduleService:
             "target": target, "retry_policy": body["retry_policy"],
             "tags": tuple(body.get("tags") or ()),
             "pause_after_failures": body.get("pause_after_failures"),
+            "expression_words": _words(body["expression"]),
         }
 
     @staticmethod
@@ -182,16 +184,26 @@ class ScheduleService:
         except (Conflict, NotFound):  # changed or deleted meanwhile: its next failure decides
             log.info("schedule %s not auto-paused: it changed meanwhile", schedule.id)
 
-    def preview(self, body: dict[str, Any]) -> list[str]:
+    def preview(self, body: dict[str, Any]) -> tuple[list[str], str | None]:
+        """The next run times, and the expression in words."""
         now = self._clock()
         start = parse_iso(body["start_at"]) if body.get("start_at") else None
         end = parse_iso(body["end_at"]) if body.get("end_at") else None
         runs = next_runs(parse_expression(body["expression"]), body.get("timezone", "UTC"), now,
                          body.get("count", 5), start or now, start, end)
-        return [to_iso(t) for t in runs]
+        return [to_iso(t) for t in runs], _words(body["expression"])
 
     def history(self, schedule_id: str, limit: int, before: str | None
                 ) -> tuple[list[Execution], str | None]:
         self.require(schedule_id, deleted_too=True)  # history outlives its schedule (TTL)
         return self._executions.history(schedule_id, limit, before,
                                         int(self._clock().timestamp()))
+
+
+def _words(expression: str) -> str | None:
+    """The expression in words, or None when it cannot be worded (it is still valid to run)."""
+    try:
+        return describe(expression)
+    except Exception:  # noqa: BLE001 - wording is a courtesy: never refuse a schedule over it
+        log.warning("could not word %r", expression, exc_info=True)
+        return None

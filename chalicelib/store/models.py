@@ -363,6 +363,7 @@ class ScheduleRecord(Model):
     last_failure_at = UnicodeAttribute(null=True)
     #: pause after this many runs in a row ended failed (None: never)
     pause_after_failures = NumberAttribute(null=True)
+    expression_words = UnicodeAttribute(null=True)
     #: runs in a row that ended failed (after their retries), reset by one that succeeded
     failure_streak = NumberAttribute(default=0)
     #: a tombstone: deleted, out of both indexes, kept while its history is (then TTL)

@@ -346,7 +346,16 @@ export class SchedulePage extends Detail {
             ),
       ),
       facts([
-        ["Expression", h("span", {}, mono(schedule.expression), ` in ${zone}`)],
+        [
+          "When",
+          h(
+            "span",
+            { class: "named" },
+            schedule.expression_words ? `${schedule.expression_words} (${zone})` : zone,
+            h("br"),
+            mono(schedule.expression),
+          ),
+        ],
         ["Target", targetText(schedule.target)],
         ["Retries", `up to ${schedule.retry_policy?.max_attempts ?? "?"} attempts, ${schedule.retry_policy?.strategy ?? "?"}`],
         ["Runs", `${fmtNum(counters.runs)} (${fmtNum(counters.failures)} failed)`],

@@ -55,7 +55,12 @@ export class Schedules extends View {
         rows: schedules,
         columns: [
           { key: "name", label: "Name", cell: (r) => named(r.name, r.id) },
-          { key: "expression", label: "Expression", cell: (r) => mono(r.expression) },
+          {
+            key: "expression",
+            label: "Expression",
+            cell: (r) =>
+              r.expression_words ? h("span", { class: "named" }, r.expression_words, h("br"), mono(r.expression)) : mono(r.expression),
+          },
           { key: "timezone", label: "Time zone" },
           {
             key: "enabled",
@@ -264,6 +269,7 @@ export class Schedules extends View {
     const showTarget = () => targetFields.replaceChildren(...parts[targetType.value]);
     targetType.addEventListener("change", showTarget);
     showTarget();
+    const words = h("p", { id: "schedule-words", class: "words", "aria-live": "polite" });
     const preview = h("table", {
       id: "schedule-preview",
       class: "stack preview-runs",
@@ -284,6 +290,7 @@ export class Schedules extends View {
             body: { expression: expression.value.trim(), timezone: zone, count: 5 },
           });
           if (question !== asked) return;
+          words.textContent = result.expression_words ? `${result.expression_words} (${zone})` : "";
           // each run in the schedule's zone (what its cron means) and the viewer's
           preview.replaceChildren(
             h("thead", {}, h("tr", {}, h("th", { scope: "col" }, `In ${zone}`), h("th", { scope: "col" }, "In your zone"))),
@@ -299,6 +306,7 @@ export class Schedules extends View {
         } catch (err) {
           if (question !== asked) return;
           preview.replaceChildren();
+          words.textContent = "";
           problem.textContent = explain(err);
         }
       }, 250);
@@ -325,6 +333,7 @@ export class Schedules extends View {
         field("Missed runs", catchup),
         field("Catch up within (s)", catchupWindow),
       ),
+      words,
       h("p", { class: "muted" }, "Next runs:"),
       preview,
       h(

@@ -125,6 +125,8 @@ def test_schedule_form_previews_next_runs_and_explains_a_bad_expression(tab: Pag
     tab.page.fill("#schedule-timezone", "Europe/Berlin")
     # the preview lists the next five 09:00 Berlin times, and each in the viewer's zone (08:00 UTC)
     expect(tab.page.locator("#schedule-preview tbody tr")).to_have_count(5)
+    expect(tab.page.locator("#schedule-words")).to_have_text(
+        "At 09:00, Monday through Friday (Europe/Berlin)")
     expect(tab.page.locator("#schedule-preview tbody tr").first).to_contain_text("09:00:00")
     expect(tab.page.locator("#schedule-preview tbody tr").first).to_contain_text("08:00:00\u00a0UTC")
     # a live update while typing (someone else creates a schedule) keeps what was typed

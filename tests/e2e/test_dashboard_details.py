@@ -93,6 +93,7 @@ def test_the_chain_walks_from_a_failed_run_to_its_replays_outcome(
     wait_for_page(tab, "Schedule")
     expect(page.locator("#view-title")).to_have_text("Nightly invoices")
     expect(page.locator("#nav a[data-view=schedules]")).to_have_attribute("aria-current", "page")
+    expect(page.locator(".facts")).to_contain_text("At 09:00 (Europe/Berlin)")
     expect(page.locator(".upcoming th").first).to_have_text("In Europe/Berlin")
     expect(page.locator(".upcoming tbody td").first).to_contain_text("09:00:00")
     tab.shot("detail-schedule")

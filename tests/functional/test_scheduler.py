@@ -331,6 +331,20 @@ def test_preview(api: Api, clock: Clock) -> None:
     # now is 09:59:30 in Berlin: today's 09:00 has passed
     assert body(response)["next_runs"] == ["2026-12-01T08:00:00.000Z",
                                            "2026-12-02T08:00:00.000Z", "2026-12-03T08:00:00.000Z"]
+    assert body(response)["expression_words"] == "At 09:00, Monday through Friday"
+
+
+def test_a_schedule_says_its_expression_in_words_and_follows_every_change(
+    api: Api, clock: Clock, target: Receiver
+) -> None:
+    created = schedule(api, target.url, expression="cron(0 9 ? * 2-6 *)")
+    assert created["expression_words"] == "At 09:00, Monday through Friday"
+    changed = body(api.request("PUT", f"/v2/schedules/{created['id']}", {
+        **{k: created[k] for k in ("name", "timezone", "retry_policy")},
+        "target": {**created["target"], "headers": {}}, "expression": "rate(15 minutes)",
+        "version": created["version"]}))
+    assert changed["expression_words"] == "Every 15 minutes"
+    assert body(api.get(f"/v2/schedules/{created['id']}"))["expression_words"] == "Every 15 minutes"
 
 
 def test_a_schedule_pauses_itself_after_failed_runs_in_a_row(

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from chalicelib.domain.schedule import (
     ExpressionError,
     catch_up,
+    describe,
     jitter_offset,
     next_runs,
     parse_expression,
@@ -144,3 +145,20 @@ def test_a_year_field_ends_the_runs() -> None:
 def test_eventbridge_mistakes_say_why(text: str, reason: str) -> None:
     with pytest.raises(ExpressionError, match=reason):
         parse_expression(text)
+
+
+@pytest.mark.parametrize(("expression", "words"), [
+    ("rate(5 minutes)", "Every 5 minutes"),
+    ("rate(1 hour)", "Every hour"),
+    ("rate(2 days)", "Every 2 days"),
+    ("cron(0 9 * * ? *)", "At 09:00"),
+    # EventBridge counts weekdays 1-7 from Sunday: 2-6 is Monday to Friday, as MON-FRI is
+    ("cron(0 9 ? * 2-6 *)", "At 09:00, Monday through Friday"),
+    ("cron(0 9 ? * MON-FRI *)", "At 09:00, Monday through Friday"),
+    ("cron(0 9 * * 1-5)", "At 09:00, Monday through Friday"),  # Unix: 1-5 from Sunday = 0
+    ("cron(*/15 * * * ? 2027)", "Every 15 minutes, only in 2027"),
+    ("at(2026-12-01T09:00:00)", "Once, at 2026-12-01 09:00"),
+    ("at(2026-12-01T09:00:00+01:00)", "Once, at 2026-12-01 08:00 UTC"),
+])
+def test_an_expression_reads_in_words(expression: str, words: str) -> None:
+    assert describe(expression) == words
