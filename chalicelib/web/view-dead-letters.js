@@ -10,6 +10,12 @@ export class DeadLetters extends View {
     this.fingerprint = null;
   }
 
+  /** A group has its own URL: ``#dead-letters?fingerprint=…`` (and ``&status=…``). */
+  applyQuery(params) {
+    this.fingerprint = params.get("fingerprint") || null;
+    this.status = ["open", "resolved", "replayed"].includes(params.get("status")) ? params.get("status") : "open";
+  }
+
   async load() {
     const items = await all("dlq", { status: this.status }, 500);
     const groups = new Map();
@@ -64,7 +70,16 @@ export class DeadLetters extends View {
         rows: groupRows,
         rowId: (g) => g.fingerprint,
         columns: [
-          { key: "fingerprint", label: "Fingerprint", cell: (g) => mono(g.fingerprint) },
+          {
+            key: "fingerprint",
+            label: "Fingerprint",
+            cell: (g) =>
+              h(
+                "a",
+                { href: `#dead-letters?fingerprint=${g.fingerprint}&status=${this.status}`, "data-group": g.fingerprint },
+                mono(g.fingerprint),
+              ),
+          },
           { key: "count", label: "Count" },
           { key: "services", label: "Services" },
           { key: "source", label: "Source" },

@@ -8,6 +8,7 @@ from typing import Any
 
 import requests
 
+from devserver.runtime import free_port
 from tests.e2e.conftest import AUTH, ROOT, Runtime
 
 SHOTS = ROOT / "artifacts" / "dashboard"
@@ -70,3 +71,13 @@ def until(check: Callable[[], Any], timeout: float = 30,
         else:
             sleep(300)
     raise AssertionError(f"not true within {timeout}s")
+
+
+def make_dead_letter(runtime: Runtime, service: str) -> dict[str, Any]:
+    closed = free_port()  # nothing listens: the one attempt is refused, the job dead-letters
+    job = call(runtime, "POST", "errors/retry", {
+        "service": service, "error": {"type": "Timeout", "message": "upstream timed out"},
+        "target": {"type": "http", "url": f"http://127.0.0.1:{closed}/charge"},
+        "retry_policy": {"max_attempts": 1}})
+    dead = until(lambda: call(runtime, "GET", f"errors/retry/{job['id']}")["dead_letter_id"])
+    return call(runtime, "GET", f"dlq/{dead}")

@@ -18,7 +18,7 @@ from playwright.sync_api import expect
 
 from devserver.runtime import free_port
 from tests.e2e.conftest import AUTH, Runtime
-from tests.e2e.dashboard_page import Page, call, new_key, until
+from tests.e2e.dashboard_page import Page, call, make_dead_letter, new_key, until
 
 pytestmark = pytest.mark.e2e
 VIEWS = ("overview", "errors", "dead-letters", "schedules", "webhooks", "analytics")
@@ -28,16 +28,6 @@ def make_schedule(runtime: Runtime, name: str) -> dict[str, Any]:
     return call(runtime, "POST", "schedules", {
         "name": name, "expression": "rate(5 minutes)",
         "target": {"type": "event", "event_type": "custom.dashboard", "data": {"from": name}}})
-
-
-def make_dead_letter(runtime: Runtime, service: str) -> dict[str, Any]:
-    closed = free_port()  # nothing listens: the one attempt is refused, the job dead-letters
-    job = call(runtime, "POST", "errors/retry", {
-        "service": service, "error": {"type": "Timeout", "message": "upstream timed out"},
-        "target": {"type": "http", "url": f"http://127.0.0.1:{closed}/charge"},
-        "retry_policy": {"max_attempts": 1}})
-    dead = until(lambda: call(runtime, "GET", f"errors/retry/{job['id']}")["dead_letter_id"])
-    return call(runtime, "GET", f"dlq/{dead}")
 
 
 def bars(tab: Page, schedule_id: str, status: str) -> Any:

@@ -19,7 +19,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import ADMIN_KEY, Runtime
-from tests.e2e.dashboard_page import Page, call, new_key, until
+from tests.e2e.dashboard_page import Page, call, make_dead_letter, new_key, until
 
 pytestmark = pytest.mark.e2e
 PHONE = {"width": 390, "height": 844}
@@ -306,3 +306,21 @@ def test_charts_use_round_ticks_and_start_where_their_data_does(
     expect(tab.page.locator("[data-chart=schedule-runs] [data-fitted]")).to_contain_text(
         "the chart starts there")
     tab.shot("analytics-ticks")
+
+
+def test_a_dead_letter_group_has_its_own_url(tab: Page, runtime: Runtime) -> None:
+    mine, other = make_dead_letter(runtime, "fx-rates"), make_dead_letter(runtime, "tax-e2e")
+    assert mine["fingerprint"] != other["fingerprint"]
+    page = tab.page
+    tab.sign_in(ADMIN_KEY)
+    tab.open("dead-letters")
+    page.click(f"[data-table=dead-letter-groups] a[data-group='{mine['fingerprint']}']")
+    assert page.url.endswith(f"#dead-letters?fingerprint={mine['fingerprint']}&status=open")
+    rows = page.locator("[data-table=dead-letters] tbody tr[data-id]")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_have_attribute("data-id", mine["id"])
+    # the same URL, opened afresh, shows the same group
+    page.goto(f"{runtime.api}/dashboard#dead-letters?fingerprint={mine['fingerprint']}")
+    page.reload()
+    page.wait_for_selector("#view[data-view=dead-letters] #view-body[aria-busy=false]")
+    expect(rows).to_have_count(1)
