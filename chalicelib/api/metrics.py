@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 from chalicelib import deps
 from chalicelib.api.recovery import dead_letter_json
 from chalicelib.api.routing import ApiBlueprint
-from chalicelib.domain.origins import SCHEDULE_SERVICE
 from chalicelib.domain.timeutil import to_iso
 from chalicelib.errors import ValidationFailed
 
@@ -80,10 +79,9 @@ def dashboard_overview() -> dict[str, Any]:
     next runs."""
     breakers, _ = deps.breakers().list(50, None)
     # a schedule's breaker is "schedule:<id>": named by its schedule
-    names = deps.schedules().names({b["service"].removeprefix(SCHEDULE_SERVICE) for b in breakers
-                                    if b["service"].startswith(SCHEDULE_SERVICE)})
-    named = [{"service": b["service"], "state": b["state"],
-              "name": names.get(b["service"].removeprefix(SCHEDULE_SERVICE))} for b in breakers]
+    names = deps.schedules().service_names({b["service"] for b in breakers})
+    named = [{"service": b["service"], "state": b["state"], "name": names.get(b["service"])}
+             for b in breakers]
     return {"metrics": deps.metrics().summary(), "attention": deps.triage().report(named),
             "breakers": named, "next_runs": deps.scheduler().upcoming(10)}
 

@@ -34,11 +34,12 @@ if TYPE_CHECKING:  # pragma: no cover
 bp = ApiBlueprint(__name__)
 
 
-def job_json(job: RetryJob, with_attempts: bool = True) -> dict[str, Any]:
+def job_json(job: RetryJob, with_attempts: bool = True, service_name: str | None = None
+             ) -> dict[str, Any]:
     """A job as ``RetryJob`` shows it; lists leave its attempts out (a job keeps up to 50, each
     with a 2 KB excerpt: a page of them could pass Lambda's 6 MB response limit)."""
     data: dict[str, Any] = {
-        "id": job.id, "status": job.status, "service": job.service,
+        "id": job.id, "status": job.status, "service": job.service, "service_name": service_name,
         "target": masked_target(job.target), "error": job.error, "retry_policy": job.policy,
         "attempt_count": job.attempt_count, "next_attempt_at": job.next_attempt_at,
         "idempotency_key": job.idempotency_key, "workflow_id": job.workflow_id,
@@ -52,14 +53,15 @@ def job_json(job: RetryJob, with_attempts: bool = True) -> dict[str, Any]:
     return data
 
 
-def dead_letter_json(entry: DeadLetter) -> dict[str, Any]:
+def dead_letter_json(entry: DeadLetter, service_name: str | None = None) -> dict[str, Any]:
     """A dead letter as ``DeadLetter`` shows it: a retry job's target headers masked (a replay
     uses the stored ones)."""
     payload = entry.payload
     if payload and isinstance(payload.get("target"), dict):
         payload = {**payload, "target": masked_target(payload["target"])}
     return {"id": entry.id, "status": entry.status, "source": entry.source,
-            "service": entry.service, "fingerprint": entry.fingerprint, "error": entry.error,
+            "service": entry.service, "service_name": service_name,
+            "fingerprint": entry.fingerprint, "error": entry.error,
             "payload": payload, "attempts": entry.attempts, "retry_job_id": entry.retry_job_id,
             "replay_job_id": entry.replay_job_id, "note": entry.note,
             "created_at": entry.created_at, "resolved_at": entry.resolved_at}
@@ -103,8 +105,9 @@ def list_retry_jobs(query: ListRetryJobsQuery) -> dict[str, Any]:
     """Retry jobs, newest first, optionally by status and service; without their attempts."""
     items, last = deps.retries().list(query.status, query.service, query.limit,
                                       position_of(query, "retry-jobs"))
-    return page([job_json(j, with_attempts=False) for j in items],
-                cursor_for(last, query, "retry-jobs"))
+    names = deps.schedules().service_names({j.service for j in items})
+    return page([job_json(j, with_attempts=False, service_name=names.get(j.service))
+                 for j in items], cursor_for(last, query, "retry-jobs"))
 
 
 @bp.operation("GET", "/errors/retry/{job_id}", summary="One retry job with its attempts",
@@ -195,7 +198,9 @@ def list_dead_letters(query: ListDeadLettersQuery) -> dict[str, Any]:
     items, last = deps.dead_letters().list(query.status, query.fingerprint, query.source,
                                            query.service, query.limit,
                                            position_of(query, "dead-letters"))
-    return page([dead_letter_json(e) for e in items], cursor_for(last, query, "dead-letters"))
+    names = deps.schedules().service_names({e.service for e in items})
+    return page([dead_letter_json(e, names.get(e.service)) for e in items],
+                cursor_for(last, query, "dead-letters"))
 
 
 @bp.operation("GET", "/dlq/{dead_letter_id}", summary="One dead letter", role="viewer",

@@ -263,6 +263,8 @@ class RetryJobSummary(Model):
     id: str
     status: Literal["scheduled", "running", "succeeded", "dead_lettered", "resolved"]
     service: str
+    service_name: str | None = Field(None, description="The schedule's name for a `schedule:<id>` "
+                                     "service (in lists; null otherwise).")
     target: dict[str, Any]
     error: dict[str, Any]
     retry_policy: dict[str, Any]
@@ -358,6 +360,8 @@ class DeadLetter(Model):
     status: Literal["open", "resolved", "replayed"]
     source: str
     service: str
+    service_name: str | None = Field(None, description="The schedule's name for a `schedule:<id>` "
+                                     "service (in lists; null otherwise).")
     fingerprint: str
     error: dict[str, Any]
     payload: dict[str, Any]
@@ -470,8 +474,21 @@ class ScheduleBody(Strict):
                     "retries); a `schedule.paused` event says why. Null: never.")
 
 
+#: what a schedule's answer carries that nobody writes: a GET's answer, edited and PUT back,
+#: is accepted (these are dropped), so a field added to answers never breaks such a client
+SCHEDULE_READ_ONLY = ("id", "expression_words", "paused_note", "next_runs", "counters",
+                      "created_at", "updated_at")
+
+
 class UpdateSchedule(ScheduleBody):
     version: int | None = Field(None, ge=1, strict=True, description="Or send If-Match: <version>.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_read_only(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if k not in SCHEDULE_READ_ONLY}
+        return data
 
 
 class SchedulePreview(Strict):

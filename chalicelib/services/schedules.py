@@ -14,6 +14,7 @@ from typing import Any
 
 from chalicelib.domain.headers import kept
 from chalicelib.domain.ids import new_id
+from chalicelib.domain.origins import SCHEDULE_SERVICE
 from chalicelib.domain.schedule import (
     Execution,
     ExpressionError,
@@ -119,6 +120,12 @@ class ScheduleService:
         """Id -> name, for views that list ids (a deleted one says so): one read per 100."""
         return {s.id: f"{s.name} (deleted)" if s.deleted_at else s.name
                 for s in self._store.get_many(schedule_ids)}
+
+    def service_names(self, services: set[str]) -> dict[str, str]:
+        """Service -> its schedule's name, for the ``schedule:<id>`` services Conductor retries a
+        schedule's runs under (others have no name to give): one read per 100."""
+        ids = {s.removeprefix(SCHEDULE_SERVICE) for s in services if s.startswith(SCHEDULE_SERVICE)}
+        return {f"{SCHEDULE_SERVICE}{i}": name for i, name in self.names(ids).items()} if ids else {}
 
     def list(self, enabled: bool | None, tag: str | None, limit: int,
              before: str | None) -> tuple[list[Schedule], str | None]:

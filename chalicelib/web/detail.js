@@ -3,26 +3,12 @@
 // run that failed, its retry job and attempts, the breaker that held them, the dead letter, the
 // replay and the replay's outcome, each a link both ways.
 import { all, api } from "./api.js";
-import { fmtMs, fmtNum, fmtTime, fmtWhen, h, notify, statusBadge, writeButton } from "./ui.js";
-import { errorText, linkTo, mono, View } from "./view.js";
+import { fmtMs, fmtNum, fmtTime, fmtWhen, h, statusBadge, writeButton } from "./ui.js";
+import { copyable, errorText, linkTo, mono, View } from "./view.js";
 import { endpointFields } from "./view-webhooks.js";
 
 /** The page of a thing of each id prefix (and the view that lists it: its navigation entry). */
 export const DETAIL_VIEWS = { rty: "errors", dlq: "dead-letters", sch: "schedules", whk: "webhooks", dlv: "webhooks" };
-
-/** An id in monospace with a button that copies it. */
-export function copyable(id) {
-  const button = h("button", { type: "button", class: "quiet copy", "aria-label": `Copy ${id}` }, "Copy");
-  button.addEventListener("click", async () => {
-    try {
-      await navigator.clipboard.writeText(id);
-      notify(`Copied ${id}.`, "ok");
-    } catch {
-      notify(`Copy it by hand: ${id}`);
-    }
-  });
-  return h("span", { class: "id-line" }, mono(id), button);
-}
 
 const facts = (pairs) =>
   h(

@@ -1,7 +1,7 @@
 // Dead letters grouped by fingerprint: replay and resolve, one or a group.
 import { all, api } from "./api.js";
 import { dataTable, field, fmtTime, h, select, statusBadge, teach, writeButton } from "./ui.js";
-import { errorText, linkTo, mono, short, View } from "./view.js";
+import { errorText, linkTo, mono, serviceNamed, short, View } from "./view.js";
 
 export class DeadLetters extends View {
   constructor() {
@@ -122,7 +122,7 @@ export class DeadLetters extends View {
         rows: shown,
         columns: [
           { key: "id", label: "Id", cell: (r) => linkTo(r.id, mono(r.id)) },
-          { key: "service", label: "Service" },
+          { key: "service", label: "Service", cell: (r) => serviceNamed(r.service, r.service_name) },
           { key: "source", label: "Source" },
           { key: "attempts", label: "Attempts" },
           {

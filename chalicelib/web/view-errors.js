@@ -16,7 +16,7 @@ import {
   teach,
   writeButton,
 } from "./ui.js";
-import { errorText, linkTo, mono, short, View } from "./view.js";
+import { errorText, linkTo, mono, serviceNamed, short, View } from "./view.js";
 
 const JOB_STATUSES = [
   ["", "Any status"],
@@ -72,7 +72,7 @@ export class Errors extends View {
         rows: jobs.items,
         columns: [
           { key: "id", label: "Id", cell: (r) => linkTo(r.id, mono(r.id)) },
-          { key: "service", label: "Service" },
+          { key: "service", label: "Service", cell: (r) => serviceNamed(r.service, r.service_name) },
           { key: "status", label: "Status", cell: (r) => statusBadge(r.status) },
           { key: "attempt_count", label: "Attempts", raw: (r) => r.attempt_count, cell: attemptsCell },
           { key: "error", label: "Error", raw: (r) => errorText(r.error), cell: (r) => short(errorText(r.error)) },

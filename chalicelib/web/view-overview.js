@@ -2,7 +2,7 @@
 // totals and rates, breakers, health (one line unless something is down), next runs, the feed.
 import { api } from "./api.js";
 import { cards, dataTable, fmtBound, fmtNum, fmtRate, fmtTime, fmtWhen, h, statusBadge, teach, writeButton } from "./ui.js";
-import { linkTo, mono, named, short, View } from "./view.js";
+import { linkTo, mono, serviceNamed, short, View } from "./view.js";
 
 export class Overview extends View {
   constructor() {
@@ -79,7 +79,7 @@ export class Overview extends View {
             key: "service",
             label: "Service",
 
-            cell: (r) => (r.name ? named(`Schedule ${r.name}`, r.service) : r.service),
+            cell: (r) => serviceNamed(r.service, r.name),
           },
           { key: "state", label: "State", cell: (r) => statusBadge(r.state) },
         ],

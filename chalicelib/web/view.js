@@ -14,8 +14,26 @@ export const hrefOf = (id) => {
 /** A link to a thing's page, labelled with its name (or its id). */
 export const linkTo = (id, label) =>
   id ? (hrefOf(id) ? h("a", { href: hrefOf(id), "data-link": id }, label ?? id) : (label ?? mono(id))) : "—";
-/** A thing's name (a link to its page), with its id on a second, monospace line (a gone one: its id alone). */
-export const named = (name, id) => (name ? h("span", { class: "named" }, linkTo(id, name), h("br"), mono(id)) : linkTo(id, mono(id)));
+/** An id in monospace with a button that copies it. */
+export function copyable(id) {
+  const button = h("button", { type: "button", class: "quiet copy", "aria-label": `Copy ${id}` }, "Copy");
+  button.addEventListener("click", async () => {
+    try {
+      await navigator.clipboard.writeText(id);
+      notify(`Copied ${id}.`, "ok");
+    } catch {
+      notify(`Copy it by hand: ${id}`);
+    }
+  });
+  return h("span", { class: "id-line" }, mono(id), button);
+}
+/** A thing's name (a link to its page), with its id on a second, monospace line that copies (a gone one: its id alone). */
+export const named = (name, id) => (name ? h("span", { class: "named" }, linkTo(id, name), h("br"), copyable(id)) : linkTo(id, mono(id)));
+/** A service by name: a schedule's (``schedule:<id>``) as "Schedule <name>", linking to its page. */
+export const serviceNamed = (service, name) =>
+  name && service.startsWith("schedule:")
+    ? h("span", { class: "named" }, linkTo(service.slice("schedule:".length), `Schedule ${name}`), h("br"), mono(service))
+    : service;
 export const short = (text, n = 90) => (text && text.length > n ? text.slice(0, n - 1) + "…" : text);
 
 /** Base for a view: one container, a debounced reload for live events. */

@@ -54,7 +54,7 @@ class Schedules(_Resource):
 
     def update(self, schedule_id: str, fields: Item, *, version: int | None = None) -> Item:
         """Replace a schedule; ``version`` (or the one in ``fields``) guards a concurrent edit."""
-        body = {k: v for k, v in fields.items() if k not in _SCHEDULE_READ_ONLY}
+        body = {k: v for k, v in fields.items() if k in _SCHEDULE_WRITABLE}
         if version is not None:
             body["version"] = version
         return self._http.request("PUT", f"/schedules/{schedule_id}", json_body=body)
@@ -98,8 +98,11 @@ class Schedules(_Resource):
                                   json_body=_batch([{"id": i} for i in schedule_ids]))
 
 
-_SCHEDULE_READ_ONLY = frozenset({"id", "next_runs", "counters", "created_at", "updated_at",
-                                 "paused_note"})
+#: what a PUT takes (an allow-list: a field added to answers is never sent back)
+_SCHEDULE_WRITABLE = frozenset({"name", "description", "expression", "timezone", "start_at",
+                                "end_at", "jitter_seconds", "overlap_policy", "catchup",
+                                "catchup_window_seconds", "enabled", "target", "retry_policy",
+                                "tags", "pause_after_failures", "version"})
 
 
 class Retries(_Resource):

@@ -461,3 +461,42 @@ def test_pause_after_failures_must_be_a_count_of_1_to_100(api: Api, clock: Clock
         "target": {"type": "http", "url": target.url}})
     assert response.status_code == 400
     assert body(response)["error"]["details"][0]["field"] == "pause_after_failures"
+
+
+def test_lists_name_the_schedule_a_retry_job_and_dead_letter_belong_to(
+    api: Api, app_module: Any, clock: Clock, target: Receiver
+) -> None:
+    # Given a schedule whose run failed, was retried once and dead-lettered, and a job of an
+    # ordinary service
+    target.set_script([(500, {})] * 4)
+    created = schedule(api, target.url, name="ledger export",
+                       retry_policy={"max_attempts": 2, "initial_delay_seconds": 0})
+    api.post(f"/v2/schedules/{created['id']}/execute")
+    run_executions(app_module)
+    clock.now += timedelta(seconds=5)
+    run_attempts(app_module)
+    api.post("/v2/errors/retry", {"service": "payments", "error": {"type": "Timeout"},
+                                  "target": {"type": "http", "url": target.url}})
+    # When the lists are read, Then a schedule's service is named, another is not
+    with count_calls() as calls:
+        jobs = body(api.get("/v2/errors/retry"))["items"]
+    assert {j["service"]: j["service_name"] for j in jobs} == {
+        f"schedule:{created['id']}": "ledger export", "payments": None}
+    assert calls["BatchGetItem"] <= 1  # the page's schedules, in one read
+    letters = body(api.get("/v2/dlq"))["items"]
+    assert [(d["service"], d["service_name"]) for d in letters] == [
+        (f"schedule:{created['id']}", "ledger export")]
+
+
+def test_a_schedules_answer_put_back_whole_is_accepted(api: Api, clock: Clock,
+                                                       target: Receiver) -> None:
+    # A client that edits what GET answered and PUTs it all back (read-only fields included)
+    # keeps working when answers gain a field; a misspelt field is still refused
+    created = body(api.get(f"/v2/schedules/{schedule(api, target.url)['id']}"))
+    edited = {**created, "name": "renamed", "target": {**created["target"], "headers": {}}}
+    response = api.request("PUT", f"/v2/schedules/{created['id']}", edited)
+    assert response.status_code == 200, response.body
+    assert body(response)["name"] == "renamed"
+    typo = api.request("PUT", f"/v2/schedules/{created['id']}",
+                       {**edited, "version": None, "nmae": "x"})
+    assert typo.status_code == 400 and "nmae" in json.dumps(body(typo))
