@@ -2,7 +2,7 @@
 // #webhooks/whk_…, #deliveries/dlv_…), and the chain that ties one failure together: the schedule
 // run that failed, its retry job and attempts, the breaker that held them, the dead letter, the
 // replay and the replay's outcome, each a link both ways.
-import { all, api } from "./api.js";
+import { all, api, session } from "./api.js";
 import { fmtMs, fmtNum, fmtTime, fmtWhen, h, statusBadge, writeButton } from "./ui.js";
 import { copyable, errorText, linkTo, mono, View } from "./view.js";
 import { endpointFields } from "./view-webhooks.js";
@@ -282,6 +282,8 @@ export class DeadLetterPage extends Detail {
         ["Attempts made", fmtNum(letter.attempts)],
         ["Group", mono(letter.fingerprint)],
         ["Retry job", linkTo(letter.retry_job_id)],
+        // a webhook delivery's dead letter shares its id's random part (one per delivery)
+        letter.source === "webhook" ? ["Delivery", linkTo(`dlv_${letter.id.slice("dlq_".length)}`)] : null,
         ["Replayed as", linkTo(letter.replay_job_id)],
         ["Created", fmtTime(letter.created_at)],
         ["Resolved", fmtTime(letter.resolved_at)],
@@ -461,6 +463,7 @@ export class EndpointPage extends Detail {
           ),
           { class: "quiet" },
         ),
+        session.canWrite ? h("a", { class: "button-link", href: `#webhooks?edit=${endpoint.id}` }, "Edit settings") : null,
       ),
       facts([
         ["URL", mono(endpoint.url)],

@@ -13,8 +13,18 @@ export class Webhooks extends View {
     this.formNode = null;
   }
 
+  /** ``#webhooks?edit=whk_…`` opens that endpoint's form (an endpoint's page links here). */
+  applyQuery(params) {
+    this.editId = params.get("edit");
+  }
+
   async load() {
     const endpoints = await all("webhooks", {}, 200);
+    if (this.editId) {
+      this.creating = endpoints.find((e) => e.id === this.editId) || false;
+      this.formNode = null;
+      this.editId = null;
+    }
     if (this.selected && !endpoints.some((e) => e.id === this.selected)) this.selected = null;
     const deliveries = this.selected ? await api(`webhooks/${this.selected}/deliveries`, { query: { limit: 100 } }) : null;
     if (this.creating && !this.formNode) this.formNode = this.form(this.creating === true ? {} : this.creating); // kept while open

@@ -190,6 +190,14 @@ def test_an_endpoints_page_filters_and_pages_its_deliveries(tab: Page, runtime: 
     expect(page.locator(".attempt-timeline li").first).to_contain_text("HTTP 200")
     expect(page.locator("section[aria-label=Payload] .payload")).to_contain_text("custom.other")
     tab.shot("detail-delivery")
+    # the endpoint's settings open in its form, filled in
+    page.go_back()
+    wait_for_page(tab, "Webhook endpoint")
+    # its settings open in the endpoint form, filled in
+    page.click("a:text-is('Edit settings')")
+    tab.page.wait_for_selector("#view[data-view=webhooks] [data-form=webhook]")
+    assert page.input_value("#webhook-url") == receiver.url
+    assert page.input_value("#webhook-description") == "Billing receiver"
 
 
 def test_detail_pages_fit_a_phone_in_dark_and_show_a_viewer_no_actions(
@@ -324,3 +332,23 @@ def test_a_dead_letter_group_has_its_own_url(tab: Page, runtime: Runtime) -> Non
     page.reload()
     page.wait_for_selector("#view[data-view=dead-letters] #view-body[aria-busy=false]")
     expect(rows).to_have_count(1)
+
+
+def test_a_failed_deliverys_dead_letter_links_back_to_it(tab: Page, runtime: Runtime,
+                                                         receiver: Flaky) -> None:
+    receiver.status = 500
+    endpoint = call(runtime, "POST", "webhooks", {"url": receiver.url, "max_attempts": 1,
+                                                  "event_types": ["custom.fail_once"]})
+    call(runtime, "POST", "events", {"type": "custom.fail_once", "data": {}})
+    delivery = until(lambda: next((d for d in call(
+        runtime, "GET", f"webhooks/{endpoint['id']}/deliveries")["items"]
+        if d["dead_letter_id"]), None), timeout=60)
+    page = tab.page
+    tab.sign_in(ADMIN_KEY)
+    page.goto(f"{runtime.api}/dashboard#dead-letters/{delivery['dead_letter_id']}")
+    wait_for_page(tab, "Dead letter")
+    page.click(f"a[data-link='{delivery['id']}']")
+    wait_for_page(tab, "Delivery")
+    expect(page.locator(".attempt-timeline li").first).to_contain_text("HTTP 500")
+    expect(page.locator(f"a[data-link='{delivery['dead_letter_id']}']")).to_be_visible()
+    receiver.status = 200
