@@ -30,6 +30,31 @@ export function writeButton(label, onclick, attrs = {}) {
   return h("button", { type: "button", "data-write": "", ...rest, onclick: guarded(run) }, label);
 }
 
+/**
+ * A row's secondary actions behind "More": one primary action stays in view, the rest (pause,
+ * edit, delete…) one click away. Nothing for a viewer (no write action to offer). Escape closes it.
+ */
+export function menu(items) {
+  const shown = items.filter(Boolean);
+  if (!shown.length) return null;
+  const details = h(
+    "details",
+    { class: "menu" },
+    h("summary", { "aria-label": "More actions" }, "More"),
+    h("div", { class: "menu-items" }, shown),
+  );
+  details.addEventListener("toggle", () => {
+    if (!details.open) return;
+    for (const other of document.querySelectorAll("details.menu[open]")) if (other !== details) other.open = false;
+  });
+  details.addEventListener("keydown", (e) => {
+    if (e.key !== "Escape") return;
+    details.open = false;
+    details.querySelector("summary").focus();
+  });
+  return details;
+}
+
 /** Runs an action with its button disabled, and reports its failure as a notice. */
 export function guarded(action) {
   return async (event) => {

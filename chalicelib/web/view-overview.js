@@ -1,7 +1,7 @@
 // The overview: what needs attention first (each a link into its page or a filtered view), then
 // totals and rates, breakers, health (one line unless something is down), next runs, the feed.
 import { api } from "./api.js";
-import { cards, dataTable, fmtBound, fmtNum, fmtRate, fmtTime, fmtWhen, h, statusBadge, teach, writeButton } from "./ui.js";
+import { cards, dataTable, fmtBound, fmtNum, fmtRate, fmtTime, fmtWhen, h, menu, statusBadge, teach, writeButton } from "./ui.js";
 import { linkTo, mono, serviceNamed, short, View } from "./view.js";
 
 export class Overview extends View {
@@ -36,22 +36,24 @@ export class Overview extends View {
         ),
         row.state === "closed" ? { class: "quiet" } : {},
       ),
-      writeButton(
-        "Force open",
-        this.act(
-          () => api(`errors/circuit-breaker/${row.service}`, { method: "POST", body: { action: "force_open" } }),
-          `${row.service}: forced open.`,
+      menu([
+        writeButton(
+          "Force open",
+          this.act(
+            () => api(`errors/circuit-breaker/${row.service}`, { method: "POST", body: { action: "force_open" } }),
+            `${row.service}: forced open.`,
+          ),
+          { class: "quiet", confirm: `Force the breaker of ${row.service} open? Every call to it is held until it is reset.` },
         ),
-        { class: "quiet", confirm: `Force the breaker of ${row.service} open? Every call to it is held until it is reset.` },
-      ),
-      writeButton(
-        "Force close",
-        this.act(
-          () => api(`errors/circuit-breaker/${row.service}`, { method: "POST", body: { action: "force_close" } }),
-          `${row.service}: forced closed.`,
+        writeButton(
+          "Force close",
+          this.act(
+            () => api(`errors/circuit-breaker/${row.service}`, { method: "POST", body: { action: "force_close" } }),
+            `${row.service}: forced closed.`,
+          ),
+          { class: "quiet" },
         ),
-        { class: "quiet" },
-      ),
+      ]),
     ];
     this.addToFeed(events.items); // also when a live event came first: none is skipped
     this.show(

@@ -2,7 +2,7 @@
 import { all, api } from "./api.js";
 import { headerLines, jsonText, numberOr, parseHeaders, parseJson, zonePicker } from "./forms.js";
 import { Gantt } from "./gantt.js";
-import { dataTable, explain, field, fmtTime, fmtWhen, guarded, h, notify, select, statusBadge, teach, writeButton } from "./ui.js";
+import { dataTable, explain, field, fmtTime, fmtWhen, guarded, h, menu, notify, select, statusBadge, teach, writeButton } from "./ui.js";
 import { mono, named, short, View } from "./view.js";
 
 const OUTCOME = { "schedule.executed": "succeeded", "schedule.failed": "failed", "schedule.skipped": "skipped" };
@@ -83,31 +83,33 @@ export class Schedules extends View {
             this.act(() => api(`schedules/${r.id}/execute`, { method: "POST" }), `${r.name}: run requested.`),
             { "aria-label": `Run ${r.name} now` },
           ),
-          r.enabled
-            ? writeButton(
-                "Pause",
-                this.act(
-                  () => api(`schedules/${r.id}/pause`, { method: "POST", body: { note: "paused from the dashboard" } }),
-                  `${r.name}: paused.`,
+          menu([
+            r.enabled
+              ? writeButton(
+                  "Pause",
+                  this.act(
+                    () => api(`schedules/${r.id}/pause`, { method: "POST", body: { note: "paused from the dashboard" } }),
+                    `${r.name}: paused.`,
+                  ),
+                  { class: "quiet" },
+                )
+              : writeButton(
+                  "Resume",
+                  this.act(() => api(`schedules/${r.id}/resume`, { method: "POST" }), `${r.name}: resumed.`),
+                  { class: "quiet" },
                 ),
-                { class: "quiet" },
-              )
-            : writeButton(
-                "Resume",
-                this.act(() => api(`schedules/${r.id}/resume`, { method: "POST" }), `${r.name}: resumed.`),
-                { class: "quiet" },
-              ),
-          writeButton("Edit", () => this.openForm(r), { class: "quiet" }),
-          writeButton(
-            "Delete",
-            async () => {
-              if (!window.confirm(`Delete the schedule ${r.name}?`)) return;
-              await api(`schedules/${r.id}`, { method: "DELETE" });
-              notify(`${r.name}: deleted.`, "ok");
-              await this.load();
-            },
-            { class: "quiet danger-text" },
-          ),
+            writeButton("Edit", () => this.openForm(r), { class: "quiet" }),
+            writeButton(
+              "Delete",
+              async () => {
+                if (!window.confirm(`Delete the schedule ${r.name}?`)) return;
+                await api(`schedules/${r.id}`, { method: "DELETE" });
+                notify(`${r.name}: deleted.`, "ok");
+                await this.load();
+              },
+              { class: "quiet danger-text" },
+            ),
+          ]),
         ],
         bulk: [
           {

@@ -1,7 +1,7 @@
 // Webhook endpoints and their delivery log: create, test, redeliver, rotate.
 import { all, api } from "./api.js";
 import { eventTypePicker, headerLines, numberOr, parseHeaders } from "./forms.js";
-import { dataTable, explain, field, fmtMs, fmtTime, fmtWhen, guarded, h, notify, statusBadge, teach, writeButton } from "./ui.js";
+import { dataTable, explain, field, fmtMs, fmtTime, fmtWhen, guarded, h, menu, notify, statusBadge, teach, writeButton } from "./ui.js";
 import { errorText, linkTo, mono, View } from "./view.js";
 
 export class Webhooks extends View {
@@ -105,29 +105,31 @@ export class Webhooks extends View {
             },
             "Deliveries",
           ),
-          writeButton(
-            "Edit",
-            () => {
-              this.creating = r;
-              this.formNode = null;
-              this.refresh().then(() => this.container.querySelector("#webhook-url")?.focus());
-            },
-            { class: "quiet" },
-          ),
-          writeButton(
-            "Rotate secret",
-            async () => {
-              const rotated = await api(`webhooks/${r.id}/rotate-secret`, { method: "POST" });
-              this.secret = { id: r.id, secret: rotated.secret };
-              await this.load();
-            },
-            { class: "quiet", confirm: "Rotate the signing secret? The old one keeps working for 24 hours." },
-          ),
-          writeButton(
-            "Delete",
-            this.act(() => api(`webhooks/${r.id}`, { method: "DELETE" }), `${r.url}: deleted.`),
-            { class: "quiet", confirm: `Delete the endpoint ${r.url}? Its deliveries stop at once.` },
-          ),
+          menu([
+            writeButton(
+              "Edit",
+              () => {
+                this.creating = r;
+                this.formNode = null;
+                this.refresh().then(() => this.container.querySelector("#webhook-url")?.focus());
+              },
+              { class: "quiet" },
+            ),
+            writeButton(
+              "Rotate secret",
+              async () => {
+                const rotated = await api(`webhooks/${r.id}/rotate-secret`, { method: "POST" });
+                this.secret = { id: r.id, secret: rotated.secret };
+                await this.load();
+              },
+              { class: "quiet", confirm: "Rotate the signing secret? The old one keeps working for 24 hours." },
+            ),
+            writeButton(
+              "Delete",
+              this.act(() => api(`webhooks/${r.id}`, { method: "DELETE" }), `${r.url}: deleted.`),
+              { class: "quiet", confirm: `Delete the endpoint ${r.url}? Its deliveries stop at once.` },
+            ),
+          ]),
         ],
         empty: teach("No webhook endpoints yet. Add one above (conductor listen makes one on your machine), or:", {
           method: "POST",

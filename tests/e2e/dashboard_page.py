@@ -81,3 +81,11 @@ def make_dead_letter(runtime: Runtime, service: str) -> dict[str, Any]:
         "retry_policy": {"max_attempts": 1}})
     dead = until(lambda: call(runtime, "GET", f"errors/retry/{job['id']}")["dead_letter_id"])
     return call(runtime, "GET", f"dlq/{dead}")
+
+
+def more(row: Any, name: str) -> Any:
+    """A row's secondary action: behind its "More" menu, opened first if it is closed."""
+    menu = row.locator("details.menu")
+    if menu.get_attribute("open") is None:
+        menu.locator("summary").click()
+    return row.get_by_role("button", name=name, exact=True)

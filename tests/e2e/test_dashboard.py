@@ -18,7 +18,7 @@ from playwright.sync_api import expect
 
 from devserver.runtime import free_port
 from tests.e2e.conftest import AUTH, Runtime
-from tests.e2e.dashboard_page import Page, call, make_dead_letter, new_key, until
+from tests.e2e.dashboard_page import Page, call, make_dead_letter, more, new_key, until
 
 pytestmark = pytest.mark.e2e
 VIEWS = ("overview", "errors", "dead-letters", "schedules", "webhooks", "analytics")
@@ -139,7 +139,7 @@ def test_schedule_form_previews_next_runs_and_explains_a_bad_expression(tab: Pag
     assert created[0]["target"]["type"] == "event"
     # Edit changes what the form shows and keeps the rest (a full PUT with the version read)
     row = tab.page.locator(f"[data-table=schedules] tr[data-id='{created[0]['id']}']")
-    row.get_by_role("button", name="Edit").click()
+    more(row, "Edit").click()
     assert tab.page.input_value("#schedule-expression") == "rate(1 hour)"
     tab.page.fill("#schedule-expression", "rate(2 hours)")
     tab.page.get_by_role("button", name="Save").click()
@@ -149,7 +149,7 @@ def test_schedule_form_previews_next_runs_and_explains_a_bad_expression(tab: Pag
     assert edited["timezone"] == "Europe/Berlin" and edited["retry_policy"] == created[0]["retry_policy"]
     # every field the API takes is in the form: an HTTP target with headers and a JSON body,
     # retries, jitter, catch-up and auto-pause; a body that is not JSON is explained, not sent
-    row.get_by_role("button", name="Edit").click()
+    more(row, "Edit").click()
     tab.page.select_option("select[name=target_type]", "http")
     tab.page.select_option("select[name=method]", "PUT")
     tab.page.fill("#schedule-url", "http://127.0.0.1:9/digest")
@@ -470,12 +470,12 @@ def test_webhooks_view_creates_tests_redelivers_and_rotates(tab: Page, runtime: 
         until(lambda: len(target.requests) == 2)
         # Rotate secret asks first, then shows the new one
         tab.page.once("dialog", lambda dialog: dialog.accept())
-        hook.get_by_role("button", name="Rotate secret").click()
+        more(hook, "Rotate secret").click()
         expect(secret).to_contain_text("whsec_")
         assert secret.inner_text() != first_secret
         tab.page.get_by_role("button", name="I have stored it").click()
         # Edit: event types picked from the catalog, headers, attempts and a retry schedule
-        hook.get_by_role("button", name="Edit").click()
+        more(hook, "Edit").click()
         picker = tab.page.locator("[data-form=webhook] .type-picker")
         expect(picker.locator("input[value='webhook.test']")).to_be_checked()
         picker.locator("input[value='schedule.failed']").check()
@@ -492,7 +492,7 @@ def test_webhooks_view_creates_tests_redelivers_and_rotates(tab: Page, runtime: 
         assert saved["headers"] == {"X-Team": "********"}
         # Delete asks first
         tab.page.once("dialog", lambda dialog: dialog.accept())
-        hook.get_by_role("button", name="Delete").click()
+        more(hook, "Delete").click()
         expect(hook).to_have_count(0)
         assert requests.get(f"{runtime.api}/v2/webhooks/{hooks[0]['id']}", headers=AUTH,
                             timeout=10).status_code == 404
@@ -506,30 +506,30 @@ def test_pause_resume_delete_and_breaker_controls(tab: Page, runtime: Runtime) -
     breaker = tab.page.locator("[data-table=breakers] tr[data-id='inventory']")
     asked: list[str] = []
     tab.page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
-    breaker.get_by_role("button", name="Force open").click()
+    more(breaker, "Force open").click()
     until(lambda: asked, 10, tab.page.wait_for_timeout)
     assert "inventory" in asked[0]
     assert call(runtime, "GET", "errors/circuit-breaker/inventory")["state"] == "forced_closed"
     tab.page.once("dialog", lambda dialog: dialog.accept())
-    breaker.get_by_role("button", name="Force open").click()
+    more(breaker, "Force open").click()
     expect(breaker).to_contain_text("forced open")
     assert call(runtime, "GET", "errors/circuit-breaker/inventory")["state"] == "forced_open"
     # Pause, then resume a schedule; its upcoming bars leave and come back
     tab.open("schedules")
     row = tab.page.locator(f"[data-table=schedules] tr[data-id='{schedule['id']}']")
-    row.get_by_role("button", name="Pause").click()
+    more(row, "Pause").click()
     expect(row).to_contain_text("paused")
     expect(bars(tab, schedule["id"], "upcoming")).to_have_count(0)
     assert call(runtime, "GET", f"schedules/{schedule['id']}")["enabled"] is False
-    row.get_by_role("button", name="Resume").click()
+    more(row, "Resume").click()
     expect(row).to_contain_text("active")
     expect(bars(tab, schedule["id"], "upcoming").first).to_be_attached()
     # Delete asks first; dismissing keeps it, accepting deletes it
     tab.page.once("dialog", lambda dialog: dialog.dismiss())
-    row.get_by_role("button", name="Delete").click()
+    more(row, "Delete").click()
     expect(row).to_have_count(1)
     tab.page.once("dialog", lambda dialog: dialog.accept())
-    row.get_by_role("button", name="Delete").click()
+    more(row, "Delete").click()
     expect(row).to_have_count(0)
     gone = requests.get(f"{runtime.api}/v2/schedules/{schedule['id']}", headers=AUTH, timeout=10)
     assert gone.status_code == 404

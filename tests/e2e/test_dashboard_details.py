@@ -352,3 +352,19 @@ def test_a_failed_deliverys_dead_letter_links_back_to_it(tab: Page, runtime: Run
     expect(page.locator(".attempt-timeline li").first).to_contain_text("HTTP 500")
     expect(page.locator(f"a[data-link='{delivery['dead_letter_id']}']")).to_be_visible()
     receiver.status = 200
+
+
+def test_each_row_shows_one_primary_action_and_the_rest_behind_more(
+        tab: Page, runtime: Runtime, failed_run: dict[str, Any]) -> None:
+    page = tab.page
+    tab.sign_in(ADMIN_KEY)
+    tab.open("schedules")
+    row = page.locator(f"[data-table=schedules] tr[data-id='{failed_run['schedule']['id']}']")
+    visible = row.locator("td.actions button:visible")
+    expect(visible).to_have_count(1)
+    expect(visible.first).to_have_text("Run now")
+    row.locator("details.menu > summary").click()
+    expect(row.locator("details.menu button:visible")).to_have_text(["Pause", "Edit", "Delete"])
+    page.keyboard.press("Escape")
+    expect(row.locator("details.menu")).not_to_have_attribute("open", "")
+    expect(page.locator("details.menu[open]")).to_have_count(0)
