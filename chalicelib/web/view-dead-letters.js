@@ -31,7 +31,7 @@ export class DeadLetters extends View {
         ids: [],
       };
       group.count += 1;
-      group.services.add(item.service);
+      group.services.add(item.service_name ? `Schedule ${item.service_name}` : item.service);
       group.ids.push(item.id);
       if (item.created_at < group.first_seen) group.first_seen = item.created_at;
       if (item.created_at > group.last_seen) group.last_seen = item.created_at;

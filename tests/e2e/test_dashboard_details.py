@@ -203,18 +203,22 @@ def test_an_endpoints_page_filters_and_pages_its_deliveries(tab: Page, runtime: 
 def test_detail_pages_fit_a_phone_in_dark_and_show_a_viewer_no_actions(
         browser: Any, runtime: Runtime, failed_run: dict[str, Any]) -> None:
     viewer = new_key(runtime, "viewer")
+    endpoint = call(runtime, "POST", "webhooks", {"url": "http://127.0.0.1:9/phone",
+                                                  "event_types": ["custom.phone"]})
     context = browser.new_context(viewport=PHONE, color_scheme="dark")
     tab = Page(context.new_page(), runtime)
     try:
         tab.sign_in(viewer)
         for hash_, kind in ((f"schedules/{failed_run['schedule']['id']}", "Schedule"),
                             (f"errors/{failed_run['job_id']}", "Retry job"),
-                            (f"dead-letters/{failed_run['letter_id']}", "Dead letter")):
+                            (f"dead-letters/{failed_run['letter_id']}", "Dead letter"),
+                            (f"webhooks/{endpoint['id']}", "Webhook endpoint")):
             tab.page.goto(f"{runtime.api}/dashboard#{hash_}")
             wait_for_page(tab, kind)
             # nothing wider than the screen, no write button for a viewer
             assert tab.page.evaluate(WIDER_THAN_THE_SCREEN) == []
-            expect(tab.page.locator("#view-body [data-write]")).to_have_count(0)
+            expect(tab.page.locator("#view-body [data-write], #view-body .button-link")
+                   ).to_have_count(0)
             assert tab.page.evaluate("document.documentElement.dataset.theme") == "dark"
         tab.shot("detail-dead-letter-phone-dark")
         assert tab.errors == []
