@@ -29,20 +29,28 @@ def _session() -> botocore.session.Session:
     return botocore.session.get_session()
 
 
-@functools.cache
+_clients: dict[tuple[str, str | None], Any] = {}
+
+
 def _client(service: str, endpoint_url: str | None) -> Any:
+    """One client per (service, endpoint) per container: threads that ask for it first at the same
+    time (a batch's workers, the fan-out's posts) wait for the one being made, not make their own."""
+    key = (service, endpoint_url)
+    made = _clients.get(key)
+    if made is not None:
+        return made
     from botocore.config import Config  # noqa: PLC0415
 
     init_tracing()
-    config = Config(
-        connect_timeout=3,
-        read_timeout=10,
-        retries={"max_attempts": 3, "mode": "standard"},
-        max_pool_connections=32,
-    )
     with _lock:  # botocore sessions are not thread-safe while they build clients
-        return _session().create_client(service, region_name=get_settings().region,
-                                        endpoint_url=endpoint_url, config=config)
+        if key not in _clients:
+            config = Config(connect_timeout=3, read_timeout=10,
+                            retries={"max_attempts": 3, "mode": "standard"},
+                            max_pool_connections=32)
+            _clients[key] = _session().create_client(
+                service, region_name=get_settings().region, endpoint_url=endpoint_url,
+                config=config)
+        return _clients[key]
 
 
 def client(service: str, endpoint_url: str | None = None) -> Any:
@@ -67,6 +75,7 @@ def lazy_client(service: str) -> Any:
 
 def reset() -> None:
     """Drop cached clients and settings so the next call sees the current environment."""
-    _client.cache_clear()
+    with _lock:
+        _clients.clear()
     _session.cache_clear()
     reset_settings()

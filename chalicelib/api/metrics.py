@@ -49,7 +49,8 @@ def metrics_errors(query: RangeQuery) -> dict[str, Any]:
     """Retry counts and success rates by service over a range."""
     start, end = _range(query)
     end = end or deps.clock()
-    return deps.retries().stats(start or end - timedelta(hours=24), end)
+    stats = deps.retries().stats(start or end - timedelta(hours=24), end)
+    return {**stats, "names": deps.schedules().service_names(set(stats["services"]))}
 
 
 @bp.operation("GET", "/metrics/schedules", summary="Runs, failures and durations by schedule",

@@ -327,6 +327,8 @@ class RetryStats(StatsSummary):
     from_: str = Field(alias="from")
     to: str
     services: dict[str, StatsSummary]
+    names: dict[str, str] = Field(default_factory=dict, description="Service -> its schedule's "
+                                  "name, for the `schedule:<id>` services among them.")
 
 
 class BreakerWindow(Model):

@@ -4,7 +4,8 @@ A new index or filtered list only sees items written with its key; an item writt
 none and is missing from that list (still readable by id). ``backfill`` scans each table once
 and adds what is missing: ``events.month``, ``deliveries.webhook_status`` and ``type_status``,
 ``retry-jobs.service_status``, ``executions.live_sk``, the ``lists`` pointers of dead letters
-and schedules, and each pattern's subscriber set (then marked complete). It is an admin step
+and schedules, each pattern's subscriber set (then marked complete), and a schedule's expression
+in words (``expression_words``, which the console shows). It is an admin step
 (``make backfill STAGE=...``), the one place a Scan is right: every write is idempotent (the
 same key, the same pointer), so running it twice, or while Conductor runs, does no harm. Never
 on a request or tick path.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from chalicelib.domain.schedule import ExpressionError, describe
 from chalicelib.store.base import bind
 from chalicelib.store.dead_letters import _entry
 from chalicelib.store.dead_letters import _lists as dead_letter_lists
@@ -62,6 +64,7 @@ def backfill() -> Counter[str]:
         update_sets_of(subscriptions, pattern, members)
         added["subscriptions.sets"] += 1
     mark_ready(subscriptions)
+    added["schedules.expression_words"] += _schedule_words()
     pointers = bind(ListRecord, "lists")
     with pointers.batch_write() as batch:  # puts of the same pointer are idempotent
         for dead in bind(DeadLetterRecord, "dead_letters").scan():
@@ -76,3 +79,15 @@ def backfill() -> Counter[str]:
                 added["lists.schedules"] += 1
     return added
 
+
+def _schedule_words() -> int:
+    """A schedule written before ``expression_words`` existed gets its expression in words."""
+    schedules, added = bind(ScheduleRecord, "schedules"), 0
+    for record in schedules.scan(filter_condition=schedules.expression_words.does_not_exist()):
+        try:
+            words = describe(record.expression)
+        except ExpressionError:  # a stored expression this version no longer reads: left as is
+            continue
+        record.update(actions=[schedules.expression_words.set(words)])
+        added += 1
+    return added

@@ -2,7 +2,7 @@
 import { api } from "./api.js";
 import { chart } from "./charts.js";
 import { dataTable, field, fmtMs, fmtRate, h, select } from "./ui.js";
-import { named, View } from "./view.js";
+import { named, serviceNamed, View } from "./view.js";
 
 const RANGES = { hour: ["minute", 3600e3], day: ["hour", 86400e3], month: ["day", 30 * 86400e3] };
 
@@ -129,7 +129,7 @@ export class Analytics extends View {
         rowId: (r) => r.service,
         rows: Object.entries(services.services).map(([service, v]) => ({ service, ...v.counts, success_rate: v.success_rate })),
         columns: [
-          { key: "service", label: "Service" },
+          { key: "service", label: "Service", cell: (r) => serviceNamed(r.service, services.names?.[r.service]) },
           { key: "created", label: "Created" },
           { key: "succeeded", label: "Succeeded" },
           { key: "dead_lettered", label: "Dead-lettered" },

@@ -18,6 +18,16 @@ def test_clients_are_cached_per_service(aws: dict) -> None:
     assert factory.client("sqs") is not factory.client("dynamodb")
 
 
+def test_threads_asking_first_at_once_share_one_client(aws: dict) -> None:
+    # a batch's workers or the fan-out's posts ask for a client at the same moment: one is made
+    from concurrent.futures import ThreadPoolExecutor
+
+    factory.reset()
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        made = list(pool.map(lambda _: factory.client("sqs"), range(8)))
+    assert len({id(c) for c in made}) == 1
+
+
 def test_endpoint_override_reaches_the_client(monkeypatch: pytest.MonkeyPatch) -> None:
     # Given AWS_ENDPOINT_URL, When a client is made, Then it talks to that endpoint
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")

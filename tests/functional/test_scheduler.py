@@ -486,6 +486,8 @@ def test_lists_name_the_schedule_a_retry_job_and_dead_letter_belong_to(
     letters = body(api.get("/v2/dlq"))["items"]
     assert [(d["service"], d["service_name"]) for d in letters] == [
         (f"schedule:{created['id']}", "ledger export")]
+    assert body(api.get("/v2/metrics/errors"))["names"] == {
+        f"schedule:{created['id']}": "ledger export"}
 
 
 def test_a_schedules_answer_put_back_whole_is_accepted(api: Api, clock: Clock,

@@ -64,8 +64,13 @@ def test_items_from_before_the_indexes_are_listed_after_the_backfill(api: Api,
     assert added["lists.dead_letters"] == 7 and added["lists.schedules"] == 3
     assert added["retry_jobs.service_status"] == 1 and added["deliveries.webhook_status"] == 1
     assert added["events.month"] >= 1 and added["executions.live_sk"] == 1
+    assert added["schedules.expression_words"] >= 1
     again = backfill()
     assert again["retry_jobs.service_status"] == again["deliveries.webhook_status"] == 0
+    assert again["schedules.expression_words"] == 0
+    # and the old schedule reads in words, as one written now does
+    old = body(api.get("/v2/schedules/sch_01OLD0000000000000000000AA"))
+    assert old["expression_words"] == "Every day"
     # Then the timeline and each filtered list find their old item
     assert "evt_01OLD0000000000000000000AA" in timeline()
     for path in lists_before:
