@@ -48,6 +48,7 @@ class Expression:
     at: datetime | None = None  # naive wall time, in the schedule's zone (or UTC, below)
     at_is_utc: bool = False  # at() carried an explicit offset
     years: frozenset[int] | None = None  # EventBridge's year field (None: every year)
+    year_field: str | None = None  # that field as written ("2027", "2026-2028"), for words
 
 
 @functools.lru_cache(maxsize=1024)
@@ -96,8 +97,7 @@ def describe(text: str) -> str:
     options = Options()
     options.use_24hour_time_format = True
     words = get_description(expression.cron, options)  # Unix fields: weekdays already from 0
-    year = text.strip()[len("cron("):-1].split()[5:]
-    return f"{words}, only in {year[0]}" if year and year[0] not in ("*", "?") else words
+    return f"{words}, only in {expression.year_field}" if expression.year_field else words
 
 
 _YEAR_PART = re.compile(r"^(\*|\d{4}(-\d{4})?)(/\d{1,3})?$")
@@ -105,7 +105,7 @@ FIRST_YEAR, LAST_YEAR = 1970, 2199  # EventBridge's range
 
 
 def _parse_cron(text: str, fields: list[str]) -> Expression:
-    years = None
+    years, year = None, None
     if len(fields) == 6:  # EventBridge: m h dom mon dow year, day-of-week 1-7 from Sunday
         *fields, year = fields
         years = _years(year)
@@ -124,7 +124,8 @@ def _parse_cron(text: str, fields: list[str]) -> Expression:
     except CroniterBadDateError as exc:
         raise ExpressionError(f"cron({' '.join(fields)}) never matches a date "
                               "(e.g. the 30th of February)") from exc
-    return Expression("cron", text, cron=expression, years=years)
+    return Expression("cron", text, cron=expression, years=years,
+                      year_field=year if years is not None else None)
 
 
 def _years(field: str) -> frozenset[int] | None:

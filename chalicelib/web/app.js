@@ -1,7 +1,7 @@
 // The dashboard's entry point: sign-in, the view router (#overview, #errors, … and a thing's own
 // page: #errors/rty_…, #schedules/sch_…), the theme, and the live subscription that feeds every view.
 import { api, session } from "./api.js";
-import { DETAIL_VIEWS, detailFor } from "./detail.js";
+import { detailFor } from "./detail.js";
 import { Live } from "./live.js";
 import { notify } from "./ui.js";
 import { Analytics } from "./view-analytics.js";
@@ -119,7 +119,7 @@ async function route() {
   if (!view) return;
   current = view;
   if (query !== undefined) view.applyQuery(new URLSearchParams(query)); // #errors?service=payments
-  const viewName = detail ? DETAIL_VIEWS[detail.id.split("_")[0]] : Object.keys(views).find((k) => views[k] === view);
+  const viewName = detail ? detail.back[0] : Object.keys(views).find((k) => views[k] === view);
   for (const link of document.querySelectorAll("#nav a")) {
     if (link.dataset.view === viewName) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");

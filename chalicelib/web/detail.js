@@ -7,9 +7,6 @@ import { fmtMs, fmtNum, fmtTime, fmtWhen, h, statusBadge, writeButton } from "./
 import { copyable, errorText, linkTo, mono, View } from "./view.js";
 import { endpointFields } from "./view-webhooks.js";
 
-/** The page of a thing of each id prefix (and the view that lists it: its navigation entry). */
-export const DETAIL_VIEWS = { rty: "errors", dlq: "dead-letters", sch: "schedules", whk: "webhooks", dlv: "webhooks" };
-
 const facts = (pairs) =>
   h(
     "dl",
@@ -55,12 +52,16 @@ const targetText = (t) =>
         ? `event ${t.event_type}`
         : JSON.stringify(t);
 
-/** A page about one thing: ``fetch`` reads it, ``parts`` draws it; the heading is its name. */
+/**
+ * A page about one thing: ``load`` reads it and shows it, headed by its name. ``back`` is the list
+ * view it belongs to ([view, label]): its breadcrumb, and the navigation entry marked current.
+ */
 class Detail extends View {
-  constructor(kind, id, categories) {
-    super(kind, categories);
+  constructor(kind, id, back) {
+    super(kind, []);
     this.kind = kind;
     this.id = id;
+    this.back = back;
   }
 
   retitle(name) {
@@ -70,15 +71,15 @@ class Detail extends View {
   }
 
   onEvent(event) {
-    // only events about this thing (or its chain) reload it
-    if (JSON.stringify(event.data || {}).includes(this.id) || this.categories.some((c) => event.type.startsWith(c))) this.reloadSoon();
+    // only events that name this thing reload it
+    if (JSON.stringify(event.data || {}).includes(this.id)) this.reloadSoon();
   }
 
-  head(status, back) {
+  head(status) {
     return h(
       "div",
       { class: "detail-head" },
-      h("p", { class: "crumbs" }, h("a", { href: `#${back[0]}` }, back[1]), " / ", this.kind),
+      h("p", { class: "crumbs" }, h("a", { href: `#${this.back[0]}` }, this.back[1]), " / ", this.kind),
       h("p", {}, status ? statusBadge(status) : null, " ", copyable(this.id)),
     );
   }
@@ -165,30 +166,50 @@ function chainList(steps, here) {
 
 // --- a retry job ----------------------------------------------------------------------------------
 
-function attemptItem(a) {
+/**
+ * One attempt on a timeline: a retry job's or a delivery's (``status``: its outcome; ``error``:
+ * text; ``response``: the receiver's body or excerpt; ``next``: what happens after it).
+ */
+function attemptItem({ number, status, started_at, duration_ms, status_code, error, response, next }) {
   return h(
     "li",
-    { "data-attempt": a.number },
+    { "data-attempt": number },
     h(
       "p",
       {},
-      h("strong", {}, `Attempt ${a.number}`),
+      h("strong", {}, `Attempt ${number}`),
       " ",
-      statusBadge(a.outcome),
-      ` ${fmtTime(a.started_at)} · ${fmtMs(a.duration_ms)}`,
-      a.status_code ? ` · HTTP ${a.status_code}` : "",
+      statusBadge(status),
+      ` ${fmtTime(started_at)} · ${fmtMs(duration_ms)}`,
+      status_code ? ` · HTTP ${status_code}` : "",
     ),
-    a.error_type ? h("p", {}, `${a.error_type}: ${a.error_message || ""}`) : null,
-    a.response_excerpt ? h("details", {}, h("summary", {}, "Response"), pre(a.response_excerpt)) : null,
-    a.next_delay_seconds !== null && a.next_delay_seconds !== undefined
-      ? h("p", { class: "muted" }, `next attempt ${a.next_delay_seconds} s later`)
-      : null,
+    error ? h("p", {}, error) : null,
+    response ? h("details", {}, h("summary", {}, "Response"), pre(response)) : null,
+    next ? h("p", { class: "muted" }, next) : null,
   );
 }
 
+/** A retry job's attempt as ``attemptItem`` takes it. */
+const jobAttempt = (a) => ({
+  ...a,
+  status: a.outcome,
+  error: a.error_type ? `${a.error_type}: ${a.error_message || ""}` : null,
+  response: a.response_excerpt,
+  next: a.next_delay_seconds !== null && a.next_delay_seconds !== undefined ? `next attempt ${a.next_delay_seconds} s later` : null,
+});
+
+/** A delivery's attempt as ``attemptItem`` takes it. */
+const deliveryAttempt = (a) => ({
+  ...a,
+  status: a.status_code && a.status_code < 300 ? "delivered" : "failed",
+  error: a.error ? errorText(a.error) : null,
+  response: a.response_body,
+  next: null,
+});
+
 export class JobPage extends Detail {
   constructor(id) {
-    super("Retry job", id, []);
+    super("Retry job", id, ["errors", "Errors"]);
   }
 
   async load() {
@@ -198,7 +219,7 @@ export class JobPage extends Detail {
     this.retitle(`${subjectOf(steps, job.service)}: retry job`);
     const policy = job.retry_policy || {};
     this.show(
-      this.head(job.status, ["errors", "Errors"]),
+      this.head(job.status),
       h(
         "div",
         { class: "detail-actions" },
@@ -237,7 +258,11 @@ export class JobPage extends Detail {
       section(
         "Attempts",
         attempts.length
-          ? h("ol", { class: "attempt-timeline" }, attempts.map(attemptItem))
+          ? h(
+              "ol",
+              { class: "attempt-timeline" },
+              attempts.map((a) => attemptItem(jobAttempt(a))),
+            )
           : h("p", { class: "muted" }, "No attempt has run yet."),
       ),
     );
@@ -248,7 +273,7 @@ export class JobPage extends Detail {
 
 export class DeadLetterPage extends Detail {
   constructor(id) {
-    super("Dead letter", id, []);
+    super("Dead letter", id, ["dead-letters", "Dead letters"]);
   }
 
   async load() {
@@ -256,7 +281,7 @@ export class DeadLetterPage extends Detail {
     const steps = letter.retry_job_id ? await chainOf({ jobId: letter.retry_job_id }) : [];
     this.retitle(`${subjectOf(steps, letter.service)}: dead letter`);
     this.show(
-      this.head(letter.status, ["dead-letters", "Dead letters"]),
+      this.head(letter.status),
       h(
         "div",
         { class: "detail-actions" },
@@ -299,7 +324,7 @@ export class DeadLetterPage extends Detail {
 
 export class SchedulePage extends Detail {
   constructor(id) {
-    super("Schedule", id, []);
+    super("Schedule", id, ["schedules", "Schedules"]);
   }
 
   async load() {
@@ -312,7 +337,7 @@ export class SchedulePage extends Detail {
     const viewerZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
     const counters = schedule.counters || {};
     this.show(
-      this.head(schedule.enabled ? "enabled" : "paused", ["schedules", "Schedules"]),
+      this.head(schedule.enabled ? "enabled" : "paused"),
       h(
         "div",
         { class: "detail-actions" },
@@ -390,7 +415,7 @@ const DELIVERY_STATUSES = ["", "pending", "delivered", "failed", "skipped"];
 
 export class EndpointPage extends Detail {
   constructor(id) {
-    super("Webhook endpoint", id, []);
+    super("Webhook endpoint", id, ["webhooks", "Webhooks"]);
     this.filters = { status: "", event_type: "" };
     this.cursors = [undefined]; // the page cursors walked so far: "Newer" goes back one
   }
@@ -426,7 +451,7 @@ export class EndpointPage extends Detail {
       this.refresh();
     };
     this.show(
-      this.head(endpoint.enabled ? "enabled" : "disabled", ["webhooks", "Webhooks"]),
+      this.head(endpoint.enabled ? "enabled" : "disabled"),
       h(
         "div",
         { class: "detail-actions" },
@@ -513,14 +538,14 @@ export class EndpointPage extends Detail {
 
 export class DeliveryPage extends Detail {
   constructor(id) {
-    super("Delivery", id, []);
+    super("Delivery", id, ["webhooks", "Webhooks"]);
   }
 
   async load() {
     const d = await api(`webhooks/deliveries/${this.id}`);
     this.retitle(`${d.event_type}: delivery`);
     this.show(
-      this.head(d.status, ["webhooks", "Webhooks"]),
+      this.head(d.status),
       h(
         "div",
         { class: "detail-actions" },
@@ -545,23 +570,7 @@ export class DeliveryPage extends Detail {
           ? h(
               "ol",
               { class: "attempt-timeline" },
-              d.attempts.map((a) =>
-                h(
-                  "li",
-                  { "data-attempt": a.number },
-                  h(
-                    "p",
-                    {},
-                    h("strong", {}, `Attempt ${a.number}`),
-                    " ",
-                    statusBadge(a.status_code && a.status_code < 300 ? "delivered" : "failed"),
-                    ` ${fmtTime(a.started_at)} · ${fmtMs(a.duration_ms)}`,
-                    a.status_code ? ` · HTTP ${a.status_code}` : "",
-                  ),
-                  a.error ? h("p", {}, errorText(a.error)) : null,
-                  a.response_body ? h("details", {}, h("summary", {}, "Response"), pre(a.response_body)) : null,
-                ),
-              ),
+              d.attempts.map((a) => attemptItem(deliveryAttempt(a))),
             )
           : h("p", { class: "muted" }, "No attempt yet."),
       ),
