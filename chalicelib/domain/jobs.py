@@ -28,6 +28,7 @@ class RetryJob:
     #: the attempt a worker holds, and until when (epoch seconds)
     claimed_attempt: int | None = None
     lease_until: int | None = None
+    claim_token: str | None = None
     next_attempt_at: str | None = None
     #: "breaker" while its next attempt waits for the service's breaker to let it through
     held: str | None = None

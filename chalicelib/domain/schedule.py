@@ -293,7 +293,9 @@ class Schedule:
     paused_note: str | None = None
     tags: tuple[str, ...] = ()
     next_run_at: str | None = None
-    running: int = 0
+    running: int = 0  # how many runs hold a slot: len(running_ids)
+    #: the runs holding a slot now (ids in a set: a retried write of the same id counts once)
+    running_ids: tuple[str, ...] = ()
     buffered: str | None = None  # the one run waiting (buffer_one), as its queue message
     runs: int = 0
     failures: int = 0
@@ -391,3 +393,6 @@ class Execution:
     error: dict[str, Any] | None = None
     retry_job_id: str | None = None
     note: str | None = None
+    #: the running attempt's claim and until when it holds (a crashed run is taken over)
+    claim_token: str | None = None
+    lease_until: int | None = None

@@ -23,3 +23,10 @@ def parse_iso(text: str) -> datetime:
 def utcnow() -> datetime:
     """The wall clock, in one place so services can take a different clock."""
     return datetime.now(UTC)
+
+
+def epoch_of(text: str) -> int:
+    """An ISO-8601 time as whole epoch seconds (rounded up: never due before its time)."""
+    moment = parse_iso(text).timestamp()
+    whole = int(moment)
+    return whole if whole == moment else whole + 1

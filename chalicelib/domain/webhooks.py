@@ -77,6 +77,7 @@ class Delivery:
     attempt_count: int = 0
     skipped_reason: str | None = None
     lease_until: int | None = None
+    claim_token: str | None = None
     next_attempt_at: str | None = None
     dead_letter_id: str | None = None
 

@@ -7,11 +7,18 @@ write: one worker runs it) → run → record, then queue the next attempt or gi
 (what "done" means, which gates, what running is) is the ``Work`` a caller hands in. Work with
 no gate before its claim sets ``claim_first``: the claim is then the first call (it answers the
 item), and the item is read only to explain a claim that failed.
+
+A claim carries a token made for this one handling of the message. DynamoDB's writes have no
+idempotency token of their own: when a claim's answer is lost, the SDK sends it again and the
+retry meets the condition its own first try made false. So a failed claim is followed by a
+consistent read that asks "is it mine?" (``Work.holds``): our token means the claim is ours and
+the attempt goes on; anything else is explained by the work (a duplicate, a lease to wait out).
 """
 from __future__ import annotations
 
 import logging
 import random
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -50,8 +57,13 @@ class Work(Generic[M, T]):
     def load(self, message: M) -> T | None:
         raise NotImplementedError
 
-    def claim_message(self, message: M, now: datetime) -> T | None:
+    def claim_message(self, message: M, now: datetime, token: str) -> T | None:
         """``claim_first``: claim the message's attempt; the item as claimed, or None."""
+        raise NotImplementedError
+
+    def holds(self, item: T, message: M, token: str) -> bool:
+        """Whether ``item`` (read after a claim failed) carries our claim: the claim's answer
+        was lost and its retry found the item already claimed, by us."""
         raise NotImplementedError
 
     def missing(self, message: M, now: datetime) -> str:
@@ -65,7 +77,7 @@ class Work(Generic[M, T]):
         """A gate before the claim; an answer ends the handling with it."""
         return None
 
-    def claim(self, item: T, message: M, now: datetime) -> bool:
+    def claim(self, item: T, message: M, now: datetime, token: str) -> bool:
         raise NotImplementedError
 
     def lost_claim(self, item: T, message: M, now: datetime) -> str:
@@ -107,10 +119,12 @@ class AttemptEngine:
     """
 
     def __init__(self, queue: Queue, clock: Callable[[], datetime],
-                 rand: Callable[[], float] = random.random) -> None:
+                 rand: Callable[[], float] = random.random,
+                 token: Callable[[], str] = lambda: secrets.token_hex(8)) -> None:
         self.queue = queue
         self._clock = clock
         self._rand = rand
+        self._token = token
 
     def handle(self, work: Work[Any, Any], body: str) -> str:
         try:
@@ -127,26 +141,48 @@ class AttemptEngine:
         if message.run_at is not None and self.queue.due_later(message.run_at, now):
             self.later(message, message.run_at, now)
             return "hop"
+        token = self._token()
         if work.claim_first:  # one write claims and answers the item; a failed one reads why
-            item = work.claim_message(message, now)
-            if item is None:
-                item, answer = self._read(work, message, now)
-                return answer if answer is not None else work.lost_claim(item, message, now)
+            claimed = work.claim_message(message, now, token)
+            if claimed is None:
+                item, answer = self._after_failed_claim(work, message, now, token)
+                if answer is not None:
+                    return answer
+            else:
+                item = claimed
         else:
             gate = work.before_claim(item, message, now)
             if gate is not None:
                 return gate
-            if not work.claim(item, message, now):
-                return work.lost_claim(item, message, now)
+            if not work.claim(item, message, now, token):
+                item, answer = self._after_failed_claim(work, message, now, token)
+                if answer is not None:
+                    return answer
         gate = work.after_claim(item, message, now)
         return gate if gate is not None else work.run(item, message, now)
 
+    def _after_failed_claim(self, work: Work[Any, Any], message: Any, now: datetime,
+                            token: str) -> tuple[Any, str | None]:
+        """A claim's condition failed: read (consistently) why. Our own token means the claim
+        was applied and only its answer was lost: go on (no answer). Otherwise the answer."""
+        item, answer = self._read(work, message, now, token)
+        if answer == "ours":
+            log.info("%s: the claim of %s was ours (its answer was lost)", work.name, message)
+            return item, None
+        if answer is not None:
+            return item, answer
+        return item, work.lost_claim(item, message, now)
+
     @staticmethod
-    def _read(work: Work[Any, Any], message: Any, now: datetime) -> tuple[Any, str | None]:
-        """The message's item, or the answer when there is nothing to do: gone, or done."""
+    def _read(work: Work[Any, Any], message: Any, now: datetime,
+              token: str | None = None) -> tuple[Any, str | None]:
+        """The message's item, or the answer when there is nothing to do: gone, or done; after a
+        failed claim (``token``), "ours" when the item carries our own claim."""
         item = work.load(message)
         if item is None:
             return None, work.missing(message, now)
+        if token is not None and work.holds(item, message, token):
+            return item, "ours"
         if work.done(item, message, now):
             return item, "duplicate"
         return item, None

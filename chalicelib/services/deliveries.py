@@ -83,10 +83,16 @@ class DeliveryWork(Work[DeliveryAttempt, _Pending]):
     def done(self, item: _Pending, message: DeliveryAttempt, now: datetime) -> bool:
         return item.delivery.status != "pending" or item.delivery.leased(message.attempt, now)
 
-    def claim_message(self, message: DeliveryAttempt, now: datetime) -> _Pending | None:
+    def claim_message(self, message: DeliveryAttempt, now: datetime, token: str
+                      ) -> _Pending | None:
         claimed = self._o.store.claim(message.delivery_id, message.attempt, int(now.timestamp()),
-                                      LEASE_SECONDS)
+                                      LEASE_SECONDS, token)
         return _Pending(claimed) if claimed is not None else None  # attempts recorded included
+
+    def holds(self, item: _Pending, message: DeliveryAttempt, token: str) -> bool:
+        delivery = item.delivery
+        return (delivery.status == "pending" and delivery.attempt_count == message.attempt
+                and delivery.lease_until is not None and delivery.claim_token == token)
 
     def after_claim(self, item: _Pending, message: DeliveryAttempt, now: datetime) -> str | None:
         """The endpoint's gates, the attempt held: a disabled endpoint's delivery is kept as
@@ -108,8 +114,9 @@ class DeliveryWork(Work[DeliveryAttempt, _Pending]):
             _, decision = o.limiter.check(f"whk:{endpoint.id}", "webhook", {
                 "webhook": {"quota": endpoint.rate_limit, "window_seconds": 1}})
             if not decision.allowed:
-                o.store.release(delivery, message.attempt)
-                o.engine.later(message, now + timedelta(seconds=decision.retry_after), now)
+                later = now + timedelta(seconds=decision.retry_after)
+                o.store.release(delivery, message.attempt, due_at=int(later.timestamp()) + 1)
+                o.engine.later(message, later, now)
                 return "throttled"
         return None
 

@@ -101,10 +101,16 @@ class RetryWork(Work[RetryAttempt, _Claimed]):
     def done(self, item: _Claimed, message: RetryAttempt, now: datetime) -> bool:
         return item.job.finished or item.job.attempt_count >= message.attempt
 
-    def claim_message(self, message: RetryAttempt, now: datetime) -> _Claimed | None:
+    def claim_message(self, message: RetryAttempt, now: datetime, token: str
+                      ) -> _Claimed | None:
         claimed = self._o.jobs.claim(message.job_id, message.attempt, int(now.timestamp()),
-                                     LEASE_SECONDS, to_iso(now), message.service)
+                                     LEASE_SECONDS, to_iso(now), message.service, token)
         return _Claimed(claimed) if claimed is not None else None
+
+    def holds(self, item: _Claimed, message: RetryAttempt, token: str) -> bool:
+        job = item.job
+        return (job.status == "running" and job.claimed_attempt == message.attempt
+                and job.claim_token == token)
 
     def lost_claim(self, item: _Claimed, message: RetryAttempt, now: datetime) -> str:
         """``item`` was read after the claim failed: it says who holds the attempt."""

@@ -20,10 +20,19 @@ from chalicelib.domain.schedule import Execution, Schedule
 from chalicelib.domain.timeutil import to_iso, utcnow
 from chalicelib.services.attempts import AttemptEngine, Work
 from chalicelib.services.schedules import ScheduleService
-from chalicelib.store.schedules import ExecutionStore, ScheduleStore
+from chalicelib.store.schedules import RUN_ENDS, ExecutionStore, ScheduleStore
 from chalicelib.tracing import subsegment
 
 log = logging.getLogger("conductor.scheduler")
+#: how long a started run is held before a crashed worker's run is taken over (longer than the
+#: executions Lambda's timeout)
+LEASE_SECONDS = 120
+
+
+def _abandoned(execution: Execution, now: datetime) -> bool:
+    """A run that started and whose lease ran out: its worker crashed; it may be taken over."""
+    return (execution.status == "running" and execution.lease_until is not None
+            and execution.lease_until < now.timestamp())
 
 
 @dataclass
@@ -46,17 +55,22 @@ class RunWork(Work[ScheduledRun, _Run]):
         return _Run(execution) if execution is not None else None
 
     def done(self, item: _Run, message: ScheduledRun, now: datetime) -> bool:
-        return item.execution.status != "pending"
+        return item.execution.status != "pending" and not _abandoned(item.execution, now)
+
+    def holds(self, item: _Run, message: ScheduledRun, token: str) -> bool:
+        return item.execution.status == "running" and item.execution.claim_token == token
 
     def before_claim(self, item: _Run, message: ScheduledRun, now: datetime) -> str | None:
         o, execution = self._o, item.execution
         schedule = item.schedule = o.store.get(message.schedule_id)
+        if schedule is not None and execution.status == "running":
+            return None  # taken over after a crash: the crashed run's slot is still held
         if schedule is None:
             o.executions.transition(execution, "pending", "skipped", note="schedule deleted",
                                     finished_at=to_iso(now))
             return "deleted"
         exclusive = schedule.overlap_policy != "allow"
-        if o.store.take_slot(schedule.id, exclusive):
+        if o.store.take_slot(schedule.id, execution.id, exclusive):
             return None
         if schedule.overlap_policy == "buffer_one" and o.store.buffer(
                 schedule.id, messages.encode(message)):
@@ -68,16 +82,17 @@ class RunWork(Work[ScheduledRun, _Run]):
                                        "scheduled_for": execution.scheduled_for})
         return "skipped"
 
-    def claim(self, item: _Run, message: ScheduledRun, now: datetime) -> bool:
-        started = self._o.executions.transition(item.execution, "pending", "running",
-                                                started_at=to_iso(now))
+    def claim(self, item: _Run, message: ScheduledRun, now: datetime, token: str) -> bool:
+        started = self._o.executions.start(item.execution, token, int(now.timestamp()),
+                                           LEASE_SECONDS, to_iso(now))
         if started is not None:
             item.execution = started
-        return started is not None
-
-    def lost_claim(self, item: _Run, message: ScheduledRun, now: datetime) -> str:
-        self._o.release(message.schedule_id, None)  # the slot taken for it
-        return "duplicate"
+            return True
+        current = self._o.executions.get(message.schedule_id, message.sort_key)
+        if current is not None and current.status in RUN_ENDS:
+            # it ended between our read and our slot: the slot we took again is nobody's
+            self._o.store.free_slot(message.schedule_id, current.id)
+        return False
 
     def run(self, item: _Run, message: ScheduledRun, now: datetime) -> str:
         schedule, execution = item.schedule, item.execution
@@ -126,7 +141,7 @@ class RunExecutor:
                    outcome.duration_ms)
         if outcome.success:
             self.executions.transition(execution, "running", "succeeded", **fields)
-            self.release(schedule.id, True, settled=True)
+            self.release(schedule.id, execution.id, True, settled=True)
             self.publish("schedule.executed", data)
             return "succeeded"
         error = {"type": outcome.error_type or "Error", "message": outcome.error_message or ""}
@@ -146,7 +161,8 @@ class RunExecutor:
             status, job_id = "retrying", job.id
         self.executions.transition(execution, "running", status, error=error,
                                    retry_job_id=job_id, **fields)
-        streak = self.release(schedule.id, False, settled=False if job_id is None else None)
+        streak = self.release(schedule.id, execution.id, False,
+                              settled=False if job_id is None else None)
         self.publish("schedule.failed", {**data, "error": error, "retry_job_id": job_id})
         if job_id is None:
             self._schedules.pause_if_failing(schedule, streak)
@@ -158,12 +174,12 @@ class RunExecutor:
             self._metrics.count("schedules", schedule.id, fields, ("duration", ms),
                                 name=schedule.name)
 
-    def release(self, schedule_id: str, succeeded: bool | None,
+    def release(self, schedule_id: str, execution_id: str, succeeded: bool | None,
                 settled: bool | None = None) -> int:
-        """Free the overlap slot; a run buffered meanwhile is queued now. Answers the failure
-        streak (see ``finish_run``)."""
-        buffered, streak = self.store.finish_run(schedule_id, succeeded, to_iso(self._clock()),
-                                                 held_slot=True, settled=settled)
+        """Free the run's overlap slot; a run buffered meanwhile is queued now. Answers the
+        failure streak (see ``finish_run``)."""
+        buffered, streak = self.store.finish_run(schedule_id, execution_id, succeeded,
+                                                 to_iso(self._clock()), settled=settled)
         if buffered:
             try:
                 self.engine.queue.send(messages.decode(ScheduledRun, buffered))

@@ -82,18 +82,19 @@ class MemoryDeliveryStore:
         self.items[delivery_id] = dataclasses.replace(self.items[delivery_id], **fields)
 
     def claim(self, delivery_id: str, attempt: int, now_epoch: int,
-              lease: int) -> Delivery | None:
+              lease: int, token: str = "") -> Delivery | None:
         d = self.items.get(delivery_id)
         fresh = d is not None and d.status == "pending" and d.attempt_count == attempt - 1
         abandoned = (d is not None and d.status == "pending" and d.attempt_count == attempt
                      and d.lease_until is not None and d.lease_until < now_epoch)
         if not (fresh or abandoned):
             return None
-        self._set(delivery_id, attempt_count=attempt, lease_until=now_epoch + lease)
+        self._set(delivery_id, attempt_count=attempt, lease_until=now_epoch + lease,
+                  claim_token=token or None)
         return self.items[delivery_id]
 
-    def release(self, delivery: Delivery, attempt: int, skipped_reason: str | None = None
-                ) -> None:
+    def release(self, delivery: Delivery, attempt: int, skipped_reason: str | None = None,
+                due_at: int | None = None) -> None:
         d = self.items.get(delivery.id)
         if d is None or d.status != "pending" or d.attempt_count != attempt:
             return

@@ -170,6 +170,17 @@ class RetryJobServiceStatusIndex(GlobalSecondaryIndex["RetryJobRecord"]):
     created_sk = UnicodeAttribute(range_key=True)
 
 
+class RetryJobDueIndex(GlobalSecondaryIndex["RetryJobRecord"]):
+    """Work with a step still to take, by when it is due (sparse: ``store/due.py``)."""
+
+    class Meta:
+        index_name = "by-due"
+        projection = AllProjection()
+
+    due_shard = UnicodeAttribute(hash_key=True)
+    due_at = NumberAttribute(range_key=True)
+
+
 class RetryJobRecord(Model):
     """A failed operation being retried. Its attempts are ``AttemptRecord`` items; ``attempts``
     holds only those of jobs written before they were (read with them)."""
@@ -207,7 +218,13 @@ class RetryJobRecord(Model):
     expires_at = NumberAttribute(null=True)
     #: "<service>#<status>", kept with every status change (the by-service-status index)
     service_status = UnicodeAttribute(null=True)
+    #: the token of the claim that last took the item's attempt (``services/attempts.py``)
+    claim_token = UnicodeAttribute(null=True)
+    #: when its next step is due ("<kind>#<n>", epoch seconds): the by-due index
+    due_shard = UnicodeAttribute(null=True)
+    due_at = NumberAttribute(null=True)
     by_status = RetryJobStatusIndex()
+    by_due = RetryJobDueIndex()
     by_service = RetryJobServiceIndex()
     by_service_status = RetryJobServiceStatusIndex()
 
@@ -354,7 +371,9 @@ class ScheduleRecord(Model):
     updated_at = UnicodeAttribute()
     next_run_at = UnicodeAttribute(null=True)
     due_shard = UnicodeAttribute(null=True)
-    running = NumberAttribute(default=0)
+    running = NumberAttribute(default=0)  # before running_ids: no longer written
+    #: the runs holding a slot now (ADD/DELETE of one id: a retried write changes nothing)
+    running_ids = UnicodeSetAttribute(null=True)
     buffered = UnicodeAttribute(null=True)
     runs = NumberAttribute(default=0)
     failures = NumberAttribute(default=0)
@@ -393,6 +412,17 @@ class ExecutionLiveIndex(GlobalSecondaryIndex["ExecutionRecord"]):
     live_sk = UnicodeAttribute(range_key=True)
 
 
+class ExecutionDueIndex(GlobalSecondaryIndex["ExecutionRecord"]):
+    """Work with a step still to take, by when it is due (sparse: ``store/due.py``)."""
+
+    class Meta:
+        index_name = "by-due"
+        projection = AllProjection()
+
+    due_shard = UnicodeAttribute(hash_key=True)
+    due_at = NumberAttribute(range_key=True)
+
+
 class ExecutionRecord(Model):
     """One run of a schedule; its key is derived from the schedule and the scheduled time, so a
     run is claimed once however many ticks see it."""
@@ -417,7 +447,14 @@ class ExecutionRecord(Model):
     expires_at = NumberAttribute()
     #: "<expires_at, 12 digits>#<sort_key>" (the by-schedule-live index)
     live_sk = UnicodeAttribute(null=True)
+    #: the token of the claim that last took the item's attempt (``services/attempts.py``)
+    claim_token = UnicodeAttribute(null=True)
+    #: when its next step is due ("<kind>#<n>", epoch seconds): the by-due index
+    due_shard = UnicodeAttribute(null=True)
+    due_at = NumberAttribute(null=True)
+    lease_until = NumberAttribute(null=True)
     by_id = ExecutionIdIndex()
+    by_due = ExecutionDueIndex()
     by_schedule_live = ExecutionLiveIndex()
 
 
@@ -487,6 +524,17 @@ class DeliveryTypeStatusIndex(GlobalSecondaryIndex["DeliveryRecord"]):
     created_sk = UnicodeAttribute(range_key=True)
 
 
+class DeliveryDueIndex(GlobalSecondaryIndex["DeliveryRecord"]):
+    """Work with a step still to take, by when it is due (sparse: ``store/due.py``)."""
+
+    class Meta:
+        index_name = "by-due"
+        projection = AllProjection()
+
+    due_shard = UnicodeAttribute(hash_key=True)
+    due_at = NumberAttribute(range_key=True)
+
+
 class DeliveryRecord(Model):
     """One event to one endpoint, with every attempt; its id is the receiver's dedupe key."""
 
@@ -514,6 +562,12 @@ class DeliveryRecord(Model):
     webhook_status = UnicodeAttribute(null=True)
     #: "<webhook id>#<event type>#<status>", kept with every status change
     type_status = UnicodeAttribute(null=True)
+    #: the token of the claim that last took the item's attempt (``services/attempts.py``)
+    claim_token = UnicodeAttribute(null=True)
+    #: when its next step is due ("<kind>#<n>", epoch seconds): the by-due index
+    due_shard = UnicodeAttribute(null=True)
+    due_at = NumberAttribute(null=True)
     by_webhook = DeliveryWebhookIndex()
+    by_due = DeliveryDueIndex()
     by_webhook_status = DeliveryStatusIndex()
     by_webhook_type_status = DeliveryTypeStatusIndex()

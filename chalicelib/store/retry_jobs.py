@@ -11,10 +11,11 @@ from typing import Any
 from pynamodb.exceptions import PutError, PynamoDBException, UpdateError
 
 from chalicelib.domain.jobs import STATUSES, TERMINAL, RetryJob
-from chalicelib.domain.timeutil import parse_iso
+from chalicelib.domain.timeutil import epoch_of, parse_iso
 from chalicelib.errors import Conflict
 from chalicelib.store.base import bind
 from chalicelib.store.common import Write, conditional_failure, page_of, transact, unavailable
+from chalicelib.store.due import due_actions, due_fields
 from chalicelib.store.mapping import entity_of, fields_of, stored_value
 from chalicelib.store.models import AttemptRecord, RetryJobRecord
 
@@ -25,6 +26,19 @@ ATTEMPTS_KEPT = timedelta(days=60)
 
 def _status_key(service: str, status: str) -> str:
     return f"{service}#{status}"
+
+
+KIND = "retry_job"
+
+
+def _due(job: RetryJob) -> int | None:
+    """When a job's next step is due: its next attempt's time while scheduled, its lease's end
+    while running; never once it has finished."""
+    if job.status == "running" and job.lease_until is not None:
+        return int(job.lease_until)
+    if job.status == "scheduled" and job.next_attempt_at:
+        return epoch_of(job.next_attempt_at)
+    return None
 
 
 def _job(record: RetryJobRecord) -> RetryJob:
@@ -38,7 +52,8 @@ class RetryJobStore:
 
     def _record(self, job: RetryJob) -> RetryJobRecord:
         return self._model(**fields_of(job), created_sk=f"{job.created_at}#{job.id}",
-                           service_status=_status_key(job.service, job.status))
+                           service_status=_status_key(job.service, job.status),
+                           **due_fields(KIND, job.id, _due(job)))
 
     def create_write(self, job: RetryJob) -> Write:
         """A new job, as one write of a transaction, named "job"."""
@@ -64,9 +79,10 @@ class RetryJobStore:
             raise unavailable("retry jobs") from exc
 
     def claim(self, job_id: str, attempt: int, now_epoch: int, lease_seconds: int,
-              now_iso: str, service: str | None) -> RetryJob | None:
+              now_iso: str, service: str | None, token: str) -> RetryJob | None:
         """Take attempt ``attempt`` of the job for this worker; None if it is not ours to run.
-        ``service``: the job's, as its message says (None: an older message; one more write)."""
+        ``service``: the job's, as its message says (None: an older message; one more write).
+        ``token``: this claim's, kept on the item (a retried claim recognises itself by it)."""
         m = self._model
         # Condition, either:
         #  (a) the job waits for exactly this attempt (the previous one is recorded), or
@@ -77,7 +93,8 @@ class RetryJobStore:
         record = m(job_id)
         actions = [m.status.set("running"), m.claimed_attempt.set(attempt),
                    m.lease_until.set(now_epoch + lease_seconds), m.held.remove(),
-                   m.updated_at.set(now_iso)]
+                   m.claim_token.set(token), m.updated_at.set(now_iso),
+                   *due_actions(m, KIND, job_id, now_epoch + lease_seconds)]
         if service is not None:
             actions.append(m.service_status.set(_status_key(service, "running")))
         try:
@@ -107,7 +124,8 @@ class RetryJobStore:
                 actions=[m.status.set("scheduled"), m.next_attempt_at.set(next_attempt_at),
                          m.service_status.set(_status_key(job.service, "scheduled")),
                          m.claimed_attempt.remove(), m.lease_until.remove(),
-                         m.held.set("breaker"), m.updated_at.set(now_iso)],
+                         m.held.set("breaker"), m.updated_at.set(now_iso),
+                         *due_actions(m, KIND, job.id, epoch_of(next_attempt_at))],
                 # Condition: still our claim.
                 condition=(m.status == "running") & (m.claimed_attempt == job.claimed_attempt))
         except UpdateError as exc:
@@ -129,7 +147,8 @@ class RetryJobStore:
         claim still holds: one transaction.
 
         Returns False when the job was resolved by hand meanwhile: the attempt is then kept
-        with its others and the resolution stands.
+        with its others and the resolution stands. A transaction whose answer was lost and whose
+        retry found its own effect (the claim token still ours, the attempt counted) returns True.
         """
         m = self._model
         number = attempt["number"]
@@ -140,12 +159,19 @@ class RetryJobStore:
             attribute = getattr(m, name)
             actions.append(attribute.remove() if value is None
                            else attribute.set(stored_value(value)))
+        next_at = fields.get("next_attempt_at")
+        actions += due_actions(m, KIND, job.id, epoch_of(next_at) if status == "scheduled"
+                               and next_at else None)
         kept = self._attempt(job, attempt)
         # Condition: we still hold the claim on this attempt.
         claim = (m.status == "running") & (m.claimed_attempt == number)
         if transact([Write(m(job.id), claim, "job", actions=actions), kept], "retry jobs") is None:
             return True
         current = self.get(job.id)
+        if (current is not None and job.claim_token is not None
+                and current.claim_token == job.claim_token and current.attempt_count >= number
+                and current.status != "running"):
+            return True  # our own write: its answer was lost, the SDK's retry met its effect
         if current is not None and current.status == "resolved":
             transact([Write(m(job.id), m.status == "resolved", "job",
                             actions=[m.attempt_count.set(number)]), kept], "retry jobs")
@@ -185,7 +211,7 @@ class RetryJobStore:
                 m.status.set("dead_lettered"), m.dead_letter_id.set(dead_letter_id),
                 m.service_status.set(_status_key(job.service, "dead_lettered")),
                 m.next_attempt_at.remove(), m.finished_at.set(now_iso), m.updated_at.set(now_iso),
-                m.expires_at.set(expires_at)])
+                m.expires_at.set(expires_at), *due_actions(m, KIND, job.id, None)])
         except PynamoDBException as exc:
             raise unavailable("retry jobs") from exc
         return dataclasses.replace(job, status="dead_lettered", dead_letter_id=dead_letter_id,
@@ -201,7 +227,8 @@ class RetryJobStore:
             m(job.id).update(actions=[m.status.set("resolved"), m.note.set(note or ""),
                                       m.service_status.set(_status_key(job.service, "resolved")),
                                       m.finished_at.set(now_iso), m.updated_at.set(now_iso),
-                                      m.expires_at.set(expires_at)],
+                                      m.expires_at.set(expires_at),
+                                      *due_actions(m, KIND, job.id, None)],
                              condition=m.status.is_in("scheduled", "running", "dead_lettered"))
         except UpdateError as exc:
             if conditional_failure(exc):

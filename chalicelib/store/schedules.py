@@ -8,6 +8,7 @@ from typing import Any
 from pynamodb.exceptions import PutError, PynamoDBException, UpdateError
 
 from chalicelib.domain.schedule import Execution, Schedule
+from chalicelib.domain.timeutil import epoch_of
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.store import lists
 from chalicelib.store.base import bind
@@ -19,6 +20,7 @@ from chalicelib.store.common import (
     transact,
     unavailable,
 )
+from chalicelib.store.due import due_actions, due_fields
 from chalicelib.store.mapping import entity_of, fields_of, stored_value
 from chalicelib.store.models import ExecutionRecord, ScheduleRecord
 
@@ -31,7 +33,10 @@ def shard_of(schedule_id: str) -> str:
 
 
 def _schedule(record: ScheduleRecord) -> Schedule:
-    return entity_of(Schedule, record)
+    schedule = entity_of(Schedule, record)
+    # the runs holding a slot are ids in a set (a retried ADD of the same id counts once)
+    return dataclasses.replace(schedule, running_ids=tuple(sorted(schedule.running_ids)),
+                               running=len(schedule.running_ids))
 
 
 def _lists(schedule: Schedule | None) -> set[str]:
@@ -44,6 +49,11 @@ def _lists(schedule: Schedule | None) -> set[str]:
 
 def _execution(record: ExecutionRecord) -> Execution:
     return entity_of(Execution, record)
+
+
+KIND = "run"
+#: statuses a run ends in (its own step is over: a retrying run's retry job carries on)
+RUN_ENDS = ("succeeded", "failed", "skipped", "retrying")
 
 
 def _live_key(expires_at: int, sort_key: str) -> str:
@@ -168,20 +178,34 @@ class ScheduleStore:
             raise unavailable("schedules") from exc
         return True
 
-    def take_slot(self, schedule_id: str, exclusive: bool) -> bool:
-        """Count a run as running; with ``exclusive``, only if none is (overlap policies)."""
+    def take_slot(self, schedule_id: str, execution_id: str, exclusive: bool) -> bool:
+        """Hold a slot for a run; with ``exclusive``, only if no other run holds one (overlap
+        policies). Its id joins a set: a retried write (its answer lost) finds it there."""
         m = self._model
-        # Condition: the schedule exists and, when exclusive, nothing of it is running.
+        # Condition: the schedule exists and, when exclusive, no run but this one holds a slot.
         condition = m.id.exists()
         if exclusive:
-            condition = condition & ((m.running == 0) | m.running.does_not_exist())
+            condition = condition & (m.running_ids.does_not_exist()
+                                     | m.running_ids.contains(execution_id))
         try:
-            m(id=schedule_id).update(actions=[m.running.add(1)], condition=condition)
+            m(id=schedule_id).update(actions=[m.running_ids.add({execution_id})],
+                                     condition=condition)
         except UpdateError as exc:
             if conditional_failure(exc):
                 return False
             raise unavailable("schedules") from exc
         return True
+
+    def free_slot(self, schedule_id: str, execution_id: str) -> None:
+        """Give back a slot a run took that has nothing to run (removing an id: repeatable)."""
+        m = self._model
+        try:
+            # Condition: the schedule exists (a deleted one keeps no slots).
+            m(id=schedule_id).update(actions=[m.running_ids.delete({execution_id})],
+                                     condition=m.id.exists())
+        except UpdateError as exc:
+            if not conditional_failure(exc):
+                raise unavailable("schedules") from exc
 
     def buffer(self, schedule_id: str, message: str) -> bool:
         """Keep one run waiting for the running one (``buffer_one``); False if one already waits."""
@@ -196,33 +220,39 @@ class ScheduleStore:
             raise unavailable("schedules") from exc
         return True
 
-    def finish_run(self, schedule_id: str, succeeded: bool | None, now_iso: str,
-                   held_slot: bool, settled: bool | None = None) -> tuple[str | None, int]:
+    def finish_run(self, schedule_id: str, execution_id: str, succeeded: bool | None,
+                   now_iso: str, settled: bool | None = None) -> tuple[str | None, int]:
         """Free the slot, count the outcome and take a buffered run, in one conditional write.
 
         ``settled``: the run ended for good — True succeeded (the failure streak restarts),
         False failed after its retries (the streak grows); None: not yet (a retry job runs on).
-        Answers the buffered run taken and the failure streak after this write.
+        Answers the buffered run taken and the failure streak after this write. The run's slot
+        is part of the condition: a retried write (its answer lost) finds the slot gone and
+        answers what the first one took.
         """
         m = self._model
+        taken: str | None = None
         for _ in range(5):
             current = self.get(schedule_id)
             if current is None:
                 return None, 0  # deleted meanwhile
+            if execution_id not in current.running_ids:  # released already: by our own write, its answer lost
+                return taken, int(current.failure_streak or 0)
             record = m(schedule_id)
-            buffered = current.buffered
-            actions = [m.last_run_at.set(now_iso), m.buffered.remove()]
-            if held_slot:
-                actions.append(m.running.add(-1))
+            buffered = taken = current.buffered
+            actions = [m.last_run_at.set(now_iso), m.buffered.remove(),
+                       m.running_ids.delete({execution_id})]
             if succeeded is True:
                 actions += [m.runs.add(1), m.last_success_at.set(now_iso)]
             elif succeeded is False:
                 actions += [m.runs.add(1), m.failures.add(1), m.last_failure_at.set(now_iso)]
             actions += self._streak(settled)
-            # Condition: the buffered run we take is the one we read (another may arrive).
+            # Condition: the buffered run we take is the one we read (another may arrive), and
+            # the run still holds its slot (this release was not written yet).
             same = m.buffered == buffered if buffered else m.buffered.does_not_exist()
             try:
-                record.update(actions=actions, condition=m.id.exists() & same)
+                record.update(actions=actions, condition=m.id.exists() & same
+                              & m.running_ids.contains(execution_id))
                 return buffered, int(record.failure_streak or 0)  # the item as written
             except UpdateError as exc:
                 if not conditional_failure(exc):
@@ -279,8 +309,10 @@ class ExecutionStore:
     def claim(self, execution: Execution) -> tuple[Execution, bool]:
         """Create the run's record unless it exists; return it and whether this call made it."""
         # the first tick creates it; others find it
+        due = epoch_of(execution.scheduled_for) if execution.status == "pending" else None
         record = self._model(**fields_of(execution), live_sk=_live_key(execution.expires_at,
-                                                                       execution.sort_key))
+                                                                       execution.sort_key),
+                             **due_fields(KIND, execution.id, due))
         stored, new = save_once(record, self._model.sort_key, "executions", lambda: self._model.get(
             execution.schedule_id, execution.sort_key, consistent_read=True))
         return (execution if new else _execution(stored)), new
@@ -301,12 +333,35 @@ class ExecutionStore:
             raise unavailable("executions") from exc
         return None
 
+    def start(self, execution: Execution, token: str, now_epoch: int, lease: int,
+              started_at: str) -> Execution | None:
+        """Claim a run: pending → running under a lease carrying ``token``, or a running run
+        whose lease ran out (its worker crashed) taken over. None when not ours."""
+        m = self._model
+        # Condition, either: (a) the run waits to start, or (b) it started and its lease ran out.
+        fresh = m.status == "pending"
+        abandoned = (m.status == "running") & (m.lease_until < now_epoch)
+        fields = {"started_at": started_at, "claim_token": token,
+                  "lease_until": now_epoch + lease}
+        actions = [m.status.set("running"), *due_actions(m, KIND, execution.id, now_epoch + lease),
+                   *(getattr(m, k).set(v) for k, v in fields.items())]
+        try:
+            m(execution.schedule_id, execution.sort_key).update(actions=actions,
+                                                                condition=fresh | abandoned)
+        except UpdateError as exc:
+            if conditional_failure(exc):
+                return None
+            raise unavailable("executions") from exc
+        return dataclasses.replace(execution, status="running", **fields)
+
     def transition(self, execution: Execution, from_status: str | tuple[str, ...],
                    to_status: str, **fields: Any) -> Execution | None:
         """Move a run on; None when it was not in ``from_status`` any more."""
         m = self._model
         allowed = (from_status,) if isinstance(from_status, str) else from_status
         actions = [m.status.set(to_status)]
+        if to_status in RUN_ENDS:
+            actions += [*due_actions(m, KIND, execution.id, None), m.lease_until.remove()]
         for name, value in fields.items():
             attribute = getattr(m, name)
             actions.append(attribute.remove() if value is None

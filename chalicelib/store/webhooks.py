@@ -7,6 +7,7 @@ from typing import Any
 
 from pynamodb.exceptions import DeleteError, PutError, PynamoDBException, UpdateError
 
+from chalicelib.domain.timeutil import epoch_of
 from chalicelib.domain.webhooks import Delivery, Endpoint
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.store.base import bind
@@ -18,6 +19,7 @@ from chalicelib.store.common import (
     transact_all,
     unavailable,
 )
+from chalicelib.store.due import due_actions, due_fields
 from chalicelib.store.mapping import entity_of, fields_of, stored_value
 from chalicelib.store.models import DeliveryRecord, SubscriptionRecord, WebhookRecord
 from chalicelib.store.pattern_sets import update_sets
@@ -36,6 +38,19 @@ def _delivery(record: DeliveryRecord) -> Delivery:
 
 #: every status a delivery can be in (``Delivery.status``)
 DELIVERY_STATUSES = ("pending", "delivered", "failed", "skipped")
+
+
+KIND = "delivery"
+
+
+def _due(delivery: Delivery) -> int | None:
+    """When a pending delivery's next attempt is due (its message is sent as it is written);
+    a finished or skipped one has no step to take."""
+    if delivery.status != "pending":
+        return None
+    if delivery.lease_until is not None:
+        return int(delivery.lease_until)
+    return epoch_of(delivery.next_attempt_at or delivery.created_at)
 
 
 def _status_key(webhook_id: str, status: str) -> str:
@@ -202,7 +217,8 @@ class DeliveryStore:
         return self._model(**fields_of(delivery),
                            created_sk=f"{delivery.created_at}#{delivery.id}",
                            webhook_status=_status_key(delivery.webhook_id, delivery.status),
-                           type_status=_type_key(delivery, delivery.status))
+                           type_status=_type_key(delivery, delivery.status),
+                           **due_fields(KIND, delivery.id, _due(delivery)))
 
     def get(self, delivery_id: str) -> Delivery | None:
         try:
@@ -213,8 +229,9 @@ class DeliveryStore:
             raise unavailable("deliveries") from exc
 
     def claim(self, delivery_id: str, attempt: int, now_epoch: int,
-              lease: int) -> Delivery | None:
-        """Take attempt ``attempt``; the delivery as the claim left it, or None if not ours."""
+              lease: int, token: str) -> Delivery | None:
+        """Take attempt ``attempt``; the delivery as the claim left it, or None if not ours.
+        ``token``: this claim's, kept on the item (a retried claim recognises itself by it)."""
         m = self._model
         # Condition, either: (a) this attempt is next, or (b) it was claimed and the claim expired.
         fresh = (m.status == "pending") & (m.attempt_count == attempt - 1)
@@ -223,7 +240,8 @@ class DeliveryStore:
         record = m(delivery_id)
         try:
             record.update(actions=[m.attempt_count.set(attempt),
-                                   m.lease_until.set(now_epoch + lease)],
+                                   m.lease_until.set(now_epoch + lease), m.claim_token.set(token),
+                                   *due_actions(m, KIND, delivery_id, now_epoch + lease)],
                           condition=fresh | abandoned)
         except UpdateError as exc:
             if conditional_failure(exc):
@@ -231,12 +249,15 @@ class DeliveryStore:
             raise unavailable("deliveries") from exc
         return _delivery(record)  # ALL_NEW: its attempts as recorded by now
 
-    def release(self, delivery: Delivery, attempt: int, skipped_reason: str | None = None
-                ) -> None:
-        """Give a claimed attempt back unrun (a rate limit held it), or keep the delivery as
-        ``skipped`` (its endpoint is disabled: recover sends it)."""
+    def release(self, delivery: Delivery, attempt: int, skipped_reason: str | None = None,
+                due_at: int | None = None) -> None:
+        """Give a claimed attempt back unrun (a rate limit held it: its message comes back at
+        ``due_at``), or keep the delivery as ``skipped`` (its endpoint is disabled: recover
+        sends it)."""
         m = self._model
-        actions = [m.attempt_count.set(attempt - 1), m.lease_until.remove()]
+        actions = [m.attempt_count.set(attempt - 1), m.lease_until.remove(),
+                   *due_actions(m, KIND, delivery.id,
+                                None if skipped_reason is not None else due_at)]
         if skipped_reason is not None:
             actions += [m.status.set("skipped"), m.skipped_reason.set(skipped_reason),
                         m.webhook_status.set(_status_key(delivery.webhook_id, "skipped")),
@@ -258,8 +279,12 @@ class DeliveryStore:
                    m.lease_until.remove(), m.updated_at.set(now_iso)]
         actions += [getattr(m, k).remove() if v is None else getattr(m, k).set(v)
                     for k, v in fields.items()]
+        next_at = fields.get("next_attempt_at")
+        actions += due_actions(m, KIND, delivery.id, epoch_of(next_at) if status == "pending"
+                               and next_at else None)
         try:
-            # Condition: still our claim on this attempt.
+            # Condition: still our claim on this attempt. (Repeating the same record, as the
+            # SDK's retry of a write whose answer was lost does, writes the same values.)
             m(delivery.id).update(actions=actions, condition=m.attempt_count == attempt["number"])
         except UpdateError as exc:
             if not conditional_failure(exc):
@@ -269,7 +294,7 @@ class DeliveryStore:
         """Redeliver: a finished delivery gets more attempts, keeping its id (``webhook-id``)."""
         m = self._model
         try:
-            m(delivery.id).update(actions=[
+            m(delivery.id).update(actions=[*due_actions(m, KIND, delivery.id, epoch_of(now_iso)),
                 m.status.set("pending"), m.max_attempts.set(delivery.attempt_count + extra_attempts),
                 m.webhook_status.set(_status_key(delivery.webhook_id, "pending")),
                 m.type_status.set(_type_key(delivery, "pending")),

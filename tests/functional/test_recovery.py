@@ -189,7 +189,7 @@ def test_a_job_claimed_from_an_older_message_keeps_its_service_and_status_key(
     listed = body(api.get("/v2/errors/retry?service=payments&status=scheduled"))["items"]
     assert [j["id"] for j in listed] == [job["id"]] and listed[0]["attempt_count"] == 1
     assert deps.retries().jobs.claim(job["id"], 2, int(clock.now.timestamp()) + 3600, 60,
-                                     "t", None) is not None
+                                     "t", None, "tok") is not None
     running = body(api.get("/v2/errors/retry?service=payments&status=running"))["items"]
     assert [j["id"] for j in running] == [job["id"]]
     assert body(api.get("/v2/errors/retry?service=payments&status=scheduled"))["items"] == []
@@ -563,7 +563,7 @@ def test_the_next_attempt_arriving_before_the_last_is_recorded_is_not_lost(
     job = new_job(api, target.url)
     delete("conductor-test-retries", [m for b in receive("conductor-test-retries") for m in b])
     jobs = deps.retries().jobs
-    first = jobs.claim(job["id"], 1, int(clock.now.timestamp()), 120, "t", "payments")
+    first = jobs.claim(job["id"], 1, int(clock.now.timestamp()), 120, "t", "payments", "tok")
     real_claim = jobs.claim
 
     def claim_while_running(*args: Any) -> Any:

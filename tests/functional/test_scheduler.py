@@ -178,7 +178,7 @@ def test_overlap_skip_and_allow(api: Api, app_module: Any, clock: Clock, target:
     allowing = schedule(api, target.url, overlap_policy="allow")
     store = deps.scheduler().store
     for created in (skipping, allowing):
-        assert store.take_slot(created["id"], exclusive=False)  # a run is still going
+        assert store.take_slot(created["id"], "exe_going", exclusive=False)  # a run is still going
         api.post(f"/v2/schedules/{created['id']}/execute")
     run_executions(app_module)
     assert history(api, skipping["id"])[0]["status"] == "skipped"
@@ -190,13 +190,13 @@ def test_overlap_buffer_one_runs_the_waiting_run_after(api: Api, app_module: Any
                                                        target: Receiver) -> None:
     created = schedule(api, target.url, overlap_policy="buffer_one")
     scheduler = deps.scheduler()
-    assert scheduler.store.take_slot(created["id"], exclusive=True)  # run A is going
+    assert scheduler.store.take_slot(created["id"], "exe_going", exclusive=True)  # run A is going
     api.post(f"/v2/schedules/{created['id']}/execute")  # run B: buffered
     api.post(f"/v2/schedules/{created['id']}/execute")  # run C: skipped (one may wait)
     run_executions(app_module)
     statuses = sorted(run["status"] for run in history(api, created["id"]))
     assert statuses == ["pending", "skipped"]
-    deps.runs().release(created["id"], True)  # run A finishes: B is queued
+    deps.runs().release(created["id"], "exe_going", True)  # run A finishes: B is queued
     run_executions(app_module)
     assert sorted(run["status"] for run in history(api, created["id"])) == ["skipped", "succeeded"]
 

@@ -81,10 +81,10 @@ def test_deliveries_claim_once_record_skip_reopen_and_filter(stores: Any) -> Non
     again, new_again = deliveries.create_once(delivery(1, payload='{"other":1}'))
     assert (new, new_again) == (True, False) and again == made == delivery(1)
     # When attempt 1 is claimed: only once, and an expired claim is taken over
-    assert deliveries.claim(made.id, 1, 1000, 120) is not None
-    assert deliveries.claim(made.id, 1, 1000, 120) is None
-    assert deliveries.claim(made.id, 3, 1000, 120) is None  # not next
-    assert deliveries.claim(made.id, 1, 1121, 120) is not None
+    assert deliveries.claim(made.id, 1, 1000, 120, "tok") is not None
+    assert deliveries.claim(made.id, 1, 1000, 120, "tok") is None
+    assert deliveries.claim(made.id, 3, 1000, 120, "tok") is None  # not next
+    assert deliveries.claim(made.id, 1, 1121, 120, "tok") is not None
     # Then recording the attempt ends the lease; a stale record (attempt 2) is ignored
     deliveries.record_attempt(made, {"number": 1}, "failed", "t1", dead_letter_id="dlq_1")
     deliveries.record_attempt(made, {"number": 2}, "delivered", "t2")
@@ -92,28 +92,28 @@ def test_deliveries_claim_once_record_skip_reopen_and_filter(stores: Any) -> Non
     assert (stored.status, stored.attempts, stored.lease_until, stored.dead_letter_id) == (
         "failed", ({"number": 1},), None, "dlq_1")
     # And a finished delivery reopens with more attempts; a pending one refuses
-    deliveries.reopen(stored, 3, "t3")
+    deliveries.reopen(stored, 3, "2026-11-30T08:03:00.000Z")
     assert (deliveries.get(made.id).status, deliveries.get(made.id).max_attempts) == ("pending", 4)
     with pytest.raises(Conflict):
-        deliveries.reopen(deliveries.get(made.id), 3, "t4")
+        deliveries.reopen(deliveries.get(made.id), 3, "2026-11-30T08:04:00.000Z")
     # And a claimed attempt is given back (rate limit), or kept as skipped (endpoint disabled)
     # And a claim answers the delivery as it is now, even to a worker holding an old copy
     # (whose next attempt must not write over the attempts recorded since it read)
     third, _ = deliveries.create_once(delivery(3, event_type="x.y"))
-    claimed = deliveries.claim(third.id, 1, 2000, 120)
+    claimed = deliveries.claim(third.id, 1, 2000, 120, "tok")
     deliveries.record_attempt(claimed, {"number": 1}, "pending", "t1")
-    assert deliveries.claim(third.id, 2, 2000, 120).attempts == ({"number": 1},)
+    assert deliveries.claim(third.id, 2, 2000, 120, "tok").attempts == ({"number": 1},)
     second, _ = deliveries.create_once(delivery(2, event_type="c.d"))
-    held = deliveries.claim(second.id, 1, 3000, 120)
+    held = deliveries.claim(second.id, 1, 3000, 120, "tok")
     deliveries.release(held, 1)
     assert (deliveries.get(second.id).attempt_count, deliveries.get(second.id).lease_until) == (
         0, None)
     deliveries.release(held, 1, skipped_reason="disabled")  # not ours any more: no change
     assert deliveries.get(second.id).status == "pending"
-    held = deliveries.claim(second.id, 1, 3000, 120)
+    held = deliveries.claim(second.id, 1, 3000, 120, "tok")
     deliveries.release(held, 1, skipped_reason="disabled")
     assert deliveries.get(second.id).status == "skipped"
-    held = deliveries.claim(made.id, 2, 3000, 120)  # the reopened delivery's next attempt
+    held = deliveries.claim(made.id, 2, 3000, 120, "tok")  # the reopened delivery's next attempt
     deliveries.release(held, 2, skipped_reason="disabled")
     # And lists filter within the endpoint's deliveries, newest first
     items, _ = deliveries.list(endpoint(1).id, "skipped", None, 10, None)
@@ -133,11 +133,11 @@ def test_a_retry_job_keeps_every_attempt_whatever_copy_its_worker_held(aws: Any)
                    policy={}, created_at="2026-11-30T08:00:00.000Z", updated_at="t")
     jobs.create(job)
     # Given attempt 1 claimed and recorded while another worker still holds the job as created
-    first = jobs.claim(job.id, 1, 1000, 120, "t1", job.service)
-    assert first is not None and jobs.claim(job.id, 1, 1000, 120, "t1", job.service) is None
+    first = jobs.claim(job.id, 1, 1000, 120, "t1", job.service, "tok")
+    assert first is not None and jobs.claim(job.id, 1, 1000, 120, "t1", job.service, "tok") is None
     assert jobs.finish_attempt(first, {"number": 1}, "scheduled", "t2")
     # When that worker claims attempt 2 with its old copy and records it
-    second = jobs.claim(job.id, 2, 1001, 120, "t3", job.service)
+    second = jobs.claim(job.id, 2, 1001, 120, "t3", job.service, "tok")
     assert second is not None and second.attempt_count == 1
     assert jobs.finish_attempt(job, {"number": 2}, "succeeded", "t4")
     # Then both attempts are kept (each is an item of its own: no copy of a list to go stale)
