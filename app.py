@@ -97,9 +97,10 @@ def ws_disconnect(event: WebsocketEvent) -> None:
 @app.schedule("rate(1 minute)")
 def scheduler_tick(event: CloudWatchEvent) -> None:
     """EventBridge's minute tick: fire every due schedule run (at-least-once safe), publish the
-    minute's metrics (at most once a minute, however often the tick is delivered), and tell when
-    a dependency went down or came back."""
+    minute's metrics (at most once a minute, however often the tick is delivered), put overdue
+    work back on its way (the reconciler), and tell when a dependency went down or came back."""
     deps.scheduler().tick()
+    deps.reconciler().run()
     deps.metrics().publish_updated(deps.event_bus().publish, deps.idempotency_claim)
     deps.health().watch()
 

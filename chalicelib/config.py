@@ -101,6 +101,9 @@ class Settings:
     #: Queue ARNs that sqs targets may name in a deployed stage (local runs: any foreign queue)
     sqs_target_queues: tuple[str, ...] = ()
     webhook_disable_after: int = 20
+    #: How late a retry job's, delivery's or run's next step may be before the reconciler takes
+    #: its message for lost and sends it again (services/reconciler.py)
+    recover_grace_seconds: int = 120
     #: The WebSocket URL clients (the dashboard) connect to; by default the management endpoint's
     #: own address (http -> ws), which is what the local gateway serves.
     websocket_url: str | None = None
@@ -131,6 +134,7 @@ class Settings:
             outbound_allow_networks=env.get("CONDUCTOR_OUTBOUND_ALLOW_NETWORKS")
             or env.get("CONDUCTOR_WEBHOOK_ALLOW_NETWORKS", ""),  # the older name still works
             webhook_disable_after=int(env.get("CONDUCTOR_WEBHOOK_DISABLE_AFTER", "20")),
+            recover_grace_seconds=int(env.get("CONDUCTOR_RECOVER_GRACE_SECONDS", "120")),
             websocket_url=env.get("CONDUCTOR_WS_URL") or _client_url(env.get("CONDUCTOR_WS_ENDPOINT")),
         )
 

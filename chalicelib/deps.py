@@ -310,6 +310,20 @@ def deliveries() -> Deliveries:
         disable_after=get_settings().webhook_disable_after)
 
 
+@functools.cache
+def reconciler() -> Any:
+    """Finds overdue retry jobs, deliveries and runs and puts them back on their way."""
+    from chalicelib.services import reconciler as r  # noqa: PLC0415
+
+    return r.Reconciler([
+        r.Kind("retry_job", retries().jobs, r.retry_job_repair, own_queue("retries")),
+        r.Kind("delivery", deliveries().store, r.delivery_repair,
+               own_queue("webhook_deliveries")),
+        r.Kind("run", schedule_stores()[1], r.run_repair, own_queue("executions")),
+    ], lambda t, d: event_bus().publish(t, d), metrics=metrics(), clock=lambda: clock(),
+        grace_seconds=get_settings().recover_grace_seconds)
+
+
 def after_invocation(event: Any, get_response: Callable[[Any], Any]) -> Any:
     """Chalice middleware for every handler: once it answered, write the container's pending
     metrics if they are due (only when metrics were used: a cold handler builds nothing)."""
@@ -348,8 +362,8 @@ def reset() -> None:
     for getter in (cursor_secret, outbound_guard, target_queues, queue_url, event_bus, realtime,
                    health, api_keys, authenticator, rate_limiter, breakers, dead_letters,
                    metrics_store, metrics, target_runner, retries, schedule_stores, schedules,
-                   scheduler, runs, webhook_store, fan_out,
-                   webhooks, deliveries):
+                   scheduler, runs, webhook_store, triage, fan_out,
+                   webhooks, deliveries, reconciler):
         getter.cache_clear()
     aws.reset()
     from chalicelib.store.base import unbind_all  # noqa: PLC0415

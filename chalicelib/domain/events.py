@@ -100,6 +100,11 @@ CATALOG: tuple[EventType, ...] = (
     EventType("system.health_changed", "system", "A dependency went down or came back.",
               {"status": "string", "down": "array", "went_down": "array", "came_back":
               "array"}),
+    EventType("system.work_recovered", "system",
+              "Work whose next step was overdue (its message lost, or its worker gone) was put "
+              "back on its way by the reconciler.",
+              {"kind": "string", "id": "string", "status": "string", "attempt": "integer",
+               "due_at": "string", "overdue_seconds": "number"}),
     EventType("api_key.created", "system", "An API key was created.",
               KEY),
     EventType("api_key.revoked", "system", "An API key was revoked.",

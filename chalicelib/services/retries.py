@@ -271,6 +271,11 @@ class RetryService:
                     f"retry:{key}", job.id, created_at,
                     int((now + IDEMPOTENCY_TTL).timestamp()), int(now.timestamp())))
             failed = transact(writes, "retry jobs")
+            if failed is not None and self.jobs.get(job.id) is not None:
+                # the job (a new id) exists: this transaction was applied and only its answer
+                # was lost; the SDK's retry met its own writes
+                log.info("retry job %s: its transaction's answer was lost; it was written", job.id)
+                failed = None
             if failed is None:
                 break
             if failed == "job":
@@ -294,15 +299,17 @@ class RetryService:
             job = self._give_up(job, "non_retryable", request["error"], now)
             self.publish("error.created", _created(job))
             return job, True
+        assert staged is not None
         try:
             self.engine.queue.send(RetryAttempt(job.id, 1, run_at, service=job.service),
                                    run_at=run_at, now=now)
+            self._events().published(staged)
         except DependencyUnavailable:
-            # never leave a job that no message will ever run (nor its event, nor its key)
-            transact([w.undo() for w in writes], "retry jobs")
-            raise
-        assert staged is not None
-        self._events().published(staged)
+            # The job is written, and due at run_at in the by-due index: the reconciler sends
+            # its first attempt once that is overdue. Accepted is the truth; an undo could
+            # itself fail and leave a key that answers a job never made.
+            log.warning("retry job %s: its first message could not be sent now; the "
+                        "reconciler sends it", job.id)
         self.count(job.service, created=1)
         return job, True
 

@@ -39,3 +39,46 @@ def due_fields(kind: str, item_id: str, due_at: int | None) -> dict[str, Any]:
     if due_at is None:
         return {}
     return {"due_shard": shard_of(kind, item_id), "due_at": int(due_at)}
+
+
+def overdue(model: Any, kind: str, before: int, limit: int) -> list[tuple[Any, int]]:
+    """Up to ``limit`` records of ``kind`` due before ``before``, the most overdue first, each
+    with the ``due_at`` it was read with: one Query per shard, each stopping at what it needs."""
+    from pynamodb.exceptions import PynamoDBException  # noqa: PLC0415
+
+    from chalicelib.store.common import unavailable  # noqa: PLC0415
+
+    found: list[tuple[Any, int]] = []
+    try:
+        for shard in shards(kind):
+            if len(found) >= limit:
+                break
+            for record in model.by_due.query(shard, model.due_at < before,
+                                             limit=limit - len(found)):
+                found.append((record, int(record.due_at)))
+    except PynamoDBException as exc:
+        raise unavailable(model.Meta.table_name) from exc
+    found.sort(key=lambda pair: pair[1])
+    return found
+
+
+def postpone(record: Any, kind: str, item_id: str, seen_due: int, new_due: int) -> bool:
+    """Move an overdue record's ``due_at`` on to ``new_due`` if it is still the one read (one
+    reconciler repairs it; a worker that moved it meanwhile wins). A retried write whose answer
+    was lost finds ``new_due`` already: that is ours too."""
+    from pynamodb.exceptions import PynamoDBException, UpdateError  # noqa: PLC0415
+
+    from chalicelib.store.common import conditional_failure, unavailable  # noqa: PLC0415
+
+    model = type(record)
+    try:
+        # Condition: still due when it was read (or already moved on by this very write).
+        record.update(actions=due_actions(model, kind, item_id, new_due),
+                      condition=(model.due_at == seen_due) | (model.due_at == new_due))
+    except UpdateError as exc:
+        if conditional_failure(exc):
+            return False
+        raise unavailable(model.Meta.table_name) from exc
+    except PynamoDBException as exc:
+        raise unavailable(model.Meta.table_name) from exc
+    return True

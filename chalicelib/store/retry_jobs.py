@@ -15,7 +15,7 @@ from chalicelib.domain.timeutil import epoch_of, parse_iso
 from chalicelib.errors import Conflict
 from chalicelib.store.base import bind
 from chalicelib.store.common import Write, conditional_failure, page_of, transact, unavailable
-from chalicelib.store.due import due_actions, due_fields
+from chalicelib.store.due import due_actions, due_fields, overdue, postpone
 from chalicelib.store.mapping import entity_of, fields_of, stored_value
 from chalicelib.store.models import AttemptRecord, RetryJobRecord
 
@@ -131,6 +131,15 @@ class RetryJobStore:
         except UpdateError as exc:
             if not conditional_failure(exc):
                 raise unavailable("retry jobs") from exc
+
+    def overdue(self, before: int, limit: int) -> list[tuple[RetryJob, Any]]:
+        """Jobs whose next step was due before ``before`` (the by-due index), with a handle for
+        ``postpone``."""
+        return [(_job(r), (r, due)) for r, due in overdue(self._model, KIND, before, limit)]
+
+    def postpone(self, handle: Any, new_due: int) -> bool:
+        record, seen = handle
+        return postpone(record, KIND, record.id, seen, new_due)
 
     def held_by_breaker(self, service: str, limit: int) -> list[RetryJob]:
         """The scheduled jobs of ``service`` whose next attempt waits for its breaker."""

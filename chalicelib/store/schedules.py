@@ -20,7 +20,7 @@ from chalicelib.store.common import (
     transact,
     unavailable,
 )
-from chalicelib.store.due import due_actions, due_fields
+from chalicelib.store.due import due_actions, due_fields, overdue, postpone
 from chalicelib.store.mapping import entity_of, fields_of, stored_value
 from chalicelib.store.models import ExecutionRecord, ScheduleRecord
 
@@ -332,6 +332,14 @@ class ExecutionStore:
         except PynamoDBException as exc:
             raise unavailable("executions") from exc
         return None
+
+    def overdue(self, before: int, limit: int) -> list[tuple[Execution, Any]]:
+        """Runs that should have started, or whose lease ran out, before ``before``."""
+        return [(_execution(r), (r, due)) for r, due in overdue(self._model, KIND, before, limit)]
+
+    def postpone(self, handle: Any, new_due: int) -> bool:
+        record, seen = handle
+        return postpone(record, KIND, record.id, seen, new_due)
 
     def start(self, execution: Execution, token: str, now_epoch: int, lease: int,
               started_at: str) -> Execution | None:

@@ -19,7 +19,7 @@ from chalicelib.store.common import (
     transact_all,
     unavailable,
 )
-from chalicelib.store.due import due_actions, due_fields
+from chalicelib.store.due import due_actions, due_fields, overdue, postpone
 from chalicelib.store.mapping import entity_of, fields_of, stored_value
 from chalicelib.store.models import DeliveryRecord, SubscriptionRecord, WebhookRecord
 from chalicelib.store.pattern_sets import update_sets
@@ -248,6 +248,14 @@ class DeliveryStore:
                 return None
             raise unavailable("deliveries") from exc
         return _delivery(record)  # ALL_NEW: its attempts as recorded by now
+
+    def overdue(self, before: int, limit: int) -> list[tuple[Delivery, Any]]:
+        """Deliveries whose next attempt was due before ``before`` (the by-due index)."""
+        return [(_delivery(r), (r, due)) for r, due in overdue(self._model, KIND, before, limit)]
+
+    def postpone(self, handle: Any, new_due: int) -> bool:
+        record, seen = handle
+        return postpone(record, KIND, record.id, seen, new_due)
 
     def release(self, delivery: Delivery, attempt: int, skipped_reason: str | None = None,
                 due_at: int | None = None) -> None:

@@ -16,7 +16,7 @@ from chalicelib.store.breakers import BreakerStore
 from devserver.lambdas import context_for, sqs_event
 from tests.conftest import Api, Clock
 from tests.functional.aws_calls import count_calls
-from tests.functional.helpers import ARN, FAST, delete, new_job, receive, run_attempts
+from tests.functional.helpers import ARN, FAST, delete, new_job, receive, run_attempts, tick
 from tests.functional.receivers import Receiver
 
 
@@ -126,13 +126,14 @@ def test_accepting_a_failed_operation_costs_four_calls(api: Api, clock: Clock,
     assert event.id in sent
 
 
-def test_a_job_whose_attempt_cannot_be_queued_leaves_nothing_behind(
-    api: Api, clock: Clock, target: Receiver, monkeypatch: pytest.MonkeyPatch
+def test_a_job_whose_attempt_cannot_be_queued_is_kept_and_sent_by_the_reconciler(
+    api: Api, app_module: Any, clock: Clock, target: Receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from chalicelib.errors import DependencyUnavailable
 
     request = {"service": "s", "target": {"type": "http", "url": target.url},
-               "error": {"type": "E"}, "idempotency_key": "order-9"}
+               "error": {"type": "E"}, "idempotency_key": "order-9",
+               "retry_policy": {"initial_delay_seconds": 0, "jitter": "none"}}
     queue = deps.retries().engine.queue
 
     def down(*_: Any, **__: Any) -> None:
@@ -140,17 +141,26 @@ def test_a_job_whose_attempt_cannot_be_queued_leaves_nothing_behind(
 
     # Given a retries queue that cannot be reached
     monkeypatch.setattr(queue, "send", down)
-    # When a failed operation is handed over, Then it is refused (503) and no job, event or
-    # claimed key is left (a job no message would ever run)
-    assert api.post("/v2/errors/retry", request).status_code == 503
-    assert body(api.get("/v2/errors/retry?service=s"))["items"] == []
-    assert deps.event_bus().list(10, event_type="error.created").events == []
-    # and once the queue is back, the same key makes the job
-    monkeypatch.undo()
-    again = api.post("/v2/errors/retry", request)
-    assert again.status_code == 201
-    assert [j["id"] for j in body(api.get("/v2/errors/retry?service=s"))["items"]] == [
-        body(again)["id"]]
+    # When a failed operation is handed over, Then it is accepted (the job is written, and due)
+    created = api.post("/v2/errors/retry", request)
+    assert created.status_code == 201
+    job = body(created)
+    assert receive("conductor-test-retries") == []  # no message made it
+    monkeypatch.delattr(queue, "send")  # the queue is back (the clock stays the test's)
+    # the same key answers the same job
+    assert body(api.post("/v2/errors/retry", request))["id"] == job["id"]
+    # When the tick runs before the grace period, nothing is repaired; after it, the job's
+    # first attempt is sent, runs and succeeds
+    tick(app_module, clock)
+    assert receive("conductor-test-retries") == []
+    clock.now += timedelta(seconds=deps.reconciler().grace + 1)
+    tick(app_module, clock)
+    run_attempts(app_module)
+    assert body(api.get(f"/v2/errors/retry/{job['id']}"))["status"] == "succeeded"
+    assert len(target.requests) == 1
+    recovered = deps.event_bus().list(10, event_type="system.work_recovered").events
+    assert [e.data["id"] for e in recovered] == [job["id"]]
+    assert recovered[0].data["kind"] == "retry_job" and recovered[0].data["attempt"] == 1
 
 
 def test_a_rare_status_of_a_busy_service_is_listed_with_one_query(api: Api, clock: Clock) -> None:
