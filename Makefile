@@ -67,6 +67,7 @@ export AWS_DEFAULT_REGION ?= us-east-1
 deploy: install-run  ## make deploy STAGE=dev: the infra stack (boto3), then chalice deploy
 	$(BIN)/python -m infra.build deploy-infra --stage $(STAGE)
 	CONDUCTOR_STAGE=$(STAGE) $(BIN)/chalice deploy --stage $(STAGE)
+	$(BIN)/python -m infra.build batch-failures --stage $(STAGE)  # chalice sets none
 
 destroy: install-run  ## make destroy STAGE=dev [DELETE_TABLES=1]: the app, the stack (tables kept)
 	CONDUCTOR_STAGE=$(STAGE) $(BIN)/chalice delete --stage $(STAGE)

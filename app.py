@@ -7,7 +7,7 @@ from typing import Any
 from chalice import Chalice, Response
 from chalice.app import CloudWatchEvent, SQSEvent, WebsocketEvent
 
-from chalicelib import deps, logs
+from chalicelib import batches, deps, logs
 from chalicelib.api import (
     api_keys,
     dashboard,
@@ -105,57 +105,64 @@ def scheduler_tick(event: CloudWatchEvent) -> None:
     deps.health().watch()
 
 
+# Every SQS handler answers which of its records failed (chalicelib/batches.py): only those are
+# received again, and a poison message reaches its dead-letter queue alone.
+Failures = dict[str, list[dict[str, str]]]
+
+
 @app.on_sqs_message(queue=queue_name("executions"), batch_size=10)
-def run_schedule_executions(event: SQSEvent) -> None:
-    for record in event:
-        deps.runs().run_execution(record.body)
+def run_schedule_executions(event: SQSEvent) -> Failures:
+    return batches.each_record(event, lambda r: deps.runs().run_execution(r.body), "executions")
 
 
 @app.on_sqs_message(queue=queue_name("retries"), batch_size=10)
-def run_retry_attempts(event: SQSEvent) -> None:
-    """One attempt per message. Each record is settled on its own (a retry is re-enqueued by our
-    code); only an infrastructure failure raises, returning the batch to SQS."""
-    for record in event:
-        deps.retries().process(record.body)
+def run_retry_attempts(event: SQSEvent) -> Failures:
+    """One attempt per message, settled on its own (a retry is re-enqueued by our code); a
+    record whose AWS calls failed is received again (its done steps are found done)."""
+    return batches.each_record(event, lambda r: deps.retries().process(r.body), "retries")
 
 
-def _drain(event: SQSEvent) -> None:
+def _drain(event: SQSEvent) -> Failures:
     """Record every message an SQS DLQ received in the dead-letter table (never dropped)."""
-    for record in event:
-        deps.dead_letters().from_sqs(record.to_dict()["eventSourceARN"].rsplit(":", 1)[-1],
-                                     record.to_dict())
+    return batches.each_record(event, lambda r: deps.dead_letters().from_sqs(
+        r.to_dict()["eventSourceARN"].rsplit(":", 1)[-1], r.to_dict()), "dead letters")
 
 
 @app.on_sqs_message(queue=queue_name("retries") + "-dlq", batch_size=10)
-def drain_retries_dlq(event: SQSEvent) -> None:
-    _drain(event)
+def drain_retries_dlq(event: SQSEvent) -> Failures:
+    return _drain(event)
 
 
 @app.on_sqs_message(queue=queue_name("executions") + "-dlq", batch_size=10)
-def drain_executions_dlq(event: SQSEvent) -> None:
-    _drain(event)
+def drain_executions_dlq(event: SQSEvent) -> Failures:
+    return _drain(event)
 
 
 @app.on_sqs_message(queue=queue_name("events") + "-dlq", batch_size=10)
-def drain_events_dlq(event: SQSEvent) -> None:
-    _drain(event)
+def drain_events_dlq(event: SQSEvent) -> Failures:
+    return _drain(event)
 
 
 @app.on_sqs_message(queue=queue_name("webhook_deliveries") + "-dlq", batch_size=10)
-def drain_webhook_deliveries_dlq(event: SQSEvent) -> None:
-    _drain(event)
+def drain_webhook_deliveries_dlq(event: SQSEvent) -> Failures:
+    return _drain(event)
 
 
 @app.on_sqs_message(queue=queue_name("events"), batch_size=10)
-def fan_out_events(event: SQSEvent) -> None:
+def fan_out_events(event: SQSEvent) -> Failures:
     """Hand each queued event to its webhook endpoints (one delivery each, idempotent) and push
-    it to subscribed WebSockets (best effort). Only an infrastructure failure raises: the batch
-    then returns to SQS and is handed over again without duplicates."""
-    for record in event:
-        deps.fan_out().publish(Event(**json.loads(record.body)))
+    it to subscribed WebSockets. A record that is not an event, or whose AWS calls failed, is
+    received again alone (its done steps are found done)."""
+    return batches.each_record(
+        event, lambda r: deps.fan_out().publish(Event(**json.loads(r.body))), "events")
 
 
 @app.on_sqs_message(queue=queue_name("webhook_deliveries"), batch_size=10)
-def deliver_webhooks(event: SQSEvent) -> None:
-    """Signed deliveries, the batch's run in parallel over one pooled session."""
-    deps.deliveries().deliver_batch([record.body for record in event])
+def deliver_webhooks(event: SQSEvent) -> Failures:
+    """Signed deliveries, the batch's run in parallel over one pooled session; the records
+    whose AWS calls failed are received again."""
+    records = list(event)
+    outcomes = deps.deliveries().deliver_batch([record.body for record in records])
+    return batches.failures(record.to_dict()["messageId"]
+                            for record, outcome in zip(records, outcomes, strict=True)
+                            if isinstance(outcome, Exception))

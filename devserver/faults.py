@@ -91,7 +91,7 @@ class FaultPlan:
     calls: Counter[str] = field(default_factory=Counter)
 
     def __post_init__(self) -> None:
-        self._random = random.Random(self.seed)
+        self._random = random.Random(self.seed)  # noqa: S311 - repeatable faults, no secret
         self._lock = threading.Lock()
 
     def add(self, kind: str, **match: Any) -> Rule:
@@ -165,7 +165,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: FaultProxy  # type: ignore[assignment]
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
+    def log_message(self, format: str, *args: Any) -> None:
         return  # the proxy's own access log would only repeat the calls
 
     def _relay(self) -> None:
@@ -194,7 +194,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._answer(status, headers, answer)
 
-    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _relay  # noqa: N815
+    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _relay
 
     def _answer(self, status: int, headers: dict[str, str], body: bytes) -> None:
         self.send_response(status)

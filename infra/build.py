@@ -124,8 +124,12 @@ def merge_template(stage: str) -> dict[str, Any]:
     # chalice names queues in SQS triggers by ARN string: make each function wait for its queue
     queue_ids = {physical_name(spec, stage): logical
                  for logical, spec in resources.items() if spec["Type"] == "AWS::SQS::Queue"}
+    # and report partial batch failures: Lambda then returns only the records a handler names
+    # in batchItemFailures to the queue (chalice sets no FunctionResponseTypes)
     for function, queue in sqs_triggers(stage).items():
-        resources[function] = {"DependsOn": [queue_ids[queue]]}
+        resources[function] = {"DependsOn": [queue_ids[queue]], "Properties": {"Events": {
+            f"{function}SqsEventSource": {"Properties": {
+                "FunctionResponseTypes": ["ReportBatchItemFailures"]}}}}}
     for function in function_names():
         resources[f"{function}LogGroup"] = {
             "Type": "AWS::Logs::LogGroup", "DeletionPolicy": "Delete",
@@ -166,6 +170,28 @@ def sqs_triggers(stage: str) -> dict[str, str]:
         in_stage[queue_name(logical) + "-dlq"] = default_name(stage, logical) + "-dlq"
     return {"".join(part.title() for part in source.name.split("_")): in_stage[source.queue]
             for source in app.app.event_sources if getattr(source, "queue", None)}
+
+
+def report_batch_failures(stage: str, lambda_client: Any) -> list[str]:
+    """After ``chalice deploy`` (which sets no FunctionResponseTypes): every SQS trigger of the
+    stage's functions reports partial batch failures. Without it Lambda would take a handler's
+    answer naming failed records for success and delete them. Returns the mappings changed."""
+    import app  # noqa: PLC0415 - the handlers declare their queues
+
+    changed = []
+    for source in app.app.event_sources:
+        if not getattr(source, "queue", None):
+            continue
+        function = f"conductor-{stage}-{source.name}"
+        paginator = lambda_client.get_paginator("list_event_source_mappings")
+        for page in paginator.paginate(FunctionName=function):
+            for mapping in page["EventSourceMappings"]:
+                if "ReportBatchItemFailures" in mapping.get("FunctionResponseTypes", []):
+                    continue
+                lambda_client.update_event_source_mapping(
+                    UUID=mapping["UUID"], FunctionResponseTypes=["ReportBatchItemFailures"])
+                changed.append(f"{function} <- {mapping['EventSourceArn']}")
+    return changed
 
 
 def deploy_infra(stage: str, cfn: Any) -> dict[str, str]:
@@ -236,7 +262,7 @@ def backfill(stage: str) -> dict[str, int]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.build")
     parser.add_argument("command", choices=["policy", "merge", "deploy-infra", "destroy-infra",
-                                            "admin-key", "backfill"])
+                                            "admin-key", "backfill", "batch-failures"])
     parser.add_argument("--stage", default="dev")
     parser.add_argument("--delete-tables", action="store_true")
     parser.add_argument("--name", default="first admin")
@@ -252,7 +278,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         import boto3  # noqa: PLC0415
 
-        if args.command == "deploy-infra":
+        if args.command == "batch-failures":
+            print("\n".join(report_batch_failures(args.stage, boto3.client("lambda"))))
+        elif args.command == "deploy-infra":
             outputs = deploy_infra(args.stage, boto3.client("cloudformation"))
             print(json.dumps(outputs, indent=2))
         else:

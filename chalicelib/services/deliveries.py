@@ -303,9 +303,9 @@ class Deliveries:
 
     # --- the worker ------------------------------------------------------------------------------
 
-    def deliver_batch(self, bodies: list[str]) -> list[str]:
-        """Deliver a batch in parallel over the pooled session; an infrastructure failure of
-        any one is raised after all finished, so SQS redelivers the batch (idempotently)."""
+    def deliver_batch(self, bodies: list[str]) -> list[str | Exception]:
+        """Deliver a batch in parallel over the pooled session: what each message did, or the
+        infrastructure failure that stopped it (that message alone is received again)."""
         if not bodies:
             return []
         token = _batch_endpoints.set(self._endpoints_of(bodies))
@@ -317,14 +317,13 @@ class Deliveries:
                            for body in bodies]
         finally:  # the next invocation of this container reads its own
             _batch_endpoints.reset(token)
-        results, errors = [], []
-        for future in futures:
+        results: list[str | Exception] = []
+        for body, future in zip(bodies, futures, strict=True):
             try:
                 results.append(future.result())
-            except Exception as exc:  # noqa: BLE001 - collected, then the first is raised
-                errors.append(exc)
-        if errors:
-            raise errors[0]
+            except Exception as exc:  # noqa: BLE001 - this message's failure, reported for it
+                log.warning("delivery message %.120s failed: %s", body, exc)
+                results.append(exc)
         return results
 
     def _endpoints_of(self, bodies: list[str]) -> dict[str, Endpoint | None]:

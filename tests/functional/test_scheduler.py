@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from chalicelib import deps
+from chalicelib.store.due import SHARDS as DUE_SHARDS
 from chalicelib.store.schedules import SHARDS
 from tests.conftest import Api, Clock
 from tests.functional.aws_calls import count_calls
@@ -243,7 +244,8 @@ def test_tick_cost_follows_due_schedules_not_all(api: Api, app_module: Any, cloc
     assert calls["PutItem"] == 3 and calls["SendMessage"] == 3 and calls["UpdateItem"] == 3
     with count_calls() as calls:
         tick(app_module, clock)  # the whole handler: nothing due now, plus the minute's metrics
-    assert calls["Scan"] == 0 and calls["Query"] == SHARDS + 5  # one Query per metric
+    # one Query per due shard and metric, and the reconciler's: one per by-due shard and kind
+    assert calls["Scan"] == 0 and calls["Query"] == SHARDS + 5 + 3 * DUE_SHARDS
 
 
 def test_a_rare_tag_is_listed_in_two_calls_and_follows_every_change(
