@@ -89,6 +89,9 @@ class RunWork(Work[ScheduledRun, _Run]):
             item.execution = started
             return True
         current = self._o.executions.get(message.schedule_id, message.sort_key)
+        if current is not None and current.status == "running" and current.claim_token == token:
+            item.execution = current  # ours: the claim's answer was lost (the schedule kept)
+            return True
         if current is not None and current.status in RUN_ENDS:
             # it ended between our read and our slot: the slot we took again is nobody's
             self._o.store.free_slot(message.schedule_id, current.id)
