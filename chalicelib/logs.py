@@ -8,6 +8,7 @@ import contextvars
 import json
 import logging
 import os
+import re
 import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -43,14 +44,29 @@ def exception_summary(exc_info: ExcInfo | tuple[None, None, None]) -> dict[str, 
     return summary
 
 
+#: what a line must never carry, whoever wrote it (a library's request line included): a query's
+#: token or ticket, a bearer credential, an API key or a webhook secret
+_SECRETS = re.compile(
+    r"(?P<name>[?&](?:token|ticket|api_key)=)[^&\s\"']+"
+    r"|(?P<bearer>Bearer\s+)[^\s\"']+"
+    r"|(?P<bare>\b(?:cnd|whsec)_)[A-Za-z0-9+/=_-]{8,}")
+
+
+def redact(text: str) -> str:
+    """``text`` with every secret it carries replaced by ``[redacted]``."""
+    return _SECRETS.sub(lambda m: (m.group("name") or m.group("bearer") or m.group("bare"))
+                        + "[redacted]", text)
+
+
 class OneLineFormatter(logging.Formatter):
-    """Plain text for people (the local runtime), with exceptions summarised on the same line."""
+    """Plain text for people (the local runtime), with exceptions summarised on the same line
+    and secrets redacted (third-party loggers' lines go through it too)."""
 
     def formatException(self, ei: Any) -> str:
         return json.dumps(exception_summary(ei))
 
     def format(self, record: logging.LogRecord) -> str:
-        return without_traceback(super().format(record)).replace("\n", " ")
+        return redact(without_traceback(super().format(record)).replace("\n", " "))
 
 
 TRACEBACK = "Traceback (most recent call last):"
@@ -130,7 +146,7 @@ class JsonFormatter(logging.Formatter):
             entry.update(fields)
         if record.exc_info:
             entry["exception"] = exception_summary(record.exc_info)
-        return json.dumps(entry, default=str)
+        return redact(json.dumps(entry, default=str))
 
 
 def configure(logger: logging.Logger, level: int = logging.INFO) -> None:

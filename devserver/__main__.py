@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import threading
+import time
 
 from devserver.runtime import LocalRuntime, RuntimeOptions
 
@@ -30,11 +31,24 @@ def parse_args(argv: list[str] | None = None) -> RuntimeOptions:
     parser.add_argument("--data", metavar="DIR", default=env.get("CONDUCTOR_DATA") or None,
                         help="keep tables, queued messages and the admin key in DIR across "
                              "restarts (env CONDUCTOR_DATA; default: in memory only)")
+    parser.add_argument("--faults", metavar="SPEC", default=env.get("CONDUCTOR_FAULTS") or None,
+                        help="run behind the fault proxy: a share of DynamoDB and SQS calls "
+                             "throttled, failed, reset, answered late or with the answer lost "
+                             "('0.05', or 'rate=0.2,seed=7,kinds=lost+throttle'; env "
+                             "CONDUCTOR_FAULTS). For trying Conductor's recovery, never for use")
     args = parser.parse_args(argv)
+    if args.faults:
+        from devserver.faults import parse_spec  # noqa: PLC0415
+
+        try:
+            parse_spec(args.faults)
+        except ValueError as exc:
+            parser.error(f"--faults: {exc}")
     return RuntimeOptions(
         host=args.host, port=args.port, ws_port=args.ws_port, moto_port=args.moto_port,
         stage=args.stage, admin_key=env.get("CONDUCTOR_ADMIN_KEY") or None,
         redelivery_seconds=args.redelivery_seconds, demo=args.demo, data_dir=args.data,
+        faults=args.faults,
     )
 
 
@@ -47,16 +61,27 @@ def main(argv: list[str] | None = None) -> int:
     for noisy in ("werkzeug", "botocore", "urllib3", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     options = parse_args(argv)
-    stopping = threading.Event()
+    # The handler only sets a flag: setting a threading.Event the main thread waits on, from a
+    # handler that runs on that thread while it holds the Event's lock, can deadlock.
+    stopping: list[int] = []
+
+    def stop_requested(signum: int, _frame: object) -> None:
+        stopping.append(signum)
+        # however long starting or stopping takes, the process is gone within STOP_SECONDS + 1
+        # of the first signal: the kernel ends it (SIGALRM's default) if it is still here
+        if len(stopping) == 1:
+            signal.alarm(int(STOP_SECONDS) + 1)
+
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stopping.set())
+        signal.signal(signum, stop_requested)
     _stop_with_parent()
     runtime = LocalRuntime(options)
     try:
         runtime.start()
-        print(runtime.banner(), flush=True)
-        while not stopping.wait(0.5):
-            pass
+        if not stopping:
+            print(runtime.banner(), flush=True)
+        while not stopping:
+            time.sleep(0.2)  # a signal ends the sleep at once
     finally:
         print("Stopping Conductor...", flush=True)
         _exit_within(STOP_SECONDS)

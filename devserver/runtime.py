@@ -45,6 +45,8 @@ class RuntimeOptions:
     data_dir: str | None = None
     #: seconds between two snapshots of the data directory (and one on stop)
     snapshot_seconds: float = 60.0
+    #: run behind the fault proxy (devserver/faults.py): "0.05", "rate=0.2,seed=7,kinds=lost"
+    faults: str | None = None
 
 
 @dataclass
@@ -59,6 +61,10 @@ class LocalRuntime:
     _workers: list[threading.Thread] = field(default_factory=list)
     _snapshots: Any = None
     _demo: Any = None
+    _faults: Any = None
+    #: moto's own address: what stands in for AWS's side (the SQS triggers' receives) uses it,
+    #: never the fault proxy that Conductor's calls go through
+    moto_url: str = ""
     restored: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -97,26 +103,40 @@ class LocalRuntime:
         moto_port = self.options.moto_port or free_port(host)
         self._moto = ThreadedMotoServer(ip_address=host, port=moto_port, verbose=False)
         self._moto.start()
-        self._configure_environment(f"http://{host}:{moto_port}")
+        self.moto_url = f"http://{host}:{moto_port}"
+        endpoint = self.moto_url
+        if self.options.faults:
+            from devserver.faults import FaultProxy, parse_spec  # noqa: PLC0415
+
+            plan = parse_spec(self.options.faults)
+            rate, plan.rate = plan.rate, 0.0  # no faults until every part is up
+            self._faults = FaultProxy(self.moto_url, plan).start()
+            endpoint = self._faults.url
+        self._configure_environment(endpoint)
 
         from chalicelib import aws, deps  # noqa: PLC0415
         from devserver import routing  # noqa: PLC0415
         from devserver.provision import provision  # noqa: PLC0415
 
         deps.reset()
-        resources = provision(aws.client("dynamodb"), aws.client("sqs"), self.options.stage)
+        resources = provision(aws.client("dynamodb", endpoint_url=self.moto_url),
+                              aws.client("sqs", endpoint_url=self.moto_url), self.options.stage)
         if self.options.data_dir:
             self._restore(resources)
         self.admin_key = self._bootstrap_admin_key()
         routing.install()
         import app as app_module  # noqa: PLC0415 - after the environment is set
 
-        self._start_http(app_module.app)
+        # the API last: once it answers (/v2/dashboard/health among it), every other part is
+        # listening already
         self._start_workers(app_module.app)
         from devserver.gateway import WebSocketGateway  # noqa: PLC0415
 
         self._gateway = WebSocketGateway(app_module.app, host, self.options.ws_port)
         self._gateway.start()
+        self._start_http(app_module.app)
+        if self._faults is not None:
+            self._faults.plan.set_rate(rate)
         if self._snapshots is not None:
             self._snapshots.every(self.options.snapshot_seconds, self.stop_event)
         if self.options.demo:
@@ -133,7 +153,9 @@ class LocalRuntime:
 
         kinds = {name: spec["Type"] for name, spec in load_template()["Resources"].items()}
         self._snapshots = Snapshots(
-            Path(self.options.data_dir or ".conductor"), aws.client("dynamodb"), aws.client("sqs"),
+            Path(self.options.data_dir or ".conductor"),
+            aws.client("dynamodb", endpoint_url=self.moto_url or None),
+            aws.client("sqs", endpoint_url=self.moto_url or None),
             tables=[n for logical, n in resources.items()
                     if kinds[logical] == "AWS::DynamoDB::Table"],
             queues=[n for logical, n in resources.items() if kinds[logical] == "AWS::SQS::Queue"],
@@ -178,7 +200,7 @@ class LocalRuntime:
         from devserver.lambdas import schedule_sources, sqs_sources  # noqa: PLC0415
         from devserver.workers import SqsPoller, Ticker  # noqa: PLC0415
 
-        sqs = aws.client("sqs")
+        sqs = aws.client("sqs", endpoint_url=self.moto_url or None)  # as Lambda's triggers
         region = get_settings().region
         for source in sqs_sources(app):
             url = sqs.get_queue_url(QueueName=source.queue)["QueueUrl"]
@@ -207,7 +229,9 @@ class LocalRuntime:
             f"  WebSocket:  {self.ws_url}",
             f"  Dashboard:  {self.api_url}/dashboard",
             f"  Admin key:  {self.admin_key}",
-            f"  Moto (AWS): {os.environ.get('AWS_ENDPOINT_URL')}",
+            f"  Moto (AWS): {os.environ.get('AWS_ENDPOINT_URL')}"
+            + (f" (the fault proxy: {self.options.faults}; moto at {self.moto_url})"
+               if self._faults is not None else ""),
             "Press Ctrl-C to stop.",
         ])
 
@@ -234,6 +258,9 @@ class LocalRuntime:
             self._http.shutdown()
             self._http.server.server_close()
             self._http = None
+        if self._faults is not None:
+            self._faults.stop()
+            self._faults = None
         if self._moto is not None:
             self._moto.stop()
             self._moto = None

@@ -35,7 +35,7 @@ class Faulty:
 
     def direct(self, service: str) -> Any:
         """A client straight to moto (the test's own view)."""
-        from chalicelib import aws  # noqa: PLC0415
+        from chalicelib import aws
 
         return aws.client(service, endpoint_url=self.moto_url)
 
@@ -95,18 +95,18 @@ class Faulty:
 
 def _reset_moto(url: str) -> None:
     request = urllib.request.Request(url + "/moto-api/reset", data=b"", method="POST")
-    with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 - loopback only
+    with urllib.request.urlopen(request, timeout=10) as answer:
         answer.read()
 
 
 @contextmanager
 def faulty_aws(plan: FaultPlan | None = None) -> Iterator[Faulty]:
     """Conductor's resources in moto's server, Conductor's clients behind the fault proxy."""
-    from moto.server import ThreadedMotoServer  # noqa: PLC0415
+    from moto.server import ThreadedMotoServer
 
-    from chalicelib import aws, deps  # noqa: PLC0415
-    from devserver.provision import provision  # noqa: PLC0415
-    from devserver.runtime import free_port  # noqa: PLC0415
+    from chalicelib import aws, deps
+    from devserver.provision import provision
+    from devserver.runtime import free_port
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's server: a line per call
     port = free_port()

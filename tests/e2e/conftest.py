@@ -58,10 +58,11 @@ def wait_until(check: Callable[[], Any], seconds: float = 30) -> Any:
 
 @contextlib.contextmanager
 def local_runtime(*args: str, admin_key: str | None = ADMIN_KEY,
-                  wait: bool = True) -> Iterator[Runtime]:
-    """``python -m devserver`` with ``args`` on free ports; killed on exit if still running."""
+                  wait: bool = True, env: dict[str, str] | None = None) -> Iterator[Runtime]:
+    """``python -m devserver`` with ``args`` (and ``env``) on free ports; killed on exit if still
+    running."""
     port, ws_port = free_port(), free_port()
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     env.pop("CONDUCTOR_ADMIN_KEY", None)
     if admin_key:
         env["CONDUCTOR_ADMIN_KEY"] = admin_key

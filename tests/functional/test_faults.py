@@ -113,7 +113,7 @@ def test_a_lost_answer_on_a_deliverys_claim_still_delivers_it_once(
 
 def test_a_lost_answer_on_a_runs_claim_and_slot_still_runs_and_frees_the_schedule(
         faulty: tuple[Faulty, Api, Clock], app_module: Any, target: Receiver) -> None:
-    world, api, clock = faulty
+    world, api, _ = faulty
     created = json_body(api.post("/v2/schedules", {
         "name": "n", "expression": "cron(0 9 * * ? *)", "overlap_policy": "skip",
         "target": {"type": "http", "method": "POST", "url": target.url}}))
@@ -208,7 +208,7 @@ def test_messages_that_never_reach_sqs_are_sent_by_the_reconciler(
 
 def test_a_poison_message_fails_alone(faulty: tuple[Faulty, Api, Clock], app_module: Any,
                                       target: Receiver) -> None:
-    world, api, clock = faulty
+    world, api, _ = faulty
     json_body(api.post("/v2/webhooks", {"url": target.url, "event_types": ["custom.*"]}))
     world.drive(app_module, "fan_out_events", "events")  # the endpoint's own event
     for n in range(9):

@@ -1,0 +1,84 @@
+"""The local runtime keeps its promises: it stops on SIGTERM at any moment, keeps secrets out of
+third-party log lines, and runs behind the fault proxy (``make run ARGS="--faults 0.05"``)."""
+from __future__ import annotations
+
+import os
+import random
+import signal
+import socket
+import time
+
+import pytest
+import requests
+
+from tests.e2e.conftest import ADMIN_KEY, local_runtime, wait_until
+from tests.functional.receivers import receiver
+
+pytestmark = pytest.mark.e2e
+AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
+#: SIGTERM moments per run of `make test`; `make chaos` asks for 20
+MOMENTS = int(os.environ.get("CONDUCTOR_SIGTERM_MOMENTS", "4"))
+
+
+@pytest.mark.timeout(60 + 25 * MOMENTS)
+def test_sigterm_at_random_moments_stops_within_ten_seconds() -> None:
+    chance = random.Random(26)
+    stopped = []
+    for _ in range(MOMENTS):
+        # Given the runtime starting (or started), When SIGTERM comes at a random moment of its
+        # first seconds (while moto, the tables, the workers or the API are coming up)
+        with local_runtime(wait=False) as runtime:
+            time.sleep(chance.uniform(0.0, 4.0))  # the moment is the point: a random one
+            sent = time.monotonic()
+            runtime.process.send_signal(signal.SIGTERM)
+            # Then it is gone within 10 s
+            runtime.process.wait(timeout=30)
+            stopped.append(time.monotonic() - sent)
+    assert all(seconds < 10 for seconds in stopped), stopped
+
+
+def test_a_malformed_websocket_upgrade_does_not_log_its_token() -> None:
+    with local_runtime() as runtime:
+        secret = "cnd_" + "s3cr3t" * 6
+        # When a client sends a broken upgrade with the key in the URL (aiohttp logs the
+        # request line of a request it cannot parse)
+        for request_line in (f"GET /?token={secret}\x01 HTTP/1.1",  # a bad char in the query
+                             f"GET /?token={secret} HTTP/1.1 x"):  # a bad request line
+            with socket.create_connection(("127.0.0.1", runtime.ws_port), timeout=10) as sock:
+                sock.sendall(f"{request_line}\r\nHost: x\r\nUpgrade: websocket\r\n"
+                             "Connection: Upgrade\r\n\r\n".encode())
+                assert sock.recv(4096).startswith(b"HTTP/1.")  # answered 400
+        assert wait_until(lambda: sum("token=" in line for line in runtime.output) >= 2, 10)
+        # Then no line carries it, whoever wrote it
+        assert not [line for line in runtime.output if secret in line]
+        assert any("token=[redacted]" in line for line in runtime.output)
+
+
+@pytest.mark.timeout(400)
+def test_make_run_behind_the_fault_proxy_still_finishes_its_work() -> None:
+    # a short grace: the local pollers hand a failed batch back in 2 s, not minutes
+    with local_runtime("--faults", "rate=0.1,seed=4",
+                       env={"CONDUCTOR_RECOVER_GRACE_SECONDS": "5"}) as runtime, \
+            receiver([(200, {})]) as hook:
+        assert "the fault proxy" in "\n".join(runtime.banner)
+        jobs = []
+        for n in range(5):
+            for _ in range(5):  # a client retries a 503 with the same key
+                answer = requests.post(f"{runtime.api}/v2/errors/retry", headers=AUTH,
+                                       timeout=30, json={
+                    "service": "faults", "error": {"type": "HTTP503"},
+                    "target": {"type": "http", "method": "POST", "url": f"{hook.url}/{n}"},
+                    "retry_policy": {"initial_delay_seconds": 0, "jitter": "none"},
+                    "idempotency_key": f"faults-{n}"})
+                if answer.status_code != 503:
+                    break
+            assert answer.status_code in (200, 201), answer.text
+            jobs.append(answer.json()["id"])
+
+        def finished() -> bool:
+            states = [requests.get(f"{runtime.api}/v2/errors/retry/{j}", headers=AUTH,
+                                   timeout=30) for j in jobs]
+            return all(s.ok and s.json()["status"] == "succeeded" for s in states)
+
+        assert wait_until(finished, 200)  # a lost message waits for a minute's tick
+        assert sorted({r["path"] for r in hook.requests}) == [f"/{n}" for n in range(5)]
