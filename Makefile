@@ -13,7 +13,7 @@ DEV_STAMP  := $(VENV)/.installed-dev
 WORKERS ?= 4
 PYTEST := $(BIN)/python -m pytest -n $(WORKERS) --dist loadfile
 
-.PHONY: install install-run run test test-fast fuzz lint bench clean deploy destroy package admin-key backfill
+.PHONY: install install-run run test test-fast chaos fuzz lint bench clean deploy destroy package admin-key backfill
 
 install: $(DEV_STAMP)
 install-run: $(RUN_STAMP)
@@ -39,6 +39,10 @@ test: install  ## every test: unit, functional, end to end, browser, a few fuzz 
 
 test-fast: install  ## without the end-to-end and browser tests
 	$(PYTEST) -m "not e2e"
+
+chaos: install  ## the fault harness, longer: more random-fault runs (1 %, 5 %, 20 %), 20 SIGTERMs
+	CONDUCTOR_CHAOS=1 CONDUCTOR_SIGTERM_MOMENTS=20 $(BIN)/python -m pytest -n 2 --dist loadfile \
+		--timeout 3600 tests/functional/test_faults.py tests/e2e/test_runtime_promises.py
 
 fuzz: install  ## the API against its OpenAPI document, many generated cases per operation
 	CONDUCTOR_FUZZ_EXAMPLES=$${CONDUCTOR_FUZZ_EXAMPLES:-100} $(BIN)/python -m pytest -n $(WORKERS) \

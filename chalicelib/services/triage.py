@@ -1,7 +1,7 @@
 """What needs an operator now, for the overview to lead with (failures first, not a table of
 things that are fine). Every part is a bounded read, whatever the data: per-subject counts are two
-Queries a metric, the paused schedules one filtered list page, the disabled endpoints one event
-query and one BatchGetItem."""
+Queries a metric (the reconciler's repairs among them), the paused schedules one filtered list
+page, the disabled endpoints one event query and one BatchGetItem."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -35,6 +35,7 @@ class Triage:
         sent = self._metrics.per_subject("webhooks", since, now, good="delivered",
                                          bad="failed")["items"]
         paused, _ = self._schedules.list(False, None, self._limit, None)
+        _, recovered, _ = self._metrics.by_subject("reconciler", since, now)
         failing_endpoints = self._worst(sent, "failed")
         disabled = self._disabled(now, {r["id"] for r in failing_endpoints})
         return {
@@ -48,6 +49,10 @@ class Triage:
                                    "failed": r["failed"]} for r in failing_endpoints],
             "disabled_endpoints": [{"id": e.id, "name": e.description or e.url, "url": e.url,
                                     "reason": e.disabled_reason} for e in disabled],
+            # work the reconciler found overdue (a lost message, a worker gone) and sent again
+            "recovered_work": [{"kind": kind, "recovered": int(counts["recovered"])}
+                               for kind, counts in sorted(recovered.items())
+                               if counts["recovered"]],
         }
 
     def _worst(self, rows: list[dict[str, Any]], bad: str) -> list[dict[str, Any]]:

@@ -128,6 +128,9 @@ export class Overview extends View {
   }
 }
 
+/** The reconciler's kinds of work, as the attention panel names them. */
+const RECOVERED_KINDS = { retry_job: "retry attempts", delivery: "webhook deliveries", run: "schedule runs" };
+
 /** What is not well, worst first: each line says what and links where to act on it. */
 function attentionPanel(a, m, health) {
   const line = (kind, what, ...text) => h("li", { "data-attention": kind }, what, " ", ...text);
@@ -142,6 +145,13 @@ function attentionPanel(a, m, health) {
     ...a.disabled_endpoints.map((e) => line("disabled", linkTo(e.id, e.name), "is disabled", e.reason ? `: ${e.reason}` : "")),
     ...a.failing_endpoints.map((e) =>
       line("endpoint", linkTo(e.id, e.name || e.id), `${e.failed} deliveries failed, ${e.delivered} delivered`),
+    ),
+    ...(a.recovered_work || []).map((r) =>
+      line(
+        "recovered",
+        `${fmtNum(r.recovered)} ${RECOVERED_KINDS[r.kind] || r.kind}`,
+        "were overdue and put back on their way in 24 h (system.work_recovered events say which)",
+      ),
     ),
   ];
   if (m.dead_letters_open) {

@@ -10,6 +10,7 @@ Every loop is bounded in count; nothing waits for a fixed time.
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -317,8 +318,13 @@ def mixed_workload(world: Faulty, api: Api, app_module: Any, clock: Clock, rate:
                 "statuses": statuses}
 
 
+#: (rate, seed) of the random-fault runs; `make chaos` (CONDUCTOR_CHAOS=1) adds 1 % and more seeds
+RANDOM_RUNS = [(0.05, 5), (0.20, 20)] + (
+    [(0.01, 1), (0.05, 51), (0.20, 201), (0.20, 202)] if os.environ.get("CONDUCTOR_CHAOS") else [])
+
+
 @pytest.mark.timeout(600)  # the SDK's own backoff between retries is most of it
-@pytest.mark.parametrize(("rate", "seed"), [(0.05, 5), (0.20, 20)])
+@pytest.mark.parametrize(("rate", "seed"), RANDOM_RUNS)
 def test_random_faults_lose_nothing_and_leave_nothing_stuck(
         faulty: tuple[Faulty, Api, Clock], app_module: Any, rate: float, seed: int) -> None:
     world, api, clock = faulty

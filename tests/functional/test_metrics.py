@@ -186,6 +186,7 @@ def test_the_overview_leads_with_what_needs_attention(api: Api, app_module: Any,
     metrics.count("schedules", good["id"], {"runs": 5}, name=good["name"])
     metrics.count("webhooks", broken["id"], {"delivered": 1, "failed": 4}, name="billing")
     metrics.count("webhooks", fine["id"], {"delivered": 9})
+    metrics.count("reconciler", "delivery", {"recovered": 2})  # as the reconciler counts them
     deps.webhooks().disable(deps.webhooks().require(broken["id"]), "410 Gone")
     deps.breakers().command("payments", "force_open")
     deps.breakers().command("search", "reset")
@@ -203,5 +204,6 @@ def test_the_overview_leads_with_what_needs_attention(api: Api, app_module: Any,
         {"id": broken["id"], "name": "billing", "delivered": 1, "failed": 4}]
     assert [(e["id"], e["reason"]) for e in attention["disabled_endpoints"]] == [
         (broken["id"], "410 Gone")]
+    assert attention["recovered_work"] == [{"kind": "delivery", "recovered": 2}]
     # in a bounded number of reads (none a Scan), whatever is stored
     assert calls["Scan"] == 0 and sum(calls.values()) <= 30, calls
