@@ -313,6 +313,7 @@ def handlers(world: World) -> dict[str, float]:
     rows["schedule run"] = batch_of("executions", "run_schedule_executions", lambda: world.call(
         "POST", f"/v2/schedules/{world.samples['schedule_id']}/execute"))
     rows["minute tick"] = total(world.measure(lambda: deps.scheduler().tick()))
+    rows["reconciler, nothing overdue"] = total(world.measure(lambda: deps.reconciler().run()))
     DETAIL.update({name: world.last for name in ("minute tick",)})
     items = [{"service": "batch", "target": http, "error": {"type": "E", "message": "m"},
               "retry_policy": {}} for _ in range(100)]

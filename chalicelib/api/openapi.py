@@ -212,6 +212,9 @@ _EXAMPLE_OVERRIDES: dict[str, dict[str, Any]] = {
     "schedule.paused": {"note": "Paused after 5 failed runs in a row (pause_after_failures=5)."},
     "error.succeeded": {"attempts": 2}, "circuit.closed": {"state": "closed"},
     "circuit.half_opened": {"state": "half_open"}, "error.retry": {"outcome": "failed"},
+    "system.work_recovered": {"kind": "delivery", "id": "dlv_01M8N8W2D4F6H8J0K2M4P6R8T0",
+                              "status": "pending", "attempt": 1,
+                              "due_at": "2026-11-30T09:00:00.000Z", "overdue_seconds": 131.0},
 }
 
 

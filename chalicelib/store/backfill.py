@@ -65,6 +65,7 @@ def backfill() -> Counter[str]:
         added["subscriptions.sets"] += 1
     mark_ready(subscriptions)
     added["schedules.expression_words"] += _schedule_words()
+    added.update(_due_work())
     pointers = bind(ListRecord, "lists")
     with pointers.batch_write() as batch:  # puts of the same pointer are idempotent
         for dead in bind(DeadLetterRecord, "dead_letters").scan():
@@ -77,6 +78,43 @@ def backfill() -> Counter[str]:
             for key in schedule_lists(_schedule(record)):
                 batch.save(pointers(list=key, position=record.created_sk, id=record.id))
                 added["lists.schedules"] += 1
+    return added
+
+
+def _due_work() -> Counter[str]:
+    """Work in flight from before the ``by-due`` index: each gets its due time, so the
+    reconciler watches it too (a run that was running gets a lease ending now: if it is still
+    running after the grace period, its worker is taken for gone)."""
+    import time  # noqa: PLC0415
+
+    from chalicelib.domain.timeutil import epoch_of  # noqa: PLC0415
+    from chalicelib.store import retry_jobs, webhooks  # noqa: PLC0415
+    from chalicelib.store.due import due_actions  # noqa: PLC0415
+    from chalicelib.store.schedules import KIND as RUN  # noqa: PLC0415
+
+    added: Counter[str] = Counter()
+    now = int(time.time())
+    jobs = bind(RetryJobRecord, "retry_jobs")
+    for record in jobs.scan(filter_condition=jobs.due_at.does_not_exist()
+                            & jobs.status.is_in("scheduled", "running")):
+        due = retry_jobs._due(retry_jobs._job(record))
+        if due is not None:
+            record.update(actions=due_actions(jobs, retry_jobs.KIND, record.id, due))
+            added["retry_jobs.due_at"] += 1
+    deliveries = bind(DeliveryRecord, "deliveries")
+    for record in deliveries.scan(filter_condition=deliveries.due_at.does_not_exist()
+                                  & (deliveries.status == "pending")):
+        due = webhooks._due(webhooks._delivery(record))
+        if due is not None:
+            record.update(actions=due_actions(deliveries, webhooks.KIND, record.id, due))
+            added["deliveries.due_at"] += 1
+    runs = bind(ExecutionRecord, "executions")
+    for record in runs.scan(filter_condition=runs.due_at.does_not_exist()
+                            & runs.status.is_in("pending", "running")):
+        due = epoch_of(record.scheduled_for) if record.status == "pending" else now
+        extra = [runs.lease_until.set(now)] if record.status == "running" else []
+        record.update(actions=[*due_actions(runs, RUN, record.id, due), *extra])
+        added["executions.due_at"] += 1
     return added
 
 

@@ -81,4 +81,4 @@ def test_make_run_behind_the_fault_proxy_still_finishes_its_work() -> None:
             return all(s.ok and s.json()["status"] == "succeeded" for s in states)
 
         assert wait_until(finished, 200)  # a lost message waits for a minute's tick
-        assert sorted({r["path"] for r in hook.requests}) == [f"/{n}" for n in range(5)]
+        assert sorted({r["path"] for r in hook.requests}) == [f"/hook/{n}" for n in range(5)]

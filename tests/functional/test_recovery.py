@@ -423,11 +423,14 @@ def test_a_crash_mid_batch_loses_no_job(api: Api, app_module: Any, clock: Clock,
     [messages] = receive("conductor-test-retries")
     assert len(messages) == 8
     event = sqs_event(messages, ARN + "conductor-test-retries", "us-east-1")
-    with pytest.raises(RuntimeError):
-        app_module.run_retry_attempts(event, context_for("x"))
-    # SQS redelivers the whole batch after the visibility timeout (360 s > the 120 s lease)
+    answer = app_module.run_retry_attempts(event, context_for("x"))
+    # only the crashed record is handed back (batchItemFailures); the other 7 ran once
+    assert answer == {"batchItemFailures": [{"itemIdentifier": messages[3]["MessageId"]}]}
+    assert len(target.requests) == 7
+    # SQS redelivers it after the visibility timeout (360 s > the 120 s lease: taken over)
     clock.now += timedelta(seconds=361)
-    app_module.run_retry_attempts(event, context_for("x"))
+    again = sqs_event([messages[3]], ARN + "conductor-test-retries", "us-east-1")
+    assert app_module.run_retry_attempts(again, context_for("x")) == {"batchItemFailures": []}
     delete("conductor-test-retries", messages)
     run_attempts(app_module)
     statuses = [body(api.get(f"/v2/errors/retry/{j['id']}"))["status"] for j in jobs]
@@ -553,10 +556,10 @@ def test_events_of_finished_work_are_written_when_a_later_record_fails(
         return real(body)
 
     monkeypatch.setattr(deps.retries(), "process", flaky)
-    # When the batch fails on its second record (SQS will hand it over again)
-    with pytest.raises(Exception, match="could not be reached"):
-        app_module.run_retry_attempts(sqs_event(messages, ARN + "conductor-test-retries",
-                                                "us-east-1"), context_for("run_retry_attempts"))
+    # When the batch's second record fails (SQS will hand that one over again)
+    answer = app_module.run_retry_attempts(sqs_event(messages, ARN + "conductor-test-retries",
+                                                     "us-east-1"), context_for("run_retry_attempts"))
+    assert [f["itemIdentifier"] for f in answer["batchItemFailures"]] == [messages[1]["MessageId"]]
     # Then the first job's events are written all the same
     done = {e.data["retry_job_id"] for e in deps.event_bus().list(
         50, event_type="error.succeeded").events}

@@ -108,3 +108,32 @@ def test_subscribers_are_found_before_the_sets_are_built_and_by_one_read_after(
         assert deps.fan_out().publish(make_event("custom.old", {}, clock.now))[0] == 1
     assert calls["Query"] == 1
     assert hook["id"]
+
+
+def test_work_in_flight_from_before_the_due_index_is_watched_after_the_backfill(
+        api: Api, clock: Clock) -> None:
+    from chalicelib import deps
+
+    # Given a scheduled retry job, a pending delivery and a running run as the previous version
+    # wrote them (no due time: the reconciler cannot see them)
+    AT = to_iso(clock.now - timedelta(hours=1))
+    bind(models.RetryJobRecord, "retry_jobs")(
+        id="rty_01OLD0000000000000000000BB", status="scheduled", service="ledger",
+        created_at=AT, created_sk=f"{AT}#rty_old", updated_at=AT, target={}, error={},
+        policy={}, next_attempt_at=AT).save()
+    bind(models.DeliveryRecord, "deliveries")(
+        id="dlv_01OLD0000000000000000000BB", webhook_id="whk_old", event_id="evt_old",
+        event_type="custom.old", payload="{}", status="pending", max_attempts=3, created_at=AT,
+        created_sk=f"{AT}#dlv_old", updated_at=AT, expires_at=2_000_000_000).save()
+    bind(models.ExecutionRecord, "executions")(
+        schedule_id="sch_old", sort_key=f"{AT}#exe_old", id="exe_old", scheduled_for=AT,
+        trigger="scheduled", status="running", created_at=AT, expires_at=2_000_000_000).save()
+    assert deps.reconciler().run() == {"retry_job": 0, "delivery": 0, "run": 0}
+    # When the backfill runs (twice: it adds nothing the second time)
+    added = backfill()
+    assert (added["retry_jobs.due_at"], added["deliveries.due_at"],
+            added["executions.due_at"]) == (1, 1, 1)
+    assert backfill()["retry_jobs.due_at"] == 0
+    # Then, once overdue, the reconciler puts each back on its way
+    clock.now += timedelta(seconds=deps.reconciler().grace + 1)
+    assert deps.reconciler().run() == {"retry_job": 1, "delivery": 1, "run": 1}
