@@ -72,8 +72,9 @@ class RunWork(Work[ScheduledRun, _Run]):
         exclusive = schedule.overlap_policy != "allow"
         if o.store.take_slot(schedule.id, execution.id, exclusive):
             return None
-        if schedule.overlap_policy == "buffer_one" and o.store.buffer(
-                schedule.id, messages.encode(message)):
+        if schedule.overlap_policy == "buffer_one" and (
+                schedule.buffered == messages.encode(message)  # waiting already (a repair)
+                or o.store.buffer(schedule.id, messages.encode(message))):
             return "buffered"
         o.executions.transition(execution, "pending", "skipped", finished_at=to_iso(now),
                                 note="a previous run was still running")

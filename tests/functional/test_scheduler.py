@@ -197,6 +197,11 @@ def test_overlap_buffer_one_runs_the_waiting_run_after(api: Api, app_module: Any
     run_executions(app_module)
     statuses = sorted(run["status"] for run in history(api, created["id"]))
     assert statuses == ["pending", "skipped"]
+    # B waiting past the grace period is sent again by the reconciler: it stays buffered
+    clock.now += timedelta(seconds=deps.reconciler().grace + 1)
+    assert deps.reconciler().run()["run"] == 1
+    run_executions(app_module)
+    assert sorted(run["status"] for run in history(api, created["id"])) == ["pending", "skipped"]
     deps.runs().release(created["id"], "exe_going", True)  # run A finishes: B is queued
     run_executions(app_module)
     assert sorted(run["status"] for run in history(api, created["id"])) == ["skipped", "succeeded"]
