@@ -69,8 +69,10 @@ def _attribute(value: dict[str, Any]) -> dict[str, str]:
 
 class Snapshots:
     def __init__(self, data_dir: Path, dynamodb: Any, sqs: Any, tables: list[str],
-                 queues: list[str], region: str) -> None:
+                 queues: list[str], region: str, journal: Any = None) -> None:
         self.dir = data_dir
+        #: the calls since the last snapshot (journal.py): emptied by each snapshot
+        self.journal = journal
         self.dynamodb, self.sqs = dynamodb, sqs
         self.tables, self.queues = tables, queues
         self.region = region
@@ -110,11 +112,16 @@ class Snapshots:
         raise RuntimeError(f"{table}: items left unwritten while loading the snapshot")
 
     def save(self) -> dict[str, int]:
-        with self._lock:
+        """Write a snapshot; with a journal, mutating calls wait while it is taken, and the
+        journal is emptied once it is on disk (it holds nothing the snapshot does not)."""
+        held = self.journal.lock if self.journal is not None else threading.Lock()
+        with self._lock, held:
             items = sum(_write_lines(self.dir / "tables" / f"{table}.jsonl", self._items(table))
                         for table in self.tables)
             messages = sum(_write_lines(self.dir / "queues" / f"{queue}.jsonl",
                                         self._messages(queue)) for queue in self.queues)
+            if self.journal is not None:
+                self.journal.clear()
         return {"items": items, "messages": messages}
 
     def _items(self, table: str) -> Iterator[str]:

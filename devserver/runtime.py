@@ -62,6 +62,7 @@ class LocalRuntime:
     _snapshots: Any = None
     _demo: Any = None
     _faults: Any = None
+    _journal: Any = None
     #: moto's own address: what stands in for AWS's side (the SQS triggers' receives) uses it,
     #: never the fault proxy that Conductor's calls go through
     moto_url: str = ""
@@ -101,7 +102,13 @@ class LocalRuntime:
         serialize_dynamodb()
         host = self.options.host
         moto_port = self.options.moto_port or free_port(host)
-        self._moto = ThreadedMotoServer(ip_address=host, port=moto_port, verbose=False)
+        if self.options.data_dir:  # every acknowledged write on disk before its answer
+            from devserver.journal import Journal, journaled_moto_server  # noqa: PLC0415
+
+            self._journal = Journal(Path(self.options.data_dir) / "journal.jsonl")
+            self._moto = journaled_moto_server(host, moto_port, self._journal)
+        else:
+            self._moto = ThreadedMotoServer(ip_address=host, port=moto_port, verbose=False)
         self._moto.start()
         self.moto_url = f"http://{host}:{moto_port}"
         endpoint = self.moto_url
@@ -159,8 +166,20 @@ class LocalRuntime:
             tables=[n for logical, n in resources.items()
                     if kinds[logical] == "AWS::DynamoDB::Table"],
             queues=[n for logical, n in resources.items() if kinds[logical] == "AWS::SQS::Queue"],
-            region=get_settings().region)
+            region=get_settings().region, journal=self._journal)
         self.restored = self._snapshots.load()
+        if self._journal is not None:  # what was acknowledged since that snapshot
+            from devserver.journal import replay  # noqa: PLC0415
+
+            entries = self._journal.entries()
+            self._journal.recording = False
+            try:
+                host, port = self.moto_url.rsplit("//", 1)[1].split(":")
+                self.restored["journaled"] = replay(entries, host, int(port))
+            finally:
+                self._journal.recording = True
+            if entries:
+                self._snapshots.save()  # the journal is in it now: start a new one
         # a snapshot of an older version lacks newer index keys: add them (idempotent)
         from chalicelib.store.backfill import backfill  # noqa: PLC0415
 
@@ -220,7 +239,8 @@ class LocalRuntime:
         if self.options.data_dir:
             where = (f"data is kept in {self.options.data_dir}: restored "
                      f"{self.restored.get('items', 0)} items and "
-                     f"{self.restored.get('messages', 0)} queued messages")
+                     f"{self.restored.get('messages', 0)} queued messages, then "
+                     f"{self.restored.get('journaled', 0)} writes from the journal")
         else:
             where = "data lives in memory and is gone when this stops; keep it with --data DIR"
         return "\n".join([

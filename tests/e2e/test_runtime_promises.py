@@ -7,6 +7,7 @@ import random
 import signal
 import socket
 import time
+from typing import Any
 
 import pytest
 import requests
@@ -82,3 +83,44 @@ def test_make_run_behind_the_fault_proxy_still_finishes_its_work() -> None:
 
         assert wait_until(finished, 200)  # a lost message waits for a minute's tick
         assert sorted({r["path"] for r in hook.requests}) == [f"/hook/{n}" for n in range(5)]
+
+
+def test_kill_9_loses_no_acknowledged_write(tmp_path: Any) -> None:
+    data = tmp_path / "data"
+    made: dict[str, list[str]] = {"jobs": [], "schedules": [], "webhooks": [], "events": []}
+    # Given `--data DIR`, work accepted seconds after the start (long before the minute's
+    # snapshot), then the process killed at once: no stop, no snapshot
+    with local_runtime("--data", str(data)) as first, receiver([(503, {})]) as down:
+        for n in range(10):
+            job = requests.post(f"{first.api}/v2/errors/retry", headers=AUTH, timeout=30, json={
+                "service": "kept", "error": {"type": "HTTP503"},
+                "target": {"type": "http", "method": "POST", "url": f"{down.url}/{n}"},
+                "retry_policy": {"initial_delay_seconds": 3600, "jitter": "none"}})
+            assert job.status_code == 201, job.text
+            made["jobs"].append(job.json()["id"])
+            event = requests.post(f"{first.api}/v2/events", headers=AUTH, timeout=30,
+                                  json={"type": "custom.kept", "data": {"n": n}})
+            assert event.status_code == 201, event.text
+            made["events"].append(event.json()["id"])
+        schedule = requests.post(f"{first.api}/v2/schedules", headers=AUTH, timeout=30, json={
+            "name": "kept", "expression": "cron(0 9 * * ? *)",
+            "target": {"type": "http", "method": "POST", "url": down.url}})
+        assert schedule.status_code == 201, schedule.text
+        made["schedules"].append(schedule.json()["id"])
+        for _ in range(2):
+            hook = requests.post(f"{first.api}/v2/webhooks", headers=AUTH, timeout=30,
+                                 json={"url": down.url, "event_types": ["custom.*"]})
+            assert hook.status_code == 201, hook.text
+            made["webhooks"].append(hook.json()["id"])
+        first.process.send_signal(signal.SIGKILL)
+        first.process.wait(timeout=10)
+    # When it starts again from the same directory
+    with local_runtime("--data", str(data)) as second:
+        assert "writes from the journal" in "\n".join(second.banner)
+        # Then every acknowledged write is there
+        for kind, path in (("jobs", "errors/retry"), ("schedules", "schedules"),
+                           ("webhooks", "webhooks"), ("events", "events")):
+            for item in made[kind]:
+                answer = requests.get(f"{second.api}/v2/{path}/{item}", headers=AUTH,
+                                      timeout=30)
+                assert answer.status_code == 200, (kind, item, answer.status_code)
