@@ -94,20 +94,18 @@ def _due_work() -> Counter[str]:
 
     added: Counter[str] = Counter()
     now = int(time.time())
-    jobs = bind(RetryJobRecord, "retry_jobs")
-    for record in jobs.scan(filter_condition=jobs.due_at.does_not_exist()
-                            & jobs.status.is_in("scheduled", "running")):
-        due = retry_jobs._due(retry_jobs._job(record))
-        if due is not None:
-            record.update(actions=due_actions(jobs, retry_jobs.KIND, record.id, due))
-            added["retry_jobs.due_at"] += 1
-    deliveries = bind(DeliveryRecord, "deliveries")
-    for record in deliveries.scan(filter_condition=deliveries.due_at.does_not_exist()
-                                  & (deliveries.status == "pending")):
-        due = webhooks._due(webhooks._delivery(record))
-        if due is not None:
-            record.update(actions=due_actions(deliveries, webhooks.KIND, record.id, due))
-            added["deliveries.due_at"] += 1
+    jobs, deliveries = bind(RetryJobRecord, "retry_jobs"), bind(DeliveryRecord, "deliveries")
+    # each store's own rule for when its item is due (the store modules' private helpers)
+    for name, model, store, entity, in_flight in (
+            ("retry_jobs", jobs, retry_jobs, retry_jobs._job,
+             jobs.status.is_in("scheduled", "running")),
+            ("deliveries", deliveries, webhooks, webhooks._delivery,
+             deliveries.status == "pending")):
+        for record in model.scan(filter_condition=model.due_at.does_not_exist() & in_flight):
+            due = store._due(entity(record))
+            if due is not None:
+                record.update(actions=due_actions(model, store.KIND, record.id, due))
+                added[f"{name}.due_at"] += 1
     runs = bind(ExecutionRecord, "executions")
     for record in runs.scan(filter_condition=runs.due_at.does_not_exist()
                             & runs.status.is_in("pending", "running")):
