@@ -78,12 +78,19 @@ def queue_url(logical: str) -> str:
 
 
 @functools.cache
-def event_bus() -> EventBus:
-    from chalicelib.services.events import EventBus  # noqa: PLC0415
+def event_store() -> Any:
+    """The timeline's store (one per container: the bus writes it, the fan-out settles it)."""
     from chalicelib.store.events import EventStore  # noqa: PLC0415
 
+    return EventStore()
+
+
+@functools.cache
+def event_bus() -> EventBus:
+    from chalicelib.services.events import EventBus  # noqa: PLC0415
+
     return EventBus(
-        EventStore(),
+        event_store(),
         aws.lazy_client("sqs"),
         lambda: queue_url("events"),
         ttl_days=get_settings().event_ttl_days,
@@ -285,7 +292,8 @@ def fan_out() -> FanOut:
     from chalicelib.services.fanout import FanOut  # noqa: PLC0415
     from chalicelib.store.subscriptions import SubscriptionIndex  # noqa: PLC0415
 
-    return FanOut(SubscriptionIndex(), deliveries, realtime, clock=lambda: clock())
+    return FanOut(SubscriptionIndex(), deliveries, realtime, clock=lambda: clock(),
+                  fanned_out=event_store().fanned_out)
 
 
 def attempt_engine(queue: str) -> AttemptEngine:
@@ -320,6 +328,7 @@ def reconciler() -> Any:
         r.Kind("delivery", deliveries().store, r.delivery_repair,
                own_queue("webhook_deliveries")),
         r.Kind("run", schedule_stores()[1], r.run_repair, own_queue("executions")),
+        r.Kind("event", event_store(), r.event_repair, None, send=event_bus().resend),
     ], lambda t, d: event_bus().publish(t, d), metrics=metrics(), clock=lambda: clock(),
         grace_seconds=get_settings().recover_grace_seconds)
 
@@ -359,7 +368,8 @@ def idempotency_claim(key: str) -> bool:
 def reset() -> None:
     """Forget every service and client (tests and the local runtime switch environments)."""
     _built["metrics"] = False
-    for getter in (cursor_secret, outbound_guard, target_queues, queue_url, event_bus, realtime,
+    for getter in (cursor_secret, outbound_guard, target_queues, queue_url, event_store,
+                   event_bus, realtime,
                    health, api_keys, authenticator, rate_limiter, breakers, dead_letters,
                    metrics_store, metrics, target_runner, retries, schedule_stores, schedules,
                    scheduler, runs, webhook_store, triage, fan_out,

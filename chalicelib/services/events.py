@@ -1,6 +1,7 @@
 """The event bus: record every event in the timeline, then queue it for fan-out."""
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -9,11 +10,12 @@ from typing import Any
 from chalicelib import outbox as outboxes
 from chalicelib.domain.events import Event, make_event
 from chalicelib.domain.timeutil import utcnow
-from chalicelib.errors import PayloadTooLarge, ValidationFailed
+from chalicelib.errors import DependencyUnavailable, PayloadTooLarge, ValidationFailed
 from chalicelib.store.common import Write
 from chalicelib.store.events import EventPage, EventStore, encode_event
 from chalicelib.store.queues import Queue
 
+log = logging.getLogger("conductor.events")
 #: An event is a webhook body and a WebSocket message: keep it well under both limits.
 MAX_EVENT_BYTES = 64 * 1024
 
@@ -52,7 +54,7 @@ class EventBus:
             outbox.add(staged.event, staged.expires_at)
             return staged.event
         self._store.put(staged.event, expires_at=staged.expires_at)
-        self._send([staged.event])
+        self._send_or_leave([staged.event])
         return staged.event
 
     def stage(self, event_type: str, data: dict[str, Any]) -> Staged:
@@ -74,7 +76,7 @@ class EventBus:
         if outbox is not None:
             outbox.add(staged.event, staged.expires_at, written=True)
         else:
-            self._send([staged.event])
+            self._send_or_leave([staged.event])
 
     def write(self, outbox: outboxes.Outbox) -> None:
         """What an outbox collected: 25 events a BatchWriteItem, 10 a SendMessageBatch (the
@@ -84,6 +86,19 @@ class EventBus:
             if unwritten:
                 self._store.put_many(unwritten)
             self._send([event for event, _ in outbox.events])
+
+    def _send_or_leave(self, events: list[Event]) -> None:
+        """Queue events that are in the timeline; if the queue cannot be reached they stay due
+        there, and the reconciler sends them (the publish is accepted all the same)."""
+        try:
+            self._send(events)
+        except DependencyUnavailable:
+            log.warning("events %s are in the timeline but not queued; the reconciler sends "
+                        "them", [e.id for e in events])
+
+    def resend(self, events: list[Event]) -> None:
+        """The reconciler's: events in the timeline whose fan-out never happened."""
+        self._send(events)
 
     def _send(self, events: list[Event]) -> None:
         """The events to the fan-out queue (10 a call), with their type as an attribute."""

@@ -16,15 +16,24 @@ from chalicelib.store.subscriptions import Subscribers, SubscriptionIndex
 class FanOut:
     def __init__(self, index: SubscriptionIndex, deliveries: Callable[[], Deliveries],
                  realtime: Callable[[], Realtime],
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Callable[[], datetime] = utcnow,
+                 fanned_out: Callable[[Event], None] | None = None) -> None:
         self._index = index
+        self._fanned_out = fanned_out
         self._deliveries = deliveries
         self._realtime = realtime
         self._clock = clock
 
     def publish(self, event: Event) -> tuple[int, int]:
         """(endpoints handed a delivery, connections that got it). Idempotent for webhooks
-        (a delivery per event and endpoint); best effort for sockets (``resume`` catches up)."""
+        (a delivery per event and endpoint); at least once for sockets. Once handed over, the
+        event leaves the by-due index (until then the reconciler would send it again)."""
+        handed = self._hand_over(event)
+        if self._fanned_out is not None:
+            self._fanned_out(event)
+        return handed
+
+    def _hand_over(self, event: Event) -> tuple[int, int]:
         now_epoch = int(self._clock().timestamp())
         subscribers = self._index.matching(matching_patterns(event.type), now_epoch)
         if event.type in NOT_DELIVERED:  # to sockets only (no webhook feeds on its failures)

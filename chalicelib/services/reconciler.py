@@ -43,7 +43,7 @@ class Repair:
     id: str
     status: str
     attempt: int
-    message: Message
+    message: Message | None  # None: the kind sends the entity itself (an event)
 
 
 def retry_job_repair(job: Any, now: datetime) -> Repair:
@@ -62,6 +62,11 @@ def delivery_repair(delivery: Any, now: datetime) -> Repair:
                   DeliveryAttempt(delivery.id, attempt, now, delivery.webhook_id))
 
 
+def event_repair(event: Any, now: datetime) -> Repair:
+    """An event in the timeline that never reached the fan-out: queued again (as itself)."""
+    return Repair("event", event.id, "published", 1, None)
+
+
 def run_repair(execution: Any, now: datetime) -> Repair:
     """A run that never started, or whose worker died while running it."""
     return Repair("run", execution.id, execution.status, 1,
@@ -76,7 +81,8 @@ class Kind:
     name: str
     store: Any  # overdue(before, limit) -> [(entity, handle)]; postpone(handle, due) -> bool
     repair: Callable[[Any, datetime], Repair]
-    queue: Any  # store.queues.Queue
+    queue: Any  # store.queues.Queue (None: ``send`` sends the entities themselves)
+    send: Callable[[list[Any]], None] | None = None
 
 
 class Reconciler:
@@ -98,16 +104,19 @@ class Reconciler:
         later = int(now.timestamp()) + self.grace
         repaired: dict[str, int] = {}
         for kind in self._kinds:
-            messages = []
+            messages, entities = [], []
             for entity, handle in kind.store.overdue(before, self._limit):
                 if not kind.store.postpone(handle, later):
                     continue  # moved on meanwhile (its worker got to it, or another round)
                 repair = kind.repair(entity, now)
                 messages.append(repair.message)
+                entities.append(entity)
                 self._report(repair, handle[1], now)
-            if messages:
+            if entities and kind.send is not None:
+                kind.send(entities)
+            elif entities:
                 kind.queue.send_many(messages, run_at=now, now=now)
-            repaired[kind.name] = len(messages)
+            repaired[kind.name] = len(entities)
         return repaired
 
     def _report(self, repair: Repair, due_at: int, now: datetime) -> None:

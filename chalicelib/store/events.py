@@ -16,10 +16,11 @@ from pynamodb.exceptions import PynamoDBException
 
 from chalicelib.domain.events import Event
 from chalicelib.domain.ids import id_time
-from chalicelib.domain.timeutil import to_iso
+from chalicelib.domain.timeutil import epoch_of, to_iso
 from chalicelib.errors import DependencyUnavailable
 from chalicelib.store.base import bind
-from chalicelib.store.common import Write
+from chalicelib.store.common import Write, conditional_failure
+from chalicelib.store.due import due_actions, due_fields, overdue, postpone
 from chalicelib.store.models import EventRecord
 
 #: Sorts after any "timestamp#id" of the same instant, so an upper bound includes that instant.
@@ -46,6 +47,9 @@ class EventPage:
     position: dict[str, str] | None
 
 
+KIND = "event"
+
+
 def _to_event(record: EventRecord) -> Event:
     return Event(id=record.id, type=record.type, timestamp=record.timestamp, data=record.data or {})
 
@@ -59,7 +63,8 @@ class EventStore:
     def _record(self, event: Event, expires_at: int) -> EventRecord:
         return self._model(day=event.timestamp[:10], sort_key=f"{event.timestamp}#{event.id}",
                            id=event.id, type=event.type, timestamp=event.timestamp,
-                           data=event.data, expires_at=expires_at, month=event.timestamp[:7])
+                           data=event.data, expires_at=expires_at, month=event.timestamp[:7],
+                           **due_fields(KIND, event.id, epoch_of(event.timestamp)))
 
     def put(self, event: Event, expires_at: int) -> None:
         try:
@@ -79,6 +84,27 @@ class EventStore:
                     batch.save(self._record(event, expires_at))
         except PynamoDBException as exc:
             raise DependencyUnavailable("The events table could not be written.") from exc
+
+    def fanned_out(self, event: Event) -> None:
+        """The fan-out handled it: out of the by-due index (the reconciler leaves it alone)."""
+        from pynamodb.exceptions import UpdateError  # noqa: PLC0415
+
+        m = self._model
+        try:
+            # Condition: the event exists (an update would otherwise make an item of its key).
+            m(event.timestamp[:10], f"{event.timestamp}#{event.id}").update(
+                actions=due_actions(m, KIND, event.id, None), condition=m.id.exists())
+        except UpdateError as exc:
+            if not conditional_failure(exc):
+                raise DependencyUnavailable("The events table could not be written.") from exc
+
+    def overdue(self, before: int, limit: int) -> list[tuple[Event, Any]]:
+        """Events published before ``before`` and not fanned out (their message was lost)."""
+        return [(_to_event(r), (r, due)) for r, due in overdue(self._model, KIND, before, limit)]
+
+    def postpone(self, handle: Any, new_due: int) -> bool:
+        record, seen = handle
+        return postpone(record, KIND, record.id, seen, new_due)
 
     def get(self, event_id: str, now_epoch: int) -> Event | None:
         """Find an event by id alone: its id says when, hence which partition."""

@@ -33,6 +33,17 @@ class EventMonthIndex(GlobalSecondaryIndex["EventRecord"]):
     sort_key = UnicodeAttribute(range_key=True)
 
 
+class EventDueIndex(GlobalSecondaryIndex["EventRecord"]):
+    """Events not fanned out yet, by when they were published (sparse: ``store/due.py``)."""
+
+    class Meta:
+        index_name = "by-due"
+        projection = AllProjection()
+
+    due_shard = UnicodeAttribute(hash_key=True)
+    due_at = NumberAttribute(range_key=True)
+
+
 class EventRecord(Model):
     """One timeline event, partitioned by UTC day and sorted by ``timestamp#id``."""
 
@@ -48,8 +59,12 @@ class EventRecord(Model):
     expires_at = NumberAttribute()
     #: "YYYY-MM" (UTC): the by-month index lists the timeline a month per Query
     month = UnicodeAttribute(null=True)
+    #: until the fan-out handled it ("event#<n>", the epoch it was published): the by-due index
+    due_shard = UnicodeAttribute(null=True)
+    due_at = NumberAttribute(null=True)
     by_type = EventTypeIndex()
     by_month = EventMonthIndex()
+    by_due = EventDueIndex()
 
 
 class ConnectionKeyIndex(GlobalSecondaryIndex["ConnectionRecord"]):

@@ -204,7 +204,8 @@ def test_messages_that_never_reach_sqs_are_sent_by_the_reconciler(
     assert [d["status"] for d in listed] == ["delivered"]
     assert len(target.requests) == 2
     recovered = Counter(e.data["kind"] for e in events_of("system.work_recovered"))
-    assert recovered == {"delivery": 1, "retry_job": 1}
+    # the delivery, the job, and the job's error.created event (queued after the job: never sent)
+    assert recovered == {"delivery": 1, "retry_job": 1, "event": 1}
 
 
 def test_a_poison_message_fails_alone(faulty: tuple[Faulty, Api, Clock], app_module: Any,
@@ -344,12 +345,13 @@ def test_random_faults_lose_nothing_and_leave_nothing_stuck(
     assert sum(hits.values()) == len(set(seen["jobs"])) + 1
     # the success of each counted once
     assert len(events_of("error.succeeded")) == len(set(seen["jobs"]))
-    # every published event reached each endpoint once (delivered, none pending)
+    # every acknowledged event reached each endpoint (delivered, none pending); one answered
+    # 503 may have been written all the same (an answer lost is not a failure) and is then
+    # delivered too: a 5xx means "unknown", never "not done"
     for endpoint in seen["endpoints"]:
         listed = json_body(api.get(f"/v2/webhooks/{endpoint}/deliveries?limit=100"))["items"]
-        assert sorted(d["event_id"] for d in listed if d["status"] == "delivered") == sorted(
-            seen["events"])
-        assert all(d["status"] == "delivered" for d in listed)
+        assert set(seen["events"]) <= {d["event_id"] for d in listed}
+        assert all(d["status"] == "delivered" for d in listed), listed
     webhook_ids = Counter(r["headers"].get("webhook-id") for r in seen["hooks"]
                           if "webhook-id" in r["headers"])
     assert all(n == 1 for n in webhook_ids.values())

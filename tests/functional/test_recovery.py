@@ -158,9 +158,13 @@ def test_a_job_whose_attempt_cannot_be_queued_is_kept_and_sent_by_the_reconciler
     run_attempts(app_module)
     assert body(api.get(f"/v2/errors/retry/{job['id']}"))["status"] == "succeeded"
     assert len(target.requests) == 1
-    recovered = deps.event_bus().list(10, event_type="system.work_recovered").events
-    assert [e.data["id"] for e in recovered] == [job["id"]]
-    assert recovered[0].data["kind"] == "retry_job" and recovered[0].data["attempt"] == 1
+    # the job's first attempt, and its error.created event (queued after it: never sent)
+    recovered = {e.data["kind"]: e.data for e in deps.event_bus().list(
+        10, event_type="system.work_recovered").events}
+    assert recovered.keys() == {"retry_job", "event"}
+    assert recovered["retry_job"]["id"] == job["id"] and recovered["retry_job"]["attempt"] == 1
+    created = deps.event_bus().list(10, event_type="error.created").events
+    assert [e.id for e in created] == [recovered["event"]["id"]]
 
 
 def test_a_rare_status_of_a_busy_service_is_listed_with_one_query(api: Api, clock: Clock) -> None:

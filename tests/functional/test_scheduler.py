@@ -250,7 +250,7 @@ def test_tick_cost_follows_due_schedules_not_all(api: Api, app_module: Any, cloc
     with count_calls() as calls:
         tick(app_module, clock)  # the whole handler: nothing due now, plus the minute's metrics
     # one Query per due shard and metric, and the reconciler's: one per by-due shard and kind
-    assert calls["Scan"] == 0 and calls["Query"] == SHARDS + 5 + 3 * DUE_SHARDS
+    assert calls["Scan"] == 0 and calls["Query"] == SHARDS + 5 + 4 * DUE_SHARDS
 
 
 def test_a_rare_tag_is_listed_in_two_calls_and_follows_every_change(

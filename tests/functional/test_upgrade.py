@@ -128,7 +128,7 @@ def test_work_in_flight_from_before_the_due_index_is_watched_after_the_backfill(
     bind(models.ExecutionRecord, "executions")(
         schedule_id="sch_old", sort_key=f"{AT}#exe_old", id="exe_old", scheduled_for=AT,
         trigger="scheduled", status="running", created_at=AT, expires_at=2_000_000_000).save()
-    assert deps.reconciler().run() == {"retry_job": 0, "delivery": 0, "run": 0}
+    assert deps.reconciler().run() == {"retry_job": 0, "delivery": 0, "run": 0, "event": 0}
     # When the backfill runs (twice: it adds nothing the second time)
     added = backfill()
     assert (added["retry_jobs.due_at"], added["deliveries.due_at"],
@@ -136,4 +136,4 @@ def test_work_in_flight_from_before_the_due_index_is_watched_after_the_backfill(
     assert backfill()["retry_jobs.due_at"] == 0
     # Then, once overdue, the reconciler puts each back on its way
     clock.now += timedelta(seconds=deps.reconciler().grace + 1)
-    assert deps.reconciler().run() == {"retry_job": 1, "delivery": 1, "run": 1}
+    assert deps.reconciler().run() == {"retry_job": 1, "delivery": 1, "run": 1, "event": 0}
