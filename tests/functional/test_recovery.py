@@ -158,13 +158,10 @@ def test_a_job_whose_attempt_cannot_be_queued_is_kept_and_sent_by_the_reconciler
     run_attempts(app_module)
     assert body(api.get(f"/v2/errors/retry/{job['id']}"))["status"] == "succeeded"
     assert len(target.requests) == 1
-    # the job's first attempt, and its error.created event (queued after it: never sent)
-    recovered = {e.data["kind"]: e.data for e in deps.event_bus().list(
-        10, event_type="system.work_recovered").events}
-    assert recovered.keys() == {"retry_job", "event"}
-    assert recovered["retry_job"]["id"] == job["id"] and recovered["retry_job"]["attempt"] == 1
-    created = deps.event_bus().list(10, event_type="error.created").events
-    assert [e.id for e in created] == [recovered["event"]["id"]]
+    # the job's first attempt, once (events this test never fans out are recovered too)
+    recovered = [e.data for e in deps.event_bus().list(
+        20, event_type="system.work_recovered").events if e.data["kind"] == "retry_job"]
+    assert [(r["id"], r["attempt"]) for r in recovered] == [(job["id"], 1)]
 
 
 def test_a_rare_status_of_a_busy_service_is_listed_with_one_query(api: Api, clock: Clock) -> None:
