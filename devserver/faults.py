@@ -145,9 +145,8 @@ def describe(headers: Any, body: bytes) -> Call:
             resources.add(payload["TableName"])
         if isinstance(payload.get("QueueUrl"), str):
             resources.add(payload["QueueUrl"].rstrip("/").rsplit("/", 1)[-1])
-        for name in ("RequestItems",):
-            if isinstance(payload.get(name), dict):
-                resources.update(payload[name])
+        if isinstance(payload.get("RequestItems"), dict):  # BatchWriteItem, BatchGetItem
+            resources.update(payload["RequestItems"])
         for item in payload.get("TransactItems", []) or []:
             for action in (item or {}).values():
                 if isinstance(action, dict) and isinstance(action.get("TableName"), str):

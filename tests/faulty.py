@@ -20,6 +20,7 @@ from typing import Any
 
 from devserver.faults import FaultPlan, FaultProxy
 from devserver.lambdas import context_for, sqs_event
+from tests.functional.helpers import receive
 
 ARN = "arn:aws:sqs:us-east-1:123456789012:"
 PREFIX = "conductor-test-"
@@ -47,12 +48,11 @@ class Faulty:
         messages the handler finished."""
         sqs, url = self.direct("sqs"), self.queue_url(queue)
         finished = 0
-        for _ in range(max_batches):
-            messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
-                                           AttributeNames=["All"],
-                                           MessageAttributeNames=["All"]).get("Messages", [])
-            if not messages:
+        for _ in range(max_batches):  # one batch a receive, handled before the next
+            batches = receive(PREFIX + queue, max_batches=1, sqs=sqs)
+            if not batches:
                 break
+            messages = batches[0]
             event = sqs_event(messages, ARN + PREFIX + queue, "us-east-1")
             try:
                 answer = getattr(app_module, handler)(event, context_for(handler))

@@ -14,6 +14,10 @@ from __future__ import annotations
 import zlib
 from typing import Any
 
+from pynamodb.exceptions import PynamoDBException, UpdateError
+
+from chalicelib.store.common import conditional_failure, unavailable
+
 #: index partitions per kind: in-flight writes spread over them (one partition takes ~1,000
 #: writes a second)
 SHARDS = 4
@@ -44,10 +48,6 @@ def due_fields(kind: str, item_id: str, due_at: int | None) -> dict[str, Any]:
 def overdue(model: Any, kind: str, before: int, limit: int) -> list[tuple[Any, int]]:
     """Up to ``limit`` records of ``kind`` due before ``before``, the most overdue first, each
     with the ``due_at`` it was read with: one Query per shard, each stopping at what it needs."""
-    from pynamodb.exceptions import PynamoDBException  # noqa: PLC0415
-
-    from chalicelib.store.common import unavailable  # noqa: PLC0415
-
     found: list[tuple[Any, int]] = []
     try:
         for shard in shards(kind):
@@ -66,10 +66,6 @@ def postpone(record: Any, kind: str, item_id: str, seen_due: int, new_due: int) 
     """Move an overdue record's ``due_at`` on to ``new_due`` if it is still the one read (one
     reconciler repairs it; a worker that moved it meanwhile wins). A retried write whose answer
     was lost finds ``new_due`` already: that is ours too."""
-    from pynamodb.exceptions import PynamoDBException, UpdateError  # noqa: PLC0415
-
-    from chalicelib.store.common import conditional_failure, unavailable  # noqa: PLC0415
-
     model = type(record)
     try:
         # Condition: still due when it was read (or already moved on by this very write).

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pynamodb.exceptions import PynamoDBException
+from pynamodb.exceptions import PynamoDBException, UpdateError
 
 from chalicelib.domain.events import Event
 from chalicelib.domain.ids import id_time
@@ -87,8 +87,6 @@ class EventStore:
 
     def fanned_out(self, event: Event) -> None:
         """The fan-out handled it: out of the by-due index (the reconciler leaves it alone)."""
-        from pynamodb.exceptions import UpdateError  # noqa: PLC0415
-
         m = self._model
         try:
             # Condition: the event exists (an update would otherwise make an item of its key).

@@ -18,9 +18,10 @@ ARN = "arn:aws:sqs:us-east-1:123456789012:"
 DOMAIN = "abc123.execute-api.us-east-1.amazonaws.com"
 
 
-def receive(queue: str, max_batches: int = 20) -> list[list[dict[str, Any]]]:
-    """Every batch currently visible on ``queue`` (bounded)."""
-    sqs = factory.client("sqs")
+def receive(queue: str, max_batches: int = 20, sqs: Any = None) -> list[list[dict[str, Any]]]:
+    """Every batch currently visible on ``queue`` (bounded), through ``sqs`` (default: the
+    configured client)."""
+    sqs = sqs or factory.client("sqs")
     url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
     batches = []
     for _ in range(max_batches):
