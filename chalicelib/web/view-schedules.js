@@ -179,6 +179,8 @@ export class Schedules extends View {
 
   openForm(schedule) {
     this.editing = schedule;
+    // the form open until now goes at once: nothing typed from here on lands in it
+    this.formNode?.remove();
     this.formNode = null; // built afresh for this schedule, then kept while live updates reload
     this.refresh().then(() => this.container.querySelector("#schedule-name")?.focus());
   }
@@ -435,8 +437,11 @@ export class Schedules extends View {
           return;
         }
         notify(`${payload.name}: ${isNew ? "created" : "saved"}.`, "ok");
-        this.editing = null;
-        this.formNode = null;
+        if (this.formNode === form) {
+          // still the form open: it closes (another opened meanwhile stays open)
+          this.editing = null;
+          this.formNode = null;
+        }
         await this.load();
       }),
     );

@@ -34,6 +34,7 @@ export class Webhooks extends View {
         { class: "table-head" },
         writeButton("New endpoint", () => {
           this.creating = true;
+          this.formNode?.remove(); // nothing typed from here on lands in the form open until now
           this.formNode = null;
           this.refresh();
         }),
@@ -110,6 +111,7 @@ export class Webhooks extends View {
               "Edit",
               () => {
                 this.creating = r;
+                this.formNode?.remove(); // nothing typed from here on lands in the form open until now
                 this.formNode = null;
                 this.refresh().then(() => this.container.querySelector("#webhook-url")?.focus());
               },
@@ -270,8 +272,11 @@ export class Webhooks extends View {
           problem.textContent = explain(err);
           return;
         }
-        this.creating = false;
-        this.formNode = null;
+        if (this.formNode === form) {
+          // still the form open: it closes (another opened meanwhile stays open)
+          this.creating = false;
+          this.formNode = null;
+        }
         await this.load();
       }),
     );

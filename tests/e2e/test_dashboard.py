@@ -132,6 +132,7 @@ def test_schedule_form_previews_next_runs_and_explains_a_bad_expression(tab: Pag
     tab.page.select_option("select[name=target_type]", "event")
     tab.page.fill("#schedule-event", "custom.digest")
     tab.page.get_by_role("button", name="Create", exact=True).click()
+    form_closed(tab)
     tab.page.wait_for_selector("[data-table=schedules] tr:has-text('weekday digest')")
     created = [s for s in call(runtime, "GET", "schedules?limit=200")["items"]
                if s["name"] == "weekday digest"]
@@ -143,6 +144,7 @@ def test_schedule_form_previews_next_runs_and_explains_a_bad_expression(tab: Pag
     assert tab.page.input_value("#schedule-expression") == "rate(1 hour)"
     tab.page.fill("#schedule-expression", "rate(2 hours)")
     tab.page.get_by_role("button", name="Save").click()
+    form_closed(tab)
     expect(row).to_contain_text("rate(2 hours)")
     edited = call(runtime, "GET", f"schedules/{created[0]['id']}")
     assert edited["version"] == created[0]["version"] + 1
@@ -165,6 +167,7 @@ def test_schedule_form_previews_next_runs_and_explains_a_bad_expression(tab: Pag
     tab.page.fill("#schedule-pause-after", "4")
     tab.page.fill("#schedule-tags", "billing, digest")
     tab.page.get_by_role("button", name="Save").click()
+    form_closed(tab)
     expect(row).to_contain_text("PUT")
     full = call(runtime, "GET", f"schedules/{created[0]['id']}")
     assert full["target"]["method"] == "PUT" and full["target"]["body"] == {"digest": True}
@@ -172,6 +175,16 @@ def test_schedule_form_previews_next_runs_and_explains_a_bad_expression(tab: Pag
     assert (full["retry_policy"]["max_attempts"], full["retry_policy"]["strategy"]) == (3, "linear")
     assert (full["jitter_seconds"], full["catchup"], full["pause_after_failures"]) == (30, "skip", 4)
     assert full["tags"] == ["billing", "digest"]
+
+
+def form_closed(tab: Page) -> None:
+    """Waits for the schedule form to close: saved. An error keeps it open, and the failure says it."""
+    form = tab.page.locator("[data-form=schedule]")
+    try:
+        expect(form).to_have_count(0)
+    except AssertionError as err:
+        problem = form.locator(".error-text").all_inner_texts() if form.count() else []
+        raise AssertionError(f"the schedule form stayed open: {problem}") from err
 
 
 def test_dead_letters_grouped_and_resolved(tab: Page, runtime: Runtime) -> None:
