@@ -110,6 +110,18 @@ def scheduler_tick(event: CloudWatchEvent) -> None:
 Failures = dict[str, list[dict[str, str]]]
 
 
+@app.on_sqs_message(queue=queue_name("dispatch"), batch_size=1)
+def dispatch_due_schedules(event: SQSEvent) -> Failures:
+    """The tick's finds, 50 due schedules a message, fired by as many of these in parallel as
+    the herd needs (services/scheduler.py)."""
+    return batches.each_record(event, lambda r: deps.scheduler().dispatch(r.body), "dispatch")
+
+
+@app.on_sqs_message(queue=queue_name("dispatch") + "-dlq", batch_size=10)
+def drain_dispatch_dlq(event: SQSEvent) -> Failures:
+    return _drain(event)
+
+
 @app.on_sqs_message(queue=queue_name("executions"), batch_size=10)
 def run_schedule_executions(event: SQSEvent) -> Failures:
     return batches.each_record(event, lambda r: deps.runs().run_execution(r.body), "executions")

@@ -37,6 +37,7 @@ TABLES: dict[str, str] = {
 QUEUES: dict[str, str] = {
     "retries": "CONDUCTOR_QUEUE_RETRIES",
     "executions": "CONDUCTOR_QUEUE_EXECUTIONS",
+    "dispatch": "CONDUCTOR_QUEUE_DISPATCH",
     "events": "CONDUCTOR_QUEUE_EVENTS",
     "webhook_deliveries": "CONDUCTOR_QUEUE_WEBHOOK_DELIVERIES",
 }
@@ -104,6 +105,9 @@ class Settings:
     #: How late a retry job's, delivery's or run's next step may be before the reconciler takes
     #: its message for lost and sends it again (services/reconciler.py)
     recover_grace_seconds: int = 120
+    #: How far ahead the minute tick takes runs, sent with an SQS delay to start at their time
+    #: (0: only what is due now, started at the tick)
+    scheduler_lookahead_seconds: int = 75
     #: The WebSocket URL clients (the dashboard) connect to; by default the management endpoint's
     #: own address (http -> ws), which is what the local gateway serves.
     websocket_url: str | None = None
@@ -135,6 +139,8 @@ class Settings:
             or env.get("CONDUCTOR_WEBHOOK_ALLOW_NETWORKS", ""),  # the older name still works
             webhook_disable_after=int(env.get("CONDUCTOR_WEBHOOK_DISABLE_AFTER", "20")),
             recover_grace_seconds=int(env.get("CONDUCTOR_RECOVER_GRACE_SECONDS", "120")),
+            scheduler_lookahead_seconds=int(
+                env.get("CONDUCTOR_SCHEDULER_LOOKAHEAD_SECONDS", "75")),
             websocket_url=env.get("CONDUCTOR_WS_URL") or _client_url(env.get("CONDUCTOR_WS_ENDPOINT")),
         )
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from chalicelib import aws, reactions
@@ -253,7 +253,9 @@ def scheduler() -> Scheduler:
     from chalicelib.services.scheduler import Scheduler  # noqa: PLC0415
 
     return Scheduler(schedules(), *schedule_stores(), own_queue("executions"),
-                     history_days=get_settings().execution_ttl_days, clock=lambda: clock())
+                     own_queue("dispatch"), history_days=get_settings().execution_ttl_days,
+                     clock=lambda: clock(),
+                     look_ahead=timedelta(seconds=get_settings().scheduler_lookahead_seconds))
 
 
 @functools.cache
@@ -358,7 +360,6 @@ def with_outbox(event: Any, get_response: Callable[[Any], Any]) -> Any:
 
 def idempotency_claim(key: str) -> bool:
     """Claim ``key`` for a day; False if it was claimed already (work done once)."""
-    from datetime import timedelta  # noqa: PLC0415
 
     from chalicelib.store.idempotency import IdempotencyStore  # noqa: PLC0415
 

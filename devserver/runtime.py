@@ -226,9 +226,14 @@ class LocalRuntime:
             # as Lambda runs several batches of a queue at once: one slow batch (a receiver that
             # takes its time) does not hold up the others
             copies = 1 if source.queue.endswith("-dlq") else self.options.concurrency
+            # moto's long poll notices a delayed message only once a second (SQS delivers it
+            # when it is due): the runs' queue is polled short, so a run sent ahead starts on
+            # its second here too
+            wait = 0 if source.queue.endswith("-executions") else 1
             for copy in range(copies):
                 self._workers.append(SqsPoller(app, sqs, source, url, region, self.stop_event,
-                                               self.options.redelivery_seconds, copy=copy))
+                                               self.options.redelivery_seconds,
+                                               wait_seconds=wait, copy=copy))
         schedules = schedule_sources(app)
         if schedules:
             self._workers.append(Ticker(app, schedules, region, self.stop_event))

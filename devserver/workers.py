@@ -56,7 +56,8 @@ class SqsPoller(threading.Thread):
     def run(self) -> None:
         while not self.stop.is_set():
             try:
-                self.poll_once()
+                if not self.poll_once() and not self.wait_seconds:
+                    self.stop.wait(0.05)  # a short poll: 20 a second while the queue is empty
             except Exception:  # the poller outlives any one failure
                 log.exception("polling %s failed", self.source.queue)
                 self.stop.wait(1)

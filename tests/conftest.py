@@ -27,6 +27,10 @@ os.environ.update({
     "CONDUCTOR_XRAY": "false",
     "CONDUCTOR_STAGE": "test",
     "CONDUCTOR_WEBHOOK_ALLOW_NETWORKS": "127.0.0.0/8",  # test receivers listen on loopback
+    # tests that inject a clock tick at made-up times while SQS delays are real seconds: the
+    # look-ahead (runs sent ahead with a delay) is on only where a test turns it on, and end to
+    # end (tests/e2e runs the local runtime with the default)
+    "CONDUCTOR_SCHEDULER_LOOKAHEAD_SECONDS": "0",
 })
 for _var in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN", "CONDUCTOR_WS_ENDPOINT",
              "CONDUCTOR_WS_URL"):

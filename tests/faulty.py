@@ -74,6 +74,7 @@ class Faulty:
         total = 0
         for _ in range(rounds):
             moved = sum(self.drive(app_module, handler, queue) for queue, handler in (
+                ("dispatch", "dispatch_due_schedules"),
                 ("events", "fan_out_events"), ("webhook-deliveries", "deliver_webhooks"),
                 ("executions", "run_schedule_executions"), ("retries", "run_retry_attempts")))
             total += moved
@@ -82,10 +83,10 @@ class Faulty:
         return total
 
     def visible(self) -> int:
-        """Messages waiting (visible or delayed) on Conductor's four work queues."""
+        """Messages waiting (visible or delayed) on Conductor's five work queues."""
         sqs = self.direct("sqs")
         waiting = 0
-        for queue in ("events", "webhook-deliveries", "executions", "retries"):
+        for queue in ("dispatch", "events", "webhook-deliveries", "executions", "retries"):
             attributes = sqs.get_queue_attributes(
                 QueueUrl=self.queue_url(queue), AttributeNames=[
                     "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesDelayed"])

@@ -31,7 +31,7 @@ bp = ApiBlueprint(__name__)
 
 def schedule_json(schedule: Schedule) -> dict[str, Any]:
     """A schedule as ``Schedule`` shows it: target headers masked, its next 5 runs, counters."""
-    next_runs = schedule.upcoming(deps.clock(), 5) if schedule.enabled else []
+    next_runs = schedule.next_starts(deps.clock(), 5)  # when they will start, offsets in
     return {
         "id": schedule.id, "name": schedule.name, "description": schedule.description,
         "expression": schedule.expression, "expression_words": schedule.expression_words,
@@ -62,6 +62,9 @@ def execution_json(execution: Execution) -> dict[str, Any]:
         "finished_at": execution.finished_at, "duration_ms": execution.duration_ms,
         "status_code": execution.status_code, "error": execution.error,
         "retry_job_id": execution.retry_job_id, "note": execution.note,
+        "start_offset_seconds": int(execution.start_offset_seconds or 0),
+        "overlap_policy": execution.overlap_policy,
+        "start_delay_ms": execution.start_delay_ms(),
         "created_at": execution.created_at,
     }
 
@@ -159,7 +162,8 @@ def backfill_schedule(schedule_id: str, body: Backfill) -> dict[str, Any]:
     """Runs the times a schedule would have run in a past range (at most 100 runs in 31 days),
     trigger `backfill`."""
     return {"executions": [execution_json(e) for e in
-                           deps.scheduler().backfill(schedule_id, body.from_, body.to)]}
+                           deps.scheduler().backfill(schedule_id, body.from_, body.to,
+                                                     body.overlap_policy)]}
 
 
 @bp.operation("GET", "/schedules/{schedule_id}/history", summary="Runs, newest first",

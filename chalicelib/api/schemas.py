@@ -454,6 +454,9 @@ TimeZone = Annotated[str, Field(min_length=1, max_length=64, examples=["Europe/B
 Tag = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:/=+-]+$")]
 
 
+OverlapPolicy = Literal["skip", "allow", "buffer_one", "buffer_all"]
+
+
 class ScheduleBody(Strict):
     name: str = Field(min_length=1, max_length=200)
     description: str | None = Field(None, max_length=2000)
@@ -462,7 +465,7 @@ class ScheduleBody(Strict):
     start_at: IsoDateTime | None = None
     end_at: IsoDateTime | None = None
     jitter_seconds: int = Field(0, ge=0, le=900, strict=True)
-    overlap_policy: Literal["skip", "allow", "buffer_one"] = "skip"
+    overlap_policy: OverlapPolicy = "skip"
     catchup: Literal["skip", "latest", "all"] = "latest"
     catchup_window_seconds: int = Field(3600, ge=60, le=7 * 86_400, strict=True)
     enabled: bool = Field(True, strict=True)
@@ -560,6 +563,13 @@ class Execution(Model):
     error: dict[str, Any] | None
     retry_job_id: str | None
     note: str | None
+    start_offset_seconds: int = Field(
+        description="seconds after scheduled_for the run was planned to start: its jitter offset")
+    overlap_policy: str | None = Field(
+        description="this run's own overlap policy (a backfill's), else null: the schedule's")
+    start_delay_ms: float | None = Field(
+        description="started_at minus the planned start (scheduled_for + start_offset_seconds), "
+                    "for scheduled and catch-up runs: how late the scheduler started it")
     created_at: str
 
 
@@ -571,6 +581,9 @@ class ExecutionPage(Model):
 class Backfill(Strict):
     from_: IsoDateTime = Field(alias="from")
     to: IsoDateTime
+    overlap_policy: OverlapPolicy | None = Field(
+        None, description="For these runs only (e.g. `allow`: side by side); else the "
+                          "schedule's.")
 
 
 class BackfillResult(Model):

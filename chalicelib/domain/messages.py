@@ -84,24 +84,71 @@ class DeliveryAttempt:
 
 @dataclass(frozen=True)
 class ScheduledRun:
-    """``executions``: run the execution ``sort_key`` of a schedule (claimed before it was sent)."""
+    """``executions``: run the execution ``sort_key`` of a schedule (claimed before it was sent).
+
+    ``run_at``: when the run is to start (its time plus its jitter or flexible-window offset):
+    the dispatcher sends runs up to a minute ahead with an SQS delay, and a run that arrives early
+    (a delay past SQS's 15 minutes, a repair) hops on until then. Absent: due when it arrives.
+    """
 
     schedule_id: str
     sort_key: str
-    #: a run is one attempt, due when it arrives (its retries are a retry job's attempts)
+    run_at: datetime | None = None
+    #: a run is one attempt (its retries are a retry job's attempts)
+    attempt: ClassVar[int] = 1
+
+    def again(self, attempt: int, run_at: datetime) -> ScheduledRun:
+        return dataclasses.replace(self, run_at=run_at)
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"schedule_id": self.schedule_id, "sort_key": self.sort_key}
+        if self.run_at is not None:
+            body["run_at"] = to_iso(self.run_at)
+        return body
+
+    @classmethod
+    def parse(cls, raw: dict[str, Any]) -> ScheduledRun:
+        run_at = raw.get("run_at")
+        return cls(str(raw["schedule_id"]), str(raw["sort_key"]),
+                   parse_iso(run_at) if run_at else None)
+
+
+@dataclass(frozen=True)
+class DueSchedules:
+    """``dispatch``: schedules the tick found due, for a dispatch worker to fire.
+
+    ``due``: (schedule id, the ``next_run_at`` the tick read) pairs; a worker fires a schedule
+    only while its next run is still that one. ``token``: made by the tick for this message, the
+    same on every redelivery: the runs it claimed carry it, so a worker that finds its own claim
+    (a lost answer, a crash before the send) sends the run, and never another tick's.
+    ``shard``/``after``: the rest of a shard's due schedules past one page, found by the worker
+    (a tick never runs out of time walking a herd).
+    """
+
+    token: str
+    due: tuple[tuple[str, str], ...] = ()
+    shard: str | None = None
+    after: str | None = None  # the page's last key, as JSON
+    until: str | None = None  # the tick's horizon (ISO): what is due up to it
     attempt: ClassVar[int] = 1
     run_at: ClassVar[datetime | None] = None
 
     def body(self) -> dict[str, Any]:
-        return {"schedule_id": self.schedule_id, "sort_key": self.sort_key}
+        body: dict[str, Any] = {"token": self.token, "due": [list(d) for d in self.due]}
+        if self.shard is not None:
+            body.update(shard=self.shard, after=self.after, until=self.until)
+        return body
 
     @classmethod
-    def parse(cls, raw: dict[str, Any]) -> ScheduledRun:
-        return cls(str(raw["schedule_id"]), str(raw["sort_key"]))
+    def parse(cls, raw: dict[str, Any]) -> DueSchedules:
+        due = tuple((str(i), str(n)) for i, n in raw.get("due", []))
+        shard = raw.get("shard")
+        return cls(str(raw["token"]), due, None if shard is None else str(shard),
+                   raw.get("after"), raw.get("until"))
 
 
-Message = RetryAttempt | DeliveryAttempt | ScheduledRun
-M = TypeVar("M", RetryAttempt, DeliveryAttempt, ScheduledRun)
+Message = RetryAttempt | DeliveryAttempt | ScheduledRun | DueSchedules
+M = TypeVar("M", RetryAttempt, DeliveryAttempt, ScheduledRun, DueSchedules)
 
 
 def encode(message: Message) -> str:

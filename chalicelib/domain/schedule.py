@@ -297,6 +297,8 @@ class Schedule:
     #: the runs holding a slot now (ids in a set: a retried write of the same id counts once)
     running_ids: tuple[str, ...] = ()
     buffered: str | None = None  # the one run waiting (buffer_one), as its queue message
+    #: the runs waiting under ``buffer_all``, oldest first, as their queue messages
+    buffered_all: tuple[str, ...] = ()
     runs: int = 0
     failures: int = 0
     last_run_at: str | None = None
@@ -358,19 +360,53 @@ class Schedule:
             "catchup_window_seconds that reaches back to it" if self.parsed.kind == "at"
             else "has no run after now (its year field is over)")
 
-    def due_runs(self, now: datetime) -> tuple[list[tuple[datetime, str]], int]:
-        """The runs a tick at ``now`` fires (on-time ones, and missed ones as the catch-up policy
-        says), and how many missed ones it skips."""
+    def due_runs(self, now: datetime, horizon: datetime | None = None
+                 ) -> tuple[list[tuple[datetime, str]], int]:
+        """The runs a tick at ``now`` fires (on-time ones up to ``horizon``, the look-ahead, and
+        missed ones as the catch-up policy says), and how many missed ones it skips."""
+        horizon = horizon or now
         first = _time(self.next_run_at)
         assert first is not None
+        if first > horizon:
+            return [], 0
         lower = max(first, now - timedelta(seconds=self.catchup_window_seconds))
         times = [first] if first >= lower else []  # older than the catch-up window: not looked at
-        times += self.runs_in(lower, now, MAX_SCAN_RUNS)
+        times += self.runs_in(lower, horizon, MAX_SCAN_RUNS)
         on_time = [t for t in times if now - t < ON_TIME]
         missed = [t for t in times if now - t >= ON_TIME]
         chosen = catch_up(missed, self.catchup)[-MAX_CATCHUP:]
         runs = [(t, "catchup") for t in chosen] + [(t, "scheduled") for t in on_time]
         return runs, len(times) - len(runs)
+
+    def start_offset(self, scheduled_for: datetime) -> int:
+        """Seconds after its time that a run starts: its stable jitter offset."""
+        return jitter_offset(self.id, scheduled_for, self.jitter_seconds)
+
+    def starts_at(self, scheduled_for: datetime) -> datetime:
+        return scheduled_for + timedelta(seconds=self.start_offset(scheduled_for))
+
+    def next_starts(self, now: datetime, count: int) -> list[datetime]:
+        """When the next ``count`` runs will start (what the API announces): each run's time plus
+        its offset, a run whose time passed but whose offset is still ahead included, and a past
+        ``at()`` the catch-up policy still runs at the next tick."""
+        if not self.enabled:
+            return []
+        spread = timedelta(seconds=max(0, self.jitter_seconds))
+        starts = [self.starts_at(t) for t in self.upcoming(now - spread, count + 1)]
+        starts = sorted(t for t in starts if t > now)[:count]
+        if not starts and not self.runs and self.late_once(now):
+            starts = [next_tick(now)]
+        return starts
+
+
+def next_tick(now: datetime) -> datetime:
+    """The next minute boundary: when a minute tick runs what is due at once."""
+    return now.replace(second=0, microsecond=0) + timedelta(minutes=1)
+
+
+#: How far ahead a tick takes runs: the minute to the next tick, plus a margin for a tick that
+#: comes late. Runs in it are sent with an SQS delay and start at their time, not at a tick.
+LOOK_AHEAD = timedelta(seconds=75)
 
 
 @dataclass(frozen=True)
@@ -396,3 +432,15 @@ class Execution:
     #: the running attempt's claim and until when it holds (a crashed run is taken over)
     claim_token: str | None = None
     lease_until: int | None = None
+    #: seconds after ``scheduled_for`` it was planned to start (its jitter offset)
+    start_offset_seconds: int = 0
+    #: the overlap policy for this run when it differs from the schedule's (a backfill's own)
+    overlap_policy: str | None = None
+
+    def start_delay_ms(self) -> float | None:
+        """How late it started against its planned start (its time plus its offset): the
+        scheduler's precision, per run. Negative: early."""
+        if self.started_at is None or self.trigger not in ("scheduled", "catchup"):
+            return None
+        planned = parse_iso(self.scheduled_for) + timedelta(seconds=self.start_offset_seconds or 0)
+        return round((parse_iso(self.started_at) - planned).total_seconds() * 1000, 1)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import random
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -120,11 +121,13 @@ class AttemptEngine:
 
     def __init__(self, queue: Queue, clock: Callable[[], datetime],
                  rand: Callable[[], float] = random.random,
-                 token: Callable[[], str] = lambda: secrets.token_hex(8)) -> None:
+                 token: Callable[[], str] = lambda: secrets.token_hex(8),
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self.queue = queue
         self._clock = clock
         self._rand = rand
         self._token = token
+        self._sleep = sleep
 
     def handle(self, work: Work[Any, Any], body: str) -> str:
         try:
@@ -141,6 +144,11 @@ class AttemptEngine:
         if message.run_at is not None and self.queue.due_later(message.run_at, now):
             self.later(message, message.run_at, now)
             return "hop"
+        if message.run_at is not None and 0 < (early := (message.run_at - now).total_seconds()) < 1:
+            # SQS delays are whole seconds (sent rounded down): the rest of a second is waited
+            # here, so a run starts on its time, not up to a second before or after it
+            self._sleep(early)
+            now = self._clock()
         token = self._token()
         if work.claim_first:  # one write claims and answers the item; a failed one reads why
             claimed = work.claim_message(message, now, token)

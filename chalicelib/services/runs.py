@@ -69,12 +69,17 @@ class RunWork(Work[ScheduledRun, _Run]):
             o.executions.transition(execution, "pending", "skipped", note="schedule deleted",
                                     finished_at=to_iso(now))
             return "deleted"
-        exclusive = schedule.overlap_policy != "allow"
-        if o.store.take_slot(schedule.id, execution.id, exclusive):
+        policy = execution.overlap_policy or schedule.overlap_policy  # a backfill's own first
+        if o.store.take_slot(schedule.id, execution.id, policy != "allow"):
             return None
-        if schedule.overlap_policy == "buffer_one" and (
-                schedule.buffered == messages.encode(message)  # waiting already (a repair)
-                or o.store.buffer(schedule.id, messages.encode(message))):
+        # waiting runs are kept without their start time (past by then): one form, compared whole
+        encoded = messages.encode(ScheduledRun(message.schedule_id, message.sort_key))
+        if policy == "buffer_one" and (
+                schedule.buffered == encoded  # waiting already (a repair)
+                or o.store.buffer(schedule.id, encoded)):
+            return "buffered"
+        if policy == "buffer_all" and (encoded in schedule.buffered_all
+                                       or o.store.buffer_more(schedule.id, encoded)):
             return "buffered"
         o.executions.transition(execution, "pending", "skipped", finished_at=to_iso(now),
                                 note="a previous run was still running")

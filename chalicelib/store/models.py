@@ -390,6 +390,8 @@ class ScheduleRecord(Model):
     #: the runs holding a slot now (ADD/DELETE of one id: a retried write changes nothing)
     running_ids = UnicodeSetAttribute(null=True)
     buffered = UnicodeAttribute(null=True)
+    #: the runs waiting under ``buffer_all``, oldest first (at most MAX_BUFFERED)
+    buffered_all = ListAttribute(of=UnicodeAttribute, null=True)
     runs = NumberAttribute(default=0)
     failures = NumberAttribute(default=0)
     last_run_at = UnicodeAttribute(null=True)
@@ -468,6 +470,9 @@ class ExecutionRecord(Model):
     due_shard = UnicodeAttribute(null=True)
     due_at = NumberAttribute(null=True)
     lease_until = NumberAttribute(null=True)
+    #: seconds after ``scheduled_for`` the run was planned to start (its jitter offset)
+    start_offset_seconds = NumberAttribute(null=True)
+    overlap_policy = UnicodeAttribute(null=True)  # a backfill's own, else the schedule's
     by_id = ExecutionIdIndex()
     by_due = ExecutionDueIndex()
     by_schedule_live = ExecutionLiveIndex()

@@ -32,6 +32,13 @@ class Queue:
         delay = max(0, min(MAX_SQS_DELAY, hop_delay(run_at, now)))
         self.send_entries([{"MessageBody": encode(m), "DelaySeconds": delay} for m in messages])
 
+    def send_timed(self, messages: list[tuple[Message, datetime]], now: datetime) -> None:
+        """Messages each due at its own time (as seen at ``now``), 10 a SendMessageBatch. The
+        delay is rounded down (SQS counts whole seconds): a message arrives up to a second early,
+        and its handler waits the rest (``AttemptEngine.handle``), never late by the rounding."""
+        self.send_entries([{"MessageBody": encode(m), "DelaySeconds": max(0, min(
+            MAX_SQS_DELAY, int((at - now).total_seconds())))} for m, at in messages])
+
     def send_entries(self, entries: list[dict[str, Any]]) -> None:
         """SQS message entries (``MessageBody``, optional ``MessageAttributes`` and
         ``DelaySeconds``), one SendMessage for one, else 10 a SendMessageBatch; an entry SQS

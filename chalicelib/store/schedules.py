@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 from typing import Any
 
 from pynamodb.exceptions import PutError, PynamoDBException, UpdateError
+from pynamodb.expressions.condition import size
 
 from chalicelib.domain.schedule import Execution, Schedule
 from chalicelib.domain.timeutil import epoch_of
@@ -22,10 +24,14 @@ from chalicelib.store.common import (
 )
 from chalicelib.store.due import due_actions, due_fields, overdue, postpone
 from chalicelib.store.mapping import entity_of, fields_of, stored_value
-from chalicelib.store.models import ExecutionRecord, ScheduleRecord
+from chalicelib.store.models import ExecutionRecord, IdempotencyRecord, ScheduleRecord
 
-#: The due index is split over this many partitions (a tick queries each).
-SHARDS = 4
+#: runs that may wait behind a running one under ``buffer_all`` (more are skipped)
+MAX_BUFFERED = 100
+#: The due index is split over this many partitions (a tick queries each): at midnight every
+#: schedule due moves its index entry once, and 32 keys carry ~32,000 such writes a second.
+#: Items written under the 4 shards of before are still found (shard ids 0-3 are among these).
+SHARDS = 32
 
 
 def shard_of(schedule_id: str) -> str:
@@ -60,10 +66,34 @@ def _live_key(expires_at: int, sort_key: str) -> str:
     return f"{expires_at:012d}#{sort_key}"
 
 
+#: the soonest starts across every shard, as the last tick saw them (one item)
+UPCOMING_KEY = "schedules:upcoming"
+
+
 class ScheduleStore:
     def __init__(self) -> None:
         self._model = bind(ScheduleRecord, "schedules")
         self._lists = lists.Lists()
+        self._upcoming = bind(IdempotencyRecord, "idempotency")
+
+    def save_upcoming(self, starts: list[tuple[str, str]], now_iso: str, expires_at: int) -> None:
+        """The tick's list of the soonest (start, schedule id) pairs across all shards: one
+        PutItem a minute, so a reader needs one GetItem, not a Query per shard."""
+        try:
+            self._upcoming(key=UPCOMING_KEY, result_id=json.dumps(starts), created_at=now_iso,
+                           expires_at=expires_at).save()
+        except PynamoDBException as exc:
+            raise unavailable("idempotency") from exc
+
+    def read_upcoming(self) -> list[tuple[str, str]] | None:
+        """The last tick's list; None before the first tick."""
+        try:
+            record = self._upcoming.get(UPCOMING_KEY)
+        except self._upcoming.DoesNotExist:
+            return None
+        except PynamoDBException as exc:
+            raise unavailable("idempotency") from exc
+        return [(str(at), str(schedule_id)) for at, schedule_id in json.loads(record.result_id)]
 
     def _record(self, schedule: Schedule) -> ScheduleRecord:
         """The item: the entity's fields, and the index keys (in the due index only while a next
@@ -151,6 +181,45 @@ class ScheduleStore:
         except PynamoDBException as exc:
             raise unavailable("schedules") from exc
 
+    def due_page(self, shard: str, until_iso: str, after: dict[str, Any] | None, limit: int
+                 ) -> tuple[list[tuple[str, str]], dict[str, Any] | None]:
+        """One page of a shard's due schedules, as (id, next_run_at) pairs, and the key to go on
+        from (None: the shard is done). The tick finds; dispatch workers fire."""
+        m = self._model
+        try:
+            result = m.due.query(shard, m.next_run_at <= until_iso, limit=limit, page_size=limit,
+                                 last_evaluated_key=after)
+            found = [(r.id, str(r.next_run_at)) for r in result]
+            return found, result.last_evaluated_key
+        except PynamoDBException as exc:
+            raise unavailable("schedules") from exc
+
+    def get_current(self, schedule_ids: set[str]) -> dict[str, Schedule]:
+        """Schedules by id read consistently (a dispatch fires only on the next run as it is now),
+        100 a BatchGetItem."""
+        try:
+            return {r.id: _schedule(r) for r in self._model.batch_get(
+                sorted(schedule_ids), consistent_read=True)} if schedule_ids else {}
+        except PynamoDBException as exc:
+            raise unavailable("schedules") from exc
+
+    def dispatch(self, schedule: Schedule, expected_next: str, next_run_at: str | None,
+                 now_iso: str, runs: list[Write]) -> str | None:
+        """Claim the runs and move the next run on, in one write (a TransactWriteItems of the
+        advance and the runs' records): a run is never claimed without the schedule moving on,
+        nor the schedule moved without its runs. Answers the name of the write whose condition
+        failed ("schedule": it moved on already; "run": a run exists), None when written."""
+        m = self._model
+        actions = [m.updated_at.set(now_iso)]
+        if next_run_at is None:
+            actions += [m.next_run_at.remove(), m.due_shard.remove()]
+        else:
+            actions += [m.next_run_at.set(next_run_at), m.due_shard.set(shard_of(schedule.id))]
+        # Condition: the next run is still the one this dispatch read.
+        advance = Write(m(id=schedule.id), m.next_run_at == expected_next, "schedule",
+                        actions=actions)
+        return transact([advance, *runs], "schedules")
+
     def upcoming(self, shard: str, now_iso: str, limit: int) -> list[Schedule]:
         """The next ``limit`` runs of one shard, soonest first."""
         m = self._model
@@ -220,6 +289,24 @@ class ScheduleStore:
             raise unavailable("schedules") from exc
         return True
 
+    def buffer_more(self, schedule_id: str, message: str) -> bool:
+        """Queue one more run behind the running one (``buffer_all``), oldest first; False when
+        MAX_BUFFERED wait already. A retried append (its answer lost) finds it there: the same
+        run is never buffered twice (it would take a turn and run nothing)."""
+        m = self._model
+        # Condition: not waiting already, and room for one more.
+        room = m.buffered_all.does_not_exist() | (size(m.buffered_all) < MAX_BUFFERED)
+        try:
+            m(id=schedule_id).update(
+                actions=[m.buffered_all.set((m.buffered_all | []).append([message]))],
+                condition=m.id.exists() & room & ~m.buffered_all.contains(message))
+        except UpdateError as exc:
+            if not conditional_failure(exc):
+                raise unavailable("schedules") from exc
+            current = self.get(schedule_id)
+            return current is not None and message in current.buffered_all
+        return True
+
     def finish_run(self, schedule_id: str, execution_id: str, succeeded: bool | None,
                    now_iso: str, settled: bool | None = None) -> tuple[str | None, int]:
         """Free the slot, count the outcome and take a buffered run, in one conditional write.
@@ -242,6 +329,11 @@ class ScheduleStore:
             buffered = taken = current.buffered
             actions = [m.last_run_at.set(now_iso), m.buffered.remove(),
                        m.running_ids.delete({execution_id})]
+            # buffer_all: the oldest waiting run is taken (the first of the list, as read)
+            head = current.buffered_all[0] if not buffered and current.buffered_all else None
+            if head is not None:
+                taken = head
+                actions.append(m.buffered_all[0].remove())
             if succeeded is True:
                 actions += [m.runs.add(1), m.last_success_at.set(now_iso)]
             elif succeeded is False:
@@ -250,10 +342,12 @@ class ScheduleStore:
             # Condition: the buffered run we take is the one we read (another may arrive), and
             # the run still holds its slot (this release was not written yet).
             same = m.buffered == buffered if buffered else m.buffered.does_not_exist()
+            if head is not None:
+                same = same & (m.buffered_all[0] == head)
             try:
                 record.update(actions=actions, condition=m.id.exists() & same
                               & m.running_ids.contains(execution_id))
-                return buffered, int(record.failure_streak or 0)  # the item as written
+                return taken, int(record.failure_streak or 0)  # the item as written
             except UpdateError as exc:
                 if not conditional_failure(exc):
                     raise unavailable("schedules") from exc
@@ -306,16 +400,26 @@ class ExecutionStore:
     def __init__(self) -> None:
         self._model = bind(ExecutionRecord, "executions")
 
+    def _new_record(self, execution: Execution) -> ExecutionRecord:
+        # a pending run is due at its planned start: the reconciler sends it if nobody did
+        due = (epoch_of(execution.scheduled_for) + int(execution.start_offset_seconds or 0)
+               if execution.status == "pending" else None)
+        return self._model(**fields_of(execution), live_sk=_live_key(execution.expires_at,
+                                                                     execution.sort_key),
+                           **due_fields(KIND, execution.id, due))
+
     def claim(self, execution: Execution) -> tuple[Execution, bool]:
         """Create the run's record unless it exists; return it and whether this call made it."""
         # the first tick creates it; others find it
-        due = epoch_of(execution.scheduled_for) if execution.status == "pending" else None
-        record = self._model(**fields_of(execution), live_sk=_live_key(execution.expires_at,
-                                                                       execution.sort_key),
-                             **due_fields(KIND, execution.id, due))
-        stored, new = save_once(record, self._model.sort_key, "executions", lambda: self._model.get(
-            execution.schedule_id, execution.sort_key, consistent_read=True))
+        stored, new = save_once(self._new_record(execution), self._model.sort_key, "executions",
+                                lambda: self._model.get(execution.schedule_id, execution.sort_key,
+                                                        consistent_read=True))
         return (execution if new else _execution(stored)), new
+
+    def claim_write(self, execution: Execution) -> Write:
+        """The run's creation as one write of a transaction (``ScheduleStore.dispatch``)."""
+        # Condition: no run with this key yet (its id comes from the schedule and its time).
+        return Write(self._new_record(execution), self._model.sort_key.does_not_exist(), "run")
 
     def get(self, schedule_id: str, sort_key: str) -> Execution | None:
         try:

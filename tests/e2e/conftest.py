@@ -62,7 +62,9 @@ def local_runtime(*args: str, admin_key: str | None = ADMIN_KEY,
     """``python -m devserver`` with ``args`` (and ``env``) on free ports; killed on exit if still
     running."""
     port, ws_port = free_port(), free_port()
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    env = {**{k: v for k, v in os.environ.items()
+              if k != "CONDUCTOR_SCHEDULER_LOOKAHEAD_SECONDS"},  # the default: runs on the second
+           "PYTHONUNBUFFERED": "1", **(env or {})}
     env.pop("CONDUCTOR_ADMIN_KEY", None)
     if admin_key:
         env["CONDUCTOR_ADMIN_KEY"] = admin_key

@@ -73,8 +73,15 @@ def new_job(api: Api, url: str, **extra: Any) -> dict[str, Any]:
 
 
 def tick(app_module: Any, clock: Clock) -> None:
+    """The minute tick, then its dispatch messages through their workers (as Lambda would)."""
     app_module.scheduler_tick(scheduled_event("arn:aws:events:us-east-1:1:rule/tick", "us-east-1",
                                               clock.now), context_for("scheduler_tick"))
+    run_dispatch(app_module)
+
+
+def run_dispatch(app_module: Any, rounds: int = 20) -> int:
+    """The dispatch queue through its workers: the tick's due schedules fired."""
+    return drain(app_module, "dispatch_due_schedules", "conductor-test-dispatch", rounds)
 
 
 def run_executions(app_module: Any, rounds: int = 5) -> int:

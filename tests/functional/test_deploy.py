@@ -89,7 +89,7 @@ def test_alarms_notify_a_topic_and_every_function_keeps_its_logs_for_a_while() -
     assert resources["AlarmEmailSubscription"]["Condition"] == "HasAlarmEmail"
     assert merged["Parameters"]["AlarmEmail"]["Default"] == ""
     groups = {k: v for k, v in resources.items() if v.get("Type") == "AWS::Logs::LogGroup"}
-    assert len(groups) == len(build.function_names()) == 13
+    assert len(groups) == len(build.function_names()) == 15
     assert all(g["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
                for g in groups.values())
     assert merged["Parameters"]["LogRetentionDays"]["Default"] == 30
@@ -148,7 +148,7 @@ def test_the_packaged_template_is_complete(packaged: Path) -> None:
     # a poison message returns alone and its batch-mates are not received again
     sqs_events = [e for f in consumers for e in f["Properties"]["Events"].values()
                   if e["Type"] == "SQS"]
-    assert len(sqs_events) == 8
+    assert len(sqs_events) == 10
     assert all(e["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
                and e["Properties"]["Queue"] for e in sqs_events)
 

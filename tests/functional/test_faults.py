@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from chalicelib import deps
+from chalicelib.domain.timeutil import parse_iso
 from devserver.lambdas import context_for, scheduled_event, sqs_event
 from tests.conftest import Api, Clock
 from tests.faulty import ARN, PREFIX, Faulty, faulty_aws, json_body
@@ -134,6 +135,30 @@ def test_a_lost_answer_on_a_runs_claim_and_slot_still_runs_and_frees_the_schedul
     assert sorted(r["status"] for r in history) == ["succeeded"] * 3
     assert json_body(api.get(f"/v2/schedules/{created['id']}"))["counters"]["running"] == 0
     assert len(target.requests) == 3
+
+
+def test_a_lost_answer_on_a_dispatch_still_runs_the_run_once(
+        faulty: tuple[Faulty, Api, Clock], app_module: Any, target: Receiver) -> None:
+    world, api, clock = faulty
+    created = json_body(api.post("/v2/schedules", {
+        "name": "every minute", "expression": "rate(1 minute)",
+        "target": {"type": "http", "method": "POST", "url": target.url}}))
+    # Given the answer of the dispatch's one write (claim the run, advance the schedule) lost:
+    # the SDK's retry finds the schedule moved on, by itself
+    rule = world.plan.add("lost", operation="TransactWriteItems", resource="schedules")
+    clock.now = parse_iso(created["next_runs"][0]) + timedelta(seconds=1)
+    # When the tick finds it due and a dispatch worker fires it
+    tick(app_module, clock)
+    world.pump(app_module)
+    assert rule.hits == 1
+    # Then the worker knew the claim for its own (its message's token) and sent the run once
+    [run] = json_body(api.get(f"/v2/schedules/{created['id']}/history"))["items"]
+    assert run["status"] == "succeeded" and len(target.requests) == 1
+    # and the same tick delivered again (EventBridge: at least once) fires nothing more
+    tick(app_module, clock)
+    world.pump(app_module)
+    assert len(target.requests) == 1
+    assert len(json_body(api.get(f"/v2/schedules/{created['id']}/history"))["items"]) == 1
 
 
 def test_a_lost_answer_on_handing_over_a_job_answers_201_and_runs_it(

@@ -31,6 +31,7 @@ def activity(api: Api, app_module: Any, clock: Clock, target: Receiver) -> dict[
     created = schedule(api, target.url)
     api.post(f"/v2/schedules/{created['id']}/execute")
     run_executions(app_module)
+    tick(app_module, clock)  # the minute tick notes the soonest starts for the dashboard
     hook = endpoint(api, target.url)
     api.post("/v2/events", {"type": "custom.metric"})
     pump(app_module)

@@ -152,7 +152,7 @@ def test_health_reports_every_table_and_queue(api: Any) -> None:
     assert report["status"] == "ok" and report["down"] == []
     from chalicelib.config import QUEUES, TABLES
 
-    assert len(report["components"]) == len(TABLES) + len(QUEUES) == 16 + 4
+    assert len(report["components"]) == len(TABLES) + len(QUEUES) == 16 + 5
 
 
 def test_health_names_what_is_down(api: Any) -> None:

@@ -3,17 +3,31 @@ real HTTP targets on 127.0.0.1 and an injected clock."""
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from chalicelib import aws as factory
 from chalicelib import deps
-from chalicelib.store.due import SHARDS as DUE_SHARDS
+from chalicelib.domain.schedule import LOOK_AHEAD, jitter_offset
+from chalicelib.domain.timeutil import to_iso
+from chalicelib.store.due import shard_count
 from chalicelib.store.schedules import SHARDS
+from devserver.lambdas import context_for, sqs_event
 from tests.conftest import Api, Clock
 from tests.functional.aws_calls import count_calls
-from tests.functional.helpers import run_attempts, run_executions, schedule, tick
+from tests.functional.helpers import (
+    ARN,
+    receive,
+    run_attempts,
+    run_dispatch,
+    run_executions,
+    schedule,
+    tick,
+)
 from tests.functional.receivers import Receiver
 
 T0 = datetime(2026, 11, 30, 8, 59, 30, tzinfo=UTC)
@@ -61,17 +75,91 @@ def test_two_racing_ticks_start_one_run(api: Api, app_module: Any, clock: Clock,
     clock.now = T0 + timedelta(seconds=40)
     scheduler = deps.scheduler()
     store = scheduler.store
-    stale = {str(s): store.due(str(s), "2026-11-30T09:00:10.000Z") for s in range(SHARDS)}
-    tick(app_module, clock)  # the first tick claims, queues and advances
-    original_due = store.due
-    store.due = lambda shard, now_iso, limit=500: stale[shard]  # the second read before that
+    stale = {str(s): store.due_page(str(s), "2026-11-30T09:00:10.000Z", None, 500)
+             for s in range(SHARDS)}
+    tick(app_module, clock)  # the first tick finds it, its worker claims, advances and sends
+    original = store.due_page
+    store.due_page = lambda shard, until, after, limit: stale[shard]  # read before that
     try:
-        tick(app_module, clock)
+        tick(app_module, clock)  # the second hands the same on; its worker finds it moved on
     finally:
-        store.due = original_due
-    run_executions(app_module)
+        store.due_page = original
+    assert run_executions(app_module) == 1  # sent once: not again by the second tick's worker
     assert len(target.requests) == 1
     assert len(history(api, created["id"])) == 1
+
+
+@pytest.fixture
+def look_ahead() -> Iterator[None]:
+    """The scheduler with its default look-ahead (the suite turns it off: see tests/conftest.py)."""
+    deps.scheduler().look_ahead = LOOK_AHEAD
+    yield
+    deps.scheduler.cache_clear()
+
+
+def test_a_run_due_before_the_next_tick_is_sent_ahead_and_starts_on_its_second(
+    api: Api, app_module: Any, clock: Clock, target: Receiver, look_ahead: None
+) -> None:
+    # Given a daily 09:00 schedule and a tick 2 s before it (real SQS delays: 2 s)
+    clock.now = datetime(2026, 11, 30, 8, 59, 58, tzinfo=UTC)
+    created = schedule(api, target.url)
+    assert created["next_runs"][0] == "2026-11-30T09:00:00.000Z"
+    tick(app_module, clock)
+    # Then this tick took it (the next would be a minute late): claimed, waiting to start
+    [run] = history(api, created["id"])
+    assert (run["status"], run["trigger"], run["scheduled_for"]) == (
+        "pending", "scheduled", "2026-11-30T09:00:00.000Z")
+    # and the API still announces it, although the stored next run moved on to tomorrow
+    again = body(api.get(f"/v2/schedules/{created['id']}"))
+    assert again["next_runs"][:2] == ["2026-11-30T09:00:00.000Z", "2026-12-01T09:00:00.000Z"]
+    assert deps.scheduler().upcoming(5)[0]["next_run_at"] == "2026-11-30T09:00:00.000Z"
+    # When its message arrives (SQS holds it for its delay: waited for, bounded)
+    sqs = factory.client("sqs")
+    url = sqs.get_queue_url(QueueName="conductor-test-executions")["QueueUrl"]
+    messages: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 30
+    while not messages and time.monotonic() < deadline:
+        messages = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1, MaxNumberOfMessages=10,
+                                       AttributeNames=["All"]).get("Messages", [])
+    assert len(messages) == 1
+    assert json.loads(messages[0]["Body"])["run_at"] == "2026-11-30T09:00:00.000Z"
+    clock.now = datetime(2026, 11, 30, 9, 0, 0, 250_000, tzinfo=UTC)
+    app_module.run_schedule_executions(sqs_event(messages, ARN + "conductor-test-executions",
+                                                 "us-east-1"), context_for("x"))
+    # Then it started on its second, and the run says by how much
+    [run] = history(api, created["id"])
+    assert run["status"] == "succeeded" and len(target.requests) == 1
+    assert (run["start_offset_seconds"], run["start_delay_ms"]) == (0, 250.0)
+
+
+def test_a_run_that_arrives_before_its_time_waits_for_it(
+    api: Api, app_module: Any, clock: Clock, target: Receiver
+) -> None:
+    # Given a claimed run whose message comes early (a repair; a delay past SQS's 15 minutes)
+    created = schedule(api, target.url)
+    clock.now = T0 + timedelta(seconds=40)
+    tick(app_module, clock)
+    messages = [m for batch in receive("conductor-test-executions") for m in batch]
+    assert json.loads(messages[0]["Body"])["run_at"] == "2026-11-30T09:00:00.000Z"
+    clock.now = datetime(2026, 11, 30, 8, 59, 0, tzinfo=UTC)  # a minute before its time
+    # When it is handled, it is sent on to arrive at its time, not run
+    app_module.run_schedule_executions(sqs_event(messages, ARN + "conductor-test-executions",
+                                                 "us-east-1"), context_for("x"))
+    assert history(api, created["id"])[0]["status"] == "pending" and not target.requests
+    waiting = factory.client("sqs").get_queue_attributes(
+        QueueUrl=factory.client("sqs").get_queue_url(
+            QueueName="conductor-test-executions")["QueueUrl"],
+        AttributeNames=["ApproximateNumberOfMessagesDelayed"])["Attributes"]
+    assert waiting["ApproximateNumberOfMessagesDelayed"] == "1"
+
+
+def test_next_runs_announce_when_runs_start_their_offsets_in(api: Api, clock: Clock,
+                                                              target: Receiver) -> None:
+    created = schedule(api, target.url, jitter_seconds=600)
+    runs = [datetime(2026, 11, 30 + d, 9, tzinfo=UTC) if d == 0 else
+            datetime(2026, 12, d, 9, tzinfo=UTC) for d in range(5)]
+    assert created["next_runs"] == [
+        to_iso(t + timedelta(seconds=jitter_offset(created["id"], t, 600))) for t in runs]
 
 
 def test_pause_and_resume(api: Api, app_module: Any, clock: Clock, target: Receiver) -> None:
@@ -207,6 +295,49 @@ def test_overlap_buffer_one_runs_the_waiting_run_after(api: Api, app_module: Any
     assert sorted(run["status"] for run in history(api, created["id"])) == ["skipped", "succeeded"]
 
 
+def test_overlap_buffer_all_runs_every_waiting_run_in_turn(api: Api, app_module: Any,
+                                                           clock: Clock, target: Receiver) -> None:
+    created = schedule(api, target.url, overlap_policy="buffer_all")
+    assert created["overlap_policy"] == "buffer_all"
+    scheduler = deps.scheduler()
+    assert scheduler.store.take_slot(created["id"], "exe_going", exclusive=True)  # run A is going
+    made = [body(api.post(f"/v2/schedules/{created['id']}/execute"))["id"] for _ in range(3)]
+    run_executions(app_module)  # B, C, D: all wait (Temporal's buffer_all), none skipped
+    assert [r["status"] for r in history(api, created["id"])] == ["pending"] * 3
+    # a waiting run sent again by the reconciler stays waiting once (it would take a turn)
+    clock.now += timedelta(seconds=deps.reconciler().grace + 1)
+    assert deps.reconciler().run()["run"] == 3
+    run_executions(app_module)
+    assert len(scheduler.store.get(created["id"]).buffered_all) == 3
+    deps.runs().release(created["id"], "exe_going", True)  # A ends: B, then C, then D
+    run_executions(app_module)
+    runs = {r["id"]: r for r in history(api, created["id"])}
+    assert [runs[i]["status"] for i in made] == ["succeeded"] * 3
+    assert [runs[i]["started_at"] for i in made] == sorted(runs[i]["started_at"] for i in made)
+    assert len(target.requests) == 3 and scheduler.store.get(created["id"]).running == 0
+
+
+def test_a_backfill_has_its_own_overlap_policy(api: Api, app_module: Any, clock: Clock,
+                                              target: Receiver) -> None:
+    created = schedule(api, target.url, expression="rate(1 hour)", overlap_policy="skip")
+    assert deps.scheduler().store.take_slot(created["id"], "exe_going", exclusive=True)
+    # a backfill whose runs go side by side, although the schedule skips overlapping runs
+    response = api.post(f"/v2/schedules/{created['id']}/backfill", {
+        "from": "2026-11-30T05:00:00Z", "to": "2026-11-30T08:00:00Z", "overlap_policy": "allow"})
+    assert response.status_code == 202
+    assert {e["overlap_policy"] for e in body(response)["executions"]} == {"allow"}
+    run_executions(app_module)
+    assert [r["status"] for r in history(api, created["id"])] == ["succeeded"] * 3
+    # without one, the schedule's own applies: skipped while a run is going
+    api.post(f"/v2/schedules/{created['id']}/backfill",
+             {"from": "2026-11-29T05:00:00Z", "to": "2026-11-29T06:00:00Z"})
+    run_executions(app_module)
+    assert [r["status"] for r in history(api, created["id"])].count("skipped") == 1
+    bad = api.post(f"/v2/schedules/{created['id']}/backfill", {
+        "from": "2026-11-29T05:00:00Z", "to": "2026-11-29T06:00:00Z", "overlap_policy": "x"})
+    assert bad.status_code == 400
+
+
 @pytest.mark.parametrize(("policy", "expected"), [("skip", 2), ("latest", 3), ("all", 10)])
 def test_catch_up_after_missed_ticks(api: Api, app_module: Any, clock: Clock, target: Receiver,
                                      policy: str, expected: int) -> None:
@@ -245,12 +376,23 @@ def test_tick_cost_follows_due_schedules_not_all(api: Api, app_module: Any, cloc
     clock.now = T0 + timedelta(seconds=40)
     with count_calls() as calls:
         deps.scheduler().tick()  # the tick handler also publishes metrics.updated: not counted
-    assert calls["Scan"] == 0 and calls["Query"] == SHARDS
-    assert calls["PutItem"] == 3 and calls["SendMessage"] == 3 and calls["UpdateItem"] == 3
+    # the tick only finds: a Query per shard for what is due and the 3 handed on in one
+    # message; and a Query per shard for the soonest starts, noted in one item for the dashboard
+    assert calls["Scan"] == 0 and calls["Query"] == 2 * SHARDS
+    assert calls["SendMessage"] == 1 and calls["PutItem"] == 1
+    assert sum(calls.values()) - calls["GetQueueUrl"] == 2 * SHARDS + 2
+    with count_calls() as calls:
+        assert run_dispatch(app_module) == 1
+    # a worker fires: one BatchGetItem, one write per run (claim and advance), one batch send
+    assert calls["BatchGetItem"] == 1 and calls["TransactWriteItems"] == 3
+    assert calls["SendMessageBatch"] == 1
+    assert sum(calls.values()) == 5 + calls["ReceiveMessage"] + calls["DeleteMessageBatch"] \
+        + calls["DeleteMessage"] + calls["GetQueueUrl"]
     with count_calls() as calls:
         tick(app_module, clock)  # the whole handler: nothing due now, plus the minute's metrics
     # one Query per due shard and metric, and the reconciler's: one per by-due shard and kind
-    assert calls["Scan"] == 0 and calls["Query"] == SHARDS + 5 + 4 * DUE_SHARDS
+    reconciler = sum(shard_count(kind) for kind in ("retry_job", "delivery", "run", "event"))
+    assert calls["Scan"] == 0 and calls["Query"] == 2 * SHARDS + 5 + reconciler
 
 
 def test_a_rare_tag_is_listed_in_two_calls_and_follows_every_change(

@@ -7,7 +7,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from chalicelib.domain.schedule import (
+    LOOK_AHEAD,
     ExpressionError,
+    Schedule,
     catch_up,
     describe,
     jitter_offset,
@@ -15,6 +17,7 @@ from chalicelib.domain.schedule import (
     parse_expression,
     runs_between,
 )
+from chalicelib.domain.timeutil import parse_iso
 
 T0 = datetime(2026, 3, 27, 12, 0, tzinfo=UTC)
 
@@ -162,3 +165,37 @@ def test_eventbridge_mistakes_say_why(text: str, reason: str) -> None:
 ])
 def test_an_expression_reads_in_words(expression: str, words: str) -> None:
     assert describe(expression) == words
+
+
+def _schedule(**fields: object) -> Schedule:
+    base: dict[str, object] = {
+        "id": "sch_01", "name": "n", "expression": "rate(1 minute)", "timezone": "UTC",
+        "overlap_policy": "allow", "catchup": "latest", "catchup_window_seconds": 3600,
+        "enabled": True, "target": {}, "retry_policy": {}, "version": 1,
+        "anchor": "2026-11-30T21:15:24.428Z", "created_at": "2026-11-30T21:15:24.428Z",
+        "updated_at": "2026-11-30T21:15:24.428Z"}
+    return Schedule(**{**base, **fields}).placed(parse_iso("2026-11-30T21:15:24.428Z"))
+
+
+def test_a_tick_takes_the_runs_due_before_the_next_one() -> None:
+    # rate(1 minute) created at 21:15:24.428: runs at 21:16:24.428, 21:17:24.428, ...
+    schedule = _schedule()
+    tick = utc(2026, 11, 30, 21, 16)
+    assert schedule.due_runs(tick) == ([], 0)  # nothing due at the tick itself
+    runs, skipped = schedule.due_runs(tick, tick + LOOK_AHEAD)
+    assert runs == [(parse_iso("2026-11-30T21:16:24.428Z"), "scheduled")] and skipped == 0
+
+
+def test_next_starts_are_the_times_runs_start() -> None:
+    schedule = _schedule(jitter_seconds=30)
+    now = parse_iso("2026-11-30T21:16:30Z")
+    starts = schedule.next_starts(now, 3)
+    assert starts == sorted(starts) and all(s > now for s in starts)
+    for start in starts:  # each its run's time plus its stable offset
+        scheduled = start - timedelta(seconds=schedule.start_offset(start.replace(
+            second=24, microsecond=428_000)))
+        assert scheduled.second == 24
+    # a past at() the catch-up policy still runs starts at the next tick, and is announced
+    late = _schedule(expression="at(2026-11-30T21:10:00)")
+    assert late.next_starts(parse_iso("2026-11-30T21:15:24.428Z"), 5) == [utc(2026, 11, 30, 21, 16)]
+    assert _schedule(enabled=False).next_starts(now, 5) == []
