@@ -141,14 +141,11 @@ class AttemptEngine:
             item, answer = self._read(work, message, now)
             if answer is not None:
                 return answer
-        if message.run_at is not None and self.queue.due_later(message.run_at, now):
-            self.later(message, message.run_at, now)
-            return "hop"
-        if message.run_at is not None and 0 < (early := (message.run_at - now).total_seconds()) < 1:
-            # SQS delays are whole seconds (sent rounded down): the rest of a second is waited
-            # here, so a run starts on its time, not up to a second before or after it
-            self._sleep(early)
-            now = self._clock()
+        if message.run_at is not None:
+            if self.queue.due_later(message.run_at, now):
+                self.later(message, message.run_at, now)
+                return "hop"
+            now = self._on_time(message.run_at, now)
         token = self._token()
         if work.claim_first:  # one write claims and answers the item; a failed one reads why
             claimed = work.claim_message(message, now, token)
@@ -168,6 +165,15 @@ class AttemptEngine:
                     return answer
         gate = work.after_claim(item, message, now)
         return gate if gate is not None else work.run(item, message, now)
+
+    def _on_time(self, run_at: datetime, now: datetime) -> datetime:
+        """SQS delays are whole seconds (sent rounded down): the rest of a second is waited here,
+        so a message starts on its time, not up to a second before or after it."""
+        early = (run_at - now).total_seconds()
+        if 0 < early < 1:
+            self._sleep(early)
+            return self._clock()
+        return now
 
     def _after_failed_claim(self, work: Work[Any, Any], message: Any, now: datetime,
                             token: str) -> tuple[Any, str | None]:
