@@ -141,11 +141,8 @@ class AttemptEngine:
             item, answer = self._read(work, message, now)
             if answer is not None:
                 return answer
-        if message.run_at is not None:
-            if self.queue.due_later(message.run_at, now):
-                self.later(message, message.run_at, now)
-                return "hop"
-            now = self._on_time(message.run_at, now)
+        if (now := self._on_time(message, now)) is None:
+            return "hop"
         token = self._token()
         if work.claim_first:  # one write claims and answers the item; a failed one reads why
             claimed = work.claim_message(message, now, token)
@@ -166,10 +163,16 @@ class AttemptEngine:
         gate = work.after_claim(item, message, now)
         return gate if gate is not None else work.run(item, message, now)
 
-    def _on_time(self, run_at: datetime, now: datetime) -> datetime:
-        """SQS delays are whole seconds (sent rounded down): the rest of a second is waited here,
-        so a message starts on its time, not up to a second before or after it."""
-        early = (run_at - now).total_seconds()
+    def _on_time(self, message: Any, now: datetime) -> datetime | None:
+        """Now, for a message due now; None when it came early and hopped on to its time. SQS
+        delays are whole seconds (sent rounded down): the rest of a second is waited here, so a
+        message starts on its time, not up to a second before or after it."""
+        if message.run_at is None:
+            return now
+        if self.queue.due_later(message.run_at, now):
+            self.later(message, message.run_at, now)
+            return None
+        early = (message.run_at - now).total_seconds()
         if 0 < early < 1:
             self._sleep(early)
             return self._clock()
