@@ -43,6 +43,12 @@ def schedule_json(schedule: Schedule) -> dict[str, Any]:
         "target": masked_target(schedule.target), "retry_policy": schedule.retry_policy,
         "tags": list(schedule.tags), "version": schedule.version,
         "pause_after_failures": schedule.pause_after_failures,
+        "flexible_time_window": (
+            {"mode": "FLEXIBLE", "maximum_window_minutes": schedule.flexible_window_minutes}
+            if schedule.flexible_window_minutes else {"mode": "OFF"}),
+        "action_after_completion": schedule.action_after_completion or "none",
+        "remaining_actions": schedule.remaining_actions,
+        "history_limits": schedule.history_limits,
         "next_runs": [to_iso(t) for t in next_runs],
         "counters": {"runs": schedule.runs, "failures": schedule.failures,
                      "running": schedule.running, "last_run_at": schedule.last_run_at,

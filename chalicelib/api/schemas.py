@@ -457,6 +457,23 @@ Tag = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:
 OverlapPolicy = Literal["skip", "allow", "buffer_one", "buffer_all"]
 
 
+class FlexibleTimeWindow(Strict):
+    mode: Literal["OFF", "FLEXIBLE"]
+    maximum_window_minutes: int | None = Field(None, ge=1, le=1440, strict=True)
+
+    @model_validator(mode="after")
+    def _window_with_flexible(self) -> FlexibleTimeWindow:
+        if (self.mode == "FLEXIBLE") != (self.maximum_window_minutes is not None):
+            raise ValueError("maximum_window_minutes is required with FLEXIBLE and refused "
+                             "with OFF")
+        return self
+
+
+class HistoryLimits(Strict):
+    succeeded: int = Field(ge=0, le=1000, strict=True)
+    failed: int = Field(ge=0, le=1000, strict=True)
+
+
 class ScheduleBody(Strict):
     name: str = Field(min_length=1, max_length=200)
     description: str | None = Field(None, max_length=2000)
@@ -477,6 +494,20 @@ class ScheduleBody(Strict):
         None, ge=1, le=100, strict=True,
         description="Pause the schedule after this many runs in a row ended failed (after their "
                     "retries); a `schedule.paused` event says why. Null: never.")
+    flexible_time_window: FlexibleTimeWindow = Field(
+        default_factory=lambda: FlexibleTimeWindow(mode="OFF"),
+        description="EventBridge's: OFF, or FLEXIBLE with maximum_window_minutes (1-1440): each "
+                    "run starts at a stable point within the window after its time.")
+    action_after_completion: Literal["none", "delete"] = Field(
+        "none", description="delete: the schedule deletes itself once its last run ended "
+                            "(one-time schedules; EventBridge's ActionAfterCompletion).")
+    remaining_actions: int | None = Field(
+        None, ge=1, le=1_000_000, strict=True,
+        description="Runs left to start on schedule (Temporal's limited actions); at 0 the "
+                    "schedule pauses itself. Null: no limit.")
+    history_limits: HistoryLimits | None = Field(
+        None, description="Newest runs kept per outcome beside the TTL (Kubernetes' history "
+                          "limits). Null: every run until its TTL.")
 
 
 #: what a schedule's answer carries that nobody writes: a GET's answer, edited and PUT back,
@@ -530,6 +561,10 @@ class Schedule(Model):
     retry_policy: dict[str, Any]
     tags: list[str]
     pause_after_failures: int | None
+    flexible_time_window: dict[str, Any]
+    action_after_completion: str
+    remaining_actions: int | None
+    history_limits: dict[str, int] | None
     version: int
     next_runs: list[str]
     counters: dict[str, Any] = Field(description="runs, failures, running, last_run_at, "

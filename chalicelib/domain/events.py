@@ -67,7 +67,8 @@ CATALOG: tuple[EventType, ...] = (
     EventType("schedule.deleted", "schedules", "A schedule was deleted.",
               {"schedule_id": "string"}),
     EventType("schedule.paused", "schedules",
-              "A schedule was paused: by hand, or after failed runs in a row.",
+              "A schedule was paused: by hand (reason manual), after failed runs in a row "
+              "(failures), or when its limited actions were used up (remaining_actions).",
               {"schedule_id": "string", "note": "string|null", "reason": "string",
                "?failures": "integer"}),
     EventType("schedule.resumed", "schedules", "A schedule was resumed.",

@@ -299,6 +299,18 @@ class Schedule:
     buffered: str | None = None  # the one run waiting (buffer_one), as its queue message
     #: the runs waiting under ``buffer_all``, oldest first, as their queue messages
     buffered_all: tuple[str, ...] = ()
+    #: EventBridge's flexible time window: each run starts at a stable point within this many
+    #: minutes after its time (None: OFF)
+    flexible_window_minutes: int | None = None
+    #: ``delete``: the schedule deletes itself once its last run ended (EventBridge's
+    #: ActionAfterCompletion, for one-time schedules); ``none``: it stays
+    action_after_completion: str = "none"
+    #: Temporal's limited actions: runs left to start on schedule (None: no limit); at 0 the
+    #: schedule pauses itself
+    remaining_actions: int | None = None
+    #: newest runs kept per outcome, beside the TTL (Kubernetes' successfulJobsHistoryLimit /
+    #: failedJobsHistoryLimit): {"succeeded": N, "failed": M}; None: all until their TTL
+    history_limits: dict[str, int] | None = None
     runs: int = 0
     failures: int = 0
     last_run_at: str | None = None
@@ -379,8 +391,15 @@ class Schedule:
         return runs, len(times) - len(runs)
 
     def start_offset(self, scheduled_for: datetime) -> int:
-        """Seconds after its time that a run starts: its stable jitter offset."""
-        return jitter_offset(self.id, scheduled_for, self.jitter_seconds)
+        """Seconds after its time that a run starts: its stable jitter offset, plus its stable
+        place in the flexible time window (the same on every tick)."""
+        window = int(self.flexible_window_minutes or 0) * 60
+        return (jitter_offset(self.id, scheduled_for, self.jitter_seconds)
+                + jitter_offset(f"{self.id}|window", scheduled_for, window))
+
+    def _spread(self) -> int:
+        """The most a run may start after its time."""
+        return max(0, self.jitter_seconds) + int(self.flexible_window_minutes or 0) * 60
 
     def starts_at(self, scheduled_for: datetime) -> datetime:
         return scheduled_for + timedelta(seconds=self.start_offset(scheduled_for))
@@ -391,8 +410,10 @@ class Schedule:
         ``at()`` the catch-up policy still runs at the next tick."""
         if not self.enabled:
             return []
-        spread = timedelta(seconds=max(0, self.jitter_seconds))
+        spread = timedelta(seconds=self._spread())
         starts = [self.starts_at(t) for t in self.upcoming(now - spread, count + 1)]
+        if self.remaining_actions is not None:
+            starts = starts[:self.remaining_actions]
         starts = sorted(t for t in starts if t > now)[:count]
         if not starts and not self.runs and self.late_once(now):
             starts = [next_tick(now)]

@@ -6,6 +6,7 @@ end comes back through ``reactions.py`` (``retry_finished``).
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from chalicelib.domain.origins import SCHEDULE_SERVICE
 from chalicelib.domain.retry import NEVER_RETRIED
 from chalicelib.domain.schedule import Execution, Schedule
 from chalicelib.domain.timeutil import to_iso, utcnow
+from chalicelib.errors import NotFound
 from chalicelib.services.attempts import AttemptEngine, Work
 from chalicelib.services.schedules import ScheduleService
 from chalicelib.store.schedules import RUN_ENDS, ExecutionStore, ScheduleStore
@@ -152,6 +154,7 @@ class RunExecutor:
             self.executions.transition(execution, "running", "succeeded", **fields)
             self.release(schedule.id, execution.id, True, settled=True)
             self.publish("schedule.executed", data)
+            self._after_run(schedule)
             return "succeeded"
         error = {"type": outcome.error_type or "Error", "message": outcome.error_message or ""}
         status, job_id = "failed", None
@@ -175,7 +178,23 @@ class RunExecutor:
         self.publish("schedule.failed", {**data, "error": error, "retry_job_id": job_id})
         if job_id is None:
             self._schedules.pause_if_failing(schedule, streak)
+        self._after_run(schedule)
         return status
+
+    def _after_run(self, schedule: Schedule) -> None:
+        """A run ended: the history kept to its limits (the newest N successes and M failures,
+        Kubernetes' history limits: one Query and one BatchWriteItem at most), and a schedule
+        whose last run this was deleted when it asks to be (EventBridge's
+        ActionAfterCompletion)."""
+        if schedule.history_limits:
+            self.executions.trim(schedule.id, schedule.history_limits,
+                                 int(self._clock().timestamp()))
+        if schedule.action_after_completion != "delete":
+            return
+        current = self.store.get(schedule.id)
+        if current is not None and current.next_run_at is None and not current.running_ids:
+            with contextlib.suppress(NotFound):  # deleted meanwhile (its end delivered twice)
+                self._schedules.delete(schedule.id)
 
     def count(self, schedule: Schedule, fields: dict[str, float], ms: float | None) -> None:
         """A schedule's counters, with its name."""

@@ -166,22 +166,31 @@ class Scheduler:
         """Claim a schedule's due runs and move it on, in one write; the messages to send."""
         horizon = now + self.look_ahead
         runs, _missed = schedule.due_runs(now, horizon)
-        upcoming = schedule.upcoming(horizon, 1)
+        remaining = schedule.remaining_actions  # Temporal's limited actions
+        if remaining is not None:
+            runs = runs[:remaining]
+            remaining -= len(runs)
+        upcoming = schedule.upcoming(horizon, 1) if remaining != 0 else []
         following = to_iso(upcoming[0]) if upcoming else None
         planned = [self._planned(schedule, t, trigger, now, token) for t, trigger in runs]
         alone, together = planned[:-MAX_RUNS_PER_WRITE], planned[-MAX_RUNS_PER_WRITE:]
         for execution in alone:  # a catch-up of more than a transaction takes: claimed first
             self._executions.claim(execution)
         failed = self.store.dispatch(schedule, seen, following, to_iso(now),
-                                     [self._executions.claim_write(e) for e in together])
-        if failed is None:
-            return [_message(e) for e in planned]
+                                     [self._executions.claim_write(e) for e in together],
+                                     remaining)
         if failed == "run":  # a run of it exists (an old tick's): claimed one by one
             claimed = [self._executions.claim(e)[0] for e in planned]
-            self.store.advance(schedule, seen, following, to_iso(now))
-            return [_message(e) for e in claimed
-                    if e.status == "pending" and e.claim_token == token]
-        return self._ours(planned, token)  # moved on: maybe by this very write, its answer lost
+            self.store.dispatch(schedule, seen, following, to_iso(now), [], remaining)
+            planned = [e for e in claimed if e.status == "pending" and e.claim_token == token]
+        elif failed is not None:  # moved on: maybe by this very write, its answer lost
+            sends = self._ours(planned, token)
+            if remaining == 0 and sends:
+                self._schedules.actions_used_up(schedule.id)
+            return sends
+        if remaining == 0:
+            self._schedules.actions_used_up(schedule.id)
+        return [_message(e) for e in planned]
 
     def _ours(self, planned: list[Execution], token: str) -> list[tuple[ScheduledRun, datetime]]:
         """Of these runs, the ones this message claimed and that wait to start (read again)."""

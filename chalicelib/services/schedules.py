@@ -80,6 +80,11 @@ class ScheduleService:
             "target": target, "retry_policy": body["retry_policy"],
             "tags": tuple(body.get("tags") or ()),
             "pause_after_failures": body.get("pause_after_failures"),
+            "flexible_window_minutes": (body.get("flexible_time_window") or {}).get(
+                "maximum_window_minutes"),
+            "action_after_completion": body.get("action_after_completion", "none"),
+            "remaining_actions": body.get("remaining_actions"),
+            "history_limits": body.get("history_limits"),
             "expression_words": _words(body["expression"]),
         }
 
@@ -155,8 +160,16 @@ class ScheduleService:
         self._store.delete(schedule, to_iso(now), int((now + self._history).timestamp()))
         self._publish("schedule.deleted", {"schedule_id": schedule_id})
 
+    def actions_used_up(self, schedule_id: str) -> None:
+        """Its last allowed run started (``remaining_actions`` reached 0): paused, saying why."""
+        try:
+            self.set_enabled(schedule_id, False, "Paused: its limited actions are used up "
+                             "(remaining_actions reached 0).", reason="remaining_actions")
+        except (Conflict, NotFound):  # changed or deleted meanwhile: it has no next run anyway
+            log.info("schedule %s not paused: it changed meanwhile", schedule_id)
+
     def set_enabled(self, schedule_id: str, enabled: bool, note: str | None,
-                    failures: int | None = None) -> Schedule:
+                    failures: int | None = None, reason: str | None = None) -> Schedule:
         """Pause or resume; ``failures`` says the scheduler paused it after that many failed
         runs in a row (the event's ``reason`` is then ``failures``, else ``manual``)."""
         now = self._clock()
@@ -173,7 +186,7 @@ class ScheduleService:
             self._publish("schedule.resumed", {"schedule_id": schedule_id, "note": note})
         else:
             data: dict[str, Any] = {"schedule_id": schedule_id, "note": note,
-                                    "reason": "failures" if failures else "manual"}
+                                    "reason": reason or ("failures" if failures else "manual")}
             if failures:
                 data["failures"] = failures
             self._publish("schedule.paused", data)

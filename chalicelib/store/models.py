@@ -392,6 +392,11 @@ class ScheduleRecord(Model):
     buffered = UnicodeAttribute(null=True)
     #: the runs waiting under ``buffer_all``, oldest first (at most MAX_BUFFERED)
     buffered_all = ListAttribute(of=UnicodeAttribute, null=True)
+    #: EventBridge's flexible time window: runs start within this many minutes of their time
+    flexible_window_minutes = NumberAttribute(null=True)
+    action_after_completion = UnicodeAttribute(null=True)  # none | delete
+    remaining_actions = NumberAttribute(null=True)  # Temporal's limited actions (None: no limit)
+    history_limits = JSONAttribute(null=True)  # {"succeeded": N, "failed": M}
     runs = NumberAttribute(default=0)
     failures = NumberAttribute(default=0)
     last_run_at = UnicodeAttribute(null=True)

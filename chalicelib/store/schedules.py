@@ -204,13 +204,16 @@ class ScheduleStore:
             raise unavailable("schedules") from exc
 
     def dispatch(self, schedule: Schedule, expected_next: str, next_run_at: str | None,
-                 now_iso: str, runs: list[Write]) -> str | None:
+                 now_iso: str, runs: list[Write], remaining: int | None = None) -> str | None:
         """Claim the runs and move the next run on, in one write (a TransactWriteItems of the
         advance and the runs' records): a run is never claimed without the schedule moving on,
         nor the schedule moved without its runs. Answers the name of the write whose condition
-        failed ("schedule": it moved on already; "run": a run exists), None when written."""
+        failed ("schedule": it moved on already; "run": a run exists), None when written.
+        ``remaining``: the runs left to start (limited actions), moved in the same write."""
         m = self._model
         actions = [m.updated_at.set(now_iso)]
+        if remaining is not None:
+            actions.append(m.remaining_actions.set(remaining))
         if next_run_at is None:
             actions += [m.next_run_at.remove(), m.due_shard.remove()]
         else:
@@ -487,6 +490,26 @@ class ExecutionStore:
                 return None
             raise unavailable("executions") from exc
         return dataclasses.replace(execution, status=to_status, **fields)
+
+    def trim(self, schedule_id: str, limits: dict[str, int], now_epoch: int) -> int:
+        """Delete the runs past the newest ``limits[status]`` of each status (succeeded, failed),
+        from the newest runs' first page: each run's end trims what it pushed out, so the cost
+        is one Query and at most one BatchWriteItem, whatever the history holds."""
+        page, _ = self.history(schedule_id, sum(limits.values()) + 25, None, now_epoch)
+        seen: dict[str, int] = {}
+        extra = []
+        for execution in page:  # newest first
+            if execution.status in limits:
+                seen[execution.status] = seen.get(execution.status, 0) + 1
+                if seen[execution.status] > limits[execution.status]:
+                    extra.append(execution)
+        try:
+            with self._model.batch_write() as batch:
+                for execution in extra:
+                    batch.delete(self._model(execution.schedule_id, execution.sort_key))
+        except PynamoDBException as exc:
+            raise unavailable("executions") from exc
+        return len(extra)
 
     def history(self, schedule_id: str, limit: int, before: str | None, now_epoch: int
                 ) -> tuple[list[Execution], str | None]:

@@ -13,7 +13,7 @@ import pytest
 from chalicelib import aws as factory
 from chalicelib import deps
 from chalicelib.domain.schedule import LOOK_AHEAD, jitter_offset
-from chalicelib.domain.timeutil import to_iso
+from chalicelib.domain.timeutil import parse_iso, to_iso
 from chalicelib.store.due import shard_count
 from chalicelib.store.schedules import SHARDS
 from devserver.lambdas import context_for, sqs_event
@@ -651,3 +651,47 @@ def test_a_schedules_answer_put_back_whole_is_accepted(api: Api, clock: Clock,
     typo = api.request("PUT", f"/v2/schedules/{created['id']}",
                        {**edited, "version": None, "nmae": "x"})
     assert typo.status_code == 400 and "nmae" in json.dumps(body(typo))
+
+
+def test_the_anchors_schedule_features(api: Api, app_module: Any, clock: Clock,
+                                      target: Receiver) -> None:
+    """EventBridge's flexible window and ActionAfterCompletion, Temporal's limited actions,
+    Kubernetes' history limits: each accepted, shown, and doing what it says."""
+    # a flexible window: each run starts at a stable point within it, announced as such
+    flexible = schedule(api, target.url, flexible_time_window={
+        "mode": "FLEXIBLE", "maximum_window_minutes": 30})
+    assert flexible["flexible_time_window"] == {"mode": "FLEXIBLE", "maximum_window_minutes": 30}
+    start = parse_iso(flexible["next_runs"][0])
+    nine = datetime(2026, 11, 30, 9, tzinfo=UTC)
+    assert nine <= start < nine + timedelta(minutes=30)
+    # a one-time schedule that deletes itself after its run
+    once = schedule(api, target.url, expression="at(2026-11-30T09:00:00)",
+                    action_after_completion="delete")
+    # limited actions: two runs, then it pauses itself
+    limited = schedule(api, target.url, expression="rate(1 minute)", remaining_actions=2,
+                       history_limits={"succeeded": 1, "failed": 0})
+    assert limited["remaining_actions"] == 2 and len(limited["next_runs"]) == 2
+    for minutes in (1, 2, 3):
+        clock.now = T0 + timedelta(minutes=minutes, seconds=1)
+        tick(app_module, clock)
+        run_executions(app_module)
+    assert api.get(f"/v2/schedules/{once['id']}").status_code == 404  # deleted, as it asked
+    assert len(history(api, once["id"])) == 1  # its history stays readable
+    after = body(api.get(f"/v2/schedules/{limited['id']}"))
+    assert after["enabled"] is False and after["remaining_actions"] == 0
+    assert "remaining_actions" in after["paused_note"] and after["next_runs"] == []
+    paused = deps.event_bus().list(50, event_type="schedule.paused").events
+    assert paused[0].data["reason"] == "remaining_actions"
+    # two runs succeeded; the history keeps the newest one (history_limits)
+    runs = history(api, limited["id"])
+    assert [r["status"] for r in runs] == ["succeeded"]
+    assert runs[0]["scheduled_for"] == "2026-11-30T09:01:30.000Z"  # the newer of the two
+    # mistakes are 400s that say why
+    for bad in ({"flexible_time_window": {"mode": "FLEXIBLE"}},
+                {"flexible_time_window": {"mode": "OFF", "maximum_window_minutes": 5}},
+                {"remaining_actions": 0}, {"action_after_completion": "DELETE_NOW"},
+                {"history_limits": {"succeeded": -1, "failed": 1}}):
+        response = api.post("/v2/schedules", {
+            "name": "x", "expression": "rate(1 hour)",
+            "target": {"type": "http", "method": "POST", "url": target.url}, **bad})
+        assert response.status_code == 400, bad
