@@ -374,6 +374,19 @@ export class SchedulePage extends Detail {
         ["Runs", `${fmtNum(counters.runs)} (${fmtNum(counters.failures)} failed)`],
         ["Last run", fmtTime(counters.last_run_at)],
         ["Pause after", schedule.pause_after_failures ? `${schedule.pause_after_failures} failed runs in a row` : "never"],
+        ["Overlap", (schedule.overlap_policy || "skip").replace("_", " ")],
+        [
+          "Flexible window",
+          schedule.flexible_time_window?.mode === "FLEXIBLE" ? `${schedule.flexible_time_window.maximum_window_minutes} min` : "off",
+        ],
+        ["Runs left", schedule.remaining_actions ?? "no limit"],
+        ["After its last run", schedule.action_after_completion === "delete" ? "deleted" : "kept"],
+        [
+          "History kept",
+          schedule.history_limits
+            ? `newest ${schedule.history_limits.succeeded} succeeded, ${schedule.history_limits.failed} failed`
+            : "every run until it expires",
+        ],
         schedule.paused_note ? ["Paused because", schedule.paused_note] : null,
         schedule.tags?.length ? ["Tags", schedule.tags.join(", ")] : null,
       ]),
@@ -397,6 +410,11 @@ export class SchedulePage extends Detail {
                 ["Scheduled for", (run) => fmtTime(run.scheduled_for, zone)],
                 ["Trigger", (run) => run.trigger],
                 ["Status", (run) => statusBadge(run.status)],
+                // how late it started against its planned start (its time plus its offset)
+                [
+                  "Started",
+                  (run) => (run.start_delay_ms === null || run.start_delay_ms === undefined ? "—" : `${fmtMs(run.start_delay_ms)} late`),
+                ],
                 ["Took", (run) => fmtMs(run.duration_ms)],
                 ["Error", (run) => (run.error ? errorText(run.error) : "—")],
                 ["Retry job", (run) => linkTo(run.retry_job_id)],

@@ -209,9 +209,26 @@ export class Schedules extends View {
         ["skip", "Skip"],
         ["allow", "Allow"],
         ["buffer_one", "Buffer one"],
+        ["buffer_all", "Buffer all"],
       ],
       schedule.overlap_policy || "skip",
     );
+    const windowMinutes = number("schedule-window", schedule.flexible_time_window?.maximum_window_minutes, {
+      min: 1,
+      max: 1440,
+      placeholder: "off",
+    });
+    const afterCompletion = select(
+      "action_after_completion",
+      [
+        ["none", "Keep the schedule"],
+        ["delete", "Delete the schedule"],
+      ],
+      schedule.action_after_completion || "none",
+    );
+    const remaining = number("schedule-remaining", schedule.remaining_actions, { min: 0, placeholder: "no limit" });
+    const keepSucceeded = number("schedule-keep-succeeded", schedule.history_limits?.succeeded, { min: 0, max: 1000, placeholder: "all" });
+    const keepFailed = number("schedule-keep-failed", schedule.history_limits?.failed, { min: 0, max: 1000, placeholder: "all" });
     const catchup = select(
       "catchup",
       [
@@ -333,9 +350,14 @@ export class Schedules extends View {
         field("Starts at", startAt, "ISO 8601, optional"),
         field("Ends at", endAt, "ISO 8601, optional"),
         field("Jitter (s)", jitter, "a random delay up to this"),
+        field("Flexible window (min)", windowMinutes, "each run starts within it; empty: off"),
         field("When a run is still going", overlap),
         field("Missed runs", catchup),
         field("Catch up within (s)", catchupWindow),
+        field("Runs left", remaining, "then it pauses; empty: no limit"),
+        field("After its last run", afterCompletion),
+        field("Keep succeeded runs", keepSucceeded, "newest; empty: all"),
+        field("Keep failed runs", keepFailed, "newest; empty: all"),
       ),
       words,
       h("p", { class: "muted" }, "Next runs:"),
@@ -420,6 +442,15 @@ export class Schedules extends View {
               jitter: retryJitter.value,
             },
             pause_after_failures: numberOr(pauseAfter),
+            flexible_time_window: windowMinutes.value.trim()
+              ? { mode: "FLEXIBLE", maximum_window_minutes: numberOr(windowMinutes) }
+              : { mode: "OFF" },
+            action_after_completion: afterCompletion.value,
+            remaining_actions: numberOr(remaining),
+            history_limits:
+              keepSucceeded.value.trim() || keepFailed.value.trim()
+                ? { succeeded: numberOr(keepSucceeded, 1000), failed: numberOr(keepFailed, 1000) }
+                : null,
           };
         } catch (err) {
           problem.textContent = err.message; // a JSON or header line the form could not read
@@ -467,6 +498,10 @@ function writableFields(sc) {
     "retry_policy",
     "tags",
     "pause_after_failures",
+    "flexible_time_window",
+    "action_after_completion",
+    "remaining_actions",
+    "history_limits",
   ];
   return Object.fromEntries(keep.filter((k) => sc[k] !== null && sc[k] !== undefined).map((k) => [k, sc[k]]));
 }

@@ -94,6 +94,8 @@ def _policy(args: argparse.Namespace) -> dict[str, Any] | None:
     return {"max_attempts": args.max_attempts} if args.max_attempts else None
 
 
+OVERLAP = ["skip", "allow", "buffer_one", "buffer_all"]
+
 # --- commands ----------------------------------------------------------------------------------
 
 def schedules_list(c: Conductor, a: argparse.Namespace, out: TextIO) -> None:
@@ -105,10 +107,24 @@ def schedules_get(c: Conductor, a: argparse.Namespace, out: TextIO) -> None:
 
 
 def schedules_create(c: Conductor, a: argparse.Namespace, out: TextIO) -> None:
-    extra = ({"pause_after_failures": a.pause_after_failures}
-             if a.pause_after_failures is not None else {})
+    extra: dict[str, Any] = {k: v for k, v in {
+        "pause_after_failures": a.pause_after_failures, "overlap_policy": a.overlap,
+        "remaining_actions": a.remaining_actions,
+        "action_after_completion": a.after_completion}.items() if v is not None}
+    if a.flexible_window is not None:
+        extra["flexible_time_window"] = {"mode": "FLEXIBLE",
+                                         "maximum_window_minutes": a.flexible_window}
+    if a.keep_succeeded is not None or a.keep_failed is not None:
+        extra["history_limits"] = {"succeeded": 1000 if a.keep_succeeded is None
+                                   else a.keep_succeeded,
+                                   "failed": 1000 if a.keep_failed is None else a.keep_failed}
     show("schedule", c.schedules.create(a.name, a.expression, _target(a), timezone=a.timezone,
                                         retry_policy=_policy(a), **extra), a, out)
+
+
+def schedules_backfill(c: Conductor, a: argparse.Namespace, out: TextIO) -> None:
+    show("execution", c.schedules.backfill(a.id, a.start, a.end,
+                                           overlap_policy=a.overlap)["executions"], a, out)
 
 
 def schedules_run(c: Conductor, a: argparse.Namespace, out: TextIO) -> None:
@@ -296,8 +312,23 @@ def _add_schedules(groups: Any) -> None:
     p.add_argument("--timezone", default="UTC", help="an IANA zone, e.g. Europe/Berlin")
     p.add_argument("--pause-after-failures", type=int,
                    help="pause it after this many failed runs in a row")
+    p.add_argument("--overlap", choices=OVERLAP,
+                   help="when a run is due while one still runs (default skip)")
+    p.add_argument("--flexible-window", type=int, metavar="MINUTES",
+                   help="each run starts within this many minutes of its time")
+    p.add_argument("--remaining-actions", type=int, metavar="N",
+                   help="start N runs, then pause (Temporal's limited actions)")
+    p.add_argument("--after-completion", choices=["none", "delete"],
+                   help="delete: the schedule deletes itself after its last run")
+    p.add_argument("--keep-succeeded", type=int, metavar="N", help="keep the newest N successes")
+    p.add_argument("--keep-failed", type=int, metavar="N", help="keep the newest N failures")
     _target_options(p)
     _command(sub, "run", schedules_run, "run a schedule now").add_argument("id")
+    p = _command(sub, "backfill", schedules_backfill, "run the times of a past range now")
+    p.add_argument("id")
+    p.add_argument("--from", dest="start", required=True, help="ISO 8601, e.g. 2026-12-01T00:00Z")
+    p.add_argument("--to", dest="end", required=True)
+    p.add_argument("--overlap", choices=OVERLAP, help="for these runs only (else the schedule's)")
     p = _command(sub, "pause", schedules_pause, "pause schedules (up to 100 ids at once)")
     p.add_argument("id", nargs="+")
     p.add_argument("--note")

@@ -37,8 +37,11 @@ class Schedules(_Resource):
                retry_policy: RetryPolicy | None = None, enabled: bool = True,
                **fields: Any) -> Item:
         """``expression``: ``cron(0 9 * * 1-5)``, ``rate(5 minutes)`` or ``at(2026-12-01T09:00:00)``;
-        ``fields``: description, start_at, end_at, jitter_seconds, overlap_policy, catchup,
-        catchup_window_seconds, tags, pause_after_failures."""
+        ``fields``: description, start_at, end_at, jitter_seconds, overlap_policy (skip, allow,
+        buffer_one, buffer_all), catchup, catchup_window_seconds, tags, pause_after_failures,
+        flexible_time_window (``{"mode": "FLEXIBLE", "maximum_window_minutes": 30}``),
+        action_after_completion (none, delete), remaining_actions, history_limits
+        (``{"succeeded": 10, "failed": 50}``)."""
         body = {"name": name, "expression": expression, "target": target, "timezone": timezone,
                 "enabled": enabled, **fields}
         if retry_policy is not None:
@@ -73,9 +76,14 @@ class Schedules(_Resource):
         """Run now; answers the execution (status ``pending``), which the history then shows."""
         return self._http.request("POST", f"/schedules/{schedule_id}/execute")
 
-    def backfill(self, schedule_id: str, start: str | datetime, end: str | datetime) -> Item:
-        return self._http.request("POST", f"/schedules/{schedule_id}/backfill",
-                                  json_body={"from": _iso(start), "to": _iso(end)})
+    def backfill(self, schedule_id: str, start: str | datetime, end: str | datetime, *,
+                 overlap_policy: str | None = None) -> Item:
+        """Run the times of a past range now; ``overlap_policy`` for these runs only (else the
+        schedule's)."""
+        body: Item = {"from": _iso(start), "to": _iso(end)}
+        if overlap_policy is not None:
+            body["overlap_policy"] = overlap_policy
+        return self._http.request("POST", f"/schedules/{schedule_id}/backfill", json_body=body)
 
     def history(self, schedule_id: str, *, limit: int | None = None) -> Iterator[Item]:
         return self._http.pages(f"/schedules/{schedule_id}/history", None, limit)
@@ -102,7 +110,9 @@ class Schedules(_Resource):
 _SCHEDULE_WRITABLE = frozenset({"name", "description", "expression", "timezone", "start_at",
                                 "end_at", "jitter_seconds", "overlap_policy", "catchup",
                                 "catchup_window_seconds", "enabled", "target", "retry_policy",
-                                "tags", "pause_after_failures", "version"})
+                                "tags", "pause_after_failures", "flexible_time_window",
+                                "action_after_completion", "remaining_actions",
+                                "history_limits", "version"})
 
 
 class Retries(_Resource):

@@ -279,3 +279,27 @@ def test_cli_pauses_and_resumes_many_schedules_at_once(conductor: Conductor,
     assert result["results"][3]["error"]["code"] == "not_found"
     assert all(conductor.schedules.get(i)["enabled"] for i in made)
     assert conductor.schedules.get(made[0])["pause_after_failures"] == 3
+
+
+def test_the_cli_and_client_take_the_schedules_anchor_features(runtime: Runtime,
+                                                               conductor: Conductor) -> None:
+    code, out = cli(runtime, "--json", "schedules", "create", "--name", "cli anchors",
+                    "--expression", "rate(1 hour)", "--target-url", "http://127.0.0.1:9/x",
+                    "--overlap", "buffer_all", "--flexible-window", "15",
+                    "--remaining-actions", "3", "--after-completion", "delete",
+                    "--keep-succeeded", "5", "--keep-failed", "2")
+    assert code == 0, out
+    made = json.loads(out)
+    assert (made["overlap_policy"], made["flexible_time_window"], made["remaining_actions"],
+            made["action_after_completion"], made["history_limits"]) == (
+        "buffer_all", {"mode": "FLEXIBLE", "maximum_window_minutes": 15}, 3, "delete",
+        {"succeeded": 5, "failed": 2})
+    assert len(made["next_runs"]) == 3  # three actions left: three runs announced
+    # the client's update keeps them (they are writable), and a backfill has its own policy
+    updated = conductor.schedules.update(made["id"], {**made, "remaining_actions": 1})
+    assert updated["remaining_actions"] == 1 and updated["history_limits"]["failed"] == 2
+    code, out = cli(runtime, "--json", "schedules", "backfill", made["id"], "--from",
+                    "2026-01-01T00:00:00Z", "--to", "2026-01-01T02:30:00Z", "--overlap", "allow")
+    assert code == 0, out
+    assert {e["overlap_policy"] for e in json.loads(out)} == {"allow"}
+    conductor.schedules.delete(made["id"])

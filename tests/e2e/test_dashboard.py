@@ -166,6 +166,13 @@ def test_schedule_form_previews_next_runs_and_explains_a_bad_expression(tab: Pag
     tab.page.select_option("select[name=catchup]", "skip")
     tab.page.fill("#schedule-pause-after", "4")
     tab.page.fill("#schedule-tags", "billing, digest")
+    # the anchors' features: a flexible window, buffer_all, limited actions, history limits
+    tab.page.fill("#schedule-window", "20")
+    tab.page.select_option("select[name=overlap_policy]", "buffer_all")
+    tab.page.fill("#schedule-remaining", "4")
+    tab.page.select_option("select[name=action_after_completion]", "delete")
+    tab.page.fill("#schedule-keep-succeeded", "3")
+    tab.page.fill("#schedule-keep-failed", "2")
     tab.page.get_by_role("button", name="Save").click()
     form_closed(tab)
     expect(row).to_contain_text("PUT")
@@ -175,6 +182,9 @@ def test_schedule_form_previews_next_runs_and_explains_a_bad_expression(tab: Pag
     assert (full["retry_policy"]["max_attempts"], full["retry_policy"]["strategy"]) == (3, "linear")
     assert (full["jitter_seconds"], full["catchup"], full["pause_after_failures"]) == (30, "skip", 4)
     assert full["tags"] == ["billing", "digest"]
+    assert full["flexible_time_window"] == {"mode": "FLEXIBLE", "maximum_window_minutes": 20}
+    assert (full["overlap_policy"], full["remaining_actions"], full["action_after_completion"],
+            full["history_limits"]) == ("buffer_all", 4, "delete", {"succeeded": 3, "failed": 2})
 
 
 def form_closed(tab: Page) -> None:
