@@ -82,6 +82,7 @@ def create_schedule(body: ScheduleBody) -> Response:
     calls the target; a failed run is retried by the retry policy; missed runs follow the
     catch-up policy; overlapping runs follow the overlap policy. Answers the next 5 run times."""
     schedule = deps.schedules().create(body.model_dump(mode="json"))
+    deps.scheduler().hand_on_if_soon(schedule)  # a first run before the next tick: sent now
     return created(schedule_json(schedule), f"/v2/schedules/{schedule.id}")
 
 
@@ -127,6 +128,7 @@ def update_schedule(schedule_id: str, body: UpdateSchedule) -> Response:
         expected = int(if_match)
     fields = body.model_dump(mode="json", exclude={"version"})
     schedule = deps.schedules().update(schedule_id, fields, expected)
+    deps.scheduler().hand_on_if_soon(schedule)
     return Response(body=schedule_json(schedule), headers={"ETag": f'"{schedule.version}"'})
 
 
@@ -149,7 +151,9 @@ def pause_schedule(schedule_id: str, body: Note) -> dict[str, Any]:
               response="Schedule", errors=(404, 409))
 def resume_schedule(schedule_id: str) -> dict[str, Any]:
     """Resumes a paused schedule from now; runs missed while paused are not made up."""
-    return schedule_json(deps.schedules().set_enabled(schedule_id, True, None))
+    schedule = deps.schedules().set_enabled(schedule_id, True, None)
+    deps.scheduler().hand_on_if_soon(schedule)
+    return schedule_json(schedule)
 
 
 @bp.operation("POST", "/schedules/{schedule_id}/execute", summary="Run now", role="operator",

@@ -27,7 +27,7 @@ from chalicelib.domain.ids import RANDOM_CHARS, TIME_CHARS, encode, new_id
 from chalicelib.domain.messages import DueSchedules, MalformedMessage, ScheduledRun, decode
 from chalicelib.domain.schedule import LOOK_AHEAD, Execution, Schedule
 from chalicelib.domain.timeutil import parse_iso, to_iso, utcnow
-from chalicelib.errors import ValidationFailed
+from chalicelib.errors import DependencyUnavailable, ValidationFailed
 from chalicelib.services.schedules import ScheduleService
 from chalicelib.store.queues import Queue
 from chalicelib.store.schedules import SHARDS, ExecutionStore, ScheduleStore
@@ -42,6 +42,8 @@ CHUNK = 50
 PAGE = 500
 #: the soonest starts the tick notes for the dashboard
 UPCOMING = 50
+#: the newest schedules the dashboard adds to them (made since the last tick)
+RECENT = 25
 #: runs one transaction claims beside the schedule's advance (TransactWriteItems takes 100)
 MAX_RUNS_PER_WRITE = 99
 
@@ -95,16 +97,26 @@ class Scheduler:
         until = to_iso(now + self.look_ahead)
         handed: list[DueSchedules] = []
         due: list[tuple[str, str]] = []
+        unread = []
         for shard in range(SHARDS):
-            page, after = self.store.due_page(str(shard), until, None, PAGE)
+            try:
+                page, after = self.store.due_page(str(shard), until, None, PAGE)
+            except DependencyUnavailable:  # the other shards' runs still go out on time
+                unread.append(shard)
+                continue
             due += page
             if after is not None:
                 handed.append(DueSchedules(self._token(), shard=str(shard),
                                            after=json.dumps(after), until=until))
         handed = self._chunks(due) + handed
         self.dispatch_queue.send_timed([(m, now) for m in handed], now)
-        self._note_upcoming(now)
-        return {"due": len(due), "messages": len(handed)}
+        if unread:  # their runs wait for the next tick (a minute; the catch-up policy decides)
+            log.error("tick: due shards %s could not be read; the next tick reads them", unread)
+        try:
+            self._note_upcoming(now)
+        except DependencyUnavailable:  # the dashboard keeps the previous list a minute longer
+            log.warning("tick: the soonest starts could not be noted")
+        return {"due": len(due), "messages": len(handed), "unread_shards": len(unread)}
 
     def _note_upcoming(self, now: datetime) -> None:
         """The soonest starts across every shard, kept in one item for the dashboard (one Query
@@ -115,6 +127,22 @@ class Scheduler:
                         if (first := s.next_starts(now, 1)))
         self.store.save_upcoming(starts[:UPCOMING], to_iso(now),
                                  int((now + timedelta(days=1)).timestamp()))
+
+    def hand_on_if_soon(self, schedule: Schedule) -> None:
+        """A schedule just made, changed or resumed whose next run comes before the next tick
+        would take it (the tick before it has passed): handed to a dispatch worker now, so it
+        starts on its time, not at the next tick. A failed send leaves it to that tick."""
+        if not schedule.enabled or schedule.next_run_at is None:
+            return
+        now = self._clock()
+        if parse_iso(schedule.next_run_at) > now + self.look_ahead:
+            return  # a tick takes it ahead of its time
+        try:
+            self.dispatch_queue.send_timed(
+                [(DueSchedules(self._token(), ((schedule.id, schedule.next_run_at),)), now)], now)
+        except DependencyUnavailable:
+            log.warning("schedule %s: its next run waits for the tick (dispatch queue down)",
+                        schedule.id)
 
     def _chunks(self, due: list[tuple[str, str]]) -> list[DueSchedules]:
         return [DueSchedules(self._token(), tuple(due[i:i + CHUNK]))
@@ -224,12 +252,16 @@ class Scheduler:
         return execution
 
     def upcoming(self, limit: int) -> list[dict[str, Any]]:
-        """The soonest next starts across schedules: the last tick's list (one GetItem), each
-        checked against its schedule as it is now (one BatchGetItem: a paused, deleted or changed
-        one shows its truth). A schedule made since that tick joins at the next (a minute)."""
+        """The soonest next starts across schedules: the last tick's list (one GetItem) and the
+        schedules made since (one Query of the newest), each checked against its schedule as it
+        is now (one BatchGetItem: a paused, deleted or changed one shows its truth). A schedule
+        changed or resumed since the tick to run sooner joins at the next tick (a minute)."""
         now = self._clock()
-        noted = self.store.read_upcoming() or []  # none before the first tick (a minute)
-        current = self.store.get_many({schedule_id for _, schedule_id in noted[:UPCOMING]})
+        noted, noted_at = self.store.read_upcoming()
+        newest, _ = self.store.list(None, None, RECENT, None)
+        ids = {schedule_id for _, schedule_id in noted[:UPCOMING]}
+        ids |= {s.id for s in newest if noted_at is None or s.created_at >= noted_at}
+        current = self.store.get_many(ids)
         found = sorted((starts[0], s.id, s) for s in current
                        if not s.deleted_at and (starts := s.next_starts(now, 1)))
         return [{"schedule_id": s.id, "name": s.name, "next_run_at": to_iso(start)}

@@ -85,15 +85,16 @@ class ScheduleStore:
         except PynamoDBException as exc:
             raise unavailable("idempotency") from exc
 
-    def read_upcoming(self) -> list[tuple[str, str]] | None:
-        """The last tick's list; None before the first tick."""
+    def read_upcoming(self) -> tuple[list[tuple[str, str]], str | None]:
+        """The last tick's list and when it was noted (nothing, None: before the first tick)."""
         try:
             record = self._upcoming.get(UPCOMING_KEY)
         except self._upcoming.DoesNotExist:
-            return None
+            return [], None
         except PynamoDBException as exc:
             raise unavailable("idempotency") from exc
-        return [(str(at), str(schedule_id)) for at, schedule_id in json.loads(record.result_id)]
+        return ([(str(at), str(schedule_id)) for at, schedule_id in json.loads(record.result_id)],
+                record.created_at)
 
     def _record(self, schedule: Schedule) -> ScheduleRecord:
         """The item: the entity's fields, and the index keys (in the due index only while a next

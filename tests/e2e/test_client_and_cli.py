@@ -9,6 +9,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -303,3 +304,21 @@ def test_the_cli_and_client_take_the_schedules_anchor_features(runtime: Runtime,
     assert code == 0, out
     assert {e["overlap_policy"] for e in json.loads(out)} == {"allow"}
     conductor.schedules.delete(made["id"])
+
+
+def test_a_run_starts_at_the_time_announced_not_at_a_tick(conductor: Conductor) -> None:
+    # Given a one-time schedule a few seconds ahead: the tick before it has passed (the issue
+    # measured runs announced at one time starting at the next tick, up to a minute later)
+    with receiver([(200, {})]) as target:
+        at = (datetime.now(UTC) + timedelta(seconds=6)).replace(microsecond=0)
+        made = conductor.schedules.create("on time", f"at({at:%Y-%m-%dT%H:%M:%S})",
+                                          http(target.url), retry_policy={"max_attempts": 1})
+        assert made["next_runs"] == [at.strftime("%Y-%m-%dT%H:%M:%S.000Z")]
+        # When its time comes
+        done = wait_until(lambda: [e for e in conductor.schedules.history(made["id"])
+                                   if e["status"] == "succeeded"], seconds=90)
+        # Then it started at the time announced: not before it, and not at the next tick
+        [run] = done
+        assert run["scheduled_for"] == made["next_runs"][0] and run["trigger"] == "scheduled"
+        assert 0 <= run["start_delay_ms"] < 5000, run
+        assert len(target.requests) == 1
