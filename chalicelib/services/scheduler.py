@@ -106,8 +106,7 @@ class Scheduler:
                 continue
             due += page
             if after is not None:
-                handed.append(DueSchedules(self._token(), shard=str(shard),
-                                           after=json.dumps(after), until=until))
+                handed.append(self._page_from(str(shard), after, until))
         handed = self._chunks(due) + handed
         self.dispatch_queue.send_timed([(m, now) for m in handed], now)
         if unread:  # their runs wait for the next tick (a minute; the catch-up policy decides)
@@ -143,6 +142,10 @@ class Scheduler:
         except DependencyUnavailable:
             log.warning("schedule %s: its next run waits for the tick (dispatch queue down)",
                         schedule.id)
+
+    def _page_from(self, shard: str, after: dict[str, Any], until: str) -> DueSchedules:
+        """The rest of a shard's due schedules, from the key ``after``, for a worker to page on."""
+        return DueSchedules(self._token(), shard=shard, after=json.dumps(after), until=until)
 
     def _chunks(self, due: list[tuple[str, str]]) -> list[DueSchedules]:
         return [DueSchedules(self._token(), tuple(due[i:i + CHUNK]))
@@ -184,8 +187,7 @@ class Scheduler:
                                          PAGE)
         handed = self._chunks(due)
         if after is not None:
-            handed.append(DueSchedules(self._token(), shard=message.shard,
-                                       after=json.dumps(after), until=message.until))
+            handed.append(self._page_from(message.shard, after, message.until))
         self.dispatch_queue.send_timed([(m, now) for m in handed], now)
         return f"paged {len(due)}"
 

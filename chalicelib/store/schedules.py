@@ -173,15 +173,6 @@ class ScheduleStore:
         except PynamoDBException as exc:
             raise unavailable("schedules") from exc
 
-    def due(self, shard: str, now_iso: str, limit: int = 500) -> list[Schedule]:
-        """Schedules of one shard whose next run is at or before now (the sparse ``due`` index)."""
-        m = self._model
-        try:
-            return [_schedule(r) for r in m.due.query(shard, m.next_run_at <= now_iso,
-                                                      limit=limit)]
-        except PynamoDBException as exc:
-            raise unavailable("schedules") from exc
-
     def due_page(self, shard: str, until_iso: str, after: dict[str, Any] | None, limit: int
                  ) -> tuple[list[tuple[str, str]], dict[str, Any] | None]:
         """One page of a shard's due schedules, as (id, next_run_at) pairs, and the key to go on
@@ -232,24 +223,6 @@ class ScheduleStore:
                                                       limit=limit)]
         except PynamoDBException as exc:
             raise unavailable("schedules") from exc
-
-    def advance(self, schedule: Schedule, expected_next: str | None, next_run_at: str | None,
-                now_iso: str) -> bool:
-        """Move the next run on; False if another tick already did (both computed the same)."""
-        m = self._model
-        actions = [m.updated_at.set(now_iso)]
-        if next_run_at is None:
-            actions += [m.next_run_at.remove(), m.due_shard.remove()]
-        else:
-            actions += [m.next_run_at.set(next_run_at), m.due_shard.set(shard_of(schedule.id))]
-        try:
-            # Condition: the next run is still the one this tick read.
-            m(schedule.id).update(actions=actions, condition=m.next_run_at == expected_next)
-        except UpdateError as exc:
-            if conditional_failure(exc):
-                return False
-            raise unavailable("schedules") from exc
-        return True
 
     def take_slot(self, schedule_id: str, execution_id: str, exclusive: bool) -> bool:
         """Hold a slot for a run; with ``exclusive``, only if no other run holds one (overlap

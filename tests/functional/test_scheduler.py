@@ -695,3 +695,24 @@ def test_the_anchors_schedule_features(api: Api, app_module: Any, clock: Clock,
             "name": "x", "expression": "rate(1 hour)",
             "target": {"type": "http", "method": "POST", "url": target.url}, **bad})
         assert response.status_code == 400, bad
+
+
+def test_a_shard_past_one_page_is_paged_on_by_the_workers(
+    api: Api, app_module: Any, clock: Clock, target: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib.services import scheduler as scheduler_module
+    from chalicelib.store import schedules as schedules_store
+
+    # Given 5 schedules due in one shard, and pages of 2
+    monkeypatch.setattr(schedules_store, "shard_of", lambda schedule_id: "0")
+    monkeypatch.setattr(scheduler_module, "PAGE", 2)
+    made = [schedule(api, target.url, name=f"paged {i}")["id"] for i in range(5)]
+    clock.now = T0 + timedelta(seconds=40)
+    # When the tick takes the first page and hands the rest on
+    with count_calls() as calls:
+        assert deps.scheduler().tick()["due"] == 2
+    assert calls["Query"] == 2 * SHARDS
+    assert run_dispatch(app_module) >= 3  # the chunk, then two pages of the rest
+    # Then every one ran, once
+    assert run_executions(app_module) == 5 and len(target.requests) == 5
+    assert all(len(history(api, schedule_id)) == 1 for schedule_id in made)
