@@ -13,6 +13,7 @@ on a request or tick path.
 from __future__ import annotations
 
 from collections import Counter
+from datetime import datetime
 
 from chalicelib.domain.schedule import ExpressionError, describe
 from chalicelib.store.base import bind
@@ -33,8 +34,11 @@ from chalicelib.store.schedules import _lists as schedule_lists
 from chalicelib.store.schedules import _live_key, _schedule
 
 
-def backfill() -> Counter[str]:
-    """Add the missing index keys and list pointers; answers how many of each were added."""
+def backfill(now: datetime | None = None) -> Counter[str]:
+    """Add the missing index keys and list pointers; answers how many of each were added.
+
+    ``now`` is when a run found running gets its lease ended (the services' clock in tests; the
+    wall clock otherwise)."""
     added: Counter[str] = Counter()
     events = bind(EventRecord, "events")
     for record in events.scan(filter_condition=events.month.does_not_exist()):
@@ -65,7 +69,7 @@ def backfill() -> Counter[str]:
         added["subscriptions.sets"] += 1
     mark_ready(subscriptions)
     added["schedules.expression_words"] += _schedule_words()
-    added.update(_due_work())
+    added.update(_due_work(now))
     pointers = bind(ListRecord, "lists")
     with pointers.batch_write() as batch:  # puts of the same pointer are idempotent
         for dead in bind(DeadLetterRecord, "dead_letters").scan():
@@ -81,19 +85,17 @@ def backfill() -> Counter[str]:
     return added
 
 
-def _due_work() -> Counter[str]:
+def _due_work(now: datetime | None) -> Counter[str]:
     """Work in flight from before the ``by-due`` index: each gets its due time, so the
     reconciler watches it too (a run that was running gets a lease ending now: if it is still
     running after the grace period, its worker is taken for gone)."""
-    import time  # noqa: PLC0415
-
-    from chalicelib.domain.timeutil import epoch_of  # noqa: PLC0415
+    from chalicelib.domain.timeutil import epoch_of, utcnow  # noqa: PLC0415
     from chalicelib.store import retry_jobs, webhooks  # noqa: PLC0415
     from chalicelib.store.due import due_actions  # noqa: PLC0415
     from chalicelib.store.schedules import KIND as RUN  # noqa: PLC0415
 
     added: Counter[str] = Counter()
-    now = int(time.time())
+    lease_end = int((now or utcnow()).timestamp())
     jobs, deliveries = bind(RetryJobRecord, "retry_jobs"), bind(DeliveryRecord, "deliveries")
     # each store's own rule for when its item is due (the store modules' private helpers)
     for name, model, store, entity, in_flight in (
@@ -109,8 +111,8 @@ def _due_work() -> Counter[str]:
     runs = bind(ExecutionRecord, "executions")
     for record in runs.scan(filter_condition=runs.due_at.does_not_exist()
                             & runs.status.is_in("pending", "running")):
-        due = epoch_of(record.scheduled_for) if record.status == "pending" else now
-        extra = [runs.lease_until.set(now)] if record.status == "running" else []
+        due = epoch_of(record.scheduled_for) if record.status == "pending" else lease_end
+        extra = [runs.lease_until.set(lease_end)] if record.status == "running" else []
         record.update(actions=[*due_actions(runs, RUN, record.id, due), *extra])
         added["executions.due_at"] += 1
     return added
