@@ -407,7 +407,8 @@ class Schedule:
     def next_starts(self, now: datetime, count: int) -> list[datetime]:
         """When the next ``count`` runs will start (what the API announces): each run's time plus
         its offset, a run whose time passed but whose offset is still ahead included, and a past
-        ``at()`` the catch-up policy still runs at the next tick."""
+        ``at()`` the catch-up policy still runs: now (the write that made it hands it to a
+        dispatch worker at once; only a dispatch queue that is down leaves it to the tick)."""
         if not self.enabled:
             return []
         spread = timedelta(seconds=self._spread())
@@ -416,13 +417,8 @@ class Schedule:
             starts = starts[:self.remaining_actions]
         starts = sorted(t for t in starts if t > now)[:count]
         if not starts and not self.runs and self.late_once(now):
-            starts = [next_tick(now)]
+            starts = [now]
         return starts
-
-
-def next_tick(now: datetime) -> datetime:
-    """The next minute boundary: when a minute tick runs what is due at once."""
-    return now.replace(second=0, microsecond=0) + timedelta(minutes=1)
 
 
 #: How far ahead a tick takes runs: the minute to the next tick, plus a margin for a tick that

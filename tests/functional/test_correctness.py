@@ -11,8 +11,10 @@ from typing import Any
 import pytest
 
 from chalicelib import deps
+from chalicelib.domain.timeutil import to_iso
 from tests.conftest import T0, Api, Clock, body
 from tests.functional.helpers import (
+    run_dispatch,
     run_executions,
     tick,
 )
@@ -119,13 +121,16 @@ def test_at_in_the_past_is_refused_unless_catch_up_reaches_it(
     long_ago = (T0 - timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%S")
     bad(api.post("/v2/schedules", schedule_body(target.url, expression=f"at({long_ago})")),
         "expression")
-    # within the catch-up window with a policy that runs missed runs: it runs once, now
+    # within the catch-up window with a policy that runs missed runs: it runs once, now — as
+    # announced, handed on when it is made, not at the next tick
     late = body(api.post("/v2/schedules", schedule_body(
         target.url, expression=f"at({past})", catchup="latest")))
-    tick(app_module, clock)
+    assert late["next_runs"] == [to_iso(clock.now)]
+    run_dispatch(app_module)
     run_executions(app_module)
     [run] = body(api.get(f"/v2/schedules/{late['id']}/history"))["items"]
     assert run["status"] == "succeeded" and run["trigger"] == "catchup"
+    assert run["started_at"] == to_iso(clock.now)
     tick(app_module, clock)
     run_executions(app_module)
     assert len(body(api.get(f"/v2/schedules/{late['id']}/history"))["items"]) == 1
