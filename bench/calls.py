@@ -342,6 +342,8 @@ def main() -> int:
     if os.environ.get("BENCH_DETAIL"):
         for name, detail in DETAIL.items():
             print(f"{name}: {detail}")
+    print(f"bench/calls.py, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, load average "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     names = list(results[sizes[0]])
     header = " | ".join(f"{n:,} items" for n in sizes)
     print(f"| route or handler | {header} | goal |")

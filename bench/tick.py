@@ -88,6 +88,8 @@ def main() -> int:
     for _ in range(args.rounds):
         for total, runs in results.items():
             runs.append(measure(total, 10))
+    print(f"bench/tick.py, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, load average "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"one tick (finding, handing on), 10 due schedules, {args.rounds} alternating rounds "
           "(moto in-process)")
     medians = {}
