@@ -1,6 +1,7 @@
-"""The API from a terminal. Tables for people, ``--json`` (one JSON document, or
-one JSON object per line for streams) for scripts. ``CONDUCTOR_URL`` and ``CONDUCTOR_KEY`` say
-which Conductor and which key; ``--url``/``--key`` override them."""
+"""The API from a terminal. Tables for people, ``--json`` / ``--output json`` (one JSON
+document, or one JSON object per line for streams) for scripts, before or after the command.
+``CONDUCTOR_URL`` and ``CONDUCTOR_KEY`` say which Conductor and which key; ``--url``/``--key``
+override them. ``conductor completion bash`` prints a completion script."""
 from __future__ import annotations
 
 import argparse
@@ -13,7 +14,7 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any, TextIO
 
-from conductor_client import Conductor, ConductorError
+from conductor_client import Conductor, ConductorError, __version__
 
 Handler = Callable[[Conductor, argparse.Namespace, TextIO], Any]
 
@@ -41,13 +42,20 @@ COLUMNS: dict[str, list[tuple[str, Callable[[dict[str, Any]], Any]]]] = {
     "event": [("ID", lambda e: e["id"]), ("TYPE", lambda e: e["type"]),
               ("TIME", lambda e: e["timestamp"]),
               ("DATA", lambda e: _short(json.dumps(e.get("data", {}), sort_keys=True)))],
+    "key": [("ID", lambda k: k["id"]), ("NAME", lambda k: k["name"]), ("ROLE", lambda k: k["role"]),
+            ("CREATED", lambda k: k.get("created_at") or "-")],
+    "delivery": [("ID", lambda d: d["id"]), ("EVENT", lambda d: d["event_type"]),
+                 ("STATUS", lambda d: d["status"]),
+                 ("ATTEMPTS", lambda d: d.get("attempt_count", "-")),
+                 ("CREATED", lambda d: d.get("created_at") or "-")],
     "breaker": [("SERVICE", lambda b: b["service"]), ("STATE", lambda b: b["state"]),
                 ("FAILURES", lambda b: f"{b['window']['failures']}/{b['window']['size']}"),
                 ("NEXT TRIAL", lambda b: b.get("next_trial_at") or "-")],
 }
 
 
-PLURAL = {"retry": "retry jobs", "dead_letter": "dead letters", "execution": "runs"}
+PLURAL = {"retry": "retry jobs", "dead_letter": "dead letters", "execution": "runs",
+          "key": "API keys", "delivery": "deliveries"}
 
 
 def _short(text: str, width: int = 60) -> str:
@@ -201,8 +209,52 @@ def dlq_resolve(c: Conductor, a: argparse.Namespace, out: TextIO) -> None:
     show("dead_letter", c.dlq.resolve(a.id, a.note), a, out)
 
 
+def dlq_replay_matching(c: Conductor, a: argparse.Namespace, out: TextIO) -> None:
+    """Every open dead letter the filter matches, replayed 100 at a time (the batch route's
+    size); ``--dry-run`` only counts them."""
+    ids = [d["id"] for d in c.dlq.list(status="open", source=a.source, service=a.service,
+                                       fingerprint=a.fingerprint, limit=a.limit)]
+    if a.dry_run:
+        print(json.dumps({"matched": len(ids)}) if a.json else f"{len(ids)} would be replayed",
+              file=out)
+        return
+    results: list[dict[str, Any]] = []
+    for i in range(0, len(ids), 100):
+        results += c.dlq.replay_many(ids[i:i + 100])["results"]
+    ok = sum(1 for r in results if r["status"] == "ok")
+    _batch_out({"results": results, "succeeded": ok, "failed": len(results) - ok}, a, out)
+
+
 def breakers_list(c: Conductor, a: argparse.Namespace, out: TextIO) -> None:
     show("breaker", c.breakers.list(limit=a.limit), a, out)
+
+
+def breakers_get(c: Conductor, a: argparse.Namespace, out: TextIO) -> None:
+    show("breaker", c.breakers.get(a.service), a, out)
+
+
+def breakers_command(action: str) -> Handler:
+    def handler(c: Conductor, a: argparse.Namespace, out: TextIO) -> None:
+        show("breaker", c.breakers.command(a.service, action), a, out)  # type: ignore[arg-type]
+    return handler
+
+
+def keys_list(c: Conductor, a: argparse.Namespace, out: TextIO) -> None:
+    show("key", c.api_keys.list(limit=a.limit), a, out)
+
+
+def keys_create(c: Conductor, a: argparse.Namespace, out: TextIO) -> None:
+    created = c.api_keys.create(a.name, a.role)
+    if a.json:
+        show("key", created, a, out)
+        return
+    table("key", [created], out)
+    print(f"key (shown this once): {created['key']}", file=out)
+
+
+def keys_revoke(c: Conductor, a: argparse.Namespace, out: TextIO) -> None:
+    c.api_keys.revoke(a.id)
+    print(json.dumps({"revoked": a.id}) if a.json else f"revoked {a.id}", file=out)
 
 
 def webhooks_list(c: Conductor, a: argparse.Namespace, out: TextIO) -> None:
@@ -221,6 +273,27 @@ def webhooks_create(c: Conductor, a: argparse.Namespace, out: TextIO) -> None:
 def webhooks_delete(c: Conductor, a: argparse.Namespace, out: TextIO) -> None:
     c.webhooks.delete(a.id)
     print(json.dumps({"deleted": a.id}) if a.json else f"deleted {a.id}", file=out)
+
+
+def webhooks_rotate_secret(c: Conductor, a: argparse.Namespace, out: TextIO) -> None:
+    rotated = c.webhooks.rotate_secret(a.id)
+    if a.json:
+        print(json.dumps(rotated, indent=2, sort_keys=True), file=out)
+        return
+    print(f"new secret (shown this once): {rotated['secret']}", file=out)
+
+
+def webhooks_deliveries(c: Conductor, a: argparse.Namespace, out: TextIO) -> None:
+    show("delivery", c.webhooks.deliveries(a.id, status=a.status, event_type=a.event_type,
+                                          limit=a.limit), a, out)
+
+
+def webhooks_redeliver(c: Conductor, a: argparse.Namespace, out: TextIO) -> None:
+    show("delivery", c.webhooks.redeliver(a.delivery_id), a, out)
+
+
+def webhooks_recover(c: Conductor, a: argparse.Namespace, out: TextIO) -> None:
+    print(json.dumps(c.webhooks.recover(a.id, a.since), indent=2, sort_keys=True), file=out)
 
 
 def webhooks_test(c: Conductor, a: argparse.Namespace, out: TextIO) -> None:
@@ -289,9 +362,24 @@ def _target_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-attempts", type=int, help="retry policy: attempts in all")
 
 
+def _global_options(p: argparse.ArgumentParser, top: bool) -> None:
+    """``--url``, ``--key`` and the output options, before the command or after it (``conductor
+    schedules list --json``, as the AWS and Temporal CLIs take them). After it they default to
+    SUPPRESS, so an option given before the command is not reset by the command's parser."""
+    default = None if top else argparse.SUPPRESS
+    p.add_argument("--url", default=default,
+                   help="Conductor's API (env CONDUCTOR_URL, default http://127.0.0.1:8000)")
+    p.add_argument("--key", default=default, help="an API key cnd_... (env CONDUCTOR_KEY)")
+    p.add_argument("--json", dest="output", action="store_const", const="json", default=default,
+                   help="JSON output for scripts (the same as --output json)")
+    p.add_argument("-o", "--output", choices=["table", "json"], default=default,
+                   help="table (for people, the default) or json")
+
+
 def _command(group: Any, name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
     p = group.add_parser(name, help=help_text, description=help_text)
     p.set_defaults(handler=handler)
+    _global_options(p, top=False)
     return p
 
 
@@ -368,6 +456,13 @@ def _add_recovery(groups: Any) -> None:
     _limit(p)
     _command(sub, "get", dlq_get, "one dead letter").add_argument("id")
     _command(sub, "replay", dlq_replay, "re-run as a new retry job").add_argument("id")
+    p = _command(sub, "replay-matching", dlq_replay_matching,
+                 "replay every open dead letter a filter matches, 100 at a time")
+    p.add_argument("--source")
+    p.add_argument("--service")
+    p.add_argument("--fingerprint", help="one group (as the console's group view names it)")
+    p.add_argument("--dry-run", action="store_true", help="only count what matches")
+    _limit(p, 1000)
     p = _command(sub, "resolve", dlq_resolve, "resolve by hand")
     p.add_argument("id")
     p.add_argument("--note")
@@ -375,6 +470,20 @@ def _add_recovery(groups: Any) -> None:
     brk = groups.add_parser("breakers", help="circuit breakers")
     sub = brk.add_subparsers(dest="action", required=True, metavar="ACTION")
     _limit(_command(sub, "list", breakers_list, "every service's breaker"))
+    _command(sub, "get", breakers_get, "one service's breaker").add_argument("service")
+    for action, words in (("reset", "closed, its window emptied"),
+                          ("force_open", "open until reset (holds the service's retry jobs)"),
+                          ("force_close", "closed until reset (lets every call through)")):
+        _command(sub, action.replace("_", "-"), breakers_command(action),
+                 f"set a breaker {words}").add_argument("service")
+
+    keys = groups.add_parser("keys", help="API keys (admin)")
+    sub = keys.add_subparsers(dest="action", required=True, metavar="ACTION")
+    _limit(_command(sub, "list", keys_list, "API keys, newest first"))
+    p = _command(sub, "create", keys_create, "create a key (prints its secret once)")
+    p.add_argument("--name", required=True)
+    p.add_argument("--role", required=True, choices=["admin", "operator", "viewer"])
+    _command(sub, "revoke", keys_revoke, "revoke a key, at once").add_argument("id")
 
 
 def _add_webhooks_and_events(groups: Any) -> None:
@@ -387,6 +496,19 @@ def _add_webhooks_and_events(groups: Any) -> None:
     p.add_argument("--description")
     _command(sub, "delete", webhooks_delete, "delete an endpoint").add_argument("id")
     _command(sub, "test", webhooks_test, "send a webhook.test event").add_argument("id")
+    _command(sub, "rotate-secret", webhooks_rotate_secret,
+             "a new signing secret (prints it once)").add_argument("id")
+    p = _command(sub, "deliveries", webhooks_deliveries, "an endpoint's deliveries, newest first")
+    p.add_argument("id")
+    p.add_argument("--status", choices=["pending", "delivered", "failed"])
+    p.add_argument("--event-type")
+    _limit(p)
+    _command(sub, "redeliver", webhooks_redeliver, "send one delivery again"
+             ).add_argument("delivery_id")
+    p = _command(sub, "recover", webhooks_recover,
+                 "send again every failed delivery since a time")
+    p.add_argument("id")
+    p.add_argument("--since", required=True, help="ISO 8601, e.g. 2026-12-01T00:00Z")
 
     evt = groups.add_parser("events", help="the event timeline and live stream")
     sub = evt.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -406,6 +528,7 @@ def _add_webhooks_and_events(groups: Any) -> None:
                           "endpoint for the local URL (deleted on exit unless --keep), verifies "
                           "each delivery's Standard Webhooks signature and prints it.")
     p.set_defaults(handler=listen)
+    _global_options(p, top=False)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8787, help="0: any free port")
     p.add_argument("--events", nargs="+", help="types or patterns (default *)")
@@ -418,20 +541,30 @@ def _add_webhooks_and_events(groups: Any) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="conductor", description=__doc__)
-    parser.add_argument("--url", help="Conductor's API (env CONDUCTOR_URL, default "
-                                      "http://127.0.0.1:8000)")
-    parser.add_argument("--key", help="an API key cnd_... (env CONDUCTOR_KEY)")
-    parser.add_argument("--json", action="store_true", help="JSON output for scripts")
+    parser.add_argument("--version", action="version", version=f"conductor {__version__}")
+    _global_options(parser, top=True)
     groups = parser.add_subparsers(dest="group", required=True, metavar="COMMAND")
     _add_schedules(groups)
     _add_recovery(groups)
     _add_webhooks_and_events(groups)
+    p = groups.add_parser("completion", help="print a shell completion script",
+                          description="Tab completion of commands and options: "
+                          "`source <(conductor completion bash)` (or zsh) in your shell's rc file.")
+    p.add_argument("shell", choices=["bash", "zsh"])
+    p.set_defaults(handler=None)
     return parser
 
 
 def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     out = out or sys.stdout
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    args.json = args.output == "json"
+    if args.group == "completion":
+        from conductor_client.completion import script  # noqa: PLC0415
+
+        print(script(parser, args.shell), file=out)
+        return 0
     try:
         client = Conductor(args.url, args.key)
         args.handler(client, args, out)

@@ -198,6 +198,89 @@ def test_cli_tables_for_people_and_json_for_scripts(runtime: Runtime) -> None:
         "(no dead letters)")
 
 
+def test_cli_output_options_after_the_command_version_and_completion(
+        runtime: Runtime) -> None:
+    # options after the command, as client/README.md writes them (and before it, as before)
+    env = {**os.environ, "CONDUCTOR_URL": runtime.api, "CONDUCTOR_KEY": ADMIN_KEY}
+    after = subprocess.run([str(CONDUCTOR), "schedules", "list", "--json", "--limit", "1"],
+                           check=False, env=env, capture_output=True, text=True, timeout=60)
+    assert after.returncode == 0, after.stderr
+    assert isinstance(json.loads(after.stdout), list)
+    code, out = cli(runtime, "schedules", "list", "-o", "json", "--limit", "1")
+    assert code == 0 and isinstance(json.loads(out), list)
+    out = io.StringIO()  # --url and --key after the command too
+    assert main(["dlq", "list", "--service", "none", "--url", runtime.api, "--key", ADMIN_KEY,
+                 "--output", "json"], out=out) == 0 and json.loads(out.getvalue()) == []
+    version = subprocess.run([str(CONDUCTOR), "--version"], check=False, capture_output=True, text=True,
+                             timeout=60)
+    assert version.returncode == 0 and version.stdout.strip() == "conductor 0.1.0"
+    # the bash completion script completes commands, subcommands, options and their choices
+    script = subprocess.run([str(CONDUCTOR), "completion", "bash"], check=False, capture_output=True,
+                            text=True, timeout=60).stdout
+    probe = script + """
+t() { COMP_WORDS=("$@"); COMP_CWORD=$((${#COMP_WORDS[@]}-1)); _conductor; echo "${COMPREPLY[*]}"; }
+t conductor sch
+t conductor breakers f
+t conductor schedules create --name x --overlap b
+t conductor keys create --
+"""
+    lines = subprocess.run(["bash", "-c", probe], check=False, capture_output=True, text=True,
+                           timeout=60).stdout.splitlines()
+    assert lines[0] == "schedules" and lines[1] == "force-open force-close"
+    assert lines[2] == "buffer_one buffer_all" and "--role" in lines[3].split()
+
+
+def test_cli_keys_breakers_deliveries_and_dead_letters(conductor: Conductor,
+                                                       runtime: Runtime) -> None:
+    # keys: created with the secret shown once, listed without it, revoked
+    code, out = cli(runtime, "keys", "create", "--name", "cli viewer", "--role", "viewer")
+    assert code == 0 and "key (shown this once): cnd_" in out
+    secret = out.split("key (shown this once): ")[1].strip()
+    key_id = out.splitlines()[1].split()[0]
+    listed = cli(runtime, "keys", "list", "--json", "--limit", "500")[1]
+    assert key_id in listed and secret not in listed
+    assert cli(runtime, "keys", "revoke", key_id)[1].strip() == f"revoked {key_id}"
+    with pytest.raises(ConductorError) as revoked:
+        Conductor(runtime.api, secret).schedules.preview("rate(1 hour)")
+    assert revoked.value.status == 401
+    # breakers: forced open, read, reset
+    service = f"cli-{uuid.uuid4().hex[:6]}"
+    assert "forced_open" in cli(runtime, "breakers", "force-open", service)[1]
+    assert json.loads(cli(runtime, "breakers", "get", service, "--json")[1])["state"] == \
+        "forced_open"
+    assert json.loads(cli(runtime, "breakers", "reset", service, "--json")[1])["state"] == \
+        "closed"
+    # deliveries: an endpoint's log, one redelivered, a secret rotated, recovery since a time
+    kind = f"custom.cli{uuid.uuid4().hex[:6]}"
+    with receiver([(200, {})] * 3) as target:
+        hook = conductor.webhooks.create(target.url, [kind])
+        conductor.events.publish(kind, {"n": 1})
+        [delivery] = wait_until(lambda: [d for d in conductor.webhooks.deliveries(hook["id"])
+                                         if d["status"] == "delivered"])
+        code, out = cli(runtime, "webhooks", "deliveries", hook["id"])
+        assert code == 0 and delivery["id"] in out and "delivered" in out
+        assert json.loads(cli(runtime, "webhooks", "redeliver", delivery["id"], "--json")[1])[
+            "id"].startswith("dlv_")
+        wait_until(lambda: len(target.requests) >= 2)
+        code, out = cli(runtime, "webhooks", "rotate-secret", hook["id"])
+        assert code == 0 and "new secret (shown this once): whsec_" in out
+        since = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+        code, out = cli(runtime, "webhooks", "recover", hook["id"], "--since", since)
+        assert code == 0 and isinstance(json.loads(out), dict)
+        conductor.webhooks.delete(hook["id"])
+    # dead letters by filter: two jobs of one service give up; counted, then replayed
+    with receiver([(500, {})] * 2) as failing:
+        for _ in range(2):
+            conductor.retries.create(service, http(failing.url), {"type": "HTTP500"},
+                                     retry_policy={"max_attempts": 1})
+        assert wait_until(lambda: len(list(conductor.dlq.list(service=service))) == 2)
+    code, out = cli(runtime, "dlq", "replay-matching", "--service", service, "--dry-run")
+    assert code == 0 and out.strip() == "2 would be replayed"
+    code, out = cli(runtime, "dlq", "replay-matching", "--service", service, "--json")
+    assert code == 0 and json.loads(out)["succeeded"] == 2
+    assert list(conductor.dlq.list(service=service)) == []  # none open
+
+
 def test_cli_errors_go_to_stderr_with_their_fields(runtime: Runtime,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     code, out = cli(runtime, "schedules", "create", "--name", "x", "--expression", "rate(0 days)",
