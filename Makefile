@@ -1,11 +1,16 @@
 # Conductor: `make run` starts it locally, `make test` runs every test. Both set up .venv first:
 # `make run` installs only what running Conductor needs (requirements-local.txt), `make test` adds
 # the test toolchain (requirements-dev.txt). uv installs them (about ten times faster than pip).
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# Python 3.13, the functions' Lambda runtime (python3.13, Amazon Linux 2023; Chalice packages for
+# the Python that runs it): a python3.13 on PATH, else one that pyenv installed; PYTHON=... to choose.
+PYTHON ?= $(shell for p in python3.13 $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.13*/bin/python3.13; do \
+	"$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null && { echo "$$p"; break; }; done)
 VENV   := .venv
 BIN    := $(VENV)/bin
 UV     := $(BIN)/uv
 UV_VERSION := 0.13.9
+# a venv made by another Python (3.11, before the move to 3.13) is made again
+PY_STAMP   := $(VENV)/.python-3.13
 RUN_STAMP  := $(VENV)/.installed-run
 DEV_STAMP  := $(VENV)/.installed-dev
 # Parallel test workers: the suite waits on sockets, subprocesses and a browser as much as it
@@ -18,11 +23,15 @@ PYTEST := $(BIN)/python -m pytest -n $(WORKERS) --dist loadfile
 install: $(DEV_STAMP)
 install-run: $(RUN_STAMP)
 
-$(UV):
+$(PY_STAMP):
+	@test -n "$(PYTHON)" || { echo "Python 3.13 not found: install it (python.org, pyenv, or" \
+		"your system's packages) or pass PYTHON=/path/to/python3.13" >&2; exit 1; }
+	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	touch $@
 
-$(RUN_STAMP): requirements.txt requirements-local.txt client/pyproject.toml | $(UV)
+$(RUN_STAMP): $(PY_STAMP) requirements.txt requirements-local.txt client/pyproject.toml
 	$(UV) pip install --quiet --python $(BIN)/python -r requirements-local.txt
 	touch $@
 

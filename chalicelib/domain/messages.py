@@ -10,7 +10,7 @@ import dataclasses
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 from chalicelib.domain.timeutil import parse_iso, to_iso
 
@@ -148,14 +148,14 @@ class DueSchedules:
 
 
 Message = RetryAttempt | DeliveryAttempt | ScheduledRun | DueSchedules
-M = TypeVar("M", RetryAttempt, DeliveryAttempt, ScheduledRun, DueSchedules)
 
 
 def encode(message: Message) -> str:
     return json.dumps(message.body())
 
 
-def decode(kind: type[M], body: str) -> M:
+def decode[M: (RetryAttempt, DeliveryAttempt, ScheduledRun, DueSchedules)](
+        kind: type[M], body: str) -> M:
     try:
         raw = json.loads(body)
         if not isinstance(raw, dict):

@@ -23,15 +23,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from chalicelib.domain.messages import DeliveryAttempt, MalformedMessage, RetryAttempt, decode
 from chalicelib.domain.retry import RetryPolicy, decide
 from chalicelib.store.queues import Queue
 
 log = logging.getLogger("conductor.attempts")
-M = TypeVar("M", bound=Any)
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -45,7 +43,7 @@ class Result:
     final: bool = False  # no retry can help (410 Gone)
 
 
-class Work(Generic[M, T]):
+class Work[M, T]:
     """One kind of durable work. The defaults are the common case; each kind overrides what
     differs. Every method may be called again for the same message (at-least-once)."""
 

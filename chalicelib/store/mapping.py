@@ -9,9 +9,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import typing
-from typing import Any, TypeVar
-
-E = TypeVar("E")
+from typing import Any
 
 
 @functools.cache
@@ -49,7 +47,7 @@ def _value(kind: str, raw: Any, default: Any) -> Any:
     return raw
 
 
-def entity_of(cls: type[E], record: Any) -> E:
+def entity_of[E](cls: type[E], record: Any) -> E:
     """The entity ``cls`` read off a record (attributes it lacks take the field's default)."""
     return cls(**{name: _value(kind, getattr(record, name, None), default)
                   for name, kind, default in _plan(cls)})

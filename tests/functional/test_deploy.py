@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import boto3
@@ -133,6 +134,14 @@ def test_the_packaged_template_is_complete(packaged: Path) -> None:
     resources = template["Resources"]
     functions = {k: v for k, v in resources.items() if v["Type"] == "AWS::Serverless::Function"}
     assert all(f["Properties"]["Tracing"] == "Active" for f in functions.values())
+    # python3.13 (Amazon Linux 2023; python3.11's Amazon Linux 2 ended 2026-06-30) on Graviton
+    assert {f["Properties"]["Runtime"] for f in functions.values()} == {"python3.13"}
+    assert {tuple(f["Properties"]["Architectures"]) for f in functions.values()} == {("arm64",)}
+    # and the package carries the compiled wheels built for it (pydantic-core, wrapt, ...)
+    with zipfile.ZipFile(packaged.parent / "deployment.zip") as package:
+        compiled = [n for n in package.namelist() if n.endswith(".so")]
+    assert compiled and all(n.endswith(".cpython-313-aarch64-linux-gnu.so") for n in compiled)
+    assert any(n.startswith("pydantic_core/") for n in compiled)
     assert all(f["Properties"].get("Role") for f in functions.values())  # our policy, not autogen
     infra = {k for k, v in load_template()["Resources"].items()}
     assert infra <= set(resources)  # app and infra in one template
