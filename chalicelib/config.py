@@ -111,6 +111,8 @@ class Settings:
     #: The WebSocket URL clients (the dashboard) connect to; by default the management endpoint's
     #: own address (http -> ws), which is what the local gateway serves.
     websocket_url: str | None = None
+    #: CloudWatch EMF lines on stdout (domain/emf.py): on where Lambda runs it, unless told
+    emf_enabled: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -142,6 +144,7 @@ class Settings:
             scheduler_lookahead_seconds=int(
                 env.get("CONDUCTOR_SCHEDULER_LOOKAHEAD_SECONDS", "75")),
             websocket_url=env.get("CONDUCTOR_WS_URL") or _client_url(env.get("CONDUCTOR_WS_ENDPOINT")),
+            emf_enabled=_flag(env.get("CONDUCTOR_EMF"), "AWS_LAMBDA_FUNCTION_NAME" in env),
         )
 
 

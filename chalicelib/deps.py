@@ -186,7 +186,15 @@ def metrics() -> MetricsService:
     from chalicelib.services.metrics import MetricsService  # noqa: PLC0415
 
     _built["metrics"] = True
-    return MetricsService(metrics_store(), clock=lambda: clock())
+    settings = get_settings()
+    return MetricsService(metrics_store(), clock=lambda: clock(), stage=settings.stage,
+                          emf_line=_stdout_line if settings.emf_enabled else None)
+
+
+def _stdout_line(line: str) -> None:
+    """An EMF line where Lambda's log agent reads it: stdout, one line, whole."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
 
 
 @functools.cache

@@ -121,6 +121,7 @@ def merge_template(stage: str) -> dict[str, Any]:
                 },
             }
     resources.update(alarms)
+    resources.update(metric_alarms())
     # chalice names queues in SQS triggers by ARN string: make each function wait for its queue
     queue_ids = {physical_name(spec, stage): logical
                  for logical, spec in resources.items() if spec["Type"] == "AWS::SQS::Queue"}
@@ -145,6 +146,65 @@ def merge_template(stage: str) -> dict[str, Any]:
         "ThrottlingBurstLimit": THROTTLE_BURST.get(stage, 100),
         "MetricsEnabled": True}]}}
     return template
+
+
+def _stat(metric_id: str, name: str, period: int) -> dict[str, Any]:
+    """One of Conductor's EMF metrics (domain/emf.py), the stage's total, summed per period."""
+    return {"Id": metric_id, "ReturnData": False, "MetricStat": {
+        "Metric": {"Namespace": "Conductor", "MetricName": name,
+                   "Dimensions": [{"Name": "Stage", "Value": {"Ref": "Stage"}}]},
+        "Period": period, "Stat": "Sum"}}
+
+
+def _rate_alarm(description: str, bad: str, others: list[str], percent: int, minimum: int,
+                period: int) -> dict[str, Any]:
+    """``bad`` as a percentage of ``bad`` + ``others`` over ``period``, alarming above
+    ``percent`` once at least ``minimum`` were counted (a single failure of two is no storm)."""
+    ids = [f"m{i}" for i in range(len(others) + 1)]
+    total = " + ".join(f"FILL({i}, 0)" for i in ids)
+    return {"Type": "AWS::CloudWatch::Alarm", "Properties": {
+        "AlarmDescription": description,
+        "Metrics": [_stat(i, name, period) for i, name in zip(ids, [bad, *others], strict=True)]
+        + [{"Id": "total", "Expression": total, "ReturnData": False},
+           {"Id": "rate", "Expression": f"IF(total >= {minimum}, 100 * FILL(m0, 0) / total, 0)",
+            "Label": f"{bad} %", "ReturnData": True}],
+        "Threshold": percent, "ComparisonOperator": "GreaterThanThreshold",
+        "EvaluationPeriods": 1, "TreatMissingData": "notBreaching",
+        "AlarmActions": [{"Ref": "AlarmTopic"}], "OKActions": [{"Ref": "AlarmTopic"}]}}
+
+
+def metric_alarms() -> dict[str, Any]:
+    """The alarms on Conductor's own CloudWatch metrics (EMF): each pages the AlarmTopic."""
+    def single(description: str, name: str, statistic: dict[str, str], threshold: float,
+               period: int) -> dict[str, Any]:
+        return {"Type": "AWS::CloudWatch::Alarm", "Properties": {
+            "AlarmDescription": description, "Namespace": "Conductor", "MetricName": name,
+            "Dimensions": [{"Name": "Stage", "Value": {"Ref": "Stage"}}], **statistic,
+            "Period": period, "EvaluationPeriods": 1, "Threshold": threshold,
+            "ComparisonOperator": "GreaterThanThreshold", "TreatMissingData": "notBreaching",
+            "AlarmActions": [{"Ref": "AlarmTopic"}], "OKActions": [{"Ref": "AlarmTopic"}]}}
+
+    return {
+        "Api5xxRateAlarm": _rate_alarm(
+            "More than 5 % of API requests answered 5xx in 5 minutes (at least 20 requests): "
+            "see the APIHandler's logs by request id.", "Errors5xx", ["Requests"], 5, 20, 300),
+        "RetryDeadLetterRateAlarm": _rate_alarm(
+            "More than 20 % of finished retry jobs gave up in 15 minutes: a downstream service "
+            "is failing (GET /v2/errors/stats by service; the console's Errors view).",
+            "RetryDeadLettered", ["RetrySucceeded"], 20, 10, 900),
+        "DeliveryFailureRateAlarm": _rate_alarm(
+            "More than 20 % of webhook deliveries failed for good in 15 minutes: an endpoint is "
+            "down (GET /v2/metrics/webhooks; the console's Webhooks view).",
+            "DeliveriesFailed", ["DeliveriesDelivered"], 20, 10, 900),
+        "ScheduleLatenessAlarm": single(
+            "Schedule runs started more than 60 s after their time (p99, 5 minutes): the tick "
+            "or the dispatch workers are behind (docs/scheduler.md).",
+            "ScheduleRunLateness", {"ExtendedStatistic": "p99"}, 60, 300),
+        "RecoveredWorkAlarm": single(
+            "The reconciler recovered work whose next step was overdue (a lost message or a "
+            "worker that died): it is done now, but find out why (its log lines name each item).",
+            "RecoveredWork", {"Statistic": "Sum"}, 0, 300),
+    }
 
 
 def function_names() -> list[str]:

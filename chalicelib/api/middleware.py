@@ -88,7 +88,7 @@ def envelope(request: Any, get_response: Callable[[Any], Response]) -> Response:
         response.headers["API-Version"] = versioning.header_value(version)
         duration_ms = round((time.perf_counter() - started) * 1000, 2)
         if path.startswith("/v"):
-            deps.metrics().request(response.status_code, duration_ms)
+            deps.metrics().request(response.status_code, duration_ms, _route(request))
         log.info("request", extra={"fields": {
             "method": getattr(request, "method", None),
             "path": path,
@@ -98,3 +98,11 @@ def envelope(request: Any, get_response: Callable[[Any], Response]) -> Response:
         return response
     finally:
         request_id_var.reset(token)
+
+
+def _route(request: Any) -> str | None:
+    """The route's template (``GET /v2/schedules/{schedule_id}``), never the path: a metric
+    dimension per id would make a metric per id. None where no route matched."""
+    context = getattr(request, "context", None) or {}
+    resource, method = context.get("resourcePath"), getattr(request, "method", None)
+    return f"{method} {resource}" if resource and method else None

@@ -2,6 +2,7 @@
 dashboard read them back with a Query per metric, never a scan."""
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -10,6 +11,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from chalicelib.domain import emf
 from chalicelib.domain.histogram import observe, summary
 from chalicelib.domain.timeutil import to_iso, utcnow
 from chalicelib.errors import DependencyUnavailable
@@ -51,8 +53,12 @@ class MetricsService:
 
     def __init__(self, store: MetricsStore, clock: Callable[[], datetime] = utcnow,
                  flush_seconds: float = FLUSH_SECONDS,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic,
+                 emf_line: Callable[[str], None] | None = None, stage: str = "dev") -> None:
         self._store = store
+        #: where CloudWatch EMF lines go (stdout on Lambda); None: none are made
+        self._emf_line = emf_line
+        self._stage = stage
         self._clock = clock
         self._flush_seconds = flush_seconds
         self._monotonic = monotonic
@@ -120,6 +126,22 @@ class MetricsService:
                 with self._lock:
                     self._names[(metric, subject)] = name
             self.record(metric, counted, histogram)
+            dimension = emf.SUBJECT_DIMENSION.get(metric)
+            self.emit(emf.values_of(metric, {k: v for k, v in fields.items() if v}, histogram),
+                      {dimension: subject} if dimension else {})
+
+    def emit(self, values: Mapping[str, tuple[float, str]], dimensions: Mapping[str, str],
+             ) -> None:
+        """One CloudWatch EMF line of ``values`` (name -> (value, unit)) under the stage and
+        ``dimensions``. Never raises: a metric never fails the work it describes."""
+        if self._emf_line is None or not values:
+            return
+        try:
+            moment = int(self._clock().timestamp() * 1000)
+            self._emf_line(json.dumps(emf.document(values, {"Stage": self._stage, **dimensions},
+                                                   moment), separators=(",", ":")))
+        except (ValueError, OSError):
+            log.warning("could not write the EMF line of %s", sorted(values), exc_info=True)
 
     def total(self, metric: str, start: datetime, end: datetime, window: str) -> dict[str, float]:
         """Every counter of ``metric`` summed over the windows of a range (one Query)."""
@@ -138,9 +160,14 @@ class MetricsService:
             subjects.setdefault(subject, Counter()).update(counts)
         return _fold(totals), subjects, names
 
-    def request(self, status: int, duration_ms: float) -> None:
+    def request(self, status: int, duration_ms: float, route: str | None = None) -> None:
+        """One API request; in CloudWatch by route too (``GET /v2/schedules/{schedule_id}``),
+        with 5xx counted as 0 or 1 so its rate is a sum over requests."""
         self.record("api", {"requests": 1, f"status_{status // 100}xx": 1},
                     ("latency", duration_ms))
+        self.emit({"Requests": (1, "Count"), "Errors5xx": (int(status >= 500), "Count"),
+                   "Latency": (duration_ms, "Milliseconds")},
+                  {"Route": route} if route else {})
 
     def gauge(self, name: str, delta: float) -> None:
         try:

@@ -95,6 +95,7 @@ class RunWork(Work[ScheduledRun, _Run]):
                                            LEASE_SECONDS, to_iso(now))
         if started is not None:
             item.execution = started
+            self._o.lateness(started)
             return True
         current = self._o.executions.get(message.schedule_id, message.sort_key)
         if current is not None and current.status == "running" and current.claim_token == token:
@@ -195,6 +196,13 @@ class RunExecutor:
         if current is not None and current.next_run_at is None and not current.running_ids:
             with contextlib.suppress(NotFound):  # deleted meanwhile (its end delivered twice)
                 self._schedules.delete(schedule.id)
+
+    def lateness(self, execution: Execution) -> None:
+        """How late a run started against its planned start, for CloudWatch (the alarm on
+        late schedules reads it; the API shows it per run as ``start_delay_ms``)."""
+        delay = execution.start_delay_ms()
+        if delay is not None and self._metrics is not None:
+            self._metrics.emit({"ScheduleRunLateness": (max(0.0, delay) / 1000, "Seconds")}, {})
 
     def count(self, schedule: Schedule, fields: dict[str, float], ms: float | None) -> None:
         """A schedule's counters, with its name."""

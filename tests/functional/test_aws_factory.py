@@ -60,6 +60,14 @@ def test_xray_is_off_outside_lambda_and_on_inside(monkeypatch: pytest.MonkeyPatc
     assert init_tracing() is False  # conftest sets CONDUCTOR_XRAY=false
 
 
+def test_emf_lines_are_written_on_lambda_only_unless_told() -> None:
+    assert Settings.from_env({}).emf_enabled is False
+    assert Settings.from_env({"AWS_LAMBDA_FUNCTION_NAME": "f"}).emf_enabled is True
+    assert Settings.from_env({"AWS_LAMBDA_FUNCTION_NAME": "f", "CONDUCTOR_EMF": "false"}
+                             ).emf_enabled is False
+    assert Settings.from_env({"CONDUCTOR_EMF": "true"}).emf_enabled is True
+
+
 def test_xray_patches_when_enabled(monkeypatch: pytest.MonkeyPatch) -> None:
     # In a fresh interpreter, so the patch does not leak into other tests.
     code = ("import os; os.environ['CONDUCTOR_XRAY']='true'; os.environ['AWS_XRAY_SDK_ENABLED']='true';"

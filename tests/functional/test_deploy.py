@@ -74,7 +74,7 @@ def test_merge_template_adds_alarms_throttling_and_queue_dependencies() -> None:
     merged = build.merge_template("prod")
     resources = merged["Resources"]
     alarms = [k for k, v in resources.items() if v.get("Type") == "AWS::CloudWatch::Alarm"]
-    assert len(alarms) == len(QUEUES)
+    assert len([a for a in alarms if a.endswith("DepthAlarm")]) == len(QUEUES)
     settings = resources["RestAPI"]["Properties"]["MethodSettings"][0]
     assert settings["ThrottlingRateLimit"] == 500 and settings["ThrottlingBurstLimit"] == 1000
     assert resources["RunRetryAttempts"]["DependsOn"] == ["RetriesQueue"]
@@ -94,6 +94,30 @@ def test_alarms_notify_a_topic_and_every_function_keeps_its_logs_for_a_while() -
     assert all(g["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
                for g in groups.values())
     assert merged["Parameters"]["LogRetentionDays"]["Default"] == 30
+
+
+def test_the_metric_alarms_read_what_conductor_emits() -> None:
+    from chalicelib.domain import emf
+
+    resources = build.merge_template("prod")["Resources"]
+    wanted = {"Api5xxRateAlarm", "RetryDeadLetterRateAlarm", "DeliveryFailureRateAlarm",
+              "ScheduleLatenessAlarm", "RecoveredWorkAlarm"}
+    assert wanted <= set(resources)
+    emitted = {name for name, _ in emf.NAMES.values()} | {
+        "Requests", "Errors5xx", "Latency", "ScheduleRunLateness"}  # services/metrics, runs
+    for name in wanted:
+        props = resources[name]["Properties"]
+        stats = [m["MetricStat"]["Metric"] for m in props.get("Metrics", []) if "MetricStat" in m]
+        read = [s["MetricName"] for s in stats] or [props["MetricName"]]
+        assert set(read) <= emitted, (name, read)  # a renamed metric would silence its alarm
+        for metric in stats or [props]:
+            assert metric["Namespace"] == "Conductor"
+            assert metric["Dimensions"] == [{"Name": "Stage", "Value": {"Ref": "Stage"}}]
+        assert props["AlarmActions"] == props["OKActions"] == [{"Ref": "AlarmTopic"}]
+        assert props["TreatMissingData"] == "notBreaching"
+    # the rate alarms return one expression: the bad share, once enough were counted
+    rate = resources["Api5xxRateAlarm"]["Properties"]["Metrics"]
+    assert [m["Id"] for m in rate if m["ReturnData"]] == ["rate"]
 
 
 def test_every_function_has_a_timeout_and_consumers_have_reserved_concurrency() -> None:

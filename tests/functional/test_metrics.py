@@ -208,3 +208,33 @@ def test_the_overview_leads_with_what_needs_attention(api: Api, app_module: Any,
     assert attention["recovered_work"] == [{"kind": "delivery", "recovered": 2}]
     # in a bounded number of reads (none a Scan), whatever is stored
     assert calls["Scan"] == 0 and sum(calls.values()) <= 30, calls
+
+
+def test_requests_runs_and_deliveries_reach_cloudwatch_as_emf_lines(
+        api: Api, app_module: Any, clock: Clock, target: Receiver,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    # Given EMF on, as on Lambda (lines to stdout, where CloudWatch Logs reads them)
+    monkeypatch.setattr(deps.metrics(), "_emf_line", deps._stdout_line)
+    capsys.readouterr()
+    # When a schedule is read, runs on its time and an event is delivered to an endpoint
+    created = schedule(api, target.url)
+    assert api.get(f"/v2/schedules/{created['id']}").status_code == 200
+    assert api.get("/v2/schedules/sch_01NOTHERE000000000000000000").status_code == 404
+    clock.now = datetime(2026, 11, 30, 9, 0, 0, tzinfo=UTC)
+    tick(app_module, clock)
+    run_executions(app_module)
+    endpoint(api, target.url)
+    api.post("/v2/events", {"type": "custom.metric"})
+    pump(app_module)
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()
+             if line.startswith('{"_aws"')]
+    # Then each is an EMF document under the stage, the API's by route template (never the id)
+    assert all(d["Stage"] == "test" and d["_aws"]["CloudWatchMetrics"][0]["Namespace"]
+               == "Conductor" for d in lines)
+    reads = [d for d in lines if d.get("Route") == "GET /v2/schedules/{schedule_id}"]
+    assert [(d["Requests"], d["Errors5xx"]) for d in reads] == [(1, 0), (1, 0)]
+    assert not any(created["id"] in json.dumps(d) for d in lines)
+    # and the run says how late it started, the delivery how long it took
+    assert [d["ScheduleRunLateness"] for d in lines if "ScheduleRunLateness" in d] == [0.0]
+    assert any(d.get("ScheduleRuns") == 1 for d in lines)
+    assert any(d.get("DeliveriesDelivered") == 1 and "DeliveryLatency" in d for d in lines)
