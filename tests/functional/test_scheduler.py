@@ -716,3 +716,56 @@ def test_a_shard_past_one_page_is_paged_on_by_the_workers(
     # Then every one ran, once
     assert run_executions(app_module) == 5 and len(target.requests) == 5
     assert all(len(history(api, schedule_id)) == 1 for schedule_id in made)
+
+
+def test_an_every_minute_schedule_is_among_the_overviews_next_runs(
+        api: Api, app_module: Any, clock: Clock, target: Receiver, look_ahead: None) -> None:
+    # Given a rate(1 minute) schedule and a daily one, and the minute tick that took the first
+    # run of the every-minute one ahead (its stored next run has moved on)
+    clock.now = datetime(2026, 11, 30, 8, 59, 40, tzinfo=UTC)
+    minutely = schedule(api, target.url, name="every minute", expression="rate(1 minute)")
+    daily = schedule(api, target.url, name="daily")
+    tick(app_module, clock)
+    # Then the overview lists both, each at the time its run will start, soonest first
+    upcoming = deps.scheduler().upcoming(5)
+    assert {u["schedule_id"] for u in upcoming[:2]} == {minutely["id"], daily["id"]}
+    assert upcoming == sorted(upcoming, key=lambda u: u["next_run_at"])
+    announced = {u["schedule_id"]: u["next_run_at"] for u in upcoming}
+    assert announced[minutely["id"]] == minutely["next_runs"][0]
+    assert announced[daily["id"]] == "2026-11-30T09:00:00.000Z"
+    overview = body(api.get("/v2/dashboard/schedules"))["upcoming"]
+    assert {u["schedule_id"] for u in overview} >= {minutely["id"], daily["id"]}
+
+
+def test_a_due_shard_that_cannot_be_read_leaves_the_others_on_time(
+    api: Api, app_module: Any, clock: Clock, target: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib.errors import DependencyUnavailable
+    from chalicelib.store import schedules as schedules_store
+
+    # Given two schedules due in different shards, and one shard's Query failing
+    placed: dict[str, str] = {}  # the first schedule made in shard 3, the second in shard 7
+    monkeypatch.setattr(schedules_store, "shard_of", lambda schedule_id: placed.setdefault(
+        schedule_id, "37"[len(placed)] if len(placed) < 2 else "0"))
+    lost, kept = schedule(api, target.url, name="shard 3"), schedule(api, target.url, name="7")
+    store = deps.scheduler().store
+    real = store.due_page
+
+    def failing(shard: str, *args: Any) -> Any:
+        if shard == "3":
+            raise DependencyUnavailable("dynamodb")
+        return real(shard, *args)
+
+    monkeypatch.setattr(store, "due_page", failing)
+    clock.now = T0 + timedelta(seconds=40)
+    # When the tick runs: it does not fail, and says which shards it could not read
+    assert deps.scheduler().tick() == {"due": 1, "messages": 1, "unread_shards": 1}
+    run_dispatch(app_module)
+    run_executions(app_module)
+    assert len(history(api, kept["id"])) == 1 and history(api, lost["id"]) == []
+    # Then the next tick (the shard readable again) takes the one left behind
+    monkeypatch.setattr(store, "due_page", real)
+    clock.now = T0 + timedelta(seconds=90)
+    tick(app_module, clock)
+    run_executions(app_module)
+    assert len(history(api, lost["id"])) == 1
