@@ -20,6 +20,7 @@ import statistics
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,6 +87,8 @@ def main() -> int:
     parser.add_argument("--modules", action="store_true",
                         help="run the first request once and print the packages it loaded")
     args = parser.parse_args()
+    print(f"bench/first_request.py, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, load average "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     from moto.server import ThreadedMotoServer
 
     from devserver.motofix import serialize_dynamodb

@@ -17,6 +17,7 @@ import os
 import statistics
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,7 @@ class MemoryMetrics:
     def __init__(self) -> None:
         self.counts: dict[int, int] = {}
 
-    def request(self, status: int, duration_ms: float) -> None:
+    def request(self, status: int, duration_ms: float, route: str | None = None) -> None:
         self.counts[status] = self.counts.get(status, 0) + 1
 
     def flush_if_due(self) -> None:
@@ -91,6 +92,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--requests", type=int, default=200)
     args = parser.parse_args()
+    print(f"bench/middleware.py, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, load average "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
     from chalice import Chalice
     from chalice.test import Client

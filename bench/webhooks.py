@@ -10,6 +10,7 @@ import os
 import statistics
 import sys
 import time
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from threading import Thread
@@ -70,6 +71,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--endpoints", type=int, default=1000)
     args = parser.parse_args()
+    print(f"bench/webhooks.py, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, load average "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     import app
     from chalicelib import aws, deps
     from devserver.provision import provision
