@@ -59,6 +59,7 @@ fuzz: install  ## the API against its OpenAPI document, many generated cases per
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .  # the Python layout, as biome checks the JavaScript
 	./node_modules/.bin/biome check
 	$(BIN)/cfn-lint infra/template.yaml
 

@@ -1,4 +1,5 @@
 """Conductor's Lambda entry points: wiring only. Each handler parses, calls a service, answers."""
+
 from __future__ import annotations
 
 import json
@@ -34,8 +35,7 @@ app.register_middleware(deps.after_invocation, "all")  # pending metrics, every 
 app.register_middleware(deps.with_outbox, "sqs")  # a batch's events, written together
 app.register_middleware(deps.with_outbox, "scheduled")
 app.register_middleware(envelope, "http")
-for module in (events, dashboard, realtime, api_keys, recovery, schedules, webhooks, metrics,
-               openapi):
+for module in (events, dashboard, realtime, api_keys, recovery, schedules, webhooks, metrics, openapi):
     app.register_blueprint(module.bp, url_prefix="/v2")
     app.register_blueprint(module.bp.v1, url_prefix="/v1", name_prefix="v1_")  # deprecated aliases
 app.register_blueprint(web.bp)
@@ -45,9 +45,16 @@ ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
 @app.route("/", methods=["GET"])
 def index() -> dict[str, Any]:
-    return {"name": "conductor", "versions": {"current": "v2", "deprecated": "v1"},
-            "links": {"events": "/v2/events", "health": "/v2/dashboard/health",
-                      "openapi": "/v2/openapi.json", "dashboard": "/dashboard"}}
+    return {
+        "name": "conductor",
+        "versions": {"current": "v2", "deprecated": "v1"},
+        "links": {
+            "events": "/v2/events",
+            "health": "/v2/dashboard/health",
+            "openapi": "/v2/openapi.json",
+            "dashboard": "/dashboard",
+        },
+    }
 
 
 @app.route("/{proxy+}", methods=ALL_METHODS)
@@ -136,8 +143,11 @@ def run_retry_attempts(event: SQSEvent) -> Failures:
 
 def _drain(event: SQSEvent) -> Failures:
     """Record every message an SQS DLQ received in the dead-letter table (never dropped)."""
-    return batches.each_record(event, lambda r: deps.dead_letters().from_sqs(
-        r.to_dict()["eventSourceARN"].rsplit(":", 1)[-1], r.to_dict()), "dead letters")
+    return batches.each_record(
+        event,
+        lambda r: deps.dead_letters().from_sqs(r.to_dict()["eventSourceARN"].rsplit(":", 1)[-1], r.to_dict()),
+        "dead letters",
+    )
 
 
 @app.on_sqs_message(queue=queue_name("retries") + "-dlq", batch_size=10)
@@ -165,8 +175,7 @@ def fan_out_events(event: SQSEvent) -> Failures:
     """Hand each queued event to its webhook endpoints (one delivery each, idempotent) and push
     it to subscribed WebSockets. A record that is not an event, or whose AWS calls failed, is
     received again alone (its done steps are found done)."""
-    return batches.each_record(
-        event, lambda r: deps.fan_out().publish(Event(**json.loads(r.body))), "events")
+    return batches.each_record(event, lambda r: deps.fan_out().publish(Event(**json.loads(r.body))), "events")
 
 
 @app.on_sqs_message(queue=queue_name("webhook_deliveries"), batch_size=10)
@@ -175,6 +184,8 @@ def deliver_webhooks(event: SQSEvent) -> Failures:
     whose AWS calls failed are received again."""
     records = list(event)
     outcomes = deps.deliveries().deliver_batch([record.body for record in records])
-    return batches.failures(record.to_dict()["messageId"]
-                            for record, outcome in zip(records, outcomes, strict=True)
-                            if isinstance(outcome, Exception))
+    return batches.failures(
+        record.to_dict()["messageId"]
+        for record, outcome in zip(records, outcomes, strict=True)
+        if isinstance(outcome, Exception)
+    )

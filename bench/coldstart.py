@@ -4,6 +4,7 @@ A Lambda pays the import of its handler module before its first request. The two
 alternately in one run (so machine noise hits both alike) and the ratio is printed.
 Target: import app <= 1.5x import boto3.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,9 +24,11 @@ CASES = {
     "import app + first API request's modules": (
         "import app, chalicelib.api.schemas, chalicelib.store.api_keys, "
         "chalicelib.store.rate_limits, chalicelib.services.ratelimits, "
-        "chalicelib.services.events, chalicelib.store.events"),
+        "chalicelib.services.events, chalicelib.store.events"
+    ),
     "import app + first SQS fan-out's modules": (
-        "import app, chalicelib.services.realtime, chalicelib.store.connections"),
+        "import app, chalicelib.services.realtime, chalicelib.store.connections"
+    ),
 }
 
 

@@ -8,6 +8,7 @@
 3. The same for a schedule's and a dead letter's own page (#schedules/sch_…, #dead-letters/dlq_…):
    a fixed number of requests whatever is stored.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,15 +40,23 @@ def add_data(schedules: int, dead_letters: int, offset: int) -> None:
     from chalicelib.api.routing import validate
 
     for i in range(schedules):
-        body = validate("ScheduleBody", {
-            # a run far ahead: runs firing during the bench would be timed as the views' cost
-            "name": f"bench {offset + i}", "expression": "at(2027-06-01T00:00:00)",
-            "target": {"type": "event", "event_type": "custom.bench"}}, "body")
+        body = validate(
+            "ScheduleBody",
+            {
+                # a run far ahead: runs firing during the bench would be timed as the views' cost
+                "name": f"bench {offset + i}",
+                "expression": "at(2027-06-01T00:00:00)",
+                "target": {"type": "event", "event_type": "custom.bench"},
+            },
+            "body",
+        )
         deps.schedules().create(body.model_dump(mode="json"))
     letters = deps.dead_letters()
     for i in range(dead_letters):  # three queues: three fingerprints to group by
-        letters.from_sqs(f"bench-{i % 3}-dlq", {"messageId": f"m-{offset + i}", "body": "{}",
-                                                "attributes": {"ApproximateReceiveCount": "5"}})
+        letters.from_sqs(
+            f"bench-{i % 3}-dlq",
+            {"messageId": f"m-{offset + i}", "body": "{}", "attributes": {"ApproximateReceiveCount": "5"}},
+        )
 
 
 def settle(page: Any, socket: Any, quiet_ms: int = 5000, limit_s: float = 300) -> float:
@@ -73,8 +82,10 @@ def detail_pages() -> dict[str, tuple[str, str]]:
 
     schedules, _ = deps.schedules().list(None, None, 1, None)
     letters, _ = deps.dead_letters().list("open", None, None, None, 1, None)
-    return {"schedule page": (f"schedules/{schedules[0].id}", "Schedule"),
-            "dead letter page": (f"dead-letters/{letters[0].id}", "Dead letter")}
+    return {
+        "schedule page": (f"schedules/{schedules[0].id}", "Schedule"),
+        "dead letter page": (f"dead-letters/{letters[0].id}", "Dead letter"),
+    }
 
 
 def measure(page: Any, rounds: int) -> dict[str, tuple[float, int]]:
@@ -118,10 +129,13 @@ def main() -> int:
     from tests.e2e import chromium
 
     raw, zipped = page_weight()
-    print(f"page weight: {raw / 1024:.1f} KiB in {len(VIEWS)} views' files, "
-          f"{zipped / 1024:.1f} KiB gzipped (each file on its own)")
-    runtime = LocalRuntime(RuntimeOptions(port=free_port(), ws_port=free_port(),
-                                          admin_key=os.environ["CONDUCTOR_ADMIN_KEY"]))
+    print(
+        f"page weight: {raw / 1024:.1f} KiB in {len(VIEWS)} views' files, "
+        f"{zipped / 1024:.1f} KiB gzipped (each file on its own)"
+    )
+    runtime = LocalRuntime(
+        RuntimeOptions(port=free_port(), ws_port=free_port(), admin_key=os.environ["CONDUCTOR_ADMIN_KEY"])
+    )
     runtime.start()
     logging.disable(logging.INFO)
     try:
@@ -152,8 +166,9 @@ def main() -> int:
     print(f"  {'view':16s} {'10 sch / 10 dlq':>18s} {'200 sch / 300 dlq':>20s}  ratio")
     for view in small:
         (t1, n1), (t2, n2) = small[view], large[view]
-        print(f"  {view:16s} {t1 * 1000:9.0f} ms {n1:3d} req {t2 * 1000:10.0f} ms {n2:3d} req"
-              f"  {t2 / t1:5.2f}x")
+        print(
+            f"  {view:16s} {t1 * 1000:9.0f} ms {n1:3d} req {t2 * 1000:10.0f} ms {n2:3d} req  {t2 / t1:5.2f}x"
+        )
     return 0
 
 

@@ -7,6 +7,7 @@
 2. The AWS calls of each dashboard endpoint with 100 and with 10,000 stored executions
    (including the 3 UpdateItems with which each API request counts itself).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,15 +27,25 @@ import websockets
 
 from tests.functional.aws_calls import count_calls
 
-DASHBOARD = ("/v2/dashboard/overview", "/v2/dashboard/errors", "/v2/dashboard/schedules",
-             "/v2/dashboard/webhooks", "/v2/dashboard/timeline", "/v2/metrics/summary")
+DASHBOARD = (
+    "/v2/dashboard/overview",
+    "/v2/dashboard/errors",
+    "/v2/dashboard/schedules",
+    "/v2/dashboard/webhooks",
+    "/v2/dashboard/timeline",
+    "/v2/metrics/summary",
+)
 
 
 async def connect(url: str, count: int, event_type: str) -> list[Any]:
     sockets = []
     for start in range(0, count, 50):  # 50 at a time: the gateway runs $connect in a pool
-        batch = await asyncio.gather(*(websockets.connect(url, open_timeout=60, max_queue=None)
-                                       for _ in range(start, min(count, start + 50))))
+        batch = await asyncio.gather(
+            *(
+                websockets.connect(url, open_timeout=60, max_queue=None)
+                for _ in range(start, min(count, start + 50))
+            )
+        )
         for socket in batch:
             await socket.send(json.dumps({"action": "subscribe", "events": [event_type]}))
         for socket in batch:
@@ -47,8 +58,7 @@ async def receive_all(sockets: list[Any]) -> list[str]:
     return await asyncio.wait_for(asyncio.gather(*(s.recv() for s in sockets)), 120)
 
 
-def push(sockets: list[Any], event_type: str, loop: asyncio.AbstractEventLoop
-         ) -> tuple[float, int]:
+def push(sockets: list[Any], event_type: str, loop: asyncio.AbstractEventLoop) -> tuple[float, int]:
     from chalicelib import deps
     from chalicelib.domain.events import make_event
     from chalicelib.domain.timeutil import utcnow
@@ -72,8 +82,10 @@ def dashboard_calls(api: str, key: str) -> dict[str, int]:
     counts = {}
     for path in DASHBOARD:
         with count_calls() as calls:  # the runtime serves in this process: its calls count
-            assert requests.get(api + path, headers={"Authorization": f"Bearer {key}"},
-                                timeout=60).status_code == 200
+            assert (
+                requests.get(api + path, headers={"Authorization": f"Bearer {key}"}, timeout=60).status_code
+                == 200
+            )
         calls.pop("ReceiveMessage", None)  # the runtime's idle SQS pollers
         counts[path] = sum(calls.values())
     return counts
@@ -85,10 +97,18 @@ def store_executions(total: int) -> None:
     store = ExecutionStore()
     with store._model.batch_write() as batch:
         for i in range(total):
-            batch.save(store._model(schedule_id=f"sch_{i % 100:026d}", sort_key=f"2026-11-29T00:00:{i:06d}",
-                                    id=f"exe_{i:026d}", scheduled_for="2026-11-29T00:00:00.000Z",
-                                    trigger="scheduled", status="succeeded",
-                                    created_at="2026-11-29T00:00:00.000Z", expires_at=2**40))
+            batch.save(
+                store._model(
+                    schedule_id=f"sch_{i % 100:026d}",
+                    sort_key=f"2026-11-29T00:00:{i:06d}",
+                    id=f"exe_{i:026d}",
+                    scheduled_for="2026-11-29T00:00:00.000Z",
+                    trigger="scheduled",
+                    status="succeeded",
+                    created_at="2026-11-29T00:00:00.000Z",
+                    expires_at=2**40,
+                )
+            )
 
 
 def main() -> int:
@@ -99,8 +119,9 @@ def main() -> int:
     args = parser.parse_args()
     from devserver.runtime import LocalRuntime, RuntimeOptions, free_port
 
-    runtime = LocalRuntime(RuntimeOptions(port=free_port(), ws_port=free_port(),
-                                          admin_key=os.environ["CONDUCTOR_ADMIN_KEY"]))
+    runtime = LocalRuntime(
+        RuntimeOptions(port=free_port(), ws_port=free_port(), admin_key=os.environ["CONDUCTOR_ADMIN_KEY"])
+    )
     runtime.start()
     import logging
 
@@ -124,10 +145,8 @@ def main() -> int:
         medians = {}
         for count, runs in results.items():
             medians[count] = statistics.median(t for t, _ in runs)
-            print(f"  {count:>5} connections: {medians[count] * 1000:8.0f} ms, "
-                  f"{runs[-1][1]} AWS calls")
-        print(f"time ratio ({args.large} / 10 connections): "
-              f"{medians[args.large] / medians[10]:.1f}x")
+            print(f"  {count:>5} connections: {medians[count] * 1000:8.0f} ms, {runs[-1][1]} AWS calls")
+        print(f"time ratio ({args.large} / 10 connections): {medians[args.large] / medians[10]:.1f}x")
         print(f"dashboard AWS calls with 100 vs {args.executions} stored executions")
         for path in DASHBOARD:
             print(f"  {path:28s} {with_100[path]:3d} vs {with_many[path]:3d}")

@@ -11,6 +11,7 @@ server on 127.0.0.1 holding the same tables:
     python bench/first_request.py [--rounds 9]
     python bench/first_request.py --modules   # the packages a cold first request loads, as JSON
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,40 +56,64 @@ if os.environ.get("BENCH_MODULES"):  # which packages the cold request loaded, t
 def api_event(schedule_id: str, key: str) -> str:
     """An API Gateway (REST, proxy) event for ``GET /v2/schedules/{id}``."""
     headers = {"Authorization": f"Bearer {key}", "Host": "bench.local"}
-    return json.dumps({
-        "resource": "/v2/schedules/{schedule_id}", "path": f"/v2/schedules/{schedule_id}",
-        "httpMethod": "GET", "headers": headers,
-        "multiValueHeaders": {k: [v] for k, v in headers.items()},
-        "queryStringParameters": None, "multiValueQueryStringParameters": None,
-        "pathParameters": {"schedule_id": schedule_id}, "stageVariables": None,
-        "requestContext": {"resourcePath": "/v2/schedules/{schedule_id}", "httpMethod": "GET",
-                           "stage": "api", "requestId": "bench", "path": "/api/v2/schedules",
-                           "identity": {"sourceIp": "127.0.0.1"}},
-        "body": None, "isBase64Encoded": False})
+    return json.dumps(
+        {
+            "resource": "/v2/schedules/{schedule_id}",
+            "path": f"/v2/schedules/{schedule_id}",
+            "httpMethod": "GET",
+            "headers": headers,
+            "multiValueHeaders": {k: [v] for k, v in headers.items()},
+            "queryStringParameters": None,
+            "multiValueQueryStringParameters": None,
+            "pathParameters": {"schedule_id": schedule_id},
+            "stageVariables": None,
+            "requestContext": {
+                "resourcePath": "/v2/schedules/{schedule_id}",
+                "httpMethod": "GET",
+                "stage": "api",
+                "requestId": "bench",
+                "path": "/api/v2/schedules",
+                "identity": {"sourceIp": "127.0.0.1"},
+            },
+            "body": None,
+            "isBase64Encoded": False,
+        }
+    )
 
 
 def once(code: str, env: dict[str, str]) -> float:
     started = time.perf_counter()
     flags = ["-X", "importtime"] if env.get("BENCH_IMPORTTIME") else []  # to stderr, per module
     if env.get("BENCH_PROFILE"):  # where the time goes, by cumulative time, to stdout
-        code = ("import cProfile, pstats\nprofile = cProfile.Profile()\nprofile.enable()\n"
-                + code + "\nprofile.disable()\n"
-                "pstats.Stats(profile).sort_stats('cumulative').print_stats(45)\n")
-    subprocess.run([sys.executable, *flags, "-c", code], cwd=ROOT, env=env, check=True,
-                   stdout=None if env.get("BENCH_PROFILE") or env.get("BENCH_CLIENTS")
-                   or env.get("BENCH_MODULES")
-                   else subprocess.DEVNULL)
+        code = (
+            "import cProfile, pstats\nprofile = cProfile.Profile()\nprofile.enable()\n"
+            + code
+            + "\nprofile.disable()\n"
+            "pstats.Stats(profile).sort_stats('cumulative').print_stats(45)\n"
+        )
+    subprocess.run(
+        [sys.executable, *flags, "-c", code],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        stdout=None
+        if env.get("BENCH_PROFILE") or env.get("BENCH_CLIENTS") or env.get("BENCH_MODULES")
+        else subprocess.DEVNULL,
+    )
     return time.perf_counter() - started
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=9)
-    parser.add_argument("--modules", action="store_true",
-                        help="run the first request once and print the packages it loaded")
+    parser.add_argument(
+        "--modules", action="store_true", help="run the first request once and print the packages it loaded"
+    )
     args = parser.parse_args()
-    print(f"bench/first_request.py, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, load average "
-          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(
+        f"bench/first_request.py, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, load average "
+        f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+    )
     from moto.server import ThreadedMotoServer
 
     from devserver.motofix import serialize_dynamodb
@@ -98,11 +123,18 @@ def main() -> int:
     server.start()
     try:
         host, port = server.get_host_and_port()
-        env = {**os.environ, "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
-               "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
-               "AWS_ENDPOINT_URL": f"http://{host}:{port}", "CONDUCTOR_STAGE": "bench",
-               "CONDUCTOR_XRAY": "false", "PYTHONDONTWRITEBYTECODE": "0",
-               "CONDUCTOR_OUTBOUND_ALLOW_NETWORKS": "127.0.0.0/8"}
+        env = {
+            **os.environ,
+            "AWS_ACCESS_KEY_ID": "bench",
+            "AWS_SECRET_ACCESS_KEY": "bench",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_REGION": "us-east-1",
+            "AWS_ENDPOINT_URL": f"http://{host}:{port}",
+            "CONDUCTOR_STAGE": "bench",
+            "CONDUCTOR_XRAY": "false",
+            "PYTHONDONTWRITEBYTECODE": "0",
+            "CONDUCTOR_OUTBOUND_ALLOW_NETWORKS": "127.0.0.0/8",
+        }
         os.environ.update(env)
         from chalicelib import aws, deps
         from chalicelib.config import get_settings
@@ -111,19 +143,24 @@ def main() -> int:
         provision(aws.client("dynamodb"), aws.client("sqs"), "bench")
         deps.reset()
         _, key = deps.api_keys().create("bench", "admin")
-        schedule = deps.schedules().create({
-            "name": "bench", "expression": "cron(0/5 * * * ? *)",
-            "target": {"type": "http", "url": "http://127.0.0.1:9/"},
-            "retry_policy": {"max_attempts": 1}})
+        schedule = deps.schedules().create(
+            {
+                "name": "bench",
+                "expression": "cron(0/5 * * * ? *)",
+                "target": {"type": "http", "url": "http://127.0.0.1:9/"},
+                "retry_policy": {"max_attempts": 1},
+            }
+        )
         cases = {
             "floor: import boto3 + a client + GetItem": FLOOR.format(
-                table=get_settings().tables["schedules"], schedule_id=schedule.id),
+                table=get_settings().tables["schedules"], schedule_id=schedule.id
+            ),
             "first request: import app + GET /v2/schedules/{id}": FIRST_REQUEST.format(
-                event=api_event(schedule.id, key)),
+                event=api_event(schedule.id, key)
+            ),
         }
         if args.modules:
-            once(cases["first request: import app + GET /v2/schedules/{id}"],
-                 {**env, "BENCH_MODULES": "1"})
+            once(cases["first request: import app + GET /v2/schedules/{id}"], {**env, "BENCH_MODULES": "1"})
             return 0
         for code in cases.values():  # warm the bytecode caches, as a deployed package has them
             once(code, env)

@@ -11,6 +11,7 @@ then the deployed estimate for 10,000, 100,000 and 1,000,000 due (calls on the c
 
 moto's per-call cost is not DynamoDB's: compare the counts; the milliseconds are local figures.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,9 +29,16 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.update({"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
-                   "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
-                   "CONDUCTOR_XRAY": "false", "CONDUCTOR_STAGE": "bench"})
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "CONDUCTOR_XRAY": "false",
+        "CONDUCTOR_STAGE": "bench",
+    }
+)
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
 import moto
@@ -61,14 +69,24 @@ def populate(total: int, times: list[tuple[str, datetime | None]]) -> None:
     with store._model.batch_write() as batch:
         for i in range(total):
             expression, start = times[i % len(times)]
-            body = {"name": f"b{i}", "expression": expression, "timezone": "UTC",
-                    "target": target, "retry_policy": {"max_attempts": 1}}
+            body = {
+                "name": f"b{i}",
+                "expression": expression,
+                "timezone": "UTC",
+                "target": target,
+                "retry_policy": {"max_attempts": 1},
+            }
             if start is not None:
                 body["start_at"] = start.isoformat().replace("+00:00", "Z")
             now = deps.clock()
-            schedule = Schedule(id=f"sch_{i:026d}", version=1, anchor=now.isoformat(),
-                                created_at="2026-11-30T08:00:00.000Z", updated_at="x",
-                                **service._settings(body))
+            schedule = Schedule(
+                id=f"sch_{i:026d}",
+                version=1,
+                anchor=now.isoformat(),
+                created_at="2026-11-30T08:00:00.000Z",
+                updated_at="x",
+                **service._settings(body),
+            )
             batch.save(store._record(schedule.placed(now)))
 
 
@@ -122,8 +140,9 @@ def herd(due: int) -> dict[str, Any]:
             sent.update(json.loads(e["MessageBody"])["sort_key"] for e in entries)
 
         scheduler.queue.send_entries = recording  # type: ignore[method-assign]
-        stale = {s: scheduler.store.due_page(str(s), "2026-12-01T00:01:05.000Z", None, 500)
-                 for s in range(SHARDS)}
+        stale = {
+            s: scheduler.store.due_page(str(s), "2026-12-01T00:01:05.000Z", None, 500) for s in range(SHARDS)
+        }
         with count_calls() as tick_calls:
             started = time.perf_counter()
             result = scheduler.tick()
@@ -136,22 +155,30 @@ def herd(due: int) -> dict[str, Any]:
         # a second tick that read the index before the first one's workers moved it on
         original = scheduler.store.due_page
         scheduler.store.due_page = lambda shard, until, after, limit: (
-            stale[int(shard)] if after is None else original(shard, until, after, limit))
+            stale[int(shard)] if after is None else original(shard, until, after, limit)
+        )
         scheduler.tick()
         drain("conductor-bench-dispatch", scheduler.dispatch, WORKERS)
         scheduler.store.due_page = original
     per_shard = math.ceil(due / SHARDS)
     own = {"ReceiveMessage", "DeleteMessage", "DeleteMessageBatch", "GetQueueUrl"}
     return {
-        "due": due, "tick_calls": sum(tick_calls.values()) - tick_calls["GetQueueUrl"],
+        "due": due,
+        "tick_calls": sum(tick_calls.values()) - tick_calls["GetQueueUrl"],
         "dispatch_calls": sum(v for k, v in dispatch_calls.items() if k not in own),
         "dispatch_detail": {k: v for k, v in dispatch_calls.items() if k not in own},
-        "messages": handled, "tick_s": tick_s, "dispatch_s": dispatch_s,
-        "sent": len(sent), "twice": sum(1 for n in sent.values() if n > 1),
+        "messages": handled,
+        "tick_s": tick_s,
+        "dispatch_s": dispatch_s,
+        "sent": len(sent),
+        "twice": sum(1 for n in sent.values() if n > 1),
         "lost": due - len(sent),
-        "chain": SHARDS + math.ceil(result["messages"] / 10)  # the tick
+        "chain": SHARDS
+        + math.ceil(result["messages"] / 10)  # the tick
         + max(0, math.ceil(per_shard / 500) - 1) * 2  # a shard's further pages, one after another
-        + 1 + CHUNK + math.ceil(CHUNK / 10),  # one worker: read, a write a run, its sends
+        + 1
+        + CHUNK
+        + math.ceil(CHUNK / 10),  # one worker: read, a write a run, its sends
     }
 
 
@@ -168,9 +195,11 @@ def plan(per_kind: int, spread: bool, now: datetime) -> list[tuple[str, datetime
     for i in range(per_kind):
         at_min = minute + timedelta(minutes=i % 3 if spread else 0)
         at = first + timedelta(seconds=i * step)
-        times += [(f"cron({at_min.minute} {at_min.hour} * * *)", None),
-                  ("rate(1 hour)", at + timedelta(seconds=step / 2 if spread else 5)),
-                  (f"at({at.strftime('%Y-%m-%dT%H:%M:%S')})", None)]
+        times += [
+            (f"cron({at_min.minute} {at_min.hour} * * *)", None),
+            ("rate(1 hour)", at + timedelta(seconds=step / 2 if spread else 5)),
+            (f"at({at.strftime('%Y-%m-%dT%H:%M:%S')})", None),
+        ]
     return times
 
 
@@ -195,8 +224,7 @@ def precision(per_kind: int, spread: bool) -> dict[str, list[float]]:
             # delivers it when due): what is measured is the scheduler, not moto's wait
             url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
             while not stop.is_set():
-                got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get(
-                    "Messages", [])
+                got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
                 if not got:
                     stop.wait(0.05)
                 for m in got:
@@ -208,16 +236,21 @@ def precision(per_kind: int, spread: bool) -> dict[str, list[float]]:
                 scheduler.tick()
                 stop.wait(60)
 
-        threads = [threading.Thread(target=ticker, daemon=True),
-                   threading.Thread(target=poll, daemon=True,
-                                    args=("conductor-bench-dispatch", scheduler.dispatch))]
-        threads += [threading.Thread(target=poll, daemon=True,
-                                     args=("conductor-bench-executions", runs.run_execution))
-                    for _ in range(4)]
+        threads = [
+            threading.Thread(target=ticker, daemon=True),
+            threading.Thread(target=poll, daemon=True, args=("conductor-bench-dispatch", scheduler.dispatch)),
+        ]
+        threads += [
+            threading.Thread(
+                target=poll, daemon=True, args=("conductor-bench-executions", runs.run_execution)
+            )
+            for _ in range(4)
+        ]
         for t in threads:
             t.start()
-        last = max(at for expression, start in times
-                   for at in [start or _planned(expression)]) + timedelta(seconds=5)
+        last = max(at for expression, start in times for at in [start or _planned(expression)]) + timedelta(
+            seconds=5
+        )
         stop.wait(max(0.0, (last - datetime.now(UTC)).total_seconds()))
         for _ in range(60):  # bounded: until every run started (or a minute passed)
             delays = _delays(len(times))
@@ -232,7 +265,7 @@ def precision(per_kind: int, spread: bool) -> dict[str, list[float]]:
 
 def _planned(expression: str) -> datetime:
     """The run time of a bench cron(M H * * *) or at() expression."""
-    inner = expression[expression.index("(") + 1:-1]
+    inner = expression[expression.index("(") + 1 : -1]
     if expression.startswith("at("):
         return datetime.fromisoformat(inner).replace(tzinfo=UTC)
     minute, hour = (int(x) for x in inner.split()[:2])
@@ -273,9 +306,11 @@ def estimate(due: int) -> tuple[float, float, str]:
     # by-due index three times in the minute (claim, start, end; 32 keys), ~1,000 writes/s a key
     index_s = max(due / (SHARDS * 1000), 3 * due / (shard_count("run") * 1000))
     total = tick_s + max(paging_s, work_s, index_s)
-    limit = max((paging_s, "a shard's pages, one after another"),
-                (work_s, "300 concurrent dispatch workers"),
-                (index_s, "index partition writes (32 keys)"))[1]
+    limit = max(
+        (paging_s, "a shard's pages, one after another"),
+        (work_s, "300 concurrent dispatch workers"),
+        (index_s, "index partition writes (32 keys)"),
+    )[1]
     return tick_s, total, limit
 
 
@@ -286,23 +321,31 @@ def main() -> int:
     args = parser.parse_args()
     import app  # noqa: F401 - the handlers' modules, as the Lambdas load them
 
-    print(f"bench/herd.py, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, load average "
-          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    print("| due at 00:00 | tick calls / run | dispatch calls / run | longest chain | "
-          "sent twice | never sent | local: tick, dispatch |")
+    print(
+        f"bench/herd.py, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, load average "
+        f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+    )
+    print(
+        "| due at 00:00 | tick calls / run | dispatch calls / run | longest chain | "
+        "sent twice | never sent | local: tick, dispatch |"
+    )
     print("|---|---|---|---|---|---|---|")
     ok = True
     for due in (int(s) for s in args.sizes.split(",") if s):
         r = herd(due)
         ok &= r["twice"] == 0 and r["lost"] == 0
-        print(f"| {due:,} | {r['tick_calls'] / due:.3f} | {r['dispatch_calls'] / due:.3f} "
-              f"({', '.join(f'{k} {v}' for k, v in sorted(r['dispatch_detail'].items()))}) | "
-              f"{r['chain']} calls | {r['twice']} | {r['lost']} | "
-              f"{r['tick_s']:.2f} s, {r['dispatch_s']:.1f} s ({WORKERS} workers) |")
+        print(
+            f"| {due:,} | {r['tick_calls'] / due:.3f} | {r['dispatch_calls'] / due:.3f} "
+            f"({', '.join(f'{k} {v}' for k, v in sorted(r['dispatch_detail'].items()))}) | "
+            f"{r['chain']} calls | {r['twice']} | {r['lost']} | "
+            f"{r['tick_s']:.2f} s, {r['dispatch_s']:.1f} s ({WORKERS} workers) |"
+        )
     print()
     for spread, label in ((True, "spread over three minutes"), (False, "all at one second")):
-        print(f"start_delay_ms on the real clock, {args.precision} schedules of each kind "
-              f"{label} (a tick a minute, a dispatch worker, 4 executors):")
+        print(
+            f"start_delay_ms on the real clock, {args.precision} schedules of each kind "
+            f"{label} (a tick a minute, a dispatch worker, 4 executors):"
+        )
         print("| kind | runs | p50 | p99 | max |")
         print("|---|---|---|---|---|")
         for kind, delays in precision(args.precision, spread).items():
@@ -313,11 +356,15 @@ def main() -> int:
                 continue
             delays.sort()
             p99 = delays[min(len(delays) - 1, math.ceil(len(delays) * 0.99) - 1)]
-            print(f"| {kind} | {len(delays)} | {statistics.median(delays):.0f} ms | "
-                  f"{p99:.0f} ms | {delays[-1]:.0f} ms |")
+            print(
+                f"| {kind} | {len(delays)} | {statistics.median(delays):.0f} ms | "
+                f"{p99:.0f} ms | {delays[-1]:.0f} ms |"
+            )
         print()
-    print(f"deployed estimate ({CALL_MS} ms a call; 50 due a message; dispatch workers: 300 "
-          "concurrent, what the SQS trigger adds in a minute):")
+    print(
+        f"deployed estimate ({CALL_MS} ms a call; 50 due a message; dispatch workers: 300 "
+        "concurrent, what the SQS trigger adds in a minute):"
+    )
     print("| due in one minute | tick | last run sent after | what limits it |")
     print("|---|---|---|---|")
     for due in (10_000, 100_000, 1_000_000):

@@ -7,6 +7,7 @@ written, and the most-written ones with their share of the requests.
 
     python bench/hot_items.py [--requests 10000] [--keys 20]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,11 +19,17 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.update({"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
-                   "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
-                   "CONDUCTOR_XRAY": "false", "CONDUCTOR_STAGE": "bench",
-                   "CONDUCTOR_RATE_LIMITS": json.dumps({"read": {"quota": 10**9,
-                                                                 "window_seconds": 1}})})
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "CONDUCTOR_XRAY": "false",
+        "CONDUCTOR_STAGE": "bench",
+        "CONDUCTOR_RATE_LIMITS": json.dumps({"read": {"quota": 10**9, "window_seconds": 1}}),
+    }
+)
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
 import moto
@@ -54,8 +61,9 @@ def main() -> int:
 
     def recording(self: Any, operation: str, params: Any) -> Any:
         if operation in WRITES:
-            key = json.dumps(params.get("Key") or {k: params["Item"][k] for k in
-                                                   list(params["Item"])[:2]}, sort_keys=True)
+            key = json.dumps(
+                params.get("Key") or {k: params["Item"][k] for k in list(params["Item"])[:2]}, sort_keys=True
+            )
             written[f"{params['TableName'].removeprefix('conductor-bench-')} {key}"] += 1
         elif operation in ("BatchWriteItem", "TransactWriteItems"):
             written[f"({operation})"] += 1
@@ -69,23 +77,25 @@ def main() -> int:
         try:
             with Client(conductor.app) as client:
                 for i in range(args.requests):  # bounded
-                    response = client.http.get("/v2/events/types", headers={
-                        "Authorization": f"Bearer {keys[i % len(keys)]}"})
+                    response = client.http.get(
+                        "/v2/events/types", headers={"Authorization": f"Bearer {keys[i % len(keys)]}"}
+                    )
                     if response.status_code != 200:
                         raise SystemExit(f"{response.status_code} {response.body!r}")
             deps.metrics().flush()
         finally:
             botocore.client.BaseClient._make_api_call = real  # type: ignore[method-assign]
     total = sum(written.values())
-    print(f"{args.requests:,} requests from {args.keys} keys: {total:,} writes to "
-          f"{len(written):,} items")
+    print(f"{args.requests:,} requests from {args.keys} keys: {total:,} writes to {len(written):,} items")
     print("| item (table and key) | writes | share of requests |")
     print("|---|---:|---:|")
     for item, count in written.most_common(8):
         print(f"| {item[:90]} | {count:,} | {count / args.requests:.1%} |")
     worst = written.most_common(1)[0][1] if written else 0
-    print(f"most-written item: {worst / args.requests:.1%} of requests (an item written by every "
-          "request would be 100%)")
+    print(
+        f"most-written item: {worst / args.requests:.1%} of requests (an item written by every "
+        "request would be 100%)"
+    )
     return 0
 
 

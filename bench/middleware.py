@@ -10,6 +10,7 @@ differ), each called through Chalice's test client (the same event path API Gate
               counters are summed in memory (written every 10 s); moto's per-call cost is not
               DynamoDB's, so read this one as an upper bound of the Python work around that call
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,10 +23,17 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.update({"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
-                   "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
-                   "CONDUCTOR_XRAY": "false", "CONDUCTOR_STAGE": "bench",
-                   "CONDUCTOR_RATE_LIMITS": '{"read": {"quota": 1000000000, "window_seconds": 1}}'})
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "CONDUCTOR_XRAY": "false",
+        "CONDUCTOR_STAGE": "bench",
+        "CONDUCTOR_RATE_LIMITS": '{"read": {"quota": 1000000000, "window_seconds": 1}}',
+    }
+)
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
 import moto
@@ -92,8 +100,10 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--requests", type=int, default=200)
     args = parser.parse_args()
-    print(f"bench/middleware.py, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, load average "
-          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(
+        f"bench/middleware.py, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, load average "
+        f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+    )
 
     from chalice import Chalice
     from chalice.test import Client
@@ -122,12 +132,15 @@ def main() -> int:
         moto_auth, moto_limiter = deps.authenticator(), deps.rate_limiter()
         moto_metrics = deps.metrics()
         memory_keys = MemoryKeys()
-        memory_keys.records[hash_key(key)] = type("Rec", (), {
-            "id": "key_bench", "name": "bench", "role": "viewer", "revoked_at": None,
-            "rate_limits": None})()
+        memory_keys.records[hash_key(key)] = type(
+            "Rec",
+            (),
+            {"id": "key_bench", "name": "bench", "role": "viewer", "revoked_at": None, "rate_limits": None},
+        )()
         memory_auth = Authenticator(memory_keys)  # type: ignore[arg-type]
-        memory_limiter = RateLimiter(MemoryBucketStore(),
-                                     parse_policies({"read": {"quota": 10**9, "window_seconds": 1}}))
+        memory_limiter = RateLimiter(
+            MemoryBucketStore(), parse_policies({"read": {"quota": 10**9, "window_seconds": 1}})
+        )
         headers = {"Authorization": f"Bearer {key}"}
         variants = {
             "bare": (bare, None),
@@ -143,20 +156,23 @@ def main() -> int:
             for _ in range(args.rounds):
                 for name, (_app, services) in variants.items():
                     _use(deps, services)
-                    samples[name].append(timed(clients[name], "/v2/events/types", headers,
-                                               args.requests))
+                    samples[name].append(timed(clients[name], "/v2/events/types", headers, args.requests))
         _use(deps, variants["full/moto"][1])
         calls = calls_per_request(clients["full/moto"], headers)
     medians = {name: statistics.median(v) for name, v in samples.items()}
     base = medians["bare"]
-    print(f"GET /v2/events/types, {args.rounds} alternating rounds x {args.requests} requests, "
-          "median per request")
+    print(
+        f"GET /v2/events/types, {args.rounds} alternating rounds x {args.requests} requests, "
+        "median per request"
+    )
     for name, value in medians.items():
         print(f"  {name:12s} {value * 1e6:9.1f} us  ({value / base:.2f}x bare)")
-    print(f"middleware ratio (full/memory / bare): {medians['full/memory'] / base:.2f}x; "
-          f"added per request: {(medians['full/memory'] - base) * 1e6:.0f} us of Python, "
-          f"{(medians['full/moto'] - medians['full/memory']) * 1e6:.0f} us for {calls:.1f} "
-          "DynamoDB calls on moto")
+    print(
+        f"middleware ratio (full/memory / bare): {medians['full/memory'] / base:.2f}x; "
+        f"added per request: {(medians['full/memory'] - base) * 1e6:.0f} us of Python, "
+        f"{(medians['full/moto'] - medians['full/memory']) * 1e6:.0f} us for {calls:.1f} "
+        "DynamoDB calls on moto"
+    )
     return 0
 
 

@@ -5,6 +5,7 @@ workers (bench/herd.py measures those): its calls must follow the due schedules,
 Both sizes are measured in one run against moto in-process (moto's per-call cost is not
 DynamoDB's: compare the counts and the ratio, not the milliseconds).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,9 +19,16 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.update({"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
-                   "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
-                   "CONDUCTOR_XRAY": "false", "CONDUCTOR_STAGE": "bench"})
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "CONDUCTOR_XRAY": "false",
+        "CONDUCTOR_STAGE": "bench",
+    }
+)
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
 import moto
@@ -44,15 +52,25 @@ def populate(service: Any, store: Any, total: int, due: int) -> None:
     from chalicelib.domain.schedule import Schedule
 
     target = {"type": "event", "event_type": "custom.bench", "data": {}}
-    body = {"name": "b", "expression": "cron(0 9 * * *)", "timezone": "UTC", "target": target,
-            "retry_policy": {"max_attempts": 1}}
+    body = {
+        "name": "b",
+        "expression": "cron(0 9 * * *)",
+        "timezone": "UTC",
+        "target": target,
+        "retry_policy": {"max_attempts": 1},
+    }
     with store._model.batch_write() as batch:
         for i in range(total):
             schedule = Schedule(
-                id=f"sch_{i:026d}".replace("0", "A", 1)[:30], version=1,
-                anchor=T0.isoformat(), created_at="2026-11-30T08:00:00.000Z", updated_at="x",
-                **service._settings({**body, "expression": "cron(0 9 * * *)"
-                                     if i < due else "cron(0 18 * * *)"}))
+                id=f"sch_{i:026d}".replace("0", "A", 1)[:30],
+                version=1,
+                anchor=T0.isoformat(),
+                created_at="2026-11-30T08:00:00.000Z",
+                updated_at="x",
+                **service._settings(
+                    {**body, "expression": "cron(0 9 * * *)" if i < due else "cron(0 18 * * *)"}
+                ),
+            )
             batch.save(store._record(schedule.placed(T0)))
 
 
@@ -88,19 +106,24 @@ def main() -> int:
     for _ in range(args.rounds):
         for total, runs in results.items():
             runs.append(measure(total, 10))
-    print(f"bench/tick.py, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, load average "
-          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    print(f"one tick (finding, handing on), 10 due schedules, {args.rounds} alternating rounds "
-          "(moto in-process)")
+    print(
+        f"bench/tick.py, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, load average "
+        f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+    )
+    print(
+        f"one tick (finding, handing on), 10 due schedules, {args.rounds} alternating rounds "
+        "(moto in-process)"
+    )
     medians = {}
     for total, runs in results.items():
         calls = runs[-1][0]
         medians[total] = statistics.median(t for _, t in runs)
-        print(f"  among {total:>6}: {sum(calls.values()):3d} AWS calls {dict(calls)}, "
-              f"{medians[total] * 1000:.0f} ms")
+        print(
+            f"  among {total:>6}: {sum(calls.values()):3d} AWS calls {dict(calls)}, "
+            f"{medians[total] * 1000:.0f} ms"
+        )
     same = sum(results[100][-1][0].values()) == sum(results[args.large][-1][0].values())
-    print(f"calls equal: {same}; time ratio ({args.large} / 100): "
-          f"{medians[args.large] / medians[100]:.2f}x")
+    print(f"calls equal: {same}; time ratio ({args.large} / 100): {medians[args.large] / medians[100]:.2f}x")
     return 0 if same else 1
 
 

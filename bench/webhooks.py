@@ -2,6 +2,7 @@
 delivery alone (parallel deliveries keep the ratio near 1), and the AWS calls of fanning one event
 out to the 1 matching endpoint among 1,000 registered. moto in-process; a real receiver on
 127.0.0.1."""
+
 from __future__ import annotations
 
 import argparse
@@ -17,10 +18,17 @@ from threading import Thread
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.update({"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
-                   "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
-                   "CONDUCTOR_XRAY": "false", "CONDUCTOR_STAGE": "bench",
-                   "CONDUCTOR_OUTBOUND_ALLOW_NETWORKS": "127.0.0.0/8"})
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "CONDUCTOR_XRAY": "false",
+        "CONDUCTOR_STAGE": "bench",
+        "CONDUCTOR_OUTBOUND_ALLOW_NETWORKS": "127.0.0.0/8",
+    }
+)
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
 import moto
@@ -61,8 +69,10 @@ def batch(service: Any, sqs: Any, url: str, count: int) -> float:
     started = time.perf_counter()
     app.deliver_webhooks(sqs_event(messages, ARN, "us-east-1"), None)
     elapsed = time.perf_counter() - started
-    sqs.delete_message_batch(QueueUrl=url, Entries=[
-        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)])
+    sqs.delete_message_batch(
+        QueueUrl=url,
+        Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
+    )
     return elapsed
 
 
@@ -71,8 +81,10 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--endpoints", type=int, default=1000)
     args = parser.parse_args()
-    print(f"bench/webhooks.py, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, load average "
-          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(
+        f"bench/webhooks.py, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, load average "
+        f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+    )
     import app
     from chalicelib import aws, deps
     from devserver.provision import provision
@@ -100,10 +112,21 @@ def main() -> int:
                     taken = batch(service, sqs, url, size)
                     (singles if size == 1 else tens if delay else instant_tens).append(taken)
         for i in range(args.endpoints - 1):
-            deps.webhook_store().save(Endpoint(
-                id=f"whk_{i:026d}", url=receiver, event_types=(f"custom.other{i % 50}",),
-                enabled=True, max_attempts=3, secret="whsec_AAAA", version=1, created_at="x",
-                updated_at="x"), None, [])
+            deps.webhook_store().save(
+                Endpoint(
+                    id=f"whk_{i:026d}",
+                    url=receiver,
+                    event_types=(f"custom.other{i % 50}",),
+                    enabled=True,
+                    max_attempts=3,
+                    secret="whsec_AAAA",
+                    version=1,
+                    created_at="x",
+                    updated_at="x",
+                ),
+                None,
+                [],
+            )
         event = deps.event_bus().publish("custom.bench", {})
         with count_calls() as calls:
             matched = deps.fan_out().publish(event)[0]
@@ -111,13 +134,19 @@ def main() -> int:
     single, ten = statistics.median(singles), statistics.median(tens)
     overhead = statistics.median(instant_tens)
     print(f"receiver takes 200 ms; {args.rounds} rounds; moto in-process; endpoint {hook.id}")
-    print(f"  one delivery: {single * 1000:.0f} ms; a batch of 10: {ten * 1000:.0f} ms; "
-          f"ratio {ten / single:.2f}x (10x if they ran one after another)")
-    print(f"  the same batch of 10 to an instant receiver: {overhead * 1000:.0f} ms (moto's calls, "
-          f"serialized by the GIL); waiting on the receivers added {(ten - overhead) * 1000:.0f} ms "
-          "for 10 x 200 ms")
-    print(f"  fan-out to {matched} matching endpoint among {args.endpoints}: "
-          f"{sum(calls.values())} AWS calls {json.dumps(dict(calls))}")
+    print(
+        f"  one delivery: {single * 1000:.0f} ms; a batch of 10: {ten * 1000:.0f} ms; "
+        f"ratio {ten / single:.2f}x (10x if they ran one after another)"
+    )
+    print(
+        f"  the same batch of 10 to an instant receiver: {overhead * 1000:.0f} ms (moto's calls, "
+        f"serialized by the GIL); waiting on the receivers added {(ten - overhead) * 1000:.0f} ms "
+        "for 10 x 200 ms"
+    )
+    print(
+        f"  fan-out to {matched} matching endpoint among {args.endpoints}: "
+        f"{sum(calls.values())} AWS calls {json.dumps(dict(calls))}"
+    )
     return 0
 
 

@@ -7,6 +7,7 @@ import (~20-25 ms on top of botocore's, s3transfer among it) would be paid on ev
 how the local runtime and the end-to-end tests talk to moto's server. Tracing is switched on before
 the first client exists, because X-Ray can only instrument clients created after it patches botocore.
 """
+
 from __future__ import annotations
 
 import functools
@@ -44,12 +45,15 @@ def _client(service: str, endpoint_url: str | None) -> Any:
     init_tracing()
     with _lock:  # botocore sessions are not thread-safe while they build clients
         if key not in _clients:
-            config = Config(connect_timeout=3, read_timeout=10,
-                            retries={"max_attempts": 3, "mode": "standard"},
-                            max_pool_connections=32)
+            config = Config(
+                connect_timeout=3,
+                read_timeout=10,
+                retries={"max_attempts": 3, "mode": "standard"},
+                max_pool_connections=32,
+            )
             _clients[key] = _session().create_client(
-                service, region_name=get_settings().region, endpoint_url=endpoint_url,
-                config=config)
+                service, region_name=get_settings().region, endpoint_url=endpoint_url, config=config
+            )
         return _clients[key]
 
 

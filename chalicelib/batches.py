@@ -9,6 +9,7 @@ takes its batch-mates with it, and a record whose AWS call failed is the only on
 Powertools' ``BatchProcessor`` does the same; it is not used because it would be a dependency
 (and a cold-start import) for this loop, and our handlers already hold Chalice's records.
 """
+
 from __future__ import annotations
 
 import logging
@@ -23,8 +24,9 @@ def failures(ids: Iterable[str]) -> dict[str, list[dict[str, str]]]:
     return {"batchItemFailures": [{"itemIdentifier": i} for i in ids]}
 
 
-def each_record(event: Iterable[Any], handle: Callable[[Any], Any], what: str
-                ) -> dict[str, list[dict[str, str]]]:
+def each_record(
+    event: Iterable[Any], handle: Callable[[Any], Any], what: str
+) -> dict[str, list[dict[str, str]]]:
     """``handle`` every record on its own; one that raises is logged and named as failed."""
     failed = []
     for record in event:

@@ -4,6 +4,7 @@ Chalice puts a stage's ``environment_variables`` into each Lambda's environment;
 and the tests set the same variables. Nothing here runs at import time, so importing ``app`` stays
 cheap and tests can change the environment before the first read.
 """
+
 from __future__ import annotations
 
 import functools
@@ -130,8 +131,8 @@ class Settings:
             cursor_secret_name=env.get("CONDUCTOR_CURSOR_SECRET_NAME") or None,
             deployed="AWS_LAMBDA_FUNCTION_NAME" in env,
             sqs_target_queues=tuple(
-                part.strip() for part in env.get("CONDUCTOR_SQS_TARGET_QUEUES", "").split(",")
-                if part.strip()),
+                part.strip() for part in env.get("CONDUCTOR_SQS_TARGET_QUEUES", "").split(",") if part.strip()
+            ),
             event_ttl_days=int(env.get("CONDUCTOR_EVENT_TTL_DAYS", "30")),
             execution_ttl_days=int(env.get("CONDUCTOR_EXECUTION_TTL_DAYS", "30")),
             websocket_endpoint=env.get("CONDUCTOR_WS_ENDPOINT") or None,
@@ -141,8 +142,7 @@ class Settings:
             or env.get("CONDUCTOR_WEBHOOK_ALLOW_NETWORKS", ""),  # the older name still works
             webhook_disable_after=int(env.get("CONDUCTOR_WEBHOOK_DISABLE_AFTER", "20")),
             recover_grace_seconds=int(env.get("CONDUCTOR_RECOVER_GRACE_SECONDS", "120")),
-            scheduler_lookahead_seconds=int(
-                env.get("CONDUCTOR_SCHEDULER_LOOKAHEAD_SECONDS", "75")),
+            scheduler_lookahead_seconds=int(env.get("CONDUCTOR_SCHEDULER_LOOKAHEAD_SECONDS", "75")),
             websocket_url=env.get("CONDUCTOR_WS_URL") or _client_url(env.get("CONDUCTOR_WS_ENDPOINT")),
             emf_enabled=_flag(env.get("CONDUCTOR_EMF"), "AWS_LAMBDA_FUNCTION_NAME" in env),
         )

@@ -3,6 +3,7 @@
 Handlers call these getters; imports happen inside them so that a cold start pays only for what
 the invoked handler uses (pynamodb and boto3 are not imported by ``import app``).
 """
+
 from __future__ import annotations
 
 import functools
@@ -66,8 +67,11 @@ def outbound_guard() -> OutboundGuard:
 
     settings = get_settings()
     deny = ssrf.endpoint_of(settings.endpoint_url) | ssrf.endpoint_of(settings.websocket_endpoint)
-    return ssrf.OutboundGuard(ssrf.parse_networks(settings.outbound_allow_networks),
-                              require_https=settings.stage == "prod", deny=frozenset(deny))
+    return ssrf.OutboundGuard(
+        ssrf.parse_networks(settings.outbound_allow_networks),
+        require_https=settings.stage == "prod",
+        deny=frozenset(deny),
+    )
 
 
 @functools.cache
@@ -107,8 +111,7 @@ def realtime() -> Realtime:
     from chalicelib.services.realtime import Realtime  # noqa: PLC0415
     from chalicelib.store.connections import ConnectionStore  # noqa: PLC0415
 
-    return Realtime(ConnectionStore(), _management_client, clock=lambda: clock(),
-                    timeline=event_bus)
+    return Realtime(ConnectionStore(), _management_client, clock=lambda: clock(), timeline=event_bus)
 
 
 @functools.cache
@@ -117,9 +120,15 @@ def health() -> HealthChecker:
     from chalicelib.store.health import HealthStateStore  # noqa: PLC0415
 
     settings = get_settings()
-    return HealthChecker(aws.client("dynamodb"), aws.client("sqs"), settings.tables, settings.queues,
-                         state=HealthStateStore(), publish=lambda t, d: event_bus().publish(t, d),
-                         clock=lambda: clock())
+    return HealthChecker(
+        aws.client("dynamodb"),
+        aws.client("sqs"),
+        settings.tables,
+        settings.queues,
+        state=HealthStateStore(),
+        publish=lambda t, d: event_bus().publish(t, d),
+        clock=lambda: clock(),
+    )
 
 
 @functools.cache
@@ -127,9 +136,12 @@ def api_keys() -> ApiKeyService:
     from chalicelib.services.api_keys import ApiKeyService  # noqa: PLC0415
     from chalicelib.store.api_keys import ApiKeyStore  # noqa: PLC0415
 
-    return ApiKeyService(ApiKeyStore(), clock=lambda: clock(),
-                         publish=lambda t, d: event_bus().publish(t, d),
-                         on_revoked=reactions.hook("api_key.revoked", _SERVICES))
+    return ApiKeyService(
+        ApiKeyStore(),
+        clock=lambda: clock(),
+        publish=lambda t, d: event_bus().publish(t, d),
+        on_revoked=reactions.hook("api_key.revoked", _SERVICES),
+    )
 
 
 @functools.cache
@@ -146,8 +158,11 @@ def rate_limiter() -> RateLimiter:
     from chalicelib.services.ratelimits import RateLimiter, parse_policies  # noqa: PLC0415
     from chalicelib.store.rate_limits import DynamoBucketStore  # noqa: PLC0415
 
-    return RateLimiter(DynamoBucketStore(), parse_policies(get_settings().rate_limits),
-                       clock_ms=lambda: int(clock().timestamp() * 1000))
+    return RateLimiter(
+        DynamoBucketStore(),
+        parse_policies(get_settings().rate_limits),
+        clock_ms=lambda: int(clock().timestamp() * 1000),
+    )
 
 
 @functools.cache
@@ -155,9 +170,14 @@ def breakers() -> BreakerService:
     from chalicelib.services.breakers import BreakerService, parse_settings  # noqa: PLC0415
     from chalicelib.store.breakers import BreakerStore  # noqa: PLC0415
 
-    return BreakerService(BreakerStore(), parse_settings(get_settings().breakers),
-                          publish=lambda t, d: event_bus().publish(t, d), clock=lambda: clock(),
-                          metrics=metrics(), on_closed=reactions.hook("breaker.closed", _SERVICES))
+    return BreakerService(
+        BreakerStore(),
+        parse_settings(get_settings().breakers),
+        publish=lambda t, d: event_bus().publish(t, d),
+        clock=lambda: clock(),
+        metrics=metrics(),
+        on_closed=reactions.hook("breaker.closed", _SERVICES),
+    )
 
 
 @functools.cache
@@ -165,9 +185,13 @@ def dead_letters() -> DeadLetterService:
     from chalicelib.services.dead_letters import DeadLetterService  # noqa: PLC0415
     from chalicelib.store.dead_letters import DeadLetterStore  # noqa: PLC0415
 
-    return DeadLetterService(DeadLetterStore(), publish=lambda t, d: event_bus().publish(t, d),
-                             clock=lambda: clock(), metrics=metrics(),
-                             on_resolved=reactions.hook("dead_letter.resolved", _SERVICES))
+    return DeadLetterService(
+        DeadLetterStore(),
+        publish=lambda t, d: event_bus().publish(t, d),
+        clock=lambda: clock(),
+        metrics=metrics(),
+        on_resolved=reactions.hook("dead_letter.resolved", _SERVICES),
+    )
 
 
 @functools.cache
@@ -187,8 +211,12 @@ def metrics() -> MetricsService:
 
     _built["metrics"] = True
     settings = get_settings()
-    return MetricsService(metrics_store(), clock=lambda: clock(), stage=settings.stage,
-                          emf_line=_stdout_line if settings.emf_enabled else None)
+    return MetricsService(
+        metrics_store(),
+        clock=lambda: clock(),
+        stage=settings.stage,
+        emf_line=_stdout_line if settings.emf_enabled else None,
+    )
 
 
 def _stdout_line(line: str) -> None:
@@ -205,9 +233,14 @@ def target_runner() -> TargetRunner:
 
     init_tracing()  # requests is patched before its session exists
     guard = outbound_guard()
-    return TargetRunner(guarded_session(guard), aws.lazy_client("sqs"),
-                        lambda t, d: event_bus().publish(t, d), clock=lambda: clock(),
-                        queues=target_queues(), guard=guard)
+    return TargetRunner(
+        guarded_session(guard),
+        aws.lazy_client("sqs"),
+        lambda t, d: event_bus().publish(t, d),
+        clock=lambda: clock(),
+        queues=target_queues(),
+        guard=guard,
+    )
 
 
 @functools.cache
@@ -216,8 +249,11 @@ def target_queues() -> TargetQueues:
     from chalicelib.services.targets import TargetQueues  # noqa: PLC0415
 
     settings = get_settings()
-    return TargetQueues(own=frozenset(settings.queues.values()), allowed=settings.sqs_target_queues,
-                        deployed=settings.deployed)
+    return TargetQueues(
+        own=frozenset(settings.queues.values()),
+        allowed=settings.sqs_target_queues,
+        deployed=settings.deployed,
+    )
 
 
 def own_queue(name: str) -> Queue:
@@ -233,9 +269,18 @@ def retries() -> RetryService:
     from chalicelib.store.idempotency import IdempotencyStore  # noqa: PLC0415
     from chalicelib.store.retry_jobs import RetryJobStore  # noqa: PLC0415
 
-    return RetryService(RetryJobStore(), IdempotencyStore(), dead_letters(), breakers(),
-                        target_runner(), metrics(), attempt_engine("retries"), event_bus,
-                        clock=lambda: clock(), on_finished=reactions.hook("retry_job.finished", _SERVICES))
+    return RetryService(
+        RetryJobStore(),
+        IdempotencyStore(),
+        dead_letters(),
+        breakers(),
+        target_runner(),
+        metrics(),
+        attempt_engine("retries"),
+        event_bus,
+        clock=lambda: clock(),
+        on_finished=reactions.hook("retry_job.finished", _SERVICES),
+    )
 
 
 @functools.cache
@@ -251,28 +296,44 @@ def schedules() -> ScheduleService:
 
     # the runner (a requests session: ~20 ms of imports) is made when a target is validated,
     # not for every schedule read
-    return ScheduleService(*schedule_stores(), target_runner,
-                           lambda t, d: event_bus().publish(t, d),
-                           history_days=get_settings().execution_ttl_days, clock=lambda: clock())
+    return ScheduleService(
+        *schedule_stores(),
+        target_runner,
+        lambda t, d: event_bus().publish(t, d),
+        history_days=get_settings().execution_ttl_days,
+        clock=lambda: clock(),
+    )
 
 
 @functools.cache
 def scheduler() -> Scheduler:
     from chalicelib.services.scheduler import Scheduler  # noqa: PLC0415
 
-    return Scheduler(schedules(), *schedule_stores(), own_queue("executions"),
-                     own_queue("dispatch"), history_days=get_settings().execution_ttl_days,
-                     clock=lambda: clock(),
-                     look_ahead=timedelta(seconds=get_settings().scheduler_lookahead_seconds))
+    return Scheduler(
+        schedules(),
+        *schedule_stores(),
+        own_queue("executions"),
+        own_queue("dispatch"),
+        history_days=get_settings().execution_ttl_days,
+        clock=lambda: clock(),
+        look_ahead=timedelta(seconds=get_settings().scheduler_lookahead_seconds),
+    )
 
 
 @functools.cache
 def runs() -> RunExecutor:
     from chalicelib.services.runs import RunExecutor  # noqa: PLC0415
 
-    return RunExecutor(schedules(), *schedule_stores(), target_runner(), retries,
-                       attempt_engine("executions"), lambda t, d: event_bus().publish(t, d),
-                       clock=lambda: clock(), metrics=metrics())
+    return RunExecutor(
+        schedules(),
+        *schedule_stores(),
+        target_runner(),
+        retries,
+        attempt_engine("executions"),
+        lambda t, d: event_bus().publish(t, d),
+        clock=lambda: clock(),
+        metrics=metrics(),
+    )
 
 
 @functools.cache
@@ -293,8 +354,9 @@ def triage() -> Triage:
 def webhooks() -> WebhookEndpoints:
     from chalicelib.services.webhooks import WebhookEndpoints  # noqa: PLC0415
 
-    return WebhookEndpoints(webhook_store(), lambda t, d: event_bus().publish(t, d),
-                            guard=outbound_guard(), clock=lambda: clock())
+    return WebhookEndpoints(
+        webhook_store(), lambda t, d: event_bus().publish(t, d), guard=outbound_guard(), clock=lambda: clock()
+    )
 
 
 @functools.cache
@@ -302,8 +364,9 @@ def fan_out() -> FanOut:
     from chalicelib.services.fanout import FanOut  # noqa: PLC0415
     from chalicelib.store.subscriptions import SubscriptionIndex  # noqa: PLC0415
 
-    return FanOut(SubscriptionIndex(), deliveries, realtime, clock=lambda: clock(),
-                  fanned_out=event_store().fanned_out)
+    return FanOut(
+        SubscriptionIndex(), deliveries, realtime, clock=lambda: clock(), fanned_out=event_store().fanned_out
+    )
 
 
 def attempt_engine(queue: str) -> AttemptEngine:
@@ -322,10 +385,18 @@ def deliveries() -> Deliveries:
 
     init_tracing()
     return Deliveries(
-        DeliveryStore(), webhooks(), webhook_store(), guarded_session(outbound_guard()),
-        attempt_engine("webhook_deliveries"), lambda t, d: event_bus().publish(t, d),
-        dead_letters(), rate_limiter(), metrics=metrics(), clock=lambda: clock(),
-        disable_after=get_settings().webhook_disable_after)
+        DeliveryStore(),
+        webhooks(),
+        webhook_store(),
+        guarded_session(outbound_guard()),
+        attempt_engine("webhook_deliveries"),
+        lambda t, d: event_bus().publish(t, d),
+        dead_letters(),
+        rate_limiter(),
+        metrics=metrics(),
+        clock=lambda: clock(),
+        disable_after=get_settings().webhook_disable_after,
+    )
 
 
 @functools.cache
@@ -333,14 +404,18 @@ def reconciler() -> Any:
     """Finds overdue retry jobs, deliveries and runs and puts them back on their way."""
     from chalicelib.services import reconciler as r  # noqa: PLC0415
 
-    return r.Reconciler([
-        r.Kind("retry_job", retries().jobs, r.retry_job_repair, own_queue("retries")),
-        r.Kind("delivery", deliveries().store, r.delivery_repair,
-               own_queue("webhook_deliveries")),
-        r.Kind("run", schedule_stores()[1], r.run_repair, own_queue("executions")),
-        r.Kind("event", event_store(), r.event_repair, None, send=event_bus().resend),
-    ], lambda t, d: event_bus().publish(t, d), metrics=metrics(), clock=lambda: clock(),
-        grace_seconds=get_settings().recover_grace_seconds)
+    return r.Reconciler(
+        [
+            r.Kind("retry_job", retries().jobs, r.retry_job_repair, own_queue("retries")),
+            r.Kind("delivery", deliveries().store, r.delivery_repair, own_queue("webhook_deliveries")),
+            r.Kind("run", schedule_stores()[1], r.run_repair, own_queue("executions")),
+            r.Kind("event", event_store(), r.event_repair, None, send=event_bus().resend),
+        ],
+        lambda t, d: event_bus().publish(t, d),
+        metrics=metrics(),
+        clock=lambda: clock(),
+        grace_seconds=get_settings().recover_grace_seconds,
+    )
 
 
 def after_invocation(event: Any, get_response: Callable[[Any], Any]) -> Any:
@@ -377,12 +452,35 @@ def idempotency_claim(key: str) -> bool:
 def reset() -> None:
     """Forget every service and client (tests and the local runtime switch environments)."""
     _built["metrics"] = False
-    for getter in (cursor_secret, outbound_guard, target_queues, queue_url, event_store,
-                   event_bus, realtime,
-                   health, api_keys, authenticator, rate_limiter, breakers, dead_letters,
-                   metrics_store, metrics, target_runner, retries, schedule_stores, schedules,
-                   scheduler, runs, webhook_store, triage, fan_out,
-                   webhooks, deliveries, reconciler):
+    for getter in (
+        cursor_secret,
+        outbound_guard,
+        target_queues,
+        queue_url,
+        event_store,
+        event_bus,
+        realtime,
+        health,
+        api_keys,
+        authenticator,
+        rate_limiter,
+        breakers,
+        dead_letters,
+        metrics_store,
+        metrics,
+        target_runner,
+        retries,
+        schedule_stores,
+        schedules,
+        scheduler,
+        runs,
+        webhook_store,
+        triage,
+        fan_out,
+        webhooks,
+        deliveries,
+        reconciler,
+    ):
         getter.cache_clear()
     aws.reset()
     from chalicelib.store.base import unbind_all  # noqa: PLC0415

@@ -1,4 +1,5 @@
 """Domain errors. Services raise these; ``chalicelib.api.errors`` maps them to HTTP once."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -2,6 +2,7 @@
 writes (so its users' queries and CloudWatch Logs Insights recipes work unchanged), plus the API
 request id that ``X-Request-Id`` answers, so one line joins a response, a Lambda invocation and
 an X-Ray trace."""
+
 from __future__ import annotations
 
 import contextvars
@@ -19,8 +20,7 @@ from typing import Any
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
 #: The Lambda context of the invocation being served (set by ``with_lambda_context``).
-lambda_context_var: contextvars.ContextVar[Any] = contextvars.ContextVar("lambda_context",
-                                                                         default=None)
+lambda_context_var: contextvars.ContextVar[Any] = contextvars.ContextVar("lambda_context", default=None)
 
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
 
@@ -49,13 +49,15 @@ def exception_summary(exc_info: ExcInfo | tuple[None, None, None]) -> dict[str, 
 _SECRETS = re.compile(
     r"(?P<name>[?&](?:token|ticket|api_key)=)[^&\s\"']+"
     r"|(?P<bearer>Bearer\s+)[^\s\"']+"
-    r"|(?P<bare>\b(?:cnd|whsec)_)[A-Za-z0-9+/=_-]{8,}")
+    r"|(?P<bare>\b(?:cnd|whsec)_)[A-Za-z0-9+/=_-]{8,}"
+)
 
 
 def redact(text: str) -> str:
     """``text`` with every secret it carries replaced by ``[redacted]``."""
-    return _SECRETS.sub(lambda m: (m.group("name") or m.group("bearer") or m.group("bare"))
-                        + "[redacted]", text)
+    return _SECRETS.sub(
+        lambda m: (m.group("name") or m.group("bearer") or m.group("bare")) + "[redacted]", text
+    )
 
 
 class OneLineFormatter(logging.Formatter):
@@ -110,8 +112,7 @@ class JsonFormatter(logging.Formatter):
     ``timestamp``, ``service``, ``cold_start``, ``function_*``, ``xray_trace_id``), then
     ``logger``, ``request_id`` (the API's X-Request-Id) and the record's own ``fields``."""
 
-    def __init__(self, context: Callable[[], Any] | None = None,
-                 service: str | None = None) -> None:
+    def __init__(self, context: Callable[[], Any] | None = None, service: str | None = None) -> None:
         super().__init__()
         self._context = context or (lambda: None)
         self._service = service or os.environ.get("POWERTOOLS_SERVICE_NAME", "conductor")
@@ -122,20 +123,23 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname,
             "location": f"{record.funcName}:{record.lineno}",
             "message": record.getMessage(),
-            "timestamp": datetime.fromtimestamp(record.created, UTC).isoformat(
-                timespec="milliseconds").replace("+00:00", "Z"),
+            "timestamp": datetime.fromtimestamp(record.created, UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
             "service": self._service,
         }
         context = self._context()
         request = getattr(context, "aws_request_id", None)
         if request:
-            entry.update({
-                "cold_start": self._cold_start(request),
-                "function_name": getattr(context, "function_name", None),
-                "function_memory_size": getattr(context, "memory_limit_in_mb", None),
-                "function_arn": getattr(context, "invoked_function_arn", None),
-                "function_request_id": request,
-            })
+            entry.update(
+                {
+                    "cold_start": self._cold_start(request),
+                    "function_name": getattr(context, "function_name", None),
+                    "function_memory_size": getattr(context, "memory_limit_in_mb", None),
+                    "function_arn": getattr(context, "invoked_function_arn", None),
+                    "function_request_id": request,
+                }
+            )
         trace = xray_trace_id()
         if trace:
             entry["xray_trace_id"] = trace
@@ -160,8 +164,7 @@ def with_lambda_context(event: Any, get_response: Callable[[Any], Any]) -> Any:
     """Chalice middleware for every kind of event: keep the invocation's Lambda context where
     the log formatter finds it (Chalice keeps it on the app for REST calls only)."""
     # an HTTP request's ``context`` is API Gateway's request context, not Lambda's
-    context = (event.lambda_context if hasattr(event, "lambda_context")
-               else getattr(event, "context", None))
+    context = event.lambda_context if hasattr(event, "lambda_context") else getattr(event, "context", None)
     token = lambda_context_var.set(context)
     try:
         return get_response(event)

@@ -7,6 +7,7 @@ a PutItem and a SendMessage each. Threads a batch starts with a copy of the cont
 ``Deliveries.deliver_batch`` does) add to the same outbox. Light on purpose: every handler
 imports it.
 """
+
 from __future__ import annotations
 
 import threading

@@ -9,6 +9,7 @@ the write that triggers it may be retried (SQS delivers at least once).
 A reaction reaches the services through ``services``, the composition root ``deps`` hands to
 :func:`hook` (so this module imports no service and ``deps`` is not imported back).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable

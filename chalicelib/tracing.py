@@ -4,6 +4,7 @@ Importing ``aws_xray_sdk.core`` costs ~0.35 s (its recorder builds clients at im
 never imported on a cold start path unless tracing is on, and locally it is never imported at all,
 which also keeps its "cannot find the current segment" warnings out of local logs and tests.
 """
+
 from __future__ import annotations
 
 import contextlib

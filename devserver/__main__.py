@@ -1,4 +1,5 @@
 """``python -m devserver`` (what `make run` runs): Conductor locally, until Ctrl-C or SIGTERM."""
+
 from __future__ import annotations
 
 import argparse
@@ -16,26 +17,53 @@ def parse_args(argv: list[str] | None = None) -> RuntimeOptions:
     env = os.environ
     parser = argparse.ArgumentParser(prog="python -m devserver", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=int(env.get("CONDUCTOR_PORT", "8000")),
-                        help="HTTP API port (env CONDUCTOR_PORT, default 8000)")
-    parser.add_argument("--ws-port", type=int, default=int(env.get("CONDUCTOR_WS_PORT", "8001")),
-                        help="WebSocket gateway port (env CONDUCTOR_WS_PORT, default 8001)")
-    parser.add_argument("--moto-port", type=int, default=int(env.get("CONDUCTOR_MOTO_PORT", "0")),
-                        help="moto server port (env CONDUCTOR_MOTO_PORT, default: a free one)")
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=int(env.get("CONDUCTOR_PORT", "8000")),
+        help="HTTP API port (env CONDUCTOR_PORT, default 8000)",
+    )
+    parser.add_argument(
+        "--ws-port",
+        type=int,
+        default=int(env.get("CONDUCTOR_WS_PORT", "8001")),
+        help="WebSocket gateway port (env CONDUCTOR_WS_PORT, default 8001)",
+    )
+    parser.add_argument(
+        "--moto-port",
+        type=int,
+        default=int(env.get("CONDUCTOR_MOTO_PORT", "0")),
+        help="moto server port (env CONDUCTOR_MOTO_PORT, default: a free one)",
+    )
     parser.add_argument("--stage", default="dev", help="stage whose configuration to use")
-    parser.add_argument("--redelivery-seconds", type=int, default=2,
-                        help="how soon a batch a handler failed is received again")
-    parser.add_argument("--demo", action="store_true",
-                        help="fill Conductor with demo data (schedules, webhooks, retries, a "
-                             "dead letter, an open breaker) driven by local receivers")
-    parser.add_argument("--data", metavar="DIR", default=env.get("CONDUCTOR_DATA") or None,
-                        help="keep tables, queued messages and the admin key in DIR across "
-                             "restarts (env CONDUCTOR_DATA; default: in memory only)")
-    parser.add_argument("--faults", metavar="SPEC", default=env.get("CONDUCTOR_FAULTS") or None,
-                        help="run behind the fault proxy: a share of DynamoDB and SQS calls "
-                             "throttled, failed, reset, answered late or with the answer lost "
-                             "('0.05', or 'rate=0.2,seed=7,kinds=lost+throttle'; env "
-                             "CONDUCTOR_FAULTS). For trying Conductor's recovery, never for use")
+    parser.add_argument(
+        "--redelivery-seconds",
+        type=int,
+        default=2,
+        help="how soon a batch a handler failed is received again",
+    )
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="fill Conductor with demo data (schedules, webhooks, retries, a "
+        "dead letter, an open breaker) driven by local receivers",
+    )
+    parser.add_argument(
+        "--data",
+        metavar="DIR",
+        default=env.get("CONDUCTOR_DATA") or None,
+        help="keep tables, queued messages and the admin key in DIR across "
+        "restarts (env CONDUCTOR_DATA; default: in memory only)",
+    )
+    parser.add_argument(
+        "--faults",
+        metavar="SPEC",
+        default=env.get("CONDUCTOR_FAULTS") or None,
+        help="run behind the fault proxy: a share of DynamoDB and SQS calls "
+        "throttled, failed, reset, answered late or with the answer lost "
+        "('0.05', or 'rate=0.2,seed=7,kinds=lost+throttle'; env "
+        "CONDUCTOR_FAULTS). For trying Conductor's recovery, never for use",
+    )
     args = parser.parse_args(argv)
     if args.faults:
         from devserver.faults import parse_spec  # noqa: PLC0415
@@ -45,9 +73,15 @@ def parse_args(argv: list[str] | None = None) -> RuntimeOptions:
         except ValueError as exc:
             parser.error(f"--faults: {exc}")
     return RuntimeOptions(
-        host=args.host, port=args.port, ws_port=args.ws_port, moto_port=args.moto_port,
-        stage=args.stage, admin_key=env.get("CONDUCTOR_ADMIN_KEY") or None,
-        redelivery_seconds=args.redelivery_seconds, demo=args.demo, data_dir=args.data,
+        host=args.host,
+        port=args.port,
+        ws_port=args.ws_port,
+        moto_port=args.moto_port,
+        stage=args.stage,
+        admin_key=env.get("CONDUCTOR_ADMIN_KEY") or None,
+        redelivery_seconds=args.redelivery_seconds,
+        demo=args.demo,
+        data_dir=args.data,
         faults=args.faults,
     )
 

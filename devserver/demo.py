@@ -11,6 +11,7 @@ below each, e.g. ``/down/payments``). What is made:
 - a ``ledger`` service whose calls fail until its circuit breaker opens;
 - a few custom events.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -56,8 +57,7 @@ class DemoReceivers:
 
         self.server = ThreadingHTTPServer((host, 0), Handler)
         self.url = f"http://{host}:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, name="demo-receivers",
-                         daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, name="demo-receivers", daemon=True).start()
 
     def stop(self) -> None:
         self.server.shutdown()
@@ -71,13 +71,20 @@ class DemoSummary:
     retry_jobs: list[str] = field(default_factory=list)
 
     def line(self) -> str:
-        return (f"Demo data: {len(self.schedules)} schedules, {len(self.webhooks)} webhook "
-                f"endpoints, {len(self.retry_jobs)} retry jobs (the dashboard fills within a "
-                "minute).")
+        return (
+            f"Demo data: {len(self.schedules)} schedules, {len(self.webhooks)} webhook "
+            f"endpoints, {len(self.retry_jobs)} retry jobs (the dashboard fills within a "
+            "minute)."
+        )
 
 
-QUICK = {"strategy": "exponential", "max_attempts": 3, "initial_delay_seconds": 1,
-         "max_delay_seconds": 5, "jitter": "none"}
+QUICK = {
+    "strategy": "exponential",
+    "max_attempts": 3,
+    "initial_delay_seconds": 1,
+    "max_delay_seconds": 5,
+    "jitter": "none",
+}
 
 
 def seed(api_url: str, key: str, receivers: DemoReceivers) -> DemoSummary:
@@ -88,17 +95,24 @@ def seed(api_url: str, key: str, receivers: DemoReceivers) -> DemoSummary:
     made = DemoSummary()
 
     def http(path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-        return {"type": "http", "method": "POST", "url": f"{base}{path}", "body": body or {},
-                "timeout_seconds": 5}
+        return {
+            "type": "http",
+            "method": "POST",
+            "url": f"{base}{path}",
+            "body": body or {},
+            "timeout_seconds": 5,
+        }
 
     # webhooks first, so they receive what the rest publishes
-    made.webhooks.append(c.webhooks.create(
-        f"{base}/ok", ["*"], description="Ops alerts (healthy)")["id"])
-    made.webhooks.append(c.webhooks.create(
-        f"{base}/flaky", ["schedule.*", "error.*"], description="Partner sync (flaky)",
-        max_attempts=4)["id"])
-    made.webhooks.append(c.webhooks.create(
-        f"{base}/ok", ["custom.*"], description="Retired integration", enabled=False)["id"])
+    made.webhooks.append(c.webhooks.create(f"{base}/ok", ["*"], description="Ops alerts (healthy)")["id"])
+    made.webhooks.append(
+        c.webhooks.create(
+            f"{base}/flaky", ["schedule.*", "error.*"], description="Partner sync (flaky)", max_attempts=4
+        )["id"]
+    )
+    made.webhooks.append(
+        c.webhooks.create(f"{base}/ok", ["custom.*"], description="Retired integration", enabled=False)["id"]
+    )
 
     for name, expression, zone, path, tags in [
         ("Sync inventory", "rate(1 minute)", "UTC", "/ok", ["inventory"]),
@@ -106,11 +120,16 @@ def seed(api_url: str, key: str, receivers: DemoReceivers) -> DemoSummary:
         ("Morning digest", "cron(0 9 * * 1-5)", "Europe/Berlin", "/ok", ["email"]),
         ("Tokyo settlement", "cron(30 17 * * *)", "Asia/Tokyo", "/ok", ["payments"]),
     ]:
-        schedule = c.schedules.create(name, expression, http(path, {"job": name}), timezone=zone,
-                                      retry_policy={**QUICK, "max_attempts": 2}, tags=tags)
+        schedule = c.schedules.create(
+            name,
+            expression,
+            http(path, {"job": name}),
+            timezone=zone,
+            retry_policy={**QUICK, "max_attempts": 2},
+            tags=tags,
+        )
         made.schedules.append(schedule["id"])
-    paused = c.schedules.create("Legacy cleanup", "cron(0 3 * * 0)", http("/ok"),
-                                timezone="Australia/Sydney")
+    paused = c.schedules.create("Legacy cleanup", "cron(0 3 * * 0)", http("/ok"), timezone="Australia/Sydney")
     c.schedules.pause(paused["id"], "Replaced by the new cleanup job")
     made.schedules.append(paused["id"])
     for schedule_id in made.schedules[:4]:
@@ -122,13 +141,17 @@ def seed(api_url: str, key: str, receivers: DemoReceivers) -> DemoSummary:
         ("email", "/ok", {"type": "ConnectionReset", "message": "connection reset by peer"}),
         ("inventory", "/down", {"type": "HTTPError", "message": "500 from warehouse API"}),
     ]:
-        made.retry_jobs.append(c.retries.create(service, http(path), error,
-                                                retry_policy=QUICK)["id"])
+        made.retry_jobs.append(c.retries.create(service, http(path), error, retry_policy=QUICK)["id"])
     for number in range(4):  # 12 failed calls: the ledger breaker opens (10 calls, 50 %)
-        made.retry_jobs.append(c.retries.create(
-            "ledger", http("/down", {"entry": number}),
-            {"type": "HTTPError", "message": "ledger answered 500"},
-            retry_policy=QUICK, idempotency_key=f"demo-ledger-{number}")["id"])
+        made.retry_jobs.append(
+            c.retries.create(
+                "ledger",
+                http("/down", {"entry": number}),
+                {"type": "HTTPError", "message": "ledger answered 500"},
+                retry_policy=QUICK,
+                idempotency_key=f"demo-ledger-{number}",
+            )["id"]
+        )
 
     c.events.publish("custom.deploy.finished", {"service": "checkout", "version": "2026.11.3"})
     c.events.publish("custom.order.flagged", {"order": "ord_1042", "reason": "manual review"})

@@ -17,6 +17,7 @@ from a seeded random source. Every fault it injects is counted (``injected``), s
 what happened. Used by the fault tests (``tests/functional/test_faults.py``) and by ``make run
 ARGS="--faults 0.05"``. Never deployed; it binds to 127.0.0.1 only.
 """
+
 from __future__ import annotations
 
 import http.client
@@ -67,9 +68,11 @@ class Rule:
             raise ValueError(f"unknown fault {self.kind!r}; one of {', '.join(KINDS)}")
 
     def matches(self, call: Call) -> bool:
-        return ((self.service is None or call.service == self.service)
-                and (self.operation is None or call.operation == self.operation)
-                and (self.resource is None or any(self.resource in r for r in call.resources)))
+        return (
+            (self.service is None or call.service == self.service)
+            and (self.operation is None or call.operation == self.operation)
+            and (self.resource is None or any(self.resource in r for r in call.resources))
+        )
 
     @property
     def spent(self) -> bool:
@@ -133,8 +136,7 @@ def describe(headers: Any, body: bytes) -> Call:
     """The service, operation and resources of an AWS JSON-protocol call (DynamoDB, SQS)."""
     target = headers.get("X-Amz-Target", "")
     prefix, _, operation = target.partition(".")
-    service = ("dynamodb" if prefix.startswith("DynamoDB") else
-               "sqs" if prefix == "AmazonSQS" else "other")
+    service = "dynamodb" if prefix.startswith("DynamoDB") else "sqs" if prefix == "AmazonSQS" else "other"
     try:
         payload = json.loads(body or b"{}")
     except ValueError:
@@ -155,8 +157,7 @@ def describe(headers: Any, body: bytes) -> Call:
 
 
 def _error_body(call: Call, code: str, message: str) -> bytes:
-    namespace = ("com.amazonaws.dynamodb.v20120810" if call.service == "dynamodb"
-                 else "com.amazonaws.sqs")
+    namespace = "com.amazonaws.dynamodb.v20120810" if call.service == "dynamodb" else "com.amazonaws.sqs"
     return json.dumps({"__type": f"{namespace}#{code}", "message": message}).encode()
 
 
@@ -173,21 +174,23 @@ class _Handler(BaseHTTPRequestHandler):
         call = describe(self.headers, body)
         kind, delay = self.server.plan.decide(call)
         if kind is not None:
-            log.info("fault %s on %s.%s %s", kind, call.service, call.operation,
-                     ",".join(call.resources))
+            log.info("fault %s on %s.%s %s", kind, call.service, call.operation, ",".join(call.resources))
         if kind == "reset":
             self._drop()
             return
         if kind in ("throttle", "error"):
-            status, code = (400, "ThrottlingException") if kind == "throttle" else (
-                500, "InternalServerError")
-            self._answer(status, {"Content-Type": "application/x-amz-json-1.0"},
-                         _error_body(call, code, f"injected {kind}"))
+            status, code = (
+                (400, "ThrottlingException") if kind == "throttle" else (500, "InternalServerError")
+            )
+            self._answer(
+                status,
+                {"Content-Type": "application/x-amz-json-1.0"},
+                _error_body(call, code, f"injected {kind}"),
+            )
             return
         if kind == "latency":
             time.sleep(delay)
-        status, headers, answer = self.server.forward(self.command, self.path, self.headers,
-                                                      body)
+        status, headers, answer = self.server.forward(self.command, self.path, self.headers, body)
         if kind == "lost":  # applied upstream; its answer never arrives
             self._drop()
             return
@@ -198,8 +201,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _answer(self, status: int, headers: dict[str, str], body: bytes) -> None:
         self.send_response(status)
         for name, value in headers.items():
-            if name.lower() not in ("content-length", "transfer-encoding", "connection",
-                                    "server", "date"):
+            if name.lower() not in ("content-length", "transfer-encoding", "connection", "server", "date"):
                 self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -210,8 +212,9 @@ class _Handler(BaseHTTPRequestHandler):
         """Close the connection with nothing answered (a reset, as a load balancer does)."""
         self.close_connection = True
         try:
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                                       b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            self.connection.setsockopt(
+                socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
+            )
             self.connection.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
@@ -236,17 +239,19 @@ class FaultProxy(ThreadingHTTPServer):
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}"
 
-    def forward(self, method: str, path: str, headers: Any, body: bytes
-                ) -> tuple[int, dict[str, str], bytes]:
+    def forward(self, method: str, path: str, headers: Any, body: bytes) -> tuple[int, dict[str, str], bytes]:
         """The call as the upstream answers it (one kept-alive connection per thread)."""
         for attempt in range(2):
             connection = getattr(self._local, "connection", None)
             if connection is None:
-                connection = self._local.connection = http.client.HTTPConnection(
-                    *self.upstream, timeout=30)
+                connection = self._local.connection = http.client.HTTPConnection(*self.upstream, timeout=30)
             try:
-                connection.request(method, path, body=body, headers={
-                    k: v for k, v in headers.items() if k.lower() != "connection"})
+                connection.request(
+                    method,
+                    path,
+                    body=body,
+                    headers={k: v for k, v in headers.items() if k.lower() != "connection"},
+                )
                 response = connection.getresponse()
                 return response.status, dict(response.getheaders()), response.read()
             except (OSError, http.client.HTTPException):
@@ -257,8 +262,7 @@ class FaultProxy(ThreadingHTTPServer):
         raise AssertionError("unreachable")
 
     def start(self) -> FaultProxy:
-        self._thread = threading.Thread(target=self.serve_forever, name="fault-proxy",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self.serve_forever, name="fault-proxy", daemon=True)
         self._thread.start()
         return self
 
@@ -277,8 +281,9 @@ def parse_spec(spec: str) -> FaultPlan:
         options[name.strip()] = value.strip()
     unknown = set(options) - {"rate", "seed", "kinds"}
     if unknown:
-        raise ValueError(f"unknown fault option(s) {', '.join(sorted(unknown))}: "
-                         "rate=0.05,seed=1,kinds=lost+throttle")
+        raise ValueError(
+            f"unknown fault option(s) {', '.join(sorted(unknown))}: rate=0.05,seed=1,kinds=lost+throttle"
+        )
     rate = float(options.get("rate", "0"))
     if not 0 <= rate <= 1:
         raise ValueError("the fault rate is a share of calls, from 0 to 1")

@@ -5,6 +5,7 @@ boto3's ``post_to_connection`` (pointed at ``http://127.0.0.1:<port>``) reaches 
 Limits as API Gateway's: 128 KB per message; a ``$connect`` handler that raises or answers a
 non-2xx status refuses the connection (HTTP 403, as API Gateway does).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -46,8 +47,7 @@ class WebSocketGateway:
         handler = self.handlers.get(route_key) or self.handlers.get("$default")
         if handler is None:
             return {"statusCode": 200}
-        event = websocket_event(route_key, connection_id, f"{self.host}:{self.port}", self.stage,
-                                **kwargs)
+        event = websocket_event(route_key, connection_id, f"{self.host}:{self.port}", self.stage, **kwargs)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(None, handler, event, context_for(route_key))
 
@@ -59,7 +59,8 @@ class WebSocketGateway:
         connection_id = _new_connection_id()
         try:
             result = await self._invoke(
-                "$connect", connection_id, query=dict(request.query), headers=dict(request.headers))
+                "$connect", connection_id, query=dict(request.query), headers=dict(request.headers)
+            )
         except Exception:  # API Gateway refuses the connection
             log.exception("$connect failed")
             result = {"statusCode": 500}
@@ -72,8 +73,11 @@ class WebSocketGateway:
         try:
             async for message in ws:
                 if message.type in (WSMsgType.TEXT, WSMsgType.BINARY):
-                    body = message.data if message.type == WSMsgType.TEXT else message.data.decode(
-                        errors="replace")
+                    body = (
+                        message.data
+                        if message.type == WSMsgType.TEXT
+                        else message.data.decode(errors="replace")
+                    )
                     try:
                         await self._invoke("$default", connection_id, body=body)
                     except Exception:  # one failed message keeps the socket
@@ -90,8 +94,11 @@ class WebSocketGateway:
 
     @staticmethod
     def _gone(connection_id: str) -> web.Response:
-        return web.json_response({"message": f"Connection {connection_id} is gone"}, status=410,
-                                 headers={"x-amzn-ErrorType": "GoneException"})
+        return web.json_response(
+            {"message": f"Connection {connection_id} is gone"},
+            status=410,
+            headers={"x-amzn-ErrorType": "GoneException"},
+        )
 
     async def _post(self, request: web.Request) -> web.Response:
         connection_id = request.match_info["connection_id"]
@@ -100,8 +107,11 @@ class WebSocketGateway:
             return self._gone(connection_id)
         data = await request.read()
         if len(data) > MAX_MESSAGE_BYTES:
-            return web.json_response({"message": "Message too long"}, status=413,
-                                     headers={"x-amzn-ErrorType": "PayloadTooLargeException"})
+            return web.json_response(
+                {"message": "Message too long"},
+                status=413,
+                headers={"x-amzn-ErrorType": "PayloadTooLargeException"},
+            )
         try:
             await entry[0].send_str(data.decode())
         except UnicodeDecodeError:
@@ -116,8 +126,9 @@ class WebSocketGateway:
         if entry is None:
             return self._gone(connection_id)
         connected = entry[1].isoformat().replace("+00:00", "Z")
-        return web.json_response({"connectedAt": connected, "lastActiveAt": connected,
-                                  "identity": {"sourceIp": entry[2]}})
+        return web.json_response(
+            {"connectedAt": connected, "lastActiveAt": connected, "identity": {"sourceIp": entry[2]}}
+        )
 
     async def _delete(self, request: web.Request) -> web.Response:
         connection_id = request.match_info["connection_id"]
@@ -162,9 +173,13 @@ class WebSocketGateway:
             return
 
         async def shutdown() -> None:
-            await asyncio.gather(*(ws.close(code=1001, message=b"server shutting down")
-                                   for ws, _, _ in list(self.sockets.values())),
-                                 return_exceptions=True)
+            await asyncio.gather(
+                *(
+                    ws.close(code=1001, message=b"server shutting down")
+                    for ws, _, _ in list(self.sockets.values())
+                ),
+                return_exceptions=True,
+            )
             await self._runner.cleanup()  # type: ignore[union-attr]
 
         try:  # closing runs every connection's $disconnect: many sockets take a while
@@ -174,4 +189,3 @@ class WebSocketGateway:
         self._loop.call_soon_threadsafe(self._loop.stop)
         if self._thread is not None:
             self._thread.join(timeout=10)
-

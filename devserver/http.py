@@ -1,6 +1,7 @@
 """The local HTTP API: Chalice's request handling, on a server that behaves like API Gateway
 under load — a real listen backlog (Chalice's server keeps Python's default of 5 and resets
 concurrent connections beyond it) and JSON errors for what never reaches a route (TRACE)."""
+
 from __future__ import annotations
 
 import json
@@ -26,8 +27,9 @@ class RequestHandler(ChaliceRequestHandler):
         """Errors the HTTP layer answers itself (an unsupported method such as TRACE, a malformed
         request line) in the API's error shape, as API Gateway answers before any Lambda."""
         status, error = (405, "method_not_allowed") if code == 501 else (code, "validation_error")
-        body = json.dumps({"error": {"code": error, "message": message or "Bad request.",
-                                     "details": []}}).encode()
+        body = json.dumps(
+            {"error": {"code": error, "message": message or "Bad request.", "details": []}}
+        ).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -43,5 +45,4 @@ def local_server(app: Any, config: Any, host: str, port: int) -> Any:
 
     CustomLocalChalice.__bases__ = (LocalChalice, app.__class__)
     app.__class__ = CustomLocalChalice
-    return LocalDevServer(app, config, host, port, handler_cls=RequestHandler,
-                          server_cls=BackloggedServer)
+    return LocalDevServer(app, config, host, port, handler_cls=RequestHandler, server_cls=BackloggedServer)

@@ -12,6 +12,7 @@ write lands as it did the first time. The one thing that does not come back is a
 deletion (its receipt handle belonged to the old process): a message handled since the last
 snapshot is handled again, which every handler is built for (at-least-once).
 """
+
 from __future__ import annotations
 
 import http.client
@@ -25,11 +26,18 @@ from pathlib import Path
 from typing import Any
 
 log = logging.getLogger("conductor.devserver")
-MUTATING = frozenset({
-    "DynamoDB_20120810.PutItem", "DynamoDB_20120810.UpdateItem", "DynamoDB_20120810.DeleteItem",
-    "DynamoDB_20120810.BatchWriteItem", "DynamoDB_20120810.TransactWriteItems",
-    "AmazonSQS.SendMessage", "AmazonSQS.SendMessageBatch", "AmazonSQS.PurgeQueue",
-})
+MUTATING = frozenset(
+    {
+        "DynamoDB_20120810.PutItem",
+        "DynamoDB_20120810.UpdateItem",
+        "DynamoDB_20120810.DeleteItem",
+        "DynamoDB_20120810.BatchWriteItem",
+        "DynamoDB_20120810.TransactWriteItems",
+        "AmazonSQS.SendMessage",
+        "AmazonSQS.SendMessageBatch",
+        "AmazonSQS.PurgeQueue",
+    }
+)
 #: headers a replay needs (moto routes by the signature's credential scope and the target)
 KEPT = ("authorization", "x-amz-target", "content-type", "x-amz-date", "host")
 
@@ -48,8 +56,12 @@ class Journal:
         self.recording = True
 
     def append(self, method: str, path: str, headers: dict[str, str], body: bytes) -> None:
-        self._file.write(json.dumps({"method": method, "path": path, "headers": headers,
-                                     "body": body.decode("utf-8", "replace")}) + "\n")
+        self._file.write(
+            json.dumps(
+                {"method": method, "path": path, "headers": headers, "body": body.decode("utf-8", "replace")}
+            )
+            + "\n"
+        )
         self._file.flush()
         os.fsync(self._file.fileno())
         self.written += 1
@@ -76,8 +88,9 @@ def replay(entries: Iterable[dict[str, Any]], host: str, port: int) -> int:
     connection = http.client.HTTPConnection(host, port, timeout=30)
     try:
         for entry in entries:
-            connection.request(entry["method"], entry["path"], body=entry["body"].encode(),
-                               headers=entry["headers"])
+            connection.request(
+                entry["method"], entry["path"], body=entry["body"].encode(), headers=entry["headers"]
+            )
             response = connection.getresponse()
             response.read()
             applied += response.status == 200  # a deletion of a message that is gone: 400
@@ -106,8 +119,11 @@ def journaling(app: Callable[..., Any], journal: Journal) -> Callable[..., Any]:
         with journal.lock:  # applied and journaled in one order
             chunks = b"".join(app(environ, capture))
             if answered.get("status", "").startswith("200"):
-                headers = {name: environ[f"HTTP_{name.upper().replace('-', '_')}"]
-                           for name in KEPT if f"HTTP_{name.upper().replace('-', '_')}" in environ}
+                headers = {
+                    name: environ[f"HTTP_{name.upper().replace('-', '_')}"]
+                    for name in KEPT
+                    if f"HTTP_{name.upper().replace('-', '_')}" in environ
+                }
                 if environ.get("CONTENT_TYPE"):
                     headers["content-type"] = environ["CONTENT_TYPE"]
                 query = environ.get("QUERY_STRING")

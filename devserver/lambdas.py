@@ -1,4 +1,5 @@
 """Run the app's event handlers the way Lambda does: resolve handler strings, build events."""
+
 from __future__ import annotations
 
 import importlib
@@ -60,17 +61,19 @@ def sqs_event(messages: list[dict[str, Any]], queue_arn: str, region: str) -> di
             }
             for name, value in message.get("MessageAttributes", {}).items()
         }
-        records.append({
-            "messageId": message["MessageId"],
-            "receiptHandle": message["ReceiptHandle"],
-            "body": message["Body"],
-            "attributes": attributes,
-            "messageAttributes": message_attributes,
-            "md5OfBody": message.get("MD5OfBody", ""),
-            "eventSource": "aws:sqs",
-            "eventSourceARN": queue_arn,
-            "awsRegion": region,
-        })
+        records.append(
+            {
+                "messageId": message["MessageId"],
+                "receiptHandle": message["ReceiptHandle"],
+                "body": message["Body"],
+                "attributes": attributes,
+                "messageAttributes": message_attributes,
+                "md5OfBody": message.get("MD5OfBody", ""),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": region,
+            }
+        )
     return {"Records": records}
 
 

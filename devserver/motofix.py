@@ -8,6 +8,7 @@ much as the tables it touches hold (the local runtime slowed as its tables grew)
 moto DynamoDB action takes one lock (moto sees them one at a time, as its model of a table
 assumes), and a transaction keeps only the items it touches to roll back.
 """
+
 from __future__ import annotations
 
 import functools
@@ -59,11 +60,13 @@ def _roll_back_items_not_tables() -> None:
             table = self.tables.get(op.get("TableName"))
             if table is None:
                 continue
-            key = op.get("Key") or {name: op["Item"][name] for name in
-                                    (table.hash_key_attr, table.range_key_attr) if name}
+            key = op.get("Key") or {
+                name: op["Item"][name] for name in (table.hash_key_attr, table.range_key_attr) if name
+            }
             current = self.get_item(table.name, key)
-            snapshots.append((table.name, key,
-                              copy.deepcopy(current.to_json()["Attributes"]) if current else None))
+            snapshots.append(
+                (table.name, key, copy.deepcopy(current.to_json()["Attributes"]) if current else None)
+            )
         real_copy, models.copy = models.copy, _TablesAsThey  # under the lock: nobody else runs
         try:
             original(self, transact_items)

@@ -12,6 +12,7 @@ creating the resources and writes one every minute and on stop:
 A snapshot is written to a temporary file and renamed, so a crash mid-write leaves the previous one.
 Messages handled since the last snapshot may run again after a crash: every handler is idempotent.
 """
+
 from __future__ import annotations
 
 import json
@@ -63,13 +64,23 @@ def _read_lines(path: Path) -> Iterator[dict[str, Any]]:
 
 def _attribute(value: dict[str, Any]) -> dict[str, str]:
     """A String/Number message attribute as SendMessage takes it (moto has used both spellings)."""
-    return {"DataType": value.get("DataType") or value["data_type"],
-            "StringValue": value.get("StringValue") or value["string_value"]}
+    return {
+        "DataType": value.get("DataType") or value["data_type"],
+        "StringValue": value.get("StringValue") or value["string_value"],
+    }
 
 
 class Snapshots:
-    def __init__(self, data_dir: Path, dynamodb: Any, sqs: Any, tables: list[str],
-                 queues: list[str], region: str, journal: Any = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        dynamodb: Any,
+        sqs: Any,
+        tables: list[str],
+        queues: list[str],
+        region: str,
+        journal: Any = None,
+    ) -> None:
         self.dir = data_dir
         #: the calls since the last snapshot (journal.py): emptied by each snapshot
         self.journal = journal
@@ -94,8 +105,10 @@ class Snapshots:
             url = self.sqs.get_queue_url(QueueName=queue)["QueueUrl"]
             for message in _read_lines(self.dir / "queues" / f"{queue}.jsonl"):
                 request: dict[str, Any] = {
-                    "QueueUrl": url, "MessageBody": message["body"],
-                    "DelaySeconds": min(MAX_SQS_DELAY, max(0, math.ceil(message["due_in"])))}
+                    "QueueUrl": url,
+                    "MessageBody": message["body"],
+                    "DelaySeconds": min(MAX_SQS_DELAY, max(0, math.ceil(message["due_in"]))),
+                }
                 if message.get("attributes"):
                     request["MessageAttributes"] = message["attributes"]
                 self.sqs.send_message(**request)
@@ -105,8 +118,7 @@ class Snapshots:
     def _put(self, table: str, batch: list[dict[str, Any]]) -> int:
         pending = {table: batch}
         for _ in range(10):
-            pending = self.dynamodb.batch_write_item(RequestItems=pending).get(
-                "UnprocessedItems") or {}
+            pending = self.dynamodb.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
             if not pending:
                 return len(batch)
         raise RuntimeError(f"{table}: items left unwritten while loading the snapshot")
@@ -116,10 +128,14 @@ class Snapshots:
         journal is emptied once it is on disk (it holds nothing the snapshot does not)."""
         held = self.journal.lock if self.journal is not None else threading.Lock()
         with self._lock, held:
-            items = sum(_write_lines(self.dir / "tables" / f"{table}.jsonl", self._items(table))
-                        for table in self.tables)
-            messages = sum(_write_lines(self.dir / "queues" / f"{queue}.jsonl",
-                                        self._messages(queue)) for queue in self.queues)
+            items = sum(
+                _write_lines(self.dir / "tables" / f"{table}.jsonl", self._items(table))
+                for table in self.tables
+            )
+            messages = sum(
+                _write_lines(self.dir / "queues" / f"{queue}.jsonl", self._messages(queue))
+                for queue in self.queues
+            )
             if self.journal is not None:
                 self.journal.clear()
         return {"items": items, "messages": messages}
@@ -141,10 +157,10 @@ class Snapshots:
             messages = list(stored._messages)
         for message in messages:
             due_ms = max(message.delayed_until, message.visible_at, now_ms)
-            attributes = {name: _attribute(value)
-                          for name, value in message.message_attributes.items()}
-            yield json.dumps({"body": message.body, "attributes": attributes,
-                              "due_in": round((due_ms - now_ms) / 1000, 3)})
+            attributes = {name: _attribute(value) for name, value in message.message_attributes.items()}
+            yield json.dumps(
+                {"body": message.body, "attributes": attributes, "due_in": round((due_ms - now_ms) / 1000, 3)}
+            )
 
     def every(self, seconds: float, stop: threading.Event) -> threading.Thread:
         """Save every ``seconds`` until ``stop`` is set (a crash loses at most that much)."""

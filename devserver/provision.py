@@ -5,6 +5,7 @@ tests without touching this file. Supported: ``AWS::DynamoDB::Table`` and ``AWS:
 intrinsics the template uses (``Ref``, ``Fn::Sub``, ``Fn::GetAtt ...Arn``). TTL and point-in-time
 recovery are switched on with their own calls, since moto ignores them inside CreateTable.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,8 +18,9 @@ from infra.template import load_template
 
 class _Resolver:
     def __init__(self, template: dict[str, Any], parameters: dict[str, str]) -> None:
-        self.params = {name: str(spec.get("Default", "")) for name, spec
-                       in template.get("Parameters", {}).items()}
+        self.params = {
+            name: str(spec.get("Default", "")) for name, spec in template.get("Parameters", {}).items()
+        }
         self.params.update(parameters)
         self.physical: dict[str, str] = {}
         self.arns: dict[str, str] = {}
@@ -41,9 +43,7 @@ class _Resolver:
         return {k: self.resolve(v) for k, v in value.items()}
 
 
-def provision(
-    dynamodb: Any, sqs: Any, stage: str, template: dict[str, Any] | None = None
-) -> dict[str, str]:
+def provision(dynamodb: Any, sqs: Any, stage: str, template: dict[str, Any] | None = None) -> dict[str, str]:
     """Create every table and queue for ``stage``; return logical resource id -> physical name.
 
     Idempotent: resources that exist already are left as they are.
@@ -52,10 +52,13 @@ def provision(
     resolver = _Resolver(template, {"Stage": stage})
     resources = template["Resources"]
     # Queues without a RedrivePolicy first, so dead-letter targets exist before their sources.
-    order = sorted(resources, key=lambda n: (
-        resources[n]["Type"] != "AWS::SQS::Queue",
-        "RedrivePolicy" in resources[n].get("Properties", {}),
-    ))
+    order = sorted(
+        resources,
+        key=lambda n: (
+            resources[n]["Type"] != "AWS::SQS::Queue",
+            "RedrivePolicy" in resources[n].get("Properties", {}),
+        ),
+    )
     for logical in order:
         spec = resources[logical]
         props = resolver.resolve(spec.get("Properties", {}))
@@ -64,8 +67,10 @@ def provision(
         elif spec["Type"] == "AWS::DynamoDB::Table":
             if _create_table(dynamodb, props) and logical == "SubscriptionsTable":
                 # made empty: every pattern's set is complete (store/pattern_sets.py)
-                dynamodb.put_item(TableName=props["TableName"], Item={
-                    "pattern": {"S": READY[0]}, "subscriber": {"S": READY[1]}})
+                dynamodb.put_item(
+                    TableName=props["TableName"],
+                    Item={"pattern": {"S": READY[0]}, "subscriber": {"S": READY[1]}},
+                )
             resolver.physical[logical] = props["TableName"]
         elif spec["Type"] == "AWS::SecretsManager::Secret":
             # not created locally: local and test runs make their keys per process
@@ -76,14 +81,19 @@ def provision(
 
 
 def _create_queue(sqs: Any, logical: str, props: dict[str, Any], resolver: _Resolver) -> None:
-    attributes = {k: str(props[k]) for k in
-                  ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds") if k in props}
+    attributes = {
+        k: str(props[k])
+        for k in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds")
+        if k in props
+    }
     if "RedrivePolicy" in props:
         policy = props["RedrivePolicy"]
-        attributes["RedrivePolicy"] = json.dumps({
-            "deadLetterTargetArn": policy["deadLetterTargetArn"],
-            "maxReceiveCount": int(policy["maxReceiveCount"]),
-        })
+        attributes["RedrivePolicy"] = json.dumps(
+            {
+                "deadLetterTargetArn": policy["deadLetterTargetArn"],
+                "maxReceiveCount": int(policy["maxReceiveCount"]),
+            }
+        )
     url = sqs.create_queue(QueueName=props["QueueName"], Attributes=attributes)["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     resolver.physical[logical] = props["QueueName"]
@@ -108,10 +118,12 @@ def _create_table(dynamodb: Any, props: dict[str, Any]) -> bool:
     dynamodb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1})
     ttl = props.get("TimeToLiveSpecification")
     if ttl and ttl.get("Enabled"):
-        dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification={
-            "AttributeName": ttl["AttributeName"], "Enabled": True})
+        dynamodb.update_time_to_live(
+            TableName=name, TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True}
+        )
     pitr = props.get("PointInTimeRecoverySpecification", {})
     if pitr.get("PointInTimeRecoveryEnabled"):
-        dynamodb.update_continuous_backups(TableName=name, PointInTimeRecoverySpecification={
-            "PointInTimeRecoveryEnabled": True})
+        dynamodb.update_continuous_backups(
+            TableName=name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
+        )
     return True

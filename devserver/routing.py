@@ -5,6 +5,7 @@ with as many segments as the route, so ``/{proxy+}`` would catch ``/x`` but not 
 Gateway does. This matcher tries the concrete routes first, as API Gateway does, then the greedy
 ones; the local runtime and the tests install it so they answer unknown paths as AWS would.
 """
+
 from __future__ import annotations
 
 from urllib.parse import parse_qs, urlparse
@@ -30,7 +31,7 @@ class GreedyRouteMatcher(RouteMatcher):
         for route_url in self.greedy_urls:
             prefix, _, variable = route_url.rpartition("/{")
             if path.startswith(prefix + "/") and len(path) > len(prefix) + 1:
-                captured = {variable[:-1]: path[len(prefix) + 1:]}
+                captured = {variable[:-1]: path[len(prefix) + 1 :]}
                 return MatchResult(route_url, captured, query_params)
         raise ValueError(f"No matching route found for: {url}")
 

@@ -1,6 +1,7 @@
 """Conductor on one machine: moto's server, the resources from infra/, the HTTP API, a poller per
 SQS handler, a ticker per schedule handler, and the WebSocket gateway. All in this one process,
 in memory (kept in a data directory across restarts with ``--data``, see persist.py)."""
+
 from __future__ import annotations
 
 import json
@@ -79,18 +80,21 @@ class LocalRuntime:
     def _configure_environment(self, moto_url: str) -> None:
         """Point every AWS call at moto, before anything builds a client."""
         os.environ.update(stage_environment(self.options.stage))
-        os.environ.update({
-            "AWS_ACCESS_KEY_ID": "local",
-            "AWS_SECRET_ACCESS_KEY": "local",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_REGION": "us-east-1",
-            "AWS_ENDPOINT_URL": moto_url,
-            "CONDUCTOR_WS_ENDPOINT": f"http://{self.options.host}:{self.options.ws_port}",
-            "CONDUCTOR_XRAY": "false",
-            # local receivers are on loopback; AWS deployments allow no private network
-            "CONDUCTOR_WEBHOOK_ALLOW_NETWORKS": os.environ.get(
-                "CONDUCTOR_WEBHOOK_ALLOW_NETWORKS", "127.0.0.0/8,::1/128"),
-        })
+        os.environ.update(
+            {
+                "AWS_ACCESS_KEY_ID": "local",
+                "AWS_SECRET_ACCESS_KEY": "local",
+                "AWS_DEFAULT_REGION": "us-east-1",
+                "AWS_REGION": "us-east-1",
+                "AWS_ENDPOINT_URL": moto_url,
+                "CONDUCTOR_WS_ENDPOINT": f"http://{self.options.host}:{self.options.ws_port}",
+                "CONDUCTOR_XRAY": "false",
+                # local receivers are on loopback; AWS deployments allow no private network
+                "CONDUCTOR_WEBHOOK_ALLOW_NETWORKS": os.environ.get(
+                    "CONDUCTOR_WEBHOOK_ALLOW_NETWORKS", "127.0.0.0/8,::1/128"
+                ),
+            }
+        )
         for variable in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
             os.environ.pop(variable, None)
 
@@ -126,8 +130,11 @@ class LocalRuntime:
         from devserver.provision import provision  # noqa: PLC0415
 
         deps.reset()
-        resources = provision(aws.client("dynamodb", endpoint_url=self.moto_url),
-                              aws.client("sqs", endpoint_url=self.moto_url), self.options.stage)
+        resources = provision(
+            aws.client("dynamodb", endpoint_url=self.moto_url),
+            aws.client("sqs", endpoint_url=self.moto_url),
+            self.options.stage,
+        )
         if self.options.data_dir:
             self._restore(resources)
         self.admin_key = self._bootstrap_admin_key()
@@ -163,10 +170,11 @@ class LocalRuntime:
             Path(self.options.data_dir or ".conductor"),
             aws.client("dynamodb", endpoint_url=self.moto_url or None),
             aws.client("sqs", endpoint_url=self.moto_url or None),
-            tables=[n for logical, n in resources.items()
-                    if kinds[logical] == "AWS::DynamoDB::Table"],
+            tables=[n for logical, n in resources.items() if kinds[logical] == "AWS::DynamoDB::Table"],
             queues=[n for logical, n in resources.items() if kinds[logical] == "AWS::SQS::Queue"],
-            region=get_settings().region, journal=self._journal)
+            region=get_settings().region,
+            journal=self._journal,
+        )
         self.restored = self._snapshots.load()
         if self._journal is not None:  # what was acknowledged since that snapshot
             from devserver.journal import replay  # noqa: PLC0415
@@ -196,8 +204,9 @@ class LocalRuntime:
             key = admin_key(Path(self.options.data_dir), generate_key)
         key = key or generate_key()
         if not key.startswith(KEY_PREFIX) or len(key) < 24:
-            raise SystemExit(f"CONDUCTOR_ADMIN_KEY must start with {KEY_PREFIX!r} and be at "
-                             "least 24 characters long")
+            raise SystemExit(
+                f"CONDUCTOR_ADMIN_KEY must start with {KEY_PREFIX!r} and be at least 24 characters long"
+            )
         deps.api_keys().ensure(key, name="bootstrap admin", role="admin")
         return key
 
@@ -209,8 +218,7 @@ class LocalRuntime:
         disk = json.loads((ROOT / ".chalice" / "config.json").read_text())
         config = Config(chalice_stage=self.options.stage, config_from_disk=disk)
         self._http = local_server(app, config, self.options.host, self.options.port)
-        self._http_thread = threading.Thread(
-            target=self._http.server.serve_forever, name="http", daemon=True)
+        self._http_thread = threading.Thread(target=self._http.server.serve_forever, name="http", daemon=True)
         self._http_thread.start()
 
     def _start_workers(self, app: Any) -> None:
@@ -231,9 +239,19 @@ class LocalRuntime:
             # its second here too
             wait = 0 if source.queue.endswith("-executions") else 1
             for copy in range(copies):
-                self._workers.append(SqsPoller(app, sqs, source, url, region, self.stop_event,
-                                               self.options.redelivery_seconds,
-                                               wait_seconds=wait, copy=copy))
+                self._workers.append(
+                    SqsPoller(
+                        app,
+                        sqs,
+                        source,
+                        url,
+                        region,
+                        self.stop_event,
+                        self.options.redelivery_seconds,
+                        wait_seconds=wait,
+                        copy=copy,
+                    )
+                )
         schedules = schedule_sources(app)
         if schedules:
             self._workers.append(Ticker(app, schedules, region, self.stop_event))
@@ -242,23 +260,30 @@ class LocalRuntime:
 
     def banner(self) -> str:
         if self.options.data_dir:
-            where = (f"data is kept in {self.options.data_dir}: restored "
-                     f"{self.restored.get('items', 0)} items and "
-                     f"{self.restored.get('messages', 0)} queued messages, then "
-                     f"{self.restored.get('journaled', 0)} writes from the journal")
+            where = (
+                f"data is kept in {self.options.data_dir}: restored "
+                f"{self.restored.get('items', 0)} items and "
+                f"{self.restored.get('messages', 0)} queued messages, then "
+                f"{self.restored.get('journaled', 0)} writes from the journal"
+            )
         else:
             where = "data lives in memory and is gone when this stops; keep it with --data DIR"
-        return "\n".join([
-            f"Conductor is running locally ({where}).",
-            f"  API:        {self.api_url}/v2",
-            f"  WebSocket:  {self.ws_url}",
-            f"  Dashboard:  {self.api_url}/dashboard",
-            f"  Admin key:  {self.admin_key}",
-            f"  Moto (AWS): {os.environ.get('AWS_ENDPOINT_URL')}"
-            + (f" (the fault proxy: {self.options.faults}; moto at {self.moto_url})"
-               if self._faults is not None else ""),
-            "Press Ctrl-C to stop.",
-        ])
+        return "\n".join(
+            [
+                f"Conductor is running locally ({where}).",
+                f"  API:        {self.api_url}/v2",
+                f"  WebSocket:  {self.ws_url}",
+                f"  Dashboard:  {self.api_url}/dashboard",
+                f"  Admin key:  {self.admin_key}",
+                f"  Moto (AWS): {os.environ.get('AWS_ENDPOINT_URL')}"
+                + (
+                    f" (the fault proxy: {self.options.faults}; moto at {self.moto_url})"
+                    if self._faults is not None
+                    else ""
+                ),
+                "Press Ctrl-C to stop.",
+            ]
+        )
 
     def stop(self) -> None:
         """Stop every part, newest first; safe to call twice."""
@@ -272,8 +297,11 @@ class LocalRuntime:
         if self._snapshots is not None and self._moto is not None:
             try:
                 saved = self._snapshots.save()
-                print(f"Saved {saved['items']} items and {saved['messages']} queued messages "
-                      f"to {self.options.data_dir}.", flush=True)
+                print(
+                    f"Saved {saved['items']} items and {saved['messages']} queued messages "
+                    f"to {self.options.data_dir}.",
+                    flush=True,
+                )
             except Exception:
                 log.exception("could not save to %s", self.options.data_dir)
         if self._gateway is not None:

@@ -1,4 +1,5 @@
 """Event-source emulation: SQS queues feeding their handlers, and EventBridge schedule ticks."""
+
 from __future__ import annotations
 
 import logging
@@ -44,8 +45,9 @@ class SqsPoller(threading.Thread):
         self.sqs = sqs
         self.source = source
         self.queue_url = queue_url
-        self.queue_arn = sqs.get_queue_attributes(
-            QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        self.queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
         self.region = region
         self.stop = stop
         self.redelivery_seconds = redelivery_seconds
@@ -89,16 +91,20 @@ class SqsPoller(threading.Thread):
             failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
         done = [m for m in messages if m["MessageId"] not in failed]
         if done:
-            self.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)])
+            self.sqs.delete_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
+            )
         self._release([m for m in messages if m["MessageId"] in failed])
         self.batches += 1
 
     def _release(self, messages: list[dict[str, Any]]) -> None:
         for message in messages:
             self.sqs.change_message_visibility(
-                QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"],
-                VisibilityTimeout=self.redelivery_seconds)
+                QueueUrl=self.queue_url,
+                ReceiptHandle=message["ReceiptHandle"],
+                VisibilityTimeout=self.redelivery_seconds,
+            )
 
 
 def _expression(source: Any) -> str:
@@ -113,7 +119,7 @@ def next_fire(expression: str, after: datetime) -> datetime:
     aligning keeps local ticks on minute boundaries). AWS cron has six fields (with ``?`` and a
     year); croniter takes the first five.
     """
-    body = expression[expression.index("(") + 1:-1].strip()
+    body = expression[expression.index("(") + 1 : -1].strip()
     if expression.startswith("rate("):
         amount, unit = body.split()
         seconds = int(amount) * {"minute": 60, "hour": 3600, "day": 86400}[unit.rstrip("s")]
@@ -134,8 +140,12 @@ class Ticker(threading.Thread):
         self.stop = stop
         now = datetime.now(UTC)
         self.jobs = [
-            {"source": s, "handler": handler_for(app, s),
-             "expression": _expression(s), "next": next_fire(_expression(s), now)}
+            {
+                "source": s,
+                "handler": handler_for(app, s),
+                "expression": _expression(s),
+                "next": next_fire(_expression(s), now),
+            }
             for s in sources
         ]
         self.fired = 0
@@ -148,8 +158,9 @@ class Ticker(threading.Thread):
                 continue
             rule_arn = f"arn:aws:events:{self.region}:{ACCOUNT_ID}:rule/{job['source'].name}"
             try:
-                job["handler"](scheduled_event(rule_arn, self.region, job["next"]),
-                               context_for(job["source"].name))
+                job["handler"](
+                    scheduled_event(rule_arn, self.region, job["next"]), context_for(job["source"].name)
+                )
             except Exception:  # EventBridge logs and moves on, so do we
                 log.exception("scheduled handler %s failed", job["source"].name)
             job["next"] = next_fire(job["expression"], now)

@@ -1,11 +1,12 @@
 """Deployment artifacts derived from infra/template.yaml, so code, infra and IAM cannot drift.
 
-    python -m infra.build policy --stage dev      # least-privilege IAM policy (JSON)
-    python -m infra.build merge --stage prod      # the template chalice package merges
-    python -m infra.build deploy-infra --stage dev   # create/update the infra stack (boto3)
-    python -m infra.build destroy-infra --stage dev [--delete-tables]
-    python -m infra.build backfill --stage prod   # index keys for items from before an upgrade
+python -m infra.build policy --stage dev      # least-privilege IAM policy (JSON)
+python -m infra.build merge --stage prod      # the template chalice package merges
+python -m infra.build deploy-infra --stage dev   # create/update the infra stack (boto3)
+python -m infra.build destroy-infra --stage dev [--delete-tables]
+python -m infra.build backfill --stage prod   # index keys for items from before an upgrade
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,9 +25,10 @@ THROTTLE_BURST = {"dev": 100, "prod": 1000}
 
 def _names(stage: str) -> tuple[list[str], list[str]]:
     resources = load_template()["Resources"].values()
-    return (sorted(str(physical_name(r, stage)) for r in resources
-                   if r["Type"] == "AWS::DynamoDB::Table"),
-            sorted(str(physical_name(r, stage)) for r in resources if r["Type"] == "AWS::SQS::Queue"))
+    return (
+        sorted(str(physical_name(r, stage)) for r in resources if r["Type"] == "AWS::DynamoDB::Table"),
+        sorted(str(physical_name(r, stage)) for r in resources if r["Type"] == "AWS::SQS::Queue"),
+    )
 
 
 def policy(stage: str) -> dict[str, Any]:
@@ -38,32 +40,76 @@ def policy(stage: str) -> dict[str, Any]:
     return {
         "Version": "2012-10-17",
         "Statement": [
-            {"Sid": "Tables", "Effect": "Allow",
-             "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
-                        "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:BatchGetItem",
-                        "dynamodb:BatchWriteItem", "dynamodb:DescribeTable",
-                        "dynamodb:ConditionCheckItem"],
-             "Resource": table_arns + [f"{arn}/index/*" for arn in table_arns]},
-            {"Sid": "Queues", "Effect": "Allow",
-             "Action": ["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage",
-                        "sqs:ChangeMessageVisibility", "sqs:GetQueueUrl",
-                        "sqs:GetQueueAttributes"],
-             "Resource": [f"arn:aws:sqs:*:*:{q}" for q in queues]},
-            {"Sid": "WebSocketConnections", "Effect": "Allow",
-             "Action": ["execute-api:ManageConnections"],
-             "Resource": ["arn:aws:execute-api:*:*:*/*/POST/@connections/*",
-                          "arn:aws:execute-api:*:*:*/*/GET/@connections/*",
-                          "arn:aws:execute-api:*:*:*/*/DELETE/@connections/*"]},
-            {"Sid": "CursorSecret", "Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"],
-             # Secrets Manager appends 6 random characters to the name in the ARN
-             "Resource": f"arn:aws:secretsmanager:*:*:secret:conductor-{stage}-cursor-secret-*"},
-            *([{"Sid": "TargetQueues", "Effect": "Allow", "Action": ["sqs:SendMessage"],
-                "Resource": list(targets)}] if targets else []),
-            {"Sid": "Tracing", "Effect": "Allow",
-             "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], "Resource": "*"},
-            {"Sid": "Logs", "Effect": "Allow",
-             "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-             "Resource": f"arn:aws:logs:*:*:log-group:/aws/lambda/conductor-{stage}-*"},
+            {
+                "Sid": "Tables",
+                "Effect": "Allow",
+                "Action": [
+                    "dynamodb:GetItem",
+                    "dynamodb:PutItem",
+                    "dynamodb:UpdateItem",
+                    "dynamodb:DeleteItem",
+                    "dynamodb:Query",
+                    "dynamodb:BatchGetItem",
+                    "dynamodb:BatchWriteItem",
+                    "dynamodb:DescribeTable",
+                    "dynamodb:ConditionCheckItem",
+                ],
+                "Resource": table_arns + [f"{arn}/index/*" for arn in table_arns],
+            },
+            {
+                "Sid": "Queues",
+                "Effect": "Allow",
+                "Action": [
+                    "sqs:SendMessage",
+                    "sqs:ReceiveMessage",
+                    "sqs:DeleteMessage",
+                    "sqs:ChangeMessageVisibility",
+                    "sqs:GetQueueUrl",
+                    "sqs:GetQueueAttributes",
+                ],
+                "Resource": [f"arn:aws:sqs:*:*:{q}" for q in queues],
+            },
+            {
+                "Sid": "WebSocketConnections",
+                "Effect": "Allow",
+                "Action": ["execute-api:ManageConnections"],
+                "Resource": [
+                    "arn:aws:execute-api:*:*:*/*/POST/@connections/*",
+                    "arn:aws:execute-api:*:*:*/*/GET/@connections/*",
+                    "arn:aws:execute-api:*:*:*/*/DELETE/@connections/*",
+                ],
+            },
+            {
+                "Sid": "CursorSecret",
+                "Effect": "Allow",
+                "Action": ["secretsmanager:GetSecretValue"],
+                # Secrets Manager appends 6 random characters to the name in the ARN
+                "Resource": f"arn:aws:secretsmanager:*:*:secret:conductor-{stage}-cursor-secret-*",
+            },
+            *(
+                [
+                    {
+                        "Sid": "TargetQueues",
+                        "Effect": "Allow",
+                        "Action": ["sqs:SendMessage"],
+                        "Resource": list(targets),
+                    }
+                ]
+                if targets
+                else []
+            ),
+            {
+                "Sid": "Tracing",
+                "Effect": "Allow",
+                "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+                "Resource": "*",
+            },
+            {
+                "Sid": "Logs",
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": f"arn:aws:logs:*:*:log-group:/aws/lambda/conductor-{stage}-*",
+            },
         ],
     }
 
@@ -84,24 +130,37 @@ def merge_template(stage: str) -> dict[str, Any]:
     template = load_template()
     template["Parameters"]["Stage"]["Default"] = stage
     template["Parameters"]["AlarmEmail"] = {
-        "Type": "String", "Default": "",
+        "Type": "String",
+        "Default": "",
         "Description": "An address the dead-letter alarms write to (empty: none; subscribe to "
-                       "the AlarmTopic output yourself)."}
+        "the AlarmTopic output yourself).",
+    }
     template["Parameters"]["LogRetentionDays"] = {
-        "Type": "Number", "Default": 30,
-        "AllowedValues": [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827,
-                          3653],
-        "Description": "How long the functions' logs are kept."}
+        "Type": "Number",
+        "Default": 30,
+        "AllowedValues": [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653],
+        "Description": "How long the functions' logs are kept.",
+    }
     template.setdefault("Conditions", {})["HasAlarmEmail"] = {
-        "Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmEmail"}, ""]}]}
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmEmail"}, ""]}]
+    }
     resources = template["Resources"]
-    resources["AlarmTopic"] = {"Type": "AWS::SNS::Topic", "Properties": {
-        "TopicName": {"Fn::Sub": "conductor-${Stage}-alarms"},
-        "Tags": [{"Key": "app", "Value": "conductor"}, {"Key": "stage", "Value": {"Ref": "Stage"}}]}}
+    resources["AlarmTopic"] = {
+        "Type": "AWS::SNS::Topic",
+        "Properties": {
+            "TopicName": {"Fn::Sub": "conductor-${Stage}-alarms"},
+            "Tags": [{"Key": "app", "Value": "conductor"}, {"Key": "stage", "Value": {"Ref": "Stage"}}],
+        },
+    }
     resources["AlarmEmailSubscription"] = {
-        "Type": "AWS::SNS::Subscription", "Condition": "HasAlarmEmail",
-        "Properties": {"TopicArn": {"Ref": "AlarmTopic"}, "Protocol": "email",
-                       "Endpoint": {"Ref": "AlarmEmail"}}}
+        "Type": "AWS::SNS::Subscription",
+        "Condition": "HasAlarmEmail",
+        "Properties": {
+            "TopicArn": {"Ref": "AlarmTopic"},
+            "Protocol": "email",
+            "Endpoint": {"Ref": "AlarmEmail"},
+        },
+    }
     template.setdefault("Outputs", {})["AlarmTopic"] = {"Value": {"Ref": "AlarmTopic"}}
     alarms = {}
     for logical, spec in resources.items():
@@ -110,100 +169,195 @@ def merge_template(stage: str) -> dict[str, Any]:
                 "Type": "AWS::CloudWatch::Alarm",
                 "Properties": {
                     "AlarmDescription": f"Messages are waiting in {logical}: something failed "
-                                        "maxReceiveCount times (see /v2/dlq).",
-                    "Namespace": "AWS/SQS", "MetricName": "ApproximateNumberOfMessagesVisible",
-                    "Dimensions": [{"Name": "QueueName",
-                                    "Value": {"Fn::GetAtt": [logical, "QueueName"]}}],
-                    "AlarmActions": [{"Ref": "AlarmTopic"}], "OKActions": [{"Ref": "AlarmTopic"}],
-                    "Statistic": "Maximum", "Period": 300, "EvaluationPeriods": 1,
-                    "Threshold": 0, "ComparisonOperator": "GreaterThanThreshold",
+                    "maxReceiveCount times (see /v2/dlq).",
+                    "Namespace": "AWS/SQS",
+                    "MetricName": "ApproximateNumberOfMessagesVisible",
+                    "Dimensions": [{"Name": "QueueName", "Value": {"Fn::GetAtt": [logical, "QueueName"]}}],
+                    "AlarmActions": [{"Ref": "AlarmTopic"}],
+                    "OKActions": [{"Ref": "AlarmTopic"}],
+                    "Statistic": "Maximum",
+                    "Period": 300,
+                    "EvaluationPeriods": 1,
+                    "Threshold": 0,
+                    "ComparisonOperator": "GreaterThanThreshold",
                     "TreatMissingData": "notBreaching",
                 },
             }
     resources.update(alarms)
     resources.update(metric_alarms())
     # chalice names queues in SQS triggers by ARN string: make each function wait for its queue
-    queue_ids = {physical_name(spec, stage): logical
-                 for logical, spec in resources.items() if spec["Type"] == "AWS::SQS::Queue"}
+    queue_ids = {
+        physical_name(spec, stage): logical
+        for logical, spec in resources.items()
+        if spec["Type"] == "AWS::SQS::Queue"
+    }
     # and report partial batch failures: Lambda then returns only the records a handler names
     # in batchItemFailures to the queue (chalice sets no FunctionResponseTypes)
     for function, queue in sqs_triggers(stage).items():
-        resources[function] = {"DependsOn": [queue_ids[queue]], "Properties": {"Events": {
-            f"{function}SqsEventSource": {"Properties": {
-                "FunctionResponseTypes": ["ReportBatchItemFailures"]}}}}}
+        resources[function] = {
+            "DependsOn": [queue_ids[queue]],
+            "Properties": {
+                "Events": {
+                    f"{function}SqsEventSource": {
+                        "Properties": {"FunctionResponseTypes": ["ReportBatchItemFailures"]}
+                    }
+                }
+            },
+        }
     for function in function_names():
         resources[f"{function}LogGroup"] = {
-            "Type": "AWS::Logs::LogGroup", "DeletionPolicy": "Delete",
+            "Type": "AWS::Logs::LogGroup",
+            "DeletionPolicy": "Delete",
             "UpdateReplacePolicy": "Delete",
-            "Properties": {"LogGroupName": {"Fn::Sub": f"/aws/lambda/${{{function}}}"},
-                           "RetentionInDays": {"Ref": "LogRetentionDays"}}}
+            "Properties": {
+                "LogGroupName": {"Fn::Sub": f"/aws/lambda/${{{function}}}"},
+                "RetentionInDays": {"Ref": "LogRetentionDays"},
+            },
+        }
     # the dashboard's live updates: the API answers the WebSocket URL (GET /v2/dashboard/session)
-    resources["APIHandler"] = {"Properties": {"Environment": {"Variables": {"CONDUCTOR_WS_URL": {
-        "Fn::Sub": "wss://${WebsocketAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/api"}}}}}
-    resources["RestAPI"] = {"Properties": {"MethodSettings": [{
-        "ResourcePath": "/*", "HttpMethod": "*",
-        "ThrottlingRateLimit": THROTTLE_RATE.get(stage, 50),
-        "ThrottlingBurstLimit": THROTTLE_BURST.get(stage, 100),
-        "MetricsEnabled": True}]}}
+    resources["APIHandler"] = {
+        "Properties": {
+            "Environment": {
+                "Variables": {
+                    "CONDUCTOR_WS_URL": {
+                        "Fn::Sub": "wss://${WebsocketAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/api"
+                    }
+                }
+            }
+        }
+    }
+    resources["RestAPI"] = {
+        "Properties": {
+            "MethodSettings": [
+                {
+                    "ResourcePath": "/*",
+                    "HttpMethod": "*",
+                    "ThrottlingRateLimit": THROTTLE_RATE.get(stage, 50),
+                    "ThrottlingBurstLimit": THROTTLE_BURST.get(stage, 100),
+                    "MetricsEnabled": True,
+                }
+            ]
+        }
+    }
     return template
 
 
 def _stat(metric_id: str, name: str, period: int) -> dict[str, Any]:
     """One of Conductor's EMF metrics (domain/emf.py), the stage's total, summed per period."""
-    return {"Id": metric_id, "ReturnData": False, "MetricStat": {
-        "Metric": {"Namespace": "Conductor", "MetricName": name,
-                   "Dimensions": [{"Name": "Stage", "Value": {"Ref": "Stage"}}]},
-        "Period": period, "Stat": "Sum"}}
+    return {
+        "Id": metric_id,
+        "ReturnData": False,
+        "MetricStat": {
+            "Metric": {
+                "Namespace": "Conductor",
+                "MetricName": name,
+                "Dimensions": [{"Name": "Stage", "Value": {"Ref": "Stage"}}],
+            },
+            "Period": period,
+            "Stat": "Sum",
+        },
+    }
 
 
-def _rate_alarm(description: str, bad: str, others: list[str], percent: int, minimum: int,
-                period: int) -> dict[str, Any]:
+def _rate_alarm(
+    description: str, bad: str, others: list[str], percent: int, minimum: int, period: int
+) -> dict[str, Any]:
     """``bad`` as a percentage of ``bad`` + ``others`` over ``period``, alarming above
     ``percent`` once at least ``minimum`` were counted (a single failure of two is no storm)."""
     ids = [f"m{i}" for i in range(len(others) + 1)]
     total = " + ".join(f"FILL({i}, 0)" for i in ids)
-    return {"Type": "AWS::CloudWatch::Alarm", "Properties": {
-        "AlarmDescription": description,
-        "Metrics": [_stat(i, name, period) for i, name in zip(ids, [bad, *others], strict=True)]
-        + [{"Id": "total", "Expression": total, "ReturnData": False},
-           {"Id": "rate", "Expression": f"IF(total >= {minimum}, 100 * FILL(m0, 0) / total, 0)",
-            "Label": f"{bad} %", "ReturnData": True}],
-        "Threshold": percent, "ComparisonOperator": "GreaterThanThreshold",
-        "EvaluationPeriods": 1, "TreatMissingData": "notBreaching",
-        "AlarmActions": [{"Ref": "AlarmTopic"}], "OKActions": [{"Ref": "AlarmTopic"}]}}
+    return {
+        "Type": "AWS::CloudWatch::Alarm",
+        "Properties": {
+            "AlarmDescription": description,
+            "Metrics": [_stat(i, name, period) for i, name in zip(ids, [bad, *others], strict=True)]
+            + [
+                {"Id": "total", "Expression": total, "ReturnData": False},
+                {
+                    "Id": "rate",
+                    "Expression": f"IF(total >= {minimum}, 100 * FILL(m0, 0) / total, 0)",
+                    "Label": f"{bad} %",
+                    "ReturnData": True,
+                },
+            ],
+            "Threshold": percent,
+            "ComparisonOperator": "GreaterThanThreshold",
+            "EvaluationPeriods": 1,
+            "TreatMissingData": "notBreaching",
+            "AlarmActions": [{"Ref": "AlarmTopic"}],
+            "OKActions": [{"Ref": "AlarmTopic"}],
+        },
+    }
 
 
 def metric_alarms() -> dict[str, Any]:
     """The alarms on Conductor's own CloudWatch metrics (EMF): each pages the AlarmTopic."""
-    def single(description: str, name: str, statistic: dict[str, str], threshold: float,
-               period: int) -> dict[str, Any]:
-        return {"Type": "AWS::CloudWatch::Alarm", "Properties": {
-            "AlarmDescription": description, "Namespace": "Conductor", "MetricName": name,
-            "Dimensions": [{"Name": "Stage", "Value": {"Ref": "Stage"}}], **statistic,
-            "Period": period, "EvaluationPeriods": 1, "Threshold": threshold,
-            "ComparisonOperator": "GreaterThanThreshold", "TreatMissingData": "notBreaching",
-            "AlarmActions": [{"Ref": "AlarmTopic"}], "OKActions": [{"Ref": "AlarmTopic"}]}}
+
+    def single(
+        description: str, name: str, statistic: dict[str, str], threshold: float, period: int
+    ) -> dict[str, Any]:
+        return {
+            "Type": "AWS::CloudWatch::Alarm",
+            "Properties": {
+                "AlarmDescription": description,
+                "Namespace": "Conductor",
+                "MetricName": name,
+                "Dimensions": [{"Name": "Stage", "Value": {"Ref": "Stage"}}],
+                **statistic,
+                "Period": period,
+                "EvaluationPeriods": 1,
+                "Threshold": threshold,
+                "ComparisonOperator": "GreaterThanThreshold",
+                "TreatMissingData": "notBreaching",
+                "AlarmActions": [{"Ref": "AlarmTopic"}],
+                "OKActions": [{"Ref": "AlarmTopic"}],
+            },
+        }
 
     return {
         "Api5xxRateAlarm": _rate_alarm(
             "More than 5 % of API requests answered 5xx in 5 minutes (at least 20 requests): "
-            "see the APIHandler's logs by request id.", "Errors5xx", ["Requests"], 5, 20, 300),
+            "see the APIHandler's logs by request id.",
+            "Errors5xx",
+            ["Requests"],
+            5,
+            20,
+            300,
+        ),
         "RetryDeadLetterRateAlarm": _rate_alarm(
             "More than 20 % of finished retry jobs gave up in 15 minutes: a downstream service "
             "is failing (GET /v2/errors/stats by service; the console's Errors view).",
-            "RetryDeadLettered", ["RetrySucceeded"], 20, 10, 900),
+            "RetryDeadLettered",
+            ["RetrySucceeded"],
+            20,
+            10,
+            900,
+        ),
         "DeliveryFailureRateAlarm": _rate_alarm(
             "More than 20 % of webhook deliveries failed for good in 15 minutes: an endpoint is "
             "down (GET /v2/metrics/webhooks; the console's Webhooks view).",
-            "DeliveriesFailed", ["DeliveriesDelivered"], 20, 10, 900),
+            "DeliveriesFailed",
+            ["DeliveriesDelivered"],
+            20,
+            10,
+            900,
+        ),
         "ScheduleLatenessAlarm": single(
             "Schedule runs started more than 60 s after their time (p99, 5 minutes): the tick "
             "or the dispatch workers are behind (docs/scheduler.md).",
-            "ScheduleRunLateness", {"ExtendedStatistic": "p99"}, 60, 300),
+            "ScheduleRunLateness",
+            {"ExtendedStatistic": "p99"},
+            60,
+            300,
+        ),
         "RecoveredWorkAlarm": single(
             "The reconciler recovered work whose next step was overdue (a lost message or a "
             "worker that died): it is done now, but find out why (its log lines name each item).",
-            "RecoveredWork", {"Statistic": "Sum"}, 0, 300),
+            "RecoveredWork",
+            {"Statistic": "Sum"},
+            0,
+            300,
+        ),
     }
 
 
@@ -211,11 +365,14 @@ def function_names() -> list[str]:
     """The packaged functions' logical ids, as chalice names them (CamelCase)."""
     import app  # noqa: PLC0415
 
-    names = ["APIHandler"] + ["".join(part.title() for part in source.name.split("_"))
-                              for source in app.app.event_sources]
-    return names + [f"Websocket{kind}" for kind, route in (
-        ("Connect", "$connect"), ("Message", "$default"), ("Disconnect", "$disconnect"))
-        if route in app.app.websocket_handlers]
+    names = ["APIHandler"] + [
+        "".join(part.title() for part in source.name.split("_")) for source in app.app.event_sources
+    ]
+    return names + [
+        f"Websocket{kind}"
+        for kind, route in (("Connect", "$connect"), ("Message", "$default"), ("Disconnect", "$disconnect"))
+        if route in app.app.websocket_handlers
+    ]
 
 
 def sqs_triggers(stage: str) -> dict[str, str]:
@@ -228,8 +385,11 @@ def sqs_triggers(stage: str) -> dict[str, str]:
     for logical in QUEUES:
         in_stage[queue_name(logical)] = default_name(stage, logical)
         in_stage[queue_name(logical) + "-dlq"] = default_name(stage, logical) + "-dlq"
-    return {"".join(part.title() for part in source.name.split("_")): in_stage[source.queue]
-            for source in app.app.event_sources if getattr(source, "queue", None)}
+    return {
+        "".join(part.title() for part in source.name.split("_")): in_stage[source.queue]
+        for source in app.app.event_sources
+        if getattr(source, "queue", None)
+    }
 
 
 def report_batch_failures(stage: str, lambda_client: Any) -> list[str]:
@@ -249,7 +409,8 @@ def report_batch_failures(stage: str, lambda_client: Any) -> list[str]:
                 if "ReportBatchItemFailures" in mapping.get("FunctionResponseTypes", []):
                     continue
                 lambda_client.update_event_source_mapping(
-                    UUID=mapping["UUID"], FunctionResponseTypes=["ReportBatchItemFailures"])
+                    UUID=mapping["UUID"], FunctionResponseTypes=["ReportBatchItemFailures"]
+                )
                 changed.append(f"{function} <- {mapping['EventSourceArn']}")
     return changed
 
@@ -321,8 +482,18 @@ def backfill(stage: str) -> dict[str, int]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.build")
-    parser.add_argument("command", choices=["policy", "merge", "deploy-infra", "destroy-infra",
-                                            "admin-key", "backfill", "batch-failures"])
+    parser.add_argument(
+        "command",
+        choices=[
+            "policy",
+            "merge",
+            "deploy-infra",
+            "destroy-infra",
+            "admin-key",
+            "backfill",
+            "batch-failures",
+        ],
+    )
     parser.add_argument("--stage", default="dev")
     parser.add_argument("--delete-tables", action="store_true")
     parser.add_argument("--name", default="first admin")
@@ -344,8 +515,16 @@ def main(argv: list[str] | None = None) -> int:
             outputs = deploy_infra(args.stage, boto3.client("cloudformation"))
             print(json.dumps(outputs, indent=2))
         else:
-            print("\n".join(destroy_infra(args.stage, boto3.client("cloudformation"),
-                                          boto3.client("dynamodb"), args.delete_tables)))
+            print(
+                "\n".join(
+                    destroy_infra(
+                        args.stage,
+                        boto3.client("cloudformation"),
+                        boto3.client("dynamodb"),
+                        args.delete_tables,
+                    )
+                )
+            )
     return 0
 
 

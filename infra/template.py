@@ -1,6 +1,7 @@
 """infra/template.yaml, read once for everyone who needs it: the local runtime provisions from it,
 the deploy tooling builds the IAM policy and the packaged template from it, the tests check the
 configuration against it. CloudFormation's short tags become their ``Fn::`` forms."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -30,8 +31,14 @@ def _tag(name: str) -> Any:
     return construct
 
 
-for _short, _long in {"Ref": "Ref", "Sub": "Fn::Sub", "GetAtt": "Fn::GetAtt",
-                      "Join": "Fn::Join", "Select": "Fn::Select", "If": "Fn::If"}.items():
+for _short, _long in {
+    "Ref": "Ref",
+    "Sub": "Fn::Sub",
+    "GetAtt": "Fn::GetAtt",
+    "Join": "Fn::Join",
+    "Select": "Fn::Select",
+    "If": "Fn::If",
+}.items():
     _CfnLoader.add_constructor(f"!{_short}", _tag(_long))
 
 
@@ -39,10 +46,12 @@ def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
     return yaml.load(path.read_text(), Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
 
 
-
 #: The property that names each kind of resource.
-NAME_PROPERTY = {"AWS::DynamoDB::Table": "TableName", "AWS::SQS::Queue": "QueueName",
-                 "AWS::SecretsManager::Secret": "Name"}
+NAME_PROPERTY = {
+    "AWS::DynamoDB::Table": "TableName",
+    "AWS::SQS::Queue": "QueueName",
+    "AWS::SecretsManager::Secret": "Name",
+}
 
 
 def physical_name(spec: dict[str, Any], stage: str) -> str | None:

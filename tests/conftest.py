@@ -1,4 +1,5 @@
 """Shared fixtures. moto is imported first, before any boto3 session can exist."""
+
 from __future__ import annotations
 
 import logging
@@ -19,21 +20,28 @@ settings.register_profile("conductor", deadline=None)
 settings.load_profile("conductor")
 
 # Tests never reach AWS: fake credentials, a fixed region, no endpoint override, no X-Ray.
-os.environ.update({
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1",
-    "CONDUCTOR_XRAY": "false",
-    "CONDUCTOR_STAGE": "test",
-    "CONDUCTOR_WEBHOOK_ALLOW_NETWORKS": "127.0.0.0/8",  # test receivers listen on loopback
-    # tests that inject a clock tick at made-up times while SQS delays are real seconds: the
-    # look-ahead (runs sent ahead with a delay) is on only where a test turns it on, and end to
-    # end (tests/e2e runs the local runtime with the default)
-    "CONDUCTOR_SCHEDULER_LOOKAHEAD_SECONDS": "0",
-})
-for _var in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN", "CONDUCTOR_WS_ENDPOINT",
-             "CONDUCTOR_WS_URL"):
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "CONDUCTOR_XRAY": "false",
+        "CONDUCTOR_STAGE": "test",
+        "CONDUCTOR_WEBHOOK_ALLOW_NETWORKS": "127.0.0.0/8",  # test receivers listen on loopback
+        # tests that inject a clock tick at made-up times while SQS delays are real seconds: the
+        # look-ahead (runs sent ahead with a delay) is on only where a test turns it on, and end to
+        # end (tests/e2e runs the local runtime with the default)
+        "CONDUCTOR_SCHEDULER_LOOKAHEAD_SECONDS": "0",
+    }
+)
+for _var in (
+    "AWS_ENDPOINT_URL",
+    "AWS_PROFILE",
+    "AWS_SESSION_TOKEN",
+    "CONDUCTOR_WS_ENDPOINT",
+    "CONDUCTOR_WS_URL",
+):
     os.environ.pop(_var, None)
 
 from devserver import routing  # noqa: E402
@@ -178,8 +186,9 @@ def queue_messages(queue_name: str, max_messages: int = 10) -> list[dict[str, An
     url = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
     found: list[dict[str, Any]] = []
     for _ in range(10):
-        batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
-                                    MessageAttributeNames=["All"]).get("Messages", [])
+        batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]).get(
+            "Messages", []
+        )
         if not batch:
             break
         found += batch
@@ -195,8 +204,14 @@ class Api:
         self.client = client
         self.key = key
 
-    def request(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None,
-                key: str | None | bool = True) -> Any:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        key: str | None | bool = True,
+    ) -> Any:
         import json
 
         sent = {"Content-Type": "application/json"} if body is not None else {}
@@ -225,8 +240,7 @@ def keys(aws: dict[str, str]) -> dict[str, str]:
     from chalicelib.store.api_keys import ApiKeyStore
 
     service = ApiKeyService(ApiKeyStore())
-    return {role: service.create(f"test {role}", role)[1]
-            for role in ("admin", "operator", "viewer")}
+    return {role: service.create(f"test {role}", role)[1] for role in ("admin", "operator", "viewer")}
 
 
 @pytest.fixture

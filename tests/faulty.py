@@ -7,6 +7,7 @@ assertions see is never faulted: only Conductor's own calls are).
 finished, and returns the records it names in ``batchItemFailures`` (or the whole batch when it
 raises) to the queue at once.
 """
+
 from __future__ import annotations
 
 import json
@@ -61,8 +62,9 @@ class Faulty:
                 failed = {m["MessageId"] for m in messages}
             for message in messages:
                 if message["MessageId"] in failed:
-                    sqs.change_message_visibility(QueueUrl=url, VisibilityTimeout=0,
-                                                  ReceiptHandle=message["ReceiptHandle"])
+                    sqs.change_message_visibility(
+                        QueueUrl=url, VisibilityTimeout=0, ReceiptHandle=message["ReceiptHandle"]
+                    )
                 else:
                     sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
                     finished += 1
@@ -73,10 +75,16 @@ class Faulty:
         """Every queue through its handler until all are empty (bounded); messages finished."""
         total = 0
         for _ in range(rounds):
-            moved = sum(self.drive(app_module, handler, queue) for queue, handler in (
-                ("dispatch", "dispatch_due_schedules"),
-                ("events", "fan_out_events"), ("webhook-deliveries", "deliver_webhooks"),
-                ("executions", "run_schedule_executions"), ("retries", "run_retry_attempts")))
+            moved = sum(
+                self.drive(app_module, handler, queue)
+                for queue, handler in (
+                    ("dispatch", "dispatch_due_schedules"),
+                    ("events", "fan_out_events"),
+                    ("webhook-deliveries", "deliver_webhooks"),
+                    ("executions", "run_schedule_executions"),
+                    ("retries", "run_retry_attempts"),
+                )
+            )
             total += moved
             if not moved and not self.visible():
                 break
@@ -88,8 +96,9 @@ class Faulty:
         waiting = 0
         for queue in ("dispatch", "events", "webhook-deliveries", "executions", "retries"):
             attributes = sqs.get_queue_attributes(
-                QueueUrl=self.queue_url(queue), AttributeNames=[
-                    "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesDelayed"])
+                QueueUrl=self.queue_url(queue),
+                AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesDelayed"],
+            )
             waiting += sum(int(v) for v in attributes["Attributes"].values())
         return waiting
 
@@ -120,8 +129,9 @@ def faulty_aws(plan: FaultPlan | None = None) -> Iterator[Faulty]:
         _reset_moto(moto_url)
         os.environ["AWS_ENDPOINT_URL"] = proxy.url
         deps.reset()
-        resources = provision(aws.client("dynamodb", endpoint_url=moto_url),
-                              aws.client("sqs", endpoint_url=moto_url), "test")
+        resources = provision(
+            aws.client("dynamodb", endpoint_url=moto_url), aws.client("sqs", endpoint_url=moto_url), "test"
+        )
         yield Faulty(proxy.plan, proxy, moto_url, resources)
     finally:
         proxy.plan.set_rate(0)

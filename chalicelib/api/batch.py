@@ -1,4 +1,5 @@
 """Batch operations: every item answered on its own, none affecting another."""
+
 from __future__ import annotations
 
 import contextvars
@@ -14,13 +15,15 @@ CONCURRENCY = 10
 
 
 def _error(index: int, item_id: Any, exc: ConductorError) -> dict[str, Any]:
-    return {"index": index, "id": item_id if isinstance(item_id, str) else None,
-            "status": "error", "error": {"code": exc.code, "message": exc.message,
-                                         "details": exc.details}}
+    return {
+        "index": index,
+        "id": item_id if isinstance(item_id, str) else None,
+        "status": "error",
+        "error": {"code": exc.code, "message": exc.message, "details": exc.details},
+    }
 
 
-def run_batch(items: list[Any], model_name: str,
-              action: Callable[[Any], str]) -> dict[str, Any]:
+def run_batch(items: list[Any], model_name: str, action: Callable[[Any], str]) -> dict[str, Any]:
     """Validate each item, then run the valid ones 10 at a time; ``action`` returns the id of
     what it made or changed. An item naming an id an earlier item named is not done twice.
     Results keep the items' order."""
@@ -31,12 +34,13 @@ def run_batch(items: list[Any], model_name: str,
         item_id = item.get("id") if isinstance(item, dict) else None
         try:
             if not isinstance(item, dict):
-                raise ValidationFailed(f"Item {index} is not a JSON object.", [
-                    {"field": f"items.{index}", "problem": "must be an object"}])
+                raise ValidationFailed(
+                    f"Item {index} is not a JSON object.",
+                    [{"field": f"items.{index}", "problem": "must be an object"}],
+                )
             parsed = validate(model_name, item, f"item {index}")
             if isinstance(item_id, str) and item_id in first_of:
-                raise Conflict(f"Item {index} repeats item {first_of[item_id]} ({item_id}): "
-                               "done once.")
+                raise Conflict(f"Item {index} repeats item {first_of[item_id]} ({item_id}): done once.")
             if isinstance(item_id, str):
                 first_of[item_id] = index
             runnable.append((index, item_id, parsed))

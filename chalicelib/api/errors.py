@@ -1,5 +1,6 @@
 """The one mapping from domain errors to HTTP responses, in the shape every client relies on:
 ``{"error": {"code", "message", "details"}}``."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,5 @@
 """Request parsing shared by every route: JSON bodies, pages and the cursors bound to them."""
+
 from __future__ import annotations
 
 import json
@@ -30,9 +31,15 @@ def read_json(request: Any) -> Any:
     try:
         return strict_json.loads(raw)
     except strict_json.TooDeep as exc:
-        raise ValidationFailed("The body is nested too deeply.", [{
-            "field": "body", "problem": f"must not nest objects and arrays more than "
-                                        f"{strict_json.MAX_DEPTH} deep"}]) from exc
+        raise ValidationFailed(
+            "The body is nested too deeply.",
+            [
+                {
+                    "field": "body",
+                    "problem": f"must not nest objects and arrays more than {strict_json.MAX_DEPTH} deep",
+                }
+            ],
+        ) from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise ValidationFailed(
             "The body is not valid JSON.", [{"field": "body", "problem": f"is not valid JSON: {exc}"}]
@@ -58,8 +65,10 @@ def _scope(query: Any, route: str, path: tuple[str, ...]) -> str:
 
 
 def _foreign_cursor() -> ValidationFailed:
-    return ValidationFailed("The cursor belongs to another list or other filters.", [
-        {"field": "cursor", "problem": "must be a next_cursor of this list with the same filters"}])
+    return ValidationFailed(
+        "The cursor belongs to another list or other filters.",
+        [{"field": "cursor", "problem": "must be a next_cursor of this list with the same filters"}],
+    )
 
 
 def bound_position(query: Any, route: str, *path: str) -> dict[str, Any] | None:

@@ -1,4 +1,5 @@
 """HTTP middleware: request ids, API versions, the error shape, one JSON log line a request."""
+
 from __future__ import annotations
 
 import logging
@@ -18,7 +19,6 @@ from chalicelib.logs import request_id_var
 
 log = logging.getLogger("conductor.http")
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._\-]{1,128}$")
-
 
 
 def _request_id(headers: Any) -> str:
@@ -43,19 +43,34 @@ def _version_gate(request: Any, path: str) -> tuple[str, Response | None, dict[s
     if requested is not None:
         wanted = versioning.normalize(requested)
         if wanted is None or wanted != version:
-            problem = (f"must be one of {', '.join(versioning.header_value(v) for v in versioning.REGISTRY)}"
-                       if wanted is None else f"this path is served by version "
-                       f"{versioning.header_value(version)}")
-            return version, error_response("validation_error", "Unsupported API-Version.", [
-                {"field": "API-Version", "problem": problem}]), {}
+            problem = (
+                f"must be one of {', '.join(versioning.header_value(v) for v in versioning.REGISTRY)}"
+                if wanted is None
+                else f"this path is served by version {versioning.header_value(version)}"
+            )
+            return (
+                version,
+                error_response(
+                    "validation_error",
+                    "Unsupported API-Version.",
+                    [{"field": "API-Version", "problem": problem}],
+                ),
+                {},
+            )
     spec = versioning.REGISTRY[version]
     if spec.status != "deprecated":
         return version, None, {}
     extra = versioning.deprecation_headers(spec, path)
     if versioning.is_gone(spec, deps.clock()):
-        return version, error_response(
-            "gone", f"API {version} was retired on {extra.get('Sunset')}; use "
-                    f"{versioning.successor(path)}.", headers=extra), {}
+        return (
+            version,
+            error_response(
+                "gone",
+                f"API {version} was retired on {extra.get('Sunset')}; use {versioning.successor(path)}.",
+                headers=extra,
+            ),
+            {},
+        )
     return version, None, extra
 
 
@@ -68,8 +83,7 @@ def _collecting(request: Any, get_response: Callable[[Any], Response]) -> Respon
         try:
             deps.event_bus().write(box)
         except DependencyUnavailable as exc:
-            log.warning("events of %s could not be written", request_path(request),
-                        exc_info=True)
+            log.warning("events of %s could not be written", request_path(request), exc_info=True)
             return error_response(exc.code, exc.message)
     return response
 
@@ -89,12 +103,17 @@ def envelope(request: Any, get_response: Callable[[Any], Response]) -> Response:
         duration_ms = round((time.perf_counter() - started) * 1000, 2)
         if path.startswith("/v"):
             deps.metrics().request(response.status_code, duration_ms, _route(request))
-        log.info("request", extra={"fields": {
-            "method": getattr(request, "method", None),
-            "path": path,
-            "status": response.status_code,
-            "duration_ms": duration_ms,
-        }})
+        log.info(
+            "request",
+            extra={
+                "fields": {
+                    "method": getattr(request, "method", None),
+                    "path": path,
+                    "status": response.status_code,
+                    "duration_ms": duration_ms,
+                }
+            },
+        )
         return response
     finally:
         request_id_var.reset(token)

@@ -6,6 +6,7 @@ into ``examples.json``); the ``webhooks`` section is the event catalog (``domain
 each type with the schema of its ``data``. ``servers`` names the URL the document was fetched
 through (API Gateway's stage included), so Swagger UI and generated clients call the right place.
 """
+
 from __future__ import annotations
 
 import functools
@@ -22,15 +23,22 @@ bp = ApiBlueprint(__name__)
 REF = "#/components/schemas/{model}"
 EXAMPLES = Path(__file__).resolve().parent / "examples.json"
 _ERROR_DESCRIPTIONS = {
-    400: "Invalid request (validation_error)", 401: "Missing or invalid API key (unauthorized)",
-    403: "The key's role is not enough (forbidden)", 404: "Not found (not_found)",
-    409: "Conflict (conflict)", 413: "Body too large (payload_too_large)",
-    415: "Body is not JSON (unsupported_media_type)", 429: "Rate limited (rate_limited)",
+    400: "Invalid request (validation_error)",
+    401: "Missing or invalid API key (unauthorized)",
+    403: "The key's role is not enough (forbidden)",
+    404: "Not found (not_found)",
+    409: "Conflict (conflict)",
+    413: "Body too large (payload_too_large)",
+    415: "Body is not JSON (unsupported_media_type)",
+    429: "Rate limited (rate_limited)",
     503: "A dependency is down",
 }
 _ERROR_EXAMPLES = {
-    400: ("validation_error", "The request body is invalid.",
-          [{"field": "target.url", "problem": "must be an absolute http(s) URL"}]),
+    400: (
+        "validation_error",
+        "The request body is invalid.",
+        [{"field": "target.url", "problem": "must be an absolute http(s) URL"}],
+    ),
     401: ("unauthorized", "A valid API key is required (Authorization: Bearer cnd_...).", []),
     403: ("forbidden", "This operation needs the operator role; the key is a viewer.", []),
     404: ("not_found", "No schedule sch_01M8N8V9G98S5DZAEFTN5Z2009.", []),
@@ -47,7 +55,7 @@ PATH_PARAMETERS = {
     "event_id": "The event's id (`evt_...`).",
     "job_id": "The retry job's id (`rty_...`).",
     "service": "The downstream service's name (1-64 of `A-Za-z0-9_.:-`), e.g. `payments` or "
-               "`schedule:sch_...` for a schedule's own runs.",
+    "`schedule:sch_...` for a schedule's own runs.",
     "dead_letter_id": "The dead letter's id (`dlq_...`).",
     "schedule_id": "The schedule's id (`sch_...`).",
     "webhook_id": "The webhook endpoint's id (`whk_...`).",
@@ -56,28 +64,43 @@ PATH_PARAMETERS = {
 
 #: Response headers, declared once in components and referenced where they are sent.
 HEADERS: dict[str, dict[str, Any]] = {
-    "X-Request-Id": {"description": "This request's id: the `X-Request-Id` sent (1-128 of "
-                     "`A-Za-z0-9._-`) or a new one. Every log line of the request carries it.",
-                     "schema": {"type": "string"}},
-    "API-Version": {"description": "The API version that answered (`2`).",
-                    "schema": {"type": "string"}},
-    "RateLimit-Policy": {"description": "The caller's quota for this route class "
-                         "(IETF RateLimit fields): `\"write\";q=120;w=60` is 120 per 60 s.",
-                         "schema": {"type": "string"}},
-    "RateLimit": {"description": "What is left of it: `\"write\";r=119;t=1` is 119 remaining, "
-                  "full again in 1 s.", "schema": {"type": "string"}},
-    "Retry-After": {"description": "Seconds to wait before asking again.",
-                    "schema": {"type": "string", "pattern": "^[0-9]+$"}},
-    "ETag": {"description": "The schedule's version, quoted (`\"4\"`): send it as `If-Match` "
-             "to update only that version.", "schema": {"type": "string"}},
-    "Location": {"description": "Where the new resource is (`/v2/...`).",
-                 "schema": {"type": "string"}},
-    "Deprecation": {"description": "This version is deprecated since (`@<unix seconds>`, "
-                    "RFC 9745).", "schema": {"type": "string"}},
-    "Sunset": {"description": "This version stops answering at (an HTTP date, RFC 8594).",
-               "schema": {"type": "string"}},
-    "Link": {"description": "The same operation in the current version "
-             "(`rel=\"successor-version\"`).", "schema": {"type": "string"}},
+    "X-Request-Id": {
+        "description": "This request's id: the `X-Request-Id` sent (1-128 of "
+        "`A-Za-z0-9._-`) or a new one. Every log line of the request carries it.",
+        "schema": {"type": "string"},
+    },
+    "API-Version": {"description": "The API version that answered (`2`).", "schema": {"type": "string"}},
+    "RateLimit-Policy": {
+        "description": "The caller's quota for this route class "
+        '(IETF RateLimit fields): `"write";q=120;w=60` is 120 per 60 s.',
+        "schema": {"type": "string"},
+    },
+    "RateLimit": {
+        "description": 'What is left of it: `"write";r=119;t=1` is 119 remaining, full again in 1 s.',
+        "schema": {"type": "string"},
+    },
+    "Retry-After": {
+        "description": "Seconds to wait before asking again.",
+        "schema": {"type": "string", "pattern": "^[0-9]+$"},
+    },
+    "ETag": {
+        "description": 'The schedule\'s version, quoted (`"4"`): send it as `If-Match` '
+        "to update only that version.",
+        "schema": {"type": "string"},
+    },
+    "Location": {"description": "Where the new resource is (`/v2/...`).", "schema": {"type": "string"}},
+    "Deprecation": {
+        "description": "This version is deprecated since (`@<unix seconds>`, RFC 9745).",
+        "schema": {"type": "string"},
+    },
+    "Sunset": {
+        "description": "This version stops answering at (an HTTP date, RFC 8594).",
+        "schema": {"type": "string"},
+    },
+    "Link": {
+        "description": 'The same operation in the current version (`rel="successor-version"`).',
+        "schema": {"type": "string"},
+    },
 }
 _ETAG = {"get_schedule", "update_schedule"}
 
@@ -100,27 +123,41 @@ def _error_response(status: int, common: dict[str, Any]) -> dict[str, Any]:
     headers = dict(common)
     if status in (429, 503):
         headers |= _header_refs("Retry-After")
-    return {"description": _ERROR_DESCRIPTIONS.get(status, "Error"), "headers": headers,
-            "content": {"application/json": {
+    return {
+        "description": _ERROR_DESCRIPTIONS.get(status, "Error"),
+        "headers": headers,
+        "content": {
+            "application/json": {
                 "schema": {"$ref": REF.format(model="ErrorResponse")},
-                "example": {"error": {"code": code, "message": message, "details": details}}}}}
+                "example": {"error": {"code": code, "message": message, "details": details}},
+            }
+        },
+    }
 
 
 def _parameters(spec: RouteSpec, example: dict[str, Any]) -> list[dict[str, Any]]:
     parameters = [
-        {"name": name, "in": "path", "required": True,
-         "description": PATH_PARAMETERS.get(name, name),
-         "schema": {"type": "string", "minLength": 1, "maxLength": 200}}
-        for name in re.findall(r"\{([^}]+)\}", spec.path)]
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "description": PATH_PARAMETERS.get(name, name),
+            "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+        }
+        for name in re.findall(r"\{([^}]+)\}", spec.path)
+    ]
     if spec.query is None:
         return parameters
     schema = model(spec.query).model_json_schema(by_alias=True, ref_template=REF)
     recorded = example.get("query", {})
     for name, prop in schema.get("properties", {}).items():
         parameter: dict[str, Any] = {
-            "name": name, "in": "query", "required": name in schema.get("required", []),
+            "name": name,
+            "in": "query",
+            "required": name in schema.get("required", []),
             "description": prop.get("description", ""),
-            "schema": {k: v for k, v in prop.items() if k not in ("description", "title")}}
+            "schema": {k: v for k, v in prop.items() if k not in ("description", "title")},
+        }
         if name in recorded:
             parameter["example"] = recorded[name]
         parameters.append(parameter)
@@ -156,8 +193,7 @@ def _operation(spec: RouteSpec, version: str) -> dict[str, Any]:
     return operation
 
 
-def _responses(spec: RouteSpec, common: dict[str, Any], example: dict[str, Any]
-               ) -> dict[str, Any]:
+def _responses(spec: RouteSpec, common: dict[str, Any], example: dict[str, Any]) -> dict[str, Any]:
     responses: dict[str, Any] = {}
     success: dict[str, Any] = {"description": spec.summary, "headers": dict(common)}
     if spec.status == 201:
@@ -165,8 +201,9 @@ def _responses(spec: RouteSpec, common: dict[str, Any], example: dict[str, Any]
     if spec.operation_id in _ETAG:
         success["headers"] |= _header_refs("ETag")
     if spec.status != 204:
-        schema = ({"$ref": REF.format(model=spec.response)} if spec.response is not None
-                  else {"type": "object"})
+        schema = (
+            {"$ref": REF.format(model=spec.response)} if spec.response is not None else {"type": "object"}
+        )
         content: dict[str, Any] = {"schema": schema}
         if "response" in example:
             content["example"] = example["response"]
@@ -190,31 +227,63 @@ def _responses(spec: RouteSpec, common: dict[str, Any], example: dict[str, Any]
 
 
 _EXAMPLE_VALUES: dict[str, Any] = {
-    "retry_job_id": "rty_01M8N8VQ8GFS0PEGD9YRSVT0BF", "dead_letter_id": "dlq_01M8N8VQ8GFS0PEGD9YRSVT0BF",
-    "schedule_id": "sch_01M8N8V9G98S5DZAEFTN5Z2009", "execution_id": "exe_01M8N8VA3T1M4W2Q5H7K8N9P0R",
-    "webhook_id": "whk_01M8N8V7ZFMZQEKMQA1VMHKN0B", "delivery_id": "dlv_01M8N8W2D4F6H8J0K2M4P6R8T0",
-    "event_id": "evt_01M8N8W0A2C4E6G8J0K2M4P6R8", "key_id": "key_01M8N8V6VXP2CV17SAP05CY0DD",
-    "service": "payments", "source": "retry_job", "fingerprint": "9f2c1a7b3d4e5f60",
-    "error": {"type": "HTTP503", "message": "Service Unavailable"}, "next_attempt_at":
-    "2026-11-30T09:00:04.000Z", "scheduled_for": "2026-11-30T09:00:00.000Z", "trigger": "scheduled",
-    "name": "Nightly sales report", "next_run_at": "2026-12-01T01:00:00.000Z", "note": None,
+    "retry_job_id": "rty_01M8N8VQ8GFS0PEGD9YRSVT0BF",
+    "dead_letter_id": "dlq_01M8N8VQ8GFS0PEGD9YRSVT0BF",
+    "schedule_id": "sch_01M8N8V9G98S5DZAEFTN5Z2009",
+    "execution_id": "exe_01M8N8VA3T1M4W2Q5H7K8N9P0R",
+    "webhook_id": "whk_01M8N8V7ZFMZQEKMQA1VMHKN0B",
+    "delivery_id": "dlv_01M8N8W2D4F6H8J0K2M4P6R8T0",
+    "event_id": "evt_01M8N8W0A2C4E6G8J0K2M4P6R8",
+    "key_id": "key_01M8N8V6VXP2CV17SAP05CY0DD",
+    "service": "payments",
+    "source": "retry_job",
+    "fingerprint": "9f2c1a7b3d4e5f60",
+    "error": {"type": "HTTP503", "message": "Service Unavailable"},
+    "next_attempt_at": "2026-11-30T09:00:04.000Z",
+    "scheduled_for": "2026-11-30T09:00:00.000Z",
+    "trigger": "scheduled",
+    "name": "Nightly sales report",
+    "next_run_at": "2026-12-01T01:00:00.000Z",
+    "note": None,
     "url": "https://hooks.example.com/conductor",
-    "event_type": "schedule.executed", "status": "ok", "state": "open", "role": "operator",
-    "window": {"size": 20, "failures": 12, "failure_rate": 0.6}, "failure_rate": 0.6,
-    "outcome": "failed", "status_code": 503, "error_type": "HTTP503", "attempt": 2, "attempts": 3,
-    "duration_ms": 84.2, "version": 4, "window_start": "2026-11-30T09:00:00.000Z",
-    "totals": {"api": {"requests": 120}}, "down": [], "went_down": [], "came_back": ["queue:retries"],
-    "workflow_id": "order-1042", "failures": 5, "reason": "failures",
+    "event_type": "schedule.executed",
+    "status": "ok",
+    "state": "open",
+    "role": "operator",
+    "window": {"size": 20, "failures": 12, "failure_rate": 0.6},
+    "failure_rate": 0.6,
+    "outcome": "failed",
+    "status_code": 503,
+    "error_type": "HTTP503",
+    "attempt": 2,
+    "attempts": 3,
+    "duration_ms": 84.2,
+    "version": 4,
+    "window_start": "2026-11-30T09:00:00.000Z",
+    "totals": {"api": {"requests": 120}},
+    "down": [],
+    "went_down": [],
+    "came_back": ["queue:retries"],
+    "workflow_id": "order-1042",
+    "failures": 5,
+    "reason": "failures",
 }
 
 _EXAMPLE_OVERRIDES: dict[str, dict[str, Any]] = {
     "webhook.disabled": {"reason": "the endpoint answered 410 Gone"},
     "schedule.paused": {"note": "Paused after 5 failed runs in a row (pause_after_failures=5)."},
-    "error.succeeded": {"attempts": 2}, "circuit.closed": {"state": "closed"},
-    "circuit.half_opened": {"state": "half_open"}, "error.retry": {"outcome": "failed"},
-    "system.work_recovered": {"kind": "delivery", "id": "dlv_01M8N8W2D4F6H8J0K2M4P6R8T0",
-                              "status": "pending", "attempt": 1,
-                              "due_at": "2026-11-30T09:00:00.000Z", "overdue_seconds": 131.0},
+    "error.succeeded": {"attempts": 2},
+    "circuit.closed": {"state": "closed"},
+    "circuit.half_opened": {"state": "half_open"},
+    "error.retry": {"outcome": "failed"},
+    "system.work_recovered": {
+        "kind": "delivery",
+        "id": "dlv_01M8N8W2D4F6H8J0K2M4P6R8T0",
+        "status": "pending",
+        "attempt": 1,
+        "due_at": "2026-11-30T09:00:00.000Z",
+        "overdue_seconds": 131.0,
+    },
 }
 
 
@@ -224,67 +293,105 @@ def _webhook(kind: Any) -> dict[str, Any]:
     values = _EXAMPLE_VALUES | _EXAMPLE_OVERRIDES.get(kind.name, {})
     example_data = {name: values.get(name, "...") for name in data["properties"]}
     envelope = {"$ref": REF.format(model="Event")}
-    return {"post": {
-        "operationId": f"webhook_{kind.name.replace('.', '_')}",
-        "summary": kind.description,
-        "description": f"{kind.description} Sent to every enabled endpoint subscribed to "
-                       f"`{kind.name}`, `{kind.name.split('.')[0]}.*` or `*`, signed with Standard "
-                       "Webhooks; the same object is pushed to WebSockets and kept in the timeline.",
-        "tags": [kind.category],
-        "parameters": [
-            {"name": "webhook-id", "in": "header", "required": True, "schema": {"type": "string"},
-             "description": "The delivery's id (`dlv_...`), the same on each attempt: dedupe by it."},
-            {"name": "webhook-timestamp", "in": "header", "required": True,
-             "schema": {"type": "string"},
-             "description": "Unix seconds of this attempt; refuse old ones (replays)."},
-            {"name": "webhook-signature", "in": "header", "required": True,
-             "schema": {"type": "string"},
-             "description": "`v1,<base64 HMAC-SHA256 of id.timestamp.body>` with the endpoint's "
-                            "secret (the base64 after `whsec_`); two, space-separated, for 24 h "
-                            "after a rotation. Verify with any Standard Webhooks library."},
-        ],
-        "requestBody": {"required": True, "content": {"application/json": {
-            "schema": {"allOf": [envelope, {"type": "object", "properties": {
-                "type": {"const": kind.name}, "data": data}}]},
-            "example": {"id": _EXAMPLE_VALUES["event_id"], "type": kind.name,
-                        "timestamp": "2026-11-30T09:00:00.184Z", "data": example_data}}}},
-        "responses": {
-            "2XX": {"description": "Delivered: any 2xx ends the delivery."},
-            "410": {"description": "Gone: Conductor disables the endpoint (its later events wait, "
-                                   "as `skipped`, for `recover`)."},
-            "default": {"description": "Anything else, or no answer within 15 s, is a failed "
-                                       "attempt: retried with backoff (a `Retry-After` is honoured) "
-                                       "up to the endpoint's `max_attempts`, then dead-lettered."},
-        },
-    }}
+    return {
+        "post": {
+            "operationId": f"webhook_{kind.name.replace('.', '_')}",
+            "summary": kind.description,
+            "description": f"{kind.description} Sent to every enabled endpoint subscribed to "
+            f"`{kind.name}`, `{kind.name.split('.')[0]}.*` or `*`, signed with Standard "
+            "Webhooks; the same object is pushed to WebSockets and kept in the timeline.",
+            "tags": [kind.category],
+            "parameters": [
+                {
+                    "name": "webhook-id",
+                    "in": "header",
+                    "required": True,
+                    "schema": {"type": "string"},
+                    "description": "The delivery's id (`dlv_...`), the same on each attempt: dedupe by it.",
+                },
+                {
+                    "name": "webhook-timestamp",
+                    "in": "header",
+                    "required": True,
+                    "schema": {"type": "string"},
+                    "description": "Unix seconds of this attempt; refuse old ones (replays).",
+                },
+                {
+                    "name": "webhook-signature",
+                    "in": "header",
+                    "required": True,
+                    "schema": {"type": "string"},
+                    "description": "`v1,<base64 HMAC-SHA256 of id.timestamp.body>` with the endpoint's "
+                    "secret (the base64 after `whsec_`); two, space-separated, for 24 h "
+                    "after a rotation. Verify with any Standard Webhooks library.",
+                },
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "allOf": [
+                                envelope,
+                                {
+                                    "type": "object",
+                                    "properties": {"type": {"const": kind.name}, "data": data},
+                                },
+                            ]
+                        },
+                        "example": {
+                            "id": _EXAMPLE_VALUES["event_id"],
+                            "type": kind.name,
+                            "timestamp": "2026-11-30T09:00:00.184Z",
+                            "data": example_data,
+                        },
+                    }
+                },
+            },
+            "responses": {
+                "2XX": {"description": "Delivered: any 2xx ends the delivery."},
+                "410": {
+                    "description": "Gone: Conductor disables the endpoint (its later events wait, "
+                    "as `skipped`, for `recover`)."
+                },
+                "default": {
+                    "description": "Anything else, or no answer within 15 s, is a failed "
+                    "attempt: retried with backoff (a `Retry-After` is honoured) "
+                    "up to the endpoint's `max_attempts`, then dead-lettered."
+                },
+            },
+        }
+    }
 
 
 @functools.cache
 def document() -> dict[str, Any]:
     from pydantic.json_schema import models_json_schema  # noqa: PLC0415
 
-    names = sorted({n for s in ROUTES for n in (s.body, s.response, s.query) if n}
-                   | {"ErrorResponse", "Event"})
+    names = sorted(
+        {n for s in ROUTES for n in (s.body, s.response, s.query) if n} | {"ErrorResponse", "Event"}
+    )
     _, definitions = models_json_schema(
         [(model(n), "serialization" if n != "ErrorResponse" else "validation") for n in names],
-        ref_template=REF)
+        ref_template=REF,
+    )
     paths: dict[str, dict[str, Any]] = {}
     for spec in ROUTES:
         for version in spec.versions:
-            paths.setdefault(f"/{version}{spec.path}", {})[spec.method.lower()] = _operation(
-                spec, version)
+            paths.setdefault(f"/{version}{spec.path}", {})[spec.method.lower()] = _operation(spec, version)
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "Conductor API",
             "version": "2",
             "description": "Error recovery (retries with backoff, circuit breakers, a dead-letter "
-                           "queue), cron scheduling and signed webhooks. Authenticate with an API "
-                           "key: `Authorization: Bearer cnd_...`. Errors are "
-                           "`{\"error\": {\"code\", \"message\", \"details\"}}`; codes: "
-                           + ", ".join(sorted(STATUS_BY_CODE)) + ". Lists are pages: "
-                           "`{\"items\", \"next_cursor\"}`, `?limit=1..200&cursor=`. The events "
-                           "Conductor sends to webhook endpoints are under `webhooks`.",
+            "queue), cron scheduling and signed webhooks. Authenticate with an API "
+            "key: `Authorization: Bearer cnd_...`. Errors are "
+            '`{"error": {"code", "message", "details"}}`; codes: '
+            + ", ".join(sorted(STATUS_BY_CODE))
+            + ". Lists are pages: "
+            '`{"items", "next_cursor"}`, `?limit=1..200&cursor=`. The events '
+            "Conductor sends to webhook endpoints are under `webhooks`.",
         },
         "servers": [{"url": "/"}],
         "paths": dict(sorted(paths.items())),
@@ -293,8 +400,11 @@ def document() -> dict[str, Any]:
             "schemas": definitions.get("$defs", {}),
             "headers": HEADERS,
             "securitySchemes": {
-                "bearer": {"type": "http", "scheme": "bearer",
-                           "description": "An API key: `Authorization: Bearer cnd_...`"},
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "An API key: `Authorization: Bearer cnd_...`",
+                },
                 "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
             },
         },
@@ -309,13 +419,13 @@ def servers_for(context: dict[str, Any] | None, path: str = "/v2/openapi.json") 
     prefix = requested[: -len(path)] if requested.endswith(path) else ""
     domain = context.get("domainName")
     if domain and "." in str(domain):
-        return [{"url": f"https://{domain}{prefix}",
-                 "description": f"stage {context.get('stage', '')}".strip()}]
+        return [
+            {"url": f"https://{domain}{prefix}", "description": f"stage {context.get('stage', '')}".strip()}
+        ]
     return [{"url": prefix or "/", "description": "This server"}]
 
 
-@bp.operation("GET", "/openapi.json", summary="This API's OpenAPI 3.1 document", role=None,
-              rate_class="read")
+@bp.operation("GET", "/openapi.json", summary="This API's OpenAPI 3.1 document", role=None, rate_class="read")
 def openapi_document() -> dict[str, Any]:
     """This document: OpenAPI 3.1, with every operation, schema, example, response header and
     outgoing webhook. Public. A rendered reference is served at `/docs`."""

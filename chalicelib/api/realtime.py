@@ -1,5 +1,6 @@
 """``/v2/realtime/tickets``: single-use, short-lived tickets to open the WebSocket with, so the
 long-lived API key never travels in a URL (access logs and proxies keep URLs)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -16,8 +17,14 @@ from chalicelib.services.auth import Principal
 bp = ApiBlueprint(__name__)
 
 
-@bp.operation("POST", "/realtime/tickets", summary="A single-use WebSocket ticket (60 s)",
-              role="viewer", response="RealtimeTicket", status=201)
+@bp.operation(
+    "POST",
+    "/realtime/tickets",
+    summary="A single-use WebSocket ticket (60 s)",
+    role="viewer",
+    response="RealtimeTicket",
+    status=201,
+)
 def create_ticket(principal: Principal) -> Response:
     """A single-use ticket to open the WebSocket with (`?ticket=wst_...`) within 60 seconds, so the
     API key never travels in a URL. `url` is the WebSocket URL with the ticket."""

@@ -4,6 +4,7 @@ returns. The declaration drives the guard that runs before the view and the Open
 Order in the guard: identify the caller (API key, else source IP), take a rate-limit token (so
 failed logins are limited too), authorize the role, validate the query and the body, run the view.
 """
+
 from __future__ import annotations
 
 import functools
@@ -23,8 +24,15 @@ from chalicelib.errors import ConductorError, DependencyUnavailable, RateLimited
 from chalicelib.services.auth import authorize, key_from_headers
 
 log = logging.getLogger("conductor.api")
-CLASS_BY_METHOD = {"GET": "read", "HEAD": "read", "POST": "write", "PUT": "write",
-                   "PATCH": "write", "DELETE": "write"}
+CLASS_BY_METHOD = {
+    "GET": "read",
+    "HEAD": "read",
+    "POST": "write",
+    "PUT": "write",
+    "PATCH": "write",
+    "DELETE": "write",
+}
+
 
 @dataclass(frozen=True)
 class RouteSpec:
@@ -59,9 +67,13 @@ def model(name: str) -> Any:
 
 
 def _problems(exc: Any) -> list[dict[str, str]]:
-    return [{"field": ".".join(str(p) for p in error["loc"]) or "body",
-             "problem": error["msg"].removeprefix("Value error, ")}  # our validators' words
-            for error in exc.errors(include_url=False)]
+    return [
+        {
+            "field": ".".join(str(p) for p in error["loc"]) or "body",
+            "problem": error["msg"].removeprefix("Value error, "),
+        }  # our validators' words
+        for error in exc.errors(include_url=False)
+    ]
 
 
 def validate(model_name: str, data: Any, where: str) -> Any:
@@ -78,8 +90,10 @@ def query_of(request: Any) -> dict[str, str]:
     params = request.query_params or {}
     repeated = [name for name in params if len(getattr(params, "getlist", lambda _: [0])(name)) > 1]
     if repeated:
-        raise ValidationFailed("A query parameter is given more than once.", [
-            {"field": name, "problem": "must be given once"} for name in sorted(repeated)])
+        raise ValidationFailed(
+            "A query parameter is given more than once.",
+            [{"field": name, "problem": "must be given once"} for name in sorted(repeated)],
+        )
     return dict(params)
 
 
@@ -113,12 +127,22 @@ class ApiBlueprint(Blueprint):
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
             spec = RouteSpec(
-                method=method, path=path, operation_id=view.__name__, summary=summary, role=role,
+                method=method,
+                path=path,
+                operation_id=view.__name__,
+                summary=summary,
+                role=role,
                 rate_class=CLASS_BY_METHOD.get(method) if rate_class == "default" else rate_class,
-                query=query, body=body, response=response, status=status,
-                versions=("v2", "v1") if v1 else ("v2",), errors=errors, also=also,
+                query=query,
+                body=body,
+                response=response,
+                status=status,
+                versions=("v2", "v1") if v1 else ("v2",),
+                errors=errors,
+                also=also,
                 wants_principal="principal" in inspect.signature(view).parameters,
-                description=" ".join((inspect.getdoc(view) or "").split()))
+                description=" ".join((inspect.getdoc(view) or "").split()),
+            )
             ROUTES.append(spec)
             guarded = self._guard(spec, view)
             self.route(path, methods=[method])(guarded)
@@ -141,16 +165,22 @@ class ApiBlueprint(Blueprint):
                 if not is_dependency_error(exc):
                     raise
                 log.warning("%s %s: a dependency failed", spec.method, spec.path, exc_info=True)
-                response = from_exception(DependencyUnavailable(
-                    "A dependency (DynamoDB or SQS) failed; retry in a moment."))
+                response = from_exception(
+                    DependencyUnavailable("A dependency (DynamoDB or SQS) failed; retry in a moment.")
+                )
             response.headers.update(headers)
             return response
 
         return guarded
 
     @staticmethod
-    def _admit_and_run(spec: RouteSpec, view: Callable[..., Any], request: Any,
-                       path_params: dict[str, str], headers: dict[str, str]) -> Response:
+    def _admit_and_run(
+        spec: RouteSpec,
+        view: Callable[..., Any],
+        request: Any,
+        path_params: dict[str, str],
+        headers: dict[str, str],
+    ) -> Response:
         principal = None
         if spec.role is not None:
             principal = deps.authenticator().identify(key_from_headers(request.headers))
@@ -158,14 +188,15 @@ class ApiBlueprint(Blueprint):
             caller = f"key:{principal.key_id}" if principal else f"ip:{source_ip(request)}"
             overrides = principal.rate_limits if principal else None
             policy, decision = deps.rate_limiter().check(
-                caller, spec.rate_class, overrides, role=principal.role if principal else "ip")
+                caller, spec.rate_class, overrides, role=principal.role if principal else "ip"
+            )
             headers["RateLimit-Policy"] = policy.header()
             headers["RateLimit"] = decision.header(policy)
             if not decision.allowed:
                 headers["Retry-After"] = str(decision.retry_after)
                 raise RateLimited(
-                    f"Rate limit for {spec.rate_class} requests reached; retry in "
-                    f"{decision.retry_after} s.")
+                    f"Rate limit for {spec.rate_class} requests reached; retry in {decision.retry_after} s."
+                )
         if spec.role is not None:
             authorize(principal, spec.role)
         kwargs: dict[str, Any] = dict(path_params)

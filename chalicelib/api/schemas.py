@@ -3,6 +3,7 @@
 Imported only when a request is validated or the OpenAPI document is built, never by ``import
 app`` (pydantic costs ~0.3 s to import; SQS, WebSocket and schedule Lambdas never need it).
 """
+
 from __future__ import annotations
 
 import re
@@ -25,7 +26,8 @@ KnownType = Literal[tuple(t.name for t in CATALOG)] | CustomType  # type: ignore
 def _iso_only(value: Any) -> Any:
     """Times are ISO-8601 strings: pydantic would also take 0.5 as seconds since 1970."""
     if not isinstance(value, str | datetime) or (
-            isinstance(value, str) and re.fullmatch(r"\s*[-+]?\d+(\.\d*)?([eE][-+]?\d+)?\s*", value)):
+        isinstance(value, str) and re.fullmatch(r"\s*[-+]?\d+(\.\d*)?([eE][-+]?\d+)?\s*", value)
+    ):
         raise ValueError("must be an ISO-8601 date and time, e.g. 2026-12-01T09:00:00Z")
     return value
 
@@ -66,8 +68,12 @@ class ErrorResponse(Model):
 
 class PageQuery(Strict):
     limit: int = Field(50, ge=1, le=200, description="Items per page (1-200).")
-    cursor: str | None = Field(None, max_length=2048, pattern=r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$",
-                               description="`next_cursor` of the last page, with the same filters.")
+    cursor: str | None = Field(
+        None,
+        max_length=2048,
+        pattern=r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$",
+        description="`next_cursor` of the last page, with the same filters.",
+    )
 
 
 # --- events ----------------------------------------------------------------------------------
@@ -99,8 +105,9 @@ class EventTypes(Model):
 
 class ListEventsQuery(PageQuery):
     type: KnownType | None = Field(None, description="Only this type.")
-    from_: IsoDateTime | None = Field(None, alias="from",
-                                      description="Oldest time (ISO-8601); not after `to`.")
+    from_: IsoDateTime | None = Field(
+        None, alias="from", description="Oldest time (ISO-8601); not after `to`."
+    )
     to: IsoDateTime | None = Field(None, description="Newest time (ISO-8601).")
 
 
@@ -193,9 +200,11 @@ class HttpTarget(Strict):
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
     url: str = Field(pattern=r"^https?://[^\s/$.?#][^\s]*$", max_length=2048)
     headers: dict[HeaderName, Annotated[str, Field(max_length=4096, pattern=HEADER_VALUE)]] = Field(
-        default_factory=dict, max_length=50,
+        default_factory=dict,
+        max_length=50,
         description="Write-only: answers show each value as ********; sending ******** back "
-                    "on an update keeps the stored value.")
+        "on an update keeps the stored value.",
+    )
     body: Any = None
     timeout_seconds: float = Field(10, gt=0, le=30, strict=True)
 
@@ -224,7 +233,8 @@ class RetryPolicyModel(Strict):
     increment_seconds: float | None = Field(None, ge=0, le=3600, strict=True)
     jitter: Literal["none", "full", "equal", "decorrelated"] = "full"
     non_retryable: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
-        default_factory=list, max_length=50)
+        default_factory=list, max_length=50
+    )
     deadline_seconds: int = Field(86_400, ge=1, le=30 * 86_400, strict=True)
 
 
@@ -263,8 +273,9 @@ class RetryJobSummary(Model):
     id: str
     status: Literal["scheduled", "running", "succeeded", "dead_lettered", "resolved"]
     service: str
-    service_name: str | None = Field(None, description="The schedule's name for a `schedule:<id>` "
-                                     "service (in lists; null otherwise).")
+    service_name: str | None = Field(
+        None, description="The schedule's name for a `schedule:<id>` service (in lists; null otherwise)."
+    )
     target: dict[str, Any]
     error: dict[str, Any]
     retry_policy: dict[str, Any]
@@ -276,10 +287,12 @@ class RetryJobSummary(Model):
     note: str | None
     dead_letter_id: str | None
     replay_of: str | None
-    origin: dict[str, Any] = Field(description="Who handed the job over: `{\"type\": \"api\"}`, "
-                                   "`{\"type\": \"schedule_run\", \"schedule_id\", "
-                                   "\"execution_id\"}` or `{\"type\": \"replay\", "
-                                   "\"dead_letter_id\"}`.")
+    origin: dict[str, Any] = Field(
+        description='Who handed the job over: `{"type": "api"}`, '
+        '`{"type": "schedule_run", "schedule_id", '
+        '"execution_id"}` or `{"type": "replay", '
+        '"dead_letter_id"}`.'
+    )
     created_at: str
     updated_at: str
     finished_at: str | None
@@ -301,7 +314,8 @@ class AttemptPage(Model):
 
 class ListRetryJobsQuery(PageQuery):
     status: Literal["scheduled", "running", "succeeded", "dead_lettered", "resolved"] | None = Field(
-        None, description="Only jobs in this status.")
+        None, description="Only jobs in this status."
+    )
     service: Service | None = Field(None, description="Only jobs of this downstream service.")
 
 
@@ -311,8 +325,9 @@ class ResolveRetryJob(Strict):
 
 
 class StatsQuery(Strict):
-    from_: IsoDateTime | None = Field(None, alias="from",
-                                      description="Default: 24 hours ago; not after `to`.")
+    from_: IsoDateTime | None = Field(
+        None, alias="from", description="Default: 24 hours ago; not after `to`."
+    )
     to: IsoDateTime | None = Field(None, description="Default: now.")
 
 
@@ -327,8 +342,10 @@ class RetryStats(StatsSummary):
     from_: str = Field(alias="from")
     to: str
     services: dict[str, StatsSummary]
-    names: dict[str, str] = Field(default_factory=dict, description="Service -> its schedule's "
-                                  "name, for the `schedule:<id>` services among them.")
+    names: dict[str, str] = Field(
+        default_factory=dict,
+        description="Service -> its schedule's name, for the `schedule:<id>` services among them.",
+    )
 
 
 class BreakerWindow(Model):
@@ -362,8 +379,9 @@ class DeadLetter(Model):
     status: Literal["open", "resolved", "replayed"]
     source: str
     service: str
-    service_name: str | None = Field(None, description="The schedule's name for a `schedule:<id>` "
-                                     "service (in lists; null otherwise).")
+    service_name: str | None = Field(
+        None, description="The schedule's name for a `schedule:<id>` service (in lists; null otherwise)."
+    )
     fingerprint: str
     error: dict[str, Any]
     payload: dict[str, Any]
@@ -382,12 +400,18 @@ class DeadLetterPage(Model):
 
 class ListDeadLettersQuery(PageQuery):
     status: Literal["open", "resolved", "replayed"] = Field(
-        "open", description="Open (default), resolved by hand, or replayed.")
-    fingerprint: str | None = Field(None, pattern=r"^[0-9a-f]{16}$",
-                                    description="One group: the same failure of the same source.")
-    source: str | None = Field(None, max_length=100, description="Where it came from: "
-                               "`retry_job`, `webhook`, or `sqs:<queue>` (a message a handler "
-                               "gave up on).")
+        "open", description="Open (default), resolved by hand, or replayed."
+    )
+    fingerprint: str | None = Field(
+        None, pattern=r"^[0-9a-f]{16}$", description="One group: the same failure of the same source."
+    )
+    source: str | None = Field(
+        None,
+        max_length=100,
+        description="Where it came from: "
+        "`retry_job`, `webhook`, or `sqs:<queue>` (a message a handler "
+        "gave up on).",
+    )
     service: Service | None = Field(None, description="Only this downstream service's.")
 
 
@@ -412,8 +436,9 @@ class DeadLetterRef(Strict):
 class BatchItemError(Model):
     code: str
     message: str
-    details: list[ErrorDetail] = Field(default_factory=list,
-                                       description="Field-level problems, as the single route says.")
+    details: list[ErrorDetail] = Field(
+        default_factory=list, description="Field-level problems, as the single route says."
+    )
 
 
 class BatchItemResult(Model):
@@ -446,11 +471,19 @@ def _check_zone(value: str) -> str:
     return value
 
 
-ScheduleExpression = Annotated[str, Field(min_length=1, max_length=256, pattern=r"^\S(?:.*\S)?$", examples=[
-    "cron(0 9 * * 1-5)", "rate(5 minutes)", "at(2026-12-01T09:00:00)"]),
-    AfterValidator(_check_expression)]
-TimeZone = Annotated[str, Field(min_length=1, max_length=64, examples=["Europe/Berlin"]),
-                     AfterValidator(_check_zone)]
+ScheduleExpression = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=256,
+        pattern=r"^\S(?:.*\S)?$",
+        examples=["cron(0 9 * * 1-5)", "rate(5 minutes)", "at(2026-12-01T09:00:00)"],
+    ),
+    AfterValidator(_check_expression),
+]
+TimeZone = Annotated[
+    str, Field(min_length=1, max_length=64, examples=["Europe/Berlin"]), AfterValidator(_check_zone)
+]
 Tag = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:/=+-]+$")]
 
 
@@ -464,8 +497,7 @@ class FlexibleTimeWindow(Strict):
     @model_validator(mode="after")
     def _window_with_flexible(self) -> FlexibleTimeWindow:
         if (self.mode == "FLEXIBLE") != (self.maximum_window_minutes is not None):
-            raise ValueError("maximum_window_minutes is required with FLEXIBLE and refused "
-                             "with OFF")
+            raise ValueError("maximum_window_minutes is required with FLEXIBLE and refused with OFF")
         return self
 
 
@@ -487,33 +519,52 @@ class ScheduleBody(Strict):
     catchup_window_seconds: int = Field(3600, ge=60, le=7 * 86_400, strict=True)
     enabled: bool = Field(True, strict=True)
     target: Target
-    retry_policy: RetryPolicyModel = Field(
-        default_factory=lambda: RetryPolicyModel(max_attempts=3))
+    retry_policy: RetryPolicyModel = Field(default_factory=lambda: RetryPolicyModel(max_attempts=3))
     tags: list[Tag] = Field(default_factory=list, max_length=20)
     pause_after_failures: int | None = Field(
-        None, ge=1, le=100, strict=True,
+        None,
+        ge=1,
+        le=100,
+        strict=True,
         description="Pause the schedule after this many runs in a row ended failed (after their "
-                    "retries); a `schedule.paused` event says why. Null: never.")
+        "retries); a `schedule.paused` event says why. Null: never.",
+    )
     flexible_time_window: FlexibleTimeWindow = Field(
         default_factory=lambda: FlexibleTimeWindow(mode="OFF"),
         description="EventBridge's: OFF, or FLEXIBLE with maximum_window_minutes (1-1440): each "
-                    "run starts at a stable point within the window after its time.")
+        "run starts at a stable point within the window after its time.",
+    )
     action_after_completion: Literal["none", "delete"] = Field(
-        "none", description="delete: the schedule deletes itself once its last run ended "
-                            "(one-time schedules; EventBridge's ActionAfterCompletion).")
+        "none",
+        description="delete: the schedule deletes itself once its last run ended "
+        "(one-time schedules; EventBridge's ActionAfterCompletion).",
+    )
     remaining_actions: int | None = Field(
-        None, ge=1, le=1_000_000, strict=True,
+        None,
+        ge=1,
+        le=1_000_000,
+        strict=True,
         description="Runs left to start on schedule (Temporal's limited actions); at 0 the "
-                    "schedule pauses itself. Null: no limit.")
+        "schedule pauses itself. Null: no limit.",
+    )
     history_limits: HistoryLimits | None = Field(
-        None, description="Newest runs kept per outcome beside the TTL (Kubernetes' history "
-                          "limits). Null: every run until its TTL.")
+        None,
+        description="Newest runs kept per outcome beside the TTL (Kubernetes' history "
+        "limits). Null: every run until its TTL.",
+    )
 
 
 #: what a schedule's answer carries that nobody writes: a GET's answer, edited and PUT back,
 #: is accepted (these are dropped), so a field added to answers never breaks such a client
-SCHEDULE_READ_ONLY = ("id", "expression_words", "paused_note", "next_runs", "counters",
-                      "created_at", "updated_at")
+SCHEDULE_READ_ONLY = (
+    "id",
+    "expression_words",
+    "paused_note",
+    "next_runs",
+    "counters",
+    "created_at",
+    "updated_at",
+)
 
 
 class UpdateSchedule(ScheduleBody):
@@ -537,8 +588,9 @@ class SchedulePreview(Strict):
 
 class NextRuns(Model):
     next_runs: list[str]
-    expression_words: str | None = Field(description="The expression in words, e.g. \"At 09:00, "
-                                         "Monday through Friday\".")
+    expression_words: str | None = Field(
+        description='The expression in words, e.g. "At 09:00, Monday through Friday".'
+    )
 
 
 class Schedule(Model):
@@ -546,8 +598,9 @@ class Schedule(Model):
     name: str
     description: str | None
     expression: str
-    expression_words: str | None = Field(description="The expression in words, made when the "
-                                         "schedule was written (null before that existed).")
+    expression_words: str | None = Field(
+        description="The expression in words, made when the schedule was written (null before that existed)."
+    )
     timezone: str
     start_at: str | None
     end_at: str | None
@@ -567,8 +620,10 @@ class Schedule(Model):
     history_limits: dict[str, int] | None
     version: int
     next_runs: list[str]
-    counters: dict[str, Any] = Field(description="runs, failures, running, last_run_at, "
-                                     "last_success_at, last_failure_at, consecutive_failures")
+    counters: dict[str, Any] = Field(
+        description="runs, failures, running, last_run_at, "
+        "last_success_at, last_failure_at, consecutive_failures"
+    )
     created_at: str
     updated_at: str
 
@@ -589,7 +644,8 @@ class Execution(Model):
     scheduled_for: str
     trigger: Literal["scheduled", "manual", "catchup", "backfill"] = Field(
         description="scheduled: on time; catchup: missed, run late by the catch-up policy; "
-                    "manual: run now; backfill: a past range run on request")
+        "manual: run now; backfill: a past range run on request"
+    )
     status: Literal["pending", "running", "succeeded", "failed", "skipped", "retrying"]
     started_at: str | None
     finished_at: str | None
@@ -599,12 +655,15 @@ class Execution(Model):
     retry_job_id: str | None
     note: str | None
     start_offset_seconds: int = Field(
-        description="seconds after scheduled_for the run was planned to start: its jitter offset")
+        description="seconds after scheduled_for the run was planned to start: its jitter offset"
+    )
     overlap_policy: str | None = Field(
-        description="this run's own overlap policy (a backfill's), else null: the schedule's")
+        description="this run's own overlap policy (a backfill's), else null: the schedule's"
+    )
     start_delay_ms: float | None = Field(
         description="started_at minus the planned start (scheduled_for + start_offset_seconds), "
-                    "for scheduled and catch-up runs: how late the scheduler started it")
+        "for scheduled and catch-up runs: how late the scheduler started it"
+    )
     created_at: str
 
 
@@ -617,8 +676,8 @@ class Backfill(Strict):
     from_: IsoDateTime = Field(alias="from")
     to: IsoDateTime
     overlap_policy: OverlapPolicy | None = Field(
-        None, description="For these runs only (e.g. `allow`: side by side); else the "
-                          "schedule's.")
+        None, description="For these runs only (e.g. `allow`: side by side); else the schedule's."
+    )
 
 
 class BackfillResult(Model):
@@ -635,9 +694,9 @@ class SchedulePause(ScheduleRef):
 
 # --- webhooks --------------------------------------------------------------------------------
 
-EventPattern = Annotated[str, Field(
-    pattern=SUBSCRIPTION_PATTERN,
-    description="An event type, `prefix.*` or `*`.")]
+EventPattern = Annotated[
+    str, Field(pattern=SUBSCRIPTION_PATTERN, description="An event type, `prefix.*` or `*`.")
+]
 
 
 class WebhookBody(Strict):
@@ -645,20 +704,23 @@ class WebhookBody(Strict):
     event_types: list[EventPattern] = Field(min_length=1, max_length=50)
     description: str | None = Field(None, max_length=500)
     headers: dict[HeaderName, Annotated[str, Field(max_length=1024, pattern=HEADER_VALUE)]] = Field(
-        default_factory=dict, max_length=20,
+        default_factory=dict,
+        max_length=20,
         description="Write-only: answers show each value as ********; sending ******** back "
-                    "on an update keeps the stored value.")
+        "on an update keeps the stored value.",
+    )
     enabled: bool = Field(True, strict=True)
-    rate_limit: int | None = Field(None, ge=1, le=1000, strict=True,
-                                   description="Deliveries per second.")
-    max_attempts: int = Field(3, ge=1, le=8, strict=True,
-                              description="Up to Svix's 8 attempts over a day.")
+    rate_limit: int | None = Field(None, ge=1, le=1000, strict=True, description="Deliveries per second.")
+    max_attempts: int = Field(3, ge=1, le=8, strict=True, description="Up to Svix's 8 attempts over a day.")
     retry_schedule: list[Annotated[int, Field(ge=1, le=86_400, strict=True)]] | None = Field(
-        None, min_length=1, max_length=7,
+        None,
+        min_length=1,
+        max_length=7,
         description="This endpoint's own delays before each retry, in seconds (each +-20 % "
-                    "jitter; a receiver's Retry-After on 429/503 waits longer), e.g. "
-                    "[60, 600, 3600]: then max_attempts is its length + 1. Null: the default "
-                    "schedule, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.")
+        "jitter; a receiver's Retry-After on 429/503 waits longer), e.g. "
+        "[60, 600, 3600]: then max_attempts is its length + 1. Null: the default "
+        "schedule, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.",
+    )
 
     @model_validator(mode="after")
     def _attempts_follow_the_schedule(self) -> WebhookBody:
@@ -666,8 +728,10 @@ class WebhookBody(Strict):
             return self
         attempts = len(self.retry_schedule) + 1
         if "max_attempts" in self.model_fields_set and self.max_attempts != attempts:
-            raise ValueError(f"retry_schedule has {len(self.retry_schedule)} delays, so "
-                             f"max_attempts must be {attempts} (or left out)")
+            raise ValueError(
+                f"retry_schedule has {len(self.retry_schedule)} delays, so "
+                f"max_attempts must be {attempts} (or left out)"
+            )
         self.max_attempts = attempts
         return self
 
@@ -682,8 +746,9 @@ class Webhook(Model):
     disabled_reason: str | None
     rate_limit: int | None
     max_attempts: int
-    retry_schedule: list[int] | None = Field(description="Seconds before each retry; null: "
-                                             "the default schedule.")
+    retry_schedule: list[int] | None = Field(
+        description="Seconds before each retry; null: the default schedule."
+    )
     version: int
     consecutive_failures: int
     created_at: str
@@ -723,8 +788,9 @@ class DeliverySummary(Model):
     event_id: str
     event_type: str
     status: Literal["pending", "delivered", "failed", "skipped"]
-    skipped_reason: str | None = Field(None, description="Why a delivery waits (skipped): its "
-                                       "endpoint was disabled. Recover sends it.")
+    skipped_reason: str | None = Field(
+        None, description="Why a delivery waits (skipped): its endpoint was disabled. Recover sends it."
+    )
     attempt_count: int
     max_attempts: int
     next_attempt_at: str | None
@@ -745,7 +811,8 @@ class DeliveryPage(Model):
 
 class ListDeliveriesQuery(PageQuery):
     status: Literal["pending", "delivered", "failed", "skipped"] | None = Field(
-        None, description="Only deliveries in this status.")
+        None, description="Only deliveries in this status."
+    )
     event_type: str | None = Field(None, max_length=200, description="Only this event type.")
 
 
@@ -763,18 +830,22 @@ class Recovered(Model):
 
 
 class RangeQuery(Strict):
-    from_: IsoDateTime | None = Field(None, alias="from",
-                                      description="Default: 24 hours ago; not after `to`.")
+    from_: IsoDateTime | None = Field(
+        None, alias="from", description="Default: 24 hours ago; not after `to`."
+    )
     to: IsoDateTime | None = Field(None, description="Default: now.")
 
 
 class HistoryQuery(RangeQuery):
     metric: Literal["api", "retries", "schedules", "webhooks", "breakers"] = Field(
-        description="Which component's counters.")
+        description="Which component's counters."
+    )
     window: Literal["minute", "hour", "day"] = Field(
-        "hour", description="Window size (minutes are kept 2 days, hours 35, days 400).")
-    field: str | None = Field(None, max_length=100, pattern=r"^[A-Za-z0-9_.]+$",
-                              description="One counter only, e.g. `succeeded`.")
+        "hour", description="Window size (minutes are kept 2 days, hours 35, days 400)."
+    )
+    field: str | None = Field(
+        None, max_length=100, pattern=r"^[A-Za-z0-9_.]+$", description="One counter only, e.g. `succeeded`."
+    )
 
 
 class TimelineQuery(RangeQuery, PageQuery):

@@ -5,6 +5,7 @@
 sunset date they answer 410. Every response says its ``API-Version``. A client may send the
 ``API-Version`` request header: an unsupported value, or one that disagrees with the path, is a 400.
 """
+
 from __future__ import annotations
 
 import re
@@ -24,9 +25,12 @@ class ApiVersion:
 
 REGISTRY: dict[str, ApiVersion] = {
     "v2": ApiVersion("v2", "current"),
-    "v1": ApiVersion("v1", "deprecated",
-                     deprecated_at=datetime(2026, 6, 1, tzinfo=UTC),
-                     sunset_at=datetime(2027, 6, 1, tzinfo=UTC)),
+    "v1": ApiVersion(
+        "v1",
+        "deprecated",
+        deprecated_at=datetime(2026, 6, 1, tzinfo=UTC),
+        sunset_at=datetime(2027, 6, 1, tzinfo=UTC),
+    ),
 }
 _PATH_VERSION = re.compile(r"^/(v\d+)(/|$)")
 
@@ -60,7 +64,7 @@ def deprecation_headers(version: ApiVersion, path: str) -> dict[str, str]:
 
 
 def successor(path: str) -> str:
-    return "/" + CURRENT + path[len("/v1"):]
+    return "/" + CURRENT + path[len("/v1") :]
 
 
 def is_gone(version: ApiVersion, now: datetime) -> bool:

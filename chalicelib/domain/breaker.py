@@ -7,6 +7,7 @@ HALF_OPEN: up to ``half_open_trials`` calls pass; any failure -> OPEN again, all
 succeeding -> CLOSED with an empty window.
 An operator may force it OPEN or CLOSED (held until reset).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -82,14 +83,14 @@ def admit(state: BreakerState, settings: BreakerSettings, now: float) -> Admissi
     return Admission(False, state, now + max(1.0, settings.open_seconds / 10))
 
 
-def record(state: BreakerState, settings: BreakerSettings, now: float,
-           failed: bool) -> tuple[BreakerState, str | None]:
+def record(
+    state: BreakerState, settings: BreakerSettings, now: float, failed: bool
+) -> tuple[BreakerState, str | None]:
     """Account for one call's outcome; return the new state and the transition, if any."""
     if state.state == CLOSED:
-        window = (state.window + ("1" if failed else "0"))[-settings.window_size:]
+        window = (state.window + ("1" if failed else "0"))[-settings.window_size :]
         new = replace(state, window=window)
-        if len(window) >= settings.minimum_calls and (
-                new.failure_rate() >= settings.failure_rate_threshold):
+        if len(window) >= settings.minimum_calls and (new.failure_rate() >= settings.failure_rate_threshold):
             return _open(new, now), OPEN
         return new, None
     if state.state == HALF_OPEN:

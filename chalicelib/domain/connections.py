@@ -1,4 +1,5 @@
 """A WebSocket connection: where to reach it, which event patterns it follows, whose key opened it."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

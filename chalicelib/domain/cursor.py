@@ -3,6 +3,7 @@
 A cursor is ``base64url(json) + "." + base64url(hmac)``: clients cannot read a key they should not
 build on, nor forge one into another partition, without the stage's secret.
 """
+
 from __future__ import annotations
 
 import base64

@@ -1,5 +1,6 @@
 """The dead-letter aggregate: work that gave up (a retry job, a webhook delivery, a message an
 SQS DLQ received), kept for people to browse, resolve or replay."""
+
 from __future__ import annotations
 
 import hashlib

@@ -14,6 +14,7 @@ Cardinality is cost: each dimension value is a metric billed per month, so a sub
 dimension only where there are few of them (a downstream service, a kind of work, an API route),
 never an id (a schedule, an endpoint).
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -23,12 +24,37 @@ NAMESPACE = "Conductor"
 #: at most this many metrics in one directive (the specification's limit)
 MAX_METRICS = 100
 #: CloudWatch's units (MetricDatum)
-UNITS = frozenset({
-    "Seconds", "Microseconds", "Milliseconds", "Bytes", "Kilobytes", "Megabytes", "Gigabytes",
-    "Terabytes", "Bits", "Kilobits", "Megabits", "Gigabits", "Terabits", "Percent", "Count",
-    "Bytes/Second", "Kilobytes/Second", "Megabytes/Second", "Gigabytes/Second",
-    "Terabytes/Second", "Bits/Second", "Kilobits/Second", "Megabits/Second", "Gigabits/Second",
-    "Terabits/Second", "Count/Second", "None"})
+UNITS = frozenset(
+    {
+        "Seconds",
+        "Microseconds",
+        "Milliseconds",
+        "Bytes",
+        "Kilobytes",
+        "Megabytes",
+        "Gigabytes",
+        "Terabytes",
+        "Bits",
+        "Kilobits",
+        "Megabits",
+        "Gigabits",
+        "Terabits",
+        "Percent",
+        "Count",
+        "Bytes/Second",
+        "Kilobytes/Second",
+        "Megabytes/Second",
+        "Gigabytes/Second",
+        "Terabytes/Second",
+        "Bits/Second",
+        "Kilobits/Second",
+        "Megabits/Second",
+        "Gigabits/Second",
+        "Terabits/Second",
+        "Count/Second",
+        "None",
+    }
+)
 
 #: (Conductor's metric, its counter) -> the CloudWatch metric's name and unit
 NAMES: dict[tuple[str, str], tuple[str, str]] = {
@@ -55,19 +81,27 @@ NAMES: dict[tuple[str, str], tuple[str, str]] = {
 SUBJECT_DIMENSION = {"retries": "Service", "breakers": "Service", "reconciler": "Kind"}
 
 
-def values_of(metric: str, fields: Mapping[str, float],
-              timing: tuple[str, float] | None = None) -> dict[str, tuple[float, str]]:
+def values_of(
+    metric: str, fields: Mapping[str, float], timing: tuple[str, float] | None = None
+) -> dict[str, tuple[float, str]]:
     """The CloudWatch metrics one count of ``metric`` makes: name -> (value, unit)."""
-    values = {NAMES[(metric, field)][0]: (float(value), NAMES[(metric, field)][1])
-              for field, value in fields.items() if (metric, field) in NAMES}
+    values = {
+        NAMES[(metric, field)][0]: (float(value), NAMES[(metric, field)][1])
+        for field, value in fields.items()
+        if (metric, field) in NAMES
+    }
     if timing is not None and (metric, timing[0]) in NAMES:
         name, unit = NAMES[(metric, timing[0])]
         values[name] = (float(timing[1]), unit)
     return values
 
 
-def document(values: Mapping[str, tuple[float, str]], dimensions: Mapping[str, str],
-             timestamp_ms: int, namespace: str = NAMESPACE) -> dict[str, Any]:
+def document(
+    values: Mapping[str, tuple[float, str]],
+    dimensions: Mapping[str, str],
+    timestamp_ms: int,
+    namespace: str = NAMESPACE,
+) -> dict[str, Any]:
     """One EMF document: the values, published under ``Stage`` alone and under ``Stage`` with
     each other dimension (so an alarm reads the stage's total, a graph splits it)."""
     if not values:
@@ -80,9 +114,16 @@ def document(values: Mapping[str, tuple[float, str]], dimensions: Mapping[str, s
     others = [key for key in dimensions if key != "Stage"]
     sets = [["Stage"], *(["Stage", key] for key in others)]
     return {
-        "_aws": {"Timestamp": int(timestamp_ms), "CloudWatchMetrics": [{
-            "Namespace": namespace, "Dimensions": sets,
-            "Metrics": [{"Name": name, "Unit": unit} for name, (_, unit) in values.items()]}]},
+        "_aws": {
+            "Timestamp": int(timestamp_ms),
+            "CloudWatchMetrics": [
+                {
+                    "Namespace": namespace,
+                    "Dimensions": sets,
+                    "Metrics": [{"Name": name, "Unit": unit} for name, (_, unit) in values.items()],
+                }
+            ],
+        },
         **{key: str(value) for key, value in dimensions.items()},
         **{name: value for name, (value, _) in values.items()},
     }

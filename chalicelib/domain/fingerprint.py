@@ -1,5 +1,6 @@
 """Error fingerprints: the same failure gets the same fingerprint whatever ids or numbers it
 carries, so dead letters group by cause."""
+
 from __future__ import annotations
 
 import hashlib
@@ -7,8 +8,8 @@ import re
 
 _VARIABLE = re.compile(
     r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"  # uuids
-    r"|\b[a-z]{3}_[0-9A-Z]{26}\b"                                       # our ids
-    r"|\b0x[0-9a-f]+\b|\b\d+(\.\d+)?\b",                              # numbers
+    r"|\b[a-z]{3}_[0-9A-Z]{26}\b"  # our ids
+    r"|\b0x[0-9a-f]+\b|\b\d+(\.\d+)?\b",  # numbers
     re.IGNORECASE,
 )
 

@@ -1,6 +1,7 @@
 """Custom request headers are write-only: they often carry credentials (``Authorization: Bearer
 ...``), so every answer shows them masked, and an update that sends a masked value back keeps
 the stored one (a form filled from a GET can be saved without retyping secrets)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -39,8 +40,9 @@ def kept(sent: dict[str, str] | None, stored: dict[str, str] | None, field: str)
     try:
         return unmasked(sent, stored)
     except MaskedValue as exc:
-        raise ValidationFailed("A header value is masked.", [
-            {"field": f"{field}.{exc.name}", "problem": str(exc)}]) from exc
+        raise ValidationFailed(
+            "A header value is masked.", [{"field": f"{field}.{exc.name}", "problem": str(exc)}]
+        ) from exc
 
 
 def unmasked(sent: dict[str, str] | None, stored: dict[str, str] | None) -> dict[str, str]:

@@ -1,5 +1,6 @@
 """Latency histograms as plain counters: fixed buckets (ms), so a window's histogram is a handful
 of atomically added numbers, and percentiles are read back from them."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -40,9 +41,9 @@ def summary(counts: Mapping[str, float], prefix: str) -> dict[str, Any]:
     result: dict[str, Any] = {
         "count": int(total),
         "mean_ms": round(counts.get(f"{prefix}.sum_ms", 0) / total, 2) if total else None,
-        "percentiles": "bucket_upper_bound"}
+        "percentiles": "bucket_upper_bound",
+    }
     for name, q in (("p50", 0.5), ("p95", 0.95)):
         result[f"{name}_ms"] = percentile(counts, prefix, q)
-        result[f"{name}_above_ms"] = float(BUCKETS_MS[-1]) if beyond_buckets(counts, prefix, q) \
-            else None
+        result[f"{name}_above_ms"] = float(BUCKETS_MS[-1]) if beyond_buckets(counts, prefix, q) else None
     return result

@@ -4,6 +4,7 @@ The first 10 characters after the prefix encode the creation time in millisecond
 base32), so ids sort by time and an id alone tells when it was made (the timeline uses that to find
 an event's partition); the last 16 carry 80 random bits.
 """
+
 from __future__ import annotations
 
 import secrets

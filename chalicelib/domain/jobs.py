@@ -1,5 +1,6 @@
 """The retry-job aggregate: a failed operation Conductor runs again until it succeeds, gives up
 into the dead-letter queue, or is resolved by hand."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

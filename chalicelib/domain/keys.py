@@ -1,4 +1,5 @@
 """API key material: random, prefixed, and only ever stored as a hash."""
+
 from __future__ import annotations
 
 import hashlib

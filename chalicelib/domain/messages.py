@@ -4,6 +4,7 @@ The JSON of each is what the queue has always carried (field for field), so mess
 during a deploy are read by the new code. A body that is not one of them is ``MalformedMessage``:
 the handler drops it with a log line (it would fail the same way on every delivery).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -34,12 +35,10 @@ class RetryAttempt:
 
     def again(self, attempt: int, run_at: datetime, missing_checks: int = 0) -> RetryAttempt:
         """The same job's attempt ``attempt`` at ``run_at``."""
-        return dataclasses.replace(self, attempt=attempt, run_at=run_at,
-                                   missing_checks=missing_checks)
+        return dataclasses.replace(self, attempt=attempt, run_at=run_at, missing_checks=missing_checks)
 
     def body(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"job_id": self.job_id, "attempt": self.attempt,
-                                "run_at": to_iso(self.run_at)}
+        body: dict[str, Any] = {"job_id": self.job_id, "attempt": self.attempt, "run_at": to_iso(self.run_at)}
         if self.missing_checks:
             body["missing_checks"] = self.missing_checks
         if self.service is not None:
@@ -49,8 +48,13 @@ class RetryAttempt:
     @classmethod
     def parse(cls, raw: dict[str, Any]) -> RetryAttempt:
         service = raw.get("service")
-        return cls(str(raw["job_id"]), int(raw["attempt"]), parse_iso(raw["run_at"]),
-                   int(raw.get("missing_checks", 0)), str(service) if service is not None else None)
+        return cls(
+            str(raw["job_id"]),
+            int(raw["attempt"]),
+            parse_iso(raw["run_at"]),
+            int(raw.get("missing_checks", 0)),
+            str(service) if service is not None else None,
+        )
 
 
 @dataclass(frozen=True)
@@ -69,8 +73,11 @@ class DeliveryAttempt:
         return dataclasses.replace(self, attempt=attempt, run_at=run_at)
 
     def body(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"delivery_id": self.delivery_id, "attempt": self.attempt,
-                                "run_at": to_iso(self.run_at)}
+        body: dict[str, Any] = {
+            "delivery_id": self.delivery_id,
+            "attempt": self.attempt,
+            "run_at": to_iso(self.run_at),
+        }
         if self.webhook_id is not None:
             body["webhook_id"] = self.webhook_id
         return body
@@ -78,8 +85,12 @@ class DeliveryAttempt:
     @classmethod
     def parse(cls, raw: dict[str, Any]) -> DeliveryAttempt:
         webhook_id = raw.get("webhook_id")
-        return cls(str(raw["delivery_id"]), int(raw["attempt"]), parse_iso(raw["run_at"]),
-                   str(webhook_id) if webhook_id is not None else None)
+        return cls(
+            str(raw["delivery_id"]),
+            int(raw["attempt"]),
+            parse_iso(raw["run_at"]),
+            str(webhook_id) if webhook_id is not None else None,
+        )
 
 
 @dataclass(frozen=True)
@@ -109,8 +120,7 @@ class ScheduledRun:
     @classmethod
     def parse(cls, raw: dict[str, Any]) -> ScheduledRun:
         run_at = raw.get("run_at")
-        return cls(str(raw["schedule_id"]), str(raw["sort_key"]),
-                   parse_iso(run_at) if run_at else None)
+        return cls(str(raw["schedule_id"]), str(raw["sort_key"]), parse_iso(run_at) if run_at else None)
 
 
 @dataclass(frozen=True)
@@ -143,8 +153,9 @@ class DueSchedules:
     def parse(cls, raw: dict[str, Any]) -> DueSchedules:
         due = tuple((str(i), str(n)) for i, n in raw.get("due", []))
         shard = raw.get("shard")
-        return cls(str(raw["token"]), due, None if shard is None else str(shard),
-                   raw.get("after"), raw.get("until"))
+        return cls(
+            str(raw["token"]), due, None if shard is None else str(shard), raw.get("after"), raw.get("until")
+        )
 
 
 Message = RetryAttempt | DeliveryAttempt | ScheduledRun | DueSchedules
@@ -154,8 +165,7 @@ def encode(message: Message) -> str:
     return json.dumps(message.body())
 
 
-def decode[M: (RetryAttempt, DeliveryAttempt, ScheduledRun, DueSchedules)](
-        kind: type[M], body: str) -> M:
+def decode[M: (RetryAttempt, DeliveryAttempt, ScheduledRun, DueSchedules)](kind: type[M], body: str) -> M:
     try:
         raw = json.loads(body)
         if not isinstance(raw, dict):

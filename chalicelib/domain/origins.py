@@ -1,4 +1,5 @@
 """Where a retry job came from: the explicit link that decides what reacts when it ends."""
+
 from __future__ import annotations
 
 from typing import Any

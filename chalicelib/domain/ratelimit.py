@@ -6,6 +6,7 @@ atomic conditional write in DynamoDB (no read, no lost race to retry). The
 headers follow the IETF httpapi RateLimit draft: ``RateLimit-Policy: "read";q=300;w=60`` and
 ``RateLimit: "read";r=<remaining>;t=<seconds until full>``.
 """
+
 from __future__ import annotations
 
 import math
@@ -61,8 +62,7 @@ def decide(allowed: bool, tat_ms: float, now_ms: int, policy: Policy) -> Decisio
     interval, window = interval_ms(policy), policy.window_seconds * 1000
     remaining = max(0, min(policy.quota, math.floor((now_ms + window - tat_ms) / interval + 1e-9)))
     reset = max(0, math.ceil((tat_ms - now_ms) / 1000 - 1e-9))
-    retry_after = 0 if allowed else max(1, math.ceil(
-        (tat_ms + interval - now_ms - window) / 1000 - 1e-9))
+    retry_after = 0 if allowed else max(1, math.ceil((tat_ms + interval - now_ms - window) / 1000 - 1e-9))
     return Decision(allowed, remaining, reset, retry_after)
 
 

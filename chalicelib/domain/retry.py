@@ -4,6 +4,7 @@ Jitter follows AWS's "Exponential Backoff and Jitter": ``full`` = random(0, d), 
 d/2 + random(0, d/2), ``decorrelated`` = min(max_delay, random(initial, previous * 3)). The random
 source is an argument (``random.Random(seed).random`` for determinism), and so is the clock.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -36,12 +37,17 @@ class RetryPolicy:
 
     def to_dict(self) -> dict[str, object]:
         extra: dict[str, object] = {"delays": list(self.delays)} if self.delays else {}
-        return {**extra,
-            "strategy": self.strategy, "max_attempts": self.max_attempts,
+        return {
+            **extra,
+            "strategy": self.strategy,
+            "max_attempts": self.max_attempts,
             "initial_delay_seconds": self.initial_delay_seconds,
-            "max_delay_seconds": self.max_delay_seconds, "multiplier": self.multiplier,
-            "increment_seconds": self.increment_seconds, "jitter": self.jitter,
-            "non_retryable": list(self.non_retryable), "deadline_seconds": self.deadline_seconds,
+            "max_delay_seconds": self.max_delay_seconds,
+            "multiplier": self.multiplier,
+            "increment_seconds": self.increment_seconds,
+            "jitter": self.jitter,
+            "non_retryable": list(self.non_retryable),
+            "deadline_seconds": self.deadline_seconds,
         }
 
     @classmethod
@@ -60,8 +66,11 @@ def base_delay(policy: RetryPolicy, attempt: int) -> float:
         # cap the exponent first: 2.0 ** 2000 overflows a float
         raw = policy.initial_delay_seconds * policy.multiplier ** min(n - 1, 200)
     elif policy.strategy == "linear":
-        increment = policy.increment_seconds if policy.increment_seconds is not None else (
-            policy.initial_delay_seconds)
+        increment = (
+            policy.increment_seconds
+            if policy.increment_seconds is not None
+            else (policy.initial_delay_seconds)
+        )
         raw = policy.initial_delay_seconds + increment * (n - 1)
     elif policy.strategy == "schedule" and policy.delays:
         raw = policy.delays[min(n - 1, len(policy.delays) - 1)]

@@ -12,6 +12,7 @@
 Jitter spreads a run by a stable offset derived from the schedule and its time, so a retried tick
 computes the same offset.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -70,11 +71,11 @@ def parse_expression(text: str) -> Expression:
         try:
             moment = datetime.fromisoformat(match.group(1).strip())
         except ValueError as exc:
-            raise ExpressionError("at() takes an ISO-8601 date and time, e.g. "
-                                  "at(2026-12-01T09:00:00)") from exc
+            raise ExpressionError(
+                "at() takes an ISO-8601 date and time, e.g. at(2026-12-01T09:00:00)"
+            ) from exc
         if moment.tzinfo is not None:  # an explicit offset wins over the schedule's zone
-            return Expression("at", text, at=moment.astimezone(UTC).replace(tzinfo=None),
-                              at_is_utc=True)
+            return Expression("at", text, at=moment.astimezone(UTC).replace(tzinfo=None), at_is_utc=True)
         return Expression("at", text, at=moment)
     raise ExpressionError("use cron(...), rate(...) or at(...)")
 
@@ -86,9 +87,11 @@ def describe(text: str) -> str:
     cron-descriptor (imported here, on a write or a preview: ~50 ms a container, never on a read)."""
     expression = parse_expression(text)
     if expression.every is not None:
-        amount, unit = next((int(expression.every.total_seconds()) // size, name)
-                            for name, size in (("day", 86400), ("hour", 3600), ("minute", 60))
-                            if expression.every.total_seconds() % size == 0)
+        amount, unit = next(
+            (int(expression.every.total_seconds()) // size, name)
+            for name, size in (("day", 86400), ("hour", 3600), ("minute", 60))
+            if expression.every.total_seconds() % size == 0
+        )
         return f"Every {unit}" if amount == 1 else f"Every {amount} {unit}s"
     if expression.at is not None:
         return f"Once, at {expression.at:%Y-%m-%d %H:%M}" + (" UTC" if expression.at_is_utc else "")
@@ -111,8 +114,10 @@ def _parse_cron(text: str, fields: list[str]) -> Expression:
         years = _years(year)
         fields[4] = _eventbridge_weekdays(fields[4])
     elif len(fields) != 5:
-        raise ExpressionError("cron() takes 5 fields (minute hour day-of-month month day-of-week) "
-                              f"or EventBridge's 6 (… year), got {len(fields)}")
+        raise ExpressionError(
+            "cron() takes 5 fields (minute hour day-of-month month day-of-week) "
+            f"or EventBridge's 6 (… year), got {len(fields)}"
+        )
     if fields[2] == "?" and fields[4] == "?":
         raise ExpressionError("cron(): only one of day-of-month and day-of-week may be '?'")
     fields = ["*" if value == "?" else value for value in fields]
@@ -122,10 +127,12 @@ def _parse_cron(text: str, fields: list[str]) -> Expression:
     try:  # croniter gives up on a date that never comes (Feb 30) instead of looping forever
         croniter(expression, datetime(2024, 1, 1)).get_next(datetime)
     except CroniterBadDateError as exc:
-        raise ExpressionError(f"cron({' '.join(fields)}) never matches a date "
-                              "(e.g. the 30th of February)") from exc
-    return Expression("cron", text, cron=expression, years=years,
-                      year_field=year if years is not None else None)
+        raise ExpressionError(
+            f"cron({' '.join(fields)}) never matches a date (e.g. the 30th of February)"
+        ) from exc
+    return Expression(
+        "cron", text, cron=expression, years=years, year_field=year if years is not None else None
+    )
 
 
 def _years(field: str) -> frozenset[int] | None:
@@ -202,9 +209,16 @@ def _cron_times(expression: Expression, tz: ZoneInfo, after: datetime) -> Iterat
             yield moment
 
 
-def next_runs(expression: Expression, tz_name: str, after: datetime, count: int,
-              anchor: datetime, start_at: datetime | None = None,
-              end_at: datetime | None = None, until: datetime | None = None) -> list[datetime]:
+def next_runs(
+    expression: Expression,
+    tz_name: str,
+    after: datetime,
+    count: int,
+    anchor: datetime,
+    start_at: datetime | None = None,
+    end_at: datetime | None = None,
+    until: datetime | None = None,
+) -> list[datetime]:
     """Up to ``count`` run times strictly after ``after``, within [start_at, end_at] and not
     after ``until``, in UTC."""
     tz = zone(tz_name)
@@ -212,16 +226,18 @@ def next_runs(expression: Expression, tz_name: str, after: datetime, count: int,
     runs: list[datetime] = []
     if expression.kind == "at":
         assert expression.at is not None
-        moment = (expression.at.replace(tzinfo=UTC) if expression.at_is_utc
-                  else expression.at.replace(tzinfo=tz).astimezone(UTC))
+        moment = (
+            expression.at.replace(tzinfo=UTC)
+            if expression.at_is_utc
+            else expression.at.replace(tzinfo=tz).astimezone(UTC)
+        )
         candidates: Iterator[datetime] = iter([moment] if moment > floor else [])
     elif expression.kind == "rate":
         assert expression.every is not None
         step = expression.every
         base = start_at or anchor
         # anchor + k * step for any whole k: a rate also has times before its anchor (backfill)
-        first = start_at if start_at and floor < start_at else (
-            base + step * ((floor - base) // step + 1))
+        first = start_at if start_at and floor < start_at else (base + step * ((floor - base) // step + 1))
         candidates = (first + step * i for i in range(MAX_SCAN))
     else:
         candidates = _cron_times(expression, tz, floor)
@@ -235,9 +251,16 @@ def next_runs(expression: Expression, tz_name: str, after: datetime, count: int,
     return runs
 
 
-def runs_between(expression: Expression, tz_name: str, start: datetime, end: datetime,
-                 anchor: datetime, limit: int, start_at: datetime | None = None,
-                 end_at: datetime | None = None) -> list[datetime]:
+def runs_between(
+    expression: Expression,
+    tz_name: str,
+    start: datetime,
+    end: datetime,
+    anchor: datetime,
+    limit: int,
+    start_at: datetime | None = None,
+    end_at: datetime | None = None,
+) -> list[datetime]:
     """Run times in (start, end], at most ``limit`` (backfill and catch-up)."""
     return next_runs(expression, tz_name, start, limit, anchor, start_at, end_at, until=end)
 
@@ -341,8 +364,7 @@ class Schedule:
     def runs_in(self, start: datetime, end: datetime, limit: int) -> list[datetime]:
         """Run times in (start, end], at most ``limit``."""
         anchor, start_at, end_at = self._bounds()
-        return runs_between(self.parsed, self.timezone, start, end, anchor, limit, start_at,
-                            end_at)
+        return runs_between(self.parsed, self.timezone, start, end, anchor, limit, start_at, end_at)
 
     def late_once(self, now: datetime) -> datetime | None:
         """The time of an ``at()`` that has passed but lies within the catch-up window, when the
@@ -369,11 +391,14 @@ class Schedule:
             return "end_at", "is in the past: no run is left"
         return "expression", (
             "is in the past; to run it once now, set catchup to 'latest' or 'all' with a "
-            "catchup_window_seconds that reaches back to it" if self.parsed.kind == "at"
-            else "has no run after now (its year field is over)")
+            "catchup_window_seconds that reaches back to it"
+            if self.parsed.kind == "at"
+            else "has no run after now (its year field is over)"
+        )
 
-    def due_runs(self, now: datetime, horizon: datetime | None = None
-                 ) -> tuple[list[tuple[datetime, str]], int]:
+    def due_runs(
+        self, now: datetime, horizon: datetime | None = None
+    ) -> tuple[list[tuple[datetime, str]], int]:
         """The runs a tick at ``now`` fires (on-time ones up to ``horizon``, the look-ahead, and
         missed ones as the catch-up policy says), and how many missed ones it skips."""
         horizon = horizon or now
@@ -394,8 +419,9 @@ class Schedule:
         """Seconds after its time that a run starts: its stable jitter offset, plus its stable
         place in the flexible time window (the same on every tick)."""
         window = int(self.flexible_window_minutes or 0) * 60
-        return (jitter_offset(self.id, scheduled_for, self.jitter_seconds)
-                + jitter_offset(f"{self.id}|window", scheduled_for, window))
+        return jitter_offset(self.id, scheduled_for, self.jitter_seconds) + jitter_offset(
+            f"{self.id}|window", scheduled_for, window
+        )
 
     def _spread(self) -> int:
         """The most a run may start after its time."""
@@ -414,7 +440,7 @@ class Schedule:
         spread = timedelta(seconds=self._spread())
         starts = [self.starts_at(t) for t in self.upcoming(now - spread, count + 1)]
         if self.remaining_actions is not None:
-            starts = starts[:self.remaining_actions]
+            starts = starts[: self.remaining_actions]
         starts = sorted(t for t in starts if t > now)[:count]
         if not starts and not self.runs and self.late_once(now):
             starts = [now]

@@ -5,6 +5,7 @@ part of the secret after ``whsec_`` (not the string itself); the signature heade
 ``v1,<base64 HMAC-SHA256>``, several separated by spaces (during a secret rotation).
 Receivers can use ``verify`` below or any Standard Webhooks library.
 """
+
 from __future__ import annotations
 
 import base64
@@ -43,8 +44,9 @@ def signed_headers(secrets_: list[str], msg_id: str, timestamp: int, body: str) 
     }
 
 
-def verify(secret: str, headers: dict[str, str], body: str, now: int,
-           tolerance: int = TOLERANCE_SECONDS) -> None:
+def verify(
+    secret: str, headers: dict[str, str], body: str, now: int, tolerance: int = TOLERANCE_SECONDS
+) -> None:
     """For receivers: raise ``SignatureError`` unless the webhook is authentic and fresh."""
     lowered = {k.lower(): v for k, v in headers.items()}
     msg_id = lowered.get("webhook-id")

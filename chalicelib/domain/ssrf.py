@@ -12,6 +12,7 @@ the address inside is refused — unless an allow-list names them (the local run
 allow loopback). Denied endpoints (Conductor's own AWS endpoint when it is local) are refused
 even when an allow-list would let them through.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -90,8 +91,9 @@ def forbidden_reason(address: str) -> str | None:
         reason = _reason_v4_or_v6(inner)
         if reason is not None:
             return f"{reason} ({inner}, inside an IPv6 address)"
-    if isinstance(ip, ipaddress.IPv6Address) and (ip.sixtofour is not None or ip in NAT64[0]
-                                                  or ip in NAT64[1]):
+    if isinstance(ip, ipaddress.IPv6Address) and (
+        ip.sixtofour is not None or ip in NAT64[0] or ip in NAT64[1]
+    ):
         return None  # the IPv4 address inside is public: 6to4 and NAT64 reach exactly it
     return _reason_v4_or_v6(ip)
 
@@ -146,8 +148,7 @@ class OutboundGuard:
     def _check_address(self, host: str, address: str, port: int) -> None:
         ip = ipaddress.ip_address(address)
         if (str(ip), port) in self.deny:
-            raise ForbiddenTarget(f"{host} resolves to {address}:{port}, one of Conductor's own "
-                                  "endpoints")
+            raise ForbiddenTarget(f"{host} resolves to {address}:{port}, one of Conductor's own endpoints")
         if any(ip in network for network in self.allow):
             return
         reason = forbidden_reason(address)

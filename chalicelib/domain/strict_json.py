@@ -1,6 +1,7 @@
 """JSON as RFC 8259 has it, from callers we do not trust: no NaN or Infinity (Python's json
 accepts and emits them; browsers' JSON.parse then fails), and a bound on nesting (deep nesting
 makes json raise RecursionError, not ValueError, and makes encoders recurse until they fail)."""
+
 from __future__ import annotations
 
 import json

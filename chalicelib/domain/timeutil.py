@@ -1,4 +1,5 @@
 """ISO-8601 UTC times as the API writes them (``2026-11-29T10:00:00.123Z``) and reads them."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime

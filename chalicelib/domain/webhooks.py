@@ -1,5 +1,6 @@
 """The webhook aggregate: endpoints and their deliveries, as frozen values, with the rules that
 need no AWS (delivery ids, which secrets sign, the retry schedule as a ``RetryPolicy``)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -54,9 +55,15 @@ class Endpoint:
     def retry_policy(self, max_attempts: int) -> RetryPolicy:
         """Its schedule as a retry policy: each delay +-20 %, ``max_attempts`` in all."""
         delays = tuple(float(d) for d in self.retry_schedule or SCHEDULE_SECONDS)
-        return RetryPolicy(strategy="schedule", delays=delays, jitter="spread",
-                           max_attempts=max_attempts, initial_delay_seconds=delays[0],
-                           max_delay_seconds=max(delays) * 1.2, deadline_seconds=NO_DEADLINE)
+        return RetryPolicy(
+            strategy="schedule",
+            delays=delays,
+            jitter="spread",
+            max_attempts=max_attempts,
+            initial_delay_seconds=delays[0],
+            max_delay_seconds=max(delays) * 1.2,
+            deadline_seconds=NO_DEADLINE,
+        )
 
 
 @dataclass(frozen=True)
@@ -84,12 +91,12 @@ class Delivery:
     def leased(self, attempt: int, now: datetime) -> bool:
         """Whether ``attempt`` is done or being done now (a crashed claim is taken over later)."""
         return self.attempt_count >= attempt and (
-            self.lease_until is None or self.lease_until >= now.timestamp())
+            self.lease_until is None or self.lease_until >= now.timestamp()
+        )
 
 
 def delivery_id(event_id: str, webhook_id: str) -> str:
     """``dlv_`` + the event's time + bits of (event, endpoint): one delivery per pair."""
-    digest = int.from_bytes(hashlib.sha256(f"{event_id}|{webhook_id}".encode()).digest()[:10],
-                            "big")
+    digest = int.from_bytes(hashlib.sha256(f"{event_id}|{webhook_id}".encode()).digest()[:10], "big")
     ms = int(id_time(event_id).timestamp() * 1000)
     return f"dlv_{encode(ms, TIME_CHARS)}{encode(digest, RANDOM_CHARS)}"

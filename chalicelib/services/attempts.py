@@ -14,6 +14,7 @@ retry meets the condition its own first try made false. So a failed claim is fol
 consistent read that asks "is it mine?" (``Work.holds``): our token means the claim is ours and
 the attempt goes on; anything else is explained by the work (a duplicate, a lease to wait out).
 """
+
 from __future__ import annotations
 
 import logging
@@ -102,8 +103,9 @@ class Work[M, T]:
     def succeeded(self, item: T, message: M, result: Result, now: datetime) -> str:
         raise NotImplementedError
 
-    def retrying(self, item: T, message: M, result: Result, delay: float, run_at: datetime,
-                 now: datetime) -> str:
+    def retrying(
+        self, item: T, message: M, result: Result, delay: float, run_at: datetime, now: datetime
+    ) -> str:
         raise NotImplementedError
 
     def gave_up(self, item: T, message: M, result: Result, reason: str, now: datetime) -> str:
@@ -117,10 +119,14 @@ class AttemptEngine:
     already are found done on the next delivery.
     """
 
-    def __init__(self, queue: Queue, clock: Callable[[], datetime],
-                 rand: Callable[[], float] = random.random,
-                 token: Callable[[], str] = lambda: secrets.token_hex(8),
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        queue: Queue,
+        clock: Callable[[], datetime],
+        rand: Callable[[], float] = random.random,
+        token: Callable[[], str] = lambda: secrets.token_hex(8),
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.queue = queue
         self._clock = clock
         self._rand = rand
@@ -176,8 +182,9 @@ class AttemptEngine:
             return self._clock()
         return now
 
-    def _after_failed_claim(self, work: Work[Any, Any], message: Any, now: datetime,
-                            token: str) -> tuple[Any, str | None]:
+    def _after_failed_claim(
+        self, work: Work[Any, Any], message: Any, now: datetime, token: str
+    ) -> tuple[Any, str | None]:
         """A claim's condition failed: read (consistently) why. Our own token means the claim
         was applied and only its answer was lost: go on (no answer). Otherwise the answer."""
         item, answer = self._read(work, message, now, token)
@@ -189,8 +196,9 @@ class AttemptEngine:
         return item, work.lost_claim(item, message, now)
 
     @staticmethod
-    def _read(work: Work[Any, Any], message: Any, now: datetime,
-              token: str | None = None) -> tuple[Any, str | None]:
+    def _read(
+        work: Work[Any, Any], message: Any, now: datetime, token: str | None = None
+    ) -> tuple[Any, str | None]:
         """The message's item, or the answer when there is nothing to do: gone, or done; after a
         failed claim (``token``), "ours" when the item carries our own claim."""
         item = work.load(message)
@@ -202,22 +210,34 @@ class AttemptEngine:
             return item, "duplicate"
         return item, None
 
-    def later(self, message: RetryAttempt | DeliveryAttempt, run_at: datetime,
-              now: datetime) -> None:
+    def later(self, message: RetryAttempt | DeliveryAttempt, run_at: datetime, now: datetime) -> None:
         """The same attempt again at ``run_at`` (a lease, a breaker or a rate limit held it)."""
         self.queue.send(message.again(message.attempt, run_at), run_at=run_at, now=now)
 
-    def settle(self, work: Work[Any, Any], item: Any, message: RetryAttempt | DeliveryAttempt,
-               result: Result, now: datetime) -> str:
+    def settle(
+        self,
+        work: Work[Any, Any],
+        item: Any,
+        message: RetryAttempt | DeliveryAttempt,
+        result: Result,
+        now: datetime,
+    ) -> str:
         """Record an attempt's end: done, the next attempt queued (before the item says so, so
         none is lost), or given up with the reason the policy gives."""
         if result.success:
             return work.succeeded(item, message, result, now)
         reason = "gone"
         if not result.final:
-            decision = decide(work.policy(item), message.attempt,
-                              (result.error or {}).get("type", "Error"), work.created_at(item),
-                              now, self._rand, work.last_delay(item), result.retry_after)
+            decision = decide(
+                work.policy(item),
+                message.attempt,
+                (result.error or {}).get("type", "Error"),
+                work.created_at(item),
+                now,
+                self._rand,
+                work.last_delay(item),
+                result.retry_after,
+            )
             if decision.retry:
                 run_at = now + timedelta(seconds=decision.delay_seconds)
                 self.queue.send(message.again(message.attempt + 1, run_at), run_at=run_at, now=now)

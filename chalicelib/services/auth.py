@@ -1,4 +1,5 @@
 """Who is calling, and may they: API keys and roles."""
+
 from __future__ import annotations
 
 import secrets
@@ -55,10 +56,14 @@ def key_from_headers(headers: Any) -> str | None:
 
 
 class Authenticator:
-    def __init__(self, store: ApiKeyStore, tickets: TicketStore | None = None,
-                 clock: Callable[[], datetime] = utcnow,
-                 cache_seconds: float = KEY_CACHE_SECONDS,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        store: ApiKeyStore,
+        tickets: TicketStore | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        cache_seconds: float = KEY_CACHE_SECONDS,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._store = store
         self._tickets = tickets
         self._clock = clock
@@ -108,14 +113,12 @@ class Authenticator:
         now = self._clock()
         ticket = TICKET_PREFIX + secrets.token_urlsafe(32)
         expires = now + TICKET_TTL
-        self._tickets.put(hash_key(ticket), principal.key_hash, to_iso(now),
-                          int(expires.timestamp()))
+        self._tickets.put(hash_key(ticket), principal.key_hash, to_iso(now), int(expires.timestamp()))
         return ticket, to_iso(expires)
 
     def redeem_ticket(self, ticket: str | None) -> Principal | None:
         """The principal of a live, unused ticket whose key is still valid; the ticket is spent."""
-        if self._tickets is None or not ticket or not ticket.startswith(TICKET_PREFIX) \
-                or len(ticket) > 100:
+        if self._tickets is None or not ticket or not ticket.startswith(TICKET_PREFIX) or len(ticket) > 100:
             return None
         key_hash = self._tickets.take(hash_key(ticket), int(self._clock().timestamp()))
         return self._by_hash(key_hash) if key_hash else None

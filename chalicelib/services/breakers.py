@@ -1,4 +1,5 @@
 """Circuit breakers shared by every Lambda: pure transitions, optimistic writes, events."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -16,8 +17,11 @@ from chalicelib.errors import Conflict
 from chalicelib.store.breakers import BreakerStore
 
 MAX_ATTEMPTS = 16
-EVENT_BY_TRANSITION = {sm.OPEN: "circuit.opened", sm.HALF_OPEN: "circuit.half_opened",
-                       sm.CLOSED: "circuit.closed"}
+EVENT_BY_TRANSITION = {
+    sm.OPEN: "circuit.opened",
+    sm.HALF_OPEN: "circuit.half_opened",
+    sm.CLOSED: "circuit.closed",
+}
 
 
 def parse_settings(raw: Mapping[str, Any] | None) -> dict[str, sm.BreakerSettings]:
@@ -59,14 +63,17 @@ class BreakerService:
     def settings_for(self, service: str) -> sm.BreakerSettings:
         return self._settings.get(service, self._settings["default"])
 
-    def _update(self, service: str,
-                change: Callable[[sm.BreakerState, float], tuple[sm.BreakerState, Any, str | None]],
-                known: sm.BreakerState | None = None) -> tuple[sm.BreakerState, Any]:
+    def _update(
+        self,
+        service: str,
+        change: Callable[[sm.BreakerState, float], tuple[sm.BreakerState, Any, str | None]],
+        known: sm.BreakerState | None = None,
+    ) -> tuple[sm.BreakerState, Any]:
         """Apply ``change`` with a write conditioned on the version it saw; ``known``: a state
         the caller just read or wrote, tried first without reading (a lost race reads again)."""
         for tries in range(MAX_ATTEMPTS):
             if tries:  # a lost race: wait a little (random, growing) before reading again
-                self._pause(self._rand() * min(0.2, 0.005 * 2 ** tries))
+                self._pause(self._rand() * min(0.2, 0.005 * 2**tries))
             now = self._clock()
             current = known if known is not None and not tries else self._store.get(service)
             new, result, transition = change(current, now.timestamp())
@@ -77,11 +84,19 @@ class BreakerService:
                 if transition is not None and self._metrics is not None:
                     self._metrics.count("breakers", service, {transition: 1})
                 if transition is not None:  # the window that led here (a new state's is empty)
-                    self._publish(EVENT_BY_TRANSITION[transition], {
-                        "service": service, "state": new.state,
-                        "window": {"size": len(current.window), "failures": current.failures,
-                                   "failure_rate": round(current.failure_rate(), 4)},
-                        "failure_rate": round(current.failure_rate(), 4)})
+                    self._publish(
+                        EVENT_BY_TRANSITION[transition],
+                        {
+                            "service": service,
+                            "state": new.state,
+                            "window": {
+                                "size": len(current.window),
+                                "failures": current.failures,
+                                "failure_rate": round(current.failure_rate(), 4),
+                            },
+                            "failure_rate": round(current.failure_rate(), 4),
+                        },
+                    )
                 return new, result
         raise Conflict(f"The breaker of {service} is changing too fast; try again.")
 
@@ -95,8 +110,7 @@ class BreakerService:
         state, admission = self._update(service, change)
         return dataclasses.replace(admission, state=state)  # the state as stored, its version too
 
-    def record(self, service: str, failed: bool,
-               known: sm.BreakerState | None = None) -> sm.BreakerState:
+    def record(self, service: str, failed: bool, known: sm.BreakerState | None = None) -> sm.BreakerState:
         """An outcome into the window; ``known``: the state ``admit`` answered (one read less)."""
         settings = self.settings_for(service)
 
@@ -116,8 +130,9 @@ class BreakerService:
             self._on_closed(service)
         return self.describe(service)
 
-    def describe(self, service: str, state: sm.BreakerState | None = None,
-                 updated_at: str | None = None) -> dict[str, Any]:
+    def describe(
+        self, service: str, state: sm.BreakerState | None = None, updated_at: str | None = None
+    ) -> dict[str, Any]:
         if state is None:
             state, updated_at = self._store.get_with_time(service)
         settings = self.settings_for(service)
@@ -125,12 +140,17 @@ class BreakerService:
         return {
             "service": service,
             "state": state.state,
-            "window": {"size": len(state.window), "failures": state.failures,
-                       "failure_rate": round(state.failure_rate(), 4)},
+            "window": {
+                "size": len(state.window),
+                "failures": state.failures,
+                "failure_rate": round(state.failure_rate(), 4),
+            },
             "opened_at": to_iso(datetime.fromtimestamp(state.opened_at, self._clock().tzinfo))
-            if state.opened_at is not None else None,
+            if state.opened_at is not None
+            else None,
             "next_trial_at": to_iso(datetime.fromtimestamp(trial_at, self._clock().tzinfo))
-            if trial_at is not None else None,
+            if trial_at is not None
+            else None,
             "trials_started": state.trials_started,
             "settings": json.loads(json.dumps(asdict(settings))),
             "updated_at": updated_at,

@@ -1,4 +1,5 @@
 """The event bus: record every event in the timeline, then queue it for fan-out."""
+
 from __future__ import annotations
 
 import logging
@@ -66,7 +67,8 @@ class EventBus:
         if size > MAX_EVENT_BYTES:
             raise PayloadTooLarge(
                 f"The event is {size} bytes; events (webhook payloads) may be {MAX_EVENT_BYTES}.",
-                [{"field": "data", "problem": f"must serialize to at most {MAX_EVENT_BYTES} bytes"}])
+                [{"field": "data", "problem": f"must serialize to at most {MAX_EVENT_BYTES} bytes"}],
+            )
         expires_at = int((now + self._ttl).timestamp())
         return Staged(event, expires_at, self._store.put_write(event, expires_at))
 
@@ -93,8 +95,10 @@ class EventBus:
         try:
             self._send(events)
         except DependencyUnavailable:
-            log.warning("events %s are in the timeline but not queued; the reconciler sends "
-                        "them", [e.id for e in events])
+            log.warning(
+                "events %s are in the timeline but not queued; the reconciler sends them",
+                [e.id for e in events],
+            )
 
     def resend(self, events: list[Event]) -> None:
         """The reconciler's: events in the timeline whose fan-out never happened."""
@@ -102,10 +106,15 @@ class EventBus:
 
     def _send(self, events: list[Event]) -> None:
         """The events to the fan-out queue (10 a call), with their type as an attribute."""
-        self._queue.send_entries([
-            {"MessageBody": encode_event(event), "MessageAttributes": {
-                "event_type": {"DataType": "String", "StringValue": event.type}}}
-            for event in events])
+        self._queue.send_entries(
+            [
+                {
+                    "MessageBody": encode_event(event),
+                    "MessageAttributes": {"event_type": {"DataType": "String", "StringValue": event.type}},
+                }
+                for event in events
+            ]
+        )
 
     def get(self, event_id: str) -> Event | None:
         return self._store.get(event_id, int(self._clock().timestamp()))
@@ -124,13 +133,19 @@ class EventBus:
         start = max(start or now - self._ttl, now - self._ttl)
         if start > end:
             raise ValidationFailed(
-                "The time range is empty.", [{"field": "from", "problem": "must not be after 'to'"}])
+                "The time range is empty.", [{"field": "from", "problem": "must not be after 'to'"}]
+            )
         if position is not None:
             wanted = {"t"} if event_type else ({"m"} if "m" in position else {"d"})
-            if (not wanted <= position.keys() or (event_type and position["t"] != event_type)
-                    or not all(isinstance(v, str) for v in position.values())):
+            if (
+                not wanted <= position.keys()
+                or (event_type and position["t"] != event_type)
+                or not all(isinstance(v, str) for v in position.values())
+            ):
                 raise ValidationFailed(
                     "The cursor belongs to another query.",
-                    [{"field": "cursor", "problem": "must come from the same filters"}])
+                    [{"field": "cursor", "problem": "must come from the same filters"}],
+                )
         return self._store.list(
-            start, end, limit, int(now.timestamp()), event_type=event_type, position=position)
+            start, end, limit, int(now.timestamp()), event_type=event_type, position=position
+        )

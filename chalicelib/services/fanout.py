@@ -1,6 +1,7 @@
 """One event to everyone subscribed to it: its webhook endpoints (a delivery each) and its
 WebSocket connections (pushed now). The subscription index is read once for both (its patterns'
 sets: one BatchGetItem), and the endpoints and connections together (one more)."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -14,10 +15,14 @@ from chalicelib.store.subscriptions import Subscribers, SubscriptionIndex
 
 
 class FanOut:
-    def __init__(self, index: SubscriptionIndex, deliveries: Callable[[], Deliveries],
-                 realtime: Callable[[], Realtime],
-                 clock: Callable[[], datetime] = utcnow,
-                 fanned_out: Callable[[Event], None] | None = None) -> None:
+    def __init__(
+        self,
+        index: SubscriptionIndex,
+        deliveries: Callable[[], Deliveries],
+        realtime: Callable[[], Realtime],
+        clock: Callable[[], datetime] = utcnow,
+        fanned_out: Callable[[Event], None] | None = None,
+    ) -> None:
         self._index = index
         self._fanned_out = fanned_out
         self._deliveries = deliveries

@@ -1,4 +1,5 @@
 """Health: is every table and queue Conductor depends on reachable and active?"""
+
 from __future__ import annotations
 
 import logging
@@ -16,8 +17,13 @@ class HealthChecker:
     """One DescribeTable per table and one GetQueueUrl per queue, run in parallel."""
 
     def __init__(
-        self, dynamodb: Any, sqs: Any, tables: Mapping[str, str], queues: Mapping[str, str],
-        state: Any = None, publish: Callable[[str, dict[str, Any]], Any] | None = None,
+        self,
+        dynamodb: Any,
+        sqs: Any,
+        tables: Mapping[str, str],
+        queues: Mapping[str, str],
+        state: Any = None,
+        publish: Callable[[str, dict[str, Any]], Any] | None = None,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self._dynamodb = dynamodb
@@ -45,9 +51,12 @@ class HealthChecker:
         except Exception as exc:  # noqa: BLE001 - the state's own table may be what is down
             log.warning("health state unavailable: %s", exc)
             return None
-        change = {"status": report["status"], "down": down,
-                  "went_down": sorted(set(down) - set(previous or [])),
-                  "came_back": sorted(set(previous or []) - set(down))}
+        change = {
+            "status": report["status"],
+            "down": down,
+            "went_down": sorted(set(down) - set(previous or [])),
+            "came_back": sorted(set(previous or []) - set(down)),
+        }
         self._publish("system.health_changed", change)
         return change
 
@@ -58,8 +67,7 @@ class HealthChecker:
         except (ClientError, BotoCoreError) as exc:
             return _down("table", logical, name, exc)
         state = "ok" if status in ("ACTIVE", "UPDATING") else "down"
-        return {"kind": "table", "name": logical, "resource": name, "status": state,
-                "detail": status}
+        return {"kind": "table", "name": logical, "resource": name, "status": state, "detail": status}
 
     def _queue(self, logical: str) -> dict[str, Any]:
         name = self._queues[logical]
@@ -74,8 +82,11 @@ class HealthChecker:
         with ThreadPoolExecutor(max_workers=8) as pool:
             components = list(pool.map(lambda job: job[0](job[1]), jobs))
         down = [c for c in components if c["status"] != "ok"]
-        return {"status": "ok" if not down else "degraded", "components": components,
-                "down": [f"{c['kind']}:{c['name']}" for c in down]}
+        return {
+            "status": "ok" if not down else "degraded",
+            "components": components,
+            "down": [f"{c['kind']}:{c['name']}" for c in down],
+        }
 
 
 def _down(kind: str, logical: str, name: str, exc: Exception) -> dict[str, Any]:

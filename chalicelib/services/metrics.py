@@ -1,5 +1,6 @@
 """Metrics: every component counts what it does in minute/hour/day windows; the API and the
 dashboard read them back with a Query per metric, never a scan."""
+
 from __future__ import annotations
 
 import json
@@ -51,10 +52,15 @@ class MetricsService:
     windows' items are written by each container a few times a minute, never by every request
     (a hot item caps the whole API near 1,000 writes a second)."""
 
-    def __init__(self, store: MetricsStore, clock: Callable[[], datetime] = utcnow,
-                 flush_seconds: float = FLUSH_SECONDS,
-                 monotonic: Callable[[], float] = time.monotonic,
-                 emf_line: Callable[[str], None] | None = None, stage: str = "dev") -> None:
+    def __init__(
+        self,
+        store: MetricsStore,
+        clock: Callable[[], datetime] = utcnow,
+        flush_seconds: float = FLUSH_SECONDS,
+        monotonic: Callable[[], float] = time.monotonic,
+        emf_line: Callable[[str], None] | None = None,
+        stage: str = "dev",
+    ) -> None:
         self._store = store
         #: where CloudWatch EMF lines go (stdout on Lambda); None: none are made
         self._emf_line = emf_line
@@ -70,8 +76,9 @@ class MetricsService:
 
     # --- recording (never fails the work it describes) -------------------------------------------
 
-    def record(self, metric: str, fields: Mapping[str, float],
-               latency: tuple[str, float] | None = None) -> None:
+    def record(
+        self, metric: str, fields: Mapping[str, float], latency: tuple[str, float] | None = None
+    ) -> None:
         counted = dict(fields)
         if latency is not None:
             counted.update(observe(*latency))
@@ -79,8 +86,7 @@ class MetricsService:
             return
         now = self._clock()
         with self._lock:
-            _, pending = self._pending.setdefault((metric, window_start(now, "minute")),
-                                                  (now, Counter()))
+            _, pending = self._pending.setdefault((metric, window_start(now, "minute")), (now, Counter()))
             pending.update(counted)
             if self._since is None:
                 self._since = self._monotonic()
@@ -103,14 +109,27 @@ class MetricsService:
                 self._store.add(metric, moment, _fold(fields))
                 subjects = _by_subject(fields)
                 if subjects:
-                    self._store.add_subjects(metric, moment, subjects, {
-                        subject: names[(metric, subject)] for subject in subjects
-                        if (metric, subject) in names})
+                    self._store.add_subjects(
+                        metric,
+                        moment,
+                        subjects,
+                        {
+                            subject: names[(metric, subject)]
+                            for subject in subjects
+                            if (metric, subject) in names
+                        },
+                    )
             except DependencyUnavailable:
                 log.warning("could not record %s %s", metric, sorted(fields), exc_info=True)
 
-    def count(self, metric: str, subject: str, fields: Mapping[str, float],
-              timing: tuple[str, float | None] | None = None, name: str | None = None) -> None:
+    def count(
+        self,
+        metric: str,
+        subject: str,
+        fields: Mapping[str, float],
+        timing: tuple[str, float | None] | None = None,
+        name: str | None = None,
+    ) -> None:
         """Counters of one subject (a service, a schedule, an endpoint) in ``metric``'s windows,
         zeros left out. ``timing`` ``(name, ms)`` also adds the subject's ``<name>_ms`` and
         ``<name>_count`` (its mean) and the metric's ``<name>`` histogram; ``name`` is kept with
@@ -127,19 +146,27 @@ class MetricsService:
                     self._names[(metric, subject)] = name
             self.record(metric, counted, histogram)
             dimension = emf.SUBJECT_DIMENSION.get(metric)
-            self.emit(emf.values_of(metric, {k: v for k, v in fields.items() if v}, histogram),
-                      {dimension: subject} if dimension else {})
+            self.emit(
+                emf.values_of(metric, {k: v for k, v in fields.items() if v}, histogram),
+                {dimension: subject} if dimension else {},
+            )
 
-    def emit(self, values: Mapping[str, tuple[float, str]], dimensions: Mapping[str, str],
-             ) -> None:
+    def emit(
+        self,
+        values: Mapping[str, tuple[float, str]],
+        dimensions: Mapping[str, str],
+    ) -> None:
         """One CloudWatch EMF line of ``values`` (name -> (value, unit)) under the stage and
         ``dimensions``. Never raises: a metric never fails the work it describes."""
         if self._emf_line is None or not values:
             return
         try:
             moment = int(self._clock().timestamp() * 1000)
-            self._emf_line(json.dumps(emf.document(values, {"Stage": self._stage, **dimensions},
-                                                   moment), separators=(",", ":")))
+            self._emf_line(
+                json.dumps(
+                    emf.document(values, {"Stage": self._stage, **dimensions}, moment), separators=(",", ":")
+                )
+            )
         except (ValueError, OSError):
             log.warning("could not write the EMF line of %s", sorted(values), exc_info=True)
 
@@ -148,8 +175,9 @@ class MetricsService:
         self.flush()
         return _fold(self._store.total(metric, start, end, window))
 
-    def by_subject(self, metric: str, start: datetime, end: datetime
-                   ) -> tuple[Counter[str], dict[str, Counter[str]], dict[str, str]]:
+    def by_subject(
+        self, metric: str, start: datetime, end: datetime
+    ) -> tuple[Counter[str], dict[str, Counter[str]], dict[str, str]]:
         """The metric's totals over the hours of a range, and each subject's (two Queries).
         Windows written before subjects had items of their own hold them as ``name|subject``
         fields: those are read from the totals, so nothing counted before is lost."""
@@ -163,11 +191,15 @@ class MetricsService:
     def request(self, status: int, duration_ms: float, route: str | None = None) -> None:
         """One API request; in CloudWatch by route too (``GET /v2/schedules/{schedule_id}``),
         with 5xx counted as 0 or 1 so its rate is a sum over requests."""
-        self.record("api", {"requests": 1, f"status_{status // 100}xx": 1},
-                    ("latency", duration_ms))
-        self.emit({"Requests": (1, "Count"), "Errors5xx": (int(status >= 500), "Count"),
-                   "Latency": (duration_ms, "Milliseconds")},
-                  {"Route": route} if route else {})
+        self.record("api", {"requests": 1, f"status_{status // 100}xx": 1}, ("latency", duration_ms))
+        self.emit(
+            {
+                "Requests": (1, "Count"),
+                "Errors5xx": (int(status >= 500), "Count"),
+                "Latency": (duration_ms, "Milliseconds"),
+            },
+            {"Route": route} if route else {},
+        )
 
     def gauge(self, name: str, delta: float) -> None:
         try:
@@ -175,8 +207,9 @@ class MetricsService:
         except DependencyUnavailable:
             log.warning("could not adjust gauge %s", name, exc_info=True)
 
-    def publish_updated(self, publish: Callable[[str, dict[str, Any]], Any],
-                        claim: Callable[[str], bool]) -> bool:
+    def publish_updated(
+        self, publish: Callable[[str, dict[str, Any]], Any], claim: Callable[[str], bool]
+    ) -> bool:
         """``metrics.updated`` for the minute that just ended, once (``claim`` dedupes)."""
         minute = self._clock().replace(second=0, microsecond=0) - timedelta(minutes=1)
         key = f"metrics.updated:{window_start(minute, 'minute')}"
@@ -184,20 +217,26 @@ class MetricsService:
             return False
         self.flush()
         totals = {m: _fold(self._store.total(m, minute, minute, "minute")) for m in METRICS}
-        publish("metrics.updated", {"window_start": window_start(minute, "minute"),
-                                    "totals": {m: {k: round(v, 3) for k, v in c.items()
-                                                   if "." not in k} for m, c in totals.items()}})
+        publish(
+            "metrics.updated",
+            {
+                "window_start": window_start(minute, "minute"),
+                "totals": {
+                    m: {k: round(v, 3) for k, v in c.items() if "." not in k} for m, c in totals.items()
+                },
+            },
+        )
         return True
 
     # --- reading ---------------------------------------------------------------------------------------
 
-    def _range(self, start: datetime | None, end: datetime | None,
-               default: timedelta = timedelta(hours=24)) -> tuple[datetime, datetime]:
+    def _range(
+        self, start: datetime | None, end: datetime | None, default: timedelta = timedelta(hours=24)
+    ) -> tuple[datetime, datetime]:
         end = end or self._clock()
         return start or end - default, end
 
-    def summary(self, start: datetime | None = None, end: datetime | None = None
-                ) -> dict[str, Any]:
+    def summary(self, start: datetime | None = None, end: datetime | None = None) -> dict[str, Any]:
         """Totals and rates of every component: one Query per metric (hour windows)."""
         start, end = self._range(start, end)
         self.flush()
@@ -205,49 +244,80 @@ class MetricsService:
         api, retries = totals["api"], _fold(totals["retries"])
         schedules, webhooks = _fold(totals["schedules"]), _fold(totals["webhooks"])
         return {
-            "from": to_iso(start), "to": to_iso(end),
-            "api": {"requests": int(api["requests"]),
-                    "errors_5xx": int(api["status_5xx"]), "errors_4xx": int(api["status_4xx"]),
-                    "error_rate": round(api["status_5xx"] / api["requests"], 4)
-                    if api["requests"] else None, "latency": summary(api, "latency")},
-            "retries": {"created": int(retries["created"]), "succeeded": int(retries["succeeded"]),
-                        "dead_lettered": int(retries["dead_lettered"]),
-                        "success_rate": _rate(retries["succeeded"], retries["dead_lettered"])},
-            "schedules": {"runs": int(schedules["runs"]), "failures": int(schedules["failures"]),
-                          "skipped": int(schedules["skipped"]),
-                          "success_rate": _rate(schedules["runs"] - schedules["failures"],
-                                                schedules["failures"]),
-                          "duration": summary(totals["schedules"], "duration")},
-            "webhooks": {"delivered": int(webhooks["delivered"]),
-                         "failed": int(webhooks["failed"]), "attempts": int(webhooks["attempts"]),
-                         "success_rate": _rate(webhooks["delivered"], webhooks["failed"]),
-                         "latency": summary(totals["webhooks"], "latency")},
+            "from": to_iso(start),
+            "to": to_iso(end),
+            "api": {
+                "requests": int(api["requests"]),
+                "errors_5xx": int(api["status_5xx"]),
+                "errors_4xx": int(api["status_4xx"]),
+                "error_rate": round(api["status_5xx"] / api["requests"], 4) if api["requests"] else None,
+                "latency": summary(api, "latency"),
+            },
+            "retries": {
+                "created": int(retries["created"]),
+                "succeeded": int(retries["succeeded"]),
+                "dead_lettered": int(retries["dead_lettered"]),
+                "success_rate": _rate(retries["succeeded"], retries["dead_lettered"]),
+            },
+            "schedules": {
+                "runs": int(schedules["runs"]),
+                "failures": int(schedules["failures"]),
+                "skipped": int(schedules["skipped"]),
+                "success_rate": _rate(schedules["runs"] - schedules["failures"], schedules["failures"]),
+                "duration": summary(totals["schedules"], "duration"),
+            },
+            "webhooks": {
+                "delivered": int(webhooks["delivered"]),
+                "failed": int(webhooks["failed"]),
+                "attempts": int(webhooks["attempts"]),
+                "success_rate": _rate(webhooks["delivered"], webhooks["failed"]),
+                "latency": summary(totals["webhooks"], "latency"),
+            },
             "breakers": {k: int(v) for k, v in _fold(totals["breakers"]).items()},
             "dead_letters_open": int(self._store.gauge("dead_letters_open")),
         }
 
-    def history(self, metric: str, window: str, start: datetime | None, end: datetime | None,
-                field: str | None) -> dict[str, Any]:
-        default = {"minute": timedelta(hours=1), "hour": timedelta(hours=24),
-                   "day": timedelta(days=30)}[window]
+    def history(
+        self, metric: str, window: str, start: datetime | None, end: datetime | None, field: str | None
+    ) -> dict[str, Any]:
+        default = {"minute": timedelta(hours=1), "hour": timedelta(hours=24), "day": timedelta(days=30)}[
+            window
+        ]
         start, end = self._range(start, end, default)
         self.flush()
         points = []
         for started, values in self._store.series(metric, window, start, end):
             data = _fold(values)
             # a window's percentiles, read from its histogram, so charts need not know the buckets
-            percentiles = {prefix: summary(data, prefix) for prefix in HISTOGRAMS
-                           if data.get(f"{prefix}.count")}
+            percentiles = {
+                prefix: summary(data, prefix) for prefix in HISTOGRAMS if data.get(f"{prefix}.count")
+            }
             if field is not None:
                 data = Counter({field: data.get(field, 0)})
-            points.append({"window_start": started, "values": {k: round(v, 3) for k, v in
-                                                               sorted(data.items())},
-                           "percentiles": percentiles})
-        return {"metric": metric, "window": window, "from": window_start(start, window),
-                "to": window_start(end, window), "points": points}
+            points.append(
+                {
+                    "window_start": started,
+                    "values": {k: round(v, 3) for k, v in sorted(data.items())},
+                    "percentiles": percentiles,
+                }
+            )
+        return {
+            "metric": metric,
+            "window": window,
+            "from": window_start(start, window),
+            "to": window_start(end, window),
+            "points": points,
+        }
 
-    def per_subject(self, metric: str, start: datetime | None, end: datetime | None,
-                    good: str, bad: str, bad_within_good: bool = False) -> dict[str, Any]:
+    def per_subject(
+        self,
+        metric: str,
+        start: datetime | None,
+        end: datetime | None,
+        good: str,
+        bad: str,
+        bad_within_good: bool = False,
+    ) -> dict[str, Any]:
         """Counts and success rate per subject (two Queries whatever their number).
         ``bad_within_good``: ``good`` counts every
         outcome (a schedule's runs include its failed runs), so success is (good - bad) / good."""
@@ -257,14 +327,20 @@ class MetricsService:
         for subject, counts in sorted(subjects.items()):
             count = counts.get("latency_count", 0) or counts.get("duration_count", 0)
             total_ms = counts.get("latency_ms", 0) or counts.get("duration_ms", 0)
-            rows.append({"id": subject, "name": names.get(subject),
-                         good: int(counts[good]), bad: int(counts[bad]),
-                         "success_rate": _rate(counts[good] - counts[bad], counts[bad])
-                         if bad_within_good else _rate(counts[good], counts[bad]),
-                         "mean_ms": round(total_ms / count, 2) if count else None})
+            rows.append(
+                {
+                    "id": subject,
+                    "name": names.get(subject),
+                    good: int(counts[good]),
+                    bad: int(counts[bad]),
+                    "success_rate": _rate(counts[good] - counts[bad], counts[bad])
+                    if bad_within_good
+                    else _rate(counts[good], counts[bad]),
+                    "mean_ms": round(total_ms / count, 2) if count else None,
+                }
+            )
         prefix = "latency" if metric == "webhooks" else "duration"
-        return {"from": to_iso(start), "to": to_iso(end), "items": rows,
-                "overall": summary(totals, prefix)}
+        return {"from": to_iso(start), "to": to_iso(end), "items": rows, "overall": summary(totals, prefix)}
 
 
 def _fold(counts: Mapping[str, float]) -> Counter[str]:

@@ -5,6 +5,7 @@ connects to the first checked address, sending the original ``Host`` (and, for h
 name for SNI and certificate checks). There is no second DNS lookup between the check and the
 connection, so a name that re-binds to a private address after the check gains nothing.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -28,8 +29,7 @@ class PinnedAdapter(HTTPAdapter):
         super().__init__(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
         self._guard = guard
 
-    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any
-             ) -> requests.Response:
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
         try:
             checked = self._guard.check(request.url or "")
         except ForbiddenTarget as exc:
@@ -40,8 +40,9 @@ class PinnedAdapter(HTTPAdapter):
         request.pinned_address = checked.addresses[0]  # type: ignore[attr-defined]
         return super().send(request, *args, **kwargs)
 
-    def build_connection_pool_key_attributes(self, request: requests.PreparedRequest, verify: Any,
-                                             cert: Any = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    def build_connection_pool_key_attributes(
+        self, request: requests.PreparedRequest, verify: Any, cert: Any = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
         host_params, pool_kwargs = super().build_connection_pool_key_attributes(request, verify, cert)
         pinned = getattr(request, "pinned_address", None)
         if pinned is None:  # only send() builds connections, and it always pins
@@ -70,8 +71,12 @@ def _chain(exc: BaseException) -> list[BaseException]:
         if item is None or item in seen:
             continue
         seen.append(item)
-        queue += [getattr(item, "reason", None), item.__cause__, item.__context__,
-                  *(a for a in item.args if isinstance(a, BaseException))]
+        queue += [
+            getattr(item, "reason", None),
+            item.__cause__,
+            item.__context__,
+            *(a for a in item.args if isinstance(a, BaseException)),
+        ]
     return seen
 
 

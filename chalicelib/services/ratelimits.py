@@ -1,5 +1,6 @@
 """Rate limiting: one bucket per caller and route class, shared by every container, with budgets
 per route class, per role and per key."""
+
 from __future__ import annotations
 
 import logging
@@ -24,20 +25,33 @@ DEFAULT_POLICIES: dict[str, Policy] = {
 #: source IP with the "ip" budgets). CONDUCTOR_RATE_LIMITS overrides classes for everyone or per
 #: role; a key's own ``rate_limits`` override both.
 ROLE_POLICIES: dict[str, dict[str, Policy]] = {
-    "admin": {"read": Policy("read", 1200, 60), "write": Policy("write", 240, 60),
-              "batch": Policy("batch", 40, 60), "admin": Policy("admin", 60, 60)},
-    "operator": {"read": Policy("read", 600, 60), "write": Policy("write", 120, 60),
-                 "batch": Policy("batch", 20, 60)},
-    "viewer": {"read": Policy("read", 600, 60), "write": Policy("write", 60, 60),
-               "batch": Policy("batch", 10, 60)},
-    "ip": {"read": Policy("read", 120, 60), "write": Policy("write", 30, 60),
-           "batch": Policy("batch", 5, 60), "admin": Policy("admin", 10, 60)},
+    "admin": {
+        "read": Policy("read", 1200, 60),
+        "write": Policy("write", 240, 60),
+        "batch": Policy("batch", 40, 60),
+        "admin": Policy("admin", 60, 60),
+    },
+    "operator": {
+        "read": Policy("read", 600, 60),
+        "write": Policy("write", 120, 60),
+        "batch": Policy("batch", 20, 60),
+    },
+    "viewer": {
+        "read": Policy("read", 600, 60),
+        "write": Policy("write", 60, 60),
+        "batch": Policy("batch", 10, 60),
+    },
+    "ip": {
+        "read": Policy("read", 120, 60),
+        "write": Policy("write", 30, 60),
+        "batch": Policy("batch", 5, 60),
+        "admin": Policy("admin", 10, 60),
+    },
 }
 
 
 class BucketStore(Protocol):
-    def admit(self, bucket: str, now_ms: int, policy: Policy,
-              expires_at: int) -> tuple[bool, float]: ...
+    def admit(self, bucket: str, now_ms: int, policy: Policy, expires_at: int) -> tuple[bool, float]: ...
 
 
 def _policy(name: str, spec: Mapping[str, Any]) -> Policy:
@@ -52,8 +66,10 @@ def parse_policies(raw: Mapping[str, Any] | None) -> dict[str, Any]:
     for name, spec in raw.items():
         if name != "roles":
             policies[name] = _policy(name, spec)
-    policies["roles"] = {role: {name: _policy(name, spec) for name, spec in classes.items()}
-                         for role, classes in (raw.get("roles") or {}).items()}
+    policies["roles"] = {
+        role: {name: _policy(name, spec) for name, spec in classes.items()}
+        for role, classes in (raw.get("roles") or {}).items()
+    }
     policies["flat"] = frozenset(name for name in raw if name != "roles")
     return policies
 
@@ -75,8 +91,9 @@ class RateLimiter:
         self._policies = dict(policies)
         self._clock_ms = clock_ms
 
-    def policy(self, route_class: str, overrides: Mapping[str, Any] | None = None,
-               role: str | None = None) -> Policy:
+    def policy(
+        self, route_class: str, overrides: Mapping[str, Any] | None = None, role: str | None = None
+    ) -> Policy:
         """The key's own override, else the configured one for its role, else one configured
         for everyone, else the built-in role default, else the class default."""
         if overrides and route_class in overrides:
@@ -89,8 +106,13 @@ class RateLimiter:
         built_in = ROLE_POLICIES.get(role or "", {})
         return built_in.get(route_class) or self._policies[route_class]
 
-    def check(self, caller: str, route_class: str, overrides: Mapping[str, Any] | None = None,
-              role: str | None = None) -> tuple[Policy, Decision]:
+    def check(
+        self,
+        caller: str,
+        route_class: str,
+        overrides: Mapping[str, Any] | None = None,
+        role: str | None = None,
+    ) -> tuple[Policy, Decision]:
         policy = self.policy(route_class, overrides, role)
         bucket = f"{caller}#{route_class}"
         now = self._clock_ms()

@@ -1,4 +1,5 @@
 """WebSocket connections: connect, subscribe, and push events to the subscribed connections."""
+
 from __future__ import annotations
 
 import json
@@ -52,8 +53,7 @@ class Realtime:
 
     def connect(self, connection_id: str, endpoint: str, key_id: str | None = None) -> None:
         now = self._clock()
-        self._store.add(
-            connection_id, endpoint, to_iso(now), int((now + CONNECTION_TTL).timestamp()), key_id)
+        self._store.add(connection_id, endpoint, to_iso(now), int((now + CONNECTION_TTL).timestamp()), key_id)
 
     def disconnect(self, connection_id: str) -> None:
         self._store.remove(connection_id)
@@ -94,22 +94,34 @@ class Realtime:
                 or not patterns
                 or not all(isinstance(p, str) and is_valid_pattern(p) for p in patterns)
             ):
-                self._reply(record.endpoint, connection_id, _error(
-                    "validation_error",
-                    "'events' must be a non-empty list of event types or patterns like 'schedule.*'."))
+                self._reply(
+                    record.endpoint,
+                    connection_id,
+                    _error(
+                        "validation_error",
+                        "'events' must be a non-empty list of event types or patterns like 'schedule.*'.",
+                    ),
+                )
                 return
             current = set(record.patterns)
             wanted = current | set(patterns) if action == "subscribe" else current - set(patterns)
             if len(wanted) > MAX_PATTERNS:
-                self._reply(record.endpoint, connection_id, _error(
-                    "validation_error", f"At most {MAX_PATTERNS} patterns per connection."))
+                self._reply(
+                    record.endpoint,
+                    connection_id,
+                    _error("validation_error", f"At most {MAX_PATTERNS} patterns per connection."),
+                )
                 return
             self._store.set_patterns(record, sorted(wanted))
-            self._reply(record.endpoint, connection_id,
-                        {"action": "ack", "of": action, "events": sorted(wanted)})
+            self._reply(
+                record.endpoint, connection_id, {"action": "ack", "of": action, "events": sorted(wanted)}
+            )
         else:
-            self._reply(record.endpoint, connection_id, _error(
-                "unknown_action", "Known actions: subscribe, unsubscribe, resume, ping."))
+            self._reply(
+                record.endpoint,
+                connection_id,
+                _error("unknown_action", "Known actions: subscribe, unsubscribe, resume, ping."),
+            )
 
     def _resume(self, record: Connection, after: Any) -> None:
         """Replay, oldest first, the subscribed events published after event ``after``, then ack:
@@ -118,8 +130,11 @@ class Realtime:
         from chalicelib.domain.ids import id_time, is_id  # noqa: PLC0415
 
         if not isinstance(after, str) or not is_id(after, "evt") or self._timeline is None:
-            self._reply(record.endpoint, record.id, _error(
-                "validation_error", "'after' must be the id of an event you received."))
+            self._reply(
+                record.endpoint,
+                record.id,
+                _error("validation_error", "'after' must be the id of an event you received."),
+            )
             return
         bus = self._timeline()
         since = id_time(after)
@@ -131,8 +146,11 @@ class Realtime:
             if position is None or len(missed) > MAX_REPLAY:
                 break
         if len(missed) > MAX_REPLAY:
-            self._reply(record.endpoint, record.id, _error(
-                "too_many_missed", f"More than {MAX_REPLAY} events were missed; reload instead."))
+            self._reply(
+                record.endpoint,
+                record.id,
+                _error("too_many_missed", f"More than {MAX_REPLAY} events were missed; reload instead."),
+            )
             return
         patterns = list(record.patterns)
         replayed = 0
@@ -140,17 +158,27 @@ class Realtime:
             if any(pattern_matches(p, event.type) for p in patterns):
                 self._reply(record.endpoint, record.id, self._event_message(event))
                 replayed += 1
-        self._reply(record.endpoint, record.id,
-                    {"action": "ack", "of": "resume", "after": after, "replayed": replayed})
+        self._reply(
+            record.endpoint,
+            record.id,
+            {"action": "ack", "of": "resume", "after": after, "replayed": replayed},
+        )
 
     @staticmethod
     def _event_message(event: Event) -> dict[str, Any]:
         message = {"action": "event", "event": event.to_dict()}
         if len(json.dumps(message)) <= MAX_EVENT_MESSAGE:
             return message
-        return {"action": "event", "event": {
-            "id": event.id, "type": event.type, "timestamp": event.timestamp, "trimmed": True,
-            "link": f"/v2/events/{event.id}"}}
+        return {
+            "action": "event",
+            "event": {
+                "id": event.id,
+                "type": event.type,
+                "timestamp": event.timestamp,
+                "trimmed": True,
+                "link": f"/v2/events/{event.id}",
+            },
+        }
 
     def fan_out(self, event: Event, targets: dict[str, str]) -> int:
         """Push ``event`` to the subscribed connections (``services/fanout.py`` found and read
@@ -167,7 +195,8 @@ class Realtime:
         """Post to one connection; a gone connection is forgotten, not retried."""
         try:
             self._sender(endpoint).post_to_connection(
-                ConnectionId=connection_id, Data=json.dumps(message).encode())
+                ConnectionId=connection_id, Data=json.dumps(message).encode()
+            )
             return True
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("GoneException", "410"):

@@ -15,6 +15,7 @@ of work that was only slow is a duplicate message, dropped as any duplicate is.
 Each repair is logged, counted (metric ``reconciler``, by kind) and published as
 ``system.work_recovered``.
 """
+
 from __future__ import annotations
 
 import logging
@@ -48,18 +49,24 @@ class Repair:
 
 def retry_job_repair(job: Any, now: datetime) -> Repair:
     """A scheduled job's next attempt, or a running one's attempt taken over (lease gone)."""
-    attempt = ((job.claimed_attempt or job.attempt_count + 1) if job.status == "running"
-               else job.attempt_count + 1)
-    return Repair("retry_job", job.id, job.status, attempt,
-                  RetryAttempt(job.id, attempt, now, service=job.service))
+    attempt = (
+        (job.claimed_attempt or job.attempt_count + 1) if job.status == "running" else job.attempt_count + 1
+    )
+    return Repair(
+        "retry_job", job.id, job.status, attempt, RetryAttempt(job.id, attempt, now, service=job.service)
+    )
 
 
 def delivery_repair(delivery: Any, now: datetime) -> Repair:
     """A claimed delivery's attempt (its lease ran out), or its next one."""
-    attempt = (delivery.attempt_count if delivery.lease_until is not None
-               else delivery.attempt_count + 1)
-    return Repair("delivery", delivery.id, delivery.status, attempt,
-                  DeliveryAttempt(delivery.id, attempt, now, delivery.webhook_id))
+    attempt = delivery.attempt_count if delivery.lease_until is not None else delivery.attempt_count + 1
+    return Repair(
+        "delivery",
+        delivery.id,
+        delivery.status,
+        attempt,
+        DeliveryAttempt(delivery.id, attempt, now, delivery.webhook_id),
+    )
 
 
 def event_repair(event: Any, now: datetime) -> Repair:
@@ -69,8 +76,9 @@ def event_repair(event: Any, now: datetime) -> Repair:
 
 def run_repair(execution: Any, now: datetime) -> Repair:
     """A run that never started, or whose worker died while running it."""
-    return Repair("run", execution.id, execution.status, 1,
-                  ScheduledRun(execution.schedule_id, execution.sort_key))
+    return Repair(
+        "run", execution.id, execution.status, 1, ScheduledRun(execution.schedule_id, execution.sort_key)
+    )
 
 
 @dataclass(frozen=True)
@@ -86,9 +94,15 @@ class Kind:
 
 
 class Reconciler:
-    def __init__(self, kinds: list[Kind], publish: Callable[[str, dict[str, Any]], Any],
-                 metrics: Any = None, clock: Callable[[], datetime] = utcnow,
-                 grace_seconds: int = GRACE_SECONDS, limit: int = LIMIT) -> None:
+    def __init__(
+        self,
+        kinds: list[Kind],
+        publish: Callable[[str, dict[str, Any]], Any],
+        metrics: Any = None,
+        clock: Callable[[], datetime] = utcnow,
+        grace_seconds: int = GRACE_SECONDS,
+        limit: int = LIMIT,
+    ) -> None:
         self._kinds = kinds
         self._publish = publish
         self._metrics = metrics
@@ -121,11 +135,25 @@ class Reconciler:
 
     def _report(self, repair: Repair, due_at: int, now: datetime) -> None:
         overdue = round(now.timestamp() - due_at, 3)
-        log.warning("recovered %s %s (%s, attempt %d): its next step was %.0f s overdue",
-                    repair.kind, repair.id, repair.status, repair.attempt, overdue)
+        log.warning(
+            "recovered %s %s (%s, attempt %d): its next step was %.0f s overdue",
+            repair.kind,
+            repair.id,
+            repair.status,
+            repair.attempt,
+            overdue,
+        )
         if self._metrics is not None:
             self._metrics.count(METRIC, repair.kind, {"recovered": 1})
         due = datetime.fromtimestamp(due_at, tz=now.tzinfo)
-        self._publish("system.work_recovered", {
-            "kind": repair.kind, "id": repair.id, "status": repair.status,
-            "attempt": repair.attempt, "due_at": to_iso(due), "overdue_seconds": overdue})
+        self._publish(
+            "system.work_recovered",
+            {
+                "kind": repair.kind,
+                "id": repair.id,
+                "status": repair.status,
+                "attempt": repair.attempt,
+                "due_at": to_iso(due),
+                "overdue_seconds": overdue,
+            },
+        )

@@ -1,5 +1,6 @@
 """The retry engine: accept failed operations, run their attempts from SQS, give up into the
 dead-letter queue. Every step is safe to repeat, because SQS delivers at least once."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -52,16 +53,25 @@ METRIC = "retries"
 
 def _same_request(job: RetryJob, request: dict[str, Any], policy: RetryPolicy) -> bool:
     """Whether a repeat with the same idempotency key asks for the same job."""
-    return (job.service == request["service"] and job.target == request["target"]
-            and job.error == request["error"] and job.policy == policy.to_dict()
-            and job.workflow_id == request.get("workflow_id")
-            and job.execution_id == request.get("execution_id"))
+    return (
+        job.service == request["service"]
+        and job.target == request["target"]
+        and job.error == request["error"]
+        and job.policy == policy.to_dict()
+        and job.workflow_id == request.get("workflow_id")
+        and job.execution_id == request.get("execution_id")
+    )
 
 
 def _created(job: RetryJob) -> dict[str, Any]:
     """The ``error.created`` event's data."""
-    return {"retry_job_id": job.id, "service": job.service, "error": job.error,
-            "next_attempt_at": job.next_attempt_at, "workflow_id": job.workflow_id}
+    return {
+        "retry_job_id": job.id,
+        "service": job.service,
+        "error": job.error,
+        "next_attempt_at": job.next_attempt_at,
+        "workflow_id": job.workflow_id,
+    }
 
 
 @dataclass
@@ -94,23 +104,27 @@ class RetryWork(Work[RetryAttempt, _Claimed]):
             log.error("retry job %s never appeared; dropping its message", message.job_id)
             return "missing"
         run_at = now + timedelta(seconds=5 * checks)
-        self._o.engine.queue.send(message.again(message.attempt, run_at, checks), run_at=run_at,
-                                  now=now)
+        self._o.engine.queue.send(message.again(message.attempt, run_at, checks), run_at=run_at, now=now)
         return "missing_requeued"
 
     def done(self, item: _Claimed, message: RetryAttempt, now: datetime) -> bool:
         return item.job.finished or item.job.attempt_count >= message.attempt
 
-    def claim_message(self, message: RetryAttempt, now: datetime, token: str
-                      ) -> _Claimed | None:
-        claimed = self._o.jobs.claim(message.job_id, message.attempt, int(now.timestamp()),
-                                     LEASE_SECONDS, to_iso(now), message.service, token)
+    def claim_message(self, message: RetryAttempt, now: datetime, token: str) -> _Claimed | None:
+        claimed = self._o.jobs.claim(
+            message.job_id,
+            message.attempt,
+            int(now.timestamp()),
+            LEASE_SECONDS,
+            to_iso(now),
+            message.service,
+            token,
+        )
         return _Claimed(claimed) if claimed is not None else None
 
     def holds(self, item: _Claimed, message: RetryAttempt, token: str) -> bool:
         job = item.job
-        return (job.status == "running" and job.claimed_attempt == message.attempt
-                and job.claim_token == token)
+        return job.status == "running" and job.claimed_attempt == message.attempt and job.claim_token == token
 
     def lost_claim(self, item: _Claimed, message: RetryAttempt, now: datetime) -> str:
         """``item`` was read after the claim failed: it says who holds the attempt."""
@@ -132,8 +146,7 @@ class RetryWork(Work[RetryAttempt, _Claimed]):
         if admission.allowed:
             item.breaker = admission.state
             return None
-        retry_at = datetime.fromtimestamp(admission.retry_at or now.timestamp() + 1,
-                                          tz=now.tzinfo)
+        retry_at = datetime.fromtimestamp(admission.retry_at or now.timestamp() + 1, tz=now.tzinfo)
         self._o.engine.later(message, retry_at, now)
         self._o.jobs.release(item.job, to_iso(retry_at), to_iso(now))
         return "deferred"
@@ -145,23 +158,39 @@ class RetryWork(Work[RetryAttempt, _Claimed]):
         o.breakers.record(job.service, failed=not outcome.success, known=item.breaker)
         finished = o.clock()
         record = {
-            "number": message.attempt, "started_at": to_iso(now), "finished_at": to_iso(finished),
+            "number": message.attempt,
+            "started_at": to_iso(now),
+            "finished_at": to_iso(finished),
             "duration_ms": outcome.duration_ms,
             "outcome": "succeeded" if outcome.success else "failed",
-            "status_code": outcome.status_code, "error_type": outcome.error_type,
-            "error_message": outcome.error_message, "retry_after": outcome.retry_after,
-            "response_excerpt": outcome.response_excerpt, "next_delay_seconds": None,
+            "status_code": outcome.status_code,
+            "error_type": outcome.error_type,
+            "error_message": outcome.error_message,
+            "retry_after": outcome.retry_after,
+            "response_excerpt": outcome.response_excerpt,
+            "next_delay_seconds": None,
         }
-        o.publish("error.retry", {"retry_job_id": job.id, "service": job.service,
-                                  "attempt": message.attempt, "outcome": record["outcome"],
-                                  "status_code": outcome.status_code,
-                                  "error_type": outcome.error_type})
-        error = None if outcome.success else {"type": outcome.error_type or "Error",
-                                              "message": outcome.error_message or ""}
+        o.publish(
+            "error.retry",
+            {
+                "retry_job_id": job.id,
+                "service": job.service,
+                "attempt": message.attempt,
+                "outcome": record["outcome"],
+                "status_code": outcome.status_code,
+                "error_type": outcome.error_type,
+            },
+        )
+        error = (
+            None
+            if outcome.success
+            else {"type": outcome.error_type or "Error", "message": outcome.error_message or ""}
+        )
         if error is not None:
             o.count(job.service, attempts=1)
-        return o.engine.settle(self, item, message, Result(
-            outcome.success, record, error, outcome.retry_after), finished)
+        return o.engine.settle(
+            self, item, message, Result(outcome.success, record, error, outcome.retry_after), finished
+        )
 
     def policy(self, item: _Claimed) -> RetryPolicy:
         return item.job.retry_policy
@@ -172,34 +201,56 @@ class RetryWork(Work[RetryAttempt, _Claimed]):
     def last_delay(self, item: _Claimed) -> float | None:
         return item.job.last_delay
 
-    def succeeded(self, item: _Claimed, message: RetryAttempt, result: Result,
-                  now: datetime) -> str:
+    def succeeded(self, item: _Claimed, message: RetryAttempt, result: Result, now: datetime) -> str:
         o, job = self._o, item.job
-        if o.jobs.finish_attempt(job, result.record, "succeeded", to_iso(now),
-                                 next_attempt_at=None, finished_at=to_iso(now),
-                                 expires_at=int((now + FINISHED_RETENTION).timestamp())):
+        if o.jobs.finish_attempt(
+            job,
+            result.record,
+            "succeeded",
+            to_iso(now),
+            next_attempt_at=None,
+            finished_at=to_iso(now),
+            expires_at=int((now + FINISHED_RETENTION).timestamp()),
+        ):
             o.count(job.service, succeeded=1, attempts_to_success=message.attempt)
-            o.publish("error.succeeded", {"retry_job_id": job.id, "service": job.service,
-                                          "attempts": message.attempt})
+            o.publish(
+                "error.succeeded",
+                {"retry_job_id": job.id, "service": job.service, "attempts": message.attempt},
+            )
             o.finished(job, True)
         return "succeeded"
 
-    def retrying(self, item: _Claimed, message: RetryAttempt, result: Result, delay: float,
-                 run_at: datetime, now: datetime) -> str:
+    def retrying(
+        self,
+        item: _Claimed,
+        message: RetryAttempt,
+        result: Result,
+        delay: float,
+        run_at: datetime,
+        now: datetime,
+    ) -> str:
         record = {**result.record, "next_delay_seconds": round(delay, 3)}
-        self._o.jobs.finish_attempt(item.job, record, "scheduled", to_iso(now),
-                                    next_attempt_at=to_iso(run_at), last_delay=delay)
+        self._o.jobs.finish_attempt(
+            item.job, record, "scheduled", to_iso(now), next_attempt_at=to_iso(run_at), last_delay=delay
+        )
         return "retrying"
 
-    def gave_up(self, item: _Claimed, message: RetryAttempt, result: Result, reason: str,
-                now: datetime) -> str:
+    def gave_up(
+        self, item: _Claimed, message: RetryAttempt, result: Result, reason: str, now: datetime
+    ) -> str:
         o = self._o
         job = dataclasses.replace(item.job, attempt_count=message.attempt)
         entry = o.dead_letters.from_job(job, reason, result.error or {})  # first: none lost
-        if o.jobs.finish_attempt(job, result.record, "dead_lettered", to_iso(now),
-                                 dead_letter_id=entry.id, next_attempt_at=None,
-                                 finished_at=to_iso(now),
-                                 expires_at=int((now + FINISHED_RETENTION).timestamp())):
+        if o.jobs.finish_attempt(
+            job,
+            result.record,
+            "dead_lettered",
+            to_iso(now),
+            dead_letter_id=entry.id,
+            next_attempt_at=None,
+            finished_at=to_iso(now),
+            expires_at=int((now + FINISHED_RETENTION).timestamp()),
+        ):
             o.count(job.service, dead_lettered=1)
             o.finished(job, False)
             return "dead_lettered"
@@ -236,8 +287,9 @@ class RetryService:
 
     # --- accepting work ------------------------------------------------------------------------
 
-    def create(self, request: dict[str, Any], replay_of: str | None = None,
-               origin: dict[str, Any] | None = None) -> tuple[RetryJob, bool]:
+    def create(
+        self, request: dict[str, Any], replay_of: str | None = None, origin: dict[str, Any] | None = None
+    ) -> tuple[RetryJob, bool]:
         """Accept a failed operation; returns the job and whether it is new (idempotency).
 
         ``origin`` says who handed it over (a schedule run names itself); what reacts when the
@@ -250,13 +302,21 @@ class RetryService:
         policy = RetryPolicy.from_dict(request["retry_policy"])
         created_at = to_iso(now)
         job = RetryJob(
-            id=new_id("rty"), status="scheduled", service=request["service"],
-            created_at=created_at, updated_at=created_at, target=request["target"],
-            error=request["error"], policy=policy.to_dict(), idempotency_key=key,
-            workflow_id=request.get("workflow_id"), execution_id=request.get("execution_id"),
+            id=new_id("rty"),
+            status="scheduled",
+            service=request["service"],
+            created_at=created_at,
+            updated_at=created_at,
+            target=request["target"],
+            error=request["error"],
+            policy=policy.to_dict(),
+            idempotency_key=key,
+            workflow_id=request.get("workflow_id"),
+            execution_id=request.get("execution_id"),
             replay_of=replay_of,
-            origin=origin or ({"type": "replay", "dead_letter_id": replay_of} if replay_of
-                              else {"type": "api"}))
+            origin=origin
+            or ({"type": "replay", "dead_letter_id": replay_of} if replay_of else {"type": "api"}),
+        )
         refused = request["error"]["type"] in policy.non_retryable
         if not refused:  # its first attempt's time (a refused job has none)
             run_at = now + timedelta(seconds=first_delay(policy, self._rand))
@@ -267,9 +327,16 @@ class RetryService:
             staged = None if refused else self._events().stage("error.created", _created(job))
             writes = [self.jobs.create_write(job)] + ([staged.write] if staged else [])
             if claim:
-                writes.insert(0, self._idempotency.claim_write(
-                    f"retry:{key}", job.id, created_at,
-                    int((now + IDEMPOTENCY_TTL).timestamp()), int(now.timestamp())))
+                writes.insert(
+                    0,
+                    self._idempotency.claim_write(
+                        f"retry:{key}",
+                        job.id,
+                        created_at,
+                        int((now + IDEMPOTENCY_TTL).timestamp()),
+                        int(now.timestamp()),
+                    ),
+                )
             failed = transact(writes, "retry jobs")
             if failed is not None and self.jobs.get(job.id) is not None:
                 # the job (a new id) exists: this transaction was applied and only its answer
@@ -287,9 +354,9 @@ class RetryService:
                 if not _same_request(existing, request, policy):
                     raise IdempotencyKeyReused(
                         f"The idempotency key {key!r} was used for a different request (job "
-                        f"{existing.id}); use a new key for a new operation.", [
-                            {"field": "idempotency_key",
-                             "problem": "was used before with another body"}])
+                        f"{existing.id}); use a new key for a new operation.",
+                        [{"field": "idempotency_key", "problem": "was used before with another body"}],
+                    )
                 return existing, False
             # the key's job is gone (it expired before its key): make it again under that id
             job, claim = dataclasses.replace(job, id=earlier or job.id), earlier is None
@@ -301,15 +368,17 @@ class RetryService:
             return job, True
         assert staged is not None
         try:
-            self.engine.queue.send(RetryAttempt(job.id, 1, run_at, service=job.service),
-                                   run_at=run_at, now=now)
+            self.engine.queue.send(
+                RetryAttempt(job.id, 1, run_at, service=job.service), run_at=run_at, now=now
+            )
             self._events().published(staged)
         except DependencyUnavailable:
             # The job is written, and due at run_at in the by-due index: the reconciler sends
             # its first attempt once that is overdue. Accepted is the truth; an undo could
             # itself fail and leave a key that answers a job never made.
-            log.warning("retry job %s: its first message could not be sent now; the "
-                        "reconciler sends it", job.id)
+            log.warning(
+                "retry job %s: its first message could not be sent now; the reconciler sends it", job.id
+            )
         self.count(job.service, created=1)
         return job, True
 
@@ -330,13 +399,13 @@ class RetryService:
         if self._on_finished is not None:
             self._on_finished(job, succeeded)
 
-    def _give_up(self, job: RetryJob, reason: str, error: dict[str, Any],
-                 now: datetime) -> RetryJob:
+    def _give_up(self, job: RetryJob, reason: str, error: dict[str, Any], now: datetime) -> RetryJob:
         """A job refused at creation (its error is non-retryable): straight to dead letters."""
         entry = self.dead_letters.from_job(job, reason, error)
         self.count(job.service, created=1, dead_lettered=1)
-        return self.jobs.mark_dead_lettered(job, entry.id, to_iso(now),
-                                            int((now + FINISHED_RETENTION).timestamp()))
+        return self.jobs.mark_dead_lettered(
+            job, entry.id, to_iso(now), int((now + FINISHED_RETENTION).timestamp())
+        )
 
     # --- people ----------------------------------------------------------------------------------
 
@@ -346,12 +415,12 @@ class RetryService:
             raise NotFound(f"No retry job {job_id}.")
         return job
 
-    def list(self, status: str | None, service: str | None, limit: int,
-             before: str | None) -> tuple[list[RetryJob], str | None]:
+    def list(
+        self, status: str | None, service: str | None, limit: int, before: str | None
+    ) -> tuple[list[RetryJob], str | None]:
         return self.jobs.list(status, service, limit, before)
 
-    def attempts(self, job_id: str, limit: int, after: int
-                 ) -> tuple[list[dict[str, Any]], int | None]:
+    def attempts(self, job_id: str, limit: int, after: int) -> tuple[list[dict[str, Any]], int | None]:
         """A page of a job's attempts, oldest first, after the first ``after`` of them."""
         return self.jobs.attempts(self.require(job_id), after, limit)
 
@@ -364,16 +433,16 @@ class RetryService:
         """Resolve by hand: pending attempts are cancelled (their messages find it resolved)."""
         job = self.require(job_id)
         now = self.clock()
-        resolved = self.jobs.resolve(job, note, to_iso(now),
-                                     int((now + FINISHED_RETENTION).timestamp()))
+        resolved = self.jobs.resolve(job, note, to_iso(now), int((now + FINISHED_RETENTION).timestamp()))
         if resolved is None:
-            raise Conflict(f"Retry job {job_id} is {self.require(job_id).status}; "
-                           "only a scheduled, running or dead-lettered job can be resolved.")
+            raise Conflict(
+                f"Retry job {job_id} is {self.require(job_id).status}; "
+                "only a scheduled, running or dead-lettered job can be resolved."
+            )
         if job.status == "dead_lettered" and job.dead_letter_id:
             self.dead_letters.resolve_for_job(job.dead_letter_id, note)
         self.count(job.service, resolved=1)
-        self.publish("error.resolved", {"retry_job_id": job_id, "service": job.service,
-                                        "note": note})
+        self.publish("error.resolved", {"retry_job_id": job_id, "service": job.service, "note": note})
         return resolved
 
     def release_held(self, service: str) -> int:
@@ -382,8 +451,9 @@ class RetryService:
         now = self.clock()
         held = self.jobs.held_by_breaker(service, MAX_RELEASED)
         for job in held:
-            self.engine.queue.send(RetryAttempt(job.id, job.attempt_count + 1, now, service=job.service),
-                                   run_at=now, now=now)
+            self.engine.queue.send(
+                RetryAttempt(job.id, job.attempt_count + 1, now, service=job.service), run_at=now, now=now
+            )
         return len(held)
 
     def dead_letter_resolved(self, job_id: str, note: str | None) -> None:
@@ -392,8 +462,7 @@ class RetryService:
         if job is None or job.status != "dead_lettered":
             return
         now = self.clock()
-        if self.jobs.resolve(job, note, to_iso(now),
-                             int((now + FINISHED_RETENTION).timestamp())) is not None:
+        if self.jobs.resolve(job, note, to_iso(now), int((now + FINISHED_RETENTION).timestamp())) is not None:
             self.count(job.service, resolved=1)
 
     def replay(self, entry_id: str) -> RetryJob:
@@ -404,24 +473,40 @@ class RetryService:
         payload = entry.payload or {}
         if entry.source == "webhook":
             raise ValidationFailed(
-                "A webhook delivery is replayed by redelivering it.", [{
-                    "field": "id", "problem": "use POST /v2/webhooks/deliveries/"
-                    f"{payload.get('delivery_id')}/redeliver (same webhook-id, signed again)"}])
+                "A webhook delivery is replayed by redelivering it.",
+                [
+                    {
+                        "field": "id",
+                        "problem": "use POST /v2/webhooks/deliveries/"
+                        f"{payload.get('delivery_id')}/redeliver (same webhook-id, signed again)",
+                    }
+                ],
+            )
         if entry.source == "retry_job":
             target, policy = payload["target"], payload["retry_policy"]
         else:
             queue = payload["queue"]
             # redrive: back to the Conductor queue it came from (SQS redrive's "source queue");
             # only a replay sets this, the API's target schema has no such field
-            target = {"type": "sqs", "queue_url": self._queue_url_for(queue),
-                      "message": payload.get("body"), "redrive": True}
+            target = {
+                "type": "sqs",
+                "queue_url": self._queue_url_for(queue),
+                "message": payload.get("body"),
+                "redrive": True,
+            }
             policy = RetryPolicy().to_dict()
-        job, _ = self.create({
-            "service": entry.service, "target": target, "error": entry.error,
-            "retry_policy": {**policy, "non_retryable": []},
-            "workflow_id": payload.get("workflow_id"), "execution_id": payload.get("execution_id"),
-            "idempotency_key": f"replay:{entry_id}",
-        }, replay_of=entry_id)
+        job, _ = self.create(
+            {
+                "service": entry.service,
+                "target": target,
+                "error": entry.error,
+                "retry_policy": {**policy, "non_retryable": []},
+                "workflow_id": payload.get("workflow_id"),
+                "execution_id": payload.get("execution_id"),
+                "idempotency_key": f"replay:{entry_id}",
+            },
+            replay_of=entry_id,
+        )
         if not self.dead_letters.mark_replayed(entry, job.id):
             raise Conflict(f"Dead letter {entry_id} was replayed or resolved meanwhile.")
         self.publish("error.replayed", {"dead_letter_id": entry_id, "retry_job_id": job.id})
@@ -441,18 +526,22 @@ class RetryService:
     def stats(self, start: datetime, end: datetime) -> dict[str, Any]:
         """Counts by status and service, success rate, mean attempts to success: two Queries."""
         overall, by_service, _ = self._metrics.by_subject(METRIC, start, end)
-        return {"from": to_iso(start), "to": to_iso(end), **_summary(overall),
-                "services": {s: _summary(c) for s, c in sorted(by_service.items())}}
+        return {
+            "from": to_iso(start),
+            "to": to_iso(end),
+            **_summary(overall),
+            "services": {s: _summary(c) for s, c in sorted(by_service.items())},
+        }
 
 
 def _summary(counts: Counter[str]) -> dict[str, Any]:
     succeeded, dead = counts["succeeded"], counts["dead_lettered"]
     finished = succeeded + dead
     return {
-        "counts": {name: int(counts[name]) for name in
-                   ("created", "succeeded", "dead_lettered", "resolved")},
+        "counts": {name: int(counts[name]) for name in ("created", "succeeded", "dead_lettered", "resolved")},
         "failed_attempts": int(counts["attempts"]),
         "success_rate": round(succeeded / finished, 4) if finished else None,
         "mean_attempts_to_success": round(counts["attempts_to_success"] / succeeded, 3)
-        if succeeded else None,
+        if succeeded
+        else None,
     }

@@ -4,6 +4,7 @@ A run is one attempt: claimed (pending → running) under the schedule's overlap
 against its target, recorded; a failed run with retries left hands over to a retry job, whose
 end comes back through ``reactions.py`` (``retry_finished``).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -33,8 +34,11 @@ LEASE_SECONDS = 120
 
 def _abandoned(execution: Execution, now: datetime) -> bool:
     """A run that started and whose lease ran out: its worker crashed; it may be taken over."""
-    return (execution.status == "running" and execution.lease_until is not None
-            and execution.lease_until < now.timestamp())
+    return (
+        execution.status == "running"
+        and execution.lease_until is not None
+        and execution.lease_until < now.timestamp()
+    )
 
 
 @dataclass
@@ -68,8 +72,9 @@ class RunWork(Work[ScheduledRun, _Run]):
         if schedule is not None and execution.status == "running":
             return None  # taken over after a crash: the crashed run's slot is still held
         if schedule is None:
-            o.executions.transition(execution, "pending", "skipped", note="schedule deleted",
-                                    finished_at=to_iso(now))
+            o.executions.transition(
+                execution, "pending", "skipped", note="schedule deleted", finished_at=to_iso(now)
+            )
             return "deleted"
         policy = execution.overlap_policy or schedule.overlap_policy  # a backfill's own first
         if o.store.take_slot(schedule.id, execution.id, policy != "allow"):
@@ -77,22 +82,32 @@ class RunWork(Work[ScheduledRun, _Run]):
         # waiting runs are kept without their start time (past by then): one form, compared whole
         encoded = messages.encode(ScheduledRun(message.schedule_id, message.sort_key))
         if policy == "buffer_one" and (
-                schedule.buffered == encoded  # waiting already (a repair)
-                or o.store.buffer(schedule.id, encoded)):
+            schedule.buffered == encoded  # waiting already (a repair)
+            or o.store.buffer(schedule.id, encoded)
+        ):
             return "buffered"
-        if policy == "buffer_all" and (encoded in schedule.buffered_all
-                                       or o.store.buffer_more(schedule.id, encoded)):
+        if policy == "buffer_all" and (
+            encoded in schedule.buffered_all or o.store.buffer_more(schedule.id, encoded)
+        ):
             return "buffered"
-        o.executions.transition(execution, "pending", "skipped", finished_at=to_iso(now),
-                                note="a previous run was still running")
+        o.executions.transition(
+            execution, "pending", "skipped", finished_at=to_iso(now), note="a previous run was still running"
+        )
         o.count(schedule, {"skipped": 1}, None)
-        o.publish("schedule.skipped", {"schedule_id": schedule.id, "execution_id": execution.id,
-                                       "scheduled_for": execution.scheduled_for})
+        o.publish(
+            "schedule.skipped",
+            {
+                "schedule_id": schedule.id,
+                "execution_id": execution.id,
+                "scheduled_for": execution.scheduled_for,
+            },
+        )
         return "skipped"
 
     def claim(self, item: _Run, message: ScheduledRun, now: datetime, token: str) -> bool:
-        started = self._o.executions.start(item.execution, token, int(now.timestamp()),
-                                           LEASE_SECONDS, to_iso(now))
+        started = self._o.executions.start(
+            item.execution, token, int(now.timestamp()), LEASE_SECONDS, to_iso(now)
+        )
         if started is not None:
             item.execution = started
             self._o.lateness(started)
@@ -144,13 +159,20 @@ class RunExecutor:
 
     def record(self, schedule: Schedule, execution: Execution, outcome: Any) -> str:
         now = self._clock()
-        fields = {"finished_at": to_iso(now), "duration_ms": outcome.duration_ms,
-                  "status_code": outcome.status_code}
-        data = {"schedule_id": schedule.id, "execution_id": execution.id,
-                "scheduled_for": execution.scheduled_for, "trigger": execution.trigger,
-                "status_code": outcome.status_code, "duration_ms": outcome.duration_ms}
-        self.count(schedule, {"runs": 1, "failures": int(not outcome.success)},
-                   outcome.duration_ms)
+        fields = {
+            "finished_at": to_iso(now),
+            "duration_ms": outcome.duration_ms,
+            "status_code": outcome.status_code,
+        }
+        data = {
+            "schedule_id": schedule.id,
+            "execution_id": execution.id,
+            "scheduled_for": execution.scheduled_for,
+            "trigger": execution.trigger,
+            "status_code": outcome.status_code,
+            "duration_ms": outcome.duration_ms,
+        }
+        self.count(schedule, {"runs": 1, "failures": int(not outcome.success)}, outcome.duration_ms)
         if outcome.success:
             self.executions.transition(execution, "running", "succeeded", **fields)
             self.release(schedule.id, execution.id, True, settled=True)
@@ -163,19 +185,21 @@ class RunExecutor:
         if attempts > 1 and error["type"] not in NEVER_RETRIED:
             # max_attempts counts every attempt, this run's included (as Temporal's does): the
             # retry engine makes the rest
-            job, _ = self._retries().create({
-                "service": SCHEDULE_SERVICE + schedule.id, "target": schedule.target,
-                "error": error,
-                "retry_policy": {**schedule.retry_policy, "max_attempts": attempts - 1},
-                "idempotency_key": f"execution:{execution.id}",
-                "workflow_id": schedule.id, "execution_id": execution.id},
-                origin={"type": "schedule_run", "schedule_id": schedule.id,
-                        "execution_id": execution.id})
+            job, _ = self._retries().create(
+                {
+                    "service": SCHEDULE_SERVICE + schedule.id,
+                    "target": schedule.target,
+                    "error": error,
+                    "retry_policy": {**schedule.retry_policy, "max_attempts": attempts - 1},
+                    "idempotency_key": f"execution:{execution.id}",
+                    "workflow_id": schedule.id,
+                    "execution_id": execution.id,
+                },
+                origin={"type": "schedule_run", "schedule_id": schedule.id, "execution_id": execution.id},
+            )
             status, job_id = "retrying", job.id
-        self.executions.transition(execution, "running", status, error=error,
-                                   retry_job_id=job_id, **fields)
-        streak = self.release(schedule.id, execution.id, False,
-                              settled=False if job_id is None else None)
+        self.executions.transition(execution, "running", status, error=error, retry_job_id=job_id, **fields)
+        streak = self.release(schedule.id, execution.id, False, settled=False if job_id is None else None)
         self.publish("schedule.failed", {**data, "error": error, "retry_job_id": job_id})
         if job_id is None:
             self._schedules.pause_if_failing(schedule, streak)
@@ -188,8 +212,7 @@ class RunExecutor:
         whose last run this was deleted when it asks to be (EventBridge's
         ActionAfterCompletion)."""
         if schedule.history_limits:
-            self.executions.trim(schedule.id, schedule.history_limits,
-                                 int(self._clock().timestamp()))
+            self.executions.trim(schedule.id, schedule.history_limits, int(self._clock().timestamp()))
         if schedule.action_after_completion != "delete":
             return
         current = self.store.get(schedule.id)
@@ -207,15 +230,16 @@ class RunExecutor:
     def count(self, schedule: Schedule, fields: dict[str, float], ms: float | None) -> None:
         """A schedule's counters, with its name."""
         if self._metrics is not None:
-            self._metrics.count("schedules", schedule.id, fields, ("duration", ms),
-                                name=schedule.name)
+            self._metrics.count("schedules", schedule.id, fields, ("duration", ms), name=schedule.name)
 
-    def release(self, schedule_id: str, execution_id: str, succeeded: bool | None,
-                settled: bool | None = None) -> int:
+    def release(
+        self, schedule_id: str, execution_id: str, succeeded: bool | None, settled: bool | None = None
+    ) -> int:
         """Free the run's overlap slot; a run buffered meanwhile is queued now. Answers the
         failure streak (see ``finish_run``)."""
-        buffered, streak = self.store.finish_run(schedule_id, execution_id, succeeded,
-                                                 to_iso(self._clock()), settled=settled)
+        buffered, streak = self.store.finish_run(
+            schedule_id, execution_id, succeeded, to_iso(self._clock()), settled=settled
+        )
         if buffered:
             try:
                 self.engine.queue.send(messages.decode(ScheduledRun, buffered))
@@ -229,8 +253,7 @@ class RunExecutor:
         execution = self.executions.find(execution_id)
         if execution is None:
             return
-        if self.executions.transition(execution, "retrying",
-                                      "succeeded" if succeeded else "failed") is None:
+        if self.executions.transition(execution, "retrying", "succeeded" if succeeded else "failed") is None:
             return  # settled before (the job's end is delivered at least once)
         schedule = self.store.settle(execution.schedule_id, succeeded)
         if schedule is not None and not succeeded:  # a deleted one's tombstone is not enabled

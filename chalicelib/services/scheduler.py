@@ -13,6 +13,7 @@ workers see a run it is claimed once; a worker whose write failed sends only the
 its own message's token (its own write, its answer lost; or its own crash before the send), never
 another's; what nobody sent, the reconciler sends (``services/reconciler.py``).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -57,11 +58,9 @@ def execution_id(schedule_id: str, scheduled_for: datetime) -> str:
 
 def _message(execution: Execution) -> tuple[ScheduledRun, datetime]:
     """A claimed run's message and when it is to start."""
-    start = parse_iso(execution.scheduled_for) + timedelta(
-        seconds=int(execution.start_offset_seconds or 0))
+    start = parse_iso(execution.scheduled_for) + timedelta(seconds=int(execution.start_offset_seconds or 0))
     manual = execution.trigger == "manual"
-    return ScheduledRun(execution.schedule_id, execution.sort_key,
-                        None if manual else start), start
+    return ScheduledRun(execution.schedule_id, execution.sort_key, None if manual else start), start
 
 
 class Scheduler:
@@ -121,11 +120,13 @@ class Scheduler:
         """The soonest starts across every shard, kept in one item for the dashboard (one Query
         per shard here, once a minute, instead of on every overview)."""
         since = to_iso(now - self.look_ahead)  # a run already dispatched is still to come
-        starts = sorted((to_iso(first[0]), s.id) for shard in range(SHARDS)
-                        for s in self.store.upcoming(str(shard), since, UPCOMING)
-                        if (first := s.next_starts(now, 1)))
-        self.store.save_upcoming(starts[:UPCOMING], to_iso(now),
-                                 int((now + timedelta(days=1)).timestamp()))
+        starts = sorted(
+            (to_iso(first[0]), s.id)
+            for shard in range(SHARDS)
+            for s in self.store.upcoming(str(shard), since, UPCOMING)
+            if (first := s.next_starts(now, 1))
+        )
+        self.store.save_upcoming(starts[:UPCOMING], to_iso(now), int((now + timedelta(days=1)).timestamp()))
 
     def hand_on_if_soon(self, schedule: Schedule) -> None:
         """A schedule just made, changed or resumed whose next run comes before the next tick
@@ -138,18 +139,17 @@ class Scheduler:
             return  # a tick takes it ahead of its time
         try:
             self.dispatch_queue.send_timed(
-                [(DueSchedules(self._token(), ((schedule.id, schedule.next_run_at),)), now)], now)
+                [(DueSchedules(self._token(), ((schedule.id, schedule.next_run_at),)), now)], now
+            )
         except DependencyUnavailable:
-            log.warning("schedule %s: its next run waits for the tick (dispatch queue down)",
-                        schedule.id)
+            log.warning("schedule %s: its next run waits for the tick (dispatch queue down)", schedule.id)
 
     def _page_from(self, shard: str, after: dict[str, Any], until: str) -> DueSchedules:
         """The rest of a shard's due schedules, from the key ``after``, for a worker to page on."""
         return DueSchedules(self._token(), shard=shard, after=json.dumps(after), until=until)
 
     def _chunks(self, due: list[tuple[str, str]]) -> list[DueSchedules]:
-        return [DueSchedules(self._token(), tuple(due[i:i + CHUNK]))
-                for i in range(0, len(due), CHUNK)]
+        return [DueSchedules(self._token(), tuple(due[i : i + CHUNK])) for i in range(0, len(due), CHUNK)]
 
     # --- the dispatch workers: fire -----------------------------------------------------------
 
@@ -174,25 +174,28 @@ class Scheduler:
                 if schedule.next_run_at == seen:
                     sends += self._fire(schedule, seen, now, message.token)
                 else:  # moved on: by us (this message again, after a crash) or by another
-                    sends += self._ours([self._planned(schedule, parse_iso(seen), "scheduled",
-                                                       now, message.token)], message.token)
+                    sends += self._ours(
+                        [self._planned(schedule, parse_iso(seen), "scheduled", now, message.token)],
+                        message.token,
+                    )
         self.queue.send_timed(sends, now)
         return f"sent {len(sends)}"
 
     def _page_on(self, message: DueSchedules, now: datetime) -> str:
         """The next page of a shard too big for one: its chunks, and the rest handed on again."""
         assert message.shard is not None and message.until is not None
-        due, after = self.store.due_page(message.shard, message.until,
-                                         json.loads(message.after) if message.after else None,
-                                         PAGE)
+        due, after = self.store.due_page(
+            message.shard, message.until, json.loads(message.after) if message.after else None, PAGE
+        )
         handed = self._chunks(due)
         if after is not None:
             handed.append(self._page_from(message.shard, after, message.until))
         self.dispatch_queue.send_timed([(m, now) for m in handed], now)
         return f"paged {len(due)}"
 
-    def _fire(self, schedule: Schedule, seen: str, now: datetime,
-              token: str) -> list[tuple[ScheduledRun, datetime]]:
+    def _fire(
+        self, schedule: Schedule, seen: str, now: datetime, token: str
+    ) -> list[tuple[ScheduledRun, datetime]]:
         """Claim a schedule's due runs and move it on, in one write; the messages to send."""
         horizon = now + self.look_ahead
         runs, _missed = schedule.due_runs(now, horizon)
@@ -206,9 +209,14 @@ class Scheduler:
         alone, together = planned[:-MAX_RUNS_PER_WRITE], planned[-MAX_RUNS_PER_WRITE:]
         for execution in alone:  # a catch-up of more than a transaction takes: claimed first
             self._executions.claim(execution)
-        failed = self.store.dispatch(schedule, seen, following, to_iso(now),
-                                     [self._executions.claim_write(e) for e in together],
-                                     remaining)
+        failed = self.store.dispatch(
+            schedule,
+            seen,
+            following,
+            to_iso(now),
+            [self._executions.claim_write(e) for e in together],
+            remaining,
+        )
         if failed == "run":  # a run of it exists (an old tick's): claimed one by one
             claimed = [self._executions.claim(e)[0] for e in planned]
             self.store.dispatch(schedule, seen, following, to_iso(now), [], remaining)
@@ -231,24 +239,46 @@ class Scheduler:
                 sends.append(_message(stored))
         return sends
 
-    def _planned(self, schedule: Schedule, scheduled_for: datetime, trigger: str,
-                 now: datetime, token: str | None, manual: bool = False,
-                 overlap_policy: str | None = None) -> Execution:
+    def _planned(
+        self,
+        schedule: Schedule,
+        scheduled_for: datetime,
+        trigger: str,
+        now: datetime,
+        token: str | None,
+        manual: bool = False,
+        overlap_policy: str | None = None,
+    ) -> Execution:
         exe_id = new_id("exe") if manual else execution_id(schedule.id, scheduled_for)
         offset = schedule.start_offset(scheduled_for) if trigger in ("scheduled", "catchup") else 0
         return Execution(
-            schedule_id=schedule.id, sort_key=f"{to_iso(scheduled_for)}#{exe_id}", id=exe_id,
-            scheduled_for=to_iso(scheduled_for), trigger=trigger, status="pending",
-            created_at=to_iso(now), expires_at=int((now + self._history).timestamp()),
-            claim_token=token, start_offset_seconds=offset, overlap_policy=overlap_policy)
+            schedule_id=schedule.id,
+            sort_key=f"{to_iso(scheduled_for)}#{exe_id}",
+            id=exe_id,
+            scheduled_for=to_iso(scheduled_for),
+            trigger=trigger,
+            status="pending",
+            created_at=to_iso(now),
+            expires_at=int((now + self._history).timestamp()),
+            claim_token=token,
+            start_offset_seconds=offset,
+            overlap_policy=overlap_policy,
+        )
 
-    def _dispatch(self, schedule: Schedule, scheduled_for: datetime, trigger: str,
-                  now: datetime, manual: bool = False,
-                  overlap_policy: str | None = None) -> Execution:
+    def _dispatch(
+        self,
+        schedule: Schedule,
+        scheduled_for: datetime,
+        trigger: str,
+        now: datetime,
+        manual: bool = False,
+        overlap_policy: str | None = None,
+    ) -> Execution:
         """Claim one run by hand (run now, backfill) and queue it (again, if an earlier claim
         never got queued)."""
         execution, new = self._executions.claim(
-            self._planned(schedule, scheduled_for, trigger, now, None, manual, overlap_policy))
+            self._planned(schedule, scheduled_for, trigger, now, None, manual, overlap_policy)
+        )
         if new or execution.status == "pending":
             self.queue.send_timed([_message(execution)], now)
         return execution
@@ -264,33 +294,41 @@ class Scheduler:
         ids = {schedule_id for _, schedule_id in noted[:UPCOMING]}
         ids |= {s.id for s in newest if noted_at is None or s.created_at >= noted_at}
         current = self.store.get_many(ids)
-        found = sorted((starts[0], s.id, s) for s in current
-                       if not s.deleted_at and (starts := s.next_starts(now, 1)))
-        return [{"schedule_id": s.id, "name": s.name, "next_run_at": to_iso(start)}
-                for start, _, s in found[:limit]]
+        found = sorted(
+            (starts[0], s.id, s) for s in current if not s.deleted_at and (starts := s.next_starts(now, 1))
+        )
+        return [
+            {"schedule_id": s.id, "name": s.name, "next_run_at": to_iso(start)}
+            for start, _, s in found[:limit]
+        ]
 
     def execute_now(self, schedule_id: str) -> Execution:
         now = self._clock()
-        return self._dispatch(self._schedules.require(schedule_id), now, "manual", now,
-                              manual=True)
+        return self._dispatch(self._schedules.require(schedule_id), now, "manual", now, manual=True)
 
-    def backfill(self, schedule_id: str, start: datetime, end: datetime,
-                 overlap_policy: str | None = None) -> list[Execution]:
+    def backfill(
+        self, schedule_id: str, start: datetime, end: datetime, overlap_policy: str | None = None
+    ) -> list[Execution]:
         """The schedule's times in a past range, run now; ``overlap_policy`` for these runs
         only (Temporal's per-backfill policy: ``allow`` runs them side by side), else the
         schedule's."""
         now = self._clock()
         if not start < end <= now:
-            raise ValidationFailed("Backfill needs a past range.", [
-                {"field": "from", "problem": "must be before 'to', and 'to' not in the future"}])
+            raise ValidationFailed(
+                "Backfill needs a past range.",
+                [{"field": "from", "problem": "must be before 'to', and 'to' not in the future"}],
+            )
         if end - start > MAX_BACKFILL_RANGE:
-            raise ValidationFailed("Backfill range too long.", [
-                {"field": "from", "problem": f"at most {MAX_BACKFILL_RANGE.days} days"}])
+            raise ValidationFailed(
+                "Backfill range too long.",
+                [{"field": "from", "problem": f"at most {MAX_BACKFILL_RANGE.days} days"}],
+            )
         schedule = self._schedules.require(schedule_id)
         # one more than allowed: to tell "too many"
         times = schedule.runs_in(start - timedelta(microseconds=1), end, MAX_BACKFILL + 1)
         if len(times) > MAX_BACKFILL:
-            raise ValidationFailed("Backfill would start too many runs.", [
-                {"field": "to", "problem": f"at most {MAX_BACKFILL} runs per request"}])
-        return [self._dispatch(schedule, t, "backfill", now, overlap_policy=overlap_policy)
-                for t in times]
+            raise ValidationFailed(
+                "Backfill would start too many runs.",
+                [{"field": "to", "problem": f"at most {MAX_BACKFILL} runs per request"}],
+            )
+        return [self._dispatch(schedule, t, "backfill", now, overlap_policy=overlap_policy) for t in times]

@@ -3,6 +3,7 @@
 The timing rules (next runs, catch-up, "would it ever run") live on the ``Schedule`` entity;
 the minute tick is ``services/scheduler.py``, running a run is ``services/runs.py``.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -56,32 +57,38 @@ class ScheduleService:
         self._history = timedelta(days=history_days)
         self._clock = clock
 
-    def _settings(self, body: dict[str, Any], stored_target: dict[str, Any] | None = None
-                  ) -> dict[str, Any]:
+    def _settings(self, body: dict[str, Any], stored_target: dict[str, Any] | None = None) -> dict[str, Any]:
         """What a create or a replace sets, from a validated body."""
         self._runner().validate(body["target"])
         target = body["target"]
         if target.get("headers"):  # a masked value sent back keeps the stored one
-            target = {**target, "headers": kept(target["headers"],
-                                                (stored_target or {}).get("headers"),
-                                                "target.headers")}
+            target = {
+                **target,
+                "headers": kept(target["headers"], (stored_target or {}).get("headers"), "target.headers"),
+            }
         start, end = body.get("start_at"), body.get("end_at")
         if start and end and parse_iso(end) <= parse_iso(start):
-            raise ValidationFailed("The schedule ends before it starts.", [
-                {"field": "end_at", "problem": "must be after start_at"}])
+            raise ValidationFailed(
+                "The schedule ends before it starts.",
+                [{"field": "end_at", "problem": "must be after start_at"}],
+            )
         return {
-            "name": body["name"], "description": body.get("description"),
-            "expression": body["expression"], "timezone": body.get("timezone", "UTC"),
-            "start_at": start, "end_at": end, "jitter_seconds": body.get("jitter_seconds", 0),
+            "name": body["name"],
+            "description": body.get("description"),
+            "expression": body["expression"],
+            "timezone": body.get("timezone", "UTC"),
+            "start_at": start,
+            "end_at": end,
+            "jitter_seconds": body.get("jitter_seconds", 0),
             "overlap_policy": body.get("overlap_policy", "skip"),
             "catchup": body.get("catchup", "latest"),
             "catchup_window_seconds": body.get("catchup_window_seconds", 3600),
             "enabled": bool(body.get("enabled", True)),
-            "target": target, "retry_policy": body["retry_policy"],
+            "target": target,
+            "retry_policy": body["retry_policy"],
             "tags": tuple(body.get("tags") or ()),
             "pause_after_failures": body.get("pause_after_failures"),
-            "flexible_window_minutes": (body.get("flexible_time_window") or {}).get(
-                "maximum_window_minutes"),
+            "flexible_window_minutes": (body.get("flexible_time_window") or {}).get("maximum_window_minutes"),
             "action_after_completion": body.get("action_after_completion", "none"),
             "remaining_actions": body.get("remaining_actions"),
             "history_limits": body.get("history_limits"),
@@ -94,37 +101,59 @@ class ScheduleService:
         with _expression_problems():
             problem = schedule.never_runs(now)
         if problem is not None:
-            raise ValidationFailed("The schedule would never run.", [
-                {"field": problem[0], "problem": problem[1]}])
+            raise ValidationFailed(
+                "The schedule would never run.", [{"field": problem[0], "problem": problem[1]}]
+            )
 
     def create(self, body: dict[str, Any]) -> Schedule:
         now = self._clock()
         created = to_iso(now)
-        schedule = Schedule(id=new_id("sch"), version=1,
-                            anchor=body.get("start_at") or created, created_at=created,
-                            updated_at=created, **self._settings(body))
+        schedule = Schedule(
+            id=new_id("sch"),
+            version=1,
+            anchor=body.get("start_at") or created,
+            created_at=created,
+            updated_at=created,
+            **self._settings(body),
+        )
         self._refuse_if_it_never_runs(schedule, now)
         with _expression_problems():
             schedule = schedule.placed(now)
         self._store.create(schedule)
-        self._publish("schedule.created", {"schedule_id": schedule.id, "name": schedule.name,
-                                           "next_run_at": schedule.next_run_at})
+        self._publish(
+            "schedule.created",
+            {"schedule_id": schedule.id, "name": schedule.name, "next_run_at": schedule.next_run_at},
+        )
         return schedule
 
     def require(self, schedule_id: str, deleted_too: bool = False) -> Schedule:
         schedule = self._store.get_any(schedule_id) if schedule_id.startswith("sch_") else None
         if schedule is None or (schedule.deleted_at and not deleted_too):
-            details = [] if schedule is None else [{
-                "field": "schedule_id", "problem": f"deleted at {schedule.deleted_at}; its "
-                f"history stays readable at /v2/schedules/{schedule_id}/history until it expires"}]
-            raise NotFound(f"No schedule {schedule_id}." if schedule is None else
-                           f"Schedule {schedule_id} was deleted at {schedule.deleted_at}.", details)
+            details = (
+                []
+                if schedule is None
+                else [
+                    {
+                        "field": "schedule_id",
+                        "problem": f"deleted at {schedule.deleted_at}; its "
+                        f"history stays readable at /v2/schedules/{schedule_id}/history until it expires",
+                    }
+                ]
+            )
+            raise NotFound(
+                f"No schedule {schedule_id}."
+                if schedule is None
+                else f"Schedule {schedule_id} was deleted at {schedule.deleted_at}.",
+                details,
+            )
         return schedule
 
     def names(self, schedule_ids: set[str]) -> dict[str, str]:
         """Id -> name, for views that list ids (a deleted one says so): one read per 100."""
-        return {s.id: f"{s.name} (deleted)" if s.deleted_at else s.name
-                for s in self._store.get_many(schedule_ids)}
+        return {
+            s.id: f"{s.name} (deleted)" if s.deleted_at else s.name
+            for s in self._store.get_many(schedule_ids)
+        }
 
     def service_names(self, services: set[str]) -> dict[str, str]:
         """Service -> its schedule's name, for the ``schedule:<id>`` services Conductor retries a
@@ -132,12 +161,12 @@ class ScheduleService:
         ids = {s.removeprefix(SCHEDULE_SERVICE) for s in services if s.startswith(SCHEDULE_SERVICE)}
         return {f"{SCHEDULE_SERVICE}{i}": name for i, name in self.names(ids).items()} if ids else {}
 
-    def list(self, enabled: bool | None, tag: str | None, limit: int,
-             before: str | None) -> tuple[list[Schedule], str | None]:
+    def list(
+        self, enabled: bool | None, tag: str | None, limit: int, before: str | None
+    ) -> tuple[list[Schedule], str | None]:
         return self._store.list(enabled, tag, limit, before)
 
-    def update(self, schedule_id: str, body: dict[str, Any], expected_version: int | None
-               ) -> Schedule:
+    def update(self, schedule_id: str, body: dict[str, Any], expected_version: int | None) -> Schedule:
         now = self._clock()
         stored = self.require(schedule_id)
         expected = expected_version if expected_version is not None else stored.version
@@ -146,8 +175,12 @@ class ScheduleService:
         if any(getattr(schedule, n) != getattr(stored, n) for n in timing):
             self._refuse_if_it_never_runs(schedule, now)  # a finished one stays editable
         schedule = dataclasses.replace(
-            schedule, anchor=body.get("start_at") or stored.anchor, version=expected + 1,
-            updated_at=to_iso(now), paused_note=None if schedule.enabled else stored.paused_note)
+            schedule,
+            anchor=body.get("start_at") or stored.anchor,
+            version=expected + 1,
+            updated_at=to_iso(now),
+            paused_note=None if schedule.enabled else stored.paused_note,
+        )
         with _expression_problems():
             schedule = schedule.placed(now)
         self._store.replace(schedule, stored, expected)
@@ -163,30 +196,47 @@ class ScheduleService:
     def actions_used_up(self, schedule_id: str) -> None:
         """Its last allowed run started (``remaining_actions`` reached 0): paused, saying why."""
         try:
-            self.set_enabled(schedule_id, False, "Paused: its limited actions are used up "
-                             "(remaining_actions reached 0).", reason="remaining_actions")
+            self.set_enabled(
+                schedule_id,
+                False,
+                "Paused: its limited actions are used up (remaining_actions reached 0).",
+                reason="remaining_actions",
+            )
         except (Conflict, NotFound):  # changed or deleted meanwhile: it has no next run anyway
             log.info("schedule %s not paused: it changed meanwhile", schedule_id)
 
-    def set_enabled(self, schedule_id: str, enabled: bool, note: str | None,
-                    failures: int | None = None, reason: str | None = None) -> Schedule:
+    def set_enabled(
+        self,
+        schedule_id: str,
+        enabled: bool,
+        note: str | None,
+        failures: int | None = None,
+        reason: str | None = None,
+    ) -> Schedule:
         """Pause or resume; ``failures`` says the scheduler paused it after that many failed
         runs in a row (the event's ``reason`` is then ``failures``, else ``manual``)."""
         now = self._clock()
         stored = self.require(schedule_id)
         schedule = dataclasses.replace(
-            stored, enabled=enabled, paused_note=None if enabled else (note or ""),
-            version=stored.version + 1, updated_at=to_iso(now),
+            stored,
+            enabled=enabled,
+            paused_note=None if enabled else (note or ""),
+            version=stored.version + 1,
+            updated_at=to_iso(now),
             # resumed: it starts counting again
-            failure_streak=0 if enabled else stored.failure_streak)
+            failure_streak=0 if enabled else stored.failure_streak,
+        )
         with _expression_problems():
             schedule = schedule.placed(now)
         self._store.replace(schedule, stored, stored.version)
         if enabled:
             self._publish("schedule.resumed", {"schedule_id": schedule_id, "note": note})
         else:
-            data: dict[str, Any] = {"schedule_id": schedule_id, "note": note,
-                                    "reason": reason or ("failures" if failures else "manual")}
+            data: dict[str, Any] = {
+                "schedule_id": schedule_id,
+                "note": note,
+                "reason": reason or ("failures" if failures else "manual"),
+            }
             if failures:
                 data["failures"] = failures
             self._publish("schedule.paused", data)
@@ -199,8 +249,12 @@ class ScheduleService:
         if not limit or streak < limit or not schedule.enabled:
             return
         try:
-            self.set_enabled(schedule.id, False, f"Paused after {streak} failed runs in a row "
-                             f"(pause_after_failures={limit}).", failures=streak)
+            self.set_enabled(
+                schedule.id,
+                False,
+                f"Paused after {streak} failed runs in a row (pause_after_failures={limit}).",
+                failures=streak,
+            )
         except (Conflict, NotFound):  # changed or deleted meanwhile: its next failure decides
             log.info("schedule %s not auto-paused: it changed meanwhile", schedule.id)
 
@@ -209,15 +263,20 @@ class ScheduleService:
         now = self._clock()
         start = parse_iso(body["start_at"]) if body.get("start_at") else None
         end = parse_iso(body["end_at"]) if body.get("end_at") else None
-        runs = next_runs(parse_expression(body["expression"]), body.get("timezone", "UTC"), now,
-                         body.get("count", 5), start or now, start, end)
+        runs = next_runs(
+            parse_expression(body["expression"]),
+            body.get("timezone", "UTC"),
+            now,
+            body.get("count", 5),
+            start or now,
+            start,
+            end,
+        )
         return [to_iso(t) for t in runs], _words(body["expression"])
 
-    def history(self, schedule_id: str, limit: int, before: str | None
-                ) -> tuple[list[Execution], str | None]:
+    def history(self, schedule_id: str, limit: int, before: str | None) -> tuple[list[Execution], str | None]:
         self.require(schedule_id, deleted_too=True)  # history outlives its schedule (TTL)
-        return self._executions.history(schedule_id, limit, before,
-                                        int(self._clock().timestamp()))
+        return self._executions.history(schedule_id, limit, before, int(self._clock().timestamp()))
 
 
 def _words(expression: str) -> str | None:

@@ -1,5 +1,6 @@
 """Running a target once: an HTTP request, an SQS message, or an event. Never raises for the
 target's own failure: the outcome says what happened."""
+
 from __future__ import annotations
 
 import json
@@ -75,8 +76,12 @@ class TargetQueues:
             return None
         for arn in self.allowed:
             fields = arn.split(":")
-            if len(fields) == 6 and fields[4] == account and fields[5] == name and (
-                    fields[3] in (parts.hostname or "") or fields[3] == "*"):
+            if (
+                len(fields) == 6
+                and fields[4] == account
+                and fields[5] == name
+                and (fields[3] in (parts.hostname or "") or fields[3] == "*")
+            ):
                 return None
         return "is not on this stage's allow-list of target queues (CONDUCTOR_SQS_TARGET_QUEUES)"
 
@@ -93,9 +98,15 @@ def status_text(status: int) -> str:
 
 
 class TargetRunner:
-    def __init__(self, session: Any, sqs: Any, publish: Callable[[str, dict[str, Any]], Any],
-                 clock: Callable[[], datetime], queues: TargetQueues | None = None,
-                 guard: OutboundGuard | None = None) -> None:
+    def __init__(
+        self,
+        session: Any,
+        sqs: Any,
+        publish: Callable[[str, dict[str, Any]], Any],
+        clock: Callable[[], datetime],
+        queues: TargetQueues | None = None,
+        guard: OutboundGuard | None = None,
+    ) -> None:
         self._session = session
         self._sqs = sqs
         self._publish = publish
@@ -110,13 +121,15 @@ class TargetRunner:
             try:
                 self._guard.check(target["url"])
             except ForbiddenTarget as exc:
-                raise ValidationFailed("This target URL may not be called.", [
-                    {"field": f"{field}.url", "problem": str(exc)}]) from exc
+                raise ValidationFailed(
+                    "This target URL may not be called.", [{"field": f"{field}.url", "problem": str(exc)}]
+                ) from exc
         elif kind == "sqs":
             reason = self._queues.refusal(target["queue_url"], bool(target.get("redrive")))
             if reason is not None:
-                raise ValidationFailed("This queue may not be a target.", [
-                    {"field": f"{field}.queue_url", "problem": reason}])
+                raise ValidationFailed(
+                    "This queue may not be a target.", [{"field": f"{field}.queue_url", "problem": reason}]
+                )
 
     def run(self, target: dict[str, Any]) -> Outcome:
         started = time.perf_counter()
@@ -129,8 +142,9 @@ class TargetRunner:
             self._publish(target["event_type"], target.get("data") or {})
             outcome = Outcome(True, 0.0)
         else:
-            outcome = Outcome(False, 0.0, error_type="InvalidTarget",
-                              error_message=f"unknown target type {kind!r}")
+            outcome = Outcome(
+                False, 0.0, error_type="InvalidTarget", error_message=f"unknown target type {kind!r}"
+            )
         elapsed = round((time.perf_counter() - started) * 1000, 2)
         return Outcome(**{**outcome.__dict__, "duration_ms": elapsed})
 
@@ -145,16 +159,19 @@ class TargetRunner:
         timeout = float(target.get("timeout_seconds") or 10)
         try:
             response = self._session.request(
-                target.get("method", "POST"), target["url"], headers=target.get("headers") or {},
+                target.get("method", "POST"),
+                target["url"],
+                headers=target.get("headers") or {},
                 data=None if body is None else json.dumps(body),
-                timeout=(min(5.0, timeout), timeout), allow_redirects=False)
+                timeout=(min(5.0, timeout), timeout),
+                allow_redirects=False,
+            )
         except ForbiddenRequest as exc:  # checked at connect time: nothing was sent
             return Outcome(False, 0.0, error_type=FORBIDDEN, error_message=str(exc)[:500])
         except requests.Timeout as exc:
             return Outcome(False, 0.0, error_type="Timeout", error_message=describe(exc, url))
         except requests.ConnectionError as exc:
-            return Outcome(False, 0.0, error_type="ConnectionError",
-                           error_message=describe(exc, url))
+            return Outcome(False, 0.0, error_type="ConnectionError", error_message=describe(exc, url))
         except requests.RequestException as exc:
             return Outcome(False, 0.0, error_type="RequestError", error_message=describe(exc, url))
         excerpt = response.text[:RESPONSE_EXCERPT] if response.content else ""
@@ -163,10 +180,15 @@ class TargetRunner:
         retry_after = None
         if response.status_code in (429, 503):
             retry_after = parse_retry_after(response.headers.get("Retry-After"), self._clock())
-        return Outcome(False, 0.0, status_code=response.status_code,
-                       error_type=f"HTTP{response.status_code}",
-                       error_message=status_text(response.status_code),
-                       retry_after=retry_after, response_excerpt=excerpt)
+        return Outcome(
+            False,
+            0.0,
+            status_code=response.status_code,
+            error_type=f"HTTP{response.status_code}",
+            error_message=status_text(response.status_code),
+            retry_after=retry_after,
+            response_excerpt=excerpt,
+        )
 
     def _sqs_message(self, target: dict[str, Any]) -> Outcome:
         from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
@@ -175,8 +197,9 @@ class TargetRunner:
         if reason is not None:  # checked again: a job or schedule made before the rule existed
             return Outcome(False, 0.0, error_type=FORBIDDEN, error_message=f"queue_url {reason}")
         try:
-            self._sqs.send_message(QueueUrl=target["queue_url"],
-                                   MessageBody=json.dumps(target.get("message")))
+            self._sqs.send_message(
+                QueueUrl=target["queue_url"], MessageBody=json.dumps(target.get("message"))
+            )
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "ClientError")
             return Outcome(False, 0.0, error_type=code, error_message=str(exc)[:500])

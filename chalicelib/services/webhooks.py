@@ -2,6 +2,7 @@
 
 Deliveries to them live in ``services/deliveries.py``; both speak ``domain.webhooks`` entities.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -22,9 +23,13 @@ ROTATION_GRACE = timedelta(hours=24)
 
 
 class WebhookEndpoints:
-    def __init__(self, store: WebhookStore, publish: Callable[[str, dict[str, Any]], Any],
-                 guard: OutboundGuard | None = None,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        store: WebhookStore,
+        publish: Callable[[str, dict[str, Any]], Any],
+        guard: OutboundGuard | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self._store = store
         self._publish = publish
         self._guard = guard or OutboundGuard()
@@ -34,18 +39,23 @@ class WebhookEndpoints:
         try:
             self._guard.check(url)
         except ForbiddenTarget as exc:
-            raise ValidationFailed("This URL may not receive webhooks.", [
-                {"field": "url", "problem": str(exc)}]) from exc
+            raise ValidationFailed(
+                "This URL may not receive webhooks.", [{"field": "url", "problem": str(exc)}]
+            ) from exc
 
     @staticmethod
     def _settings(body: dict[str, Any]) -> dict[str, Any]:
         """What a create or a replace sets, from a validated body."""
         schedule = body.get("retry_schedule")
-        return {"url": body["url"], "description": body.get("description"),
-                "event_types": tuple(sorted(set(body["event_types"]))),
-                "enabled": bool(body.get("enabled", True)), "rate_limit": body.get("rate_limit"),
-                "max_attempts": body.get("max_attempts") or DEFAULT_ATTEMPTS,
-                "retry_schedule": tuple(schedule) if schedule else None}
+        return {
+            "url": body["url"],
+            "description": body.get("description"),
+            "event_types": tuple(sorted(set(body["event_types"]))),
+            "enabled": bool(body.get("enabled", True)),
+            "rate_limit": body.get("rate_limit"),
+            "max_attempts": body.get("max_attempts") or DEFAULT_ATTEMPTS,
+            "retry_schedule": tuple(schedule) if schedule else None,
+        }
 
     def require(self, webhook_id: str) -> Endpoint:
         endpoint = self._store.get(webhook_id) if webhook_id.startswith("whk_") else None
@@ -58,8 +68,15 @@ class WebhookEndpoints:
         self._check(body["url"])
         headers = kept(body.get("headers"), None, "headers")
         now = to_iso(self._clock())
-        endpoint = Endpoint(id=new_id("whk"), secret=new_secret(), version=1, created_at=now,
-                            updated_at=now, headers=headers or {}, **self._settings(body))
+        endpoint = Endpoint(
+            id=new_id("whk"),
+            secret=new_secret(),
+            version=1,
+            created_at=now,
+            updated_at=now,
+            headers=headers or {},
+            **self._settings(body),
+        )
         self._store.save(endpoint, None, [])
         self._publish("webhook.created", {"webhook_id": endpoint.id, "url": endpoint.url})
         return endpoint
@@ -74,8 +91,12 @@ class WebhookEndpoints:
         if settings["enabled"]:
             settings |= {"disabled_reason": None, "consecutive_failures": 0}
         endpoint = dataclasses.replace(
-            stored, headers=kept(body.get("headers"), stored.headers, "headers") or {},
-            version=stored.version + 1, updated_at=to_iso(self._clock()), **settings)
+            stored,
+            headers=kept(body.get("headers"), stored.headers, "headers") or {},
+            version=stored.version + 1,
+            updated_at=to_iso(self._clock()),
+            **settings,
+        )
         self._store.save(endpoint, stored.version, list(stored.event_types))
         self._publish("webhook.updated", {"webhook_id": webhook_id})
         return endpoint
@@ -90,16 +111,23 @@ class WebhookEndpoints:
         now = self._clock()
         secret = new_secret()
         self._store.update_fields(
-            webhook_id, secret=secret, previous_secret=endpoint.secret,
+            webhook_id,
+            secret=secret,
+            previous_secret=endpoint.secret,
             previous_secret_expires_at=int((now + ROTATION_GRACE).timestamp()),
-            updated_at=to_iso(now))
-        return {"id": webhook_id, "secret": secret,
-                "previous_secret_expires_at": to_iso(now + ROTATION_GRACE)}
+            updated_at=to_iso(now),
+        )
+        return {
+            "id": webhook_id,
+            "secret": secret,
+            "previous_secret_expires_at": to_iso(now + ROTATION_GRACE),
+        }
 
     def disable(self, endpoint: Endpoint, reason: str) -> None:
         """Stop sending to an endpoint that keeps failing (or answered 410 Gone)."""
-        self._store.update_fields(endpoint.id, enabled=False, disabled_reason=reason,
-                                  updated_at=to_iso(self._clock()))
+        self._store.update_fields(
+            endpoint.id, enabled=False, disabled_reason=reason, updated_at=to_iso(self._clock())
+        )
         self._publish("webhook.disabled", {"webhook_id": endpoint.id, "reason": reason})
 
     def delivered(self, endpoint: Endpoint) -> None:

@@ -1,4 +1,5 @@
 """API keys, stored under the SHA-256 of the key; the key itself is never written anywhere."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -22,11 +23,25 @@ class ApiKeyStore:
     def __init__(self) -> None:
         self._model = bind(ApiKeyRecord, "api_keys")
 
-    def create(self, key_id: str, key_hash: str, name: str, role: str, created_at: str,
-               rate_limits: dict[str, Any] | None = None) -> ApiKey:
-        record = self._model(key_hash=key_hash, id=key_id, name=name, role=role,
-                             created_at=created_at, list_pk=LIST_PK,
-                             list_sk=f"{created_at}#{key_id}", rate_limits=rate_limits)
+    def create(
+        self,
+        key_id: str,
+        key_hash: str,
+        name: str,
+        role: str,
+        created_at: str,
+        rate_limits: dict[str, Any] | None = None,
+    ) -> ApiKey:
+        record = self._model(
+            key_hash=key_hash,
+            id=key_id,
+            name=name,
+            role=role,
+            created_at=created_at,
+            list_pk=LIST_PK,
+            list_sk=f"{created_at}#{key_id}",
+            rate_limits=rate_limits,
+        )
         try:
             # Condition: never overwrite a key with the same hash (256 random bits: only a bug).
             record.save(condition=self._model.key_hash.does_not_exist())

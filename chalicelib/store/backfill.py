@@ -10,6 +10,7 @@ in words (``expression_words``, which the console shows). It is an admin step
 same key, the same pointer), so running it twice, or while Conductor runs, does no harm. Never
 on a request or tick path.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -45,11 +46,15 @@ def backfill(now: datetime | None = None) -> Counter[str]:
         record.update(actions=[events.month.set(record.timestamp[:7])])
         added["events.month"] += 1
     deliveries = bind(DeliveryRecord, "deliveries")
-    for record in deliveries.scan(filter_condition=deliveries.webhook_status.does_not_exist()
-                                  | deliveries.type_status.does_not_exist()):
-        record.update(actions=[
-            deliveries.webhook_status.set(f"{record.webhook_id}#{record.status}"),
-            deliveries.type_status.set(f"{record.webhook_id}#{record.event_type}#{record.status}")])
+    for record in deliveries.scan(
+        filter_condition=deliveries.webhook_status.does_not_exist() | deliveries.type_status.does_not_exist()
+    ):
+        record.update(
+            actions=[
+                deliveries.webhook_status.set(f"{record.webhook_id}#{record.status}"),
+                deliveries.type_status.set(f"{record.webhook_id}#{record.event_type}#{record.status}"),
+            ]
+        )
         added["deliveries.webhook_status"] += 1
     jobs = bind(RetryJobRecord, "retry_jobs")
     for record in jobs.scan(filter_condition=jobs.service_status.does_not_exist()):
@@ -75,8 +80,9 @@ def backfill(now: datetime | None = None) -> Counter[str]:
         for dead in bind(DeadLetterRecord, "dead_letters").scan():
             entry = _entry(dead)
             for key in dead_letter_lists(entry, entry.status):
-                batch.save(pointers(list=key, position=dead.created_sk, id=entry.id,
-                                    expires_at=entry.expires_at))
+                batch.save(
+                    pointers(list=key, position=dead.created_sk, id=entry.id, expires_at=entry.expires_at)
+                )
                 added["lists.dead_letters"] += 1
         for record in bind(ScheduleRecord, "schedules").scan():
             for key in schedule_lists(_schedule(record)):
@@ -99,18 +105,18 @@ def _due_work(now: datetime | None) -> Counter[str]:
     jobs, deliveries = bind(RetryJobRecord, "retry_jobs"), bind(DeliveryRecord, "deliveries")
     # each store's own rule for when its item is due (the store modules' private helpers)
     for name, model, store, entity, in_flight in (
-            ("retry_jobs", jobs, retry_jobs, retry_jobs._job,
-             jobs.status.is_in("scheduled", "running")),
-            ("deliveries", deliveries, webhooks, webhooks._delivery,
-             deliveries.status == "pending")):
+        ("retry_jobs", jobs, retry_jobs, retry_jobs._job, jobs.status.is_in("scheduled", "running")),
+        ("deliveries", deliveries, webhooks, webhooks._delivery, deliveries.status == "pending"),
+    ):
         for record in model.scan(filter_condition=model.due_at.does_not_exist() & in_flight):
             due = store._due(entity(record))
             if due is not None:
                 record.update(actions=due_actions(model, store.KIND, record.id, due))
                 added[f"{name}.due_at"] += 1
     runs = bind(ExecutionRecord, "executions")
-    for record in runs.scan(filter_condition=runs.due_at.does_not_exist()
-                            & runs.status.is_in("pending", "running")):
+    for record in runs.scan(
+        filter_condition=runs.due_at.does_not_exist() & runs.status.is_in("pending", "running")
+    ):
         due = epoch_of(record.scheduled_for) if record.status == "pending" else lease_end
         extra = [runs.lease_until.set(lease_end)] if record.status == "running" else []
         record.update(actions=[*due_actions(runs, RUN, record.id, due), *extra])

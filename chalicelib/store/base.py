@@ -4,6 +4,7 @@ Model classes are declared with placeholder table names; ``bind`` points one at 
 settings name (and at moto when ``AWS_ENDPOINT_URL`` is set) just before first use, so no
 environment is read at import time and tests can rebind after changing it.
 """
+
 from __future__ import annotations
 
 from typing import Any

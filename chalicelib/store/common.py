@@ -1,5 +1,6 @@
 """Helpers every store shares: conditional-failure detection, newest-first index pages, and
 writes to several tables that take effect together."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
@@ -34,8 +35,7 @@ def unavailable(table: str) -> DependencyUnavailable:
     return DependencyUnavailable(f"The {table} table could not be reached.")
 
 
-def save_once(record: Any, key_attribute: Any, table: str,
-              reread: Callable[[], Any]) -> tuple[Any, bool]:
+def save_once(record: Any, key_attribute: Any, table: str, reread: Callable[[], Any]) -> tuple[Any, bool]:
     """Create ``record`` unless its key exists (the first writer wins); return the stored item
     and whether this call created it. Derived keys make repeated deliveries write once."""
     try:
@@ -89,9 +89,11 @@ def transact_all(writes: list[Write], table: str) -> list[str]:
                     transaction.save(write.record, condition=write.condition)
     except TransactWriteError as exc:
         if exc.cause_response_code == "TransactionCanceledException":
-            failed = [write.name for write, reason in zip(writes, exc.cancellation_reasons,
-                                                          strict=False)
-                      if reason is not None and reason.code == "ConditionalCheckFailed"]
+            failed = [
+                write.name
+                for write, reason in zip(writes, exc.cancellation_reasons, strict=False)
+                if reason is not None and reason.code == "ConditionalCheckFailed"
+            ]
             if failed:
                 return failed
         raise unavailable(table) from exc

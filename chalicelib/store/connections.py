@@ -1,4 +1,5 @@
 """WebSocket connections and the pattern -> subscriber index the fan-out reads."""
+
 from __future__ import annotations
 
 from pynamodb.exceptions import DoesNotExist, PynamoDBException
@@ -22,13 +23,21 @@ class ConnectionStore:
         self._subscriptions = bind(SubscriptionRecord, "subscriptions")
 
     def add(
-        self, connection_id: str, endpoint: str, connected_at: str, expires_at: int,
+        self,
+        connection_id: str,
+        endpoint: str,
+        connected_at: str,
+        expires_at: int,
         key_id: str | None = None,
     ) -> None:
         try:
             self._connections(
-                id=connection_id, endpoint=endpoint, connected_at=connected_at,
-                expires_at=expires_at, patterns=[], key_id=key_id,
+                id=connection_id,
+                endpoint=endpoint,
+                connected_at=connected_at,
+                expires_at=expires_at,
+                patterns=[],
+                key_id=key_id,
             ).save()
         except PynamoDBException as exc:
             raise DependencyUnavailable("The connections table could not be written.") from exc
@@ -49,14 +58,17 @@ class ConnectionStore:
         try:
             with self._subscriptions.batch_write() as batch:
                 for pattern in new - old:
-                    batch.save(self._subscriptions(
-                        pattern=pattern, subscriber=subscriber, expires_at=connection.expires_at))
+                    batch.save(
+                        self._subscriptions(
+                            pattern=pattern, subscriber=subscriber, expires_at=connection.expires_at
+                        )
+                    )
                 for pattern in old - new:
                     batch.delete(self._subscriptions(pattern=pattern, subscriber=subscriber))
             # Condition: still connected (an update of a gone id would make a partial item).
             self._connections(connection.id).update(
-                actions=[self._connections.patterns.set(sorted(new))],
-                condition=self._connections.id.exists())
+                actions=[self._connections.patterns.set(sorted(new))], condition=self._connections.id.exists()
+            )
         except PynamoDBException as exc:
             if conditional_failure(exc):
                 return  # disconnected meanwhile: its $disconnect removes the index entries
@@ -73,10 +85,10 @@ class ConnectionStore:
         try:
             with self._subscriptions.batch_write() as batch:
                 for pattern in record.patterns or []:
-                    batch.delete(self._subscriptions(
-                        pattern=pattern, subscriber=CONNECTION_PREFIX + connection_id))
-            update_sets(self._subscriptions, CONNECTION_PREFIX + connection_id, (),
-                        record.patterns or [])
+                    batch.delete(
+                        self._subscriptions(pattern=pattern, subscriber=CONNECTION_PREFIX + connection_id)
+                    )
+            update_sets(self._subscriptions, CONNECTION_PREFIX + connection_id, (), record.patterns or [])
             record.delete()
         except PynamoDBException as exc:
             raise DependencyUnavailable("The connection could not be removed.") from exc

@@ -9,6 +9,7 @@ reason). The item itself is its own outbox: the write that changes its state als
 message it implies must have done its work, so a message lost between the write and SQS (or
 dropped by a crash) is found and sent again.
 """
+
 from __future__ import annotations
 
 import zlib
@@ -61,8 +62,7 @@ def overdue(model: Any, kind: str, before: int, limit: int) -> list[tuple[Any, i
         for shard in shards(kind):
             if len(found) >= limit:
                 break
-            for record in model.by_due.query(shard, model.due_at < before,
-                                             limit=limit - len(found)):
+            for record in model.by_due.query(shard, model.due_at < before, limit=limit - len(found)):
                 found.append((record, int(record.due_at)))
     except PynamoDBException as exc:
         raise unavailable(model.Meta.table_name) from exc
@@ -77,8 +77,10 @@ def postpone(record: Any, kind: str, item_id: str, seen_due: int, new_due: int) 
     model = type(record)
     try:
         # Condition: still due when it was read (or already moved on by this very write).
-        record.update(actions=due_actions(model, kind, item_id, new_due),
-                      condition=(model.due_at == seen_due) | (model.due_at == new_due))
+        record.update(
+            actions=due_actions(model, kind, item_id, new_due),
+            condition=(model.due_at == seen_due) | (model.due_at == new_due),
+        )
     except UpdateError as exc:
         if conditional_failure(exc):
             return False

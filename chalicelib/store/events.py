@@ -4,6 +4,7 @@ Listing without a type walks the ``by-month`` index from the newest month in ran
 oldest, one Query each (a 30-day range: at most 2), stopping as soon as a page is full; with a type
 it is one Query on the ``by-type`` index. Reading one event by id is one Query of its day.
 """
+
 from __future__ import annotations
 
 import json
@@ -61,10 +62,17 @@ class EventStore:
         self._model = bind(EventRecord, "events")
 
     def _record(self, event: Event, expires_at: int) -> EventRecord:
-        return self._model(day=event.timestamp[:10], sort_key=f"{event.timestamp}#{event.id}",
-                           id=event.id, type=event.type, timestamp=event.timestamp,
-                           data=event.data, expires_at=expires_at, month=event.timestamp[:7],
-                           **due_fields(KIND, event.id, epoch_of(event.timestamp)))
+        return self._model(
+            day=event.timestamp[:10],
+            sort_key=f"{event.timestamp}#{event.id}",
+            id=event.id,
+            type=event.type,
+            timestamp=event.timestamp,
+            data=event.data,
+            expires_at=expires_at,
+            month=event.timestamp[:7],
+            **due_fields(KIND, event.id, epoch_of(event.timestamp)),
+        )
 
     def put(self, event: Event, expires_at: int) -> None:
         try:
@@ -91,7 +99,8 @@ class EventStore:
         try:
             # Condition: the event exists (an update would otherwise make an item of its key).
             m(event.timestamp[:10], f"{event.timestamp}#{event.id}").update(
-                actions=due_actions(m, KIND, event.id, None), condition=m.id.exists())
+                actions=due_actions(m, KIND, event.id, None), condition=m.id.exists()
+            )
         except UpdateError as exc:
             if not conditional_failure(exc):
                 raise DependencyUnavailable("The events table could not be written.") from exc
@@ -147,8 +156,9 @@ class EventStore:
         except PynamoDBException as exc:
             raise DependencyUnavailable("The events table could not be read.") from exc
 
-    def _newest_first(self, query_on: Any, partition: str, low: str, high: str, limit: int,
-                      now_epoch: int) -> Iterator[EventRecord]:
+    def _newest_first(
+        self, query_on: Any, partition: str, low: str, high: str, limit: int, now_epoch: int
+    ) -> Iterator[EventRecord]:
         """Live records of one partition with ``low <= sort_key < high``, newest first."""
         for record in query_on.query(
             partition,
@@ -160,12 +170,9 @@ class EventStore:
             if record.sort_key != high:  # "between" is inclusive; the cursor's item was sent
                 yield record
 
-    def _list_by_type(
-        self, event_type: str, low: str, high: str, limit: int, now_epoch: int
-    ) -> EventPage:
+    def _list_by_type(self, event_type: str, low: str, high: str, limit: int, now_epoch: int) -> EventPage:
         events: list[Event] = []
-        for record in self._newest_first(self._model.by_type, event_type, low, high, limit,
-                                         now_epoch):
+        for record in self._newest_first(self._model.by_type, event_type, low, high, limit, now_epoch):
             if len(events) == limit:
                 return EventPage(events, {"t": event_type, "k": _sort_key(events[-1])})
             events.append(_to_event(record))
@@ -179,8 +186,7 @@ class EventStore:
         events: list[Event] = []
         current = month
         while current >= first:
-            for record in self._newest_first(self._model.by_month, current, low, high, limit,
-                                             now_epoch):
+            for record in self._newest_first(self._model.by_month, current, low, high, limit, now_epoch):
                 if len(events) == limit:
                     last = events[-1]
                     return EventPage(events, {"m": last.timestamp[:7], "k": _sort_key(last)})

@@ -1,5 +1,6 @@
 """The last health the tick saw (which dependencies were down), so it can tell a change: one
 item in the idempotency table, replaced with a condition on what was read."""
+
 from __future__ import annotations
 
 import json
@@ -28,16 +29,17 @@ class HealthStateStore:
             raise unavailable("idempotency") from exc
         return list(json.loads(record.result_id))
 
-    def replace(self, previous: list[str] | None, down: list[str], now_iso: str,
-                now_epoch: int) -> bool:
+    def replace(self, previous: list[str] | None, down: list[str], now_iso: str, now_epoch: int) -> bool:
         """Store ``down`` if the state is still ``previous``; False when another tick won."""
         model = self._model
         # Condition: nobody changed the state since we read it (first look: no item yet).
-        condition = (model.key.does_not_exist() if previous is None
-                     else model.result_id == json.dumps(previous))
+        condition = (
+            model.key.does_not_exist() if previous is None else model.result_id == json.dumps(previous)
+        )
         try:
-            model(key=KEY, result_id=json.dumps(down), created_at=now_iso,
-                  expires_at=now_epoch + KEEP_SECONDS).save(condition=condition)
+            model(
+                key=KEY, result_id=json.dumps(down), created_at=now_iso, expires_at=now_epoch + KEEP_SECONDS
+            ).save(condition=condition)
         except PutError as exc:
             if conditional_failure(exc):
                 return False

@@ -4,6 +4,7 @@ A record stores booleans as "true"/"false" (filterable without DynamoDB's BOOL q
 as Decimals and lists as lists; an entity has Python's types. The entity's annotations say which,
 so each store maps with one call instead of hand-written casts in every service.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -19,14 +20,26 @@ def _plan(cls: type) -> tuple[tuple[str, str, Any], ...]:
     plan = []
     for field in dataclasses.fields(cls):
         text = str(hints[field.name]).replace("<class '", "").replace("'>", "")
-        kind = ("bool" if text in ("bool", "bool | None")
-                else "int" if text in ("int", "int | None")
-                else "float" if text in ("float", "float | None")
-                else "int-tuple" if text.startswith("tuple[int, ...]")
-                else "tuple" if text.startswith("tuple[") else "any")
-        default = (field.default if field.default is not dataclasses.MISSING
-                   else field.default_factory() if field.default_factory is not dataclasses.MISSING
-                   else None)
+        kind = (
+            "bool"
+            if text in ("bool", "bool | None")
+            else "int"
+            if text in ("int", "int | None")
+            else "float"
+            if text in ("float", "float | None")
+            else "int-tuple"
+            if text.startswith("tuple[int, ...]")
+            else "tuple"
+            if text.startswith("tuple[")
+            else "any"
+        )
+        default = (
+            field.default
+            if field.default is not dataclasses.MISSING
+            else field.default_factory()
+            if field.default_factory is not dataclasses.MISSING
+            else None
+        )
         plan.append((field.name, kind, default))
     return tuple(plan)
 
@@ -49,8 +62,9 @@ def _value(kind: str, raw: Any, default: Any) -> Any:
 
 def entity_of[E](cls: type[E], record: Any) -> E:
     """The entity ``cls`` read off a record (attributes it lacks take the field's default)."""
-    return cls(**{name: _value(kind, getattr(record, name, None), default)
-                  for name, kind, default in _plan(cls)})
+    return cls(
+        **{name: _value(kind, getattr(record, name, None), default) for name, kind, default in _plan(cls)}
+    )
 
 
 def stored_value(value: Any) -> Any:

@@ -4,6 +4,7 @@ Each twin keeps the same contract as its DynamoDB store (the same conditions on 
 writes, entities in and out); ``tests/functional/test_store_twins.py`` runs both through one
 set of assertions so that a twin cannot drift from the store it stands in for.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -17,8 +18,7 @@ from chalicelib.store.queues import Queue
 
 def _page(items: list[Any], limit: int, before: str | None) -> tuple[list[Any], str | None]:
     """Newest first by ``created_at#id``, as the by-created indexes order them."""
-    keyed = sorted(((f"{i.created_at}#{i.id}", i) for i in items), reverse=True,
-                   key=lambda pair: pair[0])
+    keyed = sorted(((f"{i.created_at}#{i.id}", i) for i in items), reverse=True, key=lambda pair: pair[0])
     keyed = [(k, i) for k, i in keyed if before is None or k < before]
     page = keyed[:limit]
     return [i for _, i in page], (page[-1][0] if len(keyed) > limit else None)
@@ -31,11 +31,13 @@ class MemoryWebhookStore:
     def get(self, webhook_id: str) -> Endpoint | None:
         return self.items.get(webhook_id)
 
-    def save(self, endpoint: Endpoint, expected_version: int | None,
-             old_patterns: list[str]) -> None:
+    def save(self, endpoint: Endpoint, expected_version: int | None, old_patterns: list[str]) -> None:
         stored = self.items.get(endpoint.id)
-        if (stored is not None) if expected_version is None else (
-                stored is None or stored.version != expected_version):
+        if (
+            (stored is not None)
+            if expected_version is None
+            else (stored is None or stored.version != expected_version)
+        ):
             raise Conflict("The webhook changed since you read it.")
         self.items[endpoint.id] = endpoint
 
@@ -55,8 +57,7 @@ class MemoryWebhookStore:
         return streak
 
     def get_many(self, webhook_ids: set[str] | frozenset[str]) -> list[Endpoint]:
-        return sorted((self.items[i] for i in webhook_ids if i in self.items),
-                      key=lambda e: e.id)
+        return sorted((self.items[i] for i in webhook_ids if i in self.items), key=lambda e: e.id)
 
     def list(self, limit: int, before: str | None) -> tuple[list[Endpoint], str | None]:
         return _page(list(self.items.values()), limit, before)
@@ -81,50 +82,82 @@ class MemoryDeliveryStore:
     def _set(self, delivery_id: str, **fields: Any) -> None:
         self.items[delivery_id] = dataclasses.replace(self.items[delivery_id], **fields)
 
-    def claim(self, delivery_id: str, attempt: int, now_epoch: int,
-              lease: int, token: str = "") -> Delivery | None:
+    def claim(
+        self, delivery_id: str, attempt: int, now_epoch: int, lease: int, token: str = ""
+    ) -> Delivery | None:
         d = self.items.get(delivery_id)
         fresh = d is not None and d.status == "pending" and d.attempt_count == attempt - 1
-        abandoned = (d is not None and d.status == "pending" and d.attempt_count == attempt
-                     and d.lease_until is not None and d.lease_until < now_epoch)
+        abandoned = (
+            d is not None
+            and d.status == "pending"
+            and d.attempt_count == attempt
+            and d.lease_until is not None
+            and d.lease_until < now_epoch
+        )
         if not (fresh or abandoned):
             return None
-        self._set(delivery_id, attempt_count=attempt, lease_until=now_epoch + lease,
-                  claim_token=token or None)
+        self._set(
+            delivery_id, attempt_count=attempt, lease_until=now_epoch + lease, claim_token=token or None
+        )
         return self.items[delivery_id]
 
-    def release(self, delivery: Delivery, attempt: int, skipped_reason: str | None = None,
-                due_at: int | None = None) -> None:
+    def release(
+        self, delivery: Delivery, attempt: int, skipped_reason: str | None = None, due_at: int | None = None
+    ) -> None:
         d = self.items.get(delivery.id)
         if d is None or d.status != "pending" or d.attempt_count != attempt:
             return
         extra = {"status": "skipped", "skipped_reason": skipped_reason} if skipped_reason else {}
         self._set(delivery.id, attempt_count=attempt - 1, lease_until=None, **extra)
 
-    def record_attempt(self, delivery: Delivery, attempt: dict[str, Any], status: str,
-                       now_iso: str, **fields: Any) -> None:
+    def record_attempt(
+        self, delivery: Delivery, attempt: dict[str, Any], status: str, now_iso: str, **fields: Any
+    ) -> None:
         d = self.items.get(delivery.id)
         if d is None or d.attempt_count != attempt["number"]:
             return
-        self._set(delivery.id, attempts=(*delivery.attempts, attempt), status=status,
-                  lease_until=None, updated_at=now_iso, **fields)
+        self._set(
+            delivery.id,
+            attempts=(*delivery.attempts, attempt),
+            status=status,
+            lease_until=None,
+            updated_at=now_iso,
+            **fields,
+        )
 
     def reopen(self, delivery: Delivery, extra_attempts: int, now_iso: str) -> None:
         d = self.items.get(delivery.id)
         if d is None or d.status not in ("delivered", "failed", "skipped"):
             raise Conflict(f"Delivery {delivery.id} is still being delivered.")
-        self._set(delivery.id, status="pending", skipped_reason=None, updated_at=now_iso,
-                  max_attempts=delivery.attempt_count + extra_attempts)
+        self._set(
+            delivery.id,
+            status="pending",
+            skipped_reason=None,
+            updated_at=now_iso,
+            max_attempts=delivery.attempt_count + extra_attempts,
+        )
 
     def failed_since(self, webhook_id: str, since: str, limit: int) -> list[Delivery]:
-        mine = sorted((d for d in self.items.values() if d.webhook_id == webhook_id
-                       and f"{d.created_at}#{d.id}" >= since), key=lambda d: (d.created_at, d.id))
+        mine = sorted(
+            (
+                d
+                for d in self.items.values()
+                if d.webhook_id == webhook_id and f"{d.created_at}#{d.id}" >= since
+            ),
+            key=lambda d: (d.created_at, d.id),
+        )
         return [d for d in mine if d.status in ("failed", "skipped")][:limit]
 
-    def list(self, webhook_id: str, status: str | None, event_type: str | None,
-             limit: int, before: str | None) -> tuple[list[Delivery], str | None]:
-        mine = [d for d in self.items.values() if d.webhook_id == webhook_id
-                and status in (None, d.status) and event_type in (None, d.event_type)]
+    def list(
+        self, webhook_id: str, status: str | None, event_type: str | None, limit: int, before: str | None
+    ) -> tuple[list[Delivery], str | None]:
+        mine = [
+            d
+            for d in self.items.values()
+            if d.webhook_id == webhook_id
+            and status in (None, d.status)
+            and event_type in (None, d.event_type)
+        ]
         return _page(mine, limit, before)
 
 
@@ -136,10 +169,10 @@ class MemoryQueue:
     def __init__(self) -> None:
         self.sent: list[tuple[Any, datetime | None]] = []
 
-    def send(self, message: Any, *, run_at: datetime | None = None,
-             now: datetime | None = None, delay: int = 0) -> None:
-        due = run_at if run_at is not None else (
-            now + timedelta(seconds=delay) if now is not None else None)
+    def send(
+        self, message: Any, *, run_at: datetime | None = None, now: datetime | None = None, delay: int = 0
+    ) -> None:
+        due = run_at if run_at is not None else (now + timedelta(seconds=delay) if now is not None else None)
         self.sent.append((message, due))
 
     def send_many(self, messages: list[Any], *, run_at: datetime, now: datetime) -> None:

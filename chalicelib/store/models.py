@@ -1,4 +1,5 @@
 """pynamodb models for the tables the foundation uses. Keys and indexes mirror infra/template.yaml."""
+
 from __future__ import annotations
 
 from pynamodb.attributes import (

@@ -9,6 +9,7 @@ sets with one BatchGetItem. Its limits: a set item holds about 13,000 subscriber
 trusted once ``make backfill`` has built them from the items (``READY``); until then (an upgraded
 stage) the fan-out reads the items as before.
 """
+
 from __future__ import annotations
 
 import logging
@@ -26,8 +27,7 @@ ALL = "#all"
 READY = ("#meta", "pattern-sets")
 
 
-def update_sets(model: Any, subscriber: str, added: Iterable[str],
-                removed: Iterable[str]) -> None:
+def update_sets(model: Any, subscriber: str, added: Iterable[str], removed: Iterable[str]) -> None:
     """Add ``subscriber`` to the sets of ``added`` patterns, take it out of ``removed``'s."""
     for pattern in added:
         _change(model, pattern, {subscriber}, add=True)

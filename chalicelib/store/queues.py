@@ -1,6 +1,7 @@
 """Conductor's own SQS queues behind one adapter: the message's JSON, its delay (a wait past
 SQS's 15 minutes travels in hops: the handler sends it on until ``run_at``), and SQS errors
 mapped to ``DependencyUnavailable``."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -20,12 +21,14 @@ class Queue:
         self._url = url
         self.name = name
 
-    def send(self, message: Message, *, run_at: datetime | None = None,
-             now: datetime | None = None, delay: int = 0) -> None:
+    def send(
+        self, message: Message, *, run_at: datetime | None = None, now: datetime | None = None, delay: int = 0
+    ) -> None:
         """Send ``message`` to arrive at ``run_at`` (as seen at ``now``), or after ``delay`` s."""
         seconds = hop_delay(run_at, now) if run_at is not None and now is not None else delay
-        self.send_entries([{"MessageBody": encode(message),
-                            "DelaySeconds": max(0, min(MAX_SQS_DELAY, int(seconds)))}])
+        self.send_entries(
+            [{"MessageBody": encode(message), "DelaySeconds": max(0, min(MAX_SQS_DELAY, int(seconds)))}]
+        )
 
     def send_many(self, messages: list[Message], *, run_at: datetime, now: datetime) -> None:
         """Messages due at the same time, 10 a SendMessageBatch."""
@@ -36,8 +39,15 @@ class Queue:
         """Messages each due at its own time (as seen at ``now``), 10 a SendMessageBatch. The
         delay is rounded down (SQS counts whole seconds): a message arrives up to a second early,
         and its handler waits the rest (``AttemptEngine.handle``), never late by the rounding."""
-        self.send_entries([{"MessageBody": encode(m), "DelaySeconds": max(0, min(
-            MAX_SQS_DELAY, int((at - now).total_seconds())))} for m, at in messages])
+        self.send_entries(
+            [
+                {
+                    "MessageBody": encode(m),
+                    "DelaySeconds": max(0, min(MAX_SQS_DELAY, int((at - now).total_seconds()))),
+                }
+                for m, at in messages
+            ]
+        )
 
     def send_entries(self, entries: list[dict[str, Any]]) -> None:
         """SQS message entries (``MessageBody``, optional ``MessageAttributes`` and
@@ -48,15 +58,17 @@ class Queue:
             for _ in range(2):
                 try:
                     if len(chunk) == 1:
-                        self.sqs.send_message(QueueUrl=self._url(), **{
-                            k: v for k, v in chunk[0].items() if k != "Id"})
+                        self.sqs.send_message(
+                            QueueUrl=self._url(), **{k: v for k, v in chunk[0].items() if k != "Id"}
+                        )
                         failed: set[str] = set()
                     else:
                         answer = self.sqs.send_message_batch(QueueUrl=self._url(), Entries=chunk)
                         failed = {f["Id"] for f in answer.get("Failed", [])}
                 except (ClientError, BotoCoreError) as exc:
                     raise DependencyUnavailable(
-                        f"The {self.name} queue could not be written; retry in a moment.") from exc
+                        f"The {self.name} queue could not be written; retry in a moment."
+                    ) from exc
                 chunk = [entry for entry in chunk if entry["Id"] in failed]
                 if not chunk:
                     break
@@ -85,4 +97,3 @@ def _batches(entries: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
         groups[-1].append(entry)
         size += body
     return groups
-

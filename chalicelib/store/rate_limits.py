@@ -1,5 +1,6 @@
 """Rate-limit buckets (GCRA) in DynamoDB, each request one atomic conditional write, plus an
 in-memory twin for unit tests. Both answer the same call."""
+
 from __future__ import annotations
 
 import threading
@@ -34,15 +35,20 @@ class DynamoBucketStore:
 
     def admit(self, bucket: str, now_ms: int, policy: Policy, expires_at: int) -> tuple[bool, float]:
         """Take one request from ``bucket``; (allowed, its tat after: or as it is, when denied)."""
-        cases = (self._burst, self._idle) if self._last_tat.get(bucket, 0.0) > now_ms else (
-            self._idle, self._burst)  # the case this container last saw the bucket in first
+        cases = (
+            (self._burst, self._idle)
+            if self._last_tat.get(bucket, 0.0) > now_ms
+            else (self._idle, self._burst)
+        )  # the case this container last saw the bucket in first
         try:
             # a case's write fails only when the bucket is in the other case; a third write is
             # needed only if another caller moved it back in between (each move is a request)
-            answer = (cases[0](bucket, now_ms, policy, expires_at)
-                      or cases[1](bucket, now_ms, policy, expires_at)
-                      or cases[0](bucket, now_ms, policy, expires_at)
-                      or (False, float(now_ms + policy.window_seconds * 1000)))
+            answer = (
+                cases[0](bucket, now_ms, policy, expires_at)
+                or cases[1](bucket, now_ms, policy, expires_at)
+                or cases[0](bucket, now_ms, policy, expires_at)
+                or (False, float(now_ms + policy.window_seconds * 1000))
+            )
         except DependencyUnavailable:
             raise
         except Exception as exc:
@@ -54,25 +60,28 @@ class DynamoBucketStore:
         self._last_tat[bucket] = answer[1]
         return answer
 
-    def _idle(self, bucket: str, now_ms: int, policy: Policy,
-              expires_at: int) -> tuple[bool, float] | None:
+    def _idle(self, bucket: str, now_ms: int, policy: Policy, expires_at: int) -> tuple[bool, float] | None:
         """The bucket restarts from now; None when it is in a burst."""
         dynamodb, table = self._client()
         interval = interval_ms(policy)
         try:
             # Condition: the bucket is idle (no tat, or one in the past): it starts from now.
             dynamodb.update_item(
-                TableName=table, Key={"bucket": {"S": bucket}},
+                TableName=table,
+                Key={"bucket": {"S": bucket}},
                 UpdateExpression="SET tat = :fresh, expires_at = :exp",
                 ConditionExpression="attribute_not_exists(tat) OR tat < :now",
-                ExpressionAttributeValues={":fresh": _n(now_ms + interval), ":now": _n(now_ms),
-                                           ":exp": _n(expires_at)})
+                ExpressionAttributeValues={
+                    ":fresh": _n(now_ms + interval),
+                    ":now": _n(now_ms),
+                    ":exp": _n(expires_at),
+                },
+            )
         except dynamodb.exceptions.ConditionalCheckFailedException:
             return None
         return True, now_ms + interval
 
-    def _burst(self, bucket: str, now_ms: int, policy: Policy,
-               expires_at: int) -> tuple[bool, float] | None:
+    def _burst(self, bucket: str, now_ms: int, policy: Policy, expires_at: int) -> tuple[bool, float] | None:
         """One more interval, if it fits within the window; None when the bucket is idle."""
         dynamodb, table = self._client()
         interval = interval_ms(policy)
@@ -80,12 +89,19 @@ class DynamoBucketStore:
         try:
             # Condition: in a burst (tat not in the past), one more interval still fits.
             answer = dynamodb.update_item(
-                TableName=table, Key={"bucket": {"S": bucket}},
+                TableName=table,
+                Key={"bucket": {"S": bucket}},
                 UpdateExpression="SET tat = tat + :interval, expires_at = :exp",
                 ConditionExpression="tat BETWEEN :now AND :limit",
-                ExpressionAttributeValues={":interval": _n(interval), ":limit": _n(limit),
-                                           ":now": _n(now_ms), ":exp": _n(expires_at)},
-                ReturnValues="UPDATED_NEW", ReturnValuesOnConditionCheckFailure="ALL_OLD")
+                ExpressionAttributeValues={
+                    ":interval": _n(interval),
+                    ":limit": _n(limit),
+                    ":now": _n(now_ms),
+                    ":exp": _n(expires_at),
+                },
+                ReturnValues="UPDATED_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
         except dynamodb.exceptions.ConditionalCheckFailedException as exc:
             tat = (exc.response.get("Item") or {}).get("tat", {}).get("N")
             if tat is None or float(tat) < now_ms:

@@ -1,4 +1,5 @@
 """Where the cursor-signing key comes from: the stage's secret, or a random key per process."""
+
 from __future__ import annotations
 
 import secrets
@@ -19,10 +20,11 @@ def cursor_secret(settings: Settings, secretsmanager: Callable[[], Any]) -> str:
         return settings.cursor_secret
     if settings.deployed:
         if not settings.cursor_secret_name:
-            raise RuntimeError("CONDUCTOR_CURSOR_SECRET_NAME is not set: a deployed stage needs the "
-                               "cursor secret its infra stack creates")
-        value = secretsmanager().get_secret_value(
-            SecretId=settings.cursor_secret_name)["SecretString"]
+            raise RuntimeError(
+                "CONDUCTOR_CURSOR_SECRET_NAME is not set: a deployed stage needs the "
+                "cursor secret its infra stack creates"
+            )
+        value = secretsmanager().get_secret_value(SecretId=settings.cursor_secret_name)["SecretString"]
         if len(value) < 32:
             raise RuntimeError("the cursor secret is shorter than 32 characters")
         return str(value)

@@ -2,6 +2,7 @@
 
 An event's matching patterns' sets (``store/pattern_sets.py``) are one BatchGetItem, and the
 endpoints and connections they name one more (both tables in one BatchGetItem)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -41,8 +42,10 @@ class SubscriptionIndex:
         BatchGetItem (a pattern past a set's size, or a stage whose sets are not built yet, by
         a Query of its items)."""
         try:
-            found = {(r.pattern, r.subscriber): r for r in self._model.batch_get(
-                [(p, ALL) for p in patterns] + [READY])}
+            found = {
+                (r.pattern, r.subscriber): r
+                for r in self._model.batch_get([(p, ALL) for p in patterns] + [READY])
+            }
         except PynamoDBException as exc:
             raise DependencyUnavailable("The subscriptions could not be read.") from exc
         subscribers: set[str] = set()
@@ -53,32 +56,33 @@ class SubscriptionIndex:
             elif record is not None:
                 subscribers |= set(record.subscribers or ())
         return Subscribers(
-            frozenset(s[len(WEBHOOK_PREFIX):] for s in subscribers
-                      if s.startswith(WEBHOOK_PREFIX)),
-            frozenset(s[len(CONNECTION_PREFIX):] for s in subscribers
-                      if s.startswith(CONNECTION_PREFIX)))
+            frozenset(s[len(WEBHOOK_PREFIX) :] for s in subscribers if s.startswith(WEBHOOK_PREFIX)),
+            frozenset(s[len(CONNECTION_PREFIX) :] for s in subscribers if s.startswith(CONNECTION_PREFIX)),
+        )
 
     def _queried(self, pattern: str, now_epoch: int) -> set[str]:
         """A pattern's subscribers from its items (one Query)."""
         try:
-            return {sub.subscriber for sub in self._model.query(pattern)
-                    if sub.subscriber != ALL
-                    and (sub.expires_at is None or sub.expires_at > now_epoch)}
+            return {
+                sub.subscriber
+                for sub in self._model.query(pattern)
+                if sub.subscriber != ALL and (sub.expires_at is None or sub.expires_at > now_epoch)
+            }
         except PynamoDBException as exc:
             raise DependencyUnavailable("The subscriptions could not be read.") from exc
 
-    def records(self, subscribers: Subscribers, now_epoch: int
-                ) -> tuple[list[Endpoint], dict[str, str]]:
+    def records(self, subscribers: Subscribers, now_epoch: int) -> tuple[list[Endpoint], dict[str, str]]:
         """The endpoints (in id order; deleted ones left out) and the live connections (id ->
         management endpoint) of ``subscribers``: both tables in one BatchGetItem per 100."""
         tables = get_settings().tables
-        wanted = ([(tables["webhooks"], i) for i in sorted(subscribers.webhooks)]
-                  + [(tables["connections"], i) for i in sorted(subscribers.connections)])
+        wanted = [(tables["webhooks"], i) for i in sorted(subscribers.webhooks)] + [
+            (tables["connections"], i) for i in sorted(subscribers.connections)
+        ]
         items: dict[str, list[dict[str, Any]]] = {}
         client = aws.client("dynamodb")
         for start in range(0, len(wanted), BATCH_KEYS):
             request: dict[str, Any] = {}
-            for table, key in wanted[start:start + BATCH_KEYS]:
+            for table, key in wanted[start : start + BATCH_KEYS]:
                 request.setdefault(table, {"Keys": []})["Keys"].append({"id": {"S": key}})
             for _ in range(5):  # bounded: what DynamoDB left unprocessed, again
                 if not request:
@@ -92,8 +96,10 @@ class SubscriptionIndex:
                 request = answer.get("UnprocessedKeys") or {}
             if request:
                 raise DependencyUnavailable("The subscribers could not be read.")
-        endpoints = sorted((endpoint_of(self._webhooks.from_raw_data(item))
-                            for item in items.get(tables["webhooks"], [])), key=lambda e: e.id)
+        endpoints = sorted(
+            (endpoint_of(self._webhooks.from_raw_data(item)) for item in items.get(tables["webhooks"], [])),
+            key=lambda e: e.id,
+        )
         connections = {}
         for item in items.get(tables["connections"], []):
             record = self._connections.from_raw_data(item)

@@ -3,6 +3,7 @@
 Only the SHA-256 of a ticket is stored, with the hash of the API key it stands for (the key's
 table is keyed by that hash, so redeeming re-checks the key with one consistent read).
 """
+
 from __future__ import annotations
 
 from pynamodb.exceptions import DeleteError, PutError, PynamoDBException
@@ -22,8 +23,9 @@ class TicketStore:
         model = self._model
         try:
             # Condition: a new ticket (256 random bits: a clash is only ever a bug).
-            model(key=PREFIX + ticket_hash, result_id=key_hash, created_at=created_at,
-                  expires_at=expires_at).save(condition=model.key.does_not_exist())
+            model(
+                key=PREFIX + ticket_hash, result_id=key_hash, created_at=created_at, expires_at=expires_at
+            ).save(condition=model.key.does_not_exist())
         except PutError as exc:
             raise unavailable("idempotency") from exc
 

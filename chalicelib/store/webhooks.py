@@ -1,4 +1,5 @@
 """Webhook endpoints, their pattern subscriptions, and deliveries: records in, entities out."""
+
 from __future__ import annotations
 
 import heapq
@@ -70,8 +71,7 @@ def _chunks(deliveries: list[Delivery]) -> list[list[Delivery]]:
     size = 0
     for delivery in deliveries:
         weight = len(delivery.payload) + 1024  # the payload and the other fields
-        if chunks[-1] and (len(chunks[-1]) == TRANSACTION_ITEMS
-                           or size + weight > TRANSACTION_BYTES):
+        if chunks[-1] and (len(chunks[-1]) == TRANSACTION_ITEMS or size + weight > TRANSACTION_BYTES):
             chunks.append([])
             size = 0
         chunks[-1].append(delivery)
@@ -92,14 +92,12 @@ class WebhookStore:
         except PynamoDBException as exc:
             raise unavailable("webhooks") from exc
 
-    def save(self, endpoint: Endpoint, expected_version: int | None,
-             old_patterns: list[str]) -> None:
+    def save(self, endpoint: Endpoint, expected_version: int | None, old_patterns: list[str]) -> None:
         """Create (``expected_version`` None) or replace at a version, and make the pattern
         index agree with the endpoint's event types."""
         m = self._model
         record = m(**fields_of(endpoint), created_sk=f"{endpoint.created_at}#{endpoint.id}")
-        condition = m.id.does_not_exist() if expected_version is None else (
-            m.version == expected_version)
+        condition = m.id.does_not_exist() if expected_version is None else (m.version == expected_version)
         try:
             record.save(condition=condition)
         except PutError as exc:
@@ -133,8 +131,10 @@ class WebhookStore:
     def update_fields(self, webhook_id: str, **fields: Any) -> None:
         """Unconditional field changes (failure streaks, disabling): the last writer is right."""
         m = self._model
-        actions = [getattr(m, k).remove() if v is None else getattr(m, k).set(stored_value(v))
-                   for k, v in fields.items()]
+        actions = [
+            getattr(m, k).remove() if v is None else getattr(m, k).set(stored_value(v))
+            for k, v in fields.items()
+        ]
         try:
             m(webhook_id).update(actions=actions, condition=m.id.exists())
         except UpdateError as exc:
@@ -165,9 +165,9 @@ class WebhookStore:
         m = self._model
         condition = m.created_sk < before if before else None
         try:
-            records, last = page_of(m.by_created.query("webhook", condition,
-                                                       scan_index_forward=False,
-                                                       page_size=limit + 1), limit)
+            records, last = page_of(
+                m.by_created.query("webhook", condition, scan_index_forward=False, page_size=limit + 1), limit
+            )
         except PynamoDBException as exc:
             raise unavailable("webhooks") from exc
         return [endpoint_of(r) for r in records], last
@@ -180,8 +180,9 @@ class DeliveryStore:
     def create_once(self, delivery: Delivery) -> tuple[Delivery, bool]:
         """One per event and endpoint, however often the event arrives: the stored one wins."""
         record = self._record(delivery)
-        stored, new = save_once(record, self._model.id, "deliveries",
-                                lambda: self._model.get(delivery.id, consistent_read=True))
+        stored, new = save_once(
+            record, self._model.id, "deliveries", lambda: self._model.get(delivery.id, consistent_read=True)
+        )
         return (delivery if new else _delivery(stored)), new
 
     def create_many(self, deliveries: list[Delivery]) -> list[tuple[Delivery, bool]]:
@@ -194,8 +195,10 @@ class DeliveryStore:
             for _ in range(3):  # bounded: each round takes out the deliveries found made
                 if not pending:
                     break
-                failed = transact_all([Write(self._record(d), self._model.id.does_not_exist(),
-                                             d.id) for d in pending.values()], "deliveries")
+                failed = transact_all(
+                    [Write(self._record(d), self._model.id.does_not_exist(), d.id) for d in pending.values()],
+                    "deliveries",
+                )
                 if not failed:
                     done.update((i, (d, True)) for i, d in pending.items())
                     pending = {}
@@ -214,11 +217,13 @@ class DeliveryStore:
             raise unavailable("deliveries") from exc
 
     def _record(self, delivery: Delivery) -> DeliveryRecord:
-        return self._model(**fields_of(delivery),
-                           created_sk=f"{delivery.created_at}#{delivery.id}",
-                           webhook_status=_status_key(delivery.webhook_id, delivery.status),
-                           type_status=_type_key(delivery, delivery.status),
-                           **due_fields(KIND, delivery.id, _due(delivery)))
+        return self._model(
+            **fields_of(delivery),
+            created_sk=f"{delivery.created_at}#{delivery.id}",
+            webhook_status=_status_key(delivery.webhook_id, delivery.status),
+            type_status=_type_key(delivery, delivery.status),
+            **due_fields(KIND, delivery.id, _due(delivery)),
+        )
 
     def get(self, delivery_id: str) -> Delivery | None:
         try:
@@ -228,21 +233,26 @@ class DeliveryStore:
         except PynamoDBException as exc:
             raise unavailable("deliveries") from exc
 
-    def claim(self, delivery_id: str, attempt: int, now_epoch: int,
-              lease: int, token: str) -> Delivery | None:
+    def claim(
+        self, delivery_id: str, attempt: int, now_epoch: int, lease: int, token: str
+    ) -> Delivery | None:
         """Take attempt ``attempt``; the delivery as the claim left it, or None if not ours.
         ``token``: this claim's, kept on the item (a retried claim recognises itself by it)."""
         m = self._model
         # Condition, either: (a) this attempt is next, or (b) it was claimed and the claim expired.
         fresh = (m.status == "pending") & (m.attempt_count == attempt - 1)
-        abandoned = (m.status == "pending") & (m.attempt_count == attempt) & (
-            m.lease_until < now_epoch)
+        abandoned = (m.status == "pending") & (m.attempt_count == attempt) & (m.lease_until < now_epoch)
         record = m(delivery_id)
         try:
-            record.update(actions=[m.attempt_count.set(attempt),
-                                   m.lease_until.set(now_epoch + lease), m.claim_token.set(token),
-                                   *due_actions(m, KIND, delivery_id, now_epoch + lease)],
-                          condition=fresh | abandoned)
+            record.update(
+                actions=[
+                    m.attempt_count.set(attempt),
+                    m.lease_until.set(now_epoch + lease),
+                    m.claim_token.set(token),
+                    *due_actions(m, KIND, delivery_id, now_epoch + lease),
+                ],
+                condition=fresh | abandoned,
+            )
         except UpdateError as exc:
             if conditional_failure(exc):
                 return None
@@ -257,39 +267,51 @@ class DeliveryStore:
         record, seen = handle
         return postpone(record, KIND, record.id, seen, new_due)
 
-    def release(self, delivery: Delivery, attempt: int, skipped_reason: str | None = None,
-                due_at: int | None = None) -> None:
+    def release(
+        self, delivery: Delivery, attempt: int, skipped_reason: str | None = None, due_at: int | None = None
+    ) -> None:
         """Give a claimed attempt back unrun (a rate limit held it: its message comes back at
         ``due_at``), or keep the delivery as ``skipped`` (its endpoint is disabled: recover
         sends it)."""
         m = self._model
-        actions = [m.attempt_count.set(attempt - 1), m.lease_until.remove(),
-                   *due_actions(m, KIND, delivery.id,
-                                None if skipped_reason is not None else due_at)]
+        actions = [
+            m.attempt_count.set(attempt - 1),
+            m.lease_until.remove(),
+            *due_actions(m, KIND, delivery.id, None if skipped_reason is not None else due_at),
+        ]
         if skipped_reason is not None:
-            actions += [m.status.set("skipped"), m.skipped_reason.set(skipped_reason),
-                        m.webhook_status.set(_status_key(delivery.webhook_id, "skipped")),
-                        m.type_status.set(_type_key(delivery, "skipped"))]
+            actions += [
+                m.status.set("skipped"),
+                m.skipped_reason.set(skipped_reason),
+                m.webhook_status.set(_status_key(delivery.webhook_id, "skipped")),
+                m.type_status.set(_type_key(delivery, "skipped")),
+            ]
         try:
             # Condition: still our claim on this attempt.
-            m(delivery.id).update(actions=actions, condition=(m.status == "pending")
-                                  & (m.attempt_count == attempt))
+            m(delivery.id).update(
+                actions=actions, condition=(m.status == "pending") & (m.attempt_count == attempt)
+            )
         except UpdateError as exc:
             if not conditional_failure(exc):
                 raise unavailable("deliveries") from exc
 
-    def record_attempt(self, delivery: Delivery, attempt: dict[str, Any], status: str,
-                       now_iso: str, **fields: Any) -> None:
+    def record_attempt(
+        self, delivery: Delivery, attempt: dict[str, Any], status: str, now_iso: str, **fields: Any
+    ) -> None:
         m = self._model
-        actions = [m.attempts.set([*delivery.attempts, attempt]), m.status.set(status),
-                   m.webhook_status.set(_status_key(delivery.webhook_id, status)),
-                   m.type_status.set(_type_key(delivery, status)),
-                   m.lease_until.remove(), m.updated_at.set(now_iso)]
-        actions += [getattr(m, k).remove() if v is None else getattr(m, k).set(v)
-                    for k, v in fields.items()]
+        actions = [
+            m.attempts.set([*delivery.attempts, attempt]),
+            m.status.set(status),
+            m.webhook_status.set(_status_key(delivery.webhook_id, status)),
+            m.type_status.set(_type_key(delivery, status)),
+            m.lease_until.remove(),
+            m.updated_at.set(now_iso),
+        ]
+        actions += [getattr(m, k).remove() if v is None else getattr(m, k).set(v) for k, v in fields.items()]
         next_at = fields.get("next_attempt_at")
-        actions += due_actions(m, KIND, delivery.id, epoch_of(next_at) if status == "pending"
-                               and next_at else None)
+        actions += due_actions(
+            m, KIND, delivery.id, epoch_of(next_at) if status == "pending" and next_at else None
+        )
         try:
             # Condition: still our claim on this attempt. (Repeating the same record, as the
             # SDK's retry of a write whose answer was lost does, writes the same values.)
@@ -302,12 +324,18 @@ class DeliveryStore:
         """Redeliver: a finished delivery gets more attempts, keeping its id (``webhook-id``)."""
         m = self._model
         try:
-            m(delivery.id).update(actions=[*due_actions(m, KIND, delivery.id, epoch_of(now_iso)),
-                m.status.set("pending"), m.max_attempts.set(delivery.attempt_count + extra_attempts),
-                m.webhook_status.set(_status_key(delivery.webhook_id, "pending")),
-                m.type_status.set(_type_key(delivery, "pending")),
-                m.skipped_reason.remove(), m.updated_at.set(now_iso)],
-                          condition=m.status.is_in("delivered", "failed", "skipped"))
+            m(delivery.id).update(
+                actions=[
+                    *due_actions(m, KIND, delivery.id, epoch_of(now_iso)),
+                    m.status.set("pending"),
+                    m.max_attempts.set(delivery.attempt_count + extra_attempts),
+                    m.webhook_status.set(_status_key(delivery.webhook_id, "pending")),
+                    m.type_status.set(_type_key(delivery, "pending")),
+                    m.skipped_reason.remove(),
+                    m.updated_at.set(now_iso),
+                ],
+                condition=m.status.is_in("delivered", "failed", "skipped"),
+            )
         except UpdateError as exc:
             if conditional_failure(exc):
                 raise Conflict(f"Delivery {delivery.id} is still being delivered.") from exc
@@ -317,15 +345,21 @@ class DeliveryStore:
         """Failed or skipped deliveries of an endpoint made at or after ``since``, oldest first."""
         m = self._model
         try:
-            found = [r for status in ("failed", "skipped") for r in m.by_webhook_status.query(
-                _status_key(webhook_id, status), m.created_sk >= since, limit=limit)]
+            found = [
+                r
+                for status in ("failed", "skipped")
+                for r in m.by_webhook_status.query(
+                    _status_key(webhook_id, status), m.created_sk >= since, limit=limit
+                )
+            ]
         except PynamoDBException as exc:
             raise unavailable("deliveries") from exc
         found.sort(key=lambda r: r.created_sk)  # the two statuses' Queries, merged
         return [_delivery(r) for r in found[:limit]]
 
-    def list(self, webhook_id: str, status: str | None, event_type: str | None,
-             limit: int, before: str | None) -> tuple[list[Delivery], str | None]:
+    def list(
+        self, webhook_id: str, status: str | None, event_type: str | None, limit: int, before: str | None
+    ) -> tuple[list[Delivery], str | None]:
         """Newest first, one partition whatever the filters: by status (by-webhook-status), by
         event type and status (by-webhook-type-status), by event type alone (that index's four
         status partitions, merged), or all (by-webhook)."""
@@ -336,10 +370,14 @@ class DeliveryStore:
             return index.query(key, condition, scan_index_forward=False, page_size=limit + 1)
 
         if event_type is not None and status is None:
-            query: Any = heapq.merge(*(
-                islice(newest(m.by_webhook_type_status, f"{webhook_id}#{event_type}#{each}"),
-                       limit + 1) for each in DELIVERY_STATUSES),
-                key=lambda r: r.created_sk, reverse=True)
+            query: Any = heapq.merge(
+                *(
+                    islice(newest(m.by_webhook_type_status, f"{webhook_id}#{event_type}#{each}"), limit + 1)
+                    for each in DELIVERY_STATUSES
+                ),
+                key=lambda r: r.created_sk,
+                reverse=True,
+            )
         elif event_type is not None:
             query = newest(m.by_webhook_type_status, f"{webhook_id}#{event_type}#{status}")
         elif status is not None:

@@ -1,4 +1,5 @@
 """The HTTP transport: base URL, API key, the error shape, and retries on 429/503."""
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,14 @@ class ConductorError(Exception):
     (``validation_error``, ``not_found``, ``rate_limited``...), ``details`` the field problems.
     """
 
-    def __init__(self, status: int, code: str, message: str,
-                 details: list[dict[str, Any]] | None = None, request_id: str | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        details: list[dict[str, Any]] | None = None,
+        request_id: str | None = None,
+    ) -> None:
         super().__init__(f"{status} {code}: {message}")
         self.status = status
         self.code = code
@@ -34,11 +41,17 @@ class ConductorError(Exception):
         request_id = response.headers.get("X-Request-Id")
         try:
             error = response.json()["error"]
-            return cls(response.status_code, str(error.get("code", "error")),
-                       str(error.get("message", "")), error.get("details") or [], request_id)
+            return cls(
+                response.status_code,
+                str(error.get("code", "error")),
+                str(error.get("message", "")),
+                error.get("details") or [],
+                request_id,
+            )
         except (ValueError, KeyError, TypeError):
-            return cls(response.status_code, "http_error", response.text[:200] or response.reason,
-                       None, request_id)
+            return cls(
+                response.status_code, "http_error", response.text[:200] or response.reason, None, request_id
+            )
 
 
 #: Statuses worth asking again: rate limited, or a dependency (DynamoDB, SQS) briefly down.
@@ -53,15 +66,22 @@ class Transport:
     waiting in all; then the error is raised.
     """
 
-    def __init__(self, url: str | None = None, key: str | None = None, *, timeout: float = 30,
-                 max_retries: int = 3, max_wait: float = 60, page_size: int = 100,
-                 session: requests.Session | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        url: str | None = None,
+        key: str | None = None,
+        *,
+        timeout: float = 30,
+        max_retries: int = 3,
+        max_wait: float = 60,
+        page_size: int = 100,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         url = url or os.environ.get("CONDUCTOR_URL") or "http://127.0.0.1:8000"
         key = key or os.environ.get("CONDUCTOR_KEY")
         if not key:
-            raise ConductorError(0, "unauthorized",
-                                 "No API key: pass key= or set CONDUCTOR_KEY (cnd_...).")
+            raise ConductorError(0, "unauthorized", "No API key: pass key= or set CONDUCTOR_KEY (cnd_...).")
         self.base = url.rstrip("/").removesuffix("/v2")
         self.timeout = timeout
         self.max_retries = max_retries
@@ -69,12 +89,18 @@ class Transport:
         self.page_size = page_size
         self.sleep = sleep
         self.session = session or requests.Session()
-        self.session.headers.update({"Authorization": f"Bearer {key}",
-                                     "User-Agent": "conductor-client/0.1"})
+        self.session.headers.update({"Authorization": f"Bearer {key}", "User-Agent": "conductor-client/0.1"})
         self.session.trust_env = False  # no proxy from the environment between you and your API
 
-    def request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
-                json_body: Any = None, headers: dict[str, str] | None = None) -> Any:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json_body: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> Any:
         """``path`` is relative to ``/v2`` (``/schedules``); returns the decoded JSON or None."""
         query = {k: _query_value(v) for k, v in (params or {}).items() if v is not None}
         data = None if json_body is None else json.dumps(json_body)
@@ -83,12 +109,17 @@ class Transport:
         waited = 0.0
         for attempt in range(self.max_retries + 1):
             try:
-                response = self.session.request(method, f"{self.base}/v2{path}", params=query,
-                                                data=data, headers=send_headers,
-                                                timeout=self.timeout, allow_redirects=False)
+                response = self.session.request(
+                    method,
+                    f"{self.base}/v2{path}",
+                    params=query,
+                    data=data,
+                    headers=send_headers,
+                    timeout=self.timeout,
+                    allow_redirects=False,
+                )
             except requests.RequestException as exc:
-                raise ConductorError(0, "connection_error",
-                                     f"{method} {self.base}/v2{path}: {exc}") from exc
+                raise ConductorError(0, "connection_error", f"{method} {self.base}/v2{path}: {exc}") from exc
             if response.status_code in RETRY_STATUSES and attempt < self.max_retries:
                 delay = _retry_after(response, attempt)
                 if waited + delay <= self.max_wait:
@@ -102,16 +133,16 @@ class Transport:
             return response.json()
         raise AssertionError("unreachable")  # the loop returns or raises
 
-    def pages(self, path: str, params: dict[str, Any] | None = None,
-              limit: int | None = None) -> Iterator[dict[str, Any]]:
+    def pages(
+        self, path: str, params: dict[str, Any] | None = None, limit: int | None = None
+    ) -> Iterator[dict[str, Any]]:
         """Every item of a paginated list, following ``next_cursor`` page by page (lazily)."""
         params = dict(params or {})
         page_size = min(limit, self.page_size) if limit else self.page_size
         seen = 0
         cursor: str | None = None
         while True:
-            page = self.request("GET", path, params={**params, "limit": page_size,
-                                                     "cursor": cursor})
+            page = self.request("GET", path, params={**params, "limit": page_size, "cursor": cursor})
             for item in page["items"]:
                 yield item
                 seen += 1
@@ -133,4 +164,4 @@ def _retry_after(response: requests.Response, attempt: int) -> float:
     try:
         return max(0.0, float(header))
     except ValueError:
-        return min(8.0, 0.5 * 2 ** attempt) * (0.5 + random.random() / 2)  # noqa: S311
+        return min(8.0, 0.5 * 2**attempt) * (0.5 + random.random() / 2)  # noqa: S311

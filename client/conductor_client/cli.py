@@ -2,6 +2,7 @@
 document, or one JSON object per line for streams) for scripts, before or after the command.
 ``CONDUCTOR_URL`` and ``CONDUCTOR_KEY`` say which Conductor and which key; ``--url``/``--key``
 override them. ``conductor completion bash`` prints a completion script."""
+
 from __future__ import annotations
 
 import argparse
@@ -20,42 +21,79 @@ Handler = Callable[[Conductor, argparse.Namespace, TextIO], Any]
 
 # Columns of each resource's table: (header, how to read it from an item).
 COLUMNS: dict[str, list[tuple[str, Callable[[dict[str, Any]], Any]]]] = {
-    "schedule": [("ID", lambda s: s["id"]), ("NAME", lambda s: s["name"]),
-                 ("EXPRESSION", lambda s: s["expression"]), ("ZONE", lambda s: s["timezone"]),
-                 ("ENABLED", lambda s: "yes" if s["enabled"] else "paused"),
-                 ("NEXT RUN", lambda s: (s.get("next_runs") or ["-"])[0])],
-    "execution": [("ID", lambda e: e["id"]), ("SCHEDULED FOR", lambda e: e["scheduled_for"]),
-                  ("TRIGGER", lambda e: e["trigger"]), ("STATUS", lambda e: e["status"]),
-                  ("CODE", lambda e: e.get("status_code") or "-"),
-                  ("RETRY JOB", lambda e: e.get("retry_job_id") or "-")],
-    "retry": [("ID", lambda j: j["id"]), ("SERVICE", lambda j: j["service"]),
-              ("STATUS", lambda j: j["status"]), ("ATTEMPTS", lambda j: j["attempt_count"]),
-              ("ERROR", lambda j: j["error"].get("type", "")),
-              ("NEXT ATTEMPT", lambda j: j.get("next_attempt_at") or "-")],
-    "dead_letter": [("ID", lambda d: d["id"]), ("SOURCE", lambda d: d["source"]),
-                    ("SERVICE", lambda d: d["service"]), ("STATUS", lambda d: d["status"]),
-                    ("ERROR", lambda d: d["error"].get("type", "")),
-                    ("CREATED", lambda d: d["created_at"])],
-    "webhook": [("ID", lambda w: w["id"]), ("URL", lambda w: w["url"]),
-                ("EVENTS", lambda w: ",".join(w["event_types"])),
-                ("ENABLED", lambda w: "yes" if w["enabled"] else "disabled")],
-    "event": [("ID", lambda e: e["id"]), ("TYPE", lambda e: e["type"]),
-              ("TIME", lambda e: e["timestamp"]),
-              ("DATA", lambda e: _short(json.dumps(e.get("data", {}), sort_keys=True)))],
-    "key": [("ID", lambda k: k["id"]), ("NAME", lambda k: k["name"]), ("ROLE", lambda k: k["role"]),
-            ("CREATED", lambda k: k.get("created_at") or "-")],
-    "delivery": [("ID", lambda d: d["id"]), ("EVENT", lambda d: d["event_type"]),
-                 ("STATUS", lambda d: d["status"]),
-                 ("ATTEMPTS", lambda d: d.get("attempt_count", "-")),
-                 ("CREATED", lambda d: d.get("created_at") or "-")],
-    "breaker": [("SERVICE", lambda b: b["service"]), ("STATE", lambda b: b["state"]),
-                ("FAILURES", lambda b: f"{b['window']['failures']}/{b['window']['size']}"),
-                ("NEXT TRIAL", lambda b: b.get("next_trial_at") or "-")],
+    "schedule": [
+        ("ID", lambda s: s["id"]),
+        ("NAME", lambda s: s["name"]),
+        ("EXPRESSION", lambda s: s["expression"]),
+        ("ZONE", lambda s: s["timezone"]),
+        ("ENABLED", lambda s: "yes" if s["enabled"] else "paused"),
+        ("NEXT RUN", lambda s: (s.get("next_runs") or ["-"])[0]),
+    ],
+    "execution": [
+        ("ID", lambda e: e["id"]),
+        ("SCHEDULED FOR", lambda e: e["scheduled_for"]),
+        ("TRIGGER", lambda e: e["trigger"]),
+        ("STATUS", lambda e: e["status"]),
+        ("CODE", lambda e: e.get("status_code") or "-"),
+        ("RETRY JOB", lambda e: e.get("retry_job_id") or "-"),
+    ],
+    "retry": [
+        ("ID", lambda j: j["id"]),
+        ("SERVICE", lambda j: j["service"]),
+        ("STATUS", lambda j: j["status"]),
+        ("ATTEMPTS", lambda j: j["attempt_count"]),
+        ("ERROR", lambda j: j["error"].get("type", "")),
+        ("NEXT ATTEMPT", lambda j: j.get("next_attempt_at") or "-"),
+    ],
+    "dead_letter": [
+        ("ID", lambda d: d["id"]),
+        ("SOURCE", lambda d: d["source"]),
+        ("SERVICE", lambda d: d["service"]),
+        ("STATUS", lambda d: d["status"]),
+        ("ERROR", lambda d: d["error"].get("type", "")),
+        ("CREATED", lambda d: d["created_at"]),
+    ],
+    "webhook": [
+        ("ID", lambda w: w["id"]),
+        ("URL", lambda w: w["url"]),
+        ("EVENTS", lambda w: ",".join(w["event_types"])),
+        ("ENABLED", lambda w: "yes" if w["enabled"] else "disabled"),
+    ],
+    "event": [
+        ("ID", lambda e: e["id"]),
+        ("TYPE", lambda e: e["type"]),
+        ("TIME", lambda e: e["timestamp"]),
+        ("DATA", lambda e: _short(json.dumps(e.get("data", {}), sort_keys=True))),
+    ],
+    "key": [
+        ("ID", lambda k: k["id"]),
+        ("NAME", lambda k: k["name"]),
+        ("ROLE", lambda k: k["role"]),
+        ("CREATED", lambda k: k.get("created_at") or "-"),
+    ],
+    "delivery": [
+        ("ID", lambda d: d["id"]),
+        ("EVENT", lambda d: d["event_type"]),
+        ("STATUS", lambda d: d["status"]),
+        ("ATTEMPTS", lambda d: d.get("attempt_count", "-")),
+        ("CREATED", lambda d: d.get("created_at") or "-"),
+    ],
+    "breaker": [
+        ("SERVICE", lambda b: b["service"]),
+        ("STATE", lambda b: b["state"]),
+        ("FAILURES", lambda b: f"{b['window']['failures']}/{b['window']['size']}"),
+        ("NEXT TRIAL", lambda b: b.get("next_trial_at") or "-"),
+    ],
 }
 
 
-PLURAL = {"retry": "retry jobs", "dead_letter": "dead letters", "execution": "runs",
-          "key": "API keys", "delivery": "deliveries"}
+PLURAL = {
+    "retry": "retry jobs",
+    "dead_letter": "dead letters",
+    "execution": "runs",
+    "key": "API keys",
+    "delivery": "deliveries",
+}
 
 
 def _short(text: str, width: int = 60) -> str:
@@ -66,8 +104,7 @@ def table(kind: str, items: Iterable[dict[str, Any]], out: TextIO) -> int:
     columns = COLUMNS[kind]
     rows = [[str(read(item)) for _, read in columns] for item in items]
     widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, (h, _) in enumerate(columns)]
-    print("  ".join(h.ljust(w) for (h, _), w in zip(columns, widths, strict=True)).rstrip(),
-          file=out)
+    print("  ".join(h.ljust(w) for (h, _), w in zip(columns, widths, strict=True)).rstrip(), file=out)
     for row in rows:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip(), file=out)
     if not rows:
@@ -106,6 +143,7 @@ OVERLAP = ["skip", "allow", "buffer_one", "buffer_all"]
 
 # --- commands ----------------------------------------------------------------------------------
 
+
 def schedules_list(c: Conductor, a: argparse.Namespace, out: TextIO) -> None:
     show("schedule", c.schedules.list(enabled=a.enabled, tag=a.tag, limit=a.limit), a, out)
 
@@ -115,24 +153,40 @@ def schedules_get(c: Conductor, a: argparse.Namespace, out: TextIO) -> None:
 
 
 def schedules_create(c: Conductor, a: argparse.Namespace, out: TextIO) -> None:
-    extra: dict[str, Any] = {k: v for k, v in {
-        "pause_after_failures": a.pause_after_failures, "overlap_policy": a.overlap,
-        "remaining_actions": a.remaining_actions,
-        "action_after_completion": a.after_completion}.items() if v is not None}
+    extra: dict[str, Any] = {
+        k: v
+        for k, v in {
+            "pause_after_failures": a.pause_after_failures,
+            "overlap_policy": a.overlap,
+            "remaining_actions": a.remaining_actions,
+            "action_after_completion": a.after_completion,
+        }.items()
+        if v is not None
+    }
     if a.flexible_window is not None:
-        extra["flexible_time_window"] = {"mode": "FLEXIBLE",
-                                         "maximum_window_minutes": a.flexible_window}
+        extra["flexible_time_window"] = {"mode": "FLEXIBLE", "maximum_window_minutes": a.flexible_window}
     if a.keep_succeeded is not None or a.keep_failed is not None:
-        extra["history_limits"] = {"succeeded": 1000 if a.keep_succeeded is None
-                                   else a.keep_succeeded,
-                                   "failed": 1000 if a.keep_failed is None else a.keep_failed}
-    show("schedule", c.schedules.create(a.name, a.expression, _target(a), timezone=a.timezone,
-                                        retry_policy=_policy(a), **extra), a, out)
+        extra["history_limits"] = {
+            "succeeded": 1000 if a.keep_succeeded is None else a.keep_succeeded,
+            "failed": 1000 if a.keep_failed is None else a.keep_failed,
+        }
+    show(
+        "schedule",
+        c.schedules.create(
+            a.name, a.expression, _target(a), timezone=a.timezone, retry_policy=_policy(a), **extra
+        ),
+        a,
+        out,
+    )
 
 
 def schedules_backfill(c: Conductor, a: argparse.Namespace, out: TextIO) -> None:
-    show("execution", c.schedules.backfill(a.id, a.start, a.end,
-                                           overlap_policy=a.overlap)["executions"], a, out)
+    show(
+        "execution",
+        c.schedules.backfill(a.id, a.start, a.end, overlap_policy=a.overlap)["executions"],
+        a,
+        out,
+    )
 
 
 def schedules_run(c: Conductor, a: argparse.Namespace, out: TextIO) -> None:
@@ -159,8 +213,7 @@ def _batch_out(result: dict[str, Any], a: argparse.Namespace, out: TextIO) -> No
         print(json.dumps(result, indent=2, sort_keys=True), file=out)
         return
     for item in result["results"]:
-        problem = f"  {item['error']['code']}: {item['error']['message']}" if item.get("error") \
-            else ""
+        problem = f"  {item['error']['code']}: {item['error']['message']}" if item.get("error") else ""
         print(f"{item.get('id') or '-'}  {item['status']}{problem}", file=out)
     print(f"{result['succeeded']} ok, {result['failed']} failed", file=out)
 
@@ -184,8 +237,14 @@ def retries_get(c: Conductor, a: argparse.Namespace, out: TextIO) -> None:
 
 def retries_create(c: Conductor, a: argparse.Namespace, out: TextIO) -> None:
     error = {"type": a.error_type, "message": a.error_message or ""}
-    show("retry", c.retries.create(a.service, _target(a), error, retry_policy=_policy(a),
-                                   idempotency_key=a.idempotency_key), a, out)
+    show(
+        "retry",
+        c.retries.create(
+            a.service, _target(a), error, retry_policy=_policy(a), idempotency_key=a.idempotency_key
+        ),
+        a,
+        out,
+    )
 
 
 def retries_resolve(c: Conductor, a: argparse.Namespace, out: TextIO) -> None:
@@ -193,8 +252,9 @@ def retries_resolve(c: Conductor, a: argparse.Namespace, out: TextIO) -> None:
 
 
 def dlq_list(c: Conductor, a: argparse.Namespace, out: TextIO) -> None:
-    show("dead_letter", c.dlq.list(status=a.status, source=a.source, service=a.service,
-                                   limit=a.limit), a, out)
+    show(
+        "dead_letter", c.dlq.list(status=a.status, source=a.source, service=a.service, limit=a.limit), a, out
+    )
 
 
 def dlq_get(c: Conductor, a: argparse.Namespace, out: TextIO) -> None:
@@ -212,15 +272,18 @@ def dlq_resolve(c: Conductor, a: argparse.Namespace, out: TextIO) -> None:
 def dlq_replay_matching(c: Conductor, a: argparse.Namespace, out: TextIO) -> None:
     """Every open dead letter the filter matches, replayed 100 at a time (the batch route's
     size); ``--dry-run`` only counts them."""
-    ids = [d["id"] for d in c.dlq.list(status="open", source=a.source, service=a.service,
-                                       fingerprint=a.fingerprint, limit=a.limit)]
+    ids = [
+        d["id"]
+        for d in c.dlq.list(
+            status="open", source=a.source, service=a.service, fingerprint=a.fingerprint, limit=a.limit
+        )
+    ]
     if a.dry_run:
-        print(json.dumps({"matched": len(ids)}) if a.json else f"{len(ids)} would be replayed",
-              file=out)
+        print(json.dumps({"matched": len(ids)}) if a.json else f"{len(ids)} would be replayed", file=out)
         return
     results: list[dict[str, Any]] = []
     for i in range(0, len(ids), 100):
-        results += c.dlq.replay_many(ids[i:i + 100])["results"]
+        results += c.dlq.replay_many(ids[i : i + 100])["results"]
     ok = sum(1 for r in results if r["status"] == "ok")
     _batch_out({"results": results, "succeeded": ok, "failed": len(results) - ok}, a, out)
 
@@ -236,6 +299,7 @@ def breakers_get(c: Conductor, a: argparse.Namespace, out: TextIO) -> None:
 def breakers_command(action: str) -> Handler:
     def handler(c: Conductor, a: argparse.Namespace, out: TextIO) -> None:
         show("breaker", c.breakers.command(a.service, action), a, out)  # type: ignore[arg-type]
+
     return handler
 
 
@@ -284,8 +348,12 @@ def webhooks_rotate_secret(c: Conductor, a: argparse.Namespace, out: TextIO) -> 
 
 
 def webhooks_deliveries(c: Conductor, a: argparse.Namespace, out: TextIO) -> None:
-    show("delivery", c.webhooks.deliveries(a.id, status=a.status, event_type=a.event_type,
-                                          limit=a.limit), a, out)
+    show(
+        "delivery",
+        c.webhooks.deliveries(a.id, status=a.status, event_type=a.event_type, limit=a.limit),
+        a,
+        out,
+    )
 
 
 def webhooks_redeliver(c: Conductor, a: argparse.Namespace, out: TextIO) -> None:
@@ -319,8 +387,9 @@ def events_tail(c: Conductor, a: argparse.Namespace, out: TextIO) -> None:
                 print(json.dumps(event, sort_keys=True), file=out, flush=True)
             else:
                 data = _short(json.dumps(event.get("data", {}), sort_keys=True), 100)
-                print(f"{event['timestamp']}  {event['type']:<28} {event['id']}  {data}",
-                      file=out, flush=True)
+                print(
+                    f"{event['timestamp']}  {event['type']:<28} {event['id']}  {data}", file=out, flush=True
+                )
             printed += 1
             if a.count and printed >= a.count:
                 return
@@ -334,8 +403,17 @@ def events_tail(c: Conductor, a: argparse.Namespace, out: TextIO) -> None:
 def listen(c: Conductor, a: argparse.Namespace, out: TextIO) -> None:
     from conductor_client.listen import Listener  # noqa: PLC0415
 
-    listener = Listener(c, host=a.host, port=a.port, events=a.events or ["*"], secret=a.secret,
-                        public_url=a.public_url, keep=a.keep, as_json=a.json, out=out)
+    listener = Listener(
+        c,
+        host=a.host,
+        port=a.port,
+        events=a.events or ["*"],
+        secret=a.secret,
+        public_url=a.public_url,
+        keep=a.keep,
+        as_json=a.json,
+        out=out,
+    )
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
@@ -349,6 +427,7 @@ def listen(c: Conductor, a: argparse.Namespace, out: TextIO) -> None:
 
 
 # --- the parser ----------------------------------------------------------------------------------
+
 
 def _limit(p: argparse.ArgumentParser, default: int = 50) -> None:
     p.add_argument("--limit", type=int, default=default, help=f"at most this many (default {default})")
@@ -367,13 +446,25 @@ def _global_options(p: argparse.ArgumentParser, top: bool) -> None:
     schedules list --json``, as the AWS and Temporal CLIs take them). After it they default to
     SUPPRESS, so an option given before the command is not reset by the command's parser."""
     default = None if top else argparse.SUPPRESS
-    p.add_argument("--url", default=default,
-                   help="Conductor's API (env CONDUCTOR_URL, default http://127.0.0.1:8000)")
+    p.add_argument(
+        "--url", default=default, help="Conductor's API (env CONDUCTOR_URL, default http://127.0.0.1:8000)"
+    )
     p.add_argument("--key", default=default, help="an API key cnd_... (env CONDUCTOR_KEY)")
-    p.add_argument("--json", dest="output", action="store_const", const="json", default=default,
-                   help="JSON output for scripts (the same as --output json)")
-    p.add_argument("-o", "--output", choices=["table", "json"], default=default,
-                   help="table (for people, the default) or json")
+    p.add_argument(
+        "--json",
+        dest="output",
+        action="store_const",
+        const="json",
+        default=default,
+        help="JSON output for scripts (the same as --output json)",
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        choices=["table", "json"],
+        default=default,
+        help="table (for people, the default) or json",
+    )
 
 
 def _command(group: Any, name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
@@ -395,19 +486,29 @@ def _add_schedules(groups: Any) -> None:
     _command(sub, "get", schedules_get, "one schedule").add_argument("id")
     p = _command(sub, "create", schedules_create, "create a schedule")
     p.add_argument("--name", required=True)
-    p.add_argument("--expression", required=True,
-                   help="cron(0 9 * * 1-5) | rate(5 minutes) | at(2026-12-01T09:00:00)")
+    p.add_argument(
+        "--expression", required=True, help="cron(0 9 * * 1-5) | rate(5 minutes) | at(2026-12-01T09:00:00)"
+    )
     p.add_argument("--timezone", default="UTC", help="an IANA zone, e.g. Europe/Berlin")
-    p.add_argument("--pause-after-failures", type=int,
-                   help="pause it after this many failed runs in a row")
-    p.add_argument("--overlap", choices=OVERLAP,
-                   help="when a run is due while one still runs (default skip)")
-    p.add_argument("--flexible-window", type=int, metavar="MINUTES",
-                   help="each run starts within this many minutes of its time")
-    p.add_argument("--remaining-actions", type=int, metavar="N",
-                   help="start N runs, then pause (Temporal's limited actions)")
-    p.add_argument("--after-completion", choices=["none", "delete"],
-                   help="delete: the schedule deletes itself after its last run")
+    p.add_argument("--pause-after-failures", type=int, help="pause it after this many failed runs in a row")
+    p.add_argument("--overlap", choices=OVERLAP, help="when a run is due while one still runs (default skip)")
+    p.add_argument(
+        "--flexible-window",
+        type=int,
+        metavar="MINUTES",
+        help="each run starts within this many minutes of its time",
+    )
+    p.add_argument(
+        "--remaining-actions",
+        type=int,
+        metavar="N",
+        help="start N runs, then pause (Temporal's limited actions)",
+    )
+    p.add_argument(
+        "--after-completion",
+        choices=["none", "delete"],
+        help="delete: the schedule deletes itself after its last run",
+    )
     p.add_argument("--keep-succeeded", type=int, metavar="N", help="keep the newest N successes")
     p.add_argument("--keep-failed", type=int, metavar="N", help="keep the newest N failures")
     _target_options(p)
@@ -420,8 +521,9 @@ def _add_schedules(groups: Any) -> None:
     p = _command(sub, "pause", schedules_pause, "pause schedules (up to 100 ids at once)")
     p.add_argument("id", nargs="+")
     p.add_argument("--note")
-    _command(sub, "resume", schedules_resume, "resume paused schedules (up to 100 ids)"
-             ).add_argument("id", nargs="+")
+    _command(sub, "resume", schedules_resume, "resume paused schedules (up to 100 ids)").add_argument(
+        "id", nargs="+"
+    )
     p = _command(sub, "history", schedules_history, "a schedule's runs, newest first")
     p.add_argument("id")
     _limit(p, 20)
@@ -432,8 +534,7 @@ def _add_recovery(groups: Any) -> None:
     rty = groups.add_parser("retries", help="failed operations being retried")
     sub = rty.add_subparsers(dest="action", required=True, metavar="ACTION")
     p = _command(sub, "list", retries_list, "retry jobs, newest first")
-    p.add_argument("--status", choices=["scheduled", "running", "succeeded", "dead_lettered",
-                                        "resolved"])
+    p.add_argument("--status", choices=["scheduled", "running", "succeeded", "dead_lettered", "resolved"])
     p.add_argument("--service")
     _limit(p)
     _command(sub, "get", retries_get, "one retry job").add_argument("id")
@@ -456,8 +557,12 @@ def _add_recovery(groups: Any) -> None:
     _limit(p)
     _command(sub, "get", dlq_get, "one dead letter").add_argument("id")
     _command(sub, "replay", dlq_replay, "re-run as a new retry job").add_argument("id")
-    p = _command(sub, "replay-matching", dlq_replay_matching,
-                 "replay every open dead letter a filter matches, 100 at a time")
+    p = _command(
+        sub,
+        "replay-matching",
+        dlq_replay_matching,
+        "replay every open dead letter a filter matches, 100 at a time",
+    )
     p.add_argument("--source")
     p.add_argument("--service")
     p.add_argument("--fingerprint", help="one group (as the console's group view names it)")
@@ -471,11 +576,14 @@ def _add_recovery(groups: Any) -> None:
     sub = brk.add_subparsers(dest="action", required=True, metavar="ACTION")
     _limit(_command(sub, "list", breakers_list, "every service's breaker"))
     _command(sub, "get", breakers_get, "one service's breaker").add_argument("service")
-    for action, words in (("reset", "closed, its window emptied"),
-                          ("force_open", "open until reset (holds the service's retry jobs)"),
-                          ("force_close", "closed until reset (lets every call through)")):
-        _command(sub, action.replace("_", "-"), breakers_command(action),
-                 f"set a breaker {words}").add_argument("service")
+    for action, words in (
+        ("reset", "closed, its window emptied"),
+        ("force_open", "open until reset (holds the service's retry jobs)"),
+        ("force_close", "closed until reset (lets every call through)"),
+    ):
+        _command(
+            sub, action.replace("_", "-"), breakers_command(action), f"set a breaker {words}"
+        ).add_argument("service")
 
     keys = groups.add_parser("keys", help="API keys (admin)")
     sub = keys.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -496,17 +604,16 @@ def _add_webhooks_and_events(groups: Any) -> None:
     p.add_argument("--description")
     _command(sub, "delete", webhooks_delete, "delete an endpoint").add_argument("id")
     _command(sub, "test", webhooks_test, "send a webhook.test event").add_argument("id")
-    _command(sub, "rotate-secret", webhooks_rotate_secret,
-             "a new signing secret (prints it once)").add_argument("id")
+    _command(
+        sub, "rotate-secret", webhooks_rotate_secret, "a new signing secret (prints it once)"
+    ).add_argument("id")
     p = _command(sub, "deliveries", webhooks_deliveries, "an endpoint's deliveries, newest first")
     p.add_argument("id")
     p.add_argument("--status", choices=["pending", "delivered", "failed"])
     p.add_argument("--event-type")
     _limit(p)
-    _command(sub, "redeliver", webhooks_redeliver, "send one delivery again"
-             ).add_argument("delivery_id")
-    p = _command(sub, "recover", webhooks_recover,
-                 "send again every failed delivery since a time")
+    _command(sub, "redeliver", webhooks_redeliver, "send one delivery again").add_argument("delivery_id")
+    p = _command(sub, "recover", webhooks_recover, "send again every failed delivery since a time")
     p.add_argument("id")
     p.add_argument("--since", required=True, help="ISO 8601, e.g. 2026-12-01T00:00Z")
 
@@ -523,18 +630,22 @@ def _add_webhooks_and_events(groups: Any) -> None:
     p.add_argument("--after", help="replay from after this event id first")
     p.add_argument("--count", type=int, help="stop after this many events")
 
-    p = groups.add_parser("listen", help="a local webhook receiver that verifies signatures",
-                          description="Receive Conductor's webhooks on this machine: creates an "
-                          "endpoint for the local URL (deleted on exit unless --keep), verifies "
-                          "each delivery's Standard Webhooks signature and prints it.")
+    p = groups.add_parser(
+        "listen",
+        help="a local webhook receiver that verifies signatures",
+        description="Receive Conductor's webhooks on this machine: creates an "
+        "endpoint for the local URL (deleted on exit unless --keep), verifies "
+        "each delivery's Standard Webhooks signature and prints it.",
+    )
     p.set_defaults(handler=listen)
     _global_options(p, top=False)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8787, help="0: any free port")
     p.add_argument("--events", nargs="+", help="types or patterns (default *)")
     p.add_argument("--secret", help="verify with this whsec_... and create no endpoint")
-    p.add_argument("--public-url", help="the URL Conductor should call (e.g. a tunnel's), "
-                                        "if not http://HOST:PORT/")
+    p.add_argument(
+        "--public-url", help="the URL Conductor should call (e.g. a tunnel's), if not http://HOST:PORT/"
+    )
     p.add_argument("--keep", action="store_true", help="keep the endpoint after exit")
     p.add_argument("--count", type=int, help="stop after this many deliveries")
 
@@ -547,9 +658,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_schedules(groups)
     _add_recovery(groups)
     _add_webhooks_and_events(groups)
-    p = groups.add_parser("completion", help="print a shell completion script",
-                          description="Tab completion of commands and options: "
-                          "`source <(conductor completion bash)` (or zsh) in your shell's rc file.")
+    p = groups.add_parser(
+        "completion",
+        help="print a shell completion script",
+        description="Tab completion of commands and options: "
+        "`source <(conductor completion bash)` (or zsh) in your shell's rc file.",
+    )
     p.add_argument("shell", choices=["bash", "zsh"])
     p.set_defaults(handler=None)
     return parser
@@ -570,9 +684,19 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
         args.handler(client, args, out)
     except ConductorError as exc:
         if args.json:
-            print(json.dumps({"error": {"status": exc.status, "code": exc.code,
-                                        "message": exc.message, "details": exc.details}}),
-                  file=sys.stderr)
+            print(
+                json.dumps(
+                    {
+                        "error": {
+                            "status": exc.status,
+                            "code": exc.code,
+                            "message": exc.message,
+                            "details": exc.details,
+                        }
+                    }
+                ),
+                file=sys.stderr,
+            )
         else:
             print(f"error: {exc}", file=sys.stderr)
             for detail in exc.details:

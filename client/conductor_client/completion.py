@@ -4,6 +4,7 @@ No dependency (argcomplete would run Python on every Tab press): the script hold
 command path ("", "schedules", "schedules/list", ...), the words that may come next — its
 subcommands, or its options — and the choices of options that have them. bash uses it
 directly; zsh through its bash-completion emulation (``bashcompinit``)."""
+
 from __future__ import annotations
 
 import argparse
@@ -27,8 +28,7 @@ _FUNCTION = r"""_conductor() {
 complete -F _conductor conductor"""
 
 
-def _walk(parser: argparse.ArgumentParser, path: str) -> Iterator[tuple[str,
-                                                                         argparse.ArgumentParser]]:
+def _walk(parser: argparse.ArgumentParser, path: str) -> Iterator[tuple[str, argparse.ArgumentParser]]:
     yield path, parser
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
@@ -51,19 +51,31 @@ def _next_words(parser: argparse.ArgumentParser) -> list[str]:
 def script(parser: argparse.ArgumentParser, shell: str) -> str:
     """The completion script for ``shell`` ("bash" or "zsh")."""
     paths = list(_walk(parser, ""))
-    words = [f"        {shlex.quote(path)}) echo {shlex.quote(' '.join(_next_words(p)))} ;;"
-             for path, p in paths]
-    choices = [f"        {shlex.quote(path + ' ' + option)}) echo "
-               f"{shlex.quote(' '.join(str(c) for c in action.choices))} ;;"
-               for path, p in paths for action in p._actions
-               if action.choices and not isinstance(action, argparse._SubParsersAction)
-               for option in action.option_strings]
+    words = [
+        f"        {shlex.quote(path)}) echo {shlex.quote(' '.join(_next_words(p)))} ;;" for path, p in paths
+    ]
+    choices = [
+        f"        {shlex.quote(path + ' ' + option)}) echo "
+        f"{shlex.quote(' '.join(str(c) for c in action.choices))} ;;"
+        for path, p in paths
+        for action in p._actions
+        if action.choices and not isinstance(action, argparse._SubParsersAction)
+        for option in action.option_strings
+    ]
     lines = [
         "# conductor's completion: source <(conductor completion " + shell + ")",
         *(["autoload -U +X bashcompinit && bashcompinit"] if shell == "zsh" else []),
         "_conductor_paths=" + shlex.quote(" ".join(path for path, _ in paths if path)),
-        "_conductor_words() {", '    case "$1" in', *words, "    esac", "}",
-        "_conductor_choices() {", '    case "$1 $2" in', *choices, "    esac", "}",
+        "_conductor_words() {",
+        '    case "$1" in',
+        *words,
+        "    esac",
+        "}",
+        "_conductor_choices() {",
+        '    case "$1 $2" in',
+        *choices,
+        "    esac",
+        "}",
         _FUNCTION,
     ]
     return "\n".join(lines)

@@ -5,6 +5,7 @@ default), an endpoint is created for it (or ``--secret`` names an existing one's
 delivery is verified with the ``standardwebhooks`` reference library before it is printed. A
 delivery that fails verification is answered 401, so Conductor records the failure too.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,10 +23,19 @@ MAX_BODY = 1024 * 1024
 
 
 class Listener:
-    def __init__(self, client: Conductor, *, host: str = "127.0.0.1", port: int = 8787,
-                 events: list[str] | None = None, secret: str | None = None,
-                 public_url: str | None = None, keep: bool = False, as_json: bool = False,
-                 out: TextIO) -> None:
+    def __init__(
+        self,
+        client: Conductor,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 8787,
+        events: list[str] | None = None,
+        secret: str | None = None,
+        public_url: str | None = None,
+        keep: bool = False,
+        as_json: bool = False,
+        out: TextIO,
+    ) -> None:
         self.client = client
         self.host, self.port = host, port
         self.events = events or ["*"]
@@ -46,13 +56,16 @@ class Listener:
         url = self.public_url or f"http://{self.host}:{self.port}/"
         if self.secret is None:
             endpoint = self.client.webhooks.create(
-                url, self.events, description=f"conductor listen on {self.host}:{self.port}")
+                url, self.events, description=f"conductor listen on {self.host}:{self.port}"
+            )
             self.endpoint_id, self.secret = endpoint["id"], endpoint["secret"]
         self._verifier = Webhook(self.secret)
-        self._say({"listening": url, "endpoint_id": self.endpoint_id, "events": self.events},
-                  f"Listening on {url} for {', '.join(self.events)}"
-                  + (f" (endpoint {self.endpoint_id})" if self.endpoint_id else "")
-                  + "; Ctrl-C to stop")
+        self._say(
+            {"listening": url, "endpoint_id": self.endpoint_id, "events": self.events},
+            f"Listening on {url} for {', '.join(self.events)}"
+            + (f" (endpoint {self.endpoint_id})" if self.endpoint_id else "")
+            + "; Ctrl-C to stop",
+        )
 
     def stop(self) -> None:
         if self._server is not None:
@@ -66,8 +79,7 @@ class Listener:
 
     def _say(self, record: dict[str, Any], text: str) -> None:
         with self._lock:
-            print(json.dumps(record, sort_keys=True) if self.as_json else text,
-                  file=self.out, flush=True)
+            print(json.dumps(record, sort_keys=True) if self.as_json else text, file=self.out, flush=True)
 
     def receive(self, body: bytes, headers: dict[str, str]) -> int:
         """Verify and print one delivery; answer its HTTP status."""
@@ -75,15 +87,19 @@ class Listener:
         try:
             event = self._verifier.verify(body, headers)
         except (WebhookVerificationError, ValueError) as exc:
-            self._say({"verified": False, "reason": str(exc), "webhook_id": headers.get(
-                "webhook-id")}, f"{now}  REFUSED  {headers.get('webhook-id', '-')}: {exc}")
+            self._say(
+                {"verified": False, "reason": str(exc), "webhook_id": headers.get("webhook-id")},
+                f"{now}  REFUSED  {headers.get('webhook-id', '-')}: {exc}",
+            )
             return 401
         with self._lock:
             self.received += 1
         data = json.dumps(event.get("data", {}), sort_keys=True)
-        self._say({"verified": True, "webhook_id": headers.get("webhook-id"), "event": event},
-                  f"{now}  verified  {event.get('type', '?'):<28} {event.get('id', '-')}  "
-                  f"{data if len(data) <= 100 else data[:99] + '…'}")
+        self._say(
+            {"verified": True, "webhook_id": headers.get("webhook-id"), "event": event},
+            f"{now}  verified  {event.get('type', '?'):<28} {event.get('id', '-')}  "
+            f"{data if len(data) <= 100 else data[:99] + '…'}",
+        )
         return 204
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:

@@ -1,4 +1,5 @@
 """Live events over the WebSocket, with reconnect and resume so none is missed."""
+
 from __future__ import annotations
 
 import asyncio
@@ -39,8 +40,9 @@ async def subscribe(
     while True:
         ticket = await asyncio.to_thread(http.request, "POST", "/realtime/tickets")
         if not ticket.get("url"):
-            raise ConductorError(0, "not_configured",
-                                 "The API knows no WebSocket URL (CONDUCTOR_WS_URL is not set).")
+            raise ConductorError(
+                0, "not_configured", "The API knows no WebSocket URL (CONDUCTOR_WS_URL is not set)."
+            )
         try:
             async with connect(ticket["url"], open_timeout=10) as socket:
                 await socket.send(json.dumps({"action": "subscribe", "events": patterns}))
@@ -51,16 +53,14 @@ async def subscribe(
                     message = json.loads(raw)
                     if message.get("action") == "error":
                         error = message.get("error", {})
-                        raise ConductorError(0, error.get("code", "error"),
-                                             error.get("message", ""))
+                        raise ConductorError(0, error.get("code", "error"), error.get("message", ""))
                     if message.get("action") != "event":
                         continue
                     event = message["event"]
                     if event["id"] in seen:
                         continue
                     if event.get("trimmed"):
-                        event = await asyncio.to_thread(http.request, "GET",
-                                                        f"/events/{event['id']}")
+                        event = await asyncio.to_thread(http.request, "GET", f"/events/{event['id']}")
                     seen.append(event["id"])
                     last = event["id"]
                     yield event

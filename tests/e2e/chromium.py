@@ -1,4 +1,5 @@
 """Debian's Chromium, as the dashboard's browser tests and bench/dashboard.py launch it."""
+
 from __future__ import annotations
 
 import os
@@ -6,11 +7,21 @@ import shutil
 from pathlib import Path
 
 #: headless as root; and no calls to Google's services (the machine's network is closed)
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--disable-default-apps", "--disable-domain-reliability"]
-MISSING = ("Chromium is needed for the dashboard's browser tests: `apt-get install chromium` "
-           "(as .ci/run does), or set CONDUCTOR_CHROMIUM to its path.")
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
+    "--disable-domain-reliability",
+]
+MISSING = (
+    "Chromium is needed for the dashboard's browser tests: `apt-get install chromium` "
+    "(as .ci/run does), or set CONDUCTOR_CHROMIUM to its path."
+)
 
 
 def executable() -> str | None:

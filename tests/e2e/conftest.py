@@ -1,4 +1,5 @@
 """The local runtime (`python -m devserver`) in a subprocess, shared by the end-to-end tests."""
+
 from __future__ import annotations
 
 import contextlib
@@ -22,8 +23,14 @@ AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
 
 class Runtime:
-    def __init__(self, process: subprocess.Popen[str], port: int, ws_port: int,
-                 lines: queue.Queue[str], output: list[str]) -> None:
+    def __init__(
+        self,
+        process: subprocess.Popen[str],
+        port: int,
+        ws_port: int,
+        lines: queue.Queue[str],
+        output: list[str],
+    ) -> None:
         self.process = process
         self.output = output  # every line printed so far (stdout and stderr)
         self.api = f"http://127.0.0.1:{port}"
@@ -57,20 +64,30 @@ def wait_until(check: Callable[[], Any], seconds: float = 30) -> Any:
 
 
 @contextlib.contextmanager
-def local_runtime(*args: str, admin_key: str | None = ADMIN_KEY,
-                  wait: bool = True, env: dict[str, str] | None = None) -> Iterator[Runtime]:
+def local_runtime(
+    *args: str, admin_key: str | None = ADMIN_KEY, wait: bool = True, env: dict[str, str] | None = None
+) -> Iterator[Runtime]:
     """``python -m devserver`` with ``args`` (and ``env``) on free ports; killed on exit if still
     running."""
     port, ws_port = free_port(), free_port()
-    env = {**{k: v for k, v in os.environ.items()
-              if k != "CONDUCTOR_SCHEDULER_LOOKAHEAD_SECONDS"},  # the default: runs on the second
-           "PYTHONUNBUFFERED": "1", **(env or {})}
+    env = {
+        **{
+            k: v for k, v in os.environ.items() if k != "CONDUCTOR_SCHEDULER_LOOKAHEAD_SECONDS"
+        },  # the default: runs on the second
+        "PYTHONUNBUFFERED": "1",
+        **(env or {}),
+    }
     env.pop("CONDUCTOR_ADMIN_KEY", None)
     if admin_key:
         env["CONDUCTOR_ADMIN_KEY"] = admin_key
     process = subprocess.Popen(
         [sys.executable, "-m", "devserver", "--port", str(port), "--ws-port", str(ws_port), *args],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     lines: queue.Queue[str] = queue.Queue()
     output: list[str] = []
 
@@ -126,8 +143,7 @@ def tab(browser: Any, runtime: Runtime) -> Iterator[Any]:
     yield page
     context.close()
     # The page talks to the Conductor API and its WebSocket, and to nothing else.
-    strays = [u for u in page.requests
-              if not u.startswith((f"{runtime.api}/", "data:", "blob:"))]
+    strays = [u for u in page.requests if not u.startswith((f"{runtime.api}/", "data:", "blob:"))]
     assert strays == [], strays
     assert all(u.startswith(runtime.ws) for u in page.sockets), page.sockets
     # a single-use ticket opens the socket: the API key never goes into a URL

@@ -1,5 +1,6 @@
 """The dashboard in a browser tab, and the API calls its tests make: shared by the dashboard's
 end-to-end tests (the ``browser`` and ``tab`` fixtures are in conftest.py)."""
+
 from __future__ import annotations
 
 import time
@@ -45,10 +46,12 @@ class Page:
         self.page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
-def call(runtime: Runtime, method: str, path: str, body: Any = None,
-         key_headers: dict[str, str] = AUTH) -> Any:
-    response = requests.request(method, f"{runtime.api}/v2/{path}", json=body,
-                                headers=key_headers, timeout=10)
+def call(
+    runtime: Runtime, method: str, path: str, body: Any = None, key_headers: dict[str, str] = AUTH
+) -> Any:
+    response = requests.request(
+        method, f"{runtime.api}/v2/{path}", json=body, headers=key_headers, timeout=10
+    )
     assert response.status_code < 300, response.text
     return response.json() if response.content else None
 
@@ -57,8 +60,7 @@ def new_key(runtime: Runtime, role: str) -> str:
     return call(runtime, "POST", "api-keys", {"name": f"e2e {role}", "role": role})["key"]
 
 
-def until(check: Callable[[], Any], timeout: float = 30,
-          sleep: Callable[[float], Any] | None = None) -> Any:
+def until(check: Callable[[], Any], timeout: float = 30, sleep: Callable[[float], Any] | None = None) -> Any:
     """Polls ``check``; pass the page's wait_for_timeout as ``sleep`` where Playwright's own
     handlers must run meanwhile (time.sleep would block them)."""
     deadline = time.monotonic() + timeout
@@ -75,10 +77,17 @@ def until(check: Callable[[], Any], timeout: float = 30,
 
 def make_dead_letter(runtime: Runtime, service: str) -> dict[str, Any]:
     closed = free_port()  # nothing listens: the one attempt is refused, the job dead-letters
-    job = call(runtime, "POST", "errors/retry", {
-        "service": service, "error": {"type": "Timeout", "message": "upstream timed out"},
-        "target": {"type": "http", "url": f"http://127.0.0.1:{closed}/charge"},
-        "retry_policy": {"max_attempts": 1}})
+    job = call(
+        runtime,
+        "POST",
+        "errors/retry",
+        {
+            "service": service,
+            "error": {"type": "Timeout", "message": "upstream timed out"},
+            "target": {"type": "http", "url": f"http://127.0.0.1:{closed}/charge"},
+            "retry_policy": {"max_attempts": 1},
+        },
+    )
     dead = until(lambda: call(runtime, "GET", f"errors/retry/{job['id']}")["dead_letter_id"])
     return call(runtime, "GET", f"dlq/{dead}")
 

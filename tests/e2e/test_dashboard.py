@@ -3,6 +3,7 @@ runtime: the page, the API and the WebSocket gateway are the real ones, in a sub
 
 Screenshots of every view go to artifacts/dashboard/ (git-ignored), for people to look at.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,9 +26,16 @@ VIEWS = ("overview", "errors", "dead-letters", "schedules", "webhooks", "analyti
 
 
 def make_schedule(runtime: Runtime, name: str) -> dict[str, Any]:
-    return call(runtime, "POST", "schedules", {
-        "name": name, "expression": "rate(5 minutes)",
-        "target": {"type": "event", "event_type": "custom.dashboard", "data": {"from": name}}})
+    return call(
+        runtime,
+        "POST",
+        "schedules",
+        {
+            "name": name,
+            "expression": "rate(5 minutes)",
+            "target": {"type": "event", "event_type": "custom.dashboard", "data": {"from": name}},
+        },
+    )
 
 
 def bars(tab: Page, schedule_id: str, status: str) -> Any:
@@ -101,12 +109,12 @@ def test_schedule_gantt_and_run_now_appear_live(tab: Page, runtime: Runtime) -> 
     for _ in range(6):
         tab.page.get_by_role("button", name="Zoom out").click()
     tab.page.get_by_role("button", name="Earlier").click()
-    until(lambda: any("dashboard/schedules?from=" in u for u in tab.requests),
-          sleep=tab.page.wait_for_timeout)
+    until(
+        lambda: any("dashboard/schedules?from=" in u for u in tab.requests), sleep=tab.page.wait_for_timeout
+    )
 
 
-def test_schedule_form_previews_next_runs_and_explains_a_bad_expression(tab: Page,
-                                                                        runtime: Runtime) -> None:
+def test_schedule_form_previews_next_runs_and_explains_a_bad_expression(tab: Page, runtime: Runtime) -> None:
     tab.sign_in(new_key(runtime, "operator"))
     tab.open("schedules")
     tab.page.get_by_role("button", name="New schedule").click()
@@ -116,7 +124,8 @@ def test_schedule_form_previews_next_runs_and_explains_a_bad_expression(tab: Pag
     # the preview lists the next five 09:00 Berlin times, and each in the viewer's zone (08:00 UTC)
     expect(tab.page.locator("#schedule-preview tbody tr")).to_have_count(5)
     expect(tab.page.locator("#schedule-words")).to_have_text(
-        "At 09:00, Monday through Friday (Europe/Berlin)")
+        "At 09:00, Monday through Friday (Europe/Berlin)"
+    )
     expect(tab.page.locator("#schedule-preview tbody tr").first).to_contain_text("09:00:00")
     expect(tab.page.locator("#schedule-preview tbody tr").first).to_contain_text("08:00:00\u00a0UTC")
     # a live update while typing (someone else creates a schedule) keeps what was typed
@@ -134,8 +143,9 @@ def test_schedule_form_previews_next_runs_and_explains_a_bad_expression(tab: Pag
     tab.page.get_by_role("button", name="Create", exact=True).click()
     form_closed(tab)
     tab.page.wait_for_selector("[data-table=schedules] tr:has-text('weekday digest')")
-    created = [s for s in call(runtime, "GET", "schedules?limit=200")["items"]
-               if s["name"] == "weekday digest"]
+    created = [
+        s for s in call(runtime, "GET", "schedules?limit=200")["items"] if s["name"] == "weekday digest"
+    ]
     assert created and created[0]["timezone"] == "Europe/Berlin"
     assert created[0]["target"]["type"] == "event"
     # Edit changes what the form shows and keeps the rest (a full PUT with the version read)
@@ -183,8 +193,12 @@ def test_schedule_form_previews_next_runs_and_explains_a_bad_expression(tab: Pag
     assert (full["jitter_seconds"], full["catchup"], full["pause_after_failures"]) == (30, "skip", 4)
     assert full["tags"] == ["billing", "digest"]
     assert full["flexible_time_window"] == {"mode": "FLEXIBLE", "maximum_window_minutes": 20}
-    assert (full["overlap_policy"], full["remaining_actions"], full["action_after_completion"],
-            full["history_limits"]) == ("buffer_all", 4, "delete", {"succeeded": 3, "failed": 2})
+    assert (
+        full["overlap_policy"],
+        full["remaining_actions"],
+        full["action_after_completion"],
+        full["history_limits"],
+    ) == ("buffer_all", 4, "delete", {"succeeded": 3, "failed": 2})
 
 
 def form_closed(tab: Page) -> None:
@@ -224,8 +238,7 @@ def test_dead_letters_grouped_and_resolved(tab: Page, runtime: Runtime) -> None:
     assert tab.page.is_checked(f"input[data-row='{second['id']}']")
     assert not tab.page.is_checked(f"input[data-row='{third['id']}']")
     tab.page.get_by_role("button", name="Resolve selected").click()
-    tab.page.locator(f"[data-table=dead-letters] tr[data-id='{second['id']}']").wait_for(
-        state="detached")
+    tab.page.locator(f"[data-table=dead-letters] tr[data-id='{second['id']}']").wait_for(state="detached")
     assert call(runtime, "GET", f"dlq/{second['id']}")["status"] == "resolved"
     assert call(runtime, "GET", f"dlq/{third['id']}")["status"] == "open"
     # A whole group is resolved only once the operator confirms it
@@ -236,8 +249,11 @@ def test_dead_letters_grouped_and_resolved(tab: Page, runtime: Runtime) -> None:
     assert call(runtime, "GET", f"dlq/{third['id']}")["status"] == "open"
     tab.page.once("dialog", lambda dialog: dialog.accept())
     group.get_by_role("button", name="Resolve group").click()
-    until(lambda: call(runtime, "GET", f"dlq/{third['id']}")["status"] == "resolved", 10,
-          tab.page.wait_for_timeout)
+    until(
+        lambda: call(runtime, "GET", f"dlq/{third['id']}")["status"] == "resolved",
+        10,
+        tab.page.wait_for_timeout,
+    )
 
 
 def test_a_viewer_key_sees_no_write_buttons(tab: Page, runtime: Runtime) -> None:
@@ -248,8 +264,16 @@ def test_a_viewer_key_sees_no_write_buttons(tab: Page, runtime: Runtime) -> None
     for view in VIEWS:
         tab.open(view)
         assert tab.page.locator("[data-write]").count() == 0, view
-        for label in ("Run now", "Resolve", "Replay", "Pause", "Delete", "New schedule",
-                      "Rotate secret", "Redeliver"):
+        for label in (
+            "Run now",
+            "Resolve",
+            "Replay",
+            "Pause",
+            "Delete",
+            "New schedule",
+            "Rotate secret",
+            "Redeliver",
+        ):
             assert tab.page.get_by_role("button", name=label, exact=True).count() == 0, (view, label)
         tab.shot(f"{view}-viewer")
     # they still see the data
@@ -293,8 +317,7 @@ def test_keyboard_navigation_and_every_control_labelled(tab: Page, runtime: Runt
         assert unlabelled == [], (view, unlabelled)
 
 
-def test_the_live_indicator_reconnects_and_resumes_what_it_missed(tab: Page,
-                                                                   runtime: Runtime) -> None:
+def test_the_live_indicator_reconnects_and_resumes_what_it_missed(tab: Page, runtime: Runtime) -> None:
     # The test stands between the page and the gateway, so it can drop the socket, and hold the
     # new one's messages until an event has been published in the gap.
     routes: list[Any] = []
@@ -334,8 +357,7 @@ def test_the_live_indicator_reconnects_and_resumes_what_it_missed(tab: Page,
     # ...arrives through resume, once, and the indicator is live again
     tab.page.wait_for_selector(f"[data-feed] li[data-event='{missed['id']}']")
     tab.page.wait_for_selector("#live[data-state=live]")
-    resumed = until(lambda: [r for r in replies if r.get("of") == "resume"],
-                    sleep=tab.page.wait_for_timeout)
+    resumed = until(lambda: [r for r in replies if r.get("of") == "resume"], sleep=tab.page.wait_for_timeout)
     assert resumed[0]["replayed"] >= 1
     tab.page.wait_for_timeout(1000)  # a late live copy of the event would show up by now
     assert tab.page.locator(f"[data-feed] li[data-event='{missed['id']}']").count() == 1
@@ -344,10 +366,17 @@ def test_the_live_indicator_reconnects_and_resumes_what_it_missed(tab: Page,
 def test_errors_view_filters_retries_and_resolves(tab: Page, runtime: Runtime) -> None:
     # Given a dead-lettered job and one waiting an hour for its next attempt, of service "payments"
     dead = make_dead_letter(runtime, "payments")
-    waiting = call(runtime, "POST", "errors/retry", {
-        "service": "payments", "error": {"type": "Timeout", "message": "slow"},
-        "target": {"type": "http", "url": f"http://127.0.0.1:{free_port()}/pay"},
-        "retry_policy": {"max_attempts": 3, "initial_delay_seconds": 3600, "jitter": "none"}})
+    waiting = call(
+        runtime,
+        "POST",
+        "errors/retry",
+        {
+            "service": "payments",
+            "error": {"type": "Timeout", "message": "slow"},
+            "target": {"type": "http", "url": f"http://127.0.0.1:{free_port()}/pay"},
+            "retry_policy": {"max_attempts": 3, "initial_delay_seconds": 3600, "jitter": "none"},
+        },
+    )
     assert waiting["status"] == "scheduled"
     make_dead_letter(runtime, "shipping")
     tab.sign_in(new_key(runtime, "operator"))
@@ -397,8 +426,7 @@ def test_an_empty_list_teaches_the_next_step_without_the_key(tab: Page, runtime:
     tab.shot("empty-state")
 
 
-def test_a_filter_typed_but_not_applied_survives_a_live_reload(tab: Page,
-                                                               runtime: Runtime) -> None:
+def test_a_filter_typed_but_not_applied_survives_a_live_reload(tab: Page, runtime: Runtime) -> None:
     # Given the errors view with a service typed into its filter, not applied yet
     tab.sign_in(new_key(runtime, "operator"))
     tab.open("errors")
@@ -413,8 +441,7 @@ def test_a_filter_typed_but_not_applied_survives_a_live_reload(tab: Page,
 def test_times_say_their_zone_and_how_far_ahead_they_are(browser: Any, runtime: Runtime) -> None:
     # Given a schedule due within 5 minutes, and a viewer in Berlin
     schedule = make_schedule(runtime, "zone-label")
-    context = browser.new_context(viewport={"width": 1280, "height": 900},
-                                  timezone_id="Europe/Berlin")
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, timezone_id="Europe/Berlin")
     try:
         tab = Page(context.new_page(), runtime)
         tab.sign_in(new_key(runtime, "viewer"))
@@ -435,8 +462,7 @@ def test_analytics_names_each_schedule_with_its_id_below(tab: Page, runtime: Run
     # Given a schedule that ran once
     made = make_schedule(runtime, "analytics-named")
     call(runtime, "POST", f"schedules/{made['id']}/execute")
-    until(lambda: any(r["id"] == made["id"] for r in call(runtime, "GET",
-                                                           "metrics/schedules")["items"]))
+    until(lambda: any(r["id"] == made["id"] for r in call(runtime, "GET", "metrics/schedules")["items"]))
     # When the analytics view lists runs by schedule
     tab.sign_in(new_key(runtime, "viewer"))
     tab.open("analytics")
@@ -448,9 +474,17 @@ def test_analytics_names_each_schedule_with_its_id_below(tab: Page, runtime: Run
 
 def test_a_schedules_next_run_reads_in_its_own_zone(tab: Page, runtime: Runtime) -> None:
     # Given a 09:00 Europe/Berlin schedule, and a viewer whose browser is in UTC
-    made = call(runtime, "POST", "schedules", {
-        "name": "berlin-nine", "expression": "cron(0 9 * * *)", "timezone": "Europe/Berlin",
-        "target": {"type": "event", "event_type": "custom.dashboard", "data": {}}})
+    made = call(
+        runtime,
+        "POST",
+        "schedules",
+        {
+            "name": "berlin-nine",
+            "expression": "cron(0 9 * * *)",
+            "timezone": "Europe/Berlin",
+            "target": {"type": "event", "event_type": "custom.dashboard", "data": {}},
+        },
+    )
     tab.sign_in(new_key(runtime, "viewer"))
     tab.open("schedules")
     # When the schedules table lists it, Then its next run reads 09:00 in Berlin's zone (it was
@@ -517,8 +551,10 @@ def test_webhooks_view_creates_tests_redelivers_and_rotates(tab: Page, runtime: 
         tab.page.once("dialog", lambda dialog: dialog.accept())
         more(hook, "Delete").click()
         expect(hook).to_have_count(0)
-        assert requests.get(f"{runtime.api}/v2/webhooks/{hooks[0]['id']}", headers=AUTH,
-                            timeout=10).status_code == 404
+        assert (
+            requests.get(f"{runtime.api}/v2/webhooks/{hooks[0]['id']}", headers=AUTH, timeout=10).status_code
+            == 404
+        )
 
 
 def test_pause_resume_delete_and_breaker_controls(tab: Page, runtime: Runtime) -> None:
@@ -558,11 +594,9 @@ def test_pause_resume_delete_and_breaker_controls(tab: Page, runtime: Runtime) -
     assert gone.status_code == 404
 
 
-def test_the_feed_keeps_history_and_live_events_and_hides_internal_ones(tab: Page,
-                                                                       runtime: Runtime) -> None:
+def test_the_feed_keeps_history_and_live_events_and_hides_internal_ones(tab: Page, runtime: Runtime) -> None:
     # Given earlier events
-    earlier = [call(runtime, "POST", "events", {"type": "custom.feed", "data": {"n": n}})
-               for n in range(3)]
+    earlier = [call(runtime, "POST", "events", {"type": "custom.feed", "data": {"n": n}}) for n in range(3)]
     tab.sign_in(new_key(runtime, "viewer"))
     feed = tab.page.locator("[data-feed]")
     # Then the history is there
@@ -573,6 +607,7 @@ def test_the_feed_keeps_history_and_live_events_and_hides_internal_ones(tab: Pag
     expect(feed.locator("li").first).to_have_attribute("data-event", live["id"])
     for event in earlier:
         expect(feed.locator(f"li[data-event='{event['id']}']")).to_have_count(1)
+
     # And Conductor's own minute totals (metrics.updated, published by the next tick: at most a
     # minute away) arrive live but stay hidden until asked for
     def fresh() -> Any:
@@ -587,16 +622,14 @@ def test_the_feed_keeps_history_and_live_events_and_hides_internal_ones(tab: Pag
     expect(feed.locator(f"li[data-event='{internal[0]['id']}']")).to_have_count(1)
 
 
-def test_the_api_reference_renders_every_operation_and_tries_one(tab: Page,
-                                                                runtime: Runtime) -> None:
+def test_the_api_reference_renders_every_operation_and_tries_one(tab: Page, runtime: Runtime) -> None:
     document = requests.get(f"{runtime.api}/v2/openapi.json", timeout=10).json()
     page = tab.page
     page.goto(f"{runtime.api}/docs")
     page.wait_for_selector("#operations-events-list_event_types")
     rendered = page.locator("#swagger-ui .opblock").count()
     # every operation, and every outgoing webhook, has its block
-    assert rendered == sum(len(ops) for ops in document["paths"].values()) + len(
-        document["webhooks"])
+    assert rendered == sum(len(ops) for ops in document["paths"].values()) + len(document["webhooks"])
     # authorize with the API key (bearer), then run GET /v2/events/types from the page
     page.click("button.authorize")
     page.locator(".auth-container input").first.fill(AUTH["Authorization"].split()[1])
@@ -606,10 +639,12 @@ def test_the_api_reference_renders_every_operation_and_tries_one(tab: Page,
     block.locator(".opblock-summary").click()
     block.locator("button.try-out__btn").click()
     block.locator("button.execute").click()
-    expect(block.locator(".live-responses-table tr.response .response-col_status").first
-           ).to_contain_text("200")
+    expect(block.locator(".live-responses-table tr.response .response-col_status").first).to_contain_text(
+        "200"
+    )
     tab.shot("api-reference")
     # everything came from this server: no CDN, no validator, no font service
     assert tab.requests and all(url.startswith(runtime.api) for url in tab.requests), [
-        u for u in tab.requests if not u.startswith(runtime.api)]
+        u for u in tab.requests if not u.startswith(runtime.api)
+    ]
     assert not tab.errors

@@ -4,6 +4,7 @@ replay's outcome, walked in Debian's Chromium against the local runtime.
 A receiver on 127.0.0.1 answers 500 until the test lets it succeed: the schedule's run fails, its
 retry job fails and dead-letters, and the replay made from the dead letter's page succeeds.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -66,16 +67,32 @@ def receiver() -> Iterator[Flaky]:
 @pytest.fixture(scope="module")
 def failed_run(runtime: Runtime, receiver: Flaky) -> dict[str, Any]:
     """A schedule whose run failed, was retried once, and dead-lettered."""
-    schedule = call(runtime, "POST", "schedules", {
-        "name": "Nightly invoices", "expression": "cron(0 9 * * ? *)", "timezone": "Europe/Berlin",
-        "target": {"type": "http", "url": receiver.url},
-        "retry_policy": {"max_attempts": 2, "initial_delay_seconds": 0}})
+    schedule = call(
+        runtime,
+        "POST",
+        "schedules",
+        {
+            "name": "Nightly invoices",
+            "expression": "cron(0 9 * * ? *)",
+            "timezone": "Europe/Berlin",
+            "target": {"type": "http", "url": receiver.url},
+            "retry_policy": {"max_attempts": 2, "initial_delay_seconds": 0},
+        },
+    )
     call(runtime, "POST", f"schedules/{schedule['id']}/execute")
-    run = until(lambda: next((r for r in call(runtime, "GET", f"schedules/{schedule['id']}/history")["items"]
-                              if r.get("retry_job_id")), None), timeout=60)
+    run = until(
+        lambda: next(
+            (
+                r
+                for r in call(runtime, "GET", f"schedules/{schedule['id']}/history")["items"]
+                if r.get("retry_job_id")
+            ),
+            None,
+        ),
+        timeout=60,
+    )
     job_id = run["retry_job_id"]
-    letter_id = until(lambda: call(runtime, "GET", f"errors/retry/{job_id}")["dead_letter_id"],
-                      timeout=60)
+    letter_id = until(lambda: call(runtime, "GET", f"errors/retry/{job_id}")["dead_letter_id"], timeout=60)
     return {"schedule": schedule, "run": run, "job_id": job_id, "letter_id": letter_id}
 
 
@@ -84,7 +101,8 @@ def wait_for_page(tab: Page, kind: str) -> None:
 
 
 def test_the_chain_walks_from_a_failed_run_to_its_replays_outcome(
-        tab: Page, runtime: Runtime, receiver: Flaky, failed_run: dict[str, Any]) -> None:
+    tab: Page, runtime: Runtime, receiver: Flaky, failed_run: dict[str, Any]
+) -> None:
     page = tab.page
     tab.sign_in(ADMIN_KEY)
     schedule, job_id, letter_id = failed_run["schedule"], failed_run["job_id"], failed_run["letter_id"]
@@ -135,8 +153,9 @@ def test_the_chain_walks_from_a_failed_run_to_its_replays_outcome(
     assert page.url.endswith(f"#errors/{replay}")
 
 
-def test_list_rows_link_to_their_pages_and_ids_copy(tab: Page, runtime: Runtime,
-                                                     failed_run: dict[str, Any]) -> None:
+def test_list_rows_link_to_their_pages_and_ids_copy(
+    tab: Page, runtime: Runtime, failed_run: dict[str, Any]
+) -> None:
     page = tab.page
     tab.page.context.grant_permissions(["clipboard-read", "clipboard-write"])
     tab.sign_in(ADMIN_KEY)
@@ -152,18 +171,38 @@ def test_list_rows_link_to_their_pages_and_ids_copy(tab: Page, runtime: Runtime,
     expect(page.locator("#view-title")).to_have_text("Nightly invoices")
 
 
-def test_an_endpoints_page_filters_and_pages_its_deliveries(tab: Page, runtime: Runtime,
-                                                            receiver: Flaky) -> None:
+def test_an_endpoints_page_filters_and_pages_its_deliveries(
+    tab: Page, runtime: Runtime, receiver: Flaky
+) -> None:
     receiver.status = 200
-    endpoint = call(runtime, "POST", "webhooks", {"url": receiver.url, "event_types": ["custom.*"],
-                                                  "description": "Billing receiver"})
+    endpoint = call(
+        runtime,
+        "POST",
+        "webhooks",
+        {"url": receiver.url, "event_types": ["custom.*"], "description": "Billing receiver"},
+    )
     for i in range(27):
-        call(runtime, "POST", "events", {"type": "custom.page" if i % 3 else "custom.other",
-                                         "data": {"i": i}})
-    until(lambda: len(call(runtime, "GET", f"webhooks/{endpoint['id']}/deliveries",
-                           )["items"]) >= 25 and not any(
-        d["status"] == "pending" for d in call(runtime, "GET", f"webhooks/{endpoint['id']}/deliveries",
-                                               )["items"]))
+        call(
+            runtime, "POST", "events", {"type": "custom.page" if i % 3 else "custom.other", "data": {"i": i}}
+        )
+    until(
+        lambda: len(
+            call(
+                runtime,
+                "GET",
+                f"webhooks/{endpoint['id']}/deliveries",
+            )["items"]
+        )
+        >= 25
+        and not any(
+            d["status"] == "pending"
+            for d in call(
+                runtime,
+                "GET",
+                f"webhooks/{endpoint['id']}/deliveries",
+            )["items"]
+        )
+    )
     page = tab.page
     tab.sign_in(ADMIN_KEY)
     page.goto(f"{runtime.api}/dashboard#webhooks/{endpoint['id']}")
@@ -201,24 +240,27 @@ def test_an_endpoints_page_filters_and_pages_its_deliveries(tab: Page, runtime: 
 
 
 def test_detail_pages_fit_a_phone_in_dark_and_show_a_viewer_no_actions(
-        browser: Any, runtime: Runtime, failed_run: dict[str, Any]) -> None:
+    browser: Any, runtime: Runtime, failed_run: dict[str, Any]
+) -> None:
     viewer = new_key(runtime, "viewer")
-    endpoint = call(runtime, "POST", "webhooks", {"url": "http://127.0.0.1:9/phone",
-                                                  "event_types": ["custom.phone"]})
+    endpoint = call(
+        runtime, "POST", "webhooks", {"url": "http://127.0.0.1:9/phone", "event_types": ["custom.phone"]}
+    )
     context = browser.new_context(viewport=PHONE, color_scheme="dark")
     tab = Page(context.new_page(), runtime)
     try:
         tab.sign_in(viewer)
-        for hash_, kind in ((f"schedules/{failed_run['schedule']['id']}", "Schedule"),
-                            (f"errors/{failed_run['job_id']}", "Retry job"),
-                            (f"dead-letters/{failed_run['letter_id']}", "Dead letter"),
-                            (f"webhooks/{endpoint['id']}", "Webhook endpoint")):
+        for hash_, kind in (
+            (f"schedules/{failed_run['schedule']['id']}", "Schedule"),
+            (f"errors/{failed_run['job_id']}", "Retry job"),
+            (f"dead-letters/{failed_run['letter_id']}", "Dead letter"),
+            (f"webhooks/{endpoint['id']}", "Webhook endpoint"),
+        ):
             tab.page.goto(f"{runtime.api}/dashboard#{hash_}")
             wait_for_page(tab, kind)
             # nothing wider than the screen, no write button for a viewer
             assert tab.page.evaluate(WIDER_THAN_THE_SCREEN) == []
-            expect(tab.page.locator("#view-body [data-write], #view-body .button-link")
-                   ).to_have_count(0)
+            expect(tab.page.locator("#view-body [data-write], #view-body .button-link")).to_have_count(0)
             assert tab.page.evaluate("document.documentElement.dataset.theme") == "dark"
         tab.shot("detail-dead-letter-phone-dark")
         assert tab.errors == []
@@ -227,7 +269,8 @@ def test_detail_pages_fit_a_phone_in_dark_and_show_a_viewer_no_actions(
 
 
 def test_the_overview_leads_with_what_needs_attention_and_links_to_it(
-        tab: Page, runtime: Runtime, failed_run: dict[str, Any]) -> None:
+    tab: Page, runtime: Runtime, failed_run: dict[str, Any]
+) -> None:
     call(runtime, "POST", "errors/circuit-breaker/ledger-e2e", {"action": "force_open"})
     page = tab.page
     tab.sign_in(ADMIN_KEY)
@@ -238,7 +281,8 @@ def test_the_overview_leads_with_what_needs_attention_and_links_to_it(
     expect(schedule_line).to_contain_text("of 1 runs failed")
     # health is one line until opened
     expect(page.locator("details.health > summary")).to_have_text(
-        re.compile(r"Health: all \d+ dependencies ok"))
+        re.compile(r"Health: all \d+ dependencies ok")
+    )
     expect(page.locator("details.health")).not_to_have_attribute("open", "")
     tab.shot("overview-attention")
     # a breaker's line opens its service's retry jobs, filtered
@@ -248,8 +292,9 @@ def test_the_overview_leads_with_what_needs_attention_and_links_to_it(
     expect(page.locator("form[aria-label='Filter retry jobs'] [name=service]")).to_have_value("ledger-e2e")
     page.go_back()
     tab.page.wait_for_selector("#view[data-view=overview] #view-body[aria-busy=false]")
-    page.locator("section.attention li[data-attention=schedule]",
-                 has_text="Nightly invoices").locator("a").click()
+    page.locator("section.attention li[data-attention=schedule]", has_text="Nightly invoices").locator(
+        "a"
+    ).click()
     wait_for_page(tab, "Schedule")
     expect(page.locator("#view-title")).to_have_text("Nightly invoices")
     call(runtime, "POST", "errors/circuit-breaker/ledger-e2e", {"action": "reset"})
@@ -267,8 +312,9 @@ HIDDEN_ACTIONS = """[...document.querySelectorAll('tr[data-id] td.actions button
 
 
 @pytest.mark.parametrize("width", [1280, 1920])
-def test_no_table_is_clipped_on_a_desktop(browser: Any, runtime: Runtime,
-                                          failed_run: dict[str, Any], width: int) -> None:
+def test_no_table_is_clipped_on_a_desktop(
+    browser: Any, runtime: Runtime, failed_run: dict[str, Any], width: int
+) -> None:
     context = browser.new_context(viewport={"width": width, "height": 900})
     tab = Page(context.new_page(), runtime)
     try:
@@ -281,7 +327,8 @@ def test_no_table_is_clipped_on_a_desktop(browser: Any, runtime: Runtime,
 
 
 def test_on_a_phone_list_rows_stack_with_their_state_and_primary_action(
-        browser: Any, runtime: Runtime, failed_run: dict[str, Any]) -> None:
+    browser: Any, runtime: Runtime, failed_run: dict[str, Any]
+) -> None:
     context = browser.new_context(viewport=PHONE)
     tab = Page(context.new_page(), runtime)
     try:
@@ -301,12 +348,17 @@ def test_on_a_phone_list_rows_stack_with_their_state_and_primary_action(
 
 
 def test_charts_use_round_ticks_and_start_where_their_data_does(
-        tab: Page, runtime: Runtime, failed_run: dict[str, Any]) -> None:
+    tab: Page, runtime: Runtime, failed_run: dict[str, Any]
+) -> None:
     tab.sign_in(ADMIN_KEY)
     tab.open("analytics")
     for chart in ("error-rate", "retry-success", "schedule-runs", "webhook-latency"):
-        ticks = [float(t) for t in tab.page.locator(f"[data-chart={chart}] text[data-tick]")
-                 .evaluate_all("(nodes) => nodes.map((n) => n.dataset.tick)")]
+        ticks = [
+            float(t)
+            for t in tab.page.locator(f"[data-chart={chart}] text[data-tick]").evaluate_all(
+                "(nodes) => nodes.map((n) => n.dataset.tick)"
+            )
+        ]
         steps = {round(b - a, 9) for a, b in itertools.pairwise(ticks)}
         assert ticks[0] == 0 and len(steps) == 1 and 2 <= len(ticks) <= 6, (chart, ticks)
         step = steps.pop()
@@ -316,7 +368,8 @@ def test_charts_use_round_ticks_and_start_where_their_data_does(
             assert all(t == int(t) for t in ticks), ticks
     # a day's range whose data began minutes ago is drawn from there, and says so
     expect(tab.page.locator("[data-chart=schedule-runs] [data-fitted]")).to_contain_text(
-        "the chart starts there")
+        "the chart starts there"
+    )
     tab.shot("analytics-ticks")
 
 
@@ -338,15 +391,28 @@ def test_a_dead_letter_group_has_its_own_url(tab: Page, runtime: Runtime) -> Non
     expect(rows).to_have_count(1)
 
 
-def test_a_failed_deliverys_dead_letter_links_back_to_it(tab: Page, runtime: Runtime,
-                                                         receiver: Flaky) -> None:
+def test_a_failed_deliverys_dead_letter_links_back_to_it(
+    tab: Page, runtime: Runtime, receiver: Flaky
+) -> None:
     receiver.status = 500
-    endpoint = call(runtime, "POST", "webhooks", {"url": receiver.url, "max_attempts": 1,
-                                                  "event_types": ["custom.fail_once"]})
+    endpoint = call(
+        runtime,
+        "POST",
+        "webhooks",
+        {"url": receiver.url, "max_attempts": 1, "event_types": ["custom.fail_once"]},
+    )
     call(runtime, "POST", "events", {"type": "custom.fail_once", "data": {}})
-    delivery = until(lambda: next((d for d in call(
-        runtime, "GET", f"webhooks/{endpoint['id']}/deliveries")["items"]
-        if d["dead_letter_id"]), None), timeout=60)
+    delivery = until(
+        lambda: next(
+            (
+                d
+                for d in call(runtime, "GET", f"webhooks/{endpoint['id']}/deliveries")["items"]
+                if d["dead_letter_id"]
+            ),
+            None,
+        ),
+        timeout=60,
+    )
     page = tab.page
     tab.sign_in(ADMIN_KEY)
     page.goto(f"{runtime.api}/dashboard#dead-letters/{delivery['dead_letter_id']}")
@@ -359,7 +425,8 @@ def test_a_failed_deliverys_dead_letter_links_back_to_it(tab: Page, runtime: Run
 
 
 def test_each_row_shows_one_primary_action_and_the_rest_behind_more(
-        tab: Page, runtime: Runtime, failed_run: dict[str, Any]) -> None:
+    tab: Page, runtime: Runtime, failed_run: dict[str, Any]
+) -> None:
     page = tab.page
     tab.sign_in(ADMIN_KEY)
     tab.open("schedules")

@@ -1,4 +1,5 @@
 """`make run ARGS="--demo --data DIR"`: every view populated, and the data kept across a restart."""
+
 from __future__ import annotations
 
 import signal
@@ -38,11 +39,13 @@ def test_demo_data_fills_every_view_and_survives_a_restart(tmp_path: Path) -> No
             breakers = {b["service"]: b["state"] for b in c.breakers.list()}
             failing = next(s for s in schedules if s["name"] == "Export billing")
             runs = list(c.schedules.history(failing["id"], limit=5))
-            delivered = [d for h in hooks if h["enabled"]
-                         for d in c.webhooks.deliveries(h["id"], limit=5)]
-            if {"succeeded", "dead_lettered"} <= statuses and breakers.get("ledger") in (
-                    "open", "half_open") and any(r["status"] == "failed" for r in runs) \
-                    and delivered:
+            delivered = [d for h in hooks if h["enabled"] for d in c.webhooks.deliveries(h["id"], limit=5)]
+            if (
+                {"succeeded", "dead_lettered"} <= statuses
+                and breakers.get("ledger") in ("open", "half_open")
+                and any(r["status"] == "failed" for r in runs)
+                and delivered
+            ):
                 return {"breakers": breakers, "runs": runs}
             return None
 
@@ -50,10 +53,8 @@ def test_demo_data_fills_every_view_and_survives_a_restart(tmp_path: Path) -> No
         letters = sorted(d["id"] for d in c.dlq.list())
         assert letters
         headers = {"Authorization": f"Bearer {key}"}
-        overview = requests.get(f"{first.api}/v2/dashboard/overview", headers=headers,
-                                timeout=10).json()
-        timeline = requests.get(f"{first.api}/v2/dashboard/timeline", headers=headers,
-                                timeout=10).json()
+        overview = requests.get(f"{first.api}/v2/dashboard/overview", headers=headers, timeout=10).json()
+        timeline = requests.get(f"{first.api}/v2/dashboard/timeline", headers=headers, timeout=10).json()
         assert overview["breakers"] and timeline["items"]
         # When it stops (Ctrl-C)
         first.process.send_signal(signal.SIGINT)

@@ -1,5 +1,6 @@
 """The local runtime keeps its promises: it stops on SIGTERM at any moment, keeps secrets out of
 third-party log lines, and runs behind the fault proxy (``make run ARGS="--faults 0.05"``)."""
+
 from __future__ import annotations
 
 import os
@@ -43,11 +44,14 @@ def test_a_malformed_websocket_upgrade_does_not_log_its_token() -> None:
         secret = "cnd_" + "s3cr3t" * 6
         # When a client sends a broken upgrade with the key in the URL (aiohttp logs the
         # request line of a request it cannot parse)
-        for request_line in (f"GET /?token={secret}\x01 HTTP/1.1",  # a bad char in the query
-                             f"GET /?token={secret} HTTP/1.1 x"):  # a bad request line
+        for request_line in (
+            f"GET /?token={secret}\x01 HTTP/1.1",  # a bad char in the query
+            f"GET /?token={secret} HTTP/1.1 x",
+        ):  # a bad request line
             with socket.create_connection(("127.0.0.1", runtime.ws_port), timeout=10) as sock:
-                sock.sendall(f"{request_line}\r\nHost: x\r\nUpgrade: websocket\r\n"
-                             "Connection: Upgrade\r\n\r\n".encode())
+                sock.sendall(
+                    f"{request_line}\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n".encode()
+                )
                 assert sock.recv(4096).startswith(b"HTTP/1.")  # answered 400
         assert wait_until(lambda: sum("token=" in line for line in runtime.output) >= 2, 10)
         # Then no line carries it, whoever wrote it
@@ -58,27 +62,35 @@ def test_a_malformed_websocket_upgrade_does_not_log_its_token() -> None:
 @pytest.mark.timeout(400)
 def test_make_run_behind_the_fault_proxy_still_finishes_its_work() -> None:
     # a short grace: the local pollers hand a failed batch back in 2 s, not minutes
-    with local_runtime("--faults", "rate=0.1,seed=4",
-                       env={"CONDUCTOR_RECOVER_GRACE_SECONDS": "5"}) as runtime, \
-            receiver([(200, {})]) as hook:
+    with (
+        local_runtime("--faults", "rate=0.1,seed=4", env={"CONDUCTOR_RECOVER_GRACE_SECONDS": "5"}) as runtime,
+        receiver([(200, {})]) as hook,
+    ):
         assert "the fault proxy" in "\n".join(runtime.banner)
         jobs = []
         for n in range(5):
             for _ in range(5):  # a client retries a 503 with the same key
-                answer = requests.post(f"{runtime.api}/v2/errors/retry", headers=AUTH,
-                                       timeout=30, json={
-                    "service": "faults", "error": {"type": "HTTP503"},
-                    "target": {"type": "http", "method": "POST", "url": f"{hook.url}/{n}"},
-                    "retry_policy": {"initial_delay_seconds": 0, "jitter": "none"},
-                    "idempotency_key": f"faults-{n}"})
+                answer = requests.post(
+                    f"{runtime.api}/v2/errors/retry",
+                    headers=AUTH,
+                    timeout=30,
+                    json={
+                        "service": "faults",
+                        "error": {"type": "HTTP503"},
+                        "target": {"type": "http", "method": "POST", "url": f"{hook.url}/{n}"},
+                        "retry_policy": {"initial_delay_seconds": 0, "jitter": "none"},
+                        "idempotency_key": f"faults-{n}",
+                    },
+                )
                 if answer.status_code != 503:
                     break
             assert answer.status_code in (200, 201), answer.text
             jobs.append(answer.json()["id"])
 
         def finished() -> bool:
-            states = [requests.get(f"{runtime.api}/v2/errors/retry/{j}", headers=AUTH,
-                                   timeout=30) for j in jobs]
+            states = [
+                requests.get(f"{runtime.api}/v2/errors/retry/{j}", headers=AUTH, timeout=30) for j in jobs
+            ]
             return all(s.ok and s.json()["status"] == "succeeded" for s in states)
 
         assert wait_until(finished, 200)  # a lost message waits for a minute's tick
@@ -92,24 +104,46 @@ def test_kill_9_loses_no_acknowledged_write(tmp_path: Any) -> None:
     # snapshot), then the process killed at once: no stop, no snapshot
     with local_runtime("--data", str(data)) as first, receiver([(503, {})]) as down:
         for n in range(10):
-            job = requests.post(f"{first.api}/v2/errors/retry", headers=AUTH, timeout=30, json={
-                "service": "kept", "error": {"type": "HTTP503"},
-                "target": {"type": "http", "method": "POST", "url": f"{down.url}/{n}"},
-                "retry_policy": {"initial_delay_seconds": 3600, "jitter": "none"}})
+            job = requests.post(
+                f"{first.api}/v2/errors/retry",
+                headers=AUTH,
+                timeout=30,
+                json={
+                    "service": "kept",
+                    "error": {"type": "HTTP503"},
+                    "target": {"type": "http", "method": "POST", "url": f"{down.url}/{n}"},
+                    "retry_policy": {"initial_delay_seconds": 3600, "jitter": "none"},
+                },
+            )
             assert job.status_code == 201, job.text
             made["jobs"].append(job.json()["id"])
-            event = requests.post(f"{first.api}/v2/events", headers=AUTH, timeout=30,
-                                  json={"type": "custom.kept", "data": {"n": n}})
+            event = requests.post(
+                f"{first.api}/v2/events",
+                headers=AUTH,
+                timeout=30,
+                json={"type": "custom.kept", "data": {"n": n}},
+            )
             assert event.status_code == 201, event.text
             made["events"].append(event.json()["id"])
-        schedule = requests.post(f"{first.api}/v2/schedules", headers=AUTH, timeout=30, json={
-            "name": "kept", "expression": "cron(0 9 * * ? *)",
-            "target": {"type": "http", "method": "POST", "url": down.url}})
+        schedule = requests.post(
+            f"{first.api}/v2/schedules",
+            headers=AUTH,
+            timeout=30,
+            json={
+                "name": "kept",
+                "expression": "cron(0 9 * * ? *)",
+                "target": {"type": "http", "method": "POST", "url": down.url},
+            },
+        )
         assert schedule.status_code == 201, schedule.text
         made["schedules"].append(schedule.json()["id"])
         for _ in range(2):
-            hook = requests.post(f"{first.api}/v2/webhooks", headers=AUTH, timeout=30,
-                                 json={"url": down.url, "event_types": ["custom.*"]})
+            hook = requests.post(
+                f"{first.api}/v2/webhooks",
+                headers=AUTH,
+                timeout=30,
+                json={"url": down.url, "event_types": ["custom.*"]},
+            )
             assert hook.status_code == 201, hook.text
             made["webhooks"].append(hook.json()["id"])
         first.process.send_signal(signal.SIGKILL)
@@ -118,9 +152,12 @@ def test_kill_9_loses_no_acknowledged_write(tmp_path: Any) -> None:
     with local_runtime("--data", str(data)) as second:
         assert "writes from the journal" in "\n".join(second.banner)
         # Then every acknowledged write is there
-        for kind, path in (("jobs", "errors/retry"), ("schedules", "schedules"),
-                           ("webhooks", "webhooks"), ("events", "events")):
+        for kind, path in (
+            ("jobs", "errors/retry"),
+            ("schedules", "schedules"),
+            ("webhooks", "webhooks"),
+            ("events", "events"),
+        ):
             for item in made[kind]:
-                answer = requests.get(f"{second.api}/v2/{path}/{item}", headers=AUTH,
-                                      timeout=30)
+                answer = requests.get(f"{second.api}/v2/{path}/{item}", headers=AUTH, timeout=30)
                 assert answer.status_code == 200, (kind, item, answer.status_code)

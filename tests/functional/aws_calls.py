@@ -1,4 +1,5 @@
 """Count the AWS API operations a piece of code makes (boto3 and pynamodb alike)."""
+
 from __future__ import annotations
 
 import contextlib

@@ -1,4 +1,5 @@
 """A tiny Chalice app for testing the local runtime's event-source emulation on its own."""
+
 from __future__ import annotations
 
 import json
@@ -42,10 +43,10 @@ def connect(event: WebsocketEvent) -> dict[str, Any]:
 @app.on_ws_message()
 def message(event: WebsocketEvent) -> None:
     ws_log.append(("message", event.connection_id, event.body))
-    management = boto3.client("apigatewaymanagementapi",
-                              endpoint_url=os.environ["FIXTURE_WS_ENDPOINT"])
-    management.post_to_connection(ConnectionId=event.connection_id,
-                                  Data=json.dumps({"echo": event.body}).encode())
+    management = boto3.client("apigatewaymanagementapi", endpoint_url=os.environ["FIXTURE_WS_ENDPOINT"])
+    management.post_to_connection(
+        ConnectionId=event.connection_id, Data=json.dumps({"echo": event.body}).encode()
+    )
 
 
 @app.on_ws_disconnect()

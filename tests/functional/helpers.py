@@ -1,5 +1,6 @@
 """Helpers the functional tests share: driving the SQS handlers as Lambda would, the API calls
 most tests start from, and what moto's WebSocket management API recorded."""
+
 from __future__ import annotations
 
 import json
@@ -25,9 +26,9 @@ def receive(queue: str, max_batches: int = 20, sqs: Any = None) -> list[list[dic
     url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
     batches = []
     for _ in range(max_batches):
-        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
-                                       AttributeNames=["All"],
-                                       MessageAttributeNames=["All"]).get("Messages", [])
+        messages = sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"], MessageAttributeNames=["All"]
+        ).get("Messages", [])
         if not messages:
             break
         batches.append(messages)
@@ -50,8 +51,7 @@ def drain(app_module: Any, handler: str, queue: str, rounds: int) -> int:
         if not batches:
             break
         for messages in batches:
-            getattr(app_module, handler)(sqs_event(messages, ARN + queue, "us-east-1"),
-                                         context_for(handler))
+            getattr(app_module, handler)(sqs_event(messages, ARN + queue, "us-east-1"), context_for(handler))
             delete(queue, messages)
             handled += len(messages)
     return handled
@@ -63,10 +63,13 @@ def run_attempts(app_module: Any, rounds: int = 10) -> int:
 
 
 def new_job(api: Api, url: str, **extra: Any) -> dict[str, Any]:
-    request = {"service": "payments", "target": {"type": "http", "method": "POST", "url": url,
-                                                 "body": {"order": 1}},
-               "error": {"type": "HTTP503", "message": "upstream down"},
-               "retry_policy": FAST, **extra}
+    request = {
+        "service": "payments",
+        "target": {"type": "http", "method": "POST", "url": url, "body": {"order": 1}},
+        "error": {"type": "HTTP503", "message": "upstream down"},
+        "retry_policy": FAST,
+        **extra,
+    }
     response = api.post("/v2/errors/retry", request)
     assert response.status_code in (200, 201), response.body
     return body(response)
@@ -74,8 +77,10 @@ def new_job(api: Api, url: str, **extra: Any) -> dict[str, Any]:
 
 def tick(app_module: Any, clock: Clock) -> None:
     """The minute tick, then its dispatch messages through their workers (as Lambda would)."""
-    app_module.scheduler_tick(scheduled_event("arn:aws:events:us-east-1:1:rule/tick", "us-east-1",
-                                              clock.now), context_for("scheduler_tick"))
+    app_module.scheduler_tick(
+        scheduled_event("arn:aws:events:us-east-1:1:rule/tick", "us-east-1", clock.now),
+        context_for("scheduler_tick"),
+    )
     run_dispatch(app_module)
 
 
@@ -90,9 +95,14 @@ def run_executions(app_module: Any, rounds: int = 5) -> int:
 
 
 def schedule(api: Api, url: str, **extra: Any) -> dict[str, Any]:
-    request = {"name": "nightly", "expression": "cron(0 9 * * *)", "timezone": "UTC",
-               "target": {"type": "http", "method": "POST", "url": url, "body": {"job": "x"}},
-               "retry_policy": {"max_attempts": 1}, **extra}
+    request = {
+        "name": "nightly",
+        "expression": "cron(0 9 * * *)",
+        "timezone": "UTC",
+        "target": {"type": "http", "method": "POST", "url": url, "body": {"job": "x"}},
+        "retry_policy": {"max_attempts": 1},
+        **extra,
+    }
     response = api.post("/v2/schedules", request)
     assert response.status_code == 201, response.body
     return body(response)
@@ -102,8 +112,10 @@ def pump(app_module: Any, rounds: int = 12) -> None:
     """Run the events fan-out and the deliveries handler until both queues are empty (bounded)."""
     for _ in range(rounds):
         moved = 0
-        for queue, handler in (("conductor-test-events", app_module.fan_out_events),
-                               ("conductor-test-webhook-deliveries", app_module.deliver_webhooks)):
+        for queue, handler in (
+            ("conductor-test-events", app_module.fan_out_events),
+            ("conductor-test-webhook-deliveries", app_module.deliver_webhooks),
+        ):
             for messages in receive(queue):
                 handler(sqs_event(messages, ARN + queue, "us-east-1"), context_for("x"))
                 delete(queue, messages)
@@ -134,7 +146,6 @@ def publish_and_fan_out(app_module: Any, event_type: str, data: dict[str, Any]) 
     """Publish through the bus, then run the SQS handler on what reached the events queue."""
     event = deps.event_bus().publish(event_type, data).to_dict()
     messages = queue_messages("conductor-test-events")
-    sqs = sqs_event(messages, "arn:aws:sqs:us-east-1:123456789012:conductor-test-events",
-                    "us-east-1")
+    sqs = sqs_event(messages, "arn:aws:sqs:us-east-1:123456789012:conductor-test-events", "us-east-1")
     app_module.fan_out_events(sqs, context_for("fan_out_events"))
     return event

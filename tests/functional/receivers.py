@@ -1,4 +1,5 @@
 """Real HTTP receivers on 127.0.0.1 for tests: they answer from a script and count requests."""
+
 from __future__ import annotations
 
 import json
@@ -40,8 +41,9 @@ def receiver(script: list[tuple[int, dict[str, str]]]) -> Iterator[Receiver]:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             with state.lock:
-                state.requests.append({"method": self.command, "path": self.path,
-                                       "headers": dict(self.headers), "body": body})
+                state.requests.append(
+                    {"method": self.command, "path": self.path, "headers": dict(self.headers), "body": body}
+                )
             status, headers = state.next_answer()
             if state.delay_seconds:
                 threading.Event().wait(state.delay_seconds)

@@ -1,4 +1,5 @@
 """API keys and roles: 401/403 per role, key lifecycle, revocation at once, secrets never shown."""
+
 from __future__ import annotations
 
 import json
@@ -84,7 +85,8 @@ def test_key_lifecycle_create_list_revoke(api: Api, keys: dict[str, str]) -> Non
 def test_keys_are_stored_only_as_hashes(api: Api, keys: dict[str, str]) -> None:
     new = body(api.post("/v2/api-keys", {"name": "h", "role": "viewer"}, key=keys["admin"]))
     item = factory.client("dynamodb").get_item(
-        TableName="conductor-test-api-keys", Key={"key_hash": {"S": hash_key(new["key"])}})["Item"]
+        TableName="conductor-test-api-keys", Key={"key_hash": {"S": hash_key(new["key"])}}
+    )["Item"]
     assert new["key"] not in json.dumps(item)
     assert item["id"]["S"] == new["id"]
 
@@ -95,8 +97,7 @@ def test_listing_keys_pages_without_loss_or_repeat(api: Api, keys: dict[str, str
         api.post("/v2/api-keys", {"name": f"k{i}", "role": "viewer"}, key=admin)
     seen, cursor = [], None
     for _ in range(20):
-        page = body(api.get("/v2/api-keys?limit=3" + (f"&cursor={cursor}" if cursor else ""),
-                            key=admin))
+        page = body(api.get("/v2/api-keys?limit=3" + (f"&cursor={cursor}" if cursor else ""), key=admin))
         seen += [k["id"] for k in page["items"]]
         cursor = page["next_cursor"]
         if not cursor:
@@ -105,16 +106,23 @@ def test_listing_keys_pages_without_loss_or_repeat(api: Api, keys: dict[str, str
     assert api.get("/v2/api-keys?cursor=forged.cursor", key=admin).status_code == 400
 
 
-@pytest.mark.parametrize(("payload", "fields"), [
-    ({}, {"name", "role"}),
-    ({"name": "", "role": "viewer"}, {"name"}),
-    ({"name": "x", "role": "root"}, {"role"}),
-    ({"name": "x", "role": "viewer", "admin": True}, {"admin"}),
-    ({"name": "x", "role": "viewer", "rate_limits": {"read": {"quota": 0, "window_seconds": 60}}},
-     {"rate_limits.read.quota"}),
-    ({"name": "x", "role": "viewer", "rate_limits": {"reads": {"quota": 1, "window_seconds": 1}}},
-     {"rate_limits.reads.[key]"}),
-])
+@pytest.mark.parametrize(
+    ("payload", "fields"),
+    [
+        ({}, {"name", "role"}),
+        ({"name": "", "role": "viewer"}, {"name"}),
+        ({"name": "x", "role": "root"}, {"role"}),
+        ({"name": "x", "role": "viewer", "admin": True}, {"admin"}),
+        (
+            {"name": "x", "role": "viewer", "rate_limits": {"read": {"quota": 0, "window_seconds": 60}}},
+            {"rate_limits.read.quota"},
+        ),
+        (
+            {"name": "x", "role": "viewer", "rate_limits": {"reads": {"quota": 1, "window_seconds": 1}}},
+            {"rate_limits.reads.[key]"},
+        ),
+    ],
+)
 def test_validation_details_name_every_bad_field(
     api: Api, keys: dict[str, str], payload: dict[str, Any], fields: set[str]
 ) -> None:

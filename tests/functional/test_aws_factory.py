@@ -1,4 +1,5 @@
 """The client factory: lazy, cached, honouring the endpoint override; X-Ray off in tests."""
+
 from __future__ import annotations
 
 import json
@@ -44,18 +45,20 @@ def test_endpoint_override_reaches_the_client(monkeypatch: pytest.MonkeyPatch) -
 
 def test_importing_the_app_creates_no_client_and_reads_no_aws_module() -> None:
     # A fresh interpreter: importing app must not import boto3, pynamodb or the X-Ray SDK.
-    code = ("import sys, app; bad = [m for m in sys.modules if m.split('.')[0] in "
-            "('boto3', 'botocore', 'pynamodb', 'aws_xray_sdk', 'requests')]; print(bad)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         timeout=60)
+    code = (
+        "import sys, app; bad = [m for m in sys.modules if m.split('.')[0] in "
+        "('boto3', 'botocore', 'pynamodb', 'aws_xray_sdk', 'requests')]; print(bad)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip() == "[]"
 
 
 def test_xray_is_off_outside_lambda_and_on_inside(monkeypatch: pytest.MonkeyPatch) -> None:
     assert Settings.from_env({}).xray_enabled is False
     assert Settings.from_env({"AWS_LAMBDA_FUNCTION_NAME": "f"}).xray_enabled is True
-    assert Settings.from_env({"AWS_LAMBDA_FUNCTION_NAME": "f", "CONDUCTOR_XRAY": "false"}
-                             ).xray_enabled is False
+    assert (
+        Settings.from_env({"AWS_LAMBDA_FUNCTION_NAME": "f", "CONDUCTOR_XRAY": "false"}).xray_enabled is False
+    )
     reset_tracing()
     assert init_tracing() is False  # conftest sets CONDUCTOR_XRAY=false
 
@@ -63,18 +66,20 @@ def test_xray_is_off_outside_lambda_and_on_inside(monkeypatch: pytest.MonkeyPatc
 def test_emf_lines_are_written_on_lambda_only_unless_told() -> None:
     assert Settings.from_env({}).emf_enabled is False
     assert Settings.from_env({"AWS_LAMBDA_FUNCTION_NAME": "f"}).emf_enabled is True
-    assert Settings.from_env({"AWS_LAMBDA_FUNCTION_NAME": "f", "CONDUCTOR_EMF": "false"}
-                             ).emf_enabled is False
+    assert Settings.from_env({"AWS_LAMBDA_FUNCTION_NAME": "f", "CONDUCTOR_EMF": "false"}).emf_enabled is False
     assert Settings.from_env({"CONDUCTOR_EMF": "true"}).emf_enabled is True
 
 
 def test_xray_patches_when_enabled(monkeypatch: pytest.MonkeyPatch) -> None:
     # In a fresh interpreter, so the patch does not leak into other tests.
-    code = ("import os; os.environ['CONDUCTOR_XRAY']='true'; os.environ['AWS_XRAY_SDK_ENABLED']='true';"
-            "from chalicelib.tracing import init_tracing; assert init_tracing();"
-            "from aws_xray_sdk.core.patcher import _PATCHED_MODULES; print(sorted(_PATCHED_MODULES))")
-    out = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True,
-                         timeout=60)
+    code = (
+        "import os; os.environ['CONDUCTOR_XRAY']='true'; os.environ['AWS_XRAY_SDK_ENABLED']='true';"
+        "from chalicelib.tracing import init_tracing; assert init_tracing();"
+        "from aws_xray_sdk.core.patcher import _PATCHED_MODULES; print(sorted(_PATCHED_MODULES))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 0, out.stderr
     # aws-xray-sdk instruments boto3 through botocore, so "boto3" is recorded as botocore.
     assert out.stdout.strip() == "['botocore', 'requests']"
@@ -115,11 +120,15 @@ def test_a_cold_schedule_read_loads_neither_boto3_nor_requests() -> None:
     # server on 127.0.0.1): botocore is the SDK it needs; boto3 (s3transfer among it) and the
     # outbound HTTP session (requests) were ~45 ms of it and serve no read. The schedule is a
     # cron one, so its words (cron-descriptor, ~50 ms) would show here if a read made them.
-    out = subprocess.run([sys.executable, "bench/first_request.py", "--modules"],
-                         capture_output=True, text=True, timeout=120, check=False)
+    out = subprocess.run(
+        [sys.executable, "bench/first_request.py", "--modules"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     loaded = set(json.loads(out.stdout.strip().splitlines()[-1]))
     assert {"botocore", "pynamodb", "chalicelib"} <= loaded
     # nor the wording of its cron expression (made when it was written)
-    assert not loaded & {"boto3", "s3transfer", "requests", "aws_xray_sdk", "pydantic",
-                         "cron_descriptor"}
+    assert not loaded & {"boto3", "s3transfer", "requests", "aws_xray_sdk", "pydantic", "cron_descriptor"}

@@ -2,6 +2,7 @@
 
 Each test is a case that answered wrongly before: a 500 for bad input, a false rate, a number
 JSON cannot carry, a definition accepted that could never run."""
+
 from __future__ import annotations
 
 import json
@@ -36,18 +37,22 @@ def bad(response: Any, field: str | None = None) -> dict[str, Any]:
 
 
 def schedule_body(target_url: str, **extra: Any) -> dict[str, Any]:
-    return {"name": "n", "expression": "cron(0 9 * * *)",
-            "target": {"type": "http", "url": target_url}, "retry_policy": {"max_attempts": 1},
-            **extra}
+    return {
+        "name": "n",
+        "expression": "cron(0 9 * * *)",
+        "target": {"type": "http", "url": target_url},
+        "retry_policy": {"max_attempts": 1},
+        **extra,
+    }
 
 
 # --- 1. bad input is a 400, not a 500 ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("expression", ["cron(0 0 31 2 *)", "cron(0 0 30 2 *)",
-                                        "cron(0 0 30 2 ? *)"])
-def test_a_cron_that_never_fires_is_explained(api: Api, clock: Clock, target: Receiver,
-                                              expression: str) -> None:
+@pytest.mark.parametrize("expression", ["cron(0 0 31 2 *)", "cron(0 0 30 2 *)", "cron(0 0 30 2 ? *)"])
+def test_a_cron_that_never_fires_is_explained(
+    api: Api, clock: Clock, target: Receiver, expression: str
+) -> None:
     preview = bad(api.post("/v2/schedules/preview", {"expression": expression}), "expression")
     assert "never matches" in json.dumps(preview)
     bad(api.post("/v2/schedules", schedule_body(target.url, expression=expression)), "expression")
@@ -63,21 +68,35 @@ def test_json_nested_a_thousand_levels_deep_is_a_400(api: Api, clock: Clock, pat
 
 
 def test_a_port_out_of_range_is_a_400(api: Api, clock: Clock, target: Receiver) -> None:
-    bad(api.post("/v2/webhooks", {"url": "https://example.test:99999/hook",
-                                  "event_types": ["*"]}), "url")
+    bad(api.post("/v2/webhooks", {"url": "https://example.test:99999/hook", "event_types": ["*"]}), "url")
     hook = body(api.post("/v2/webhooks", {"url": target.url, "event_types": ["*"]}))
-    bad(api.request("PUT", f"/v2/webhooks/{hook['id']}",
-                    body={"url": "https://example.test:99999/hook", "event_types": ["*"]}), "url")
-    bad(api.post("/v2/errors/retry", {
-        "service": "s", "error": {"type": "E"},
-        "target": {"type": "http", "url": "http://127.0.0.1:70000/x"}}), "target.url")
+    bad(
+        api.request(
+            "PUT",
+            f"/v2/webhooks/{hook['id']}",
+            body={"url": "https://example.test:99999/hook", "event_types": ["*"]},
+        ),
+        "url",
+    )
+    bad(
+        api.post(
+            "/v2/errors/retry",
+            {
+                "service": "s",
+                "error": {"type": "E"},
+                "target": {"type": "http", "url": "http://127.0.0.1:70000/x"},
+            },
+        ),
+        "target.url",
+    )
 
 
 # --- 3. rates: a schedule failing every run is 0 % successful -----------------------------------------
 
 
 def test_a_schedule_that_fails_every_run_has_a_success_rate_of_zero(
-        api: Api, app_module: Any, clock: Clock) -> None:
+    api: Api, app_module: Any, clock: Clock
+) -> None:
     from tests.functional.receivers import receiver
 
     with receiver([(500, {})]) as failing:
@@ -93,12 +112,17 @@ def test_a_schedule_that_fails_every_run_has_a_success_rate_of_zero(
 # --- 4. strict JSON: latency beyond the last bucket ---------------------------------------------------
 
 
-def test_latency_beyond_the_last_bucket_is_reported_without_infinity(api: Api,
-                                                                     clock: Clock) -> None:
-    deps.metrics().record("webhooks", {"delivered|whk_1": 1, "latency_ms|whk_1": 45_000,
-                                       "latency_count|whk_1": 1}, ("latency", 45_000))
-    for path in ("/v2/metrics/summary", "/v2/metrics/webhooks",
-                 "/v2/metrics/history?metric=webhooks&window=hour"):
+def test_latency_beyond_the_last_bucket_is_reported_without_infinity(api: Api, clock: Clock) -> None:
+    deps.metrics().record(
+        "webhooks",
+        {"delivered|whk_1": 1, "latency_ms|whk_1": 45_000, "latency_count|whk_1": 1},
+        ("latency", 45_000),
+    )
+    for path in (
+        "/v2/metrics/summary",
+        "/v2/metrics/webhooks",
+        "/v2/metrics/history?metric=webhooks&window=hour",
+    ):
         response = api.get(path)
         assert response.status_code == 200
         text = response.body.decode()
@@ -113,18 +137,21 @@ def test_latency_beyond_the_last_bucket_is_reported_without_infinity(api: Api,
 
 
 def test_at_in_the_past_is_refused_unless_catch_up_reaches_it(
-        api: Api, app_module: Any, clock: Clock, target: Receiver) -> None:
+    api: Api, app_module: Any, clock: Clock, target: Receiver
+) -> None:
     past = (T0 - timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M:%S")
-    refused = bad(api.post("/v2/schedules", schedule_body(
-        target.url, expression=f"at({past})", catchup="skip")), "expression")
+    refused = bad(
+        api.post("/v2/schedules", schedule_body(target.url, expression=f"at({past})", catchup="skip")),
+        "expression",
+    )
     assert "in the past" in json.dumps(refused)
     long_ago = (T0 - timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%S")
-    bad(api.post("/v2/schedules", schedule_body(target.url, expression=f"at({long_ago})")),
-        "expression")
+    bad(api.post("/v2/schedules", schedule_body(target.url, expression=f"at({long_ago})")), "expression")
     # within the catch-up window with a policy that runs missed runs: it runs once, now — as
     # announced, handed on when it is made, not at the next tick
-    late = body(api.post("/v2/schedules", schedule_body(
-        target.url, expression=f"at({past})", catchup="latest")))
+    late = body(
+        api.post("/v2/schedules", schedule_body(target.url, expression=f"at({past})", catchup="latest"))
+    )
     assert late["next_runs"] == [to_iso(clock.now)]
     run_dispatch(app_module)
     run_executions(app_module)
@@ -135,16 +162,24 @@ def test_at_in_the_past_is_refused_unless_catch_up_reaches_it(
     run_executions(app_module)
     assert len(body(api.get(f"/v2/schedules/{late['id']}/history"))["items"]) == 1
     # and an end_at already passed leaves nothing to run
-    bad(api.post("/v2/schedules", schedule_body(
-        target.url, expression="rate(1 hour)", end_at="2026-11-01T00:00:00Z")), "end_at")
+    bad(
+        api.post(
+            "/v2/schedules",
+            schedule_body(target.url, expression="rate(1 hour)", end_at="2026-11-01T00:00:00Z"),
+        ),
+        "end_at",
+    )
 
 
 # --- 9. EventBridge's six-field cron -------------------------------------------------------------------
 
 
 def test_eventbridge_cron_is_accepted(api: Api, clock: Clock, target: Receiver) -> None:
-    preview = body(api.post("/v2/schedules/preview", {"expression": "cron(0 9 ? * MON-FRI *)",
-                                                      "timezone": "Europe/Berlin"}))
+    preview = body(
+        api.post(
+            "/v2/schedules/preview", {"expression": "cron(0 9 ? * MON-FRI *)", "timezone": "Europe/Berlin"}
+        )
+    )
     # Monday 09:59 in Berlin: the next weekday 09:00 there is Tuesday's (08:00 UTC)
     assert preview["next_runs"][:2] == ["2026-12-01T08:00:00.000Z", "2026-12-02T08:00:00.000Z"]
     created = api.post("/v2/schedules", schedule_body(target.url, expression="cron(0 9 ? * 2-6 *)"))
@@ -162,17 +197,16 @@ def test_nan_and_infinity_are_refused_on_input(api: Api, clock: Clock, number: s
     assert body(api.get("/v2/events"))["items"] == []
 
 
-def test_a_websocket_message_with_nan_is_answered_not_crashed(clock: Clock,
-                                                              keys: dict[str, str]) -> None:
+def test_a_websocket_message_with_nan_is_answered_not_crashed(clock: Clock, keys: dict[str, str]) -> None:
     import app
     from devserver.lambdas import context_for, websocket_event
     from tests.functional.helpers import DOMAIN, sent_to
 
-    app.ws_connect(websocket_event("$connect", "N=", DOMAIN, "api",
-                                   query={"token": keys["viewer"]}), context_for("c"))
+    app.ws_connect(
+        websocket_event("$connect", "N=", DOMAIN, "api", query={"token": keys["viewer"]}), context_for("c")
+    )
     for raw in ('{"action": "subscribe", "events": NaN}', "[" * 5000 + "]" * 5000):
-        app.ws_message(websocket_event("$default", "N=", DOMAIN, "api", body=raw),
-                       context_for("m"))
+        app.ws_message(websocket_event("$default", "N=", DOMAIN, "api", body=raw), context_for("m"))
     replies = sent_to("N=")
     assert [r["error"]["code"] for r in replies] == ["bad_message", "bad_message"]
 
@@ -181,7 +215,8 @@ def test_a_websocket_message_with_nan_is_answered_not_crashed(clock: Clock,
 
 
 def test_listing_retry_jobs_without_a_status_lists_every_status(
-        api: Api, app_module: Any, clock: Clock, target: Receiver) -> None:
+    api: Api, app_module: Any, clock: Clock, target: Receiver
+) -> None:
     from tests.functional.helpers import FAST, new_job, run_attempts
 
     target.set_script([(500, {})])
@@ -204,8 +239,7 @@ def test_listing_retry_jobs_without_a_status_lists_every_status(
 # --- 5. every advertised event is published -----------------------------------------------------------
 
 
-def test_webhook_delivered_is_published(api: Api, app_module: Any, clock: Clock,
-                                        target: Receiver) -> None:
+def test_webhook_delivered_is_published(api: Api, app_module: Any, clock: Clock, target: Receiver) -> None:
     from tests.functional.helpers import endpoint, pump
 
     hook = endpoint(api, target.url)
@@ -249,8 +283,9 @@ def test_the_tick_publishes_health_changes_once(api: Api, app_module: Any, clock
 # --- 12. resolving a dead letter settles its retry job ------------------------------------------------
 
 
-def test_resolving_a_dead_letter_resolves_its_retry_job(api: Api, app_module: Any, clock: Clock,
-                                                        target: Receiver) -> None:
+def test_resolving_a_dead_letter_resolves_its_retry_job(
+    api: Api, app_module: Any, clock: Clock, target: Receiver
+) -> None:
     from tests.functional.helpers import FAST, new_job, run_attempts
 
     target.set_script([(500, {})])
@@ -268,10 +303,15 @@ def test_resolving_a_dead_letter_resolves_its_retry_job(api: Api, app_module: An
 # --- 6. an idempotency key reused with another body ----------------------------------------------------
 
 
-def test_an_idempotency_key_reused_for_another_body_is_a_409(api: Api, clock: Clock,
-                                                             target: Receiver) -> None:
-    request = {"service": "s", "target": {"type": "http", "url": target.url},
-               "error": {"type": "E"}, "idempotency_key": "order-7"}
+def test_an_idempotency_key_reused_for_another_body_is_a_409(
+    api: Api, clock: Clock, target: Receiver
+) -> None:
+    request = {
+        "service": "s",
+        "target": {"type": "http", "url": target.url},
+        "error": {"type": "E"},
+        "idempotency_key": "order-7",
+    }
     first = body(api.post("/v2/errors/retry", request))
     same = api.post("/v2/errors/retry", request)
     assert same.status_code == 200 and body(same)["id"] == first["id"]
@@ -284,16 +324,18 @@ def test_an_idempotency_key_reused_for_another_body_is_a_409(api: Api, clock: Cl
     assert by_header.status_code == 200 and body(by_header)["id"] == first["id"]
     fresh = api.post("/v2/errors/retry", request, headers={"Idempotency-Key": "order-8"})
     assert fresh.status_code == 201
-    clash = api.post("/v2/errors/retry", {**request, "idempotency_key": "a"},
-                     headers={"Idempotency-Key": "b"})
+    clash = api.post(
+        "/v2/errors/retry", {**request, "idempotency_key": "a"}, headers={"Idempotency-Key": "b"}
+    )
     bad(clash, "idempotency_key")
 
 
 # --- 15. raw AWS errors are a 503 with Retry-After, never a 500 ----------------------------------------
 
 
-def test_a_failing_queue_is_a_503_with_retry_after(api: Api, clock: Clock, target: Receiver,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failing_queue_is_a_503_with_retry_after(
+    api: Api, clock: Clock, target: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from botocore.exceptions import ClientError
 
     from tests.functional.helpers import schedule
@@ -301,8 +343,7 @@ def test_a_failing_queue_is_a_503_with_retry_after(api: Api, clock: Clock, targe
     created = schedule(api, target.url)
 
     def refuse(**_: Any) -> Any:
-        raise ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "down"}},
-                          "SendMessage")
+        raise ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "down"}}, "SendMessage")
 
     hook = body(api.post("/v2/webhooks", {"url": target.url, "event_types": ["custom.*"]}))
     monkeypatch.setattr(deps.scheduler().queue.sqs, "send_message", refuse)  # one client: all SQS
@@ -318,10 +359,13 @@ def test_a_failing_queue_is_a_503_with_retry_after(api: Api, clock: Clock, targe
 
 
 def test_each_batch_item_is_validated_on_its_own_with_field_details(
-        api: Api, clock: Clock, target: Receiver) -> None:
+    api: Api, clock: Clock, target: Receiver
+) -> None:
     good = {"service": "s", "target": {"type": "http", "url": target.url}, "error": {"type": "E"}}
-    answer = api.post("/v2/batch/errors/retry", {"items": [
-        good, 42, "text", {**good, "retry_policy": {"max_attempts": 0}}, None]})
+    answer = api.post(
+        "/v2/batch/errors/retry",
+        {"items": [good, 42, "text", {**good, "retry_policy": {"max_attempts": 0}}, None]},
+    )
     assert answer.status_code == 200, answer.body
     results = body(answer)["results"]
     assert [r["status"] for r in results] == ["ok", "error", "error", "error", "error"]
@@ -331,7 +375,8 @@ def test_each_batch_item_is_validated_on_its_own_with_field_details(
 
 
 def test_a_batch_naming_one_schedule_three_times_runs_it_once(
-        api: Api, app_module: Any, clock: Clock, target: Receiver) -> None:
+    api: Api, app_module: Any, clock: Clock, target: Receiver
+) -> None:
     from tests.functional.helpers import schedule
 
     created = schedule(api, target.url)
@@ -354,13 +399,15 @@ def test_a_refused_connection_reads_as_one(api: Api, app_module: Any, clock: Clo
     run_attempts(app_module)
     attempt = body(api.get(f"/v2/errors/retry/{job['id']}"))["attempts"][0]
     assert attempt["error_message"] == f"Connection refused (127.0.0.1:{port})"
-    bad_zone = body(api.post("/v2/schedules/preview", {"expression": "rate(1 hour)",
-                                                       "timezone": "Mars/Olympus"}))
+    bad_zone = body(
+        api.post("/v2/schedules/preview", {"expression": "rate(1 hour)", "timezone": "Mars/Olympus"})
+    )
     assert not bad_zone["error"]["details"][0]["problem"].startswith("Value error")
 
 
 def test_one_http_failure_is_one_dead_letter_group_whatever_the_reason_text(
-        api: Api, app_module: Any, clock: Clock) -> None:
+    api: Api, app_module: Any, clock: Clock
+) -> None:
     from tests.functional.helpers import FAST, new_job, run_attempts
     from tests.functional.receivers import receiver
 
@@ -378,8 +425,8 @@ def test_one_http_failure_is_one_dead_letter_group_whatever_the_reason_text(
 
 
 def test_force_close_releases_held_attempts_at_once(
-        api: Api, app_module: Any, clock: Clock, target: Receiver,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    api: Api, app_module: Any, clock: Clock, target: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from tests.functional.helpers import new_job, run_attempts
 
     forced = body(api.post("/v2/errors/circuit-breaker/payments", {"action": "force_open"}))
@@ -404,8 +451,7 @@ def test_fifty_parallel_force_opens_all_succeed(clock: Clock) -> None:
 
     service = deps.breakers()
     with ThreadPoolExecutor(max_workers=10) as pool:
-        states = list(pool.map(lambda _: service.command("payments", "force_open")["state"],
-                               range(50)))
+        states = list(pool.map(lambda _: service.command("payments", "force_open")["state"], range(50)))
     assert states == ["forced_open"] * 50
     assert len(deps.event_bus().list(100, event_type="circuit.opened").events) == 1
 
@@ -419,10 +465,18 @@ def test_loose_input_is_refused(api: Api, clock: Clock, target: Receiver) -> Non
     bad(api.get("/v2/events?limit=1&limit=200"), "limit")
     bad(api.get("/v2/errors/stats?to=0.5"), "to")
     bad(api.get("/v2/metrics/summary?from=1700000000"), "from")
-    bad(api.post("/v2/errors/retry", {
-        "service": "s", "error": {"type": "E"}, "target": {"type": "http", "url": target.url},
-        "retry_policy": {"strategy": "linear", "increment_seconds": False}}),
-        "retry_policy.increment_seconds")
+    bad(
+        api.post(
+            "/v2/errors/retry",
+            {
+                "service": "s",
+                "error": {"type": "E"},
+                "target": {"type": "http", "url": target.url},
+                "retry_policy": {"strategy": "linear", "increment_seconds": False},
+            },
+        ),
+        "retry_policy.increment_seconds",
+    )
     bad(api.post("/v2/schedules", schedule_body(target.url, enabled="yes")), "enabled")
     bad(api.get("/v2/events?cursor=not%20a%20cursor"), "cursor")
     assert api.get("/v2/errors/stats?to=2026-11-30T08:00:00Z").status_code == 200
@@ -432,21 +486,34 @@ def test_loose_input_is_refused(api: Api, clock: Clock, target: Receiver) -> Non
 
 
 def test_backfill_is_labelled_and_respects_the_schedules_window(
-        api: Api, app_module: Any, clock: Clock, target: Receiver) -> None:
-    created = body(api.post("/v2/schedules", schedule_body(
-        target.url, expression="rate(1 hour)", start_at="2026-11-30T06:00:00Z")))
-    runs = body(api.post(f"/v2/schedules/{created['id']}/backfill",
-                         {"from": "2026-11-30T03:00:00Z", "to": "2026-11-30T08:30:00Z"}))
+    api: Api, app_module: Any, clock: Clock, target: Receiver
+) -> None:
+    created = body(
+        api.post(
+            "/v2/schedules",
+            schedule_body(target.url, expression="rate(1 hour)", start_at="2026-11-30T06:00:00Z"),
+        )
+    )
+    runs = body(
+        api.post(
+            f"/v2/schedules/{created['id']}/backfill",
+            {"from": "2026-11-30T03:00:00Z", "to": "2026-11-30T08:30:00Z"},
+        )
+    )
     assert [r["scheduled_for"] for r in runs["executions"]] == [
-        "2026-11-30T06:00:00.000Z", "2026-11-30T07:00:00.000Z", "2026-11-30T08:00:00.000Z"]
+        "2026-11-30T06:00:00.000Z",
+        "2026-11-30T07:00:00.000Z",
+        "2026-11-30T08:00:00.000Z",
+    ]
     assert {r["trigger"] for r in runs["executions"]} == {"backfill"}
 
 
 # --- 11. history outlives a deleted schedule ------------------------------------------------------------
 
 
-def test_a_deleted_schedules_history_stays_readable(api: Api, app_module: Any, clock: Clock,
-                                                    target: Receiver) -> None:
+def test_a_deleted_schedules_history_stays_readable(
+    api: Api, app_module: Any, clock: Clock, target: Receiver
+) -> None:
     created = body(api.post("/v2/schedules", schedule_body(target.url)))
     api.post(f"/v2/schedules/{created['id']}/execute")
     run_executions(app_module)
@@ -469,14 +536,26 @@ def test_a_deleted_schedules_history_stays_readable(api: Api, app_module: Any, c
 
 
 def test_a_schedule_with_max_attempts_two_makes_two_requests_per_failed_run(
-        api: Api, app_module: Any, clock: Clock) -> None:
+    api: Api, app_module: Any, clock: Clock
+) -> None:
     from tests.functional.helpers import run_attempts
     from tests.functional.receivers import receiver
 
     with receiver([(500, {})]) as failing:
-        created = body(api.post("/v2/schedules", schedule_body(failing.url, retry_policy={
-            "max_attempts": 2, "strategy": "fixed", "initial_delay_seconds": 0,
-            "jitter": "none"})))
+        created = body(
+            api.post(
+                "/v2/schedules",
+                schedule_body(
+                    failing.url,
+                    retry_policy={
+                        "max_attempts": 2,
+                        "strategy": "fixed",
+                        "initial_delay_seconds": 0,
+                        "jitter": "none",
+                    },
+                ),
+            )
+        )
         api.post(f"/v2/schedules/{created['id']}/execute")
         run_executions(app_module)
         run_attempts(app_module)
@@ -489,7 +568,8 @@ def test_a_schedule_with_max_attempts_two_makes_two_requests_per_failed_run(
 
 
 def test_lists_leave_attempts_out_and_a_jobs_attempts_page(
-        api: Api, app_module: Any, clock: Clock, target: Receiver) -> None:
+    api: Api, app_module: Any, clock: Clock, target: Receiver
+) -> None:
     from tests.functional.helpers import FAST, new_job, run_attempts
 
     target.set_script([(500, {}), (500, {}), (200, {})])
@@ -503,15 +583,17 @@ def test_lists_leave_attempts_out_and_a_jobs_attempts_page(
     assert [a["number"] for a in rest["items"]] == [3] and rest["next_cursor"] is None
     assert api.get("/v2/errors/retry/rty_01M8MZ6JP0RKRW05BVSKBEKFFW/attempts").status_code == 404
     other = new_job(api, target.url)
-    assert api.get(f"/v2/errors/retry/{other['id']}/attempts?cursor={first['next_cursor']}"
-                   ).status_code == 400  # a cursor of another job's attempts
+    assert (
+        api.get(f"/v2/errors/retry/{other['id']}/attempts?cursor={first['next_cursor']}").status_code == 400
+    )  # a cursor of another job's attempts
 
 
 # --- 19. nothing silently dropped while an endpoint is disabled -----------------------------------------
 
 
 def test_a_disabled_endpoint_loses_nothing_and_recover_tells_the_truth(
-        api: Api, app_module: Any, clock: Clock, target: Receiver) -> None:
+    api: Api, app_module: Any, clock: Clock, target: Receiver
+) -> None:
     from tests.functional.helpers import endpoint, pump
 
     target.set_script([(410, {})])
@@ -535,8 +617,11 @@ def test_a_disabled_endpoint_loses_nothing_and_recover_tells_the_truth(
     assert refused.status_code == 409 and "disabled" in body(refused)["error"]["message"]
     # once enabled again, recover sends the failed one and both skipped ones
     target.set_script([(200, {})])
-    api.request("PUT", f"/v2/webhooks/{hook['id']}",
-                body={"url": target.url, "event_types": ["custom.*"], "enabled": True})
+    api.request(
+        "PUT",
+        f"/v2/webhooks/{hook['id']}",
+        body={"url": target.url, "event_types": ["custom.*"], "enabled": True},
+    )
     recovered = body(api.post(f"/v2/webhooks/{hook['id']}/recover", since))
     assert recovered["redelivered"] == 3
     pump(app_module)

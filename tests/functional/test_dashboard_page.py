@@ -1,4 +1,5 @@
 """The dashboard's files and its session endpoint, through the Chalice app under moto."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -46,7 +47,8 @@ def test_no_other_file_is_served(api: Api, name: str) -> None:
 
 
 def test_session_says_who_is_signed_in_and_where_to_subscribe(
-        api: Api, keys: dict[str, str], websocket_url: str) -> None:
+    api: Api, keys: dict[str, str], websocket_url: str
+) -> None:
     for role in ("viewer", "operator", "admin"):
         response = api.get("/v2/dashboard/session", key=keys[role])
         assert response.status_code == 200
@@ -69,13 +71,20 @@ def test_without_a_websocket_url_the_session_says_so(api: Api) -> None:
     assert session["websocket_url"] is None
 
 
-@pytest.mark.parametrize(("env", "url"), [
-    ({"CONDUCTOR_WS_ENDPOINT": "http://127.0.0.1:8001"}, "ws://127.0.0.1:8001"),
-    ({"CONDUCTOR_WS_ENDPOINT": "https://abc.execute-api.eu-west-1.amazonaws.com/api"},
-     "wss://abc.execute-api.eu-west-1.amazonaws.com/api"),
-    ({"CONDUCTOR_WS_ENDPOINT": "http://127.0.0.1:8001", "CONDUCTOR_WS_URL": "wss://ws.example/x"},
-     "wss://ws.example/x"),
-    ({}, None),
-])
+@pytest.mark.parametrize(
+    ("env", "url"),
+    [
+        ({"CONDUCTOR_WS_ENDPOINT": "http://127.0.0.1:8001"}, "ws://127.0.0.1:8001"),
+        (
+            {"CONDUCTOR_WS_ENDPOINT": "https://abc.execute-api.eu-west-1.amazonaws.com/api"},
+            "wss://abc.execute-api.eu-west-1.amazonaws.com/api",
+        ),
+        (
+            {"CONDUCTOR_WS_ENDPOINT": "http://127.0.0.1:8001", "CONDUCTOR_WS_URL": "wss://ws.example/x"},
+            "wss://ws.example/x",
+        ),
+        ({}, None),
+    ],
+)
 def test_the_websocket_url_comes_from_the_stage(env: dict[str, str], url: str | None) -> None:
     assert Settings.from_env(env).websocket_url == url

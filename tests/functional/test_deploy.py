@@ -1,5 +1,6 @@
 """Deployment artifacts: the infra stack in moto's CloudFormation matches what the app names,
 the IAM policy covers exactly the stage's resources, the packaged template is complete."""
+
 from __future__ import annotations
 
 import json
@@ -30,18 +31,23 @@ def test_the_infra_stack_creates_what_the_app_configuration_names(stage: str) ->
         env = CONFIG["stages"][stage]["environment_variables"]
         dynamodb, sqs = boto3.client("dynamodb"), boto3.client("sqs")
         assert sorted(dynamodb.list_tables()["TableNames"]) == sorted(
-            env[variable] for variable in TABLES.values())
+            env[variable] for variable in TABLES.values()
+        )
         template = load_template()["Resources"]
         for spec in template.values():
             if spec["Type"] == "AWS::DynamoDB::Table":
                 name = spec["Properties"]["TableName"]["Fn::Sub"].replace("${Stage}", stage)
                 table = dynamodb.describe_table(TableName=name)["Table"]
-                assert sorted(i["IndexName"] for i in table.get("GlobalSecondaryIndexes", [])) == \
-                    sorted(i["IndexName"] for i in spec["Properties"].get("GlobalSecondaryIndexes", []))
+                assert sorted(i["IndexName"] for i in table.get("GlobalSecondaryIndexes", [])) == sorted(
+                    i["IndexName"] for i in spec["Properties"].get("GlobalSecondaryIndexes", [])
+                )
         for variable in QUEUES.values():
             url = sqs.get_queue_url(QueueName=env[variable])["QueueUrl"]
-            redrive = json.loads(sqs.get_queue_attributes(
-                QueueUrl=url, AttributeNames=["RedrivePolicy"])["Attributes"]["RedrivePolicy"])
+            redrive = json.loads(
+                sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["RedrivePolicy"])["Attributes"][
+                    "RedrivePolicy"
+                ]
+            )
             assert redrive["deadLetterTargetArn"].endswith(env[variable] + "-dlq")
         assert outputs["EventsQueueUrl"].endswith(f"conductor-{stage}-events")
         # And updating with no change is fine, destroying keeps the tables unless asked
@@ -56,9 +62,13 @@ def test_committed_policies_are_the_generated_least_privilege_ones(stage: str) -
     assert committed == build.policy(stage), "run: python -m infra.build policy --stage " + stage
     config = CONFIG["stages"][stage]
     assert config["autogen_policy"] is False and config["iam_policy_file"] == f"policy-{stage}.json"
-    resources = {r for statement in committed["Statement"] for r in
-                 ([statement["Resource"]] if isinstance(statement["Resource"], str)
-                  else statement["Resource"])}
+    resources = {
+        r
+        for statement in committed["Statement"]
+        for r in (
+            [statement["Resource"]] if isinstance(statement["Resource"], str) else statement["Resource"]
+        )
+    }
     for logical in TABLES:
         arn = f"arn:aws:dynamodb:*:*:table/{default_name(stage, logical)}"
         assert arn in resources and f"{arn}/index/*" in resources
@@ -66,8 +76,7 @@ def test_committed_policies_are_the_generated_least_privilege_ones(stage: str) -
         assert f"arn:aws:sqs:*:*:{default_name(stage, logical)}" in resources
         assert f"arn:aws:sqs:*:*:{default_name(stage, logical)}-dlq" in resources
     assert not any(r.endswith(":*") and ("dynamodb" in r or "sqs" in r) for r in resources)
-    assert not any(s["Action"] == "*" or "dynamodb:Scan" in s["Action"]
-                   for s in committed["Statement"])
+    assert not any(s["Action"] == "*" or "dynamodb:Scan" in s["Action"] for s in committed["Statement"])
 
 
 def test_merge_template_adds_alarms_throttling_and_queue_dependencies() -> None:
@@ -91,8 +100,7 @@ def test_alarms_notify_a_topic_and_every_function_keeps_its_logs_for_a_while() -
     assert merged["Parameters"]["AlarmEmail"]["Default"] == ""
     groups = {k: v for k, v in resources.items() if v.get("Type") == "AWS::Logs::LogGroup"}
     assert len(groups) == len(build.function_names()) == 15
-    assert all(g["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
-               for g in groups.values())
+    assert all(g["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"} for g in groups.values())
     assert merged["Parameters"]["LogRetentionDays"]["Default"] == 30
 
 
@@ -100,11 +108,20 @@ def test_the_metric_alarms_read_what_conductor_emits() -> None:
     from chalicelib.domain import emf
 
     resources = build.merge_template("prod")["Resources"]
-    wanted = {"Api5xxRateAlarm", "RetryDeadLetterRateAlarm", "DeliveryFailureRateAlarm",
-              "ScheduleLatenessAlarm", "RecoveredWorkAlarm"}
+    wanted = {
+        "Api5xxRateAlarm",
+        "RetryDeadLetterRateAlarm",
+        "DeliveryFailureRateAlarm",
+        "ScheduleLatenessAlarm",
+        "RecoveredWorkAlarm",
+    }
     assert wanted <= set(resources)
     emitted = {name for name, _ in emf.NAMES.values()} | {
-        "Requests", "Errors5xx", "Latency", "ScheduleRunLateness"}  # services/metrics, runs
+        "Requests",
+        "Errors5xx",
+        "Latency",
+        "ScheduleRunLateness",
+    }  # services/metrics, runs
     for name in wanted:
         props = resources[name]["Properties"]
         stats = [m["MetricStat"]["Metric"] for m in props.get("Metrics", []) if "MetricStat" in m]
@@ -140,15 +157,39 @@ def packaged(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("package")
     tools = Path(sys.executable).parent
     env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1"}
-    merge = subprocess.run([sys.executable, "-m", "infra.build", "merge", "--stage", "prod"],
-                           cwd=ROOT, env=env, capture_output=True, text=True, check=True, timeout=120)
+    merge = subprocess.run(
+        [sys.executable, "-m", "infra.build", "merge", "--stage", "prod"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
     (out / "merge.json").write_text(merge.stdout)
-    subprocess.run([str(tools / "chalice"), "package", "--stage", "prod", "--merge-template",
-                    str(out / "merge.json"), str(out / "sam")], cwd=ROOT,
-                   env={**env, "CONDUCTOR_STAGE": "prod"}, capture_output=True, check=True,
-                   timeout=600)
-    lint = subprocess.run([str(tools / "cfn-lint"), str(out / "sam" / "sam.json")],
-                          check=False, capture_output=True, text=True, timeout=300)
+    subprocess.run(
+        [
+            str(tools / "chalice"),
+            "package",
+            "--stage",
+            "prod",
+            "--merge-template",
+            str(out / "merge.json"),
+            str(out / "sam"),
+        ],
+        cwd=ROOT,
+        env={**env, "CONDUCTOR_STAGE": "prod"},
+        capture_output=True,
+        check=True,
+        timeout=600,
+    )
+    lint = subprocess.run(
+        [str(tools / "cfn-lint"), str(out / "sam" / "sam.json")],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert lint.returncode == 0, lint.stdout + lint.stderr
     return out / "sam" / "sam.json"
 
@@ -175,15 +216,19 @@ def test_the_packaged_template_is_complete(packaged: Path) -> None:
     assert variables["CONDUCTOR_STAGE"] == "prod" and "CONDUCTOR_CURSOR_SECRET_NAME" in variables
     assert {f"{name}LogGroup" for name in functions} <= set(resources)
     consumers = [f for f in functions.values() if f["Properties"].get("Events")]
-    assert all(f.get("DependsOn") for f in consumers if any(
-        e["Type"] == "SQS" for e in f["Properties"]["Events"].values()))
+    assert all(
+        f.get("DependsOn")
+        for f in consumers
+        if any(e["Type"] == "SQS" for e in f["Properties"]["Events"].values())
+    )
     # every SQS trigger reports partial batch failures (chalice sets none: the merge does), so
     # a poison message returns alone and its batch-mates are not received again
-    sqs_events = [e for f in consumers for e in f["Properties"]["Events"].values()
-                  if e["Type"] == "SQS"]
+    sqs_events = [e for f in consumers for e in f["Properties"]["Events"].values() if e["Type"] == "SQS"]
     assert len(sqs_events) == 10
-    assert all(e["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-               and e["Properties"]["Queue"] for e in sqs_events)
+    assert all(
+        e["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"] and e["Properties"]["Queue"]
+        for e in sqs_events
+    )
 
 
 def test_admin_key_for_a_deployed_stage(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -196,8 +241,8 @@ def test_admin_key_for_a_deployed_stage(monkeypatch: pytest.MonkeyPatch) -> None
             build.deploy_infra("dev", boto3.client("cloudformation"))
             key = build.admin_key("dev", "first admin")
             item = boto3.client("dynamodb").get_item(
-                TableName="conductor-dev-api-keys",
-                Key={"key_hash": {"S": hash_key(key)}})["Item"]
+                TableName="conductor-dev-api-keys", Key={"key_hash": {"S": hash_key(key)}}
+            )["Item"]
             assert item["role"]["S"] == "admin" and key.startswith("cnd_")
     finally:
         deps.reset()  # forget the dev stage's settings and clients

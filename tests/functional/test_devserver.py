@@ -1,4 +1,5 @@
 """The local runtime's emulation of Lambda event sources, against moto and a real socket."""
+
 from __future__ import annotations
 
 import asyncio
@@ -42,19 +43,31 @@ def queue() -> Any:
     with mock_aws():
         sqs = boto3.client("sqs", region_name="us-east-1")
         dlq = sqs.create_queue(QueueName="fixture-queue-dlq")["QueueUrl"]
-        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])[
-            "Attributes"]["QueueArn"]
-        url = sqs.create_queue(QueueName="fixture-queue", Attributes={"RedrivePolicy": json.dumps(
-            {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 3})})["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        url = sqs.create_queue(
+            QueueName="fixture-queue",
+            Attributes={"RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 3})},
+        )["QueueUrl"]
         source = sqs_sources(fixture_app.app)[0]
-        poller = SqsPoller(fixture_app.app, sqs, source, url, "us-east-1", threading.Event(),
-                           redelivery_seconds=0, wait_seconds=0)
+        poller = SqsPoller(
+            fixture_app.app,
+            sqs,
+            source,
+            url,
+            "us-east-1",
+            threading.Event(),
+            redelivery_seconds=0,
+            wait_seconds=0,
+        )
         yield sqs, url, dlq, poller
 
 
 def _count(sqs: Any, url: str) -> int:
-    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
-        "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]
     return sum(int(v) for v in attributes.values())
 
 
@@ -92,8 +105,7 @@ def test_a_poison_message_is_redelivered_then_reaches_the_dlq(queue: Any) -> Non
 
 
 def test_ticker_fires_due_schedules_with_an_eventbridge_event() -> None:
-    ticker = Ticker(fixture_app.app, schedule_sources(fixture_app.app), "us-east-1",
-                    threading.Event())
+    ticker = Ticker(fixture_app.app, schedule_sources(fixture_app.app), "us-east-1", threading.Event())
     job = ticker.jobs[0]
     due = job["next"]
     assert ticker.fire_due(due - timedelta(seconds=1)) == 0
@@ -138,8 +150,7 @@ def test_gateway_refuses_a_connection_its_connect_handler_refuses(
     gateway: WebSocketGateway,
 ) -> None:
     async def attempt() -> None:
-        async with websockets.connect(f"ws://127.0.0.1:{gateway.port}/?token=bad",
-                                      open_timeout=5):
+        async with websockets.connect(f"ws://127.0.0.1:{gateway.port}/?token=bad", open_timeout=5):
             pass
 
     with pytest.raises(websockets.exceptions.InvalidStatus) as info:
@@ -148,8 +159,9 @@ def test_gateway_refuses_a_connection_its_connect_handler_refuses(
 
 
 def test_posting_to_an_unknown_connection_is_gone(gateway: WebSocketGateway) -> None:
-    client = boto3.client("apigatewaymanagementapi", region_name="us-east-1",
-                          endpoint_url=f"http://127.0.0.1:{gateway.port}")
+    client = boto3.client(
+        "apigatewaymanagementapi", region_name="us-east-1", endpoint_url=f"http://127.0.0.1:{gateway.port}"
+    )
     with pytest.raises(ClientError) as info:
         client.post_to_connection(ConnectionId="nobody=", Data=b"x")
     assert info.value.response["Error"]["Code"] == "GoneException"
@@ -170,9 +182,21 @@ def test_moto_dynamodb_takes_one_action_at_a_time(aws: dict[str, str]) -> None:
     done = threading.Event()
 
     def write() -> None:
-        db.transact_write_items(TransactItems=[{"Put": {"TableName": table, "Item": {
-            "key": {"S": "k"}, "result_id": {"S": "x"}, "created_at": {"S": "t"},
-            "expires_at": {"N": "2000000000"}}}}])
+        db.transact_write_items(
+            TransactItems=[
+                {
+                    "Put": {
+                        "TableName": table,
+                        "Item": {
+                            "key": {"S": "k"},
+                            "result_id": {"S": "x"},
+                            "created_at": {"S": "t"},
+                            "expires_at": {"N": "2000000000"},
+                        },
+                    }
+                }
+            ]
+        )
         done.set()
 
     # Given the lock held here, When another thread writes, Then it waits until it is released
@@ -197,19 +221,31 @@ def test_a_refused_moto_transaction_leaves_every_item_as_it_was(aws: dict[str, s
     db, table = factory.client("dynamodb"), get_settings().tables["idempotency"]
 
     def item(name: str, result: str) -> dict[str, Any]:
-        return {"key": {"S": name}, "result_id": {"S": result}, "created_at": {"S": "t"},
-                "expires_at": {"N": "2000000000"}}
+        return {
+            "key": {"S": name},
+            "result_id": {"S": result},
+            "created_at": {"S": "t"},
+            "expires_at": {"N": "2000000000"},
+        }
 
     db.put_item(TableName=table, Item=item("kept", "before"))
     db.put_item(TableName=table, Item=item("taken", "first"))
     # When a transaction writes a new item, replaces one, then fails a condition on a third
     with pytest.raises(ClientError, match="TransactionCanceled"):
-        db.transact_write_items(TransactItems=[
-            {"Put": {"TableName": table, "Item": item("new", "x")}},
-            {"Put": {"TableName": table, "Item": item("kept", "after")}},
-            {"Put": {"TableName": table, "Item": item("taken", "second"),
-                     "ConditionExpression": "attribute_not_exists(#k)",
-                     "ExpressionAttributeNames": {"#k": "key"}}}])
+        db.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": table, "Item": item("new", "x")}},
+                {"Put": {"TableName": table, "Item": item("kept", "after")}},
+                {
+                    "Put": {
+                        "TableName": table,
+                        "Item": item("taken", "second"),
+                        "ConditionExpression": "attribute_not_exists(#k)",
+                        "ExpressionAttributeNames": {"#k": "key"},
+                    }
+                },
+            ]
+        )
 
     # Then nothing of it remains
     def result(name: str) -> str | None:

@@ -1,4 +1,5 @@
 """/v2/events through the Chalice test client against moto: publish, timeline, bad input."""
+
 from __future__ import annotations
 
 import json
@@ -61,21 +62,32 @@ def test_every_response_carries_request_id_and_version(api: Api) -> None:
 def test_event_types_lists_the_catalog(api: Api) -> None:
     catalog = body(api.get("/v2/events/types"))
     assert catalog["categories"] == ["errors", "schedules", "webhooks", "system"]
-    assert {"type": "schedule.executed", "category": "schedules",
-            "description": "A schedule run succeeded."} in catalog["items"]
+    assert {
+        "type": "schedule.executed",
+        "category": "schedules",
+        "description": "A schedule run succeeded.",
+    } in catalog["items"]
 
 
-@pytest.mark.parametrize(("raw", "headers", "status", "code", "field"), [
-    (b"{not json", JSON, 400, "validation_error", "body"),
-    (b"", JSON, 400, "validation_error", "body"),
-    (b"[1, 2]", JSON, 400, "validation_error", "body"),
-    (b'{"type": "schedule.executed"}', JSON, 400, "validation_error", "type"),
-    (b'{"type": "custom.x", "data": [1]}', JSON, 400, "validation_error", "data"),
-    (b'{"type": "custom.x", "extra": 1}', JSON, 400, "validation_error", "extra"),
-    (b'{"type": "custom.x"}', {"Content-Type": "text/plain"}, 415, "unsupported_media_type", None),
-    (b'{"type": "custom.x", "data": {"x": "' + b"a" * 300_000 + b'"}}', JSON, 413,
-     "payload_too_large", None),
-])
+@pytest.mark.parametrize(
+    ("raw", "headers", "status", "code", "field"),
+    [
+        (b"{not json", JSON, 400, "validation_error", "body"),
+        (b"", JSON, 400, "validation_error", "body"),
+        (b"[1, 2]", JSON, 400, "validation_error", "body"),
+        (b'{"type": "schedule.executed"}', JSON, 400, "validation_error", "type"),
+        (b'{"type": "custom.x", "data": [1]}', JSON, 400, "validation_error", "data"),
+        (b'{"type": "custom.x", "extra": 1}', JSON, 400, "validation_error", "extra"),
+        (b'{"type": "custom.x"}', {"Content-Type": "text/plain"}, 415, "unsupported_media_type", None),
+        (
+            b'{"type": "custom.x", "data": {"x": "' + b"a" * 300_000 + b'"}}',
+            JSON,
+            413,
+            "payload_too_large",
+            None,
+        ),
+    ],
+)
 def test_bad_publish_requests_get_the_error_shape(
     api: Api, raw: bytes, headers: dict[str, str], status: int, code: str, field: str | None
 ) -> None:
@@ -89,22 +101,24 @@ def test_bad_publish_requests_get_the_error_shape(
     assert queue_messages("conductor-test-events") == []  # nothing half-published
 
 
-@pytest.mark.parametrize(("path", "status", "code"), [
-    ("/v2/nothing", 404, "not_found"),
-    ("/v2/nothing/deeper/still", 404, "not_found"),
-    ("/v2/events/evt_01M8KGG0H1398KT48NHQHKJ2H4", 404, "not_found"),
-    ("/v2/events/not-an-id", 404, "not_found"),
-    ("/v2/events?limit=0", 400, "validation_error"),
-    ("/v2/events?limit=201", 400, "validation_error"),
-    ("/v2/events?limit=ten", 400, "validation_error"),
-    ("/v2/events?from=yesterday", 400, "validation_error"),
-    ("/v2/events?type=no.such", 400, "validation_error"),
-    ("/v2/events?colour=red", 400, "validation_error"),
-    ("/v2/events?cursor=abc.def", 400, "validation_error"),
-    ("/v2/events?from=2026-11-29T12:00:00Z&to=2026-11-28T12:00:00Z", 400, "validation_error"),
-])
-def test_bad_reads_get_the_error_shape(api: Api, clock: Clock, path: str, status: int,
-                                       code: str) -> None:
+@pytest.mark.parametrize(
+    ("path", "status", "code"),
+    [
+        ("/v2/nothing", 404, "not_found"),
+        ("/v2/nothing/deeper/still", 404, "not_found"),
+        ("/v2/events/evt_01M8KGG0H1398KT48NHQHKJ2H4", 404, "not_found"),
+        ("/v2/events/not-an-id", 404, "not_found"),
+        ("/v2/events?limit=0", 400, "validation_error"),
+        ("/v2/events?limit=201", 400, "validation_error"),
+        ("/v2/events?limit=ten", 400, "validation_error"),
+        ("/v2/events?from=yesterday", 400, "validation_error"),
+        ("/v2/events?type=no.such", 400, "validation_error"),
+        ("/v2/events?colour=red", 400, "validation_error"),
+        ("/v2/events?cursor=abc.def", 400, "validation_error"),
+        ("/v2/events?from=2026-11-29T12:00:00Z&to=2026-11-28T12:00:00Z", 400, "validation_error"),
+    ],
+)
+def test_bad_reads_get_the_error_shape(api: Api, clock: Clock, path: str, status: int, code: str) -> None:
     response = api.get(path)
     assert response.status_code == status, response.body
     assert body(response)["error"]["code"] == code
@@ -116,9 +130,7 @@ def test_wrong_method_is_405_in_our_shape(api: Api) -> None:
     assert body(response)["error"]["code"] == "method_not_allowed"
 
 
-def test_an_unexpected_failure_is_a_500_without_a_trace(
-    api: Api, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_an_unexpected_failure_is_a_500_without_a_trace(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
     def broken() -> Any:
         raise RuntimeError("secret internals")
 
@@ -155,9 +167,7 @@ def _all_pages(api: Api, query: str, limit: int) -> tuple[list[dict[str, Any]], 
     return items, pages
 
 
-def test_timeline_pages_across_days_newest_first_without_loss_or_repeat(
-    api: Api, clock: Clock
-) -> None:
+def test_timeline_pages_across_days_newest_first_without_loss_or_repeat(api: Api, clock: Clock) -> None:
     published = _publish_spread(api, clock, 11)  # 70 hours: 4 day partitions
     for limit in (1, 2, 3, 50):
         items, pages = _all_pages(api, "", limit)

@@ -7,6 +7,7 @@ event source mapping's receives, the assertions' reads) goes straight to moto.
 
 Every loop is bounded in count; nothing waits for a fixed time.
 """
+
 from __future__ import annotations
 
 import json
@@ -58,8 +59,10 @@ def target() -> Iterator[Receiver]:
 
 
 def tick(app_module: Any, clock: Clock) -> None:
-    app_module.scheduler_tick(scheduled_event("arn:aws:events:us-east-1:1:rule/tick", "us-east-1",
-                                              clock.now), context_for("scheduler_tick"))
+    app_module.scheduler_tick(
+        scheduled_event("arn:aws:events:us-east-1:1:rule/tick", "us-east-1", clock.now),
+        context_for("scheduler_tick"),
+    )
 
 
 def settle(world: Faulty, app_module: Any, clock: Clock, rounds: int = 4) -> None:
@@ -79,9 +82,16 @@ def job_status(api: Api, job_id: str) -> dict[str, Any]:
 
 
 def new_job(api: Api, url: str, **extra: Any) -> Any:
-    return api.post("/v2/errors/retry", {
-        "service": "payments", "target": {"type": "http", "method": "POST", "url": url},
-        "error": {"type": "HTTP503", "message": "down"}, "retry_policy": FAST, **extra})
+    return api.post(
+        "/v2/errors/retry",
+        {
+            "service": "payments",
+            "target": {"type": "http", "method": "POST", "url": url},
+            "error": {"type": "HTTP503", "message": "down"},
+            "retry_policy": FAST,
+            **extra,
+        },
+    )
 
 
 def events_of(event_type: str) -> list[Any]:
@@ -92,11 +102,13 @@ def events_of(event_type: str) -> list[Any]:
 
 
 def test_a_lost_answer_on_a_deliverys_claim_still_delivers_it_once(
-        faulty: tuple[Faulty, Api, Clock], app_module: Any, target: Receiver) -> None:
+    faulty: tuple[Faulty, Api, Clock], app_module: Any, target: Receiver
+) -> None:
     world, api, clock = faulty
-    endpoints = [json_body(api.post("/v2/webhooks", {"url": target.url,
-                                                      "event_types": ["custom.*"]}))
-                 for _ in range(3)]
+    endpoints = [
+        json_body(api.post("/v2/webhooks", {"url": target.url, "event_types": ["custom.*"]}))
+        for _ in range(3)
+    ]
     for n in range(3):
         assert api.post("/v2/events", {"type": "custom.paid", "data": {"n": n}}).status_code == 201
     world.drive(app_module, "fan_out_events", "events")
@@ -114,16 +126,26 @@ def test_a_lost_answer_on_a_deliverys_claim_still_delivers_it_once(
 
 
 def test_a_lost_answer_on_a_runs_claim_and_slot_still_runs_and_frees_the_schedule(
-        faulty: tuple[Faulty, Api, Clock], app_module: Any, target: Receiver) -> None:
+    faulty: tuple[Faulty, Api, Clock], app_module: Any, target: Receiver
+) -> None:
     world, api, _ = faulty
-    created = json_body(api.post("/v2/schedules", {
-        "name": "n", "expression": "cron(0 9 * * ? *)", "overlap_policy": "skip",
-        "target": {"type": "http", "method": "POST", "url": target.url}}))
+    created = json_body(
+        api.post(
+            "/v2/schedules",
+            {
+                "name": "n",
+                "expression": "cron(0 9 * * ? *)",
+                "overlap_policy": "skip",
+                "target": {"type": "http", "method": "POST", "url": target.url},
+            },
+        )
+    )
     runs = []
     for operation_rule in (
-            {"resource": "executions"},  # the run's claim (pending -> running)
-            {"resource": "schedules", "nth": 1},  # its overlap slot
-            {"resource": "schedules", "nth": 2}):  # the slot's release when it ends
+        {"resource": "executions"},  # the run's claim (pending -> running)
+        {"resource": "schedules", "nth": 1},  # its overlap slot
+        {"resource": "schedules", "nth": 2},
+    ):  # the slot's release when it ends
         # Given one lost answer on the step
         rule = world.plan.add("lost", operation="UpdateItem", **operation_rule)
         # When the schedule is run by hand and the run handled
@@ -138,11 +160,19 @@ def test_a_lost_answer_on_a_runs_claim_and_slot_still_runs_and_frees_the_schedul
 
 
 def test_a_lost_answer_on_a_dispatch_still_runs_the_run_once(
-        faulty: tuple[Faulty, Api, Clock], app_module: Any, target: Receiver) -> None:
+    faulty: tuple[Faulty, Api, Clock], app_module: Any, target: Receiver
+) -> None:
     world, api, clock = faulty
-    created = json_body(api.post("/v2/schedules", {
-        "name": "every minute", "expression": "rate(1 minute)",
-        "target": {"type": "http", "method": "POST", "url": target.url}}))
+    created = json_body(
+        api.post(
+            "/v2/schedules",
+            {
+                "name": "every minute",
+                "expression": "rate(1 minute)",
+                "target": {"type": "http", "method": "POST", "url": target.url},
+            },
+        )
+    )
     # Given the answer of the dispatch's one write (claim the run, advance the schedule) lost:
     # the SDK's retry finds the schedule moved on, by itself
     rule = world.plan.add("lost", operation="TransactWriteItems", resource="schedules")
@@ -162,7 +192,8 @@ def test_a_lost_answer_on_a_dispatch_still_runs_the_run_once(
 
 
 def test_a_lost_answer_on_handing_over_a_job_answers_201_and_runs_it(
-        faulty: tuple[Faulty, Api, Clock], app_module: Any, target: Receiver) -> None:
+    faulty: tuple[Faulty, Api, Clock], app_module: Any, target: Receiver
+) -> None:
     world, api, clock = faulty
     answers = []
     for key in ("order-1", None):
@@ -186,7 +217,8 @@ def test_a_lost_answer_on_handing_over_a_job_answers_201_and_runs_it(
 
 
 def test_lost_answers_on_an_attempts_claim_record_and_messages_count_it_once(
-        faulty: tuple[Faulty, Api, Clock], app_module: Any) -> None:
+    faulty: tuple[Faulty, Api, Clock], app_module: Any
+) -> None:
     world, api, clock = faulty
     with receiver([(503, {}), (200, {})]) as flaky:
         job = json_body(new_job(api, flaky.url))
@@ -201,15 +233,17 @@ def test_lost_answers_on_an_attempts_claim_record_and_messages_count_it_once(
         assert done["status"] == "succeeded" and done["attempt_count"] == 2
         assert len(flaky.requests) == 2
     assert [e.data["retry_job_id"] for e in events_of("error.succeeded")] == [job["id"]]
-    assert [a["number"] for a in json_body(
-        api.get(f"/v2/errors/retry/{job['id']}/attempts"))["items"]] == [1, 2]
+    assert [a["number"] for a in json_body(api.get(f"/v2/errors/retry/{job['id']}/attempts"))["items"]] == [
+        1,
+        2,
+    ]
 
 
 def test_messages_that_never_reach_sqs_are_sent_by_the_reconciler(
-        faulty: tuple[Faulty, Api, Clock], app_module: Any, target: Receiver) -> None:
+    faulty: tuple[Faulty, Api, Clock], app_module: Any, target: Receiver
+) -> None:
     world, api, clock = faulty
-    endpoint = json_body(api.post("/v2/webhooks", {"url": target.url,
-                                                    "event_types": ["custom.*"]}))
+    endpoint = json_body(api.post("/v2/webhooks", {"url": target.url, "event_types": ["custom.*"]}))
     assert api.post("/v2/events", {"type": "custom.paid", "data": {}}).status_code == 201
     # Given every SDK attempt (the first and 3 retries) of the next sends to the deliveries and
     # retries queues failing
@@ -234,8 +268,9 @@ def test_messages_that_never_reach_sqs_are_sent_by_the_reconciler(
     assert recovered["delivery"] == 1 and recovered["retry_job"] == 1
 
 
-def test_a_poison_message_fails_alone(faulty: tuple[Faulty, Api, Clock], app_module: Any,
-                                      target: Receiver) -> None:
+def test_a_poison_message_fails_alone(
+    faulty: tuple[Faulty, Api, Clock], app_module: Any, target: Receiver
+) -> None:
     world, api, _ = faulty
     json_body(api.post("/v2/webhooks", {"url": target.url, "event_types": ["custom.*"]}))
     world.drive(app_module, "fan_out_events", "events")  # the endpoint's own event
@@ -247,13 +282,15 @@ def test_a_poison_message_fails_alone(faulty: tuple[Faulty, Api, Clock], app_mod
     # When a batch of 10 with one malformed message is handled
     messages: list[dict[str, Any]] = []
     for _ in range(5):  # bounded: moto hands out up to 10 a receive
-        messages += sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
-                                        AttributeNames=["All"]).get("Messages", [])
+        messages += sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"]).get(
+            "Messages", []
+        )
         if len(messages) == 10:
             break
     assert len(messages) == 10
-    answer = app_module.fan_out_events(sqs_event(messages, ARN + PREFIX + "events", "us-east-1"),
-                                       context_for("fan_out_events"))
+    answer = app_module.fan_out_events(
+        sqs_event(messages, ARN + PREFIX + "events", "us-east-1"), context_for("fan_out_events")
+    )
     # Then only it is named as failed; the 9 events reach their endpoint once each
     poison = [m["MessageId"] for m in messages if m["Body"] == "{not an event"]
     assert answer == {"batchItemFailures": [{"itemIdentifier": poison[0]}]}
@@ -261,22 +298,25 @@ def test_a_poison_message_fails_alone(faulty: tuple[Faulty, Api, Clock], app_mod
         if message["MessageId"] not in poison:
             sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
         else:
-            sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"],
-                                          VisibilityTimeout=0)
+            sqs.change_message_visibility(
+                QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+            )
     world.pump(app_module)  # its later receives fail too, until SQS moves it (maxReceiveCount)
     world.drive(app_module, "drain_events_dlq", "events-dlq")
     assert len(target.requests) == 9
     assert len({json.loads(r["body"])["data"]["n"] for r in target.requests}) == 9
     letters = json_body(api.get("/v2/dlq"))["items"]
     assert [(e["source"], e["payload"]["body"]) for e in letters] == [
-        ("sqs:conductor-test-events", "{not an event")]
+        ("sqs:conductor-test-events", "{not an event")
+    ]
 
 
 # --- random faults over a mixed workload --------------------------------------------------------
 
 
-def mixed_workload(world: Faulty, api: Api, app_module: Any, clock: Clock, rate: float,
-                   seed: int) -> dict[str, Any]:
+def mixed_workload(
+    world: Faulty, api: Api, app_module: Any, clock: Clock, rate: float, seed: int
+) -> dict[str, Any]:
     """Retry jobs to a flaky receiver, events to three endpoints, schedule runs and a batch
     hand-over, under ``rate`` random faults; then faults off, everything settled. Answers what
     was accepted, the receivers' hits and every API answer's status."""
@@ -295,23 +335,38 @@ def mixed_workload(world: Faulty, api: Api, app_module: Any, clock: Clock, rate:
         return response
 
     with receiver([(503, {}), (200, {})]) as flaky, receiver([(200, {})]) as hooks:
-        endpoints = [json_body(call("POST", "/v2/webhooks", {
-            "url": hooks.url, "event_types": ["custom.*"]}))["id"] for _ in range(2)]
-        schedule = json_body(call("POST", "/v2/schedules", {
-            "name": "mixed", "expression": "cron(0 9 * * ? *)",
-            "target": {"type": "http", "method": "POST", "url": hooks.url}}))["id"]
+        endpoints = [
+            json_body(call("POST", "/v2/webhooks", {"url": hooks.url, "event_types": ["custom.*"]}))["id"]
+            for _ in range(2)
+        ]
+        schedule = json_body(
+            call(
+                "POST",
+                "/v2/schedules",
+                {
+                    "name": "mixed",
+                    "expression": "cron(0 9 * * ? *)",
+                    "target": {"type": "http", "method": "POST", "url": hooks.url},
+                },
+            )
+        )["id"]
         world.plan.set_rate(rate)
         jobs, events, runs = [], [], []
         for n in range(6):
-            answer = call("POST", "/v2/errors/retry", {
-                "service": "payments", "target": {"type": "http", "method": "POST",
-                                                  "url": f"{flaky.url}/job/{n}"},
-                "error": {"type": "HTTP503"}, "retry_policy": FAST,
-                "idempotency_key": f"job-{n}"})
+            answer = call(
+                "POST",
+                "/v2/errors/retry",
+                {
+                    "service": "payments",
+                    "target": {"type": "http", "method": "POST", "url": f"{flaky.url}/job/{n}"},
+                    "error": {"type": "HTTP503"},
+                    "retry_policy": FAST,
+                    "idempotency_key": f"job-{n}",
+                },
+            )
             if answer.status_code in (200, 201):
                 jobs.append(json_body(answer)["id"])
-            published = call("POST", "/v2/events", {"type": "custom.paid", "data": {"n": n}},
-                              tries=1)
+            published = call("POST", "/v2/events", {"type": "custom.paid", "data": {"n": n}}, tries=1)
             if published.status_code == 201:
                 events.append(json_body(published)["id"])
             if n % 3 == 0:
@@ -320,16 +375,23 @@ def mixed_workload(world: Faulty, api: Api, app_module: Any, clock: Clock, rate:
                     runs.append(json_body(run)["id"])
             if n % 2 == 1:
                 world.pump(app_module, rounds=2)
-        items = [{"service": "batch", "target": {"type": "http", "method": "POST",
-                                                 "url": f"{flaky.url}/batch/{i}"},
-                  "error": {"type": "HTTP503"}, "retry_policy": FAST, "idempotency_key": f"b-{i}"}
-                 for i in range(3)]
+        items = [
+            {
+                "service": "batch",
+                "target": {"type": "http", "method": "POST", "url": f"{flaky.url}/batch/{i}"},
+                "error": {"type": "HTTP503"},
+                "retry_policy": FAST,
+                "idempotency_key": f"b-{i}",
+            }
+            for i in range(3)
+        ]
         batched: dict[int, str] = {}
         for _ in range(6):  # a client sends the batch again (same keys) for items that failed
             answer = call("POST", "/v2/batch/errors/retry", {"items": items})
             if answer.status_code == 200:
-                batched.update((r["index"], r["id"]) for r in json_body(answer)["results"]
-                               if r["status"] == "ok")
+                batched.update(
+                    (r["index"], r["id"]) for r in json_body(answer)["results"] if r["status"] == "ok"
+                )
             if len(batched) == len(items):
                 break
         assert len(set(batched.values())) == len(batched)  # a key made one job, however often
@@ -340,24 +402,32 @@ def mixed_workload(world: Faulty, api: Api, app_module: Any, clock: Clock, rate:
             tick(app_module, clock)
         world.plan.set_rate(0)
         settle(world, app_module, clock, rounds=6)
-        return {"jobs": jobs, "events": events, "runs": runs, "endpoints": endpoints,
-                "schedule": schedule, "flaky": list(flaky.requests), "hooks": list(hooks.requests),
-                "statuses": statuses}
+        return {
+            "jobs": jobs,
+            "events": events,
+            "runs": runs,
+            "endpoints": endpoints,
+            "schedule": schedule,
+            "flaky": list(flaky.requests),
+            "hooks": list(hooks.requests),
+            "statuses": statuses,
+        }
 
 
 #: (rate, seed) of the random-fault runs; `make chaos` (CONDUCTOR_CHAOS=1) adds 1 % and more seeds
 RANDOM_RUNS = [(0.05, 5), (0.20, 20)] + (
-    [(0.01, 1), (0.05, 51), (0.20, 201), (0.20, 202)] if os.environ.get("CONDUCTOR_CHAOS") else [])
+    [(0.01, 1), (0.05, 51), (0.20, 201), (0.20, 202)] if os.environ.get("CONDUCTOR_CHAOS") else []
+)
 
 
 @pytest.mark.timeout(600)  # the SDK's own backoff between retries is most of it
 @pytest.mark.parametrize(("rate", "seed"), RANDOM_RUNS)
 def test_random_faults_lose_nothing_and_leave_nothing_stuck(
-        faulty: tuple[Faulty, Api, Clock], app_module: Any, rate: float, seed: int) -> None:
+    faulty: tuple[Faulty, Api, Clock], app_module: Any, rate: float, seed: int
+) -> None:
     world, api, clock = faulty
     seen = mixed_workload(world, api, app_module, clock, rate, seed)
-    assert sum(world.plan.injected[k] for k in ("throttle", "error", "reset", "lost",
-                                                "latency")) > 0
+    assert sum(world.plan.injected[k] for k in ("throttle", "error", "reset", "lost", "latency")) > 0
     # no answer was a 500: only 503s a client retries
     assert not {s for s in seen["statuses"] if s >= 500 and s != 503}, seen["statuses"]
     # every accepted job reached its end, each attempt sent once: the receiver's hits on a
@@ -378,8 +448,9 @@ def test_random_faults_lose_nothing_and_leave_nothing_stuck(
         listed = json_body(api.get(f"/v2/webhooks/{endpoint}/deliveries?limit=100"))["items"]
         assert set(seen["events"]) <= {d["event_id"] for d in listed}
         assert all(d["status"] == "delivered" for d in listed), listed
-    webhook_ids = Counter(r["headers"].get("webhook-id") for r in seen["hooks"]
-                          if "webhook-id" in r["headers"])
+    webhook_ids = Counter(
+        r["headers"].get("webhook-id") for r in seen["hooks"] if "webhook-id" in r["headers"]
+    )
     assert all(n == 1 for n in webhook_ids.values())
     # every run ended (none running or pending)
     history = json_body(api.get(f"/v2/schedules/{seen['schedule']}/history"))["items"]

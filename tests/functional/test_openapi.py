@@ -1,6 +1,7 @@
 """The OpenAPI document: valid 3.1, covers every /v2 route, and the API keeps its promises
 (schemathesis generates requests from it against a real local server; no 5xx, no response that
 breaks its schema)."""
+
 from __future__ import annotations
 
 import os
@@ -36,10 +37,15 @@ def test_document_is_valid_openapi_31() -> None:
 def test_document_covers_every_v2_route_and_method() -> None:
     doc = document()
     declared = {(f"/v2{s.path}", s.method.lower()) for s in ROUTES}
-    documented = {(path, method) for path, ops in doc["paths"].items() for method in ops
-                  if path.startswith("/v2")}
-    chalice_routes = {(path, method.lower()) for path, methods in conductor.app.routes.items()
-                      for method in methods if path.startswith("/v2")}
+    documented = {
+        (path, method) for path, ops in doc["paths"].items() for method in ops if path.startswith("/v2")
+    }
+    chalice_routes = {
+        (path, method.lower())
+        for path, methods in conductor.app.routes.items()
+        for method in methods
+        if path.startswith("/v2")
+    }
     assert declared == documented == chalice_routes
 
 
@@ -81,7 +87,8 @@ def live() -> Iterator[dict[str, str]]:
     os.environ["CONDUCTOR_RATE_LIMITS"] = (
         '{"read": {"quota": 100000, "window_seconds": 60}, '
         '"write": {"quota": 100000, "window_seconds": 60}, '
-        '"admin": {"quota": 100000, "window_seconds": 60}}')
+        '"admin": {"quota": 100000, "window_seconds": 60}}'
+    )
     with moto.mock_aws():
         deps.reset()
         provision(factory.client("dynamodb"), factory.client("sqs"), "test")
@@ -108,8 +115,13 @@ schema = schemathesis.openapi.from_dict(document())
 #: No 5xx, and every response as documented. Not "schema-valid data is accepted": an opaque cursor
 #: or a reversed time range is valid JSON Schema yet rightly a 400.
 API_GATEWAY_METHODS = {"GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"}
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
-          response_schema_conformance, response_headers_conformance]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    response_headers_conformance,
+]
 
 
 #: Generated cases per operation: a few in `make test` (every operation, every run), many in
@@ -118,16 +130,22 @@ EXAMPLES = int(os.environ.get("CONDUCTOR_FUZZ_EXAMPLES", "6"))
 
 
 @schema.parametrize()
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck),
-          derandomize=True)  # the same cases on every run: CI stays reproducible
+@settings(
+    max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True
+)  # the same cases on every run: CI stays reproducible
 def test_api_conforms_to_its_document(case: Any, live: dict[str, str]) -> None:
     if case.method.upper() not in API_GATEWAY_METHODS:
         return  # e.g. TRACE: API Gateway refuses it before any Lambda runs
-    case.call_and_validate(base_url=live["base_url"], checks=CHECKS,
-                           headers={"Authorization": f"Bearer {live['key']}"}, timeout=10)
+    case.call_and_validate(
+        base_url=live["base_url"],
+        checks=CHECKS,
+        headers={"Authorization": f"Bearer {live['key']}"},
+        timeout=10,
+    )
 
 
 # --- the document as reference docs -----------------------------------------------------------
+
 
 def _operations(doc: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
     return [(path, method, op) for path, ops in doc["paths"].items() for method, op in ops.items()]
@@ -155,12 +173,12 @@ def test_every_request_and_answer_has_an_example_that_fits_its_schema() -> None:
         bodies = [op["requestBody"]["content"]["application/json"]] if "requestBody" in op else []
         success = next(r for s, r in op["responses"].items() if s.startswith("2"))
         bodies += [success["content"]["application/json"]] if "content" in success else []
-        errors = [r["content"]["application/json"] for s, r in op["responses"].items()
-                  if not s.startswith("2")]
+        errors = [
+            r["content"]["application/json"] for s, r in op["responses"].items() if not s.startswith("2")
+        ]
         for content in bodies + errors:
             assert "example" in content, (path, method)
-            problems = [e.message for e in _validator(doc, content["schema"]).iter_errors(
-                content["example"])]
+            problems = [e.message for e in _validator(doc, content["schema"]).iter_errors(content["example"])]
             assert not problems, (path, method, problems[:3])
             checked += 1
     assert checked > 200
@@ -177,15 +195,22 @@ def test_response_headers_are_declared_where_they_are_sent() -> None:
     paths = document()["paths"]
     get = paths["/v2/schedules/{schedule_id}"]["get"]["responses"]
     assert {"X-Request-Id", "API-Version", "RateLimit", "RateLimit-Policy", "ETag"} <= set(
-        get["200"]["headers"])
+        get["200"]["headers"]
+    )
     assert "Retry-After" in get["429"]["headers"]
     assert "Location" in paths["/v2/schedules"]["post"]["responses"]["201"]["headers"]
     deprecated = paths["/v1/events"]["get"]
     assert deprecated["deprecated"] is True
     assert {"Deprecation", "Sunset", "Link"} <= set(deprecated["responses"]["200"]["headers"])
     assert set(document()["components"]["headers"]) >= {
-        "X-Request-Id", "RateLimit", "RateLimit-Policy", "Retry-After", "ETag", "Deprecation",
-        "Sunset"}
+        "X-Request-Id",
+        "RateLimit",
+        "RateLimit-Policy",
+        "Retry-After",
+        "ETag",
+        "Deprecation",
+        "Sunset",
+    }
 
 
 def test_the_webhooks_section_is_every_event_type_with_its_data_schema() -> None:
@@ -196,7 +221,10 @@ def test_the_webhooks_section_is_every_event_type_with_its_data_schema() -> None
     failed = doc["webhooks"]["schedule.failed"]["post"]
     content = failed["requestBody"]["content"]["application/json"]
     assert {p["name"] for p in failed["parameters"]} == {
-        "webhook-id", "webhook-timestamp", "webhook-signature"}
+        "webhook-id",
+        "webhook-timestamp",
+        "webhook-signature",
+    }
     data = content["schema"]["allOf"][1]["properties"]["data"]
     assert {"schedule_id", "execution_id", "error", "retry_job_id"} <= set(data["required"])
     for name, hook in doc["webhooks"].items():
@@ -209,12 +237,20 @@ def test_servers_name_the_url_the_document_was_fetched_through() -> None:
     from chalicelib.api.openapi import servers_for
 
     # API Gateway's own domain: the stage is the first path segment
-    assert servers_for({"domainName": "abc123.execute-api.eu-west-1.amazonaws.com",
-                        "stage": "api", "path": "/api/v2/openapi.json"}) == [
-        {"url": "https://abc123.execute-api.eu-west-1.amazonaws.com/api", "description": "stage api"}]
+    assert servers_for(
+        {
+            "domainName": "abc123.execute-api.eu-west-1.amazonaws.com",
+            "stage": "api",
+            "path": "/api/v2/openapi.json",
+        }
+    ) == [{"url": "https://abc123.execute-api.eu-west-1.amazonaws.com/api", "description": "stage api"}]
     # a custom domain mapped at its root, and the local runtime
-    assert servers_for({"domainName": "conductor.example.com", "stage": "prod",
-                        "path": "/v2/openapi.json"})[0]["url"] == "https://conductor.example.com"
+    assert (
+        servers_for({"domainName": "conductor.example.com", "stage": "prod", "path": "/v2/openapi.json"})[0][
+            "url"
+        ]
+        == "https://conductor.example.com"
+    )
     assert servers_for({"path": "/v2/openapi.json"})[0]["url"] == "/"
 
 

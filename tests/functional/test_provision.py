@@ -1,4 +1,5 @@
 """infra/template.yaml is the single source of truth: provisioning reads it, config names match it."""
+
 from __future__ import annotations
 
 import json
@@ -17,7 +18,8 @@ def test_every_template_resource_is_created(aws: dict[str, str]) -> None:
     assert set(aws) == set(template["Resources"])
     dynamodb = factory.client("dynamodb")
     assert sorted(dynamodb.list_tables()["TableNames"]) == sorted(
-        default_name("test", logical) for logical in TABLES)
+        default_name("test", logical) for logical in TABLES
+    )
 
 
 def test_tables_have_their_indexes_ttl_and_pitr(aws: dict[str, str]) -> None:
@@ -45,13 +47,17 @@ def test_tables_have_their_indexes_ttl_and_pitr(aws: dict[str, str]) -> None:
 def test_every_queue_has_a_dlq_and_a_long_enough_visibility_timeout(aws: dict[str, str]) -> None:
     sqs = factory.client("sqs")
     config = json.loads((ROOT / ".chalice" / "config.json").read_text())
-    timeouts = {name: spec.get("lambda_timeout", config["lambda_timeout"]) for name, spec
-                in config["stages"]["dev"]["lambda_functions"].items()}
+    timeouts = {
+        name: spec.get("lambda_timeout", config["lambda_timeout"])
+        for name, spec in config["stages"]["dev"]["lambda_functions"].items()
+    }
     import app as app_module
 
-    consumer_timeout = {s.queue.removeprefix("conductor-test-"): timeouts.get(
-        s.name, config["lambda_timeout"]) for s in app_module.app.event_sources
-        if hasattr(s, "queue")}
+    consumer_timeout = {
+        s.queue.removeprefix("conductor-test-"): timeouts.get(s.name, config["lambda_timeout"])
+        for s in app_module.app.event_sources
+        if hasattr(s, "queue")
+    }
     for logical in QUEUES:
         name = default_name("test", logical)
         url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
@@ -69,9 +75,13 @@ def test_chalice_config_names_exactly_the_template_resources() -> None:
     config = json.loads((ROOT / ".chalice" / "config.json").read_text())
     for stage, spec in config["stages"].items():
         env = spec["environment_variables"]
-        names = {r["Properties"].get("TableName", r["Properties"].get("QueueName"))["Fn::Sub"]
-                 .replace("${Stage}", stage) for r in template.values()
-                 if r["Type"] != "AWS::SecretsManager::Secret"}
+        names = {
+            r["Properties"]
+            .get("TableName", r["Properties"].get("QueueName"))["Fn::Sub"]
+            .replace("${Stage}", stage)
+            for r in template.values()
+            if r["Type"] != "AWS::SecretsManager::Secret"
+        }
         for logical, variable in {**TABLES, **QUEUES}.items():
             assert env[variable] == default_name(stage, logical)
             assert env[variable] in names, (stage, variable)

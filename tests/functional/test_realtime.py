@@ -3,6 +3,7 @@
 moto's management API records what is posted (concatenated); real delivery over a socket is
 covered by the gateway and end-to-end tests.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,13 +18,18 @@ from tests.functional.aws_calls import count_calls
 from tests.functional.helpers import DOMAIN, publish_and_fan_out, sent_to
 
 
-def ws(app_module: Any, route: str, connection_id: str, body: str | None = None,
-       token: str | None = None) -> Any:
-    handler = {"$connect": app_module.ws_connect, "$default": app_module.ws_message,
-               "$disconnect": app_module.ws_disconnect}[route]
+def ws(
+    app_module: Any, route: str, connection_id: str, body: str | None = None, token: str | None = None
+) -> Any:
+    handler = {
+        "$connect": app_module.ws_connect,
+        "$default": app_module.ws_message,
+        "$disconnect": app_module.ws_disconnect,
+    }[route]
     query = {"token": token or app_module.test_token} if route == "$connect" else None
-    return handler(websocket_event(route, connection_id, DOMAIN, "api", body=body, query=query),
-                   context_for(route))
+    return handler(
+        websocket_event(route, connection_id, DOMAIN, "api", body=body, query=query), context_for(route)
+    )
 
 
 @pytest.fixture
@@ -38,8 +44,7 @@ def app_module(aws: dict[str, str], keys: dict[str, str], monkeypatch: pytest.Mo
 def test_connect_without_a_valid_key_is_refused(app_module: Any, token: str) -> None:
     handler = app_module.ws_connect
     query = {"token": token} if token else None
-    result = handler(websocket_event("$connect", "Z=", DOMAIN, "api", query=query),
-                     context_for("$connect"))
+    result = handler(websocket_event("$connect", "Z=", DOMAIN, "api", query=query), context_for("$connect"))
     assert result["statusCode"] == 401
     assert deps.realtime()._store.get("Z=", 0) is None
 
@@ -67,18 +72,20 @@ def test_subscribed_connection_receives_and_others_do_not(app_module: Any) -> No
 
 def test_exact_and_wildcard_subscriptions_deliver_once(app_module: Any) -> None:
     ws(app_module, "$connect", "C=")
-    ws(app_module, "$default", "C=", json.dumps(
-        {"action": "subscribe", "events": ["custom.a", "custom.*", "*"]}))
+    ws(
+        app_module,
+        "$default",
+        "C=",
+        json.dumps({"action": "subscribe", "events": ["custom.a", "custom.*", "*"]}),
+    )
     event = publish_and_fan_out(app_module, "custom.a", {})
-    assert [m for m in sent_to("C=") if m["action"] == "event"] == [
-        {"action": "event", "event": event}]
+    assert [m for m in sent_to("C=") if m["action"] == "event"] == [{"action": "event", "event": event}]
 
 
 def test_unsubscribe_and_disconnect_stop_delivery(app_module: Any) -> None:
     for connection in ("D=", "E="):
         ws(app_module, "$connect", connection)
-        ws(app_module, "$default", connection, json.dumps(
-            {"action": "subscribe", "events": ["custom.*"]}))
+        ws(app_module, "$default", connection, json.dumps({"action": "subscribe", "events": ["custom.*"]}))
     ws(app_module, "$default", "D=", json.dumps({"action": "unsubscribe", "events": ["custom.*"]}))
     ws(app_module, "$disconnect", "E=")
     publish_and_fan_out(app_module, "custom.z", {})
@@ -86,19 +93,23 @@ def test_unsubscribe_and_disconnect_stop_delivery(app_module: Any) -> None:
     assert deps.realtime()._store.get("E=", 0) is None
 
 
-@pytest.mark.parametrize(("message", "code"), [
-    ("not json", "bad_message"),
-    ("[1]", "bad_message"),
-    ('{"action": "subscribe"}', "validation_error"),
-    ('{"action": "subscribe", "events": ["Bad Pattern"]}', "validation_error"),
-    ('{"action": "subscribe", "events": []}', "validation_error"),
-    ('{"action": "dance"}', "unknown_action"),
-])
+@pytest.mark.parametrize(
+    ("message", "code"),
+    [
+        ("not json", "bad_message"),
+        ("[1]", "bad_message"),
+        ('{"action": "subscribe"}', "validation_error"),
+        ('{"action": "subscribe", "events": ["Bad Pattern"]}', "validation_error"),
+        ('{"action": "subscribe", "events": []}', "validation_error"),
+        ('{"action": "dance"}', "unknown_action"),
+    ],
+)
 def test_bad_messages_get_an_error_reply(app_module: Any, message: str, code: str) -> None:
     ws(app_module, "$connect", "F=")
     ws(app_module, "$default", "F=", message)
-    assert sent_to("F=") == [{"action": "error", "error": {"code": code, "message": sent_to(
-        "F=")[0]["error"]["message"]}}]
+    assert sent_to("F=") == [
+        {"action": "error", "error": {"code": code, "message": sent_to("F=")[0]["error"]["message"]}}
+    ]
 
 
 def test_ping_pong(app_module: Any) -> None:
@@ -116,8 +127,7 @@ def test_a_gone_connection_is_removed(app_module: Any, monkeypatch: pytest.Monke
     # moto never answers Gone, so the sender is replaced by one that does
     class GoneSender:
         def post_to_connection(self, **_: Any) -> None:
-            raise ClientError({"Error": {"Code": "GoneException", "Message": "gone"}},
-                              "PostToConnection")
+            raise ClientError({"Error": {"Code": "GoneException", "Message": "gone"}}, "PostToConnection")
 
     ws(app_module, "$connect", "I=")
     ws(app_module, "$default", "I=", json.dumps({"action": "subscribe", "events": ["*"]}))
@@ -133,8 +143,7 @@ def test_fan_out_cost_follows_subscribers_not_connections(app_module: Any) -> No
     for i in range(30):
         ws(app_module, "$connect", f"K{i}=")
     for i in range(3):
-        ws(app_module, "$default", f"K{i}=", json.dumps(
-            {"action": "subscribe", "events": ["custom.*"]}))
+        ws(app_module, "$default", f"K{i}=", json.dumps({"action": "subscribe", "events": ["custom.*"]}))
     event = deps.event_bus().publish("custom.count", {})
     # When one event is fanned out, Then: its patterns' sets (custom.count, custom.*, *) in one
     # BatchGetItem, the 3 connections in another, 3 posts
@@ -172,17 +181,21 @@ def test_resume_replays_exactly_the_missed_events_in_order(app_module: Any) -> N
     ws(app_module, "$default", "R1=", json.dumps({"action": "subscribe", "events": ["custom.*"]}))
     seen = publish_and_fan_out(app_module, "custom.one", {"n": 1})
     ws(app_module, "$disconnect", "R1=")
-    missed = [publish_and_fan_out(app_module, kind, {"n": n, "schedule_id": f"sch_{n}"})
-              for n, kind in enumerate(["custom.two", "schedule.deleted", "custom.three"], start=2)]
+    missed = [
+        publish_and_fan_out(app_module, kind, {"n": n, "schedule_id": f"sch_{n}"})
+        for n, kind in enumerate(["custom.two", "schedule.deleted", "custom.three"], start=2)
+    ]
     # When it reconnects, resubscribes and resumes after the last event it saw
     ws(app_module, "$connect", "R2=")
     ws(app_module, "$default", "R2=", json.dumps({"action": "subscribe", "events": ["custom.*"]}))
     ws(app_module, "$default", "R2=", json.dumps({"action": "resume", "after": seen["id"]}))
     # Then exactly the missed custom events arrive, oldest first, then the ack
     messages = sent_to("R2=")[1:]
-    assert messages == [{"action": "event", "event": missed[0]},
-                        {"action": "event", "event": missed[2]},
-                        {"action": "ack", "of": "resume", "after": seen["id"], "replayed": 2}]
+    assert messages == [
+        {"action": "event", "event": missed[0]},
+        {"action": "event", "event": missed[2]},
+        {"action": "ack", "of": "resume", "after": seen["id"], "replayed": 2},
+    ]
 
 
 def test_resume_needs_an_event_id(app_module: Any) -> None:
@@ -196,9 +209,16 @@ def test_oversized_events_are_sent_as_a_reference(app_module: Any) -> None:
     ws(app_module, "$default", "T1=", json.dumps({"action": "subscribe", "events": ["*"]}))
     event = publish_and_fan_out(app_module, "custom.big", {"blob": "x" * 40_000})
     pushed = sent_to("T1=")[-1]
-    assert pushed == {"action": "event", "event": {
-        "id": event["id"], "type": "custom.big", "timestamp": event["timestamp"],
-        "trimmed": True, "link": f"/v2/events/{event['id']}"}}
+    assert pushed == {
+        "action": "event",
+        "event": {
+            "id": event["id"],
+            "type": "custom.big",
+            "timestamp": event["timestamp"],
+            "trimmed": True,
+            "link": f"/v2/events/{event['id']}",
+        },
+    }
 
 
 def test_webhooks_and_sockets_of_an_event_share_one_read_of_the_index(app_module: Any) -> None:
@@ -206,14 +226,24 @@ def test_webhooks_and_sockets_of_an_event_share_one_read_of_the_index(app_module
 
     # Given 2 endpoints and 3 sockets subscribed to custom.*
     for i in range(2):
-        deps.webhook_store().save(Endpoint(
-            id=f"whk_{i:026d}", url="https://hooks.example.test/x", event_types=("custom.*",),
-            enabled=True, max_attempts=3, secret="whsec_AAAA", version=1, created_at="t",
-            updated_at="t"), None, [])
+        deps.webhook_store().save(
+            Endpoint(
+                id=f"whk_{i:026d}",
+                url="https://hooks.example.test/x",
+                event_types=("custom.*",),
+                enabled=True,
+                max_attempts=3,
+                secret="whsec_AAAA",
+                version=1,
+                created_at="t",
+                updated_at="t",
+            ),
+            None,
+            [],
+        )
     for i in range(3):
         ws(app_module, "$connect", f"S{i}=")
-        ws(app_module, "$default", f"S{i}=", json.dumps(
-            {"action": "subscribe", "events": ["custom.*"]}))
+        ws(app_module, "$default", f"S{i}=", json.dumps({"action": "subscribe", "events": ["custom.*"]}))
     event = deps.event_bus().publish("custom.count", {})
     # When the event is fanned out
     with count_calls() as calls:

@@ -1,5 +1,6 @@
 """The retry engine, breakers and dead letters through the API and the SQS handlers, under moto,
 against real HTTP receivers on 127.0.0.1."""
+
 from __future__ import annotations
 
 import json
@@ -93,21 +94,36 @@ def test_a_duplicate_delivery_does_not_run_an_attempt_twice(
 
 
 def test_idempotency_key_returns_the_first_job(api: Api, clock: Clock, target: Receiver) -> None:
-    first = api.post("/v2/errors/retry", {
-        "service": "s", "target": {"type": "http", "url": target.url},
-        "error": {"type": "E"}, "idempotency_key": "order-7"})
-    again = api.post("/v2/errors/retry", {
-        "service": "s", "target": {"type": "http", "url": target.url},
-        "error": {"type": "E"}, "idempotency_key": "order-7"})
+    first = api.post(
+        "/v2/errors/retry",
+        {
+            "service": "s",
+            "target": {"type": "http", "url": target.url},
+            "error": {"type": "E"},
+            "idempotency_key": "order-7",
+        },
+    )
+    again = api.post(
+        "/v2/errors/retry",
+        {
+            "service": "s",
+            "target": {"type": "http", "url": target.url},
+            "error": {"type": "E"},
+            "idempotency_key": "order-7",
+        },
+    )
     assert (first.status_code, again.status_code) == (201, 200)
     assert body(first)["id"] == body(again)["id"]
     assert len(body(api.get("/v2/errors/retry?service=s"))["items"]) == 1
 
 
-def test_accepting_a_failed_operation_costs_four_calls(api: Api, clock: Clock,
-                                                       target: Receiver) -> None:
-    request = {"service": "s", "target": {"type": "http", "url": target.url},
-               "error": {"type": "E"}, "idempotency_key": "order-8"}
+def test_accepting_a_failed_operation_costs_four_calls(api: Api, clock: Clock, target: Receiver) -> None:
+    request = {
+        "service": "s",
+        "target": {"type": "http", "url": target.url},
+        "error": {"type": "E"},
+        "idempotency_key": "order-8",
+    }
     # Given a warm container (its key cached, its queue URLs known)
     api.post("/v2/errors/retry", {**request, "idempotency_key": "warm-up"})
     receive("conductor-test-events")  # the warm-up's event, out of the way
@@ -119,10 +135,12 @@ def test_accepting_a_failed_operation_costs_four_calls(api: Api, clock: Clock,
     assert created.status_code == 201
     assert calls["TransactWriteItems"] == 1 and calls["SendMessage"] == 2
     assert calls["UpdateItem"] == 1 and sum(calls.values()) == 4, calls
-    [event] = [e for e in deps.event_bus().list(10, event_type="error.created").events
-               if e.data["retry_job_id"] == body(created)["id"]]
-    sent = [json.loads(m["Body"])["id"] for batch in receive("conductor-test-events")
-            for m in batch]
+    [event] = [
+        e
+        for e in deps.event_bus().list(10, event_type="error.created").events
+        if e.data["retry_job_id"] == body(created)["id"]
+    ]
+    sent = [json.loads(m["Body"])["id"] for batch in receive("conductor-test-events") for m in batch]
     assert event.id in sent
 
 
@@ -131,9 +149,13 @@ def test_a_job_whose_attempt_cannot_be_queued_is_kept_and_sent_by_the_reconciler
 ) -> None:
     from chalicelib.errors import DependencyUnavailable
 
-    request = {"service": "s", "target": {"type": "http", "url": target.url},
-               "error": {"type": "E"}, "idempotency_key": "order-9",
-               "retry_policy": {"initial_delay_seconds": 0, "jitter": "none"}}
+    request = {
+        "service": "s",
+        "target": {"type": "http", "url": target.url},
+        "error": {"type": "E"},
+        "idempotency_key": "order-9",
+        "retry_policy": {"initial_delay_seconds": 0, "jitter": "none"},
+    }
     queue = deps.retries().engine.queue
 
     def down(*_: Any, **__: Any) -> None:
@@ -159,8 +181,11 @@ def test_a_job_whose_attempt_cannot_be_queued_is_kept_and_sent_by_the_reconciler
     assert body(api.get(f"/v2/errors/retry/{job['id']}"))["status"] == "succeeded"
     assert len(target.requests) == 1
     # the job's first attempt, once (events this test never fans out are recovered too)
-    recovered = [e.data for e in deps.event_bus().list(
-        20, event_type="system.work_recovered").events if e.data["kind"] == "retry_job"]
+    recovered = [
+        e.data
+        for e in deps.event_bus().list(20, event_type="system.work_recovered").events
+        if e.data["kind"] == "retry_job"
+    ]
     assert [(r["id"], r["attempt"]) for r in recovered] == [(job["id"], 1)]
 
 
@@ -172,9 +197,18 @@ def test_a_rare_status_of_a_busy_service_is_listed_with_one_query(api: Api, cloc
     store = RetryJobStore()
     for i in range(121):
         at = f"2026-11-30T08:{i // 60:02d}:{i % 60:02d}.000Z"
-        store.create(RetryJob(id=f"rty_{i:026d}", status="dead_lettered" if i == 7 else "scheduled",
-                              service="busy", target={}, error={}, policy={}, created_at=at,
-                              updated_at=at))
+        store.create(
+            RetryJob(
+                id=f"rty_{i:026d}",
+                status="dead_lettered" if i == 7 else "scheduled",
+                service="busy",
+                target={},
+                error={},
+                policy={},
+                created_at=at,
+                updated_at=at,
+            )
+        )
     # When its dead-lettered jobs are listed
     with count_calls() as calls:
         page = body(api.get("/v2/errors/retry?service=busy&status=dead_lettered&limit=5"))
@@ -195,12 +229,15 @@ def test_a_job_claimed_from_an_older_message_keeps_its_service_and_status_key(
     assert json.loads(message["Body"])["service"] == "payments"
     old = {**message, "Body": encode(RetryAttempt(job["id"], 1, clock.now))}
     # When it runs (and fails), Then its listing by service and status follows each change
-    app_module.run_retry_attempts(sqs_event([old], ARN + "conductor-test-retries", "us-east-1"),
-                                  context_for("x"))
+    app_module.run_retry_attempts(
+        sqs_event([old], ARN + "conductor-test-retries", "us-east-1"), context_for("x")
+    )
     listed = body(api.get("/v2/errors/retry?service=payments&status=scheduled"))["items"]
     assert [j["id"] for j in listed] == [job["id"]] and listed[0]["attempt_count"] == 1
-    assert deps.retries().jobs.claim(job["id"], 2, int(clock.now.timestamp()) + 3600, 60,
-                                     "t", None, "tok") is not None
+    assert (
+        deps.retries().jobs.claim(job["id"], 2, int(clock.now.timestamp()) + 3600, 60, "t", None, "tok")
+        is not None
+    )
     running = body(api.get("/v2/errors/retry?service=payments&status=running"))["items"]
     assert [j["id"] for j in running] == [job["id"]]
     assert body(api.get("/v2/errors/retry?service=payments&status=scheduled"))["items"] == []
@@ -216,14 +253,25 @@ def test_dead_letters_of_a_rare_source_service_or_group_are_listed_in_two_calls(
     store = DeadLetterStore()
     for i in range(121):
         rare = i == 40
-        store.put_once(DeadLetter(
-            id=f"dlq_{i:026d}", status="open", source="sqs:rare" if rare else "retry_job",
-            service="ledger" if rare else "payments",
-            fingerprint="00000000000000aa" if rare else "00000000000000bb", error={}, payload={},
-            created_at=f"2026-11-30T08:{i // 60:02d}:{i % 60:02d}.000Z"))
+        store.put_once(
+            DeadLetter(
+                id=f"dlq_{i:026d}",
+                status="open",
+                source="sqs:rare" if rare else "retry_job",
+                service="ledger" if rare else "payments",
+                fingerprint="00000000000000aa" if rare else "00000000000000bb",
+                error={},
+                payload={},
+                created_at=f"2026-11-30T08:{i // 60:02d}:{i % 60:02d}.000Z",
+            )
+        )
     # When each filter (and two together) asks for the rare one
-    for query in ("source=sqs:rare", "service=ledger", "fingerprint=00000000000000aa",
-                  "source=sqs:rare&service=ledger"):
+    for query in (
+        "source=sqs:rare",
+        "service=ledger",
+        "fingerprint=00000000000000aa",
+        "source=sqs:rare&service=ledger",
+    ):
         with count_calls() as calls:
             page = body(api.get(f"/v2/dlq?{query}&limit=5"))
         # Then one Query of its list and one BatchGetItem found it, nothing else was read
@@ -250,8 +298,9 @@ def test_a_job_item_stays_the_same_size_however_many_attempts_it_makes(
     from chalicelib.config import get_settings
 
     def item_bytes(job_id: str) -> int:
-        item = aws.client("dynamodb").get_item(TableName=get_settings().tables["retry_jobs"],
-                                               Key={"id": {"S": job_id}})["Item"]
+        item = aws.client("dynamodb").get_item(
+            TableName=get_settings().tables["retry_jobs"], Key={"id": {"S": job_id}}
+        )["Item"]
         return len(json.dumps(item))
 
     # Given a job whose target answers 503 with a 1 KB body, 9 attempts allowed (fewer than
@@ -268,8 +317,7 @@ def test_a_job_item_stays_the_same_size_however_many_attempts_it_makes(
     assert item_bytes(job["id"]) - after_one < 400
     # and the attempts page in order
     page = body(api.get(f"/v2/errors/retry/{job['id']}/attempts?limit=5"))
-    rest = body(api.get(f"/v2/errors/retry/{job['id']}/attempts?limit=10"
-                        f"&cursor={page['next_cursor']}"))
+    rest = body(api.get(f"/v2/errors/retry/{job['id']}/attempts?limit=10&cursor={page['next_cursor']}"))
     assert [a["number"] for a in page["items"] + rest["items"]] == list(range(1, 10))
     assert rest["next_cursor"] is None
 
@@ -299,8 +347,12 @@ def test_attempts_of_a_job_written_before_they_had_items_of_their_own_are_shown(
 def test_non_retryable_errors_go_straight_to_the_dlq(
     api: Api, app_module: Any, clock: Clock, target: Receiver
 ) -> None:
-    at_once = new_job(api, target.url, error={"type": "ValidationError", "message": "bad"},
-                      retry_policy={**FAST, "non_retryable": ["ValidationError", "HTTP400"]})
+    at_once = new_job(
+        api,
+        target.url,
+        error={"type": "ValidationError", "message": "bad"},
+        retry_policy={**FAST, "non_retryable": ["ValidationError", "HTTP400"]},
+    )
     assert at_once["status"] == "dead_lettered" and at_once["dead_letter_id"]
     target.set_script([(400, {})])
     after_one = new_job(api, target.url, retry_policy={**FAST, "non_retryable": ["HTTP400"]})
@@ -310,8 +362,7 @@ def test_non_retryable_errors_go_straight_to_the_dlq(
     assert body(api.get(f"/v2/dlq/{job['dead_letter_id']}"))["error"]["reason"] == "non_retryable"
 
 
-def test_retry_after_is_honoured(api: Api, app_module: Any, clock: Clock,
-                                 target: Receiver) -> None:
+def test_retry_after_is_honoured(api: Api, app_module: Any, clock: Clock, target: Receiver) -> None:
     target.set_script([(429, {"Retry-After": "120"}), (200, {})])
     job = new_job(api, target.url)
     run_attempts(app_module)
@@ -324,24 +375,26 @@ def test_retry_after_is_honoured(api: Api, app_module: Any, clock: Clock,
     assert receive("conductor-test-retries") == []  # SQS holds the next attempt back
 
 
-def test_waits_longer_than_15_minutes_travel_in_hops(api: Api, clock: Clock,
-                                                     target: Receiver) -> None:
+def test_waits_longer_than_15_minutes_travel_in_hops(api: Api, clock: Clock, target: Receiver) -> None:
     job = new_job(api, target.url)
     receive("conductor-test-retries")  # the first attempt's message is in flight now
     run_at = clock.now + timedelta(hours=1)
-    message = json.dumps({"job_id": job["id"], "attempt": 1,
-                          "run_at": run_at.isoformat().replace("+00:00", "Z")})
+    message = json.dumps(
+        {"job_id": job["id"], "attempt": 1, "run_at": run_at.isoformat().replace("+00:00", "Z")}
+    )
     assert deps.retries().process(message) == "hop"
     sqs = factory.client("sqs")
     url = sqs.get_queue_url(QueueName="conductor-test-retries")["QueueUrl"]
-    delayed = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
-        "ApproximateNumberOfMessagesDelayed"])["Attributes"]["ApproximateNumberOfMessagesDelayed"]
+    delayed = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesDelayed"])[
+        "Attributes"
+    ]["ApproximateNumberOfMessagesDelayed"]
     assert delayed == "1"  # re-sent with the 900 s maximum; the attempt did not run
     assert target.requests == []
 
 
-def test_resolving_cancels_pending_attempts(api: Api, app_module: Any, clock: Clock,
-                                            target: Receiver) -> None:
+def test_resolving_cancels_pending_attempts(
+    api: Api, app_module: Any, clock: Clock, target: Receiver
+) -> None:
     job = new_job(api, target.url)
     resolved = api.post("/v2/errors/resolve", {"id": job["id"], "note": "fixed by hand"})
     assert resolved.status_code == 200 and body(resolved)["status"] == "resolved"
@@ -355,10 +408,12 @@ def test_an_open_breaker_defers_attempts_without_using_them(
     api: Api, app_module: Any, clock: Clock, target: Receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given a breaker that opens after 2 failed calls and waits 30 s
-    settings = {"default": BreakerSettings(minimum_calls=2, window_size=4, open_seconds=30,
-                                           half_open_trials=1)}
-    service = BreakerService(BreakerStore(), settings,
-                             lambda t, d: deps.event_bus().publish(t, d), clock=clock)
+    settings = {
+        "default": BreakerSettings(minimum_calls=2, window_size=4, open_seconds=30, half_open_trials=1)
+    }
+    service = BreakerService(
+        BreakerStore(), settings, lambda t, d: deps.event_bus().publish(t, d), clock=clock
+    )
     monkeypatch.setattr(deps.retries(), "breakers", service)
     target.set_script([(500, {}), (500, {}), (200, {})])
     first = new_job(api, target.url, retry_policy={**FAST, "max_attempts": 1})
@@ -366,7 +421,8 @@ def test_an_open_breaker_defers_attempts_without_using_them(
     run_attempts(app_module, rounds=1)
     assert body(api.get("/v2/errors/circuit-breaker/payments"))["state"] == "open"
     assert {body(api.get(f"/v2/errors/retry/{j['id']}"))["status"] for j in (first, second)} == {
-        "dead_lettered"}
+        "dead_lettered"
+    }
     # When a third job's attempt comes while the breaker is open
     third = new_job(api, target.url)
     run_attempts(app_module, rounds=1)
@@ -375,13 +431,20 @@ def test_an_open_breaker_defers_attempts_without_using_them(
     assert len(target.requests) == 2  # the call was never made
     # Then after the wait the trial call closes the breaker
     clock.now += timedelta(seconds=30)
-    assert deps.retries().process(json.dumps({"job_id": third["id"], "attempt": 1,
-                                   "run_at": deferred["next_attempt_at"]})) == "succeeded"
+    assert (
+        deps.retries().process(
+            json.dumps({"job_id": third["id"], "attempt": 1, "run_at": deferred["next_attempt_at"]})
+        )
+        == "succeeded"
+    )
     assert body(api.get("/v2/errors/circuit-breaker/payments"))["state"] == "closed"
     kinds = [e.type for e in deps.event_bus().list(200).events]
     # (the clock stands still, so same-instant events have no order to check)
     assert sorted(k for k in kinds if k.startswith("circuit.")) == [
-        "circuit.closed", "circuit.half_opened", "circuit.opened"]
+        "circuit.closed",
+        "circuit.half_opened",
+        "circuit.opened",
+    ]
 
 
 def test_two_concurrent_breaker_updates_never_lose_a_transition(clock: Clock) -> None:
@@ -407,8 +470,9 @@ def test_two_concurrent_breaker_updates_never_lose_a_transition(clock: Clock) ->
     assert published == ["circuit.opened"]
 
 
-def test_a_crash_mid_batch_loses_no_job(api: Api, app_module: Any, clock: Clock,
-                                        target: Receiver, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_crash_mid_batch_loses_no_job(
+    api: Api, app_module: Any, clock: Clock, target: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
     jobs = [new_job(api, target.url) for _ in range(8)]
     runner = deps.retries().runner
     real_run = runner.run
@@ -457,17 +521,24 @@ def test_sqs_dlq_messages_are_recorded_once(api: Api, app_module: Any, clock: Cl
     assert body(api.get("/v2/dlq?status=resolved"))["items"][0]["note"] == "known bad message"
 
 
-@pytest.mark.parametrize(("patch", "field"), [
-    ({"target": {"type": "http", "url": "ftp://x"}}, "target.http.url"),
-    ({"target": {"type": "carrier-pigeon"}}, "target"),
-    ({"retry_policy": {"max_attempts": 0}}, "retry_policy.max_attempts"),
-    ({"retry_policy": {"strategy": "random"}}, "retry_policy.strategy"),
-    ({"service": "bad service!"}, "service"),
-    ({"error": {}}, "error.type"),
-])
+@pytest.mark.parametrize(
+    ("patch", "field"),
+    [
+        ({"target": {"type": "http", "url": "ftp://x"}}, "target.http.url"),
+        ({"target": {"type": "carrier-pigeon"}}, "target"),
+        ({"retry_policy": {"max_attempts": 0}}, "retry_policy.max_attempts"),
+        ({"retry_policy": {"strategy": "random"}}, "retry_policy.strategy"),
+        ({"service": "bad service!"}, "service"),
+        ({"error": {}}, "error.type"),
+    ],
+)
 def test_bad_retry_requests(api: Api, clock: Clock, patch: dict[str, Any], field: str) -> None:
-    request = {"service": "s", "target": {"type": "http", "url": "http://127.0.0.1:1/x"},
-               "error": {"type": "E"}, **patch}
+    request = {
+        "service": "s",
+        "target": {"type": "http", "url": "http://127.0.0.1:1/x"},
+        "error": {"type": "E"},
+        **patch,
+    }
     response = api.post("/v2/errors/retry", request)
     assert response.status_code == 400
     assert field in {d["field"] for d in body(response)["error"]["details"]}, body(response)
@@ -482,8 +553,11 @@ def test_batches_answer_each_item(api: Api, clock: Clock, target: Receiver) -> N
     assert [r["status"] for r in result["results"]] == ["ok", "error", "ok"]
     assert result["results"][1]["error"]["code"] == "validation_error"
     ids = [r["id"] for r in result["results"] if r["status"] == "ok"]
-    resolved = body(api.post("/v2/batch/errors/resolve", {"items": [
-        {"id": ids[0]}, {"id": "rty_01M8KGG0H1398KT48NHQHKJ2H4"}]}))
+    resolved = body(
+        api.post(
+            "/v2/batch/errors/resolve", {"items": [{"id": ids[0]}, {"id": "rty_01M8KGG0H1398KT48NHQHKJ2H4"}]}
+        )
+    )
     assert [r["status"] for r in resolved["results"]] == ["ok", "error"]
     assert resolved["results"][1]["error"]["code"] == "not_found"
     too_many = api.post("/v2/batch/errors/retry", {"items": [good] * 101})
@@ -497,8 +571,10 @@ def test_breaker_endpoints_and_roles(api: Api, keys: dict[str, str], clock: Cloc
     assert forced.status_code == 200 and body(forced)["state"] == "forced_open"
     listed = body(api.get("/v2/errors/circuit-breakers"))["items"]
     assert [b["service"] for b in listed] == ["billing"]
-    assert api.post("/v2/errors/circuit-breaker/billing", {"action": "reset"},
-                    key=keys["viewer"]).status_code == 403
+    assert (
+        api.post("/v2/errors/circuit-breaker/billing", {"action": "reset"}, key=keys["viewer"]).status_code
+        == 403
+    )
     assert api.post("/v2/errors/circuit-breaker/billing", {"action": "explode"}).status_code == 400
     reset = body(api.post("/v2/errors/circuit-breaker/billing", {"action": "reset"}))
     assert reset["state"] == "closed"
@@ -510,8 +586,9 @@ def test_aws_calls_per_attempt(api: Api, app_module: Any, clock: Clock, target: 
     new_job(api, target.url)
     [messages] = receive("conductor-test-retries")
     with count_calls() as calls:
-        app_module.run_retry_attempts(sqs_event(messages, ARN + "conductor-test-retries",
-                                                "us-east-1"), context_for("x"))
+        app_module.run_retry_attempts(
+            sqs_event(messages, ARN + "conductor-test-retries", "us-east-1"), context_for("x")
+        )
     assert calls["Scan"] == 0
     # job get + claim + breaker reads (2) and, while its window fills, a write + finish +
     # 2 events (PutItem + SendMessage each) + the success counted in 3 windows (minute/hour/day)
@@ -528,8 +605,10 @@ def test_a_batch_of_attempts_writes_its_events_together(
     assert len(messages) == 10
     # When the batch runs through the handler
     with count_calls() as calls:
-        app_module.run_retry_attempts(sqs_event(messages, ARN + "conductor-test-retries",
-                                                "us-east-1"), context_for("run_retry_attempts"))
+        app_module.run_retry_attempts(
+            sqs_event(messages, ARN + "conductor-test-retries", "us-east-1"),
+            context_for("run_retry_attempts"),
+        )
     delete("conductor-test-retries", messages)
     # Then its 20 events (error.retry and error.succeeded of each) were written together:
     # one BatchWriteItem and two SendMessageBatch, not 20 PutItem and 20 SendMessage
@@ -553,17 +632,18 @@ def test_events_of_finished_work_are_written_when_a_later_record_fails(
         calls["n"] += 1
         if calls["n"] == 2:
             from chalicelib.errors import DependencyUnavailable
+
             raise DependencyUnavailable("the retry jobs table could not be reached")
         return real(body)
 
     monkeypatch.setattr(deps.retries(), "process", flaky)
     # When the batch's second record fails (SQS will hand that one over again)
-    answer = app_module.run_retry_attempts(sqs_event(messages, ARN + "conductor-test-retries",
-                                                     "us-east-1"), context_for("run_retry_attempts"))
+    answer = app_module.run_retry_attempts(
+        sqs_event(messages, ARN + "conductor-test-retries", "us-east-1"), context_for("run_retry_attempts")
+    )
     assert [f["itemIdentifier"] for f in answer["batchItemFailures"]] == [messages[1]["MessageId"]]
     # Then the first job's events are written all the same
-    done = {e.data["retry_job_id"] for e in deps.event_bus().list(
-        50, event_type="error.succeeded").events}
+    done = {e.data["retry_job_id"] for e in deps.event_bus().list(50, event_type="error.succeeded").events}
     assert first in done and second not in done
 
 

@@ -3,6 +3,7 @@
 Nothing here sends a packet beyond loopback: names resolve through a stand-in table, every
 connection attempt is recorded (and refused before it is made unless it is to loopback), and the
 refusals are proven by "no connection was attempted"."""
+
 from __future__ import annotations
 
 import ipaddress
@@ -70,13 +71,22 @@ def dns(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, list[
 
 
 def retry_request(target: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    return {"service": "payments", "target": target,
-            "error": {"type": "HTTP503", "message": "down"}, "retry_policy": FAST, **extra}
+    return {
+        "service": "payments",
+        "target": target,
+        "error": {"type": "HTTP503", "message": "down"},
+        "retry_policy": FAST,
+        **extra,
+    }
 
 
 def schedule_request(target: dict[str, Any]) -> dict[str, Any]:
-    return {"name": "nightly", "expression": "cron(0 9 * * *)", "target": target,
-            "retry_policy": {"max_attempts": 1}}
+    return {
+        "name": "nightly",
+        "expression": "cron(0 9 * * *)",
+        "target": target,
+        "retry_policy": {"max_attempts": 1},
+    }
 
 
 def problem(response: Any, field: str) -> str:
@@ -84,8 +94,11 @@ def problem(response: Any, field: str) -> str:
     error = body(response)["error"]
     assert error["code"] == "validation_error"
     # the schema names the union member in its path (target.http.url); the guard says target.url
-    found = [d["problem"] for d in error["details"]
-             if d["field"] in (field, field.replace("target.", "target.http.", 1))]
+    found = [
+        d["problem"]
+        for d in error["details"]
+        if d["field"] in (field, field.replace("target.", "target.http.", 1))
+    ]
     assert found, error
     return found[0]
 
@@ -108,8 +121,8 @@ BLOCKED = [
 
 @pytest.mark.parametrize(("url", "why"), BLOCKED)
 def test_retry_and_schedule_targets_are_refused_at_creation(
-        api: Api, clock: Clock, dns: dict[str, list[str]], connects: list[Any], url: str,
-        why: str) -> None:
+    api: Api, clock: Clock, dns: dict[str, list[str]], connects: list[Any], url: str, why: str
+) -> None:
     monkey = {"type": "http", "method": "POST", "url": url}
     assert why in problem(api.post("/v2/errors/retry", retry_request(monkey)), "target.url")
     assert why in problem(api.post("/v2/schedules", schedule_request(monkey)), "target.url")
@@ -119,23 +132,24 @@ def test_retry_and_schedule_targets_are_refused_at_creation(
 
 
 def test_a_name_that_resolves_to_a_private_address_is_refused(
-        api: Api, clock: Clock, dns: dict[str, list[str]], connects: list[Any]) -> None:
+    api: Api, clock: Clock, dns: dict[str, list[str]], connects: list[Any]
+) -> None:
     dns["internal.corp.test"] = ["10.20.30.40"]
     monkey = {"type": "http", "url": "https://internal.corp.test/admin"}
-    assert "10.20.30.40" in problem(api.post("/v2/errors/retry", retry_request(monkey)),
-                                    "target.url")
+    assert "10.20.30.40" in problem(api.post("/v2/errors/retry", retry_request(monkey)), "target.url")
     batch = body(api.post("/v2/batch/errors/retry", {"items": [retry_request(monkey)]}))
     assert batch["failed"] == 1 and connects == []
 
 
 def test_dns_rebinding_after_creation_is_refused_at_connect_time(
-        api: Api, app_module: Any, clock: Clock, dns: dict[str, list[str]], target: Receiver,
-        connects: list[Any]) -> None:
+    api: Api, app_module: Any, clock: Clock, dns: dict[str, list[str]], target: Receiver, connects: list[Any]
+) -> None:
     # Given a job whose host resolved to an allowed address when it was created
     port = int(target.url.rsplit(":", 1)[1].split("/")[0])
     dns["rebind.test"] = ["127.0.0.1"]
-    job = body(api.post("/v2/errors/retry", retry_request(
-        {"type": "http", "url": f"http://rebind.test:{port}/x"})))
+    job = body(
+        api.post("/v2/errors/retry", retry_request({"type": "http", "url": f"http://rebind.test:{port}/x"}))
+    )
     # When the name re-binds to the metadata address before the attempt
     dns["rebind.test"] = ["169.254.169.254"]
     run_attempts(app_module)
@@ -148,12 +162,18 @@ def test_dns_rebinding_after_creation_is_refused_at_connect_time(
 
 
 def test_the_connection_goes_to_the_checked_address_with_the_original_host(
-        api: Api, app_module: Any, clock: Clock, dns: dict[str, list[str]], target: Receiver,
-        connects: list[tuple[str, int]]) -> None:
+    api: Api,
+    app_module: Any,
+    clock: Clock,
+    dns: dict[str, list[str]],
+    target: Receiver,
+    connects: list[tuple[str, int]],
+) -> None:
     port = int(target.url.rsplit(":", 1)[1].split("/")[0])
     dns["hooks.test"] = ["127.0.0.1"]
-    job = body(api.post("/v2/errors/retry", retry_request(
-        {"type": "http", "url": f"http://hooks.test:{port}/pay"})))
+    job = body(
+        api.post("/v2/errors/retry", retry_request({"type": "http", "url": f"http://hooks.test:{port}/pay"}))
+    )
     run_attempts(app_module)
     assert body(api.get(f"/v2/errors/retry/{job['id']}"))["status"] == "succeeded"
     [request] = target.requests
@@ -161,11 +181,16 @@ def test_the_connection_goes_to_the_checked_address_with_the_original_host(
     assert connects == [("127.0.0.1", port)]  # and `connects` saw no lookup of hooks.test
 
 
-def test_redirects_are_never_followed(api: Api, app_module: Any, clock: Clock,
-                                      connects: list[tuple[str, int]]) -> None:
+def test_redirects_are_never_followed(
+    api: Api, app_module: Any, clock: Clock, connects: list[tuple[str, int]]
+) -> None:
     with receiver([(302, {"Location": "http://169.254.169.254/latest/meta-data/"})]) as bouncer:
-        job = body(api.post("/v2/errors/retry", retry_request(
-            {"type": "http", "url": bouncer.url}, retry_policy={**FAST, "max_attempts": 1})))
+        job = body(
+            api.post(
+                "/v2/errors/retry",
+                retry_request({"type": "http", "url": bouncer.url}, retry_policy={**FAST, "max_attempts": 1}),
+            )
+        )
         run_attempts(app_module)
         assert len(bouncer.requests) == 1
     done = body(api.get(f"/v2/errors/retry/{job['id']}"))
@@ -174,13 +199,19 @@ def test_redirects_are_never_followed(api: Api, app_module: Any, clock: Clock,
 
 
 def test_a_schedule_run_is_checked_at_connect_time_too(
-        api: Api, app_module: Any, clock: Clock, dns: dict[str, list[str]], target: Receiver,
-        connects: list[Any]) -> None:
+    api: Api, app_module: Any, clock: Clock, dns: dict[str, list[str]], target: Receiver, connects: list[Any]
+) -> None:
     port = int(target.url.rsplit(":", 1)[1].split("/")[0])
     dns["cron.test"] = ["127.0.0.1"]
-    created = body(api.post("/v2/schedules", {
-        **schedule_request({"type": "http", "url": f"http://cron.test:{port}/run"}),
-        "retry_policy": {"max_attempts": 3}}))
+    created = body(
+        api.post(
+            "/v2/schedules",
+            {
+                **schedule_request({"type": "http", "url": f"http://cron.test:{port}/run"}),
+                "retry_policy": {"max_attempts": 3},
+            },
+        )
+    )
     dns["cron.test"] = ["192.168.0.10"]
     api.post(f"/v2/schedules/{created['id']}/execute")
     run_executions(app_module)
@@ -194,23 +225,29 @@ def test_a_schedule_run_is_checked_at_connect_time_too(
 
 
 @pytest.mark.parametrize("queue", ["events", "events-dlq", "retries", "webhook-deliveries"])
-def test_sqs_targets_may_not_name_conductors_own_queues(api: Api, clock: Clock,
-                                                        queue: str) -> None:
+def test_sqs_targets_may_not_name_conductors_own_queues(api: Api, clock: Clock, queue: str) -> None:
     url = f"https://sqs.us-east-1.amazonaws.com/123456789012/conductor-test-{queue}"
-    forged = {"type": "sqs", "queue_url": url,
-              "message": {"id": "evt_X", "type": "webhook.disabled", "data": {}}}
-    assert "Conductor's own" in problem(api.post("/v2/errors/retry", retry_request(forged)),
-                                         "target.queue_url")
-    assert "Conductor's own" in problem(api.post("/v2/schedules", schedule_request(forged)),
-                                         "target.queue_url")
+    forged = {
+        "type": "sqs",
+        "queue_url": url,
+        "message": {"id": "evt_X", "type": "webhook.disabled", "data": {}},
+    }
+    assert "Conductor's own" in problem(
+        api.post("/v2/errors/retry", retry_request(forged)), "target.queue_url"
+    )
+    assert "Conductor's own" in problem(
+        api.post("/v2/schedules", schedule_request(forged)), "target.queue_url"
+    )
 
 
-def test_a_foreign_queue_is_a_fine_target_locally(api: Api, app_module: Any,
-                                                  clock: Clock) -> None:
+def test_a_foreign_queue_is_a_fine_target_locally(api: Api, app_module: Any, clock: Clock) -> None:
     sqs = factory.client("sqs")
     url = sqs.create_queue(QueueName="customer-jobs")["QueueUrl"]
-    job = body(api.post("/v2/errors/retry", retry_request(
-        {"type": "sqs", "queue_url": url, "message": {"order": 7}})))
+    job = body(
+        api.post(
+            "/v2/errors/retry", retry_request({"type": "sqs", "queue_url": url, "message": {"order": 7}})
+        )
+    )
     run_attempts(app_module)
     assert body(api.get(f"/v2/errors/retry/{job['id']}"))["status"] == "succeeded"
     [message] = sqs.receive_message(QueueUrl=url).get("Messages", [])
@@ -218,49 +255,55 @@ def test_a_foreign_queue_is_a_fine_target_locally(api: Api, app_module: Any,
 
 
 def test_a_stored_job_aimed_at_an_own_queue_is_refused_when_it_runs(
-        api: Api, app_module: Any, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
+    api: Api, app_module: Any, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Given a job accepted before the rule existed (the check at creation is skipped here)
     events_url = factory.client("sqs").get_queue_url(QueueName="conductor-test-events")["QueueUrl"]
     monkeypatch.setattr(deps.target_runner(), "validate", lambda target, field="target": None)
-    job = body(api.post("/v2/errors/retry", retry_request(
-        {"type": "sqs", "queue_url": events_url, "message": {"type": "webhook.disabled"}})))
+    job = body(
+        api.post(
+            "/v2/errors/retry",
+            retry_request({"type": "sqs", "queue_url": events_url, "message": {"type": "webhook.disabled"}}),
+        )
+    )
     run_attempts(app_module)
     done = body(api.get(f"/v2/errors/retry/{job['id']}"))
     assert done["status"] == "dead_lettered"
     assert done["attempts"][0]["error_type"] == "ForbiddenTarget"
     sqs = factory.client("sqs")
-    forged = [m for m in sqs.receive_message(QueueUrl=events_url, MaxNumberOfMessages=10)
-              .get("Messages", []) if "webhook.disabled" in m["Body"]]
+    forged = [
+        m
+        for m in sqs.receive_message(QueueUrl=events_url, MaxNumberOfMessages=10).get("Messages", [])
+        if "webhook.disabled" in m["Body"]
+    ]
     assert forged == []
 
 
 def test_a_deployed_stage_allows_only_its_listed_queues() -> None:
     from chalicelib.services.targets import TargetQueues
 
-    queues = TargetQueues(own=frozenset({"conductor-prod-events"}), deployed=True,
-                          allowed=("arn:aws:sqs:eu-west-1:111122223333:orders",))
+    queues = TargetQueues(
+        own=frozenset({"conductor-prod-events"}),
+        deployed=True,
+        allowed=("arn:aws:sqs:eu-west-1:111122223333:orders",),
+    )
     assert queues.refusal("https://sqs.eu-west-1.amazonaws.com/111122223333/orders") is None
-    assert "allow-list" in (queues.refusal(
-        "https://sqs.eu-west-1.amazonaws.com/111122223333/other") or "")
-    assert "allow-list" in (queues.refusal(
-        "https://sqs.us-east-1.amazonaws.com/111122223333/orders") or "")
-    assert "own" in (queues.refusal(
-        "https://sqs.eu-west-1.amazonaws.com/111122223333/conductor-prod-events") or "")
+    assert "allow-list" in (queues.refusal("https://sqs.eu-west-1.amazonaws.com/111122223333/other") or "")
+    assert "allow-list" in (queues.refusal("https://sqs.us-east-1.amazonaws.com/111122223333/orders") or "")
+    assert "own" in (
+        queues.refusal("https://sqs.eu-west-1.amazonaws.com/111122223333/conductor-prod-events") or ""
+    )
     assert "SQS queue URL" in (queues.refusal("https://example.com/not/a/queue/url") or "")
-
-
 
 
 # --- 2. the cursor secret ---------------------------------------------------------------------------
 
 
-def test_a_cursor_signed_with_the_old_public_key_is_refused(api: Api, clock: Clock,
-                                                            target: Receiver) -> None:
+def test_a_cursor_signed_with_the_old_public_key_is_refused(api: Api, clock: Clock, target: Receiver) -> None:
     from chalicelib.domain.cursor import encode_cursor
 
     for name in ("a", "b"):
-        api.post("/v2/schedules", {**schedule_request({"type": "http", "url": target.url}),
-                                   "name": name})
+        api.post("/v2/schedules", {**schedule_request({"type": "http", "url": target.url}), "name": name})
     # the key anyone could derive from the code before: f"conductor-{stage}-cursor"
     forged = encode_cursor({"k": "9999-12-31T00:00:00Z#sch_Z"}, "conductor-test-cursor")
     response = api.get(f"/v2/schedules?limit=1&cursor={forged}")
@@ -268,7 +311,8 @@ def test_a_cursor_signed_with_the_old_public_key_is_refused(api: Api, clock: Clo
 
 
 def test_the_cursor_key_is_random_per_process_locally_and_read_from_secrets_manager_deployed(
-        aws: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    aws: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     from chalicelib.config import reset_settings
 
     local = deps.cursor_secret()
@@ -284,8 +328,7 @@ def test_the_cursor_key_is_random_per_process_locally_and_read_from_secrets_mana
         deps.cursor_secret()
     # deployed with the secret the stack generated: read once per container
     value = "x" * 20 + "generated-by-cloudformation-0123456789"
-    factory.client("secretsmanager").create_secret(Name="conductor-test-cursor-secret",
-                                                   SecretString=value)
+    factory.client("secretsmanager").create_secret(Name="conductor-test-cursor-secret", SecretString=value)
     monkeypatch.setenv("CONDUCTOR_CURSOR_SECRET_NAME", "conductor-test-cursor-secret")
     reset_settings()
     deps.reset()
@@ -304,10 +347,13 @@ def test_the_cursor_key_is_random_per_process_locally_and_read_from_secrets_mana
 
 
 def test_cursors_only_work_on_the_list_and_filters_they_came_from(
-        api: Api, clock: Clock, target: Receiver) -> None:
+    api: Api, clock: Clock, target: Receiver
+) -> None:
     for name in ("a", "b", "c"):
-        api.post("/v2/schedules", {**schedule_request({"type": "http", "url": target.url}),
-                                   "name": name, "enabled": False})
+        api.post(
+            "/v2/schedules",
+            {**schedule_request({"type": "http", "url": target.url}), "name": name, "enabled": False},
+        )
         api.post("/v2/webhooks", {"url": target.url, "event_types": ["custom.*"]})
     paused = body(api.get("/v2/schedules?limit=1&enabled=false"))["next_cursor"]
     assert paused
@@ -344,8 +390,7 @@ def test_a_well_signed_cursor_with_a_wrong_key_type_is_a_400(api: Api, clock: Cl
         assert response.status_code == 400, position
 
 
-def test_the_iam_policy_lets_targets_reach_only_the_listed_queues(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_iam_policy_lets_targets_reach_only_the_listed_queues(monkeypatch: pytest.MonkeyPatch) -> None:
     from infra import build
 
     assert "TargetQueues" not in {s["Sid"] for s in build.policy("prod")["Statement"]}
@@ -355,7 +400,8 @@ def test_the_iam_policy_lets_targets_reach_only_the_listed_queues(
     assert statements["TargetQueues"]["Action"] == ["sqs:SendMessage"]
     assert statements["TargetQueues"]["Resource"] == list(listed)
     assert statements["CursorSecret"]["Resource"].startswith(
-        "arn:aws:secretsmanager:*:*:secret:conductor-prod-cursor-secret-")
+        "arn:aws:secretsmanager:*:*:secret:conductor-prod-cursor-secret-"
+    )
 
 
 # --- 3. WebSocket tickets instead of keys in URLs ---------------------------------------------------
@@ -370,7 +416,8 @@ def connect(app_module: Any, connection_id: str, **query: str) -> int:
 
 
 def test_a_ticket_opens_one_socket_once_within_a_minute(
-        api: Api, app_module: Any, clock: Clock, keys: dict[str, str]) -> None:
+    api: Api, app_module: Any, clock: Clock, keys: dict[str, str]
+) -> None:
     from datetime import timedelta
 
     assert api.post("/v2/realtime/tickets", key=None).status_code == 401
@@ -388,8 +435,9 @@ def test_a_ticket_opens_one_socket_once_within_a_minute(
     assert connect(app_module, "T5=", token=keys["viewer"]) == 200  # the older, less safe way
 
 
-def test_a_ticket_of_a_key_revoked_since_is_refused(api: Api, app_module: Any, clock: Clock,
-                                                    keys: dict[str, str]) -> None:
+def test_a_ticket_of_a_key_revoked_since_is_refused(
+    api: Api, app_module: Any, clock: Clock, keys: dict[str, str]
+) -> None:
     created = body(api.post("/v2/api-keys", {"name": "tmp", "role": "viewer"}, key=keys["admin"]))
     ticket = body(api.post("/v2/realtime/tickets", key=created["key"]))["ticket"]
     api.delete(f"/v2/api-keys/{created['id']}", key=keys["admin"])
@@ -397,7 +445,8 @@ def test_a_ticket_of_a_key_revoked_since_is_refused(api: Api, app_module: Any, c
 
 
 def test_the_ticket_url_points_at_the_configured_websocket(
-        api: Api, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
+    api: Api, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import dataclasses
 
     from chalicelib.api import realtime
@@ -413,16 +462,24 @@ def test_the_ticket_url_points_at_the_configured_websocket(
 
 
 def test_revoking_a_key_closes_its_sockets_and_stops_pushes(
-        api: Api, app_module: Any, clock: Clock, keys: dict[str, str]) -> None:
+    api: Api, app_module: Any, clock: Clock, keys: dict[str, str]
+) -> None:
     from devserver.lambdas import context_for, websocket_event
     from tests.functional.helpers import DOMAIN, publish_and_fan_out, sent_to
 
     created = body(api.post("/v2/api-keys", {"name": "laptop", "role": "viewer"}, key=keys["admin"]))
     for connection_id in ("K1=", "K2="):
         assert connect(app_module, connection_id, token=created["key"]) == 200
-        app_module.ws_message(websocket_event(
-            "$default", connection_id, DOMAIN, "api",
-            body=json.dumps({"action": "subscribe", "events": ["custom.*"]})), context_for("x"))
+        app_module.ws_message(
+            websocket_event(
+                "$default",
+                connection_id,
+                DOMAIN,
+                "api",
+                body=json.dumps({"action": "subscribe", "events": ["custom.*"]}),
+            ),
+            context_for("x"),
+        )
     assert connect(app_module, "OTHER=", token=keys["viewer"]) == 200
     # When the key is revoked
     assert api.delete(f"/v2/api-keys/{created['id']}", key=keys["admin"]).status_code == 204
@@ -437,7 +494,8 @@ def test_revoking_a_key_closes_its_sockets_and_stops_pushes(
 
 
 def test_replaying_a_conductor_queues_dead_letter_redrives_it_but_the_api_cannot(
-        api: Api, app_module: Any, clock: Clock) -> None:
+    api: Api, app_module: Any, clock: Clock
+) -> None:
     from devserver.lambdas import context_for, sqs_event
     from tests.functional.helpers import ARN, receive
 
@@ -445,8 +503,9 @@ def test_replaying_a_conductor_queues_dead_letter_redrives_it_but_the_api_cannot
     dlq = sqs.get_queue_url(QueueName="conductor-test-retries-dlq")["QueueUrl"]
     sqs.send_message(QueueUrl=dlq, MessageBody='{"job_id": "rty_X", "attempt": 1}')
     [messages] = receive("conductor-test-retries-dlq")
-    app_module.drain_retries_dlq(sqs_event(messages, ARN + "conductor-test-retries-dlq",
-                                           "us-east-1"), context_for("x"))
+    app_module.drain_retries_dlq(
+        sqs_event(messages, ARN + "conductor-test-retries-dlq", "us-east-1"), context_for("x")
+    )
     [entry] = body(api.get("/v2/dlq?source=sqs:conductor-test-retries"))["items"]
     replayed = api.post(f"/v2/dlq/{entry['id']}/replay")
     assert replayed.status_code == 201, replayed.body  # SQS redrive: back to its source queue
@@ -459,26 +518,37 @@ def test_replaying_a_conductor_queues_dead_letter_redrives_it_but_the_api_cannot
 
 
 def test_custom_headers_are_masked_for_every_reader_and_kept_on_update(
-        api: Api, app_module: Any, clock: Clock, target: Receiver, keys: dict[str, str]) -> None:
+    api: Api, app_module: Any, clock: Clock, target: Receiver, keys: dict[str, str]
+) -> None:
     secret = "Bearer sk_live_0123456789abcdef"
     headers = {"Authorization": secret, "X-Env": "prod"}
-    hook = body(api.post("/v2/webhooks", {"url": target.url, "event_types": ["custom.*"],
-                                          "headers": headers}))
-    job = body(api.post("/v2/errors/retry", retry_request(
-        {"type": "http", "url": target.url, "headers": headers},
-        retry_policy={**FAST, "max_attempts": 1})))
-    sched = body(api.post("/v2/schedules", schedule_request(
-        {"type": "http", "url": target.url, "headers": headers})))
+    hook = body(
+        api.post("/v2/webhooks", {"url": target.url, "event_types": ["custom.*"], "headers": headers})
+    )
+    job = body(
+        api.post(
+            "/v2/errors/retry",
+            retry_request(
+                {"type": "http", "url": target.url, "headers": headers},
+                retry_policy={**FAST, "max_attempts": 1},
+            ),
+        )
+    )
+    sched = body(
+        api.post("/v2/schedules", schedule_request({"type": "http", "url": target.url, "headers": headers}))
+    )
     target.set_script([(500, {})])
     run_attempts(app_module)  # fails once: a dead letter carrying the target
     viewer = keys["viewer"]
-    reads = [api.get(f"/v2/webhooks/{hook['id']}", key=viewer),
-             api.get("/v2/webhooks", key=viewer),
-             api.get(f"/v2/errors/retry/{job['id']}", key=viewer),
-             api.get("/v2/errors/retry", key=viewer),
-             api.get(f"/v2/schedules/{sched['id']}", key=viewer),
-             api.get("/v2/schedules", key=viewer),
-             api.get("/v2/dlq", key=viewer)]
+    reads = [
+        api.get(f"/v2/webhooks/{hook['id']}", key=viewer),
+        api.get("/v2/webhooks", key=viewer),
+        api.get(f"/v2/errors/retry/{job['id']}", key=viewer),
+        api.get("/v2/errors/retry", key=viewer),
+        api.get(f"/v2/schedules/{sched['id']}", key=viewer),
+        api.get("/v2/schedules", key=viewer),
+        api.get("/v2/dlq", key=viewer),
+    ]
     for response in reads:
         assert response.status_code == 200
         assert "sk_live" not in response.body.decode(), response.body
@@ -498,11 +568,16 @@ def test_custom_headers_are_masked_for_every_reader_and_kept_on_update(
 
 
 def test_replaying_a_dead_letter_sends_the_real_headers(
-        api: Api, app_module: Any, clock: Clock, target: Receiver) -> None:
+    api: Api, app_module: Any, clock: Clock, target: Receiver
+) -> None:
     target.set_script([(500, {})])
-    api.post("/v2/errors/retry", retry_request(
-        {"type": "http", "url": target.url, "headers": {"Authorization": "Bearer real"}},
-        retry_policy={**FAST, "max_attempts": 1}))
+    api.post(
+        "/v2/errors/retry",
+        retry_request(
+            {"type": "http", "url": target.url, "headers": {"Authorization": "Bearer real"}},
+            retry_policy={**FAST, "max_attempts": 1},
+        ),
+    )
     run_attempts(app_module)
     [entry] = body(api.get("/v2/dlq"))["items"]
     assert entry["payload"]["target"]["headers"] == {"Authorization": "********"}
@@ -516,14 +591,16 @@ def test_replaying_a_dead_letter_sends_the_real_headers(
 
 
 @pytest.mark.parametrize("value", ["a\r\nX-Injected: 1", "line\nbreak", "nul\x00", "bell\x07"])
-def test_header_values_with_control_characters_are_refused(api: Api, clock: Clock,
-                                                           target: Receiver, value: str) -> None:
-    hook = api.post("/v2/webhooks", {"url": target.url, "event_types": ["*"],
-                                     "headers": {"X-Tenant": value}})
+def test_header_values_with_control_characters_are_refused(
+    api: Api, clock: Clock, target: Receiver, value: str
+) -> None:
+    hook = api.post("/v2/webhooks", {"url": target.url, "event_types": ["*"], "headers": {"X-Tenant": value}})
     assert hook.status_code == 400 and "headers.X-Tenant" in hook.body.decode()
-    job = api.post("/v2/errors/retry", retry_request(
-        {"type": "http", "url": target.url, "headers": {"X-Tenant": value}}))
+    job = api.post(
+        "/v2/errors/retry", retry_request({"type": "http", "url": target.url, "headers": {"X-Tenant": value}})
+    )
     assert job.status_code == 400 and "X-Tenant" in job.body.decode()
-    bad_name = api.post("/v2/errors/retry", retry_request(
-        {"type": "http", "url": target.url, "headers": {"X Bad\r\n": "v"}}))
+    bad_name = api.post(
+        "/v2/errors/retry", retry_request({"type": "http", "url": target.url, "headers": {"X Bad\r\n": "v"}})
+    )
     assert bad_name.status_code == 400

@@ -1,5 +1,6 @@
 """The in-memory store twins keep their DynamoDB stores' contract: one set of assertions runs
 against both, so a service test on a twin tests what production does."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -26,19 +27,34 @@ def stores(request: pytest.FixtureRequest) -> Iterator[tuple[Any, Any]]:
 
 def endpoint(n: int, **fields: Any) -> Endpoint:
     values: dict[str, Any] = {
-        "id": f"whk_{n:026d}", "url": "http://127.0.0.1:9/hook", "event_types": ("a.b", "c.*"),
-        "enabled": True, "max_attempts": 3, "secret": "whsec_AAAA", "version": 1,
-        "created_at": f"2026-11-30T10:00:0{n}Z", "updated_at": "2026-11-30T10:00:00Z",
-        "headers": {"X-Team": "one"}, "retry_schedule": (60, 600)}
+        "id": f"whk_{n:026d}",
+        "url": "http://127.0.0.1:9/hook",
+        "event_types": ("a.b", "c.*"),
+        "enabled": True,
+        "max_attempts": 3,
+        "secret": "whsec_AAAA",
+        "version": 1,
+        "created_at": f"2026-11-30T10:00:0{n}Z",
+        "updated_at": "2026-11-30T10:00:00Z",
+        "headers": {"X-Team": "one"},
+        "retry_schedule": (60, 600),
+    }
     return Endpoint(**{**values, **fields})
 
 
 def delivery(n: int, **fields: Any) -> Delivery:
     values: dict[str, Any] = {
-        "id": f"dlv_{n:026d}", "webhook_id": endpoint(1).id, "event_id": f"evt_{n}",
-        "event_type": "a.b", "payload": "{}", "status": "pending", "max_attempts": 3,
-        "created_at": f"2026-11-30T10:00:0{n}Z", "updated_at": "2026-11-30T10:00:00Z",
-        "expires_at": 2_000_000_000}
+        "id": f"dlv_{n:026d}",
+        "webhook_id": endpoint(1).id,
+        "event_id": f"evt_{n}",
+        "event_type": "a.b",
+        "payload": "{}",
+        "status": "pending",
+        "max_attempts": 3,
+        "created_at": f"2026-11-30T10:00:0{n}Z",
+        "updated_at": "2026-11-30T10:00:00Z",
+        "expires_at": 2_000_000_000,
+    }
     return Delivery(**{**values, **fields})
 
 
@@ -59,7 +75,8 @@ def test_endpoints_round_trip_conflict_on_a_stale_version_and_page(stores: Any) 
     assert webhooks.get(endpoint(1).id).enabled is False
     # And subscriptions follow the event types; pages are newest first
     assert [e.id for e in webhooks.get_many({endpoint(n).id for n in (3, 1, 2)} | {"whk_x"})] == [
-        endpoint(n).id for n in (1, 2, 3)]
+        endpoint(n).id for n in (1, 2, 3)
+    ]
     first, position = webhooks.list(2, None)
     rest, end = webhooks.list(2, position)
     assert [e.id for e in first + rest] == [endpoint(n).id for n in (3, 2, 1)] and end is None
@@ -90,7 +107,11 @@ def test_deliveries_claim_once_record_skip_reopen_and_filter(stores: Any) -> Non
     deliveries.record_attempt(made, {"number": 2}, "delivered", "t2")
     stored = deliveries.get(made.id)
     assert (stored.status, stored.attempts, stored.lease_until, stored.dead_letter_id) == (
-        "failed", ({"number": 1},), None, "dlq_1")
+        "failed",
+        ({"number": 1},),
+        None,
+        "dlq_1",
+    )
     # And a finished delivery reopens with more attempts; a pending one refuses
     deliveries.reopen(stored, 3, "2026-11-30T08:03:00.000Z")
     assert (deliveries.get(made.id).status, deliveries.get(made.id).max_attempts) == ("pending", 4)
@@ -106,8 +127,7 @@ def test_deliveries_claim_once_record_skip_reopen_and_filter(stores: Any) -> Non
     second, _ = deliveries.create_once(delivery(2, event_type="c.d"))
     held = deliveries.claim(second.id, 1, 3000, 120, "tok")
     deliveries.release(held, 1)
-    assert (deliveries.get(second.id).attempt_count, deliveries.get(second.id).lease_until) == (
-        0, None)
+    assert (deliveries.get(second.id).attempt_count, deliveries.get(second.id).lease_until) == (0, None)
     deliveries.release(held, 1, skipped_reason="disabled")  # not ours any more: no change
     assert deliveries.get(second.id).status == "pending"
     held = deliveries.claim(second.id, 1, 3000, 120, "tok")
@@ -129,8 +149,16 @@ def test_a_retry_job_keeps_every_attempt_whatever_copy_its_worker_held(aws: Any)
     from chalicelib.store.retry_jobs import RetryJobStore
 
     jobs = RetryJobStore()
-    job = RetryJob(id="rty_1", status="scheduled", service="s", target={}, error={},
-                   policy={}, created_at="2026-11-30T08:00:00.000Z", updated_at="t")
+    job = RetryJob(
+        id="rty_1",
+        status="scheduled",
+        service="s",
+        target={},
+        error={},
+        policy={},
+        created_at="2026-11-30T08:00:00.000Z",
+        updated_at="t",
+    )
     jobs.create(job)
     # Given attempt 1 claimed and recorded while another worker still holds the job as created
     first = jobs.claim(job.id, 1, 1000, 120, "t1", job.service, "tok")

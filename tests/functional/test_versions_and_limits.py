@@ -1,4 +1,5 @@
 """API versions (deprecation, sunset, API-Version) and rate limiting, with the clock injected."""
+
 from __future__ import annotations
 
 import json
@@ -61,16 +62,18 @@ def test_only_operations_that_exist_in_v1_are_served_there(api: Api, clock: Cloc
     assert api.get("/v1/api-keys").status_code == 404
 
 
-@pytest.mark.parametrize(("path", "header", "status"), [
-    ("/v2/events", "2", 200),
-    ("/v2/events", "v2", 200),
-    ("/v2/events", "3", 400),
-    ("/v2/events", "banana", 400),
-    ("/v2/events", "1", 400),  # disagrees with the path
-    ("/v1/events", "1", 200),
-])
-def test_requested_api_version_header(api: Api, clock: Clock, path: str, header: str,
-                                      status: int) -> None:
+@pytest.mark.parametrize(
+    ("path", "header", "status"),
+    [
+        ("/v2/events", "2", 200),
+        ("/v2/events", "v2", 200),
+        ("/v2/events", "3", 400),
+        ("/v2/events", "banana", 400),
+        ("/v2/events", "1", 400),  # disagrees with the path
+        ("/v1/events", "1", 200),
+    ],
+)
+def test_requested_api_version_header(api: Api, clock: Clock, path: str, header: str, status: int) -> None:
     response = api.get(path, headers={"API-Version": header})
     assert response.status_code == status
     if status == 400:
@@ -82,9 +85,13 @@ def test_requested_api_version_header(api: Api, clock: Clock, path: str, header:
 
 @pytest.fixture
 def small_limits(aws: dict[str, str], clock: Clock, monkeypatch: pytest.MonkeyPatch) -> RateLimiter:
-    limiter = RateLimiter(DynamoBucketStore(), parse_policies(
-        {"read": {"quota": 3, "window_seconds": 60}, "write": {"quota": 2, "window_seconds": 10}}),
-        clock_ms=lambda: int(clock.now.timestamp() * 1000))
+    limiter = RateLimiter(
+        DynamoBucketStore(),
+        parse_policies(
+            {"read": {"quota": 3, "window_seconds": 60}, "write": {"quota": 2, "window_seconds": 10}}
+        ),
+        clock_ms=lambda: int(clock.now.timestamp() * 1000),
+    )
     monkeypatch.setattr(deps, "rate_limiter", lambda: limiter)
     return limiter
 
@@ -95,8 +102,7 @@ def test_429_once_the_bucket_is_empty_and_recovery_after_refill(
     seen = [api.get("/v2/events") for _ in range(3)]
     assert [r.status_code for r in seen] == [200, 200, 200]
     assert seen[0].headers["RateLimit-Policy"] == '"read";q=3;w=60'
-    assert [r.headers["RateLimit"] for r in seen] == [
-        '"read";r=2;t=20', '"read";r=1;t=40', '"read";r=0;t=60']
+    assert [r.headers["RateLimit"] for r in seen] == ['"read";r=2;t=20', '"read";r=1;t=40', '"read";r=0;t=60']
     refused = api.get("/v2/events")
     assert refused.status_code == 429
     assert body(refused)["error"]["code"] == "rate_limited"
@@ -111,24 +117,28 @@ def test_429_once_the_bucket_is_empty_and_recovery_after_refill(
     assert api.get("/v2/events").status_code == 200
 
 
-def test_buckets_are_per_key(api: Api, keys: dict[str, str], clock: Clock,
-                             small_limits: RateLimiter) -> None:
+def test_buckets_are_per_key(api: Api, keys: dict[str, str], clock: Clock, small_limits: RateLimiter) -> None:
     for _ in range(3):
         api.get("/v2/events")
     assert api.get("/v2/events").status_code == 429
     assert api.get("/v2/events", key=keys["viewer"]).status_code == 200
 
 
-def test_callers_without_a_key_are_limited_by_source_ip(api: Api, clock: Clock,
-                                                        small_limits: RateLimiter) -> None:
+def test_callers_without_a_key_are_limited_by_source_ip(
+    api: Api, clock: Clock, small_limits: RateLimiter
+) -> None:
     statuses = [api.get("/v2/events", key=None).status_code for _ in range(4)]
     assert statuses == [401, 401, 401, 429]
 
 
-def test_per_key_overrides(api: Api, keys: dict[str, str], clock: Clock,
-                           small_limits: RateLimiter) -> None:
-    created = body(api.post("/v2/api-keys", {"name": "big", "role": "viewer", "rate_limits": {
-        "read": {"quota": 5, "window_seconds": 60}}}, key=keys["admin"]))
+def test_per_key_overrides(api: Api, keys: dict[str, str], clock: Clock, small_limits: RateLimiter) -> None:
+    created = body(
+        api.post(
+            "/v2/api-keys",
+            {"name": "big", "role": "viewer", "rate_limits": {"read": {"quota": 5, "window_seconds": 60}}},
+            key=keys["admin"],
+        )
+    )
     statuses = [api.get("/v2/events", key=created["key"]).status_code for _ in range(6)]
     assert statuses == [200] * 5 + [429]
 
@@ -145,7 +155,8 @@ def test_two_app_instances_share_one_bucket(aws: dict[str, str]) -> None:
 
 
 def test_fifty_parallel_requests_are_refused_only_when_the_bucket_is_empty(
-        aws: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    aws: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Given one key's bucket in DynamoDB and 50 requests at once (threads, one store each)
     import threading
     from concurrent.futures import ThreadPoolExecutor
@@ -163,25 +174,28 @@ def test_fifty_parallel_requests_are_refused_only_when_the_bucket_is_empty(
     monkeypatch.setattr(DynamoDBBackend, "update_item", atomic_update)
 
     for quota, expected in ((1_000_000, 50), (10, 10)):
-        limiter = RateLimiter(DynamoBucketStore(), {"read": Policy("read", quota, 86_400)},
-                              clock_ms=lambda: 1_000_000)
+        limiter = RateLimiter(
+            DynamoBucketStore(), {"read": Policy("read", quota, 86_400)}, clock_ms=lambda: 1_000_000
+        )
         with ThreadPoolExecutor(10) as pool:
-            allowed = list(pool.map(lambda _, lim=limiter, q=quota: lim.check(
-                f"key:{q}", "read")[1].allowed, range(50)))
+            allowed = list(
+                pool.map(lambda _, lim=limiter, q=quota: lim.check(f"key:{q}", "read")[1].allowed, range(50))
+            )
         # Then budget left means allowed, and exactly the quota gets through (no lost race)
         assert sum(allowed) == expected
 
 
 def test_budgets_per_role_and_per_key() -> None:
-    limiter = RateLimiter(MemoryBucketStore(), parse_policies(
-        {"roles": {"viewer": {"read": {"quota": 7, "window_seconds": 60}}}}))
+    limiter = RateLimiter(
+        MemoryBucketStore(),
+        parse_policies({"roles": {"viewer": {"read": {"quota": 7, "window_seconds": 60}}}}),
+    )
     assert limiter.policy("read", role="viewer").quota == 7  # configured for the role
     assert limiter.policy("read", role="admin").quota == 1200  # the role's built-in default
     assert limiter.policy("read", role="ip").quota == 120  # callers without a valid key
     own = {"read": {"quota": 3, "window_seconds": 10}}
     assert limiter.policy("read", own, role="viewer").quota == 3  # the key's own wins
-    everyone = RateLimiter(MemoryBucketStore(), parse_policies(
-        {"read": {"quota": 5, "window_seconds": 60}}))
+    everyone = RateLimiter(MemoryBucketStore(), parse_policies({"read": {"quota": 5, "window_seconds": 60}}))
     assert everyone.policy("read", role="admin").quota == 5  # configured for everyone
 
 

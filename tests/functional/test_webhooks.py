@@ -1,5 +1,6 @@
 """Webhooks end to end under moto: publish -> fan-out handler -> delivery handler -> a real
 receiver on 127.0.0.1, whose requests are verified with the standardwebhooks library."""
+
 from __future__ import annotations
 
 import json
@@ -33,8 +34,9 @@ def verified(secret: str, request: dict[str, Any]) -> Any:
     return lib.verify(request["body"].decode(), request["headers"])
 
 
-def test_delivered_first_time_signed_per_the_standard(api: Api, app_module: Any, clock: Clock,
-                                                      target: Receiver) -> None:
+def test_delivered_first_time_signed_per_the_standard(
+    api: Api, app_module: Any, clock: Clock, target: Receiver
+) -> None:
     hook = endpoint(api, target.url, headers={"X-Env": "test"})
     assert hook["secret"].startswith("whsec_")
     assert "secret" not in body(api.get(f"/v2/webhooks/{hook['id']}"))
@@ -81,8 +83,9 @@ def test_always_500_fails_with_a_dead_letter_and_an_event(
     assert len(target.requests) == 3
 
 
-def test_a_timeout_is_a_failed_attempt(api: Api, app_module: Any, clock: Clock,
-                                       target: Receiver, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_timeout_is_a_failed_attempt(
+    api: Api, app_module: Any, clock: Clock, target: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Given a receiver slower than the read timeout (shortened from 15 s for the test)
     monkeypatch.setattr(deps.deliveries(), "timeouts", (1.0, 0.3))
     target.delay_seconds = 0.8
@@ -95,8 +98,7 @@ def test_a_timeout_is_a_failed_attempt(api: Api, app_module: Any, clock: Clock,
     assert delivery["attempts"][0]["error"]["type"] == "Timeout"
 
 
-def test_410_disables_the_endpoint(api: Api, app_module: Any, clock: Clock,
-                                   target: Receiver) -> None:
+def test_410_disables_the_endpoint(api: Api, app_module: Any, clock: Clock, target: Receiver) -> None:
     target.set_script([(410, {})])
     hook = endpoint(api, target.url)
     api.post("/v2/events", {"type": "custom.x"})
@@ -109,8 +111,9 @@ def test_410_disables_the_endpoint(api: Api, app_module: Any, clock: Clock,
     assert deps.event_bus().list(10, event_type="webhook.disabled").events
 
 
-def test_retry_after_is_honoured(api: Api, app_module: Any, clock: Clock, target: Receiver,
-                                 fast: None) -> None:
+def test_retry_after_is_honoured(
+    api: Api, app_module: Any, clock: Clock, target: Receiver, fast: None
+) -> None:
     target.set_script([(503, {"Retry-After": "120"}), (200, {})])
     hook = endpoint(api, target.url)
     api.post("/v2/events", {"type": "custom.x"})
@@ -124,8 +127,7 @@ def test_retry_after_is_honoured(api: Api, app_module: Any, clock: Clock, target
 def test_event_type_filtering_and_wildcards(api: Api, app_module: Any, clock: Clock) -> None:
     from tests.functional.receivers import receiver
 
-    with receiver([(200, {})]) as exact, receiver([(200, {})]) as wildcard, \
-            receiver([(200, {})]) as other:
+    with receiver([(200, {})]) as exact, receiver([(200, {})]) as wildcard, receiver([(200, {})]) as other:
         api.post("/v2/webhooks", {"url": exact.url, "event_types": ["custom.a"]})
         api.post("/v2/webhooks", {"url": wildcard.url, "event_types": ["*"]})
         api.post("/v2/webhooks", {"url": other.url, "event_types": ["schedule.*"]})
@@ -138,12 +140,14 @@ def test_event_type_filtering_and_wildcards(api: Api, app_module: Any, clock: Cl
         assert types(other) == []
 
 
-@pytest.mark.parametrize(("url", "words"), [
-    ("http://169.254.169.254/latest/meta-data", "link-local"),
-    ("http://10.0.0.1/hook", "private"),
-])
-def test_ssrf_targets_are_refused_at_registration(api: Api, clock: Clock, url: str,
-                                                  words: str) -> None:
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        ("http://169.254.169.254/latest/meta-data", "link-local"),
+        ("http://10.0.0.1/hook", "private"),
+    ],
+)
+def test_ssrf_targets_are_refused_at_registration(api: Api, clock: Clock, url: str, words: str) -> None:
     response = api.post("/v2/webhooks", {"url": url, "event_types": ["*"]})
     assert response.status_code == 400
     assert words in body(response)["error"]["details"][0]["problem"]
@@ -164,8 +168,7 @@ def test_a_hostname_resolving_to_loopback_is_refused_when_not_allowed(
     assert detail["attempts"][0]["error"]["type"] == "ForbiddenTarget"
 
 
-def test_rotation_signs_with_both_secrets(api: Api, app_module: Any, clock: Clock,
-                                          target: Receiver) -> None:
+def test_rotation_signs_with_both_secrets(api: Api, app_module: Any, clock: Clock, target: Receiver) -> None:
     hook = endpoint(api, target.url)
     rotated = body(api.post(f"/v2/webhooks/{hook['id']}/rotate-secret"))
     assert rotated["secret"] != hook["secret"]
@@ -181,8 +184,7 @@ def test_rotation_signs_with_both_secrets(api: Api, app_module: Any, clock: Cloc
     assert len(target.requests[1]["headers"]["webhook-signature"].split(" ")) == 1
 
 
-def test_redeliver_and_recover(api: Api, app_module: Any, clock: Clock, target: Receiver,
-                               fast: None) -> None:
+def test_redeliver_and_recover(api: Api, app_module: Any, clock: Clock, target: Receiver, fast: None) -> None:
     target.set_script([(500, {})])
     hook = endpoint(api, target.url, max_attempts=1)
     for _ in range(2):
@@ -195,8 +197,11 @@ def test_redeliver_and_recover(api: Api, app_module: Any, clock: Clock, target: 
     assert again.status_code == 202
     pump(app_module)
     assert body(api.get(f"/v2/webhooks/deliveries/{failed[0]['id']}"))["status"] == "delivered"
-    recovered = body(api.post(f"/v2/webhooks/{hook['id']}/recover",
-                              {"since": (clock.now - timedelta(hours=1)).isoformat()}))
+    recovered = body(
+        api.post(
+            f"/v2/webhooks/{hook['id']}/recover", {"since": (clock.now - timedelta(hours=1)).isoformat()}
+        )
+    )
     assert recovered["redelivered"] == 1
     pump(app_module)
     statuses = {d["status"] for d in body(api.get(f"/v2/webhooks/{hook['id']}/deliveries"))["items"]}
@@ -204,9 +209,9 @@ def test_redeliver_and_recover(api: Api, app_module: Any, clock: Clock, target: 
     assert target.requests[-1]["headers"]["webhook-id"] in {d["id"] for d in failed}
 
 
-def test_a_failure_streak_disables_the_endpoint(api: Api, app_module: Any, clock: Clock,
-                                                target: Receiver, fast: None,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failure_streak_disables_the_endpoint(
+    api: Api, app_module: Any, clock: Clock, target: Receiver, fast: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(deps.deliveries(), "disable_after", 2)
     target.set_script([(500, {})])
     hook = endpoint(api, target.url, max_attempts=1)
@@ -217,8 +222,9 @@ def test_a_failure_streak_disables_the_endpoint(api: Api, app_module: Any, clock
     assert len(target.requests) == 2
 
 
-def test_a_duplicate_event_makes_one_delivery(api: Api, app_module: Any, clock: Clock,
-                                              target: Receiver) -> None:
+def test_a_duplicate_event_makes_one_delivery(
+    api: Api, app_module: Any, clock: Clock, target: Receiver
+) -> None:
     endpoint(api, target.url)
     api.post("/v2/events", {"type": "custom.x"})
     [messages] = receive("conductor-test-events")
@@ -230,8 +236,9 @@ def test_a_duplicate_event_makes_one_delivery(api: Api, app_module: Any, clock: 
     assert len(target.requests) == 1
 
 
-def test_fan_out_reads_only_the_matching_subscriptions(api: Api, app_module: Any, clock: Clock,
-                                                       target: Receiver) -> None:
+def test_fan_out_reads_only_the_matching_subscriptions(
+    api: Api, app_module: Any, clock: Clock, target: Receiver
+) -> None:
     for i in range(15):
         api.post("/v2/webhooks", {"url": target.url, "event_types": [f"custom.other{i}"]})
     endpoint(api, target.url, event_types=["custom.wanted"])
@@ -254,15 +261,17 @@ def test_a_batch_of_deliveries_reads_its_endpoints_in_one_call(
     for _ in range(3):
         api.post("/v2/events", {"type": "custom.x"})
     for messages in receive("conductor-test-events"):
-        app_module.fan_out_events(sqs_event(messages, ARN + "conductor-test-events", "us-east-1"),
-                                  context_for("x"))
+        app_module.fan_out_events(
+            sqs_event(messages, ARN + "conductor-test-events", "us-east-1"), context_for("x")
+        )
         delete("conductor-test-events", messages)
     [messages] = receive("conductor-test-webhook-deliveries")
     assert {json.loads(m["Body"])["webhook_id"] for m in messages} == hooks
     # When the deliveries handler takes them as one batch
     with count_calls() as calls:
-        app_module.deliver_webhooks(sqs_event(messages, ARN + "conductor-test-webhook-deliveries",
-                                              "us-east-1"), context_for("x"))
+        app_module.deliver_webhooks(
+            sqs_event(messages, ARN + "conductor-test-webhook-deliveries", "us-east-1"), context_for("x")
+        )
     # Then both endpoints were read in one call, none one by one
     assert len(target.requests) == len(messages) == 6
     assert calls["BatchGetItem"] == 1 and calls["GetItem"] == 0
@@ -278,8 +287,9 @@ def test_a_delivery_message_without_its_endpoint_id_still_delivers(
     endpoint(api, target.url)
     api.post("/v2/events", {"type": "custom.x"})
     for messages in receive("conductor-test-events"):
-        app_module.fan_out_events(sqs_event(messages, ARN + "conductor-test-events", "us-east-1"),
-                                  context_for("x"))
+        app_module.fan_out_events(
+            sqs_event(messages, ARN + "conductor-test-events", "us-east-1"), context_for("x")
+        )
         delete("conductor-test-events", messages)
     [[message]] = receive("conductor-test-webhook-deliveries")
     sent = json.loads(message["Body"])
@@ -287,8 +297,9 @@ def test_a_delivery_message_without_its_endpoint_id_still_delivers(
     assert "webhook_id" not in json.loads(old["Body"])
     # When it is handled, Then its endpoint is read by the delivery's own id, and it is delivered
     with count_calls() as calls:
-        app_module.deliver_webhooks(sqs_event([old], ARN + "conductor-test-webhook-deliveries",
-                                              "us-east-1"), context_for("x"))
+        app_module.deliver_webhooks(
+            sqs_event([old], ARN + "conductor-test-webhook-deliveries", "us-east-1"), context_for("x")
+        )
     assert len(target.requests) == 1 and calls["GetItem"] == 1
 
 
@@ -297,8 +308,9 @@ def test_an_event_for_25_endpoints_is_written_and_queued_in_a_few_calls(
 ) -> None:
     # Given 25 endpoints subscribed to an event (one of them disabled)
     hooks = [endpoint(api, target.url)["id"] for _ in range(25)]
-    api.request("PUT", f"/v2/webhooks/{hooks[0]}", {"url": target.url,
-                                                    "event_types": ["custom.*"], "enabled": False})
+    api.request(
+        "PUT", f"/v2/webhooks/{hooks[0]}", {"url": target.url, "event_types": ["custom.*"], "enabled": False}
+    )
     published = deps.event_bus().publish("custom.many", {})
     # When it is fanned out
     with count_calls() as calls:
@@ -315,8 +327,7 @@ def test_an_event_for_25_endpoints_is_written_and_queued_in_a_few_calls(
     assert again["SendMessageBatch"] == 0 and again["BatchGetItem"] == 3  # + those found
     pump(app_module)
     assert len(target.requests) == 24
-    statuses = [json.loads(api.get(f"/v2/webhooks/{h}/deliveries").body)["items"][0]["status"]
-                for h in hooks]
+    statuses = [json.loads(api.get(f"/v2/webhooks/{h}/deliveries").body)["items"][0]["status"] for h in hooks]
     assert statuses == ["skipped"] + ["delivered"] * 24
 
 
@@ -326,20 +337,24 @@ def test_events_over_the_size_limit_are_refused_at_publish(api: Api, clock: Cloc
     assert body(response)["error"]["details"][0]["field"] == "data"
 
 
-@pytest.mark.parametrize(("payload", "field"), [
-    ({"url": "ftp://x", "event_types": ["*"]}, "url"),
-    ({"url": "http://127.0.0.1:1/", "event_types": []}, "event_types"),
-    ({"url": "http://127.0.0.1:1/", "event_types": ["Bad Pattern"]}, "event_types.0"),
-    ({"url": "http://127.0.0.1:1/", "event_types": ["*"], "max_attempts": 9}, "max_attempts"),
-])
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"url": "ftp://x", "event_types": ["*"]}, "url"),
+        ({"url": "http://127.0.0.1:1/", "event_types": []}, "event_types"),
+        ({"url": "http://127.0.0.1:1/", "event_types": ["Bad Pattern"]}, "event_types.0"),
+        ({"url": "http://127.0.0.1:1/", "event_types": ["*"], "max_attempts": 9}, "max_attempts"),
+    ],
+)
 def test_bad_webhook_requests(api: Api, clock: Clock, payload: dict[str, Any], field: str) -> None:
     response = api.post("/v2/webhooks", payload)
     assert response.status_code == 400
     assert field in {d["field"] for d in body(response)["error"]["details"]}
 
 
-def test_an_endpoint_can_have_its_own_retry_schedule(api: Api, app_module: Any, clock: Clock,
-                                                      target: Receiver) -> None:
+def test_an_endpoint_can_have_its_own_retry_schedule(
+    api: Api, app_module: Any, clock: Clock, target: Receiver
+) -> None:
     # Given an endpoint that retries after 60 s, then 600 s (so 3 attempts)
     target.set_script([(500, {})])
     hook = endpoint(api, target.url, retry_schedule=[60, 600])
@@ -353,24 +368,33 @@ def test_an_endpoint_can_have_its_own_retry_schedule(api: Api, app_module: Any, 
     assert timedelta(seconds=48) <= due - clock.now <= timedelta(seconds=72)
     assert summary["max_attempts"] == 3
     # and the schedule is part of the settings: shown, changed, removed
-    changed = body(api.request("PUT", f"/v2/webhooks/{hook['id']}", {
-        "url": target.url, "event_types": ["custom.*"], "retry_schedule": [30]}))
+    changed = body(
+        api.request(
+            "PUT",
+            f"/v2/webhooks/{hook['id']}",
+            {"url": target.url, "event_types": ["custom.*"], "retry_schedule": [30]},
+        )
+    )
     assert (changed["retry_schedule"], changed["max_attempts"]) == ([30], 2)
-    default = body(api.request("PUT", f"/v2/webhooks/{hook['id']}", {
-        "url": target.url, "event_types": ["custom.*"]}))
+    default = body(
+        api.request("PUT", f"/v2/webhooks/{hook['id']}", {"url": target.url, "event_types": ["custom.*"]})
+    )
     assert (default["retry_schedule"], default["max_attempts"]) == (None, 3)
 
 
-@pytest.mark.parametrize(("fields", "problem"), [
-    ({"retry_schedule": [60, 600], "max_attempts": 5}, "max_attempts must be 3"),
-    ({"retry_schedule": [0]}, "greater than or equal to 1"),
-    ({"retry_schedule": [1] * 8}, "at most 7"),
-    ({"retry_schedule": []}, "at least 1"),
-])
+@pytest.mark.parametrize(
+    ("fields", "problem"),
+    [
+        ({"retry_schedule": [60, 600], "max_attempts": 5}, "max_attempts must be 3"),
+        ({"retry_schedule": [0]}, "greater than or equal to 1"),
+        ({"retry_schedule": [1] * 8}, "at most 7"),
+        ({"retry_schedule": []}, "at least 1"),
+    ],
+)
 def test_a_retry_schedule_that_does_not_add_up_is_refused(
-        api: Api, clock: Clock, fields: dict[str, Any], problem: str) -> None:
-    response = api.post("/v2/webhooks", {"url": "http://127.0.0.1:9/", "event_types": ["*"],
-                                         **fields})
+    api: Api, clock: Clock, fields: dict[str, Any], problem: str
+) -> None:
+    response = api.post("/v2/webhooks", {"url": "http://127.0.0.1:9/", "event_types": ["*"], **fields})
     assert response.status_code == 400
     assert problem in json.dumps(body(response)["error"]["details"])
 
@@ -385,10 +409,21 @@ def test_recover_costs_one_write_per_delivery_and_a_send_per_ten(
     hook = endpoint(api, target.url)
     store = DeliveryStore()
     for i in range(25):
-        store.create_once(Delivery(
-            id=f"dlv_{i:026d}", webhook_id=hook["id"], event_id=f"evt_{i}", event_type="custom.x",
-            payload="{}", status="failed", max_attempts=3, attempt_count=3,
-            created_at="2026-11-30T08:00:00.000Z", updated_at="t", expires_at=2_000_000_000))
+        store.create_once(
+            Delivery(
+                id=f"dlv_{i:026d}",
+                webhook_id=hook["id"],
+                event_id=f"evt_{i}",
+                event_type="custom.x",
+                payload="{}",
+                status="failed",
+                max_attempts=3,
+                attempt_count=3,
+                created_at="2026-11-30T08:00:00.000Z",
+                updated_at="t",
+                expires_at=2_000_000_000,
+            )
+        )
     # When they are recovered
     with count_calls() as calls:
         answer = api.post(f"/v2/webhooks/{hook['id']}/recover", {"since": "2026-11-30T00:00:00Z"})
@@ -407,22 +442,29 @@ def test_a_rare_status_is_listed_without_reading_the_others(api: Api, target: Re
     # Given 100 delivered deliveries and one failed one
     hook = endpoint(api, target.url)
     for i in range(101):
-        DeliveryStore().create_once(Delivery(
-            id=f"dlv_{i:026d}", webhook_id=hook["id"], event_id=f"evt_{i}",
-            event_type="custom.x", payload="{}", status="failed" if i == 3 else "delivered",
-            max_attempts=3, created_at=f"2026-11-30T08:{i // 60:02d}:{i % 60:02d}.000Z",
-            updated_at="t", expires_at=2_000_000_000))
+        DeliveryStore().create_once(
+            Delivery(
+                id=f"dlv_{i:026d}",
+                webhook_id=hook["id"],
+                event_id=f"evt_{i}",
+                event_type="custom.x",
+                payload="{}",
+                status="failed" if i == 3 else "delivered",
+                max_attempts=3,
+                created_at=f"2026-11-30T08:{i // 60:02d}:{i % 60:02d}.000Z",
+                updated_at="t",
+                expires_at=2_000_000_000,
+            )
+        )
     # When the failed ones are listed
     with count_calls() as calls:
-        page = json.loads(api.get(f"/v2/webhooks/{hook['id']}/deliveries?status=failed&limit=5")
-                          .body)
+        page = json.loads(api.get(f"/v2/webhooks/{hook['id']}/deliveries?status=failed&limit=5").body)
     # Then one Query of that status's partition finds it
     assert [d["id"] for d in page["items"]] == [f"dlv_{3:026d}"]
     assert calls["Query"] == 1
 
 
-def test_a_rare_event_type_is_listed_without_reading_the_others(api: Api,
-                                                                target: Receiver) -> None:
+def test_a_rare_event_type_is_listed_without_reading_the_others(api: Api, target: Receiver) -> None:
     from chalicelib.domain.webhooks import Delivery
     from chalicelib.store.webhooks import DeliveryStore
 
@@ -431,12 +473,20 @@ def test_a_rare_event_type_is_listed_without_reading_the_others(api: Api,
     store = DeliveryStore()
     for i in range(102):
         rare = i in (3, 50)
-        store.create_once(Delivery(
-            id=f"dlv_{i:026d}", webhook_id=hook["id"], event_id=f"evt_{i}",
-            event_type="custom.rare" if rare else "custom.x",
-            payload="{}", status="failed" if i == 3 else "delivered", max_attempts=3,
-            created_at=f"2026-11-30T08:{i // 60:02d}:{i % 60:02d}.000Z", updated_at="t",
-            expires_at=2_000_000_000))
+        store.create_once(
+            Delivery(
+                id=f"dlv_{i:026d}",
+                webhook_id=hook["id"],
+                event_id=f"evt_{i}",
+                event_type="custom.rare" if rare else "custom.x",
+                payload="{}",
+                status="failed" if i == 3 else "delivered",
+                max_attempts=3,
+                created_at=f"2026-11-30T08:{i // 60:02d}:{i % 60:02d}.000Z",
+                updated_at="t",
+                expires_at=2_000_000_000,
+            )
+        )
     path = f"/v2/webhooks/{hook['id']}/deliveries"
     # When the rare type is listed with a status, Then one Query of that partition finds it
     with count_calls() as calls:

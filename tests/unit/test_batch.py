@@ -1,5 +1,6 @@
 """Batch routes run their items 10 at a time, answer in the items' order, and share the
 request's outbox."""
+
 from __future__ import annotations
 
 import threading

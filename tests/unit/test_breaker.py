@@ -16,8 +16,9 @@ from chalicelib.domain.breaker import (
     record,
 )
 
-S = BreakerSettings(failure_rate_threshold=0.5, window_size=10, minimum_calls=4,
-                    open_seconds=30, half_open_trials=2)
+S = BreakerSettings(
+    failure_rate_threshold=0.5, window_size=10, minimum_calls=4, open_seconds=30, half_open_trials=2
+)
 
 
 def run(state: BreakerState, outcomes: str, now: float = 0) -> tuple[BreakerState, list[str]]:
@@ -79,8 +80,10 @@ def test_operator_commands() -> None:
         command(BreakerState(), "explode", 0)
 
 
-@given(outcomes=st.lists(st.booleans(), max_size=200),
-       gaps=st.lists(st.floats(0, 100), min_size=200, max_size=200))
+@given(
+    outcomes=st.lists(st.booleans(), max_size=200),
+    gaps=st.lists(st.floats(0, 100), min_size=200, max_size=200),
+)
 def test_invariants_hold_for_any_sequence(outcomes: list[bool], gaps: list[float]) -> None:
     state, now = BreakerState(), 0.0
     for failed, gap in zip(outcomes, gaps, strict=False):

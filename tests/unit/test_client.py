@@ -1,4 +1,5 @@
 """The Python client's transport and the listener, against real HTTP servers on 127.0.0.1."""
+
 from __future__ import annotations
 
 import io
@@ -30,14 +31,22 @@ def test_an_error_answer_raises_one_exception_carrying_the_error_shape() -> None
 
 
 def test_the_error_shape_is_read_into_code_message_and_details() -> None:
-    body = {"error": {"code": "validation_error", "message": "The request body is invalid.",
-                      "details": [{"field": "expression", "problem": "bad"}]}}
+    body = {
+        "error": {
+            "code": "validation_error",
+            "message": "The request body is invalid.",
+            "details": [{"field": "expression", "problem": "bad"}],
+        }
+    }
     response = requests.models.Response()
     response.status_code = 400
     response._content = json.dumps(body).encode()
     error = ConductorError.from_response(response)
-    assert (error.status, error.code, error.message) == (400, "validation_error",
-                                                         "The request body is invalid.")
+    assert (error.status, error.code, error.message) == (
+        400,
+        "validation_error",
+        "The request body is invalid.",
+    )
     assert error.details == [{"field": "expression", "problem": "bad"}]
 
 
@@ -92,19 +101,20 @@ def test_listen_verifies_each_delivery_with_standardwebhooks_and_refuses_forgeri
     listener.start()
     try:
         url = f"http://127.0.0.1:{listener.port}/"
-        body = json.dumps({"id": "evt_1", "type": "custom.hello", "timestamp": "t",
-                           "data": {"n": 1}})
+        body = json.dumps({"id": "evt_1", "type": "custom.hello", "timestamp": "t", "data": {"n": 1}})
         signer = Webhook(secret)
         from datetime import UTC, datetime
 
         now = datetime.now(UTC)
-        headers = {"webhook-id": "dlv_1", "webhook-timestamp": str(int(now.timestamp())),
-                   "webhook-signature": signer.sign("dlv_1", now, body),
-                   "Content-Type": "application/json"}
+        headers = {
+            "webhook-id": "dlv_1",
+            "webhook-timestamp": str(int(now.timestamp())),
+            "webhook-signature": signer.sign("dlv_1", now, body),
+            "Content-Type": "application/json",
+        }
         # When a signed delivery and a forged one arrive
         good = requests.post(url, data=body, headers=headers, timeout=5)
-        forged = requests.post(url, data=body.replace('"n": 1', '"n": 2'), headers=headers,
-                               timeout=5)
+        forged = requests.post(url, data=body.replace('"n": 1', '"n": 2'), headers=headers, timeout=5)
     finally:
         listener.stop()
     # Then the signed one is printed and answered 204, the forgery refused with 401

@@ -21,13 +21,16 @@ def test_no_key_means_no_cursor() -> None:
     assert decode_cursor("", "s") is None
 
 
-@pytest.mark.parametrize("mutate", [
-    lambda c: c[:-2] + ("AA" if not c.endswith("AA") else "BB"),  # altered MAC
-    lambda c: "e30" + c[3:],                                         # altered payload
-    lambda c: c.split(".")[0],                                       # MAC removed
-    lambda c: "not a cursor",
-    lambda c: "%%%.%%%",
-])
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda c: c[:-2] + ("AA" if not c.endswith("AA") else "BB"),  # altered MAC
+        lambda c: "e30" + c[3:],  # altered payload
+        lambda c: c.split(".")[0],  # MAC removed
+        lambda c: "not a cursor",
+        lambda c: "%%%.%%%",
+    ],
+)
 def test_tampered_cursor_is_a_validation_error(mutate) -> None:  # type: ignore[no-untyped-def]
     cursor = encode_cursor({"d": "2026-11-29", "k": "x"}, "s3cret")
     assert cursor is not None

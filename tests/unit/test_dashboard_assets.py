@@ -1,4 +1,5 @@
 """The dashboard's static files: what is served, what they may reach, and colour contrast."""
+
 from __future__ import annotations
 
 import re
@@ -10,10 +11,22 @@ from chalicelib.api.web import ASSETS, WEB, content_security_policy
 
 CSS = (WEB / "dashboard.css").read_text()
 #: (text, background) colour variables that must reach WCAG AA for normal text (4.5:1)
-TEXT_PAIRS = [("fg", "bg"), ("fg", "surface"), ("muted", "bg"), ("muted", "surface"),
-              ("link", "bg"), ("on-accent", "accent"), ("on-accent", "danger"), ("ok", "bg"),
-              ("ok", "surface"), ("bad", "bg"), ("bad", "surface"), ("warn", "bg"),
-              ("warn", "surface"), ("bg", "fg")]
+TEXT_PAIRS = [
+    ("fg", "bg"),
+    ("fg", "surface"),
+    ("muted", "bg"),
+    ("muted", "surface"),
+    ("link", "bg"),
+    ("on-accent", "accent"),
+    ("on-accent", "danger"),
+    ("ok", "bg"),
+    ("ok", "surface"),
+    ("bad", "bg"),
+    ("bad", "surface"),
+    ("warn", "bg"),
+    ("warn", "surface"),
+    ("bg", "fg"),
+]
 
 
 def theme(selector: str) -> dict[str, str]:
@@ -23,7 +36,7 @@ def theme(selector: str) -> dict[str, str]:
 
 
 def luminance(colour: str) -> float:
-    channels = [int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    channels = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
     r, g, b = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
     return 0.2126 * r + 0.7152 * g + 0.0722 * b
 
@@ -36,8 +49,11 @@ def contrast(a: str, b: str) -> float:
 @pytest.mark.parametrize("selector", [":root", ':root[data-theme="dark"]'])
 def test_every_text_colour_pair_meets_wcag_aa(selector: str) -> None:
     colours = {**theme(":root"), **theme(selector)}
-    weak = {f"{fg} on {bg}": round(contrast(colours[fg], colours[bg]), 2)
-            for fg, bg in TEXT_PAIRS if contrast(colours[fg], colours[bg]) < 4.5}
+    weak = {
+        f"{fg} on {bg}": round(contrast(colours[fg], colours[bg]), 2)
+        for fg, bg in TEXT_PAIRS
+        if contrast(colours[fg], colours[bg]) < 4.5
+    }
     assert weak == {}
 
 
@@ -81,6 +97,12 @@ def test_the_javascript_passes_biome_lint_and_format_check() -> None:
     root = WEB.parents[1]
     biome = root / "node_modules" / ".bin" / "biome"
     assert biome.exists(), "Biome is missing: `make install` (npm ci) installs it"
-    done = subprocess.run([str(biome), "check", "--colors=off"], cwd=root, capture_output=True,
-                          text=True, timeout=120, check=False)
+    done = subprocess.run(
+        [str(biome), "check", "--colors=off"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]

@@ -1,4 +1,5 @@
 """The delivery worker on the in-memory store twins: no AWS, a real receiver on 127.0.0.1."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -21,23 +22,30 @@ class DeadLetters:
     def __init__(self) -> None:
         self.entries: list[tuple[str, dict[str, Any]]] = []
 
-    def from_delivery(self, delivery: Any, endpoint: Any, error: dict[str, Any],
-                      webhook_id: str | None = None) -> Any:
+    def from_delivery(
+        self, delivery: Any, endpoint: Any, error: dict[str, Any], webhook_id: str | None = None
+    ) -> Any:
         self.entries.append((delivery.id, error))
         return type("Entry", (), {"id": f"dlq_{len(self.entries)}"})
 
 
-def build(now: list[datetime]) -> tuple[WebhookEndpoints, Deliveries, MemoryQueue, list[Any],
-                                        DeadLetters]:
+def build(now: list[datetime]) -> tuple[WebhookEndpoints, Deliveries, MemoryQueue, list[Any], DeadLetters]:
     guard = OutboundGuard(parse_networks("127.0.0.0/8"))
     events: list[Any] = []
     store, queue, dead = MemoryWebhookStore(), MemoryQueue(), DeadLetters()
-    endpoints = WebhookEndpoints(store, lambda t, d: events.append((t, d)), guard,
-                                 clock=lambda: now[0])
-    deliveries = Deliveries(MemoryDeliveryStore(), endpoints, store, guarded_session(guard),
-                            AttemptEngine(queue, clock=lambda: now[0], rand=lambda: 0.5),
-                            lambda t, d: events.append((t, d)), dead, limiter=None,
-                            clock=lambda: now[0], disable_after=2)
+    endpoints = WebhookEndpoints(store, lambda t, d: events.append((t, d)), guard, clock=lambda: now[0])
+    deliveries = Deliveries(
+        MemoryDeliveryStore(),
+        endpoints,
+        store,
+        guarded_session(guard),
+        AttemptEngine(queue, clock=lambda: now[0], rand=lambda: 0.5),
+        lambda t, d: events.append((t, d)),
+        dead,
+        limiter=None,
+        clock=lambda: now[0],
+        disable_after=2,
+    )
     return endpoints, deliveries, queue, events, dead
 
 
@@ -46,11 +54,12 @@ def test_a_failed_attempt_is_retried_on_the_endpoints_schedule_then_delivered() 
     endpoints, deliveries, queue, events, _ = build(now)
     with receiver([(500, {}), (200, {})]) as hook:
         # Given an endpoint with its own schedule, and an event it subscribes to
-        endpoint = endpoints.create({"url": hook.url, "event_types": ["custom.*"],
-                                     "retry_schedule": [60], "max_attempts": 2})
+        endpoint = endpoints.create(
+            {"url": hook.url, "event_types": ["custom.*"], "retry_schedule": [60], "max_attempts": 2}
+        )
         event = make_event("custom.thing", {"n": 1}, now[0])
         assert deliveries.fan_out(event, [endpoint]) == 1
-        (first, due), = queue.sent
+        ((first, due),) = queue.sent
         # When the first attempt meets a 500
         assert deliveries.deliver(encode(first)) == "retrying"
         # Then attempt 2 is queued 60 s later (the schedule's delay, jitter at its middle)

@@ -1,4 +1,5 @@
 """The pure parts of the local runtime: schedule expressions, greedy routes, event shapes."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -12,14 +13,17 @@ from devserver.workers import next_fire
 T0 = datetime(2026, 11, 29, 10, 0, 30, tzinfo=UTC)
 
 
-@pytest.mark.parametrize(("expression", "expected"), [
-    ("rate(1 minute)", datetime(2026, 11, 29, 10, 1, tzinfo=UTC)),
-    ("rate(5 minutes)", datetime(2026, 11, 29, 10, 5, tzinfo=UTC)),
-    ("rate(1 hour)", datetime(2026, 11, 29, 11, 0, tzinfo=UTC)),
-    ("rate(1 day)", datetime(2026, 11, 30, 0, 0, tzinfo=UTC)),
-    ("cron(15 10 * * ? *)", datetime(2026, 11, 29, 10, 15, tzinfo=UTC)),
-    ("cron(0/10 * * * ? *)", datetime(2026, 11, 29, 10, 10, tzinfo=UTC)),
-])
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ("rate(1 minute)", datetime(2026, 11, 29, 10, 1, tzinfo=UTC)),
+        ("rate(5 minutes)", datetime(2026, 11, 29, 10, 5, tzinfo=UTC)),
+        ("rate(1 hour)", datetime(2026, 11, 29, 11, 0, tzinfo=UTC)),
+        ("rate(1 day)", datetime(2026, 11, 30, 0, 0, tzinfo=UTC)),
+        ("cron(15 10 * * ? *)", datetime(2026, 11, 29, 10, 15, tzinfo=UTC)),
+        ("cron(0/10 * * * ? *)", datetime(2026, 11, 29, 10, 10, tzinfo=UTC)),
+    ],
+)
 def test_next_fire(expression: str, expected: datetime) -> None:
     assert next_fire(expression, T0) == expected
 
@@ -45,9 +49,15 @@ def test_greedy_routes_match_any_depth_after_concrete_ones() -> None:
 
 
 def test_sqs_event_keeps_each_message_identity() -> None:
-    messages = [{"MessageId": f"m{i}", "ReceiptHandle": f"r{i}", "Body": "{}",
-                 "MessageAttributes": {"event_type": {"DataType": "String", "StringValue": "x"}}}
-                for i in range(3)]
+    messages = [
+        {
+            "MessageId": f"m{i}",
+            "ReceiptHandle": f"r{i}",
+            "Body": "{}",
+            "MessageAttributes": {"event_type": {"DataType": "String", "StringValue": "x"}},
+        }
+        for i in range(3)
+    ]
     event = sqs_event(messages, "arn:aws:sqs:us-east-1:123456789012:q", "us-east-1")
     assert [r["messageId"] for r in event["Records"]] == ["m0", "m1", "m2"]
     assert event["Records"][0]["eventSource"] == "aws:sqs"
@@ -58,7 +68,10 @@ def test_websocket_connect_event_carries_query_and_context() -> None:
     event = websocket_event("$connect", "abc=", "127.0.0.1:8001", "local", query={"token": "t"})
     context = event["requestContext"]
     assert (context["routeKey"], context["eventType"], context["connectionId"]) == (
-        "$connect", "CONNECT", "abc=")
+        "$connect",
+        "CONNECT",
+        "abc=",
+    )
     assert event["queryStringParameters"] == {"token": "t"}
     message = websocket_event("$default", "abc=", "h", "local", body="{}")
     assert message["requestContext"]["eventType"] == "MESSAGE" and message["body"] == "{}"

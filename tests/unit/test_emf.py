@@ -1,6 +1,7 @@
 """Conductor's CloudWatch metrics are valid Embedded Metric Format documents (the rules of the
 format's specification, as a JSON Schema, plus the ones a schema cannot say: every dimension a
 string member of the root, every metric a number member)."""
+
 from __future__ import annotations
 
 import json
@@ -16,24 +17,47 @@ _NAME = {"type": "string", "minLength": 1, "maxLength": 255}
 #: the EMF specification's document structure (docs.aws.amazon.com, "Specification: Embedded
 #: metric format"), written out as a JSON Schema
 SCHEMA: dict[str, Any] = {
-    "type": "object", "required": ["_aws"],
-    "properties": {"_aws": {
-        "type": "object", "required": ["Timestamp", "CloudWatchMetrics"],
-        "properties": {
-            "Timestamp": {"type": "integer", "minimum": 0},
-            "CloudWatchMetrics": {"type": "array", "minItems": 1, "items": {
-                "type": "object", "required": ["Namespace", "Dimensions", "Metrics"],
-                "properties": {
-                    "Namespace": _NAME,
-                    "Dimensions": {"type": "array", "minItems": 1, "items": {
-                        "type": "array", "maxItems": 9, "items": _NAME}},
-                    "Metrics": {"type": "array", "minItems": 1, "maxItems": 100, "items": {
-                        "type": "object", "required": ["Name"],
-                        "properties": {"Name": _NAME,
-                                       "Unit": {"enum": sorted(emf.UNITS)},
-                                       "StorageResolution": {"enum": [1, 60]}}}},
-                }}},
-        }}},
+    "type": "object",
+    "required": ["_aws"],
+    "properties": {
+        "_aws": {
+            "type": "object",
+            "required": ["Timestamp", "CloudWatchMetrics"],
+            "properties": {
+                "Timestamp": {"type": "integer", "minimum": 0},
+                "CloudWatchMetrics": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {
+                        "type": "object",
+                        "required": ["Namespace", "Dimensions", "Metrics"],
+                        "properties": {
+                            "Namespace": _NAME,
+                            "Dimensions": {
+                                "type": "array",
+                                "minItems": 1,
+                                "items": {"type": "array", "maxItems": 9, "items": _NAME},
+                            },
+                            "Metrics": {
+                                "type": "array",
+                                "minItems": 1,
+                                "maxItems": 100,
+                                "items": {
+                                    "type": "object",
+                                    "required": ["Name"],
+                                    "properties": {
+                                        "Name": _NAME,
+                                        "Unit": {"enum": sorted(emf.UNITS)},
+                                        "StorageResolution": {"enum": [1, 60]},
+                                    },
+                                },
+                            },
+                        },
+                    },
+                },
+            },
+        }
+    },
 }
 
 
@@ -48,9 +72,13 @@ def valid(document: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_a_document_is_valid_emf_under_the_stage_and_each_dimension() -> None:
-    doc = valid(emf.document({"Requests": (1, "Count"), "Latency": (12.5, "Milliseconds")},
-                             {"Stage": "prod", "Route": "GET /v2/schedules/{schedule_id}"},
-                             1_765_000_000_000))
+    doc = valid(
+        emf.document(
+            {"Requests": (1, "Count"), "Latency": (12.5, "Milliseconds")},
+            {"Stage": "prod", "Route": "GET /v2/schedules/{schedule_id}"},
+            1_765_000_000_000,
+        )
+    )
     assert doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["Stage"], ["Stage", "Route"]]
     assert (doc["Requests"], doc["Latency"], doc["Stage"]) == (1, 12.5, "prod")
 
@@ -63,8 +91,16 @@ def test_what_the_format_refuses_is_refused_before_it_is_written() -> None:
     with pytest.raises(ValueError, match="at most 100"):
         emf.document({f"M{i}": (1, "Count") for i in range(101)}, {"Stage": "x"}, 0)
     with pytest.raises(jsonschema.ValidationError):  # and the schema is not a test that passes
-        valid({"_aws": {"Timestamp": 1, "CloudWatchMetrics": [
-            {"Namespace": "C", "Dimensions": [["Stage"]], "Metrics": [{"Unit": "Count"}]}]}})
+        valid(
+            {
+                "_aws": {
+                    "Timestamp": 1,
+                    "CloudWatchMetrics": [
+                        {"Namespace": "C", "Dimensions": [["Stage"]], "Metrics": [{"Unit": "Count"}]}
+                    ],
+                }
+            }
+        )
 
 
 def test_the_service_writes_one_line_per_count_named_and_dimensioned_for_cloudwatch() -> None:
@@ -78,8 +114,7 @@ def test_the_service_writes_one_line_per_count_named_and_dimensioned_for_cloudwa
     service.count("reconciler", "delivery", {"recovered": 1})
     docs = [valid(json.loads(line)) for line in lines]
     request, retry, delivery, breaker, recovered = docs
-    assert (request["Requests"], request["Errors5xx"], request["Route"]) == (
-        1, 1, "POST /v2/errors/retry")
+    assert (request["Requests"], request["Errors5xx"], request["Route"]) == (1, 1, "POST /v2/errors/retry")
     assert (retry["RetrySucceeded"], retry["RetryAttempts"], retry["Service"]) == (1, 1, "ledger")
     # an endpoint is an id: never a dimension (a metric per endpoint would bill per endpoint)
     assert delivery["DeliveryLatency"] == 88.0 and "DeliveriesDelivered" not in delivery

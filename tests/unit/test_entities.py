@@ -1,4 +1,5 @@
 """Entities, their mapping to records, and their rendering: each field declared once per layer."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -22,56 +23,127 @@ from chalicelib.domain.webhooks import Delivery, Endpoint
 from chalicelib.store.mapping import entity_of, fields_of, stored_value
 
 T = "2026-11-30T10:00:00.000Z"
-ENDPOINT = Endpoint(id="whk_1", url="https://example.test/hook", event_types=("a.b",),
-                    enabled=False, max_attempts=3, secret="whsec_x", version=2, created_at=T,
-                    updated_at=T, retry_schedule=(60, 600), rate_limit=5)
-DELIVERY = Delivery(id="dlv_1", webhook_id="whk_1", event_id="evt_1", event_type="a.b",
-                    payload='{"id":"evt_1"}', status="failed", max_attempts=3, created_at=T,
-                    updated_at=T, expires_at=1, attempts=({"number": 1},), attempt_count=1)
-JOB = RetryJob(id="rty_1", status="scheduled", service="s", target={"type": "http"},
-               error={"type": "E"}, policy={"max_attempts": 3}, created_at=T, updated_at=T)
-SCHEDULE = Schedule(id="sch_1", name="n", expression="rate(5 minutes)", timezone="UTC",
-                    overlap_policy="skip", catchup="latest", catchup_window_seconds=3600,
-                    enabled=True, target={"type": "http"}, retry_policy={}, version=1,
-                    anchor=T, created_at=T, updated_at=T, tags=("x",))
-EXECUTION = Execution(schedule_id="sch_1", sort_key=f"{T}#exe_1", id="exe_1", scheduled_for=T,
-                      trigger="manual", status="pending", created_at=T, expires_at=1)
-DEAD = DeadLetter(id="dlq_1", status="open", source="retry_job", service="s", fingerprint="f",
-                  error={"type": "E"}, payload={"target": {"type": "http"}}, created_at=T)
+ENDPOINT = Endpoint(
+    id="whk_1",
+    url="https://example.test/hook",
+    event_types=("a.b",),
+    enabled=False,
+    max_attempts=3,
+    secret="whsec_x",
+    version=2,
+    created_at=T,
+    updated_at=T,
+    retry_schedule=(60, 600),
+    rate_limit=5,
+)
+DELIVERY = Delivery(
+    id="dlv_1",
+    webhook_id="whk_1",
+    event_id="evt_1",
+    event_type="a.b",
+    payload='{"id":"evt_1"}',
+    status="failed",
+    max_attempts=3,
+    created_at=T,
+    updated_at=T,
+    expires_at=1,
+    attempts=({"number": 1},),
+    attempt_count=1,
+)
+JOB = RetryJob(
+    id="rty_1",
+    status="scheduled",
+    service="s",
+    target={"type": "http"},
+    error={"type": "E"},
+    policy={"max_attempts": 3},
+    created_at=T,
+    updated_at=T,
+)
+SCHEDULE = Schedule(
+    id="sch_1",
+    name="n",
+    expression="rate(5 minutes)",
+    timezone="UTC",
+    overlap_policy="skip",
+    catchup="latest",
+    catchup_window_seconds=3600,
+    enabled=True,
+    target={"type": "http"},
+    retry_policy={},
+    version=1,
+    anchor=T,
+    created_at=T,
+    updated_at=T,
+    tags=("x",),
+)
+EXECUTION = Execution(
+    schedule_id="sch_1",
+    sort_key=f"{T}#exe_1",
+    id="exe_1",
+    scheduled_for=T,
+    trigger="manual",
+    status="pending",
+    created_at=T,
+    expires_at=1,
+)
+DEAD = DeadLetter(
+    id="dlq_1",
+    status="open",
+    source="retry_job",
+    service="s",
+    fingerprint="f",
+    error={"type": "E"},
+    payload={"target": {"type": "http"}},
+    created_at=T,
+)
 KEY = ApiKey(id="key_1", key_hash="h", name="n", role="viewer", created_at=T)
-SOCKET = Connection(id="A=", endpoint="https://x/api", connected_at=T, expires_at=9,
-                    patterns=("a.*",))
+SOCKET = Connection(id="A=", endpoint="https://x/api", connected_at=T, expires_at=9, patterns=("a.*",))
 
 
-@pytest.mark.parametrize("entity", [ENDPOINT, DELIVERY, JOB, SCHEDULE, EXECUTION, DEAD, KEY,
-                                    SOCKET],
-                         ids=lambda e: type(e).__name__)
+@pytest.mark.parametrize(
+    "entity",
+    [ENDPOINT, DELIVERY, JOB, SCHEDULE, EXECUTION, DEAD, KEY, SOCKET],
+    ids=lambda e: type(e).__name__,
+)
 def test_an_entity_survives_the_trip_through_a_records_types(entity: Any) -> None:
     # Given the entity as a record stores it (bools as "true"/"false", lists, Decimals-as-floats)
-    record = SimpleNamespace(**{k: float(v) if isinstance(v, int) and not isinstance(v, bool)
-                                else v for k, v in fields_of(entity).items()})
+    record = SimpleNamespace(
+        **{
+            k: float(v) if isinstance(v, int) and not isinstance(v, bool) else v
+            for k, v in fields_of(entity).items()
+        }
+    )
     # Then reading it back gives the same entity, in Python's types
     assert entity_of(type(entity), record) == entity
     assert fields_of(ENDPOINT)["enabled"] == "false" and stored_value(True) == "true"
 
 
 def test_absent_attributes_take_the_entitys_defaults() -> None:
-    record = SimpleNamespace(**{k: v for k, v in fields_of(DELIVERY).items()
-                                if k not in ("attempts", "attempt_count", "lease_until")})
+    record = SimpleNamespace(
+        **{
+            k: v
+            for k, v in fields_of(DELIVERY).items()
+            if k not in ("attempts", "attempt_count", "lease_until")
+        }
+    )
     assert entity_of(Delivery, record).attempts == () and entity_of(Delivery, record).attempt_count == 0
 
 
-@pytest.mark.parametrize(("render", "model"), [
-    (lambda: webhook_json(ENDPOINT), "Webhook"),
-    (lambda: delivery_json(DELIVERY), "Delivery"),
-    (lambda: delivery_json(DELIVERY, with_attempts=False), "DeliverySummary"),
-    (lambda: job_json(JOB), "RetryJob"),
-    (lambda: job_json(JOB, with_attempts=False), "RetryJobSummary"),
-    (lambda: schedule_json(SCHEDULE), "Schedule"),
-    (lambda: execution_json(EXECUTION), "Execution"),
-    (lambda: dead_letter_json(DEAD), "DeadLetter"),
-    (lambda: api_key_json(KEY), "ApiKey"),
-])
+@pytest.mark.parametrize(
+    ("render", "model"),
+    [
+        (lambda: webhook_json(ENDPOINT), "Webhook"),
+        (lambda: delivery_json(DELIVERY), "Delivery"),
+        (lambda: delivery_json(DELIVERY, with_attempts=False), "DeliverySummary"),
+        (lambda: job_json(JOB), "RetryJob"),
+        (lambda: job_json(JOB, with_attempts=False), "RetryJobSummary"),
+        (lambda: schedule_json(SCHEDULE), "Schedule"),
+        (lambda: execution_json(EXECUTION), "Execution"),
+        (lambda: dead_letter_json(DEAD), "DeadLetter"),
+        (lambda: api_key_json(KEY), "ApiKey"),
+    ],
+)
 def test_each_rendering_shows_exactly_its_response_models_fields(render: Any, model: str) -> None:
     assert set(render()) == set(getattr(schemas, model).model_fields)
 

@@ -25,18 +25,25 @@ def test_catalog_covers_four_categories_without_duplicates() -> None:
 
 def test_matching_patterns_most_specific_first() -> None:
     assert matching_patterns("webhook.delivery.failed") == [
-        "webhook.delivery.failed", "webhook.delivery.*", "webhook.*", "*"]
+        "webhook.delivery.failed",
+        "webhook.delivery.*",
+        "webhook.*",
+        "*",
+    ]
     assert matching_patterns("schedule.executed") == ["schedule.executed", "schedule.*", "*"]
 
 
-@pytest.mark.parametrize(("pattern", "event_type", "expected"), [
-    ("schedule.*", "schedule.executed", True),
-    ("schedule.*", "error.succeeded", False),
-    ("*", "error.succeeded", True),
-    ("schedule.executed", "schedule.executed", True),
-    ("schedule.executed", "schedule.failed", False),
-    ("sched*", "schedule.failed", False),
-])
+@pytest.mark.parametrize(
+    ("pattern", "event_type", "expected"),
+    [
+        ("schedule.*", "schedule.executed", True),
+        ("schedule.*", "error.succeeded", False),
+        ("*", "error.succeeded", True),
+        ("schedule.executed", "schedule.executed", True),
+        ("schedule.executed", "schedule.failed", False),
+        ("sched*", "schedule.failed", False),
+    ],
+)
 def test_pattern_matching(pattern: str, event_type: str, expected: bool) -> None:
     assert pattern_matches(pattern, event_type) is expected
 
@@ -62,9 +69,12 @@ def test_custom_types_are_known_but_only_well_formed() -> None:
 def test_event_envelope_shares_one_instant_between_id_and_timestamp() -> None:
     now = datetime(2026, 11, 29, 10, 0, 0, 999999, tzinfo=UTC)
     event = make_event("schedule.deleted", {"schedule_id": "sch_x"}, now)
-    assert event.to_dict() == {"id": event.id, "type": "schedule.deleted",
-                               "timestamp": "2026-11-29T10:00:00.999Z",
-                               "data": {"schedule_id": "sch_x"}}
+    assert event.to_dict() == {
+        "id": event.id,
+        "type": "schedule.deleted",
+        "timestamp": "2026-11-29T10:00:00.999Z",
+        "data": {"schedule_id": "sch_x"},
+    }
     assert id_time(event.id).isoformat().startswith("2026-11-29T10:00:00.999")
 
 
@@ -81,9 +91,12 @@ def test_every_catalog_type_has_a_publisher() -> None:
     from chalicelib.domain.events import CATALOG
 
     root = Path(__file__).resolve().parents[2]
-    code = "\n".join(path.read_text() for folder in ("chalicelib",) for path in
-                     (root / folder).rglob("*.py") if path.name != "events.py"
-                     or path.parent.name != "domain")
+    code = "\n".join(
+        path.read_text()
+        for folder in ("chalicelib",)
+        for path in (root / folder).rglob("*.py")
+        if path.name != "events.py" or path.parent.name != "domain"
+    )
     code += (root / "app.py").read_text()
     # published to the bus, or made for one endpoint (webhook.test)
     published = set(re.findall(r'(?:publish|make_event)\(\s*"([a-z_.]+)"', code))
@@ -107,7 +120,9 @@ def test_every_catalog_type_declares_its_data_and_drift_is_found() -> None:
     assert data_problems("schedule.updated", {"schedule_id": "sch_1", "version": 2, "x": 1}) == []
     assert data_problems("schedule.updated", {"schedule_id": "sch_1"}) == ["version: missing"]
     assert data_problems("schedule.updated", {"schedule_id": 1, "version": True}) == [
-        "schedule_id: int is not string", "version: bool is not integer"]
+        "schedule_id: int is not string",
+        "version: bool is not integer",
+    ]
     assert data_problems("error.resolved", {"dead_letter_id": "dlq_1", "note": None}) == []
 
 
@@ -117,8 +132,12 @@ def test_reactions_are_one_table_and_origins_are_explicit() -> None:
     from chalicelib import reactions
     from chalicelib.domain.origins import origin_of
 
-    assert set(reactions.REACTIONS) == {"retry_job.finished", "dead_letter.resolved",
-                                        "breaker.closed", "api_key.revoked"}
+    assert set(reactions.REACTIONS) == {
+        "retry_job.finished",
+        "dead_letter.resolved",
+        "breaker.closed",
+        "api_key.revoked",
+    }
     try:
         reactions.hook("schedule.exploded", None)
         raise AssertionError("an undeclared reaction must not be wired")
@@ -126,7 +145,6 @@ def test_reactions_are_one_table_and_origins_are_explicit() -> None:
         pass
     job = SimpleNamespace(origin=None, replay_of=None, workflow_id="sch_1", execution_id="exe_1")
     # a job stored before `origin` existed is read the way it was made then
-    assert origin_of(job) == {"type": "schedule_run", "schedule_id": "sch_1",
-                              "execution_id": "exe_1"}
+    assert origin_of(job) == {"type": "schedule_run", "schedule_id": "sch_1", "execution_id": "exe_1"}
     job.origin = {"type": "api"}
     assert origin_of(job) == {"type": "api"}

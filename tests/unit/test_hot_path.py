@@ -1,4 +1,5 @@
 """What a request costs beyond its own work: the key cache and the metrics buffer, in memory."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -18,8 +19,7 @@ class Keys:
 
     def __init__(self) -> None:
         self.reads = 0
-        self.key = ApiKey(id="key_1", key_hash=hash_key(KEY), name="n", role="viewer",
-                          created_at="t")
+        self.key = ApiKey(id="key_1", key_hash=hash_key(KEY), name="n", role="viewer", created_at="t")
 
     def get_by_hash(self, key_hash: str) -> ApiKey | None:
         self.reads += 1
@@ -64,9 +64,13 @@ class Store:
             raise DependencyUnavailable("down")
         self.adds.append((metric, moment, dict(fields)))
 
-    def add_subjects(self, metric: str, moment: datetime,
-                     by_subject: dict[str, dict[str, float]],
-                     labels: dict[str, str] | None = None) -> None:
+    def add_subjects(
+        self,
+        metric: str,
+        moment: datetime,
+        by_subject: dict[str, dict[str, float]],
+        labels: dict[str, str] | None = None,
+    ) -> None:
         self.subjects.append((metric, moment, {k: dict(v) for k, v in by_subject.items()}))
 
     def total(self, *_: Any) -> Counter[str]:
@@ -76,8 +80,12 @@ class Store:
 def test_counts_are_summed_in_memory_and_written_once_per_period() -> None:
     store, tick = Store(), [0.0]
     clock = [datetime(2026, 11, 30, 10, 0, 5, tzinfo=UTC)]
-    metrics = MetricsService(store, clock=lambda: clock[0], flush_seconds=10,  # type: ignore[arg-type]
-                             monotonic=lambda: tick[0])
+    metrics = MetricsService(
+        store,
+        clock=lambda: clock[0],
+        flush_seconds=10,  # type: ignore[arg-type]
+        monotonic=lambda: tick[0],
+    )
     # Given 100 requests and 3 retry counts within one minute
     for _ in range(100):
         metrics.request(200, 12.0)

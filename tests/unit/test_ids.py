@@ -31,9 +31,17 @@ def test_every_prefix_is_accepted_and_unknown_ones_are_not() -> None:
         new_id("foo")
 
 
-@pytest.mark.parametrize("bad", ["evt_", "evt_123", "xyz_01M8KGG0H1398KT48NHQHKJ2H4",
-                                 "evt_01M8KGG0H1398KT48NHQHKJ2HU", "evt_01m8kgg0h1398kt48nhqhkj2h4",
-                                 "evt_ZZZZZZZZZZ1398KT48NHQHKJ2H4"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "evt_",
+        "evt_123",
+        "xyz_01M8KGG0H1398KT48NHQHKJ2H4",
+        "evt_01M8KGG0H1398KT48NHQHKJ2HU",
+        "evt_01m8kgg0h1398kt48nhqhkj2h4",
+        "evt_ZZZZZZZZZZ1398KT48NHQHKJ2H4",
+    ],
+)
 def test_malformed_ids_are_rejected(bad: str) -> None:
     assert not is_id(bad, "evt")
 

@@ -1,4 +1,5 @@
 """Log lines carry an exception as one summary field, never a stack trace."""
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,7 @@ def record_of_failure() -> logging.LogRecord:
     except RuntimeError:
         import sys
 
-        return logging.LogRecord("conductor.x", logging.ERROR, __file__, 1, "boom", None,
-                                 sys.exc_info())
+        return logging.LogRecord("conductor.x", logging.ERROR, __file__, 1, "boom", None, sys.exc_info())
     raise AssertionError("unreachable")
 
 
@@ -39,9 +39,16 @@ def test_json_lines_summarise_the_exception_and_its_cause() -> None:
 
 def test_a_traceback_written_into_a_message_is_cut_to_what_raised() -> None:
     # werkzeug (moto's server) logs "Error on request:" with the traceback inside the message
-    record = logging.LogRecord("werkzeug", logging.ERROR, __file__, 1,
-                               "Error on request:\nTraceback (most recent call last):\n  File "
-                               "\"x.py\", line 3, in f\n    g()\nKeyError: 'tat'", None, None)
+    record = logging.LogRecord(
+        "werkzeug",
+        logging.ERROR,
+        __file__,
+        1,
+        "Error on request:\nTraceback (most recent call last):\n  File "
+        "\"x.py\", line 3, in f\n    g()\nKeyError: 'tat'",
+        None,
+        None,
+    )
     line = OneLineFormatter("%(levelname)s %(message)s").format(record)
     assert line == "ERROR Error on request: KeyError: 'tat' (traceback not logged)"
 
@@ -61,14 +68,17 @@ class Context:
 
 
 def test_lines_carry_powertools_fields_the_lambda_context_and_the_trace(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     # Given Lambda's trace header and an invocation's context
-    monkeypatch.setenv("_X_AMZN_TRACE_ID", "Root=1-5759e988-bd862e3fe1be46a994272793;"
-                                           "Parent=53995c3f42cd8ad8;Sampled=1")
+    monkeypatch.setenv(
+        "_X_AMZN_TRACE_ID", "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+    )
     context = Context("req-1")
     formatter = JsonFormatter(lambda: context)
-    record = logging.LogRecord("conductor.x", logging.INFO, __file__, 7, "hello %s", ("you",),
-                               None, func="handler")
+    record = logging.LogRecord(
+        "conductor.x", logging.INFO, __file__, 7, "hello %s", ("you",), None, func="handler"
+    )
     record.fields = {"status": 200}
     # When two lines are written, in the first invocation and in a later one
     first = json.loads(formatter.format(record))
@@ -86,8 +96,7 @@ def test_lines_carry_powertools_fields_the_lambda_context_and_the_trace(
     assert first["status"] == 200 and first["request_id"] == "-"
 
 
-def test_without_an_invocation_no_lambda_fields_are_made_up(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_an_invocation_no_lambda_fields_are_made_up(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("_X_AMZN_TRACE_ID", raising=False)
     record = logging.LogRecord("conductor.x", logging.INFO, __file__, 1, "m", None, None)
     entry = json.loads(JsonFormatter().format(record))

@@ -1,5 +1,6 @@
 """The queue messages: typed, and the same JSON the queues carried before (in-flight messages
 survive a deploy)."""
+
 from __future__ import annotations
 
 import json
@@ -20,26 +21,41 @@ AT = datetime(2026, 11, 30, 9, 0, 5, tzinfo=UTC)
 
 
 def test_each_message_reads_back_what_it_wrote() -> None:
-    for message in (RetryAttempt("rty_1", 2, AT), RetryAttempt("rty_1", 1, AT, missing_checks=2),
-                    DeliveryAttempt("dlv_1", 3, AT), ScheduledRun("sch_1", "2026-11-30#exe_1")):
+    for message in (
+        RetryAttempt("rty_1", 2, AT),
+        RetryAttempt("rty_1", 1, AT, missing_checks=2),
+        DeliveryAttempt("dlv_1", 3, AT),
+        ScheduledRun("sch_1", "2026-11-30#exe_1"),
+    ):
         assert decode(type(message), encode(message)) == message
 
 
 def test_the_json_is_what_the_queues_always_carried() -> None:
     # bodies written by the code before typed messages
-    assert decode(RetryAttempt, '{"job_id": "rty_1", "attempt": 2, '
-                                '"run_at": "2026-11-30T09:00:05.000Z"}') == RetryAttempt(
-        "rty_1", 2, AT)
+    assert decode(
+        RetryAttempt, '{"job_id": "rty_1", "attempt": 2, "run_at": "2026-11-30T09:00:05.000Z"}'
+    ) == RetryAttempt("rty_1", 2, AT)
     assert json.loads(encode(DeliveryAttempt("dlv_1", 1, AT))) == {
-        "delivery_id": "dlv_1", "attempt": 1, "run_at": "2026-11-30T09:00:05.000Z"}
-    assert json.loads(encode(ScheduledRun("sch_1", "k"))) == {"schedule_id": "sch_1",
-                                                              "sort_key": "k"}
+        "delivery_id": "dlv_1",
+        "attempt": 1,
+        "run_at": "2026-11-30T09:00:05.000Z",
+    }
+    assert json.loads(encode(ScheduledRun("sch_1", "k"))) == {"schedule_id": "sch_1", "sort_key": "k"}
     assert "missing_checks" not in encode(RetryAttempt("rty_1", 1, AT))
 
 
-@pytest.mark.parametrize("body", ["", "[]", "{}", "not json", '{"job_id": "rty_1"}',
-                                  '{"job_id": "r", "attempt": "x", "run_at": "2026-11-30"}',
-                                  '{"job_id": "r", "attempt": 1, "run_at": "yesterday"}'])
+@pytest.mark.parametrize(
+    "body",
+    [
+        "",
+        "[]",
+        "{}",
+        "not json",
+        '{"job_id": "rty_1"}',
+        '{"job_id": "r", "attempt": "x", "run_at": "2026-11-30"}',
+        '{"job_id": "r", "attempt": 1, "run_at": "yesterday"}',
+    ],
+)
 def test_anything_else_is_malformed(body: str) -> None:
     with pytest.raises(MalformedMessage):
         decode(RetryAttempt, body)

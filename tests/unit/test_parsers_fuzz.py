@@ -1,5 +1,6 @@
 """The parsers that take what callers send never fail with anything but their own refusal
 (property-based: hypothesis makes the inputs, a fixed budget, derandomized)."""
+
 from __future__ import annotations
 
 import contextlib
@@ -12,8 +13,29 @@ from chalicelib.domain import strict_json
 from chalicelib.domain.schedule import ExpressionError, parse_expression
 from chalicelib.domain.ssrf import ForbiddenTarget, OutboundGuard
 
-FIELD = st.sampled_from(["*", "?", "0", "1", "7", "31", "59", "1-5", "MON-FRI", "*/15", "L",
-                         "6#3", "2027", "1960-2300", "5L", "2,4", "x", "", "99"])
+FIELD = st.sampled_from(
+    [
+        "*",
+        "?",
+        "0",
+        "1",
+        "7",
+        "31",
+        "59",
+        "1-5",
+        "MON-FRI",
+        "*/15",
+        "L",
+        "6#3",
+        "2027",
+        "1960-2300",
+        "5L",
+        "2,4",
+        "x",
+        "",
+        "99",
+    ]
+)
 
 
 @settings(max_examples=300, derandomize=True)
@@ -35,8 +57,9 @@ def test_any_expression_text_is_parsed_or_refused(text: str) -> None:
 
 JSONISH = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner,
-                                                               max_size=3), max_leaves=40)
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+    max_leaves=40,
+)
 
 
 @settings(max_examples=300, derandomize=True)

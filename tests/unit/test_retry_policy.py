@@ -42,8 +42,7 @@ def test_strategies_without_jitter() -> None:
 
 
 @given(policy=policies, seed=st.integers(0, 2**32))
-def test_delays_never_exceed_max_and_attempts_never_exceed_max(policy: RetryPolicy,
-                                                               seed: int) -> None:
+def test_delays_never_exceed_max_and_attempts_never_exceed_max(policy: RetryPolicy, seed: int) -> None:
     rand = random.Random(seed).random
     previous, attempt, now = None, 1, T0
     for _ in range(100):  # bounded
@@ -66,8 +65,9 @@ def test_deterministic_for_a_seed(policy: RetryPolicy, seed: int) -> None:
 
 
 def test_non_retryable_and_deadline() -> None:
-    policy = RetryPolicy(non_retryable=("ValidationError",), deadline_seconds=60, jitter="none",
-                         initial_delay_seconds=10)
+    policy = RetryPolicy(
+        non_retryable=("ValidationError",), deadline_seconds=60, jitter="none", initial_delay_seconds=10
+    )
     assert decide(policy, 1, "ValidationError", T0, T0, random.random).reason == "non_retryable"
     assert decide(policy, 1, "Timeout", T0, T0, random.random).retry
     late = T0 + timedelta(seconds=55)
@@ -81,8 +81,9 @@ def test_retry_after_is_honoured_even_past_max_delay() -> None:
     assert decision.retry and decision.delay_seconds == 120
 
 
-@pytest.mark.parametrize(("seconds", "expected"), [(0, 0), (0.4, 0), (30, 30), (900, 900),
-                                                   (3600, 900), (-5, 0)])
+@pytest.mark.parametrize(
+    ("seconds", "expected"), [(0, 0), (0.4, 0), (30, 30), (900, 900), (3600, 900), (-5, 0)]
+)
 def test_long_waits_travel_in_hops(seconds: float, expected: int) -> None:
     assert hop_delay(T0 + timedelta(seconds=seconds), T0) == expected
 

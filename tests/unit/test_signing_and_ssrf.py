@@ -41,8 +41,15 @@ def test_rotation_sends_both_signatures_and_either_secret_verifies() -> None:
 
 
 def test_the_key_is_the_decoded_secret() -> None:
-    assert sign("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330,
-                '{"test": 2432232314}') == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+    assert (
+        sign(
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            "msg_p5jXN8AQM9LWM0D4loKWxJek",
+            1614265330,
+            '{"test": 2432232314}',
+        )
+        == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
+    )
 
 
 @pytest.mark.parametrize("bad", [{}, {"webhook-id": "x", "webhook-timestamp": "1"}])
@@ -58,12 +65,23 @@ def test_stale_timestamps_are_refused() -> None:
         verify(secret, headers, BODY, 1000 + 301)
 
 
-@pytest.mark.parametrize(("address", "reason"), [
-    ("169.254.169.254", "link-local"), ("10.0.0.1", "private"), ("192.168.1.1", "private"),
-    ("172.16.0.1", "private"), ("127.0.0.1", "loopback"), ("100.64.0.1", "carrier-grade"),
-    ("224.0.0.1", "multicast"), ("fc00::1", "private"), ("fe80::1", "link-local"),
-    ("::ffff:10.0.0.1", "private"), ("0.0.0.0", "reserved"), ("::1", "loopback"),
-])
+@pytest.mark.parametrize(
+    ("address", "reason"),
+    [
+        ("169.254.169.254", "link-local"),
+        ("10.0.0.1", "private"),
+        ("192.168.1.1", "private"),
+        ("172.16.0.1", "private"),
+        ("127.0.0.1", "loopback"),
+        ("100.64.0.1", "carrier-grade"),
+        ("224.0.0.1", "multicast"),
+        ("fc00::1", "private"),
+        ("fe80::1", "link-local"),
+        ("::ffff:10.0.0.1", "private"),
+        ("0.0.0.0", "reserved"),
+        ("::1", "loopback"),
+    ],
+)
 def test_forbidden_addresses(address: str, reason: str) -> None:
     assert reason in (forbidden_reason(address) or "")
 
@@ -79,7 +97,8 @@ def test_a_hostname_resolving_to_loopback_is_refused_unless_allowed() -> None:
         OutboundGuard([], False, resolver=resolver).check("http://sneaky.example.com/hook")
     allowed = [ipaddress.ip_network("127.0.0.0/8")]
     assert OutboundGuard(allowed, False, resolver=resolver).check(
-        "http://sneaky.example.com/hook").addresses == ("127.0.0.1",)
+        "http://sneaky.example.com/hook"
+    ).addresses == ("127.0.0.1",)
 
 
 def test_https_is_required_where_asked_and_urls_must_be_absolute() -> None:
@@ -88,20 +107,24 @@ def test_https_is_required_where_asked_and_urls_must_be_absolute() -> None:
         OutboundGuard([], True, resolver=resolver).check("http://example.com/")
     with pytest.raises(ForbiddenTarget, match="absolute"):
         OutboundGuard([], False, resolver=resolver).check("/relative")
-    assert OutboundGuard([], True, resolver=resolver).check(
-        "https://example.com/").addresses == ("93.184.216.34",)
+    assert OutboundGuard([], True, resolver=resolver).check("https://example.com/").addresses == (
+        "93.184.216.34",
+    )
 
 
-@pytest.mark.parametrize(("address", "reason"), [
-    ("2002:a9fe:a9fe::", "link-local"),  # 6to4 of 169.254.169.254
-    ("2002:0a00:0001::1", "private"),  # 6to4 of 10.0.0.1
-    ("2001:0:4136:e378:8000:63bf:f5ff:fffe", "private"),  # Teredo, client 10.0.0.1
-    ("64:ff9b::a9fe:a9fe", "link-local"),  # NAT64 of the metadata address
-    ("::a9fe:a9fe", "link-local"),  # IPv4-compatible
-    ("::ffff:169.254.169.254", "link-local"),  # IPv4-mapped
-    ("::", "reserved"),
-    ("198.51.100.7", "private"),  # documentation range (Python counts it as private)
-])
+@pytest.mark.parametrize(
+    ("address", "reason"),
+    [
+        ("2002:a9fe:a9fe::", "link-local"),  # 6to4 of 169.254.169.254
+        ("2002:0a00:0001::1", "private"),  # 6to4 of 10.0.0.1
+        ("2001:0:4136:e378:8000:63bf:f5ff:fffe", "private"),  # Teredo, client 10.0.0.1
+        ("64:ff9b::a9fe:a9fe", "link-local"),  # NAT64 of the metadata address
+        ("::a9fe:a9fe", "link-local"),  # IPv4-compatible
+        ("::ffff:169.254.169.254", "link-local"),  # IPv4-mapped
+        ("::", "reserved"),
+        ("198.51.100.7", "private"),  # documentation range (Python counts it as private)
+    ],
+)
 def test_ipv6_forms_of_blocked_ranges_are_refused(address: str, reason: str) -> None:
     assert reason in (forbidden_reason(address) or "")
 
@@ -111,13 +134,16 @@ def test_6to4_and_nat64_of_a_public_address_pass() -> None:
     assert forbidden_reason("64:ff9b::5db8:d822") is None
 
 
-@pytest.mark.parametrize(("url", "words"), [
-    ("ftp://example.com/file", "http(s)"),
-    ("file:///etc/passwd", "http(s)"),
-    ("gopher://example.com:70/", "http(s)"),
-    ("http://user:pw@example.com/", "credentials"),
-    ("http://example.com:99999/", "valid URL"),
-])
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        ("ftp://example.com/file", "http(s)"),
+        ("file:///etc/passwd", "http(s)"),
+        ("gopher://example.com:70/", "http(s)"),
+        ("http://user:pw@example.com/", "credentials"),
+        ("http://example.com:99999/", "valid URL"),
+    ],
+)
 def test_only_plain_http_urls_are_accepted(url: str, words: str) -> None:
     guard = OutboundGuard(resolver=lambda host, port: ["93.184.216.34"])
     with pytest.raises(ForbiddenTarget) as refused:
@@ -126,9 +152,11 @@ def test_only_plain_http_urls_are_accepted(url: str, words: str) -> None:
 
 
 def test_conductors_own_endpoints_are_refused_even_on_an_allowed_network() -> None:
-    guard = OutboundGuard(allow=[ipaddress.ip_network("127.0.0.0/8")],
-                          deny=frozenset(endpoint_of("http://127.0.0.1:5000")),
-                          resolver=lambda host, port: ["127.0.0.1"])
+    guard = OutboundGuard(
+        allow=[ipaddress.ip_network("127.0.0.0/8")],
+        deny=frozenset(endpoint_of("http://127.0.0.1:5000")),
+        resolver=lambda host, port: ["127.0.0.1"],
+    )
     with pytest.raises(ForbiddenTarget, match="Conductor's own"):
         guard.check("http://localhost:5000/123456789012/conductor-dev-events")
     assert guard.check("http://localhost:5001/hook").addresses == ("127.0.0.1",)

@@ -1,5 +1,6 @@
 """The X-Ray SDK stays behind one module (docs/deploy.md: its support ends 2027-02-25, and the
 move to OpenTelemetry must change ``chalicelib/tracing.py`` only)."""
+
 from __future__ import annotations
 
 import ast
@@ -19,8 +20,10 @@ def _imports(path: Path) -> set[str]:
 
 
 def test_only_the_tracing_module_imports_the_xray_sdk() -> None:
-    sources = [ROOT / "app.py", *(ROOT / "chalicelib").rglob("*.py"),
-               *(ROOT / "devserver").rglob("*.py")]
-    importers = sorted(str(p.relative_to(ROOT)) for p in sources
-                       if any(m.split(".")[0] == "aws_xray_sdk" for m in _imports(p)))
+    sources = [ROOT / "app.py", *(ROOT / "chalicelib").rglob("*.py"), *(ROOT / "devserver").rglob("*.py")]
+    importers = sorted(
+        str(p.relative_to(ROOT))
+        for p in sources
+        if any(m.split(".")[0] == "aws_xray_sdk" for m in _imports(p))
+    )
     assert importers == ["chalicelib/tracing.py"]
