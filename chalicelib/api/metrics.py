@@ -95,9 +95,11 @@ def metrics_schedules(query: RangeQuery) -> dict[str, Any]:
     query="RangeQuery",
 )
 def metrics_webhooks(query: RangeQuery) -> dict[str, Any]:
-    """Deliveries, failures and latency by webhook endpoint over a range, each with what named
-    it when it was last counted (its description, else its URL)."""
-    return deps.metrics().per_subject("webhooks", *_range(query), good="delivered", bad="failed")
+    """Deliveries, failures, attempts (and the failed ones) and latency by webhook endpoint over
+    a range, each with what named it when it was last counted (its description, else its URL)."""
+    return deps.metrics().per_subject(
+        "webhooks", *_range(query), good="delivered", bad="failed", attempts=True
+    )
 
 
 @bp.operation(
@@ -173,7 +175,9 @@ def dashboard_schedules(query: RangeQuery) -> dict[str, Any]:
 )
 def dashboard_webhooks(query: RangeQuery) -> dict[str, Any]:
     """Success rates and latency per webhook endpoint over a range."""
-    return deps.metrics().per_subject("webhooks", *_range(query), good="delivered", bad="failed")
+    return deps.metrics().per_subject(
+        "webhooks", *_range(query), good="delivered", bad="failed", attempts=True
+    )
 
 
 @bp.operation(

@@ -317,10 +317,14 @@ class MetricsService:
         good: str,
         bad: str,
         bad_within_good: bool = False,
+        attempts: bool = False,
     ) -> dict[str, Any]:
         """Counts and success rate per subject (two Queries whatever their number).
         ``bad_within_good``: ``good`` counts every
-        outcome (a schedule's runs include its failed runs), so success is (good - bad) / good."""
+        outcome (a schedule's runs include its failed runs), so success is (good - bad) / good.
+        ``attempts``: also each subject's attempts and the failed ones among them (an endpoint
+        that fails every other attempt delivers everything in the end: 100 % of deliveries, half
+        of its attempts failed)."""
         start, end = self._range(start, end)
         totals, subjects, names = self.by_subject(metric, start, end)
         rows = []
@@ -339,6 +343,9 @@ class MetricsService:
                     "mean_ms": round(total_ms / count, 2) if count else None,
                 }
             )
+            if attempts:
+                tried = int(counts["attempts"])
+                rows[-1].update(attempts=tried, failed_attempts=max(0, tried - int(counts[good])))
         prefix = "latency" if metric == "webhooks" else "duration"
         return {"from": to_iso(start), "to": to_iso(end), "items": rows, "overall": summary(totals, prefix)}
 

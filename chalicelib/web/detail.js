@@ -509,7 +509,7 @@ export class EndpointPage extends Detail {
         session.canWrite ? h("a", { class: "button-link", href: `#webhooks?edit=${endpoint.id}` }, "Edit settings") : null,
       ),
       facts([
-        ["URL", mono(endpoint.url)],
+        ["URL", h("code", { class: "url" }, endpoint.url)],
         ["Events", endpoint.event_types.join(", ")],
         [
           "Retries",

@@ -156,6 +156,8 @@ export class Analytics extends View {
           { key: "id", label: "Endpoint", cell: (r) => named(r.name, r.id) },
           { key: "delivered", label: "Delivered" },
           { key: "failed", label: "Failed" },
+          { key: "attempts", label: "Attempts" },
+          { key: "failed_attempts", label: "Failed attempts" },
           { key: "success_rate", label: "Success", cell: (r) => fmtRate(r.success_rate) },
           { key: "mean_ms", label: "Mean", cell: (r) => fmtMs(r.mean_ms) },
         ],

@@ -68,6 +68,13 @@ export class Overview extends View {
         ["Open dead letters", fmtNum(m.dead_letters_open), "dlq"],
         ["Schedule runs / failures", `${fmtNum(m.schedules.runs)} / ${fmtNum(m.schedules.failures)}`, "runs"],
         ["Webhooks delivered / failed", `${fmtNum(m.webhooks.delivered)} / ${fmtNum(m.webhooks.failed)}`, "webhooks"],
+        // a delivery retried to success still had failed attempts: an endpoint failing every other
+        // try shows here, not in the line above
+        [
+          "Webhook attempts failed",
+          `${fmtNum(Math.max(0, m.webhooks.attempts - m.webhooks.delivered))} of ${fmtNum(m.webhooks.attempts)}`,
+          "webhook-attempts",
+        ],
         ["Webhook latency p50 / p95", `${fmtBound(m.webhooks.latency, "p50")} / ${fmtBound(m.webhooks.latency, "p95")}`, "webhook-latency"],
         ["Health", health.status, "health"],
       ]),

@@ -68,7 +68,7 @@ export class Webhooks extends View {
           {
             key: "url",
             label: "URL",
-            cell: (r) => h("span", { class: "named" }, linkTo(r.id, r.description || r.url), h("br"), mono(r.url)),
+            cell: (r) => h("span", { class: "named" }, linkTo(r.id, r.description || r.url), h("br"), h("code", { class: "url" }, r.url)),
           },
           { key: "event_types", label: "Events", raw: (r) => r.event_types.join(" "), cell: (r) => r.event_types.join(", ") },
           {

@@ -27,8 +27,8 @@ export function copyable(id) {
   });
   return h("span", { class: "id-line" }, mono(id), button);
 }
-/** A thing's name (a link to its page), with its id on a second, monospace line that copies (a gone one: its id alone). */
-export const named = (name, id) => (name ? h("span", { class: "named" }, linkTo(id, name), h("br"), copyable(id)) : linkTo(id, mono(id)));
+/** A thing's name, a link to its page (which shows the id, with Copy); without a name, its id. */
+export const named = (name, id) => (name ? h("span", { class: "named" }, linkTo(id, name)) : linkTo(id, mono(id)));
 /** A service by name: a schedule's (``schedule:<id>``) as "Schedule <name>", linking to its page. */
 export const serviceNamed = (service, name) =>
   name && service.startsWith("schedule:")

@@ -458,7 +458,7 @@ def test_times_say_their_zone_and_how_far_ahead_they_are(browser: Any, runtime: 
         context.close()
 
 
-def test_analytics_names_each_schedule_with_its_id_below(tab: Page, runtime: Runtime) -> None:
+def test_analytics_names_each_schedule_and_links_it_to_its_page(tab: Page, runtime: Runtime) -> None:
     # Given a schedule that ran once
     made = make_schedule(runtime, "analytics-named")
     call(runtime, "POST", f"schedules/{made['id']}/execute")
@@ -466,10 +466,11 @@ def test_analytics_names_each_schedule_with_its_id_below(tab: Page, runtime: Run
     # When the analytics view lists runs by schedule
     tab.sign_in(new_key(runtime, "viewer"))
     tab.open("analytics")
-    row = tab.page.locator("[data-table=schedule-stats] tbody tr", has_text=made["id"])
-    # Then the row says the schedule's name, its id on the line below
-    expect(row.locator(".named")).to_contain_text("analytics-named")
-    expect(row.locator(".named code")).to_have_text(made["id"])
+    row = tab.page.locator(f"[data-table=schedule-stats] tr[data-id='{made['id']}']")
+    # Then the row says the schedule's name, a link to its page; the id is not repeated in the
+    # list (the page shows it once, with Copy)
+    expect(row.locator(f".named a[data-link='{made['id']}']")).to_have_text("analytics-named")
+    expect(row).not_to_contain_text(made["id"])
 
 
 def test_a_schedules_next_run_reads_in_its_own_zone(tab: Page, runtime: Runtime) -> None:

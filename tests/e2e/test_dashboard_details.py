@@ -326,6 +326,61 @@ def test_no_table_is_clipped_on_a_desktop(
         context.close()
 
 
+#: words broken across two lines inside a table cell or a button ("schedule-d", "Co-py"); a URL
+#: may break anywhere (code.url)
+BROKEN_WORDS = """(() => {
+  const broken = [];
+  for (const el of document.querySelectorAll('main td, main th, main button')) {
+    const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      if (node.parentElement.closest('code.url')) continue;
+      for (const m of node.textContent.matchAll(/\\S+/g)) {
+        const range = document.createRange();
+        range.setStart(node, m.index);
+        range.setEnd(node, m.index + m[0].length);
+        const lines = new Set([...range.getClientRects()].map((r) => Math.round(r.top)));
+        if (lines.size > 1) broken.push(m[0]);
+      }
+    }
+  }
+  return broken.slice(0, 10);
+})()"""
+
+
+def test_at_1440_px_the_tables_use_the_width_and_no_word_breaks(
+    browser: Any, runtime: Runtime, failed_run: dict[str, Any]
+) -> None:
+    # Given schedules in long-named zones beside the failed run's
+    call(
+        runtime,
+        "POST",
+        "schedules",
+        {
+            "name": "Sydney settlement",
+            "expression": "cron(30 17 * * ? *)",
+            "timezone": "Australia/Sydney",
+            "target": {"type": "http", "url": "http://127.0.0.1:9/x"},
+        },
+    )
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    tab = Page(context.new_page(), runtime)
+    try:
+        tab.sign_in(ADMIN_KEY)
+        for view in VIEWS:
+            tab.open(view)
+            # Then the page uses the screen, and every word of every cell and button is whole
+            assert tab.page.evaluate("document.querySelector('main').clientWidth") >= 1400, view
+            assert tab.page.evaluate(BROKEN_WORDS) == [], view
+        tab.page.goto(f"{runtime.api}/dashboard#schedules/{failed_run['schedule']['id']}")
+        wait_for_page(tab, "Schedule")
+        assert tab.page.evaluate(BROKEN_WORDS) == []
+        # the overview counts failed webhook attempts beside deliveries ("N of M attempts")
+        tab.open("overview")
+        expect(tab.page.locator("[data-card=webhook-attempts] dd")).to_contain_text(" of ")
+    finally:
+        context.close()
+
+
 def test_on_a_phone_list_rows_stack_with_their_state_and_primary_action(
     browser: Any, runtime: Runtime, failed_run: dict[str, Any]
 ) -> None:

@@ -63,6 +63,12 @@ def test_500_twice_then_200_three_attempts_one_webhook_id(
     assert delivery["status"] == "delivered"
     assert [a["status_code"] for a in delivery["attempts"]] == [500, 500, 200]
     assert delivery["attempts"][0]["response_body"] == '{"status": 500}'
+    # and the endpoint's numbers say so: every delivery made it, two of three attempts failed
+    [row] = [r for r in body(api.get("/v2/metrics/webhooks"))["items"] if r["id"] == hook["id"]]
+    assert (row["delivered"], row["failed"], row["success_rate"]) == (1, 0, 1.0)
+    assert (row["attempts"], row["failed_attempts"]) == (3, 2)
+    summary_all = body(api.get("/v2/metrics/summary"))["webhooks"]
+    assert summary_all["attempts"] - summary_all["delivered"] == 2
 
 
 def test_always_500_fails_with_a_dead_letter_and_an_event(
