@@ -334,18 +334,25 @@ def test_cli_keys_breakers_deliveries_and_dead_letters(conductor: Conductor, run
         code, out = cli(runtime, "webhooks", "recover", hook["id"], "--since", since)
         assert code == 0 and isinstance(json.loads(out), dict)
         conductor.webhooks.delete(hook["id"])
-    # dead letters by filter: two jobs of one service give up; counted, then replayed
-    with receiver([(500, {})] * 2) as failing:
+    # dead letters by filter: two jobs of one service give up; counted, then replayed (the
+    # receiver answers the replays 200)
+    with receiver([(500, {}), (500, {}), (200, {})]) as flaky:
         for _ in range(2):
             conductor.retries.create(
-                service, http(failing.url), {"type": "HTTP500"}, retry_policy={"max_attempts": 1}
+                service, http(flaky.url), {"type": "HTTP500"}, retry_policy={"max_attempts": 1}
             )
-        assert wait_until(lambda: len(list(conductor.dlq.list(service=service))) == 2)
-    code, out = cli(runtime, "dlq", "replay-matching", "--service", service, "--dry-run")
-    assert code == 0 and out.strip() == "2 would be replayed"
-    code, out = cli(runtime, "dlq", "replay-matching", "--service", service, "--json")
-    assert code == 0 and json.loads(out)["succeeded"] == 2
-    assert list(conductor.dlq.list(service=service)) == []  # none open
+        letters = wait_until(
+            lambda: [d["id"] for d in conductor.dlq.list(service=service)]
+            if len(list(conductor.dlq.list(service=service))) == 2
+            else None
+        )
+        assert letters
+        code, out = cli(runtime, "dlq", "replay-matching", "--service", service, "--dry-run")
+        assert code == 0 and out.strip() == "2 would be replayed"
+        code, out = cli(runtime, "dlq", "replay-matching", "--service", service, "--json")
+        assert code == 0 and json.loads(out)["succeeded"] == 2
+        assert {conductor.dlq.get(i)["status"] for i in letters} == {"replayed"}
+        assert wait_until(lambda: len(flaky.requests) >= 4)  # both replays ran
 
 
 def test_cli_errors_go_to_stderr_with_their_fields(

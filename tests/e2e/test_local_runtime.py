@@ -367,13 +367,22 @@ def test_no_secret_key_or_stack_trace_in_any_log_line(runtime: Runtime) -> None:
     # a request that crashes inside the app is answered, and logged, without a trace
     crash = requests.get(f"{runtime.api}/v2/events?cursor=" + "A" * 50 + ".B", headers=AUTH, timeout=10)
     assert crash.status_code == 400 and "Traceback" not in crash.text
-    time.sleep(1)  # let the last log lines reach the pipe
+    logged_up_to(runtime)  # every line of the requests above has reached the pipe
     text = "\n".join(runtime.output)
     assert f'"path": "/v2/webhooks/{hook["id"]}/rotate-secret"' in text  # the request log is here
     for secret in secrets_seen:
         assert secret not in text, f"{secret[:12]}… was logged"
     assert text.count(ADMIN_KEY) == 1  # the banner's, shown once to the person who started it
     assert "Traceback" not in text
+
+
+def logged_up_to(runtime: Runtime) -> None:
+    """Waits for the log line of one more request (a marker id): the server logs a request when
+    it answers it, so every line of the requests answered before is in the output by then (an
+    event to wait for, not a fixed sleep that a loaded machine outlasts)."""
+    marker = f"marker-{os.getpid()}-{time.monotonic_ns()}"
+    requests.get(f"{runtime.api}/v2/events/types", timeout=10, headers={**AUTH, "X-Request-Id": marker})
+    assert wait_until(lambda: any(marker in line for line in list(runtime.output)), 30)
 
 
 def test_one_log_line_per_request_joinable_by_request_id(runtime: Runtime) -> None:
@@ -391,7 +400,7 @@ def test_one_log_line_per_request_joinable_by_request_id(runtime: Runtime) -> No
         ]
 
     assert wait_until(lines, 10)
-    time.sleep(0.5)  # a second line, if any, would be written right after the first
+    logged_up_to(runtime)  # a second line of that request, if any, is written before this one's
     found = lines()
     assert len(found) == 1, found  # no access-log line beside the JSON one
     entry = json.loads(found[0])
