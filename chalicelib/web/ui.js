@@ -112,7 +112,9 @@ export function fmtTime(iso, timeZone) {
       .formatToParts(new Date(iso))
       .map((part) => [part.type, part.value]),
   );
-  return `${p.year}-${p.month}-${p.day}\u00a0${p.hour}:${p.minute}:${p.second}\u00a0${p.timeZoneName}`;
+  // non-breaking hyphens and spaces: a time never wraps inside itself (a table column then
+  // keeps its width for it)
+  return `${p.year}\u2011${p.month}\u2011${p.day}\u00a0${p.hour}:${p.minute}:${p.second}\u00a0${p.timeZoneName}`;
 }
 /** How far a moment is from now, in words: "in 2 min", "3 h ago", "now". */
 export function fmtRelative(iso, now = Date.now()) {

@@ -29,10 +29,10 @@ export function copyable(id) {
 }
 /** A thing's name, a link to its page (which shows the id, with Copy); without a name, its id. */
 export const named = (name, id) => (name ? h("span", { class: "named" }, linkTo(id, name)) : linkTo(id, mono(id)));
-/** A service by name: a schedule's (``schedule:<id>``) as "Schedule <name>", linking to its page. */
+/** A service by name: a schedule's (``schedule:<id>``) as "Schedule <name>", linking to its page (its key, an id, is not repeated). */
 export const serviceNamed = (service, name) =>
   name && service.startsWith("schedule:")
-    ? h("span", { class: "named" }, linkTo(service.slice("schedule:".length), `Schedule ${name}`), h("br"), mono(service))
+    ? h("span", { class: "named" }, linkTo(service.slice("schedule:".length), `Schedule ${name}`))
     : service;
 export const short = (text, n = 90) => (text && text.length > n ? text.slice(0, n - 1) + "…" : text);
 

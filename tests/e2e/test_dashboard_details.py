@@ -327,19 +327,19 @@ def test_no_table_is_clipped_on_a_desktop(
 
 
 #: words broken across two lines inside a table cell or a button ("schedule-d", "Co-py"); a URL
-#: may break anywhere (code.url)
+#: may break anywhere (code.url), and so may a command to copy (pre)
 BROKEN_WORDS = """(() => {
   const broken = [];
   for (const el of document.querySelectorAll('main td, main th, main button')) {
     const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
     for (let node = walker.nextNode(); node; node = walker.nextNode()) {
-      if (node.parentElement.closest('code.url')) continue;
+      if (node.parentElement.closest('code.url, pre')) continue;
       for (const m of node.textContent.matchAll(/\\S+/g)) {
         const range = document.createRange();
         range.setStart(node, m.index);
         range.setEnd(node, m.index + m[0].length);
         const lines = new Set([...range.getClientRects()].map((r) => Math.round(r.top)));
-        if (lines.size > 1) broken.push(m[0]);
+        if (lines.size > 1) broken.push(`${el.dataset.label || el.tagName}: ${m[0]}`);
       }
     }
   }
